@@ -1,0 +1,197 @@
+//! The command line (contract §1). Expected failures become one line on stderr and exit 2.
+
+use crate::diagnose::{self, Selection};
+use crate::facts::Facts;
+use crate::report::{Report, Status};
+use crate::source::{self, bundle};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pulldoctor",
+    version,
+    about = "Why can't my pods on Amazon EKS pull their images from Amazon ECR?",
+    long_about = "Why can't my pods on Amazon EKS pull their images from Amazon ECR?\n\n\
+        On a stock EKS node the kubelet pulls with the node's IAM role (on Fargate, the pod \
+        execution role) — not with the pod's IRSA or Pod Identity role. pulldoctor walks both \
+        lanes and marks the link that is broken."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// The kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Path to the kubeconfig file.
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Only this namespace.
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// Every namespace (the default).
+    #[arg(short = 'A', long = "all-namespaces", global = true)]
+    pub all_namespaces: bool,
+    /// The AWS profile to use.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The AWS region.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// The EKS cluster name (detected from the context when possible).
+    #[arg(long, global = true)]
+    pub cluster: Option<String>,
+    /// A bundle directory or snapshot file; no live call is made.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub from: Option<PathBuf>,
+    /// Enable applying fixes; without it nothing is ever written.
+    #[arg(long, global = true)]
+    pub allow_writes: bool,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose the built-in demo cluster (no cluster or AWS account needed).
+    Demo,
+    /// Non-interactive diagnosis of pods that cannot pull (and, with --all, of every pod).
+    Diagnose {
+        /// Only these pods, as NAMESPACE/POD (or POD with -n).
+        pods: Vec<String>,
+        /// Check every pod, not only those that cannot pull.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Capture everything a diagnosis reads into one file that --from replays.
+    Snapshot {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
+    CollectScript,
+}
+
+/// An expected failure: one line on stderr, exit status 2.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            eprintln!("pulldoctor: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let global = cli.global;
+    match cli.command {
+        Some(Command::CollectScript) => {
+            print(&crate::collect::script());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Demo) | None => {
+            let facts = load(&global, matches!(cli.command, Some(Command::Demo)))?;
+            let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
+            emit(&report, global.output);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Diagnose { pods, all }) => {
+            let facts = load(&global, false)?;
+            let report = diagnose::diagnose(&facts, &selection(&global, &pods, all)?);
+            emit(&report, global.output);
+            let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);
+            Ok(if broken { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Some(Command::Snapshot { .. }) => Err(Failure(
+            "snapshot reads a live cluster, which this build cannot do yet; make a bundle with `pulldoctor collect-script` instead".to_string(),
+        )),
+    }
+}
+
+/// The facts for this run: the demo, a bundle or snapshot, or (not yet) a live cluster.
+fn load(global: &Global, demo: bool) -> Result<Facts, Failure> {
+    if demo {
+        return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
+    }
+    match &global.from {
+        Some(path) => {
+            let b = bundle::read(path).map_err(|e| Failure(e.0))?;
+            let kind = if path.is_dir() { "bundle" } else { "snapshot" };
+            Ok(source::facts_from_bundle(&b, kind))
+        }
+        None => Err(Failure(
+            "reading a live cluster is not available in this build yet: pass --from PATH (see `pulldoctor collect-script`) or run `pulldoctor demo`".to_string(),
+        )),
+    }
+}
+
+fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {
+    let mut selected = Vec::new();
+    for p in pods {
+        match (p.split_once('/'), &global.namespace) {
+            (Some((ns, name)), _) if !ns.is_empty() && !name.is_empty() => selected.push(p.clone()),
+            (None, Some(ns)) => selected.push(format!("{ns}/{p}")),
+            _ => {
+                return Err(Failure(format!(
+                    "\"{p}\" is not NAMESPACE/POD (or give -n NAMESPACE with a bare pod name)"
+                )));
+            }
+        }
+    }
+    Ok(Selection {
+        all,
+        namespaces: match (&global.namespace, global.all_namespaces) {
+            (Some(ns), false) => vec![ns.clone()],
+            _ => Vec::new(),
+        },
+        pods: selected,
+    })
+}
+
+fn emit(report: &Report, output: Output) {
+    match output {
+        Output::Json => print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(report).expect("a report always serialises")
+        )),
+        Output::Text => print(&crate::report::text::render(report)),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}

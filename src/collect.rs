@@ -1,0 +1,79 @@
+//! `pulldoctor collect-script`: plain kubectl / aws commands that write a bundle directory by
+//! hand, for clusters pulldoctor cannot reach itself.
+
+pub fn script() -> String {
+    SCRIPT.to_string()
+}
+
+const SCRIPT: &str = r#"#!/usr/bin/env bash
+# Writes a pulldoctor bundle: every file is plain kubectl / aws CLI JSON output.
+# Usage: bash collect.sh CLUSTER_NAME [OUT_DIR]      then: pulldoctor diagnose --from OUT_DIR
+# Read-only: it only runs get / describe / list commands. Secrets are never read.
+set -u
+CLUSTER="${1:?usage: collect.sh CLUSTER_NAME [OUT_DIR]}"
+OUT="${2:-pulldoctor-bundle}"
+mkdir -p "$OUT"
+save() { # save FILE COMMAND...: keep the output only when the command succeeds
+  local file="$OUT/$1"; shift
+  if "$@" > "$file.tmp" 2> "$file.err"; then mv "$file.tmp" "$file"; rm -f "$file.err"
+  else echo "collect: $* failed: $(head -c 300 "$file.err")" >&2; rm -f "$file.tmp" "$file.err"; fi
+}
+safe() { echo "$1" | tr -c 'A-Za-z0-9._-' '_'; }
+
+# Kubernetes
+save kube.json kubectl get pods,serviceaccounts,nodes,events,replicasets -A -o json
+save kube-workloads.json kubectl get daemonsets,statefulsets,jobs -A -o json
+save aws-auth.json kubectl -n kube-system get configmap aws-auth -o json
+save ec2nodeclasses.json kubectl get ec2nodeclasses.karpenter.k8s.aws -o json
+
+# EKS
+save caller.json aws sts get-caller-identity
+save cluster.json aws eks describe-cluster --name "$CLUSTER"
+for ng in $(aws eks list-nodegroups --cluster-name "$CLUSTER" --query 'nodegroups[]' --output text); do
+  save "nodegroup-$(safe "$ng").json" aws eks describe-nodegroup --cluster-name "$CLUSTER" --nodegroup-name "$ng"
+done
+for fp in $(aws eks list-fargate-profiles --cluster-name "$CLUSTER" --query 'fargateProfileNames[]' --output text); do
+  save "fargate-$(safe "$fp").json" aws eks describe-fargate-profile --cluster-name "$CLUSTER" --fargate-profile-name "$fp"
+done
+save pod-identity-associations.json aws eks list-pod-identity-associations --cluster-name "$CLUSTER"
+for id in $(aws eks list-pod-identity-associations --cluster-name "$CLUSTER" --query 'associations[].associationId' --output text); do
+  save "pod-identity-$(safe "$id").json" aws eks describe-pod-identity-association --cluster-name "$CLUSTER" --association-id "$id"
+done
+save access-entries.json aws eks list-access-entries --cluster-name "$CLUSTER"
+for arn in $(aws eks list-access-entries --cluster-name "$CLUSTER" --query 'accessEntries[]' --output text); do
+  save "access-entry-$(safe "$arn").json" aws eks describe-access-entry --cluster-name "$CLUSTER" --principal-arn "$arn"
+done
+
+# IAM
+save iam.json aws iam get-account-authorization-details --filter Role LocalManagedPolicy AWSManagedPolicy
+save oidc-providers.json aws iam list-open-id-connect-providers
+for arn in $(aws iam list-open-id-connect-providers --query 'OpenIDConnectProviderList[].Arn' --output text); do
+  save "oidc-provider-$(safe "$arn").json" aws iam get-open-id-connect-provider --open-id-connect-provider-arn "$arn"
+done
+
+# ECR: every private registry, repository and image the pods point at
+kubectl get pods -A -o jsonpath='{range .items[*]}{range .spec.initContainers[*]}{.image}{"\n"}{end}{range .spec.containers[*]}{.image}{"\n"}{end}{end}' | sort -u |
+while read -r image; do
+  host="${image%%/*}"
+  case "$host" in *.dkr.ecr.*|*.dkr-ecr.*|*.dkr.ecr-fips.*|*.dkr-ecr-fips.*) ;; *) continue ;; esac
+  account="${host%%.*}"; region="$(echo "$host" | cut -d. -f4)"
+  rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
+  case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
+  tag="$(safe "$account-$region-$repo")"
+  [ -f "$OUT/repositories-$account-$region.json" ] || save "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
+  [ -f "$OUT/ptc-$account-$region.json" ] || save "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
+  save "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
+  save "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
+    --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
+  if ! aws ecr get-repository-policy --registry-id "$account" --region "$region" --repository-name "$repo" > "$OUT/policy-$tag.json" 2> "$OUT/policy-$tag.err"; then
+    if grep -q RepositoryPolicyNotFoundException "$OUT/policy-$tag.err"; then
+      # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
+      printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null}\n' "$account" "$repo" > "$OUT/policy-$tag.json"
+    else
+      echo "collect: get-repository-policy $repo failed: $(head -c 300 "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
+    fi
+  fi
+  rm -f "$OUT/policy-$tag.err"
+done
+echo "bundle written to $OUT — run: pulldoctor diagnose --from $OUT" >&2
+"#;

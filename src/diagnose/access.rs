@@ -1,0 +1,432 @@
+//! May this role pull from this repository? The identity side (its policies and boundary) and
+//! the resource side (the repository policy), kept apart because they are two links.
+
+use crate::ecr::reference::EcrImage;
+use crate::facts::{Fact, Facts, RepoKey, Role};
+use crate::iam::arn;
+use crate::iam::eval::{self, Caller, Decision, Request, Sourced};
+use crate::iam::policy::PolicyDocument;
+use crate::report::{Cause, Status};
+
+pub const TOKEN_ACTION: &str = "ecr:GetAuthorizationToken";
+pub const PULL_ACTIONS: [&str; 2] = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
+pub const IMPORT_ACTION: &str = "ecr:BatchImportUpstreamImage";
+
+/// One link's worth of result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub cause: Option<Cause>,
+    pub summary: String,
+    pub evidence: Vec<String>,
+}
+
+impl Outcome {
+    pub fn new(status: Status, summary: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            cause: None,
+            summary: summary.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn broken(cause: Cause, summary: impl Into<String>) -> Outcome {
+        Outcome {
+            status: Status::Broken,
+            cause: Some(cause),
+            summary: summary.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn with_evidence(mut self, evidence: Vec<String>) -> Outcome {
+        self.evidence.extend(evidence);
+        self
+    }
+}
+
+/// A role's identity-based policies with their names, plus what could not be read.
+struct IdentityPolicies {
+    documents: Vec<(String, PolicyDocument)>,
+    unread: Vec<String>,
+    notes: Vec<String>,
+}
+
+fn identity_policies(facts: &Facts, role: &Role) -> Option<IdentityPolicies> {
+    let permissions = role.permissions.as_ref()?;
+    let mut out = IdentityPolicies {
+        documents: Vec::new(),
+        unread: Vec::new(),
+        notes: Vec::new(),
+    };
+    for (name, doc) in &permissions.inline {
+        match doc {
+            Ok(d) => out.documents.push((
+                format!("inline policy {name} of role {}", role.name),
+                d.clone(),
+            )),
+            Err(e) => out
+                .unread
+                .push(format!("inline policy {name} is malformed: {e}")),
+        }
+    }
+    for policy_arn in &permissions.attached {
+        match facts.managed_policy(policy_arn) {
+            Fact::Known((doc, builtin)) => {
+                if builtin {
+                    out.notes.push(format!(
+                        "{policy_arn} evaluated from pulldoctor's built-in copy of the AWS managed policy"
+                    ));
+                }
+                out.documents
+                    .push((format!("managed policy {policy_arn}"), doc));
+            }
+            Fact::Absent => {}
+            Fact::Unknown(why) => out.unread.push(why),
+        }
+    }
+    Some(out)
+}
+
+/// The identity-side answer for one action on one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdentityAnswer {
+    Allowed(Vec<String>),
+    /// Denied: explicit deny (statement), implicit, or by the boundary.
+    ExplicitDeny(Vec<String>),
+    BoundaryDenies(String),
+    NotAllowed,
+    Unknown(String),
+}
+
+fn decide_identity(
+    facts: &Facts,
+    role: &Role,
+    action: &str,
+    resource: &str,
+) -> (IdentityAnswer, Vec<String>) {
+    let Some(policies) = identity_policies(facts, role) else {
+        return (
+            IdentityAnswer::Unknown(format!(
+                "the permission policies of role {} were not read: aws iam list-attached-role-policies --role-name {0}; aws iam list-role-policies --role-name {0}",
+                role.name
+            )),
+            Vec::new(),
+        );
+    };
+    let sourced: Vec<Sourced<'_>> = policies
+        .documents
+        .iter()
+        .map(|(source, document)| Sourced { source, document })
+        .collect();
+    let request = Request {
+        action,
+        resource: Some(resource),
+        ..Default::default()
+    };
+    let result = eval::evaluate(&sourced, &request);
+    let deciding: Vec<String> = result.deciding.iter().map(|s| s.to_string()).collect();
+    let answer = match result.decision {
+        Decision::ExplicitDeny => IdentityAnswer::ExplicitDeny(deciding),
+        _ if !policies.unread.is_empty() => IdentityAnswer::Unknown(policies.unread.join("; ")),
+        Decision::Indeterminate => IdentityAnswer::Unknown(format!(
+            "{} ({})",
+            result.unknown_reason.unwrap_or_default(),
+            deciding.join(", ")
+        )),
+        Decision::ImplicitDeny => IdentityAnswer::NotAllowed,
+        Decision::Allow => match boundary_allows(facts, role, action, resource) {
+            Ok(()) => IdentityAnswer::Allowed(deciding),
+            Err(Ok(why)) => IdentityAnswer::BoundaryDenies(why),
+            Err(Err(unknown)) => IdentityAnswer::Unknown(unknown),
+        },
+    };
+    (answer, policies.notes)
+}
+
+/// `Ok` when there is no boundary or it allows; `Err(Ok)` when it denies; `Err(Err)` unknown.
+fn boundary_allows(
+    facts: &Facts,
+    role: &Role,
+    action: &str,
+    resource: &str,
+) -> Result<(), Result<String, String>> {
+    let Some(boundary) = &role.boundary_arn else {
+        return Ok(());
+    };
+    let doc = match facts.managed_policy(boundary) {
+        Fact::Known((doc, _)) => doc,
+        Fact::Absent => return Err(Err(format!("permissions boundary {boundary} not found"))),
+        Fact::Unknown(why) => return Err(Err(why)),
+    };
+    let source = format!("permissions boundary {boundary}");
+    let result = eval::evaluate(
+        &[Sourced {
+            source: &source,
+            document: &doc,
+        }],
+        &Request {
+            action,
+            resource: Some(resource),
+            ..Default::default()
+        },
+    );
+    match result.decision {
+        Decision::Allow => Ok(()),
+        Decision::Indeterminate => Err(Err(result.unknown_reason.unwrap_or_default())),
+        Decision::ExplicitDeny => Err(Ok(format!(
+            "{} denies {action}",
+            result
+                .deciding
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or(source)
+        ))),
+        Decision::ImplicitDeny => Err(Ok(format!("{source} does not allow {action}"))),
+    }
+}
+
+/// The resource-side answer: what the repository policy says to this role.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceAnswer {
+    Allows(Vec<String>),
+    Denies(Vec<String>),
+    Silent,
+    NoPolicy,
+    Unknown(String),
+}
+
+fn decide_repository(
+    facts: &Facts,
+    key: &RepoKey,
+    role_arn: &str,
+    action: &str,
+    resource: &str,
+) -> ResourceAnswer {
+    match facts.repository_policy(key) {
+        Fact::Absent => ResourceAnswer::NoPolicy,
+        Fact::Unknown(why) => ResourceAnswer::Unknown(why),
+        Fact::Known(Err(e)) => {
+            ResourceAnswer::Unknown(format!("the repository policy is malformed: {e}"))
+        }
+        Fact::Known(Ok(doc)) => {
+            let source = format!("the repository policy of {}", key.name);
+            let result = eval::evaluate(
+                &[Sourced {
+                    source: &source,
+                    document: doc,
+                }],
+                &Request {
+                    action,
+                    resource: Some(resource),
+                    principal: Some(Caller::Aws(role_arn)),
+                    ..Default::default()
+                },
+            );
+            let deciding = result.deciding.iter().map(|s| s.to_string()).collect();
+            match result.decision {
+                Decision::Allow => ResourceAnswer::Allows(deciding),
+                Decision::ExplicitDeny => ResourceAnswer::Denies(deciding),
+                Decision::ImplicitDeny => ResourceAnswer::Silent,
+                Decision::Indeterminate => {
+                    ResourceAnswer::Unknown(result.unknown_reason.unwrap_or_default())
+                }
+            }
+        }
+    }
+}
+
+/// The two links a pull identity's access fills: `pull-permissions` and `repository-policy`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullAccess {
+    pub identity: Outcome,
+    pub repository: Outcome,
+}
+
+/// Evaluates everything a pull of `image` by `role` needs. `needs_import` adds the
+/// pull-through cache import for an image not yet cached.
+pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: bool) -> PullAccess {
+    let key = RepoKey {
+        registry: image.account.clone(),
+        region: image.region.clone(),
+        name: image.repository.clone(),
+    };
+    let repo_arn = image.repository_arn();
+    let role_account = arn::account_of(&role.arn).unwrap_or_default();
+    let cross_account = role_account != image.account;
+    let mut notes = Vec::new();
+
+    // The token: no resource-level permissions, so only an allow on "*" counts.
+    let (token, token_notes) = decide_identity(facts, role, TOKEN_ACTION, "*");
+    notes.extend(token_notes);
+    let token_outcome = match &token {
+        IdentityAnswer::Allowed(by) => {
+            notes.push(format!("{TOKEN_ACTION} on * allowed by {}", by.join(", ")));
+            None
+        }
+        IdentityAnswer::ExplicitDeny(by) => Some(Outcome::broken(
+            Cause::PullExplicitDeny,
+            format!("{} explicitly denies {TOKEN_ACTION}", by.join(", ")),
+        )),
+        IdentityAnswer::BoundaryDenies(why) => Some(Outcome::broken(
+            Cause::PullBoundaryDenies,
+            format!("role {} may not get an ECR token: {why}", role.name),
+        )),
+        IdentityAnswer::Unknown(why) => Some(Outcome::new(Status::Unknown, why.clone())),
+        IdentityAnswer::NotAllowed => {
+            let scoped = decide_identity(facts, role, TOKEN_ACTION, &repo_arn).0;
+            Some(if matches!(scoped, IdentityAnswer::Allowed(_)) {
+                Outcome::broken(
+                    Cause::AuthTokenNotWildcard,
+                    format!(
+                        "role {} allows {TOKEN_ACTION} only on specific resources; the action has no resource-level permissions and must be allowed on \"*\"",
+                        role.name
+                    ),
+                )
+            } else {
+                Outcome::broken(
+                    Cause::PullPermissionMissing,
+                    format!("no policy of role {} allows {TOKEN_ACTION}", role.name),
+                )
+            })
+        }
+    };
+
+    let mut actions: Vec<&str> = PULL_ACTIONS.to_vec();
+    if needs_import {
+        actions.push(IMPORT_ACTION);
+    }
+    let mut identity: Option<Outcome> = token_outcome.filter(|o| o.status == Status::Broken);
+    let mut identity_unknown: Option<String> = None;
+    let mut repository: Option<Outcome> = None;
+    let mut repository_unknown: Option<String> = None;
+    for action in actions {
+        let (id, id_notes) = decide_identity(facts, role, action, &repo_arn);
+        for n in id_notes {
+            if !notes.contains(&n) {
+                notes.push(n);
+            }
+        }
+        let resource = decide_repository(facts, &key, &role.arn, action, &repo_arn);
+        if let ResourceAnswer::Denies(by) = &resource {
+            repository.get_or_insert(Outcome::broken(
+                Cause::RepositoryPolicyDenies,
+                format!("{} denies {action} to {}", by.join(", "), role.name),
+            ));
+            continue;
+        }
+        match (&id, &resource) {
+            (IdentityAnswer::ExplicitDeny(by), _) => {
+                identity.get_or_insert(Outcome::broken(
+                    Cause::PullExplicitDeny,
+                    format!("{} explicitly denies {action}", by.join(", ")),
+                ));
+            }
+            (IdentityAnswer::BoundaryDenies(why), _) => {
+                identity.get_or_insert(Outcome::broken(Cause::PullBoundaryDenies, why.clone()));
+            }
+            (IdentityAnswer::Allowed(by), _) => {
+                notes.push(format!(
+                    "{action} on {} allowed by {}",
+                    image.repository,
+                    by.join(", ")
+                ));
+            }
+            (IdentityAnswer::Unknown(why), _) => {
+                identity_unknown.get_or_insert(why.clone());
+            }
+            (IdentityAnswer::NotAllowed, ResourceAnswer::Allows(by)) if !cross_account => {
+                notes.push(format!(
+                    "{action} granted to {} by {}",
+                    role.name,
+                    by.join(", ")
+                ));
+            }
+            (IdentityAnswer::NotAllowed, ResourceAnswer::Unknown(why)) if !cross_account => {
+                identity_unknown.get_or_insert(format!(
+                    "no identity policy of role {} allows {action}; only the repository policy could ({why})",
+                    role.name
+                ));
+            }
+            (IdentityAnswer::NotAllowed, _) => {
+                let cause = if action == IMPORT_ACTION {
+                    Cause::PullThroughCacheImportMissing
+                } else {
+                    Cause::PullPermissionMissing
+                };
+                let extra = if cross_account {
+                    format!(
+                        " (the repository is in account {}: the role's own policies must allow it too)",
+                        image.account
+                    )
+                } else {
+                    String::new()
+                };
+                identity.get_or_insert(Outcome::broken(
+                    cause,
+                    format!(
+                        "no policy of role {} allows {action} on {}{extra}",
+                        role.name, image.repository
+                    ),
+                ));
+            }
+        }
+        if cross_account {
+            match &resource {
+                ResourceAnswer::Allows(by) => notes.push(format!(
+                    "{action} granted across accounts by {}",
+                    by.join(", ")
+                )),
+                ResourceAnswer::Unknown(why) => {
+                    repository_unknown.get_or_insert(why.clone());
+                }
+                ResourceAnswer::Silent | ResourceAnswer::NoPolicy => {
+                    repository.get_or_insert(Outcome::broken(
+                        Cause::CrossAccountNotAllowed,
+                        format!(
+                            "repository {} is in account {}, and its policy does not allow {action} to role {} of account {role_account}",
+                            image.repository, image.account, role.name
+                        ),
+                    ));
+                }
+                ResourceAnswer::Denies(_) => {}
+            }
+        } else if let ResourceAnswer::Unknown(why) = &resource {
+            repository_unknown.get_or_insert(why.clone());
+        }
+    }
+    let token_unknown = matches!(&token, IdentityAnswer::Unknown(_));
+    let identity = identity.unwrap_or_else(|| match identity_unknown {
+        Some(why) => Outcome::new(Status::Unknown, why),
+        None if token_unknown => Outcome::new(
+            Status::Unknown,
+            "the token permission could not be evaluated",
+        ),
+        None => Outcome::new(
+            Status::Ok,
+            format!(
+                "role {} may get a token and pull from {}",
+                role.name, image.repository
+            ),
+        ),
+    });
+    let repository = repository.unwrap_or_else(|| match repository_unknown {
+        Some(why) => Outcome::new(Status::Unknown, why),
+        None if cross_account => Outcome::new(
+            Status::Ok,
+            format!(
+                "the repository policy allows role {} of account {role_account}",
+                role.name
+            ),
+        ),
+        None => Outcome::new(
+            Status::Ok,
+            "the repository policy denies nothing to this role",
+        ),
+    });
+    PullAccess {
+        identity: identity.with_evidence(notes),
+        repository,
+    }
+}

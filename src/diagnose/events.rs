@@ -1,0 +1,202 @@
+//! What the kubelet said: the latest pull-failure event of a container, classified.
+//! During back-off the waiting message only says "Back-off pulling image", so the detail lives
+//! in the latest `Failed` event.
+
+use crate::facts::Facts;
+use crate::facts::kube::PodEvent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullError {
+    /// `not found`, `manifest unknown`: the repository, tag or digest is missing.
+    NotFound,
+    /// An image index without the node's platform.
+    NoPlatformMatch,
+    /// No credentials reached the registry (`no basic auth credentials`, `401 Unauthorized`).
+    Unauthorized,
+    /// Credentials were refused (`403 Forbidden`, `not authorized to perform`).
+    Forbidden,
+    /// The layer download from S3 was refused.
+    LayerDenied,
+    /// No network path: timeouts, DNS failures.
+    Network,
+    /// Throttled by ECR or an upstream registry.
+    RateLimited,
+    /// The runtime rejected the reference.
+    InvalidReference,
+    /// `imagePullPolicy: Never` and the image is not on the node.
+    NeverPull,
+    /// The service-account-token pull mode could not assume its role.
+    AssumeRoleFailed,
+    /// KEP-2535: a cached image the pod is not entitled to.
+    NotEnsured,
+    Other,
+}
+
+impl PullError {
+    pub fn describe(self) -> &'static str {
+        match self {
+            PullError::NotFound => "the registry answered not found",
+            PullError::NoPlatformMatch => "the image has no build for the node's platform",
+            PullError::Unauthorized => {
+                "the registry got no credentials (401 / no basic auth credentials)"
+            }
+            PullError::Forbidden => "the registry refused the credentials (403 Forbidden)",
+            PullError::LayerDenied => "the layer download from S3 was refused",
+            PullError::Network => "the registry could not be reached (timeout or DNS)",
+            PullError::RateLimited => "the pull was throttled",
+            PullError::InvalidReference => "the runtime rejected the image reference",
+            PullError::NeverPull => "pull policy Never and the image is not on the node",
+            PullError::AssumeRoleFailed => "the credential provider could not assume its role",
+            PullError::NotEnsured => "the cached image is not verified for this pod",
+            PullError::Other => "an unclassified pull error",
+        }
+    }
+}
+
+/// Classifies a kubelet / containerd / dockershim pull error message.
+pub fn classify(message: &str) -> PullError {
+    let m = message.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if has(&["is not present with pull policy of never"]) {
+        PullError::NeverPull
+    } else if has(&["does not have the proper auth"]) {
+        PullError::NotEnsured
+    } else if has(&[
+        "invalid reference format",
+        "couldn't parse image",
+        "could not parse image",
+    ]) {
+        PullError::InvalidReference
+    } else if has(&["failed to assume role", "no arn provided"]) {
+        PullError::AssumeRoleFailed
+    } else if has(&["error pulling image configuration", "starport-layer-bucket"])
+        && has(&["403", "accessdenied", "access denied"])
+    {
+        PullError::LayerDenied
+    } else if has(&["no match for platform", "no matching manifest for"]) {
+        PullError::NoPlatformMatch
+    } else if has(&[
+        "toomanyrequests",
+        "rate exceeded",
+        "throttlingexception",
+        "pull rate limit",
+    ]) {
+        PullError::RateLimited
+    } else if has(&[
+        "i/o timeout",
+        "tls handshake timeout",
+        "context deadline exceeded",
+        "client.timeout exceeded",
+        "no such host",
+        "connection refused",
+        "network is unreachable",
+        "no route to host",
+    ]) {
+        PullError::Network
+    } else if has(&[
+        "no basic auth credentials",
+        "401 unauthorized",
+        "authorization failed",
+        "failed to fetch anonymous token",
+        "unauthorized: authentication required",
+    ]) {
+        PullError::Unauthorized
+    } else if has(&[
+        "403 forbidden",
+        "not authorized to perform",
+        "no resource-based policy allows",
+        "denied: ",
+    ]) {
+        PullError::Forbidden
+    } else if has(&[
+        "not found",
+        "manifest unknown",
+        "name unknown",
+        "does not exist",
+    ]) {
+        PullError::NotFound
+    } else {
+        PullError::Other
+    }
+}
+
+/// The newest event that explains why `image` of this pod could not be pulled.
+pub fn latest_pull_failure<'a>(
+    facts: &'a Facts,
+    namespace: &str,
+    pod: &str,
+    image: &str,
+) -> Option<&'a PodEvent> {
+    let quoted = format!("\"{image}\"");
+    facts
+        .events
+        .iter()
+        .filter(|e| e.kind == "Pod" && e.namespace == namespace && e.name == pod)
+        .filter(|e| {
+            let detailed = e.message.starts_with("Failed to pull image")
+                || e.reason == "ErrImageNeverPull"
+                || e.reason == "InspectFailed";
+            detailed && (e.message.contains(&quoted) || e.message.contains(image))
+        })
+        .max_by(|a, b| a.at.cmp(&b.at))
+}
+
+/// The latest `FailedCreate` event of a controller.
+pub fn latest_create_failure<'a>(
+    facts: &'a Facts,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Option<&'a PodEvent> {
+    facts
+        .events
+        .iter()
+        .filter(|e| e.kind == kind && e.namespace == namespace && e.name == name)
+        .filter(|e| e.reason == "FailedCreate")
+        .max_by(|a, b| a.at.cmp(&b.at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message string of the failure catalogue, verbatim, with its class.
+    #[test]
+    fn catalogue_messages() {
+        use PullError::*;
+        let img = "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4";
+        let cases: Vec<(String, PullError)> = vec![
+            (format!("Failed to pull image \"{img}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{img}\": failed to resolve reference \"{img}\": {img}: not found"), NotFound),
+            (format!("Failed to pull image \"{img}\": manifest for {img} not found: manifest unknown"), NotFound),
+            ("Error response from daemon: repository 111122223333.dkr.ecr.us-east-1.amazonaws.com/yelb/yelb-ui not found: name unknown: The repository with name 'yelb/yelb-ui' does not exist in the registry with id '111122223333'".into(), NotFound),
+            (format!("Failed to pull image \"{img}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{img}\": failed to resolve reference \"{img}\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"), Unauthorized),
+            (format!("Error response from daemon: Get https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/shop/web/manifests/1.4: no basic auth credentials"), Unauthorized),
+            (format!("Failed to pull image \"{img}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{img}\": failed to resolve reference \"{img}\": unexpected status from HEAD request to https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/shop/web/manifests/1.4: 401 Unauthorized"), Unauthorized),
+            ("failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized".into(), Unauthorized),
+            (format!("Failed to pull image \"{img}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{img}\": failed to resolve reference \"{img}\": unexpected status from HEAD request to https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/shop/web/manifests/1.4: 403 Forbidden"), Forbidden),
+            ("Failed to pull image: 403 Forbidden".into(), Forbidden),
+            ("User: arn:aws:sts::111122223333:assumed-role/node/i-0 is not authorized to perform: ecr:BatchGetImage on resource: arn:aws:ecr:us-east-1:444455556666:repository/web because no resource-based policy allows the ecr:BatchGetImage action".into(), Forbidden),
+            (format!("Failed to pull image \"{img}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{img}\": no match for platform in manifest: not found"), NoPlatformMatch),
+            ("no matching manifest for linux/arm64/v8 in the manifest list entries".into(), NoPlatformMatch),
+            (format!("Failed to pull image \"{img}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{img}\": failed to resolve reference \"{img}\": failed to do request: Head \"https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/shop/web/manifests/1.4\": dial tcp 10.0.12.7:443: i/o timeout"), Network),
+            ("Get https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/: net/http: TLS handshake timeout".into(), Network),
+            ("Get https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/: net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)".into(), Network),
+            ("Failed getting credential from external registry credential provider: error execing credential provider plugin ecr-credential-provider for image 111122223333.dkr.ecr.us-east-1.amazonaws.com/web: context deadline exceeded".into(), Network),
+            ("error pulling image configuration: Get https://prod-us-east-1-starport-layer-bucket.s3.amazonaws.com/abc: dial tcp: i/o timeout".into(), Network),
+            ("error pulling image configuration: error parsing HTTP 403 response body: invalid character '<' looking for beginning of value: \"<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?>\\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>\"".into(), LayerDenied),
+            ("toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading".into(), RateLimited),
+            ("ThrottlingException: Rate exceeded".into(), RateLimited),
+            ("toomanyrequests: Rate exceeded".into(), RateLimited),
+            ("failed to copy: httpReadSeeker: failed open: failed to do request: Get \"https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/sha256/ab\": dial tcp 104.16.1.1:443: i/o timeout".into(), Network),
+            (format!("Container image \"{img}\" is not present with pull policy of Never"), NeverPull),
+            (format!("Container image \"{img}\" is present with pull policy of \"IfNotPresent\" but does not have the proper auth (image secret) that was used to pull the image"), NotEnsured),
+            ("failed to assume role: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity".into(), AssumeRoleFailed),
+            ("no arn provided, cannot assume role using ServiceAccountToken".into(), AssumeRoleFailed),
+            (format!("Failed to apply default image tag \"{img}::1\": couldn't parse image name \"{img}::1\": invalid reference format"), InvalidReference),
+            ("something nobody has seen before".into(), Other),
+        ];
+        for (message, want) in cases {
+            assert_eq!(classify(&message), want, "{message}");
+        }
+    }
+}

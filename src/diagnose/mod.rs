@@ -1,0 +1,384 @@
+//! The diagnosis: a pure function from [`Facts`] to a [`Report`]. Each finding walks one
+//! container image of one pod (or one workload whose pods cannot be created) through both
+//! lanes of the chain.
+
+pub mod access;
+pub mod events;
+pub mod identity_lane;
+pub mod pull_identity;
+pub mod pull_lane;
+pub mod trust;
+
+use crate::ecr::reference::{self, ImageRef};
+use crate::facts::kube::{self, PULL_FAILURE_REASONS, Workload};
+use crate::facts::{Fact, Facts};
+use crate::report::{Basis, Finding, Link, LinkId, PullIdentity, Report, SCHEMA, Status};
+use access::Outcome;
+use events::PullError;
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use pull_identity::Resolution;
+
+/// Which findings to produce.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Every container of every pod, not only those that cannot pull.
+    pub all: bool,
+    /// Only these namespaces (empty: all).
+    pub namespaces: Vec<String>,
+    /// Only these pods, as `namespace/name` (empty: all).
+    pub pods: Vec<String>,
+}
+
+impl Selection {
+    fn wants(&self, namespace: &str, name: Option<&str>) -> bool {
+        (self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace))
+            && (self.pods.is_empty()
+                || name.is_some_and(|n| self.pods.iter().any(|p| *p == format!("{namespace}/{n}"))))
+    }
+}
+
+pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
+    let mut findings = Vec::new();
+    for pod in &facts.pods {
+        let namespace = kube::namespace_of(pod);
+        if !selection.wants(namespace, Some(kube::name_of(pod))) {
+            continue;
+        }
+        for container in kube::containers(pod) {
+            let failing = container
+                .waiting_reason()
+                .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r));
+            if failing || selection.all {
+                findings.push(diagnose_container(facts, pod, &container, failing));
+            }
+        }
+    }
+    for workload in &facts.workloads {
+        // Workloads have no pod to name, so a selection of pods leaves them out.
+        if selection.pods.is_empty() && selection.wants(&workload.namespace, None) {
+            findings.extend(diagnose_workload(facts, workload));
+        }
+    }
+    findings.sort_by(|a, b| {
+        (b.verdict, &a.namespace, &a.pod, &a.workload, &a.container).cmp(&(
+            a.verdict,
+            &b.namespace,
+            &b.pod,
+            &b.workload,
+            &b.container,
+        ))
+    });
+    Report {
+        schema: SCHEMA,
+        source: source_info(facts),
+        findings,
+        problems: facts.problems.clone(),
+    }
+}
+
+fn source_info(facts: &Facts) -> crate::facts::SourceInfo {
+    let mut source = facts.source.clone();
+    if source.cluster.is_none() {
+        source.cluster = facts.cluster.as_ref().map(|c| c.name.clone());
+    }
+    if source.region.is_none() {
+        source.region = facts.region();
+    }
+    if source.account.is_none() {
+        source.account = facts.account();
+    }
+    source
+}
+
+/// Everything the links of one finding look at, gathered once.
+pub struct Subject<'a> {
+    pub facts: &'a Facts,
+    pub namespace: String,
+    pub pod: Option<&'a Pod>,
+    pub workload: Option<String>,
+    pub container: String,
+    pub image: String,
+    pub state: String,
+    pub waiting_reason: Option<String>,
+    /// The container cannot pull (or, for a workload, no pod exists).
+    pub failing: bool,
+    /// The container's status carries an image ID: the pull lane worked.
+    pub pulled: bool,
+    /// The latest detailed pull-failure message and its class.
+    pub event: Option<String>,
+    pub pull_error: Option<PullError>,
+    pub service_account_name: String,
+    pub service_account: Fact<&'a ServiceAccount>,
+    pub image_ref: Result<ImageRef, reference::ReferenceError>,
+    pub pull_identity: Resolution,
+    /// Environment variables of the container spec (what the webhook injected).
+    pub env: Vec<(String, String)>,
+    /// Containers the pod identity webhook was told to skip.
+    pub skipped_by_webhook: bool,
+    pub ephemeral: bool,
+    /// The controller's word on why pods are not created.
+    pub create_failure: Option<String>,
+}
+
+fn diagnose_container(
+    facts: &Facts,
+    pod: &Pod,
+    container: &kube::ContainerView<'_>,
+    failing: bool,
+) -> Finding {
+    let namespace = kube::namespace_of(pod).to_string();
+    let name = kube::name_of(pod);
+    let service_account_name = kube::service_account_of(pod).to_string();
+    let service_account = facts.service_account(&namespace, &service_account_name);
+    let event = events::latest_pull_failure(facts, &namespace, name, container.image)
+        .map(|e| e.message.clone())
+        .or_else(|| {
+            // Without an event, a waiting message that is not the back-off text still tells.
+            container
+                .waiting_message()
+                .filter(|m| !m.starts_with("Back-off pulling image"))
+                .map(str::to_string)
+        });
+    let pull_error = event.as_deref().map(events::classify);
+    let sa_object = match &service_account {
+        Fact::Known(sa) => Some(*sa),
+        _ => None,
+    };
+    let skip_list = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("eks.amazonaws.com/skip-containers"))
+        .map(|s| s.split(',').any(|c| c.trim() == container.name))
+        .unwrap_or(false);
+    let subject = Subject {
+        facts,
+        namespace,
+        pod: Some(pod),
+        workload: kube::workload_of(pod),
+        container: container.name.to_string(),
+        image: container.image.to_string(),
+        state: container.state_label(),
+        waiting_reason: container.waiting_reason().map(str::to_string),
+        failing,
+        pulled: container.has_pulled(),
+        event,
+        pull_error,
+        service_account_name,
+        service_account,
+        image_ref: reference::parse(container.image),
+        pull_identity: pull_identity::resolve(facts, Some(pod), sa_object),
+        env: container
+            .spec
+            .and_then(|c| c.env.as_ref())
+            .map(|env| {
+                env.iter()
+                    .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        skipped_by_webhook: skip_list,
+        ephemeral: container.spec.is_none(),
+        create_failure: None,
+    };
+    build_finding(&subject)
+}
+
+/// A controller whose pods cannot be created because their ServiceAccount is missing.
+fn diagnose_workload(facts: &Facts, workload: &Workload) -> Option<Finding> {
+    let failure = workload.failure.clone().or_else(|| {
+        events::latest_create_failure(facts, &workload.namespace, &workload.kind, &workload.name)
+            .map(|e| e.message.clone())
+    })?;
+    let (container, image) = workload.containers.first().cloned().unwrap_or_default();
+    let service_account = facts.service_account(&workload.namespace, &workload.service_account);
+    let sa_object = match &service_account {
+        Fact::Known(sa) => Some(*sa),
+        _ => None,
+    };
+    let subject = Subject {
+        facts,
+        namespace: workload.namespace.clone(),
+        pod: None,
+        workload: Some(format!("{}/{}", workload.kind, workload.name)),
+        container,
+        state: "FailedCreate".to_string(),
+        waiting_reason: None,
+        failing: false,
+        pulled: false,
+        event: None,
+        pull_error: None,
+        service_account_name: workload.service_account.clone(),
+        service_account,
+        image_ref: reference::parse(&image),
+        image,
+        pull_identity: pull_identity::resolve(facts, None, sa_object),
+        env: Vec::new(),
+        skipped_by_webhook: false,
+        ephemeral: false,
+        create_failure: Some(failure),
+    };
+    Some(build_finding(&subject))
+}
+
+const PULL_ORDER: [LinkId; 9] = [
+    LinkId::Pod,
+    LinkId::ImageReference,
+    LinkId::Repository,
+    LinkId::Image,
+    LinkId::Platform,
+    LinkId::NodeRole,
+    LinkId::PullPermissions,
+    LinkId::RepositoryPolicy,
+    LinkId::Network,
+];
+const IDENTITY_ORDER: [LinkId; 7] = [
+    LinkId::ServiceAccount,
+    LinkId::RoleAnnotation,
+    LinkId::CredentialInjection,
+    LinkId::Role,
+    LinkId::TrustPolicy,
+    LinkId::OidcProvider,
+    LinkId::RolePermissions,
+];
+
+fn build_finding(subject: &Subject<'_>) -> Finding {
+    let pull = pull_lane::walk(subject);
+    let identity = identity_lane::walk(subject, &pull);
+    let mut links: Vec<Link> = Vec::new();
+    let order: Vec<LinkId> = if subject.failing {
+        PULL_ORDER
+            .iter()
+            .chain(IDENTITY_ORDER.iter())
+            .copied()
+            .collect()
+    } else {
+        let mut o = vec![LinkId::Pod];
+        o.extend(IDENTITY_ORDER);
+        o.extend(PULL_ORDER.iter().skip(1));
+        o
+    };
+    for id in order {
+        let outcome = pull
+            .links
+            .get(&id)
+            .or_else(|| identity.links.get(&id))
+            .cloned()
+            .unwrap_or_else(|| Outcome::new(Status::Skipped, "not evaluated"));
+        links.push(to_link(id, outcome, subject));
+    }
+    let broken = links.iter().find(|l| l.status == Status::Broken);
+    let verdict = verdict(&links, subject.failing);
+    let summary = summarise(subject, &links, verdict);
+    let broken_link = broken.map(|l| l.id);
+    let cause = broken.and_then(|l| l.cause);
+    let fixes = broken
+        .map(|l| crate::fix::plan(subject, l, &pull, &identity))
+        .unwrap_or_default();
+    Finding {
+        namespace: subject.namespace.clone(),
+        pod: subject.pod.map(|p| kube::name_of(p).to_string()),
+        workload: subject.workload.clone(),
+        container: subject.container.clone(),
+        image: subject.image.clone(),
+        state: subject.state.clone(),
+        verdict,
+        broken_link,
+        cause,
+        summary,
+        pull_identity: PullIdentity {
+            kind: subject.pull_identity.kind(),
+            arn: match subject.pull_identity.roles() {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
+            candidates: match subject.pull_identity.roles() {
+                [_, _, ..] => subject.pull_identity.roles().to_vec(),
+                _ => Vec::new(),
+            },
+        },
+        links,
+        fixes,
+    }
+}
+
+fn to_link(id: LinkId, outcome: Outcome, subject: &Subject<'_>) -> Link {
+    let basis = if outcome.summary.starts_with(pull_lane::PULLED_PREFIX) {
+        Basis::Pulled
+    } else if matches!(id, LinkId::Pod | LinkId::Network)
+        && subject.event.is_some()
+        && subject.failing
+    {
+        Basis::Event
+    } else {
+        Basis::Observed
+    };
+    Link {
+        id,
+        lane: id.lane(),
+        status: outcome.status,
+        cause: outcome.cause,
+        summary: outcome.summary,
+        evidence: outcome.evidence,
+        basis,
+    }
+}
+
+/// Contract §4: broken, else unknown, else warning, else ok — and a container that cannot pull
+/// with nothing broken is unknown.
+fn verdict(links: &[Link], failing: bool) -> Status {
+    let worst = |s: Status| links.iter().any(|l| l.status == s);
+    if worst(Status::Broken) {
+        Status::Broken
+    } else if worst(Status::Unknown) || failing {
+        Status::Unknown
+    } else if worst(Status::Warning) {
+        Status::Warning
+    } else {
+        Status::Ok
+    }
+}
+
+fn summarise(subject: &Subject<'_>, links: &[Link], verdict: Status) -> String {
+    if let Some(broken) = links.iter().find(|l| l.status == Status::Broken) {
+        return broken.summary.clone();
+    }
+    if subject.failing {
+        let reported = subject
+            .pull_error
+            .map(|e| e.describe().to_string())
+            .unwrap_or_else(|| {
+                "no pull-failure event is left (events expire after about an hour)".to_string()
+            });
+        let missing: Vec<String> = links
+            .iter()
+            .filter(|l| l.status == Status::Unknown && l.lane != crate::report::Lane::Identity)
+            .map(|l| format!("{} ({})", l.id, l.summary))
+            .collect();
+        return if missing.is_empty() {
+            format!(
+                "The pull fails — {reported} — but every fact pulldoctor can read checks out; the cause is outside what it sees (see the event)."
+            )
+        } else {
+            format!(
+                "The pull fails — {reported}. Not yet known: {}",
+                missing.join("; ")
+            )
+        };
+    }
+    match verdict {
+        Status::Unknown => {
+            let first = links.iter().find(|l| l.status == Status::Unknown);
+            format!(
+                "Nothing is broken, but {} is unknown: {}",
+                first.map(|l| l.id.as_str()).unwrap_or("a link"),
+                first.map(|l| l.summary.as_str()).unwrap_or("")
+            )
+        }
+        Status::Warning => {
+            let first = links.iter().find(|l| l.status == Status::Warning);
+            first.map(|l| l.summary.clone()).unwrap_or_default()
+        }
+        _ => "Every link of the chain is in order.".to_string(),
+    }
+}

@@ -1,0 +1,234 @@
+//! Who pulls the image: the node's role (EC2), the pod execution role (Fargate), or — only in the
+//! service-account-token pull mode — the role in `eks.amazonaws.com/ecr-role-arn`.
+
+use crate::facts::{Fact, Facts};
+use crate::iam::arn;
+use crate::report::PullIdentityKind;
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+
+pub const ECR_ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// One role, or several candidates when the input cannot tell which one the node runs as.
+    Resolved {
+        kind: PullIdentityKind,
+        roles: Vec<String>,
+        how: String,
+    },
+    /// The input covers every place a node role is named, and none names this node's.
+    Unresolved(String),
+    /// The input does not say; names what would settle it.
+    Unknown(String),
+}
+
+impl Resolution {
+    pub fn kind(&self) -> PullIdentityKind {
+        match self {
+            Resolution::Resolved { kind, .. } => *kind,
+            _ => PullIdentityKind::Unknown,
+        }
+    }
+
+    pub fn roles(&self) -> &[String] {
+        match self {
+            Resolution::Resolved { roles, .. } => roles,
+            _ => &[],
+        }
+    }
+}
+
+fn label<'a>(
+    labels: Option<&'a std::collections::BTreeMap<String, String>>,
+    key: &str,
+) -> Option<&'a str> {
+    labels?.get(key).map(String::as_str)
+}
+
+pub fn resolve(
+    facts: &Facts,
+    pod: Option<&Pod>,
+    service_account: Option<&ServiceAccount>,
+) -> Resolution {
+    if let Some(role) = service_account
+        .and_then(|sa| sa.metadata.annotations.as_ref())
+        .and_then(|a| a.get(ECR_ROLE_ANNOTATION))
+    {
+        return Resolution::Resolved {
+            kind: PullIdentityKind::ServiceAccountRole,
+            roles: vec![role.clone()],
+            how: format!(
+                "ServiceAccount annotation {ECR_ROLE_ANNOTATION} (service-account-token pull mode; only where the node's credential provider config has tokenAttributes — elsewhere the node role pulls)"
+            ),
+        };
+    }
+    let Some(pod) = pod else {
+        return Resolution::Unknown("no pod was scheduled, so no node pulls yet".to_string());
+    };
+    let pod_labels = pod.metadata.labels.as_ref();
+    let node_name = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    let fargate_profile = label(pod_labels, "eks.amazonaws.com/fargate-profile");
+    let node = node_name.and_then(|n| facts.nodes.get(n));
+    let node_labels = node.and_then(|n| n.metadata.labels.as_ref());
+    let is_fargate = fargate_profile.is_some()
+        || node_name.is_some_and(|n| n.starts_with("fargate-"))
+        || label(node_labels, "eks.amazonaws.com/compute-type") == Some("fargate");
+    if is_fargate {
+        return fargate(facts, pod, fargate_profile);
+    }
+    let Some(node_name) = node_name else {
+        return Resolution::Unknown("the pod is not scheduled to a node".to_string());
+    };
+    let Some(node) = node else {
+        return Resolution::Unknown(format!(
+            "node {node_name} was not read: kubectl get node {node_name} -o json"
+        ));
+    };
+    from_node(facts, node_name, node)
+}
+
+fn fargate(facts: &Facts, pod: &Pod, profile: Option<&str>) -> Resolution {
+    let namespace = crate::facts::kube::namespace_of(pod);
+    let chosen = match profile {
+        Some(name) => facts.fargate_profiles.get(name),
+        None => facts.fargate_profiles.values().find(|p| {
+            p.selectors.iter().any(|s| {
+                s.namespace.as_deref() == Some(namespace)
+                    && s.labels
+                        .iter()
+                        .all(|(k, v)| label(pod.metadata.labels.as_ref(), k) == Some(v.as_str()))
+            })
+        }),
+    };
+    match chosen {
+        Some(p) => Resolution::Resolved {
+            kind: PullIdentityKind::FargateRole,
+            roles: vec![p.pod_execution_role_arn.clone()],
+            how: format!(
+                "pod execution role of Fargate profile {}",
+                p.fargate_profile_name
+            ),
+        },
+        None => Resolution::Unknown(format!(
+            "the Fargate profile was not read: aws eks describe-fargate-profile --cluster-name {} --fargate-profile-name {}",
+            facts.cluster_name(),
+            profile.unwrap_or("PROFILE")
+        )),
+    }
+}
+
+fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
+    let labels = node.metadata.labels.as_ref();
+    let cluster = facts.cluster_name();
+    if let Some(ng) = label(labels, "eks.amazonaws.com/nodegroup") {
+        return match facts.nodegroups.get(ng) {
+            Some(group) => Resolution::Resolved {
+                kind: PullIdentityKind::NodeRole,
+                roles: vec![group.node_role.clone()],
+                how: format!("nodeRole of managed node group {ng} (node {node_name})"),
+            },
+            None => Resolution::Unknown(format!(
+                "node group {ng} was not described: aws eks describe-nodegroup --cluster-name {cluster} --nodegroup-name {ng}"
+            )),
+        };
+    }
+    if label(labels, "eks.amazonaws.com/compute-type") == Some("auto") {
+        let from_class = label(labels, "eks.amazonaws.com/nodeclass")
+            .and_then(|c| facts.node_classes.get(c))
+            .map(|name| role_arn_from_name(facts, name));
+        let from_cluster = facts
+            .cluster
+            .as_ref()
+            .and_then(|c| c.compute_config.as_ref())
+            .and_then(|c| c.node_role_arn.clone());
+        return match from_class.or(from_cluster) {
+            Some(role) => Resolution::Resolved {
+                kind: PullIdentityKind::NodeRole,
+                roles: vec![role],
+                how: format!("EKS Auto Mode node role (node {node_name})"),
+            },
+            None => Resolution::Unknown(format!(
+                "the Auto Mode node role was not read: aws eks describe-cluster --name {cluster} --query cluster.computeConfig.nodeRoleArn"
+            )),
+        };
+    }
+    if let Some(class) = label(labels, "karpenter.k8s.aws/ec2nodeclass") {
+        return match facts.node_classes.get(class) {
+            Some(name) => Resolution::Resolved {
+                kind: PullIdentityKind::NodeRole,
+                roles: vec![role_arn_from_name(facts, name)],
+                how: format!("spec.role of Karpenter EC2NodeClass {class} (node {node_name})"),
+            },
+            None => Resolution::Unknown(format!(
+                "EC2NodeClass {class} was not read: kubectl get ec2nodeclass {class} -o json"
+            )),
+        };
+    }
+    candidates(facts, node_name)
+}
+
+/// A role name (Karpenter's `spec.role`) as an ARN in the cluster's account.
+fn role_arn_from_name(facts: &Facts, name: &str) -> String {
+    if name.starts_with("arn:") {
+        return name.to_string();
+    }
+    let partition = facts
+        .region()
+        .map(|r| arn::partition_for_region(&r).to_string())
+        .unwrap_or_else(|| "aws".to_string());
+    format!(
+        "arn:{partition}:iam::{}:role/{name}",
+        facts.account().unwrap_or_else(|| "ACCOUNT".to_string())
+    )
+}
+
+/// Self-managed nodes: every role that access entries or `aws-auth` map to `system:nodes`.
+fn candidates(facts: &Facts, node_name: &str) -> Resolution {
+    let mut roles: Vec<String> = Vec::new();
+    let mut add = |role: &str| {
+        let name = arn::role_name_of(role);
+        if !roles.iter().any(|r| arn::role_name_of(r) == name) {
+            roles.push(role.to_string());
+        }
+    };
+    for entry in facts.access_entries.iter().flatten() {
+        if matches!(
+            entry.entry_type.as_deref(),
+            Some("EC2_LINUX" | "EC2_WINDOWS" | "EC2")
+        ) {
+            add(&entry.principal_arn);
+        }
+    }
+    for mapped in facts.aws_auth_roles.iter().flatten() {
+        if mapped.is_node_role() {
+            add(&mapped.rolearn);
+        }
+    }
+    let how = format!(
+        "node {node_name} has no node group, Karpenter or Auto Mode label; roles mapped to system:nodes by access entries and aws-auth"
+    );
+    match roles.len() {
+        0 if facts.access_entries.is_some() || facts.aws_auth_roles.is_some() => {
+            Resolution::Unresolved(format!(
+                "node {node_name} has no node group, Karpenter or Auto Mode label, and neither access entries nor aws-auth map any role to system:nodes"
+            ))
+        }
+        0 => Resolution::Unknown(format!(
+            "node {node_name} has no node group label, and neither access entries nor aws-auth were read: aws eks list-access-entries --cluster-name {}; kubectl -n kube-system get configmap aws-auth -o json",
+            facts.cluster_name()
+        )),
+        _ => Resolution::Resolved {
+            kind: PullIdentityKind::NodeRole,
+            roles,
+            how,
+        },
+    }
+}
+
+/// What a lookup of each candidate role says, for the `node-role` link.
+pub fn role_facts<'a>(
+    facts: &'a Facts,
+    roles: &[String],
+) -> Vec<(String, Fact<&'a crate::facts::Role>)> {
+    roles.iter().map(|r| (r.clone(), facts.role(r))).collect()
+}

@@ -1,0 +1,614 @@
+//! The pull lane: what the kubelet needs to pull the image — a reference it can resolve, a
+//! repository and image that exist for the node's platform, a pull identity whose policies and
+//! the repository's policy allow the pull, and a network path.
+
+use super::Subject;
+use super::access::{self, Outcome, PullAccess};
+use super::events::PullError;
+use super::pull_identity::Resolution;
+use crate::ecr::manifest::{self, ManifestKind};
+use crate::ecr::reference::{EcrImage, ImageRef};
+use crate::facts::{Fact, RepoKey};
+use crate::report::{Cause, LinkId, Status};
+use std::collections::BTreeMap;
+
+/// Summaries of links that are `ok` only because the image was pulled already start so.
+pub const PULLED_PREFIX: &str = "Pulled already: ";
+
+/// Repository prefixes that pull-through cache rules conventionally use.
+const COMMON_CACHE_PREFIXES: [&str; 9] = [
+    "ecr-public",
+    "docker-hub",
+    "quay",
+    "ghcr",
+    "k8s",
+    "registry-k8s-io",
+    "github",
+    "gitlab",
+    "azure",
+];
+
+pub struct PullLane {
+    pub links: BTreeMap<LinkId, Outcome>,
+    pub ecr: Option<EcrImage>,
+    /// The repository is served by a pull-through cache rule (its prefix).
+    pub cache_prefix: Option<String>,
+    /// The image is not cached yet, so the pull must import it.
+    pub needs_import: bool,
+    /// Pull access of each candidate pull identity that exists.
+    pub access: Vec<(String, PullAccess)>,
+}
+
+impl PullLane {
+    pub fn status(&self, id: LinkId) -> Option<Status> {
+        self.links.get(&id).map(|o| o.status)
+    }
+}
+
+pub fn walk(subject: &Subject<'_>) -> PullLane {
+    let mut lane = PullLane {
+        links: BTreeMap::new(),
+        ecr: None,
+        cache_prefix: None,
+        needs_import: false,
+        access: Vec::new(),
+    };
+    lane.links.insert(LinkId::Pod, pod(subject));
+    lane.links
+        .insert(LinkId::ImageReference, image_reference(subject));
+    lane.links.insert(LinkId::Network, network(subject));
+    let ecr = match &subject.image_ref {
+        Ok(ImageRef::Ecr(image)) => image.clone(),
+        other => {
+            let why = match other {
+                Ok(ImageRef::PublicEcr { host }) => {
+                    format!("{host} is public ECR, not a private registry")
+                }
+                Ok(ImageRef::Other { host }) => format!("{host} is not ECR"),
+                _ => "the image reference is not a usable private ECR reference".to_string(),
+            };
+            for id in [
+                LinkId::Repository,
+                LinkId::Image,
+                LinkId::Platform,
+                LinkId::NodeRole,
+                LinkId::PullPermissions,
+                LinkId::RepositoryPolicy,
+            ] {
+                lane.links
+                    .insert(id, Outcome::new(Status::Skipped, why.clone()));
+            }
+            return lane;
+        }
+    };
+    let key = RepoKey {
+        registry: ecr.account.clone(),
+        region: ecr.region.clone(),
+        name: ecr.repository.clone(),
+    };
+    let (repository, cache_prefix, repo_missing) = repository(subject, &key);
+    lane.links.insert(LinkId::Repository, repository);
+    lane.cache_prefix = cache_prefix;
+    let (image, needs_import) = if repo_missing {
+        (
+            Outcome::new(Status::Skipped, "the repository does not exist"),
+            false,
+        )
+    } else {
+        image(subject, &key, &ecr, lane.cache_prefix.is_some())
+    };
+    lane.needs_import = needs_import;
+    lane.links.insert(LinkId::Image, image);
+    lane.links
+        .insert(LinkId::Platform, platform(subject, &key, &ecr));
+    let (node_role, existing) = node_role(subject);
+    lane.links.insert(LinkId::NodeRole, node_role);
+    let (permissions, repo_policy, access) = permissions(subject, &ecr, &existing, needs_import);
+    lane.links.insert(LinkId::PullPermissions, permissions);
+    lane.links.insert(LinkId::RepositoryPolicy, repo_policy);
+    lane.access = access;
+    lane.ecr = Some(ecr);
+    lane
+}
+
+/// A link whose facts are missing: `ok` if the image was pulled already, else `unknown` with
+/// what would settle it and what the event suggests.
+fn unknown_or_pulled(subject: &Subject<'_>, why: &str, hint: Option<String>) -> Outcome {
+    if subject.pulled {
+        return Outcome::new(
+            Status::Ok,
+            format!(
+                "{PULLED_PREFIX}the container's status carries an image ID, so this worked ({why})"
+            ),
+        );
+    }
+    match hint {
+        Some(h) => Outcome::new(Status::Unknown, format!("{h}; to confirm: {why}")),
+        None => Outcome::new(Status::Unknown, why.to_string()),
+    }
+}
+
+fn event_evidence(subject: &Subject<'_>) -> Vec<String> {
+    subject
+        .event
+        .iter()
+        .map(|m| format!("event: {m}"))
+        .collect()
+}
+
+fn pod(subject: &Subject<'_>) -> Outcome {
+    if let Some(failure) = &subject.create_failure {
+        return Outcome::new(Status::Warning, format!("no pod can be created: {failure}"));
+    }
+    match subject.waiting_reason.as_deref() {
+        Some("InvalidImageName") => Outcome::broken(
+            Cause::InvalidImageName,
+            format!(
+                "the kubelet cannot parse the image reference \"{}\"",
+                subject.image
+            ),
+        )
+        .with_evidence(event_evidence(subject)),
+        Some("ErrImageNeverPull") => Outcome::broken(
+            Cause::ImageNeverPull,
+            format!(
+                "imagePullPolicy is Never and \"{}\" is not on the node",
+                subject.image
+            ),
+        )
+        .with_evidence(event_evidence(subject)),
+        _ if subject.failing => {
+            let what = subject
+                .pull_error
+                .map(|e| e.describe())
+                .unwrap_or("no pull-failure event is left (events expire after about an hour)");
+            Outcome::new(Status::Warning, format!("{}: {what}", subject.state))
+                .with_evidence(event_evidence(subject))
+        }
+        _ => Outcome::new(
+            Status::Ok,
+            format!("container {} is {}", subject.container, subject.state),
+        ),
+    }
+}
+
+fn image_reference(subject: &Subject<'_>) -> Outcome {
+    match &subject.image_ref {
+        Err(e) => Outcome::broken(Cause::ImageReferenceMalformed, e.0.clone()),
+        Ok(ImageRef::EcrLookalike { host }) => Outcome::broken(
+            Cause::RegistryHostNotCovered,
+            format!(
+                "{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers, so the kubelet pulls it without credentials"
+            ),
+        ),
+        Ok(ImageRef::Ecr(e)) => Outcome::new(
+            Status::Ok,
+            format!(
+                "private ECR: account {}, region {}, repository {}, {}",
+                e.account,
+                e.region,
+                e.repository,
+                e.version().trim_start_matches([':', '@'])
+            ),
+        ),
+        Ok(ImageRef::PublicEcr { host }) => Outcome::new(
+            Status::Ok,
+            format!("{host} is public ECR: no private-ECR links apply"),
+        ),
+        Ok(ImageRef::Other { host }) => {
+            Outcome::new(Status::Ok, format!("{host} is not ECR: no ECR links apply"))
+        }
+    }
+}
+
+/// The repository link, the cache rule's prefix when one serves it, and whether it is missing.
+fn repository(subject: &Subject<'_>, key: &RepoKey) -> (Outcome, Option<String>, bool) {
+    let facts = subject.facts;
+    let rule = facts.pull_through_rule(key);
+    let prefix = match &rule {
+        Fact::Known(r) => Some(r.ecr_repository_prefix.clone()),
+        _ => None,
+    };
+    match facts.repository(key) {
+        Fact::Known(()) => (
+            Outcome::new(
+                Status::Ok,
+                format!(
+                    "repository {} exists in {} {}",
+                    key.name, key.registry, key.region
+                ),
+            ),
+            prefix,
+            false,
+        ),
+        Fact::Absent => match rule {
+            Fact::Known(r) => (
+                Outcome::new(
+                    Status::Ok,
+                    format!(
+                        "repository {} does not exist yet; pull-through cache rule {} creates it from {} on the first pull",
+                        key.name,
+                        r.ecr_repository_prefix,
+                        r.upstream_registry_url.as_deref().unwrap_or("its upstream")
+                    ),
+                ),
+                prefix,
+                false,
+            ),
+            Fact::Unknown(why)
+                if COMMON_CACHE_PREFIXES.contains(&key.name.split('/').next().unwrap_or("")) =>
+            {
+                (
+                    Outcome::new(
+                        Status::Unknown,
+                        format!(
+                            "repository {} does not exist, but its name looks like a pull-through cache repository created on first pull; {why}",
+                            key.name
+                        ),
+                    ),
+                    None,
+                    false,
+                )
+            }
+            _ => (
+                Outcome::broken(
+                    Cause::RepositoryMissing,
+                    format!(
+                        "repository {} does not exist in registry {} in {}",
+                        key.name, key.registry, key.region
+                    ),
+                ),
+                None,
+                true,
+            ),
+        },
+        Fact::Unknown(why) => {
+            let hint = (subject.pull_error == Some(PullError::NotFound)).then(|| {
+                "the event says not found: probably the repository or the tag is missing"
+                    .to_string()
+            });
+            (unknown_or_pulled(subject, &why, hint), prefix, false)
+        }
+    }
+}
+
+/// The image link and whether a pull-through cache must import the image.
+fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> (Outcome, bool) {
+    let facts = subject.facts;
+    let wanted = ecr
+        .digest
+        .clone()
+        .or_else(|| ecr.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    if facts.manifests.contains_key(&(key.clone(), wanted.clone())) {
+        return (
+            Outcome::new(
+                Status::Ok,
+                format!("{}{} exists", ecr.repository, ecr.version()),
+            ),
+            false,
+        );
+    }
+    let Some(images) = facts.images.get(key) else {
+        let why = format!(
+            "the images of {} were not read: aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {}",
+            ecr.repository,
+            ecr.account,
+            ecr.region,
+            ecr.repository,
+            ecr.image_id_arg()
+        );
+        let hint = (subject.pull_error == Some(PullError::NotFound)).then(|| {
+            format!(
+                "the event says not found: probably {}{} is missing",
+                ecr.repository,
+                ecr.version()
+            )
+        });
+        return (unknown_or_pulled(subject, &why, hint), false);
+    };
+    let found = images.iter().find(|i| match &ecr.digest {
+        Some(d) => &i.image_digest == d,
+        None => i.image_tags.iter().any(|t| Some(t) == ecr.tag.as_ref()),
+    });
+    if let Some(found) = found {
+        return (
+            Outcome::new(
+                Status::Ok,
+                format!(
+                    "{}{} exists ({})",
+                    ecr.repository,
+                    ecr.version(),
+                    short(&found.image_digest)
+                ),
+            ),
+            false,
+        );
+    }
+    if cached {
+        return (
+            Outcome::new(
+                Status::Ok,
+                format!(
+                    "{}{} is not cached yet; the pull-through cache imports it on the first pull",
+                    ecr.repository,
+                    ecr.version()
+                ),
+            ),
+            true,
+        );
+    }
+    let mut tags: Vec<&str> = images
+        .iter()
+        .flat_map(|i| i.image_tags.iter().map(String::as_str))
+        .collect();
+    tags.sort_unstable();
+    let evidence = vec![if tags.is_empty() {
+        format!("repository {} holds no tagged image", ecr.repository)
+    } else {
+        format!("tags in {}: {}", ecr.repository, tags.join(", "))
+    }];
+    let outcome = match &ecr.digest {
+        Some(d) => Outcome::broken(
+            Cause::ImageDigestMissing,
+            format!("no image with digest {} in {}", short(d), ecr.repository),
+        ),
+        None => Outcome::broken(
+            Cause::ImageTagMissing,
+            format!(
+                "tag {} does not exist in {}",
+                ecr.tag.as_deref().unwrap_or("latest"),
+                ecr.repository
+            ),
+        ),
+    };
+    (outcome.with_evidence(evidence), false)
+}
+
+fn short(digest: &str) -> String {
+    digest.chars().take(19).collect()
+}
+
+/// The node's OS and architecture; Fargate runs linux/amd64 unless labelled otherwise.
+fn node_platform(subject: &Subject<'_>) -> Option<(String, String)> {
+    let node_name = subject.pod?.spec.as_ref()?.node_name.as_deref()?;
+    let labels = subject
+        .facts
+        .nodes
+        .get(node_name)?
+        .metadata
+        .labels
+        .as_ref()?;
+    let os = labels
+        .get("kubernetes.io/os")
+        .cloned()
+        .unwrap_or_else(|| "linux".into());
+    let arch = labels.get("kubernetes.io/arch")?.clone();
+    Some((os, arch))
+}
+
+fn platform(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage) -> Outcome {
+    let facts = subject.facts;
+    let wanted = ecr
+        .digest
+        .clone()
+        .or_else(|| ecr.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let media_type = facts.images.get(key).and_then(|images| {
+        images
+            .iter()
+            .find(|i| i.image_digest == wanted || i.image_tags.contains(&wanted))
+            .and_then(|i| i.image_manifest_media_type.clone())
+    });
+    let parsed = match facts.manifests.get(&(key.clone(), wanted)) {
+        Some(text) => Some(manifest::parse(text)),
+        None => match media_type.as_deref() {
+            Some(m) if !m.contains("index") && !m.contains("list") => {
+                Some(Ok(ManifestKind::Single))
+            }
+            _ => None,
+        },
+    };
+    let Some(node) = node_platform(subject) else {
+        return match parsed {
+            Some(Ok(ManifestKind::Single)) => Outcome::new(Status::Ok, "single-platform image"),
+            _ => unknown_or_pulled(
+                subject,
+                "the node's kubernetes.io/arch label was not read",
+                None,
+            ),
+        };
+    };
+    let (os, arch) = node;
+    match parsed {
+        Some(Ok(ManifestKind::Single)) => Outcome::new(
+            Status::Ok,
+            "single-platform image: any node pulls it (a wrong architecture fails at start with exec format error, not at pull)",
+        ),
+        Some(Ok(ManifestKind::Index(platforms))) => {
+            let offered = platforms
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            if manifest::offers(&platforms, &os, &arch) {
+                Outcome::new(Status::Ok, format!("the image index offers {os}/{arch}"))
+                    .with_evidence(vec![
+                        format!("image: {offered}"),
+                        format!("node: {os}/{arch}"),
+                    ])
+            } else {
+                Outcome::broken(
+                    Cause::PlatformMismatch,
+                    format!("the image offers {offered}; the node is {os}/{arch}"),
+                )
+                .with_evidence(vec![
+                    format!("image: {offered}"),
+                    format!("node: {os}/{arch}"),
+                ])
+            }
+        }
+        Some(Err(e)) => Outcome::new(Status::Unknown, format!("the manifest does not parse: {e}")),
+        None => {
+            let why = format!(
+                "the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json",
+                ecr.account,
+                ecr.region,
+                ecr.repository,
+                ecr.image_id_arg()
+            );
+            let hint = (subject.pull_error == Some(PullError::NoPlatformMatch))
+                .then(|| format!("the event says the image has no build for {os}/{arch}"));
+            unknown_or_pulled(subject, &why, hint)
+        }
+    }
+}
+
+/// The node-role link and the candidate roles that exist.
+fn node_role<'a>(subject: &Subject<'a>) -> (Outcome, Vec<&'a crate::facts::Role>) {
+    let facts = subject.facts;
+    match &subject.pull_identity {
+        Resolution::Unresolved(why) => (
+            Outcome::broken(Cause::NodeRoleUnresolved, why.clone()),
+            vec![],
+        ),
+        Resolution::Unknown(why) if subject.pod.is_none() => {
+            (Outcome::new(Status::Skipped, why.clone()), vec![])
+        }
+        Resolution::Unknown(why) => (unknown_or_pulled(subject, why, None), vec![]),
+        Resolution::Resolved { roles, how, .. } => {
+            let mut existing = Vec::new();
+            let mut absent = Vec::new();
+            let mut unknown = Vec::new();
+            for role in roles {
+                match facts.role(role) {
+                    Fact::Known(r) => existing.push(r),
+                    Fact::Absent => absent.push(role.clone()),
+                    Fact::Unknown(why) => unknown.push(why),
+                }
+            }
+            let evidence = vec![format!("resolved from {how}")];
+            let outcome = if absent.len() == roles.len() {
+                Outcome::broken(
+                    Cause::NodeRoleMissing,
+                    format!("the pull identity {} does not exist", absent.join(", ")),
+                )
+            } else if !unknown.is_empty() || !absent.is_empty() {
+                let mut why = unknown.join("; ");
+                if !absent.is_empty() {
+                    why = format!("{} do not exist; {why}", absent.join(", "));
+                }
+                unknown_or_pulled(subject, &why, None)
+            } else if roles.len() == 1 {
+                Outcome::new(Status::Ok, format!("the kubelet pulls as {}", roles[0]))
+            } else {
+                Outcome::new(
+                    Status::Ok,
+                    format!("the kubelet pulls as one of {}", roles.join(", ")),
+                )
+            };
+            (outcome.with_evidence(evidence), existing)
+        }
+    }
+}
+
+/// `pull-permissions` and `repository-policy` over every candidate role.
+fn permissions(
+    subject: &Subject<'_>,
+    ecr: &EcrImage,
+    roles: &[&crate::facts::Role],
+    needs_import: bool,
+) -> (Outcome, Outcome, Vec<(String, PullAccess)>) {
+    if roles.is_empty() {
+        let why = "no pull identity to evaluate (see node-role)";
+        let status = if subject.pod.is_none() {
+            Status::Skipped
+        } else {
+            Status::Unknown
+        };
+        let outcome = if subject.pulled {
+            unknown_or_pulled(subject, why, None)
+        } else {
+            Outcome::new(status, why)
+        };
+        return (outcome.clone(), outcome, Vec::new());
+    }
+    let access: Vec<(String, PullAccess)> = roles
+        .iter()
+        .map(|r| {
+            (
+                r.arn.clone(),
+                access::pull_access(subject.facts, r, ecr, needs_import),
+            )
+        })
+        .collect();
+    let combine = |pick: fn(&PullAccess) -> &Outcome, hint: Option<String>| -> Outcome {
+        let outcomes: Vec<&Outcome> = access.iter().map(|(_, a)| pick(a)).collect();
+        let first = outcomes[0].clone();
+        let all_same = outcomes.iter().all(|o| o.status == first.status);
+        let combined = if all_same {
+            first
+        } else {
+            Outcome::new(
+                Status::Unknown,
+                "the candidate node roles disagree; which one applies depends on the role this node runs as",
+            )
+            .with_evidence(
+                access
+                    .iter()
+                    .map(|(arn, a)| format!("{arn}: {} — {}", pick(a).status.as_str(), pick(a).summary))
+                    .collect(),
+            )
+        };
+        match combined.status {
+            Status::Unknown => {
+                let mut o = unknown_or_pulled(subject, &combined.summary, hint);
+                o.evidence = combined.evidence;
+                o
+            }
+            _ => combined,
+        }
+    };
+    let identity_hint = matches!(subject.pull_error, Some(PullError::Unauthorized))
+        .then(|| "the event says the registry got no credentials: probably the pull identity cannot get an ECR token".to_string());
+    let repo_hint = matches!(subject.pull_error, Some(PullError::Forbidden)).then(|| {
+        format!(
+            "403 Forbidden: probably the repository policy of {}; run aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
+            ecr.account, ecr.account, ecr.region, ecr.repository
+        )
+    });
+    let identity = combine(|a| &a.identity, identity_hint);
+    let repository = combine(|a| &a.repository, repo_hint);
+    (identity, repository, access)
+}
+
+fn network(subject: &Subject<'_>) -> Outcome {
+    let evidence = event_evidence(subject);
+    match subject.pull_error {
+        Some(PullError::Network) => Outcome::broken(
+            Cause::NetworkUnreachable,
+            "the node cannot reach the registry: no route (NAT) or no VPC endpoints for ecr.api, ecr.dkr and S3",
+        )
+        .with_evidence(evidence),
+        Some(PullError::LayerDenied) => Outcome::broken(
+            Cause::LayerDownloadDenied,
+            "the layer download from ECR's S3 bucket was refused: an S3 VPC endpoint policy or a proxy blocks it",
+        )
+        .with_evidence(evidence),
+        Some(PullError::RateLimited) => Outcome::broken(
+            Cause::RateLimited,
+            "the registry throttled the pull",
+        )
+        .with_evidence(evidence),
+        Some(_) => Outcome::new(Status::Ok, "the event points at no network problem"),
+        None if subject.failing => Outcome::new(
+            Status::Unknown,
+            "no pull-failure event is left to tell (events expire after about an hour)",
+        ),
+        None if subject.pulled => Outcome::new(
+            Status::Ok,
+            format!("{PULLED_PREFIX}the image was pulled, so the registry was reachable"),
+        ),
+        None => Outcome::new(Status::Ok, "nothing points at the network"),
+    }
+}

@@ -1,0 +1,252 @@
+//! The AWS documents a bundle may hold, in the shapes the AWS CLI prints them. Only the fields
+//! the chain reads are declared; everything else is ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CallerIdentity {
+    #[serde(rename = "Account")]
+    pub account: String,
+    #[serde(rename = "Arn")]
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cluster {
+    pub name: String,
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub identity: Option<ClusterIdentity>,
+    #[serde(default)]
+    pub compute_config: Option<ComputeConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ClusterIdentity {
+    #[serde(default)]
+    pub oidc: Option<Oidc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Oidc {
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeConfig {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub node_role_arn: Option<String>,
+}
+
+impl Cluster {
+    pub fn issuer(&self) -> Option<&str> {
+        self.identity.as_ref()?.oidc.as_ref()?.issuer.as_deref()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nodegroup {
+    pub nodegroup_name: String,
+    pub node_role: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FargateProfile {
+    pub fargate_profile_name: String,
+    pub pod_execution_role_arn: String,
+    #[serde(default)]
+    pub selectors: Vec<FargateSelector>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FargateSelector {
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodIdentityAssociation {
+    pub namespace: String,
+    pub service_account: String,
+    /// Empty in `list-pod-identity-associations` summaries, which do not name the role.
+    #[serde(default)]
+    pub role_arn: String,
+    #[serde(default)]
+    pub association_id: Option<String>,
+    #[serde(default)]
+    pub target_role_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessEntry {
+    pub principal_arn: String,
+    #[serde(default, rename = "type")]
+    pub entry_type: Option<String>,
+    #[serde(default)]
+    pub kubernetes_groups: Vec<String>,
+}
+
+/// `aws iam get-account-authorization-details`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuthorizationDetails {
+    #[serde(rename = "RoleDetailList")]
+    pub roles: Vec<RoleDetail>,
+    #[serde(rename = "Policies", default)]
+    pub policies: Vec<ManagedPolicyDetail>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RoleDetail {
+    #[serde(rename = "RoleName")]
+    pub role_name: String,
+    #[serde(rename = "Arn")]
+    pub arn: String,
+    /// An object (CLI) or a URL-encoded string (API); parsed later so a bad one is reported.
+    #[serde(rename = "AssumeRolePolicyDocument", default)]
+    pub assume_role_policy_document: Value,
+    #[serde(rename = "RolePolicyList", default)]
+    pub role_policy_list: Vec<InlinePolicy>,
+    #[serde(rename = "AttachedManagedPolicies", default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+    #[serde(rename = "PermissionsBoundary", default)]
+    pub permissions_boundary: Option<Boundary>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct InlinePolicy {
+    #[serde(rename = "PolicyName")]
+    pub policy_name: String,
+    #[serde(rename = "PolicyDocument")]
+    pub policy_document: Value,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AttachedPolicy {
+    #[serde(rename = "PolicyName", default)]
+    pub policy_name: Option<String>,
+    #[serde(rename = "PolicyArn")]
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Boundary {
+    #[serde(rename = "PermissionsBoundaryArn")]
+    pub permissions_boundary_arn: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ManagedPolicyDetail {
+    #[serde(rename = "Arn")]
+    pub arn: String,
+    #[serde(rename = "PolicyName", default)]
+    pub policy_name: Option<String>,
+    #[serde(rename = "PolicyVersionList", default)]
+    pub versions: Vec<PolicyVersion>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PolicyVersion {
+    #[serde(rename = "Document")]
+    pub document: Value,
+    #[serde(rename = "IsDefaultVersion", default)]
+    pub is_default_version: bool,
+    #[serde(rename = "VersionId", default)]
+    pub version_id: Option<String>,
+}
+
+/// `aws iam get-role`: the role and its trust policy, not its permission policies.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct GetRole {
+    #[serde(rename = "RoleName")]
+    pub role_name: String,
+    #[serde(rename = "Arn")]
+    pub arn: String,
+    #[serde(rename = "AssumeRolePolicyDocument", default)]
+    pub assume_role_policy_document: Value,
+    #[serde(rename = "PermissionsBoundary", default)]
+    pub permissions_boundary: Option<Boundary>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OidcProviderEntry {
+    #[serde(rename = "Arn")]
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OidcProviderDetail {
+    #[serde(rename = "Url")]
+    pub url: String,
+    #[serde(rename = "ClientIDList", default)]
+    pub client_id_list: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Repository {
+    pub repository_arn: String,
+    pub registry_id: String,
+    pub repository_name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageDetail {
+    pub registry_id: String,
+    pub repository_name: String,
+    pub image_digest: String,
+    #[serde(default)]
+    pub image_tags: Vec<String>,
+    #[serde(default)]
+    pub image_manifest_media_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageManifest {
+    pub registry_id: String,
+    pub repository_name: String,
+    pub image_id: ImageId,
+    pub image_manifest: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageId {
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    #[serde(default)]
+    pub image_tag: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryPolicy {
+    pub registry_id: String,
+    pub repository_name: String,
+    /// `null` when the repository has no policy (`RepositoryPolicyNotFoundException`).
+    pub policy_text: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullThroughCacheRule {
+    pub ecr_repository_prefix: String,
+    #[serde(default)]
+    pub upstream_registry_url: Option<String>,
+    #[serde(default)]
+    pub registry_id: Option<String>,
+}

@@ -1,0 +1,532 @@
+//! Turns bundle documents (kubectl and AWS CLI JSON, recognised by shape) into [`Facts`].
+//! Unknown or malformed documents are reported in `Facts::problems` and skipped.
+
+use super::aws::*;
+use super::kube::{PodEvent, Workload, aws_auth_roles};
+use super::{Facts, RepoKey, Role, RolePermissions};
+use crate::iam::arn::{self, Arn};
+use crate::iam::policy::PolicyDocument;
+use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, PodTemplateSpec, ServiceAccount};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One document with the name of where it came from (a file, or a file and an index).
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub origin: String,
+    pub value: Value,
+}
+
+/// ECR documents whose registry region is settled once every document has been seen.
+#[derive(Default)]
+struct Pending {
+    authorization_details: Vec<(String, AuthorizationDetails)>,
+    provider_lists: Vec<Vec<OidcProviderEntry>>,
+    provider_details: Vec<OidcProviderDetail>,
+    empty_listings: Vec<Option<String>>,
+    images: Vec<(Option<String>, ImageDetail)>,
+    manifests: Vec<(Option<String>, ImageManifest)>,
+    policies: Vec<(Option<String>, RepositoryPolicy)>,
+    pull_through: Vec<(Option<String>, Vec<PullThroughCacheRule>)>,
+}
+
+pub fn ingest(documents: &[Document]) -> Facts {
+    let mut facts = Facts::default();
+    let mut pending = Pending::default();
+    for doc in documents {
+        if let Err(problem) = ingest_one(&mut facts, &mut pending, &doc.value) {
+            facts.problems.push(format!("{}: {problem}", doc.origin));
+        }
+    }
+    settle(&mut facts, pending);
+    facts
+}
+
+fn parse<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, String> {
+    serde_json::from_value(value.clone()).map_err(|e| format!("{what} does not parse: {e}"))
+}
+
+fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result<(), String> {
+    let Some(object) = value.as_object() else {
+        return Err("not a JSON object; skipped".to_string());
+    };
+    let has = |key: &str| object.contains_key(key);
+    let region = object
+        .get("region")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if has("apiVersion") && has("kind") {
+        return ingest_kube(facts, value);
+    }
+    if has("Account") && has("Arn") && has("UserId") {
+        facts.caller = Some(parse(value, "caller identity")?);
+    } else if let Some(cluster) = object.get("cluster") {
+        facts.cluster = Some(parse(cluster, "cluster")?);
+    } else if let Some(ng) = object.get("nodegroup") {
+        let ng: Nodegroup = parse(ng, "node group")?;
+        facts.nodegroups.insert(ng.nodegroup_name.clone(), ng);
+    } else if let Some(profile) = object.get("fargateProfile") {
+        let p: FargateProfile = parse(profile, "Fargate profile")?;
+        facts
+            .fargate_profiles
+            .insert(p.fargate_profile_name.clone(), p);
+    } else if let Some(a) = object.get("association") {
+        let a: PodIdentityAssociation = parse(a, "Pod Identity association")?;
+        upsert_association(facts, a);
+    } else if let Some(list) = object.get("associations") {
+        let list: Vec<PodIdentityAssociation> = parse(list, "Pod Identity associations")?;
+        facts.pod_identity.get_or_insert_with(Vec::new);
+        for a in list {
+            upsert_association(facts, a);
+        }
+    } else if let Some(entry) = object.get("accessEntry") {
+        let e: AccessEntry = parse(entry, "access entry")?;
+        let entries = facts.access_entries.get_or_insert_with(Vec::new);
+        entries.retain(|x| x.principal_arn != e.principal_arn);
+        entries.push(e);
+    } else if let Some(list) = object.get("accessEntries") {
+        let arns: Vec<String> = parse(list, "access entries")?;
+        let entries = facts.access_entries.get_or_insert_with(Vec::new);
+        for principal_arn in arns {
+            if !entries.iter().any(|x| x.principal_arn == principal_arn) {
+                entries.push(AccessEntry {
+                    principal_arn,
+                    entry_type: None,
+                    kubernetes_groups: Vec::new(),
+                });
+            }
+        }
+    } else if has("RoleDetailList") {
+        let details: AuthorizationDetails = parse(value, "IAM authorization details")?;
+        let account = details.roles.iter().find_map(|r| arn::account_of(&r.arn));
+        pending
+            .authorization_details
+            .push((account.unwrap_or_default(), details));
+    } else if let Some(role) = object.get("Role") {
+        let r: GetRole = parse(role, "role")?;
+        add_role_only(facts, r);
+    } else if let Some(list) = object.get("OpenIDConnectProviderList") {
+        pending
+            .provider_lists
+            .push(parse(list, "OIDC provider list")?);
+    } else if has("Url") && has("ClientIDList") {
+        pending
+            .provider_details
+            .push(parse(value, "OIDC provider")?);
+    } else if let Some(list) = object.get("repositories") {
+        let repos: Vec<Repository> = parse(list, "repositories")?;
+        if repos.is_empty() {
+            let registry = object
+                .get("registryId")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            pending
+                .empty_listings
+                .push(registry.map(|r| format!("{r}|{}", region.clone().unwrap_or_default())));
+        }
+        for repo in repos {
+            let Some(parsed) = Arn::parse(&repo.repository_arn) else {
+                return Err(format!(
+                    "repository ARN {} does not parse",
+                    repo.repository_arn
+                ));
+            };
+            facts
+                .repository_listings
+                .insert((repo.registry_id.clone(), parsed.region.clone()));
+            facts.repositories.insert(RepoKey {
+                registry: repo.registry_id,
+                region: parsed.region,
+                name: repo.repository_name,
+            });
+        }
+    } else if let Some(list) = object.get("imageDetails") {
+        let images: Vec<ImageDetail> = parse(list, "image details")?;
+        if images.is_empty() {
+            // An empty answer still covers its repository, but names none: nothing to key it by.
+            let name = object.get("repositoryName").and_then(Value::as_str);
+            let registry = object.get("registryId").and_then(Value::as_str);
+            if let (Some(name), Some(registry)) = (name, registry) {
+                pending.images.push((
+                    region.clone(),
+                    ImageDetail {
+                        registry_id: registry.to_string(),
+                        repository_name: name.to_string(),
+                        image_digest: String::new(),
+                        image_tags: Vec::new(),
+                        image_manifest_media_type: None,
+                    },
+                ));
+            }
+        }
+        pending
+            .images
+            .extend(images.into_iter().map(|i| (region.clone(), i)));
+    } else if let Some(list) = object.get("images") {
+        let manifests: Vec<ImageManifest> = parse(list, "image manifests")?;
+        pending
+            .manifests
+            .extend(manifests.into_iter().map(|m| (region.clone(), m)));
+    } else if has("repositoryName") && has("policyText") {
+        pending
+            .policies
+            .push((region, parse(value, "repository policy")?));
+    } else if let Some(list) = object.get("pullThroughCacheRules") {
+        let rules: Vec<PullThroughCacheRule> = parse(list, "pull-through cache rules")?;
+        let registry = object
+            .get("registryId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        pending.pull_through.push((registry, rules));
+    } else {
+        return Err("not a document pulldoctor knows; skipped".to_string());
+    }
+    Ok(())
+}
+
+fn upsert_association(facts: &mut Facts, a: PodIdentityAssociation) {
+    let list = facts.pod_identity.get_or_insert_with(Vec::new);
+    if let Some(existing) = list
+        .iter_mut()
+        .find(|x| x.namespace == a.namespace && x.service_account == a.service_account)
+    {
+        // A described association (with its role) beats a list summary without one.
+        if !a.role_arn.is_empty() || existing.role_arn.is_empty() {
+            *existing = a;
+        }
+    } else {
+        list.push(a);
+    }
+}
+
+fn ingest_kube(facts: &mut Facts, value: &Value) -> Result<(), String> {
+    let kind = value["kind"].as_str().unwrap_or_default();
+    let api_version = value["apiVersion"].as_str().unwrap_or_default();
+    if kind == "List" || kind.ends_with("List") {
+        let items = value["items"].as_array().ok_or("a List without items")?;
+        let mut problems = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            // Items of a typed list (PodList) may omit their own kind.
+            let mut item = item.clone();
+            if item.get("kind").is_none() && kind != "List" {
+                item["kind"] = Value::String(kind.trim_end_matches("List").to_string());
+                item["apiVersion"] = Value::String(api_version.to_string());
+            }
+            if let Err(p) = ingest_kube(facts, &item) {
+                problems.push(format!("item {i}: {p}"));
+            }
+        }
+        return if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        };
+    }
+    let name = value["metadata"]["name"].as_str().unwrap_or("?");
+    let namespace = value["metadata"]["namespace"].as_str().unwrap_or("");
+    let what = format!(
+        "{kind} {namespace}{}{name}",
+        if namespace.is_empty() { "" } else { "/" }
+    );
+    match kind {
+        "Pod" => {
+            let pod: Pod = parse(value, &what)?;
+            facts.pods.retain(|p| {
+                (&p.metadata.namespace, &p.metadata.name)
+                    != (&pod.metadata.namespace, &pod.metadata.name)
+            });
+            facts.pods.push(pod);
+        }
+        "ServiceAccount" => {
+            let sa: ServiceAccount = parse(value, &what)?;
+            let ns = sa.metadata.namespace.clone().unwrap_or_default();
+            facts.service_account_namespaces.insert(ns.clone());
+            facts
+                .service_accounts
+                .insert((ns, sa.metadata.name.clone().unwrap_or_default()), sa);
+        }
+        "Node" => {
+            let node: Node = parse(value, &what)?;
+            facts
+                .nodes
+                .insert(node.metadata.name.clone().unwrap_or_default(), node);
+        }
+        "Event" if api_version.starts_with("events.k8s.io") => {
+            let e: k8s_openapi::api::events::v1::Event = parse(value, &what)?;
+            facts.events.extend(PodEvent::from_events_v1(&e));
+        }
+        "Event" => {
+            let e: k8s_openapi::api::core::v1::Event = parse(value, &what)?;
+            facts.events.extend(PodEvent::from_core(&e));
+        }
+        "ReplicaSet" => {
+            let rs: ReplicaSet = parse(value, &what)?;
+            let failure = rs.status.as_ref().and_then(|s| {
+                s.conditions
+                    .iter()
+                    .flatten()
+                    .find(|c| {
+                        c.type_.as_deref() == Some("ReplicaFailure")
+                            && c.status.as_deref() == Some("True")
+                    })
+                    .map(|c| c.message.clone().unwrap_or_default())
+            });
+            facts.workloads.push(workload(
+                "ReplicaSet",
+                &rs.metadata,
+                rs.spec.template.as_ref(),
+                failure,
+            ));
+        }
+        "StatefulSet" => {
+            let s: StatefulSet = parse(value, &what)?;
+            facts.workloads.push(workload(
+                "StatefulSet",
+                &s.metadata,
+                Some(&s.spec.template),
+                None,
+            ));
+        }
+        "DaemonSet" => {
+            let d: DaemonSet = parse(value, &what)?;
+            facts.workloads.push(workload(
+                "DaemonSet",
+                &d.metadata,
+                Some(&d.spec.template),
+                None,
+            ));
+        }
+        "Job" => {
+            let j: Job = parse(value, &what)?;
+            if let Some(spec) = j.spec.as_ref() {
+                facts
+                    .workloads
+                    .push(workload("Job", &j.metadata, Some(&spec.template), None));
+            }
+        }
+        "ConfigMap" if name == "aws-auth" && namespace == "kube-system" => {
+            let cm: ConfigMap = parse(value, &what)?;
+            facts.aws_auth_roles = Some(aws_auth_roles(&cm)?);
+        }
+        // Karpenter's EC2NodeClass and Auto Mode's NodeClass name the node role in spec.role.
+        "EC2NodeClass" | "NodeClass" => {
+            let role = value["spec"]["role"]
+                .as_str()
+                .ok_or(format!("{what} has no spec.role"))?;
+            facts
+                .node_classes
+                .insert(name.to_string(), role.to_string());
+        }
+        "Namespace" | "Deployment" | "ConfigMap" => {}
+        other => return Err(format!("{other} objects are not read; skipped")),
+    }
+    Ok(())
+}
+
+fn workload(
+    kind: &str,
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    template: Option<&PodTemplateSpec>,
+    failure: Option<String>,
+) -> Workload {
+    let spec = template.and_then(|t| t.spec.as_ref());
+    Workload {
+        kind: kind.to_string(),
+        namespace: metadata.namespace.clone().unwrap_or_default(),
+        name: metadata.name.clone().unwrap_or_default(),
+        service_account: spec
+            .and_then(|s| s.service_account_name.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".to_string()),
+        containers: spec
+            .map(|s| {
+                s.containers
+                    .iter()
+                    .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        failure,
+    }
+}
+
+fn trust_of(value: &Value) -> Result<PolicyDocument, String> {
+    if value.is_null() {
+        return Err("the trust policy is missing".to_string());
+    }
+    PolicyDocument::from_value(value).map_err(|e| e.0)
+}
+
+fn add_role_only(facts: &mut Facts, r: GetRole) {
+    let account = arn::account_of(&r.arn).unwrap_or_default();
+    let key = (account, r.role_name.clone());
+    let role = facts.roles.entry(key).or_insert_with(|| Role {
+        arn: r.arn.clone(),
+        name: r.role_name.clone(),
+        trust: Err(String::new()),
+        permissions: None,
+        boundary_arn: None,
+    });
+    role.trust = trust_of(&r.assume_role_policy_document);
+    role.boundary_arn = r.permissions_boundary.map(|b| b.permissions_boundary_arn);
+}
+
+/// Second pass: documents whose account or region comes from other documents.
+fn settle(facts: &mut Facts, pending: Pending) {
+    let account = facts.account();
+    let region = facts.region();
+    for (doc_account, details) in pending.authorization_details {
+        let acct = if doc_account.is_empty() {
+            account.clone().unwrap_or_default()
+        } else {
+            doc_account
+        };
+        facts.iam_accounts.insert(acct.clone());
+        for policy in details.policies {
+            let default = policy.versions.iter().find(|v| v.is_default_version);
+            let doc = match default {
+                Some(v) => PolicyDocument::from_value(&v.document).map_err(|e| e.0),
+                None => Err("no default version in the input".to_string()),
+            };
+            facts.policies.insert(policy.arn, doc);
+        }
+        for r in details.roles {
+            let role = Role {
+                trust: trust_of(&r.assume_role_policy_document),
+                permissions: Some(RolePermissions {
+                    inline: r
+                        .role_policy_list
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.policy_name.clone(),
+                                PolicyDocument::from_value(&p.policy_document).map_err(|e| e.0),
+                            )
+                        })
+                        .collect(),
+                    attached: r
+                        .attached_managed_policies
+                        .iter()
+                        .map(|p| p.policy_arn.clone())
+                        .collect(),
+                }),
+                boundary_arn: r.permissions_boundary.map(|b| b.permissions_boundary_arn),
+                arn: r.arn,
+                name: r.role_name.clone(),
+            };
+            facts.roles.insert((acct.clone(), r.role_name), role);
+        }
+    }
+    for list in pending.provider_lists {
+        if list.is_empty() {
+            facts.oidc_provider_accounts.extend(account.clone());
+        }
+        for entry in list {
+            facts
+                .oidc_provider_accounts
+                .extend(arn::account_of(&entry.arn));
+            facts.oidc_providers.entry(entry.arn).or_insert(None);
+        }
+    }
+    for detail in pending.provider_details {
+        let url = detail.url.trim_start_matches("https://");
+        let Some(acct) = account.clone() else {
+            facts.problems.push(format!(
+                "OIDC provider {url}: no account to build its ARN from (add the output of aws sts get-caller-identity); skipped"
+            ));
+            continue;
+        };
+        let partition = region
+            .as_deref()
+            .map(arn::partition_for_region)
+            .unwrap_or("aws");
+        let provider_arn = format!("arn:{partition}:iam::{acct}:oidc-provider/{url}");
+        facts.oidc_provider_accounts.insert(acct);
+        facts
+            .oidc_providers
+            .insert(provider_arn, Some(detail.client_id_list));
+    }
+    for listing in pending.empty_listings {
+        let (registry, reg) = match listing.as_deref().and_then(|l| l.split_once('|')) {
+            Some((r, g)) if !g.is_empty() => (Some(r.to_string()), Some(g.to_string())),
+            Some((r, _)) => (Some(r.to_string()), region.clone()),
+            None => (account.clone(), region.clone()),
+        };
+        if let (Some(registry), Some(reg)) = (registry, reg) {
+            facts.repository_listings.insert((registry, reg));
+        }
+    }
+    let key_for = |facts: &Facts, doc_region: Option<String>, registry: &str, name: &str| {
+        let region = doc_region
+            .or_else(|| {
+                facts
+                    .repositories
+                    .iter()
+                    .find(|k| k.registry == registry && k.name == name)
+                    .map(|k| k.region.clone())
+            })
+            .or_else(|| region.clone())
+            .unwrap_or_default();
+        RepoKey {
+            registry: registry.to_string(),
+            region,
+            name: name.to_string(),
+        }
+    };
+    for (doc_region, image) in pending.images {
+        let key = key_for(
+            facts,
+            doc_region,
+            &image.registry_id,
+            &image.repository_name,
+        );
+        let list = facts.images.entry(key).or_default();
+        if !image.image_digest.is_empty() {
+            list.push(image);
+        }
+    }
+    for (doc_region, manifest) in pending.manifests {
+        let key = key_for(
+            facts,
+            doc_region,
+            &manifest.registry_id,
+            &manifest.repository_name,
+        );
+        for id in [
+            &manifest.image_id.image_tag,
+            &manifest.image_id.image_digest,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            facts
+                .manifests
+                .insert((key.clone(), id.clone()), manifest.image_manifest.clone());
+        }
+    }
+    for (doc_region, policy) in pending.policies {
+        let key = key_for(
+            facts,
+            doc_region,
+            &policy.registry_id,
+            &policy.repository_name,
+        );
+        let doc = policy
+            .policy_text
+            .map(|text| PolicyDocument::from_text(&text).map_err(|e| e.0));
+        facts.repository_policies.insert(key, doc);
+    }
+    for (registry, rules) in pending.pull_through {
+        let registry = registry
+            .or_else(|| rules.iter().find_map(|r| r.registry_id.clone()))
+            .or_else(|| account.clone())
+            .unwrap_or_default();
+        facts
+            .pull_through_rules
+            .entry(registry)
+            .or_default()
+            .extend(rules);
+    }
+}

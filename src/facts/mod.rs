@@ -1,0 +1,288 @@
+//! The typed facts the chain reads. Each lookup answers known, known-absent, or unknown with
+//! what would settle it: the difference between absent and unknown is what keeps a diagnosis
+//! honest.
+
+pub mod aws;
+pub mod ingest;
+pub mod kube;
+
+use crate::iam::arn::{self, Arn};
+use crate::iam::policy::PolicyDocument;
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the input says about one thing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fact<T> {
+    Known(T),
+    /// The input covers where it would be, and it is not there.
+    Absent,
+    /// The input does not say; the string names what would settle it.
+    Unknown(String),
+}
+
+impl<T> Fact<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fact<U> {
+        match self {
+            Fact::Known(t) => Fact::Known(f(t)),
+            Fact::Absent => Fact::Absent,
+            Fact::Unknown(why) => Fact::Unknown(why),
+        }
+    }
+}
+
+/// Where the facts came from, for the report's `source`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SourceInfo {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// An IAM role with what is known of its policies.
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub arn: String,
+    pub name: String,
+    /// The trust policy, or why it could not be read.
+    pub trust: Result<PolicyDocument, String>,
+    /// `None` when only the role itself was read (`get-role`), not its permission policies.
+    pub permissions: Option<RolePermissions>,
+    pub boundary_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RolePermissions {
+    pub inline: Vec<(String, Result<PolicyDocument, String>)>,
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RepoKey {
+    pub registry: String,
+    pub region: String,
+    pub name: String,
+}
+
+/// Everything the input said, indexed for the chain's lookups.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub source: SourceInfo,
+    /// What was reported and skipped while reading the input.
+    pub problems: Vec<String>,
+
+    pub pods: Vec<Pod>,
+    pub service_accounts: BTreeMap<(String, String), ServiceAccount>,
+    /// Namespaces whose ServiceAccounts were listed (every namespace has `default`).
+    pub service_account_namespaces: BTreeSet<String>,
+    pub nodes: BTreeMap<String, Node>,
+    pub events: Vec<kube::PodEvent>,
+    pub workloads: Vec<kube::Workload>,
+    /// `aws-auth` mapRoles entries, `None` when the ConfigMap was not read.
+    pub aws_auth_roles: Option<Vec<kube::MappedRole>>,
+    /// Karpenter EC2NodeClass name → IAM role name.
+    pub node_classes: BTreeMap<String, String>,
+
+    pub caller: Option<aws::CallerIdentity>,
+    pub cluster: Option<aws::Cluster>,
+    pub nodegroups: BTreeMap<String, aws::Nodegroup>,
+    pub fargate_profiles: BTreeMap<String, aws::FargateProfile>,
+    /// Pod Identity associations; `None` when none were read.
+    pub pod_identity: Option<Vec<aws::PodIdentityAssociation>>,
+    /// Access entries; `None` when none were read.
+    pub access_entries: Option<Vec<aws::AccessEntry>>,
+
+    /// Accounts whose roles were all listed (`get-account-authorization-details`).
+    pub iam_accounts: BTreeSet<String>,
+    /// Roles by (account, role name).
+    pub roles: BTreeMap<(String, String), Role>,
+    /// Managed policy ARN → default version document.
+    pub policies: BTreeMap<String, Result<PolicyDocument, String>>,
+    /// Accounts whose OIDC providers were listed.
+    pub oidc_provider_accounts: BTreeSet<String>,
+    /// Provider ARN → its audiences, when `get-open-id-connect-provider` was read.
+    pub oidc_providers: BTreeMap<String, Option<Vec<String>>>,
+
+    /// (registry, region) pairs whose repositories were listed.
+    pub repository_listings: BTreeSet<(String, String)>,
+    pub repositories: BTreeSet<RepoKey>,
+    /// Images per repository, when `describe-images` was read for it.
+    pub images: BTreeMap<RepoKey, Vec<aws::ImageDetail>>,
+    /// Manifests by repository and tag or digest.
+    pub manifests: BTreeMap<(RepoKey, String), String>,
+    /// Repository policies: `None` inside means the repository has no policy.
+    pub repository_policies: BTreeMap<RepoKey, Option<Result<PolicyDocument, String>>>,
+    /// Pull-through cache rules per registry account, when read.
+    pub pull_through_rules: BTreeMap<String, Vec<aws::PullThroughCacheRule>>,
+}
+
+impl Facts {
+    /// The account of the cluster (and of its IAM), from the caller or the cluster ARN.
+    pub fn account(&self) -> Option<String> {
+        self.caller
+            .as_ref()
+            .map(|c| c.account.clone())
+            .or_else(|| {
+                self.cluster
+                    .as_ref()?
+                    .arn
+                    .as_deref()
+                    .and_then(arn::account_of)
+            })
+            .or_else(|| self.source.account.clone())
+    }
+
+    pub fn region(&self) -> Option<String> {
+        self.cluster
+            .as_ref()
+            .and_then(|c| c.arn.as_deref())
+            .and_then(Arn::parse)
+            .map(|a| a.region)
+            .or_else(|| self.source.region.clone())
+    }
+
+    pub fn cluster_name(&self) -> String {
+        self.cluster
+            .as_ref()
+            .map(|c| c.name.clone())
+            .or_else(|| self.source.cluster.clone())
+            .unwrap_or_else(|| "CLUSTER".to_string())
+    }
+
+    pub fn service_account(&self, namespace: &str, name: &str) -> Fact<&ServiceAccount> {
+        match self
+            .service_accounts
+            .get(&(namespace.to_string(), name.to_string()))
+        {
+            Some(sa) => Fact::Known(sa),
+            None if self.service_account_namespaces.contains(namespace) => Fact::Absent,
+            None => Fact::Unknown(format!(
+                "the ServiceAccounts of namespace {namespace} were not read: kubectl -n {namespace} get serviceaccount {name} -o json"
+            )),
+        }
+    }
+
+    pub fn role(&self, role_arn: &str) -> Fact<&Role> {
+        let Some(parsed) = Arn::parse(role_arn) else {
+            return Fact::Unknown(format!("{role_arn} is not an ARN"));
+        };
+        let Some(name) = parsed.role_name() else {
+            return Fact::Unknown(format!("{role_arn} is not a role ARN"));
+        };
+        match self.roles.get(&(parsed.account.clone(), name.to_string())) {
+            Some(role) => Fact::Known(role),
+            None if self.iam_accounts.contains(&parsed.account) => Fact::Absent,
+            None => Fact::Unknown(format!(
+                "the roles of account {} were not read: aws iam get-role --role-name {name}",
+                parsed.account
+            )),
+        }
+    }
+
+    /// The default version of a managed policy: from the input, else a built-in copy of an AWS
+    /// managed policy (the bool says the copy was used).
+    pub fn managed_policy(&self, policy_arn: &str) -> Fact<(PolicyDocument, bool)> {
+        match self.policies.get(policy_arn) {
+            Some(Ok(doc)) => Fact::Known((doc.clone(), false)),
+            Some(Err(why)) => Fact::Unknown(format!("policy {policy_arn} is malformed: {why}")),
+            None => match crate::iam::managed::builtin(policy_arn) {
+                Some(doc) => Fact::Known((doc, true)),
+                None => Fact::Unknown(format!(
+                    "the document of {policy_arn} was not read: aws iam get-policy-version --policy-arn {policy_arn} --version-id DEFAULT_VERSION"
+                )),
+            },
+        }
+    }
+
+    /// An OIDC provider by ARN: its audiences, or `None` inside when only its ARN was listed.
+    pub fn oidc_provider(&self, provider_arn: &str) -> Fact<Option<&Vec<String>>> {
+        let account = arn::account_of(provider_arn).unwrap_or_default();
+        match self.oidc_providers.get(provider_arn) {
+            Some(audiences) => Fact::Known(audiences.as_ref()),
+            None if self.oidc_provider_accounts.contains(&account) => Fact::Absent,
+            None => Fact::Unknown(format!(
+                "the OIDC providers of account {account} were not read: aws iam list-open-id-connect-providers"
+            )),
+        }
+    }
+
+    pub fn repository(&self, key: &RepoKey) -> Fact<()> {
+        if self.repositories.contains(key) {
+            Fact::Known(())
+        } else if self
+            .repository_listings
+            .contains(&(key.registry.clone(), key.region.clone()))
+        {
+            Fact::Absent
+        } else {
+            Fact::Unknown(format!(
+                "the repositories of registry {} in {} were not read: aws ecr describe-repositories --registry-id {} --region {} --repository-names {}",
+                key.registry, key.region, key.registry, key.region, key.name
+            ))
+        }
+    }
+
+    pub fn repository_policy(&self, key: &RepoKey) -> Fact<&Result<PolicyDocument, String>> {
+        match self.repository_policies.get(key) {
+            Some(Some(policy)) => Fact::Known(policy),
+            Some(None) => Fact::Absent,
+            None => Fact::Unknown(format!(
+                "the policy of repository {} was not read: aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
+                key.name, key.registry, key.region, key.name
+            )),
+        }
+    }
+
+    /// The pull-through cache rule whose prefix the repository name starts with.
+    pub fn pull_through_rule(&self, key: &RepoKey) -> Fact<&aws::PullThroughCacheRule> {
+        match self.pull_through_rules.get(&key.registry) {
+            Some(rules) => rules
+                .iter()
+                .find(|r| {
+                    key.name
+                        .starts_with(&format!("{}/", r.ecr_repository_prefix))
+                })
+                .map_or(Fact::Absent, Fact::Known),
+            None => Fact::Unknown(format!(
+                "the pull-through cache rules of registry {} were not read: aws ecr describe-pull-through-cache-rules --registry-id {} --region {}",
+                key.registry, key.registry, key.region
+            )),
+        }
+    }
+
+    /// The issuer of this cluster's service-account tokens.
+    pub fn issuer(&self) -> Fact<&str> {
+        match &self.cluster {
+            Some(cluster) => cluster.issuer().map_or(Fact::Absent, Fact::Known),
+            None => Fact::Unknown(format!(
+                "the cluster was not described: aws eks describe-cluster --name {}",
+                self.cluster_name()
+            )),
+        }
+    }
+
+    /// The Pod Identity association of a ServiceAccount.
+    pub fn pod_identity_association(
+        &self,
+        namespace: &str,
+        service_account: &str,
+    ) -> Fact<&aws::PodIdentityAssociation> {
+        match &self.pod_identity {
+            Some(list) => list
+                .iter()
+                .find(|a| a.namespace == namespace && a.service_account == service_account)
+                .map_or(Fact::Absent, Fact::Known),
+            None => Fact::Unknown(format!(
+                "Pod Identity associations were not read: aws eks list-pod-identity-associations --cluster-name {} --namespace {namespace} --service-account {service_account}",
+                self.cluster_name()
+            )),
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Fix plans for a broken link: why, the exact commands with the real names filled in, and for
+//! a changed document the proposed document and its diff. Nothing here writes.
+
+pub mod documents;
+
+use crate::diagnose::Subject;
+use crate::diagnose::identity_lane::{AppIdentity, IdentityLane, ROLE_ANNOTATION};
+use crate::diagnose::pull_lane::PullLane;
+use crate::ecr::reference::EcrImage;
+use crate::facts::{Fact, RepoKey, Role};
+use crate::iam::arn;
+use crate::iam::managed::PULL_ONLY;
+use crate::iam::policy::PolicyDocument;
+use crate::report::{Cause, Fix, Link, Step};
+use documents::SCOPED_POLICY_NAME;
+
+fn step(explain: impl Into<String>, command: Option<String>) -> Step {
+    Step {
+        explain: explain.into(),
+        command,
+        document: None,
+        diff: None,
+    }
+}
+
+fn document_step(
+    explain: impl Into<String>,
+    command: String,
+    current: Option<&PolicyDocument>,
+    proposed: &PolicyDocument,
+) -> Step {
+    let proposed_text = proposed.to_pretty_json();
+    let current_text = current.map(|d| d.to_pretty_json()).unwrap_or_default();
+    Step {
+        explain: explain.into(),
+        command: Some(command),
+        diff: Some(documents::diff(&current_text, &proposed_text)),
+        document: Some(proposed_text),
+    }
+}
+
+fn fix(cause: Cause, title: impl Into<String>, writes: bool, steps: Vec<Step>) -> Fix {
+    Fix {
+        cause,
+        title: title.into(),
+        writes,
+        steps,
+    }
+}
+
+/// `deployment/web` for `kubectl rollout restart` / `set image`, when the pod has a controller.
+fn controller(subject: &Subject<'_>) -> Option<String> {
+    let workload = subject.workload.as_deref()?;
+    let (kind, name) = workload.split_once('/')?;
+    Some(format!("{}/{name}", kind.to_ascii_lowercase()))
+}
+
+fn set_image(subject: &Subject<'_>, image: &str) -> String {
+    let ns = &subject.namespace;
+    match controller(subject) {
+        Some(target) => format!(
+            "kubectl -n {ns} set image {target} {}={image}",
+            subject.container
+        ),
+        None => format!(
+            "kubectl -n {ns} edit pod {}",
+            subject
+                .pod
+                .map(crate::facts::kube::name_of)
+                .unwrap_or("POD")
+        ),
+    }
+}
+
+pub fn plan(
+    subject: &Subject<'_>,
+    link: &Link,
+    pull: &PullLane,
+    identity: &IdentityLane,
+) -> Vec<Fix> {
+    let Some(cause) = link.cause else {
+        return Vec::new();
+    };
+    let facts = subject.facts;
+    let ns = &subject.namespace;
+    let sa = &subject.service_account_name;
+    let ecr = pull.ecr.as_ref();
+    use Cause::*;
+    match cause {
+        InvalidImageName | ImageReferenceMalformed => vec![fix(
+            cause,
+            "Correct the image reference",
+            false,
+            vec![
+                step(
+                    format!("\"{}\" is not a valid reference: repository names are lowercase, a tag follows one colon, a digest is sha256: and 64 hex digits. Correct it in the workload.", subject.image),
+                    Some(set_image(subject, "ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG")),
+                ),
+            ],
+        )],
+        ImageNeverPull => vec![fix(
+            cause,
+            "Let the kubelet pull the image",
+            false,
+            vec![step(
+                "imagePullPolicy: Never only works when the image is already on the node. Use IfNotPresent.",
+                controller(subject).map(|target| {
+                    format!(
+                        "kubectl -n {ns} patch {target} --type strategic -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"containers\":[{{\"name\":\"{}\",\"imagePullPolicy\":\"IfNotPresent\"}}]}}}}}}}}'",
+                        subject.container
+                    )
+                }),
+            )],
+        )],
+        RegistryHostNotCovered => {
+            let suggestion = suggest_ecr_host(&subject.image);
+            vec![fix(
+                cause,
+                "Use a registry host the node's credential provider covers",
+                false,
+                vec![step(
+                    "The kubelet only fetches ECR credentials for hosts like ACCOUNT.dkr.ecr.REGION.amazonaws.com (and the dual-stack, FIPS, China and ISO forms). Any other host, even an alias of ECR, is pulled without credentials.",
+                    Some(set_image(subject, suggestion.as_deref().unwrap_or("ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG"))),
+                )],
+            )]
+        }
+        ServiceAccountMissing => vec![fix(
+            cause,
+            format!("Create ServiceAccount {ns}/{sa}"),
+            true,
+            vec![Step {
+                explain: format!("Pods name ServiceAccount {sa}, which does not exist in {ns}; the controller cannot create them until it does. If the pod should have an AWS identity, annotate it afterwards."),
+                command: Some(format!("kubectl -n {ns} create serviceaccount {sa}")),
+                document: Some(format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {ns}\n")),
+                diff: None,
+            }],
+        )],
+        RoleArnMalformed => {
+            let value = match &identity.identity {
+                AppIdentity::Malformed(v) => v.clone(),
+                _ => String::new(),
+            };
+            let corrected = correct_role_arn(&value, facts.account().as_deref());
+            vec![fix(
+                cause,
+                "Correct the role annotation",
+                true,
+                vec![step(
+                    format!("{ROLE_ANNOTATION} must be a full role ARN; \"{value}\" is not one."),
+                    Some(format!(
+                        "kubectl -n {ns} annotate serviceaccount {sa} {ROLE_ANNOTATION}={} --overwrite",
+                        corrected.as_deref().unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
+                    )),
+                )],
+            )]
+        }
+        PodPredatesAnnotation | PodRoleMismatch => {
+            let command = match controller(subject) {
+                Some(target) if !target.starts_with("replicaset/") && !target.starts_with("job/") => {
+                    format!("kubectl -n {ns} rollout restart {target}")
+                }
+                _ => format!("kubectl -n {ns} delete pod {}", subject.pod.map(crate::facts::kube::name_of).unwrap_or("POD")),
+            };
+            vec![fix(
+                cause,
+                "Recreate the pods so the webhook injects the current identity",
+                true,
+                vec![step(
+                    "The pod identity webhook sets credentials only when a pod is created; pods created before the annotation or association keep what they had.",
+                    Some(command),
+                )],
+            )]
+        }
+        RoleMissing => role_missing(identity),
+        TrustWrongProvider | TrustWrongSubject | TrustWrongAudience | TrustWrongAction
+        | TrustConditionKeyHasScheme | TrustWildcardInStringequals | TrustNoAudienceCondition
+        | TrustPodIdentityPrincipalMissing => trust_fix(subject, identity, cause),
+        OidcProviderMissing => {
+            let issuer = match facts.issuer() {
+                Fact::Known(i) => i.to_string(),
+                _ => "ISSUER_URL".to_string(),
+            };
+            vec![fix(
+                cause,
+                "Create the IAM OIDC provider for the cluster's issuer",
+                true,
+                vec![step(
+                    "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
+                    Some(format!("aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com")),
+                )],
+            )]
+        }
+        OidcProviderAudienceMissing => {
+            let (provider, audience) = match &identity.identity {
+                AppIdentity::Irsa { role_arn, audience } => match facts.issuer() {
+                    Fact::Known(i) => (crate::diagnose::identity_lane::provider_arn(i, role_arn), audience.clone()),
+                    _ => ("PROVIDER_ARN".to_string(), audience.clone()),
+                },
+                _ => ("PROVIDER_ARN".to_string(), "sts.amazonaws.com".to_string()),
+            };
+            vec![fix(
+                cause,
+                format!("Add the audience {audience} to the OIDC provider"),
+                true,
+                vec![step(
+                    "The token's audience must be one of the provider's client IDs.",
+                    Some(format!("aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id {audience}")),
+                )],
+            )]
+        }
+        RoleMissingEcrPull => match (identity.identity.role_arn().map(|a| facts.role(a)), ecr) {
+            (Some(Fact::Known(role)), Some(ecr)) => permission_fixes(cause, role, ecr, pull.needs_import),
+            _ => Vec::new(),
+        },
+        PullPermissionMissing | AuthTokenNotWildcard | PullThroughCacheImportMissing => {
+            pull_identity_role(subject, pull)
+                .zip(ecr)
+                .map(|(role, ecr)| permission_fixes(cause, role, ecr, pull.needs_import))
+                .unwrap_or_default()
+        }
+        PullExplicitDeny | RepositoryPolicyDenies => vec![fix(
+            cause,
+            "Review the explicit deny",
+            false,
+            vec![step(
+                format!("{} An explicit deny wins over every allow, and pulldoctor never removes one for you: it may be deliberate (a guard rail). Ask its owner, then edit that statement.", link.summary),
+                ecr.map(|e| if cause == RepositoryPolicyDenies {
+                    format!("aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}", e.account, e.region, e.repository)
+                } else {
+                    let role = pull_identity_role(subject, pull).map(|r| r.name.clone()).unwrap_or_else(|| "ROLE".into());
+                    format!("aws iam list-role-policies --role-name {role}; aws iam list-attached-role-policies --role-name {role}")
+                }),
+            )],
+        )],
+        PullBoundaryDenies => boundary_fix(subject, pull),
+        NodeRoleUnresolved => vec![fix(
+            cause,
+            "Find the node's IAM role",
+            false,
+            vec![
+                step(
+                    "The node carries no label that names its role. Read the instance profile of the node's EC2 instance, then map that role as a node (access entry of type EC2_LINUX, or aws-auth with system:nodes).",
+                    Some("aws ec2 describe-instances --instance-ids INSTANCE_ID --query 'Reservations[].Instances[].IamInstanceProfile.Arn'".to_string()),
+                ),
+                step(
+                    "Then grant it ECR pulls.",
+                    Some(format!("aws eks create-access-entry --cluster-name {} --principal-arn NODE_ROLE_ARN --type EC2_LINUX", facts.cluster_name())),
+                ),
+            ],
+        )],
+        NodeRoleMissing => {
+            let role = subject.pull_identity.roles().first().map(|r| arn::role_name_of(r)).unwrap_or_default();
+            vec![fix(
+                cause,
+                format!("Recreate the pull identity {role}"),
+                true,
+                vec![step(
+                    format!("The role the nodes pull with no longer exists; new credentials cannot be issued. Recreate it (trust ec2.amazonaws.com, or eks-fargate-pods.amazonaws.com for Fargate) with {PULL_ONLY} attached, or move the nodes to a node group with a valid role."),
+                    Some(format!("aws iam create-role --role-name {role} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {role} --policy-arn arn:aws:iam::aws:policy/{PULL_ONLY}")),
+                )],
+            )]
+        }
+        RepositoryMissing => {
+            let e = ecr.expect("repository-missing comes from an ECR image");
+            vec![fix(
+                cause,
+                format!("Create repository {} or correct the reference", e.repository),
+                true,
+                vec![
+                    step(
+                        format!("Repository {} does not exist in {} {}. If the reference has a typo, correct the workload instead.", e.repository, e.account, e.region),
+                        Some(format!("aws ecr create-repository --registry-id {} --region {} --repository-name {}", e.account, e.region, e.repository)),
+                    ),
+                    step("Then push the image.", Some(format!("docker push {}", subject.image))),
+                ],
+            )]
+        }
+        CrossAccountNotAllowed => cross_account_fix(subject, pull),
+        ImageTagMissing | ImageDigestMissing => {
+            let e = ecr.expect("image links come from an ECR image");
+            vec![fix(
+                cause,
+                "Push the image or point the workload at one that exists",
+                false,
+                vec![
+                    step(
+                        format!("{}{} is not in the repository (a typo, a push that never ran, or a lifecycle policy expired it). List what is there:", e.repository, e.version()),
+                        Some(format!("aws ecr describe-images --registry-id {} --region {} --repository-name {} --query 'sort_by(imageDetails,&imagePushedAt)[-10:].imageTags'", e.account, e.region, e.repository)),
+                    ),
+                    step("Point the workload at an existing tag, or push the missing one.", Some(set_image(subject, &format!("{}/{}:EXISTING_TAG", e.host, e.repository)))),
+                    step("If a lifecycle policy removed it, check its rules.", Some(format!("aws ecr get-lifecycle-policy --registry-id {} --region {} --repository-name {}", e.account, e.region, e.repository))),
+                ],
+            )]
+        }
+        PlatformMismatch => vec![fix(
+            cause,
+            "Build the image for the node's platform, or schedule onto matching nodes",
+            false,
+            vec![
+                step("Build and push a multi-platform image.", Some(format!("docker buildx build --platform linux/amd64,linux/arm64 -t {} --push .", subject.image))),
+                step(
+                    "Or keep the pod on nodes of a platform the image offers.",
+                    controller(subject).map(|t| format!("kubectl -n {ns} patch {t} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"amd64\"}}}}}}}}}}'")),
+                ),
+            ],
+        )],
+        NetworkUnreachable => {
+            let region = ecr.map(|e| e.region.clone()).or_else(|| facts.region()).unwrap_or_else(|| "REGION".into());
+            vec![fix(
+                cause,
+                "Give the nodes a path to ECR",
+                false,
+                vec![step(
+                    format!("Nodes in private subnets need a NAT gateway or interface endpoints com.amazonaws.{region}.ecr.api and com.amazonaws.{region}.ecr.dkr plus the S3 gateway endpoint, with security groups allowing 443 from the nodes."),
+                    Some(format!("aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.ecr.api,com.amazonaws.{region}.ecr.dkr,com.amazonaws.{region}.s3")),
+                )],
+            )]
+        }
+        LayerDownloadDenied => {
+            let region = ecr.map(|e| e.region.clone()).unwrap_or_else(|| "REGION".into());
+            vec![fix(
+                cause,
+                "Allow ECR's layer bucket through the S3 endpoint",
+                false,
+                vec![step(
+                    format!("Layers come from the bucket prod-{region}-starport-layer-bucket; an S3 gateway endpoint policy must allow s3:GetObject on arn:aws:s3:::prod-{region}-starport-layer-bucket/*."),
+                    Some(format!("aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.s3 --query 'VpcEndpoints[].PolicyDocument'")),
+                )],
+            )]
+        }
+        RateLimited => vec![fix(
+            cause,
+            "Reduce or authenticate the pulls",
+            false,
+            vec![step(
+                "The registry throttles: authenticate pulls from public registries, cache them in ECR with a pull-through cache rule, or stagger node launches. The kubelet retries with back-off on its own.",
+                None,
+            )],
+        )],
+    }
+}
+
+/// The single existing pull-identity role, for fixes that edit it.
+fn pull_identity_role<'a>(subject: &Subject<'a>, pull: &PullLane) -> Option<&'a Role> {
+    let arn = pull.access.first().map(|(arn, _)| arn.clone())?;
+    match subject.facts.role(&arn) {
+        Fact::Known(r) => Some(r),
+        _ => None,
+    }
+}
+
+fn inline_policy<'a>(role: &'a Role, name: &str) -> Option<&'a PolicyDocument> {
+    role.permissions
+        .as_ref()?
+        .inline
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, d)| d.as_ref().ok())
+}
+
+fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, import: bool) -> Vec<Fix> {
+    let partition = arn::partition_of(&role.arn);
+    let current = inline_policy(role, SCOPED_POLICY_NAME);
+    let proposed = documents::scoped_pull_policy(current, &ecr.repository_arn(), import);
+    let why = match cause {
+        Cause::AuthTokenNotWildcard => {
+            "ecr:GetAuthorizationToken has no resource-level permissions: it must be allowed on \"*\"."
+        }
+        Cause::PullThroughCacheImportMissing => {
+            "A pull-through cache pull of an image not yet cached needs ecr:BatchImportUpstreamImage."
+        }
+        _ => {
+            "The pull identity needs ecr:GetAuthorizationToken on \"*\" and ecr:BatchGetImage + ecr:GetDownloadUrlForLayer on the repository."
+        }
+    };
+    vec![
+        fix(
+            cause,
+            format!(
+                "Allow role {} to pull from {} only",
+                role.name, ecr.repository
+            ),
+            true,
+            vec![document_step(
+                format!(
+                    "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
+                ),
+                format!(
+                    "aws iam put-role-policy --role-name {} --policy-name {SCOPED_POLICY_NAME} --policy-document file://{SCOPED_POLICY_NAME}.json",
+                    role.name
+                ),
+                current,
+                &proposed,
+            )],
+        ),
+        fix(
+            cause,
+            format!("Attach {PULL_ONLY} to role {}", role.name),
+            true,
+            vec![step(
+                format!(
+                    "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
+                ),
+                Some(format!(
+                    "aws iam attach-role-policy --role-name {} --policy-arn arn:{partition}:iam::aws:policy/{PULL_ONLY}",
+                    role.name
+                )),
+            )],
+        ),
+    ]
+}
+
+fn role_missing(identity: &IdentityLane) -> Vec<Fix> {
+    let Some(role_arn) = identity.identity.role_arn() else {
+        return Vec::new();
+    };
+    let name = arn::role_name_of(role_arn);
+    let Some(assumer) = &identity.assumer else {
+        return vec![fix(
+            Cause::RoleMissing,
+            format!("Create role {name}"),
+            true,
+            vec![step(
+                "Create the role with a trust policy for this ServiceAccount.",
+                Some(format!(
+                    "aws iam create-role --role-name {name} --assume-role-policy-document file://trust-policy.json"
+                )),
+            )],
+        )];
+    };
+    let trust = documents::new_trust_policy(assumer);
+    vec![fix(
+        Cause::RoleMissing,
+        format!("Create role {name} for this ServiceAccount"),
+        true,
+        vec![document_step(
+            format!(
+                "The ServiceAccount names role {name}, which does not exist. Create it with a trust policy for exactly this ServiceAccount, then attach the permissions the application needs."
+            ),
+            format!(
+                "aws iam create-role --role-name {name} --assume-role-policy-document file://trust-policy.json"
+            ),
+            None,
+            &trust,
+        )],
+    )]
+}
+
+fn trust_fix(subject: &Subject<'_>, identity: &IdentityLane, cause: Cause) -> Vec<Fix> {
+    let (Some(role_arn), Some(assumer)) = (identity.identity.role_arn(), &identity.assumer) else {
+        return Vec::new();
+    };
+    let Fact::Known(role) = subject.facts.role(role_arn) else {
+        return Vec::new();
+    };
+    let Ok(current) = &role.trust else {
+        return Vec::new();
+    };
+    let proposed = documents::corrected_trust_policy(current, assumer);
+    let who = match assumer {
+        crate::diagnose::trust::Assumer::Irsa { subject, .. } => subject.clone(),
+        crate::diagnose::trust::Assumer::PodIdentity { .. } => "EKS Pod Identity".to_string(),
+    };
+    vec![fix(
+        cause,
+        format!("Let {who} assume role {}", role.name),
+        true,
+        vec![document_step(
+            "Edit the one statement that comes closest, keeping every other statement as it is.",
+            format!(
+                "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
+                role.name
+            ),
+            Some(current),
+            &proposed,
+        )],
+    )]
+}
+
+fn boundary_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
+    let (Some(role), Some(ecr)) = (pull_identity_role(subject, pull), pull.ecr.as_ref()) else {
+        return Vec::new();
+    };
+    let Some(boundary) = &role.boundary_arn else {
+        return Vec::new();
+    };
+    let mut steps = vec![];
+    if let Fact::Known((current, false)) = subject.facts.managed_policy(boundary) {
+        let proposed = documents::boundary_allowing_pull(&current, &ecr.repository_arn());
+        steps.push(document_step(
+            format!("The permissions boundary {boundary} caps what role {} may do, whatever its policies allow. Add the pull actions to the boundary (a new default version).", role.name),
+            format!("aws iam create-policy-version --policy-arn {boundary} --policy-document file://boundary.json --set-as-default"),
+            Some(&current),
+            &proposed,
+        ));
+    } else {
+        steps.push(step(
+            format!("The permissions boundary {boundary} does not allow the pull actions; ask its owner to allow ecr:GetAuthorizationToken and the pull actions."),
+            Some(format!("aws iam get-policy --policy-arn {boundary}")),
+        ));
+    }
+    vec![fix(
+        Cause::PullBoundaryDenies,
+        "Let the permissions boundary allow ECR pulls",
+        true,
+        steps,
+    )]
+}
+
+fn cross_account_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
+    let (Some(role), Some(ecr)) = (pull_identity_role(subject, pull), pull.ecr.as_ref()) else {
+        return Vec::new();
+    };
+    let key = RepoKey {
+        registry: ecr.account.clone(),
+        region: ecr.region.clone(),
+        name: ecr.repository.clone(),
+    };
+    let current = match subject.facts.repository_policy(&key) {
+        Fact::Known(Ok(doc)) => Some(doc.clone()),
+        _ => None,
+    };
+    let proposed = documents::repository_policy_allowing(current.as_ref(), &role.arn, &role.name);
+    vec![fix(
+        Cause::CrossAccountNotAllowed,
+        format!(
+            "Let {} pull from {} in account {}",
+            role.name, ecr.repository, ecr.account
+        ),
+        true,
+        vec![document_step(
+            format!(
+                "Across accounts the repository's owner ({}) must allow the puller in the repository policy. This adds one statement for role {} and keeps the rest.",
+                ecr.account, role.name
+            ),
+            format!(
+                "aws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy.json",
+                ecr.account, ecr.region, ecr.repository
+            ),
+            current.as_ref(),
+            &proposed,
+        )],
+    )]
+}
+
+/// `111122223333.dkr.ecr.us-east-1.amazon.com/web:1` → the `.amazonaws.com` form.
+fn suggest_ecr_host(image: &str) -> Option<String> {
+    let (host, rest) = image.split_once('/')?;
+    let mut labels = host.split('.');
+    let account = labels.next()?;
+    let _dkr = labels.next()?;
+    let _ecr = labels.next()?;
+    let region = labels.next()?;
+    if account.len() != 12 {
+        return None;
+    }
+    Some(format!("{account}.dkr.ecr.{region}.amazonaws.com/{rest}"))
+}
+
+/// A well-formed ARN from a bare role name or a padded ARN.
+fn correct_role_arn(value: &str, account: Option<&str>) -> Option<String> {
+    let trimmed = value.trim().trim_matches('"');
+    if arn::is_well_formed_role_arn(trimmed) {
+        return Some(trimmed.to_string());
+    }
+    if !trimmed.contains(':') && !trimmed.is_empty() {
+        let name = trimmed.trim_start_matches("role/");
+        return account.map(|a| format!("arn:aws:iam::{a}:role/{name}"));
+    }
+    None
+}

@@ -1,0 +1,15 @@
+//! pulldoctor: why pods on Amazon EKS cannot pull their images from Amazon ECR.
+//!
+//! Flow: sources (bundle, snapshot, demo) → [`facts::Facts`] → [`diagnose::diagnose`] (pure) →
+//! [`report::Report`] → text, JSON or the TUI.
+
+pub mod cli;
+pub mod collect;
+pub mod diagnose;
+pub mod ecr;
+pub mod facts;
+pub mod fix;
+pub mod iam;
+pub mod report;
+pub mod scenario;
+pub mod source;

@@ -1,0 +1,249 @@
+//! The report: findings, their chains and fixes, as `diagnose` prints them (text or JSON,
+//! schema `pulldoctor.report/v1`) and the TUI shows them.
+
+pub mod text;
+
+use crate::facts::SourceInfo;
+use serde::Serialize;
+
+pub const SCHEMA: &str = "pulldoctor.report/v1";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema: &'static str,
+    pub source: SourceInfo,
+    pub findings: Vec<Finding>,
+    /// Input that was reported and skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub namespace: String,
+    pub pod: Option<String>,
+    pub workload: Option<String>,
+    pub container: String,
+    pub image: String,
+    pub state: String,
+    pub verdict: Status,
+    pub broken_link: Option<LinkId>,
+    pub cause: Option<Cause>,
+    pub summary: String,
+    pub pull_identity: PullIdentity,
+    pub links: Vec<Link>,
+    pub fixes: Vec<Fix>,
+}
+
+impl Finding {
+    pub fn link(&self, id: LinkId) -> Option<&Link> {
+        self.links.iter().find(|l| l.id == id)
+    }
+
+    /// `shop/web-7f9c6d-x2x` or `shop/ReplicaSet/api-5d8`.
+    pub fn subject(&self) -> String {
+        match (&self.pod, &self.workload) {
+            (Some(pod), _) => format!("{}/{pod}", self.namespace),
+            (None, Some(w)) => format!("{}/{w}", self.namespace),
+            (None, None) => self.namespace.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PullIdentity {
+    pub kind: PullIdentityKind,
+    pub arn: Option<String>,
+    /// When the node's role could be any of several, all of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullIdentityKind {
+    NodeRole,
+    FargateRole,
+    ServiceAccountRole,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    pub id: LinkId,
+    pub lane: Lane,
+    pub status: Status,
+    pub cause: Option<Cause>,
+    pub summary: String,
+    pub evidence: Vec<String>,
+    pub basis: Basis,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Skipped,
+    Warning,
+    Unknown,
+    Broken,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Warning => "warning",
+            Status::Unknown => "unknown",
+            Status::Broken => "broken",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    Observed,
+    Event,
+    Pulled,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Lane {
+    Pull,
+    Identity,
+    Both,
+}
+
+macro_rules! kebab_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+kebab_enum!(
+    /// The links of the chain (contract §3), in the order a failing pull walks them.
+    LinkId {
+        Pod = "pod",
+        ImageReference = "image-reference",
+        Repository = "repository",
+        Image = "image",
+        Platform = "platform",
+        NodeRole = "node-role",
+        PullPermissions = "pull-permissions",
+        RepositoryPolicy = "repository-policy",
+        Network = "network",
+        ServiceAccount = "service-account",
+        RoleAnnotation = "role-annotation",
+        CredentialInjection = "credential-injection",
+        Role = "role",
+        TrustPolicy = "trust-policy",
+        OidcProvider = "oidc-provider",
+        RolePermissions = "role-permissions",
+    }
+);
+
+impl LinkId {
+    pub fn lane(self) -> Lane {
+        use LinkId::*;
+        match self {
+            Pod => Lane::Both,
+            ImageReference | Repository | Image | Platform | NodeRole | PullPermissions
+            | RepositoryPolicy | Network => Lane::Pull,
+            _ => Lane::Identity,
+        }
+    }
+}
+
+kebab_enum!(
+    /// Cause codes (contract §3).
+    Cause {
+        InvalidImageName = "invalid-image-name",
+        ImageNeverPull = "image-never-pull",
+        RegistryHostNotCovered = "registry-host-not-covered",
+        ImageReferenceMalformed = "image-reference-malformed",
+        ServiceAccountMissing = "service-account-missing",
+        RoleArnMalformed = "role-arn-malformed",
+        PodPredatesAnnotation = "pod-predates-annotation",
+        PodRoleMismatch = "pod-role-mismatch",
+        RoleMissing = "role-missing",
+        TrustWrongProvider = "trust-wrong-provider",
+        TrustWrongSubject = "trust-wrong-subject",
+        TrustWrongAudience = "trust-wrong-audience",
+        TrustWrongAction = "trust-wrong-action",
+        TrustConditionKeyHasScheme = "trust-condition-key-has-scheme",
+        TrustWildcardInStringequals = "trust-wildcard-in-stringequals",
+        TrustNoAudienceCondition = "trust-no-audience-condition",
+        TrustPodIdentityPrincipalMissing = "trust-pod-identity-principal-missing",
+        OidcProviderMissing = "oidc-provider-missing",
+        OidcProviderAudienceMissing = "oidc-provider-audience-missing",
+        RoleMissingEcrPull = "role-missing-ecr-pull",
+        NodeRoleUnresolved = "node-role-unresolved",
+        NodeRoleMissing = "node-role-missing",
+        PullPermissionMissing = "pull-permission-missing",
+        AuthTokenNotWildcard = "auth-token-not-wildcard",
+        PullExplicitDeny = "pull-explicit-deny",
+        PullBoundaryDenies = "pull-boundary-denies",
+        PullThroughCacheImportMissing = "pull-through-cache-import-missing",
+        RepositoryMissing = "repository-missing",
+        RepositoryPolicyDenies = "repository-policy-denies",
+        CrossAccountNotAllowed = "cross-account-not-allowed",
+        ImageTagMissing = "image-tag-missing",
+        ImageDigestMissing = "image-digest-missing",
+        PlatformMismatch = "platform-mismatch",
+        NetworkUnreachable = "network-unreachable",
+        LayerDownloadDenied = "layer-download-denied",
+        RateLimited = "rate-limited",
+    }
+);
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Fix {
+    pub cause: Cause,
+    pub title: String,
+    pub writes: bool,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub explain: String,
+    pub command: Option<String>,
+    /// The proposed document (policy JSON or manifest YAML), when a document changes.
+    pub document: Option<String>,
+    /// A unified diff of `document` against the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}

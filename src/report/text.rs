@@ -1,0 +1,137 @@
+//! The report as text a person grasps in ten seconds: per finding the verdict, the chain with
+//! the broken link marked, and the fix.
+
+use super::{Finding, Lane, Report, Status};
+use std::fmt::Write;
+
+/// A status as a glyph plus a word, so it reads without colour.
+pub fn marker(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "✓ ok",
+        Status::Skipped => "· skipped",
+        Status::Warning => "! warning",
+        Status::Unknown => "? unknown",
+        Status::Broken => "✗ BROKEN",
+    }
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let count = |s: Status| report.findings.iter().filter(|f| f.verdict == s).count();
+    let source = &report.source;
+    let _ = writeln!(
+        out,
+        "pulldoctor — {} finding{}: {} broken, {} unknown, {} warning, {} ok  [{}{}{}]",
+        report.findings.len(),
+        if report.findings.len() == 1 { "" } else { "s" },
+        count(Status::Broken),
+        count(Status::Unknown),
+        count(Status::Warning),
+        count(Status::Ok),
+        source.kind,
+        source
+            .cluster
+            .as_deref()
+            .map(|c| format!(", cluster {c}"))
+            .unwrap_or_default(),
+        source
+            .region
+            .as_deref()
+            .map(|r| format!(", {r}"))
+            .unwrap_or_default(),
+    );
+    if report.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNo pod is failing to pull an image. Use --all to check the identity chain of running pods too."
+        );
+    }
+    for finding in &report.findings {
+        out.push('\n');
+        render_finding(&mut out, finding);
+    }
+    if !report.problems.is_empty() {
+        let _ = writeln!(out, "\nInput skipped:");
+        for p in &report.problems {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+    out
+}
+
+pub fn render_finding(out: &mut String, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "{}  {}  container {}",
+        marker(f.verdict),
+        f.subject(),
+        f.container
+    );
+    let _ = writeln!(out, "  image    {}  ({})", f.image, f.state);
+    if let (Some(link), Some(cause)) = (f.broken_link, f.cause) {
+        let _ = writeln!(out, "  broken   {link}: {cause}");
+    }
+    let _ = writeln!(out, "  why      {}", f.summary);
+    let pulls = match (&f.pull_identity.arn, f.pull_identity.candidates.is_empty()) {
+        (Some(arn), _) => arn.clone(),
+        (None, false) => format!("one of {}", f.pull_identity.candidates.join(", ")),
+        (None, true) => "unknown".to_string(),
+    };
+    let kind = serde_json::to_value(f.pull_identity.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  pulls as {kind} {pulls}");
+    let mut lane: Option<Lane> = None;
+    for link in &f.links {
+        let this_lane = if link.lane == Lane::Both {
+            Lane::Pull
+        } else {
+            link.lane
+        };
+        if lane != Some(this_lane) {
+            lane = Some(this_lane);
+            let title = match this_lane {
+                Lane::Identity => "identity lane (the app's AWS identity — not used to pull)",
+                _ => "pull lane (what the kubelet uses)",
+            };
+            let _ = writeln!(out, "  {title}");
+        }
+        let pointer = if Some(link.id) == f.broken_link {
+            "▶"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            out,
+            "   {pointer} {:<10} {:<20} {}",
+            marker(link.status),
+            link.id.as_str(),
+            link.summary
+        );
+        if Some(link.id) == f.broken_link || link.status == Status::Warning {
+            for e in &link.evidence {
+                let _ = writeln!(out, "                                   {e}");
+            }
+        }
+    }
+    for fix in &f.fixes {
+        let _ = writeln!(
+            out,
+            "  fix: {}{}",
+            fix.title,
+            if fix.writes { "" } else { " (guided)" }
+        );
+        for step in &fix.steps {
+            let _ = writeln!(out, "     {}", step.explain);
+            if let Some(command) = &step.command {
+                let _ = writeln!(out, "     $ {command}");
+            }
+            if let Some(diff) = &step.diff {
+                for line in diff.lines() {
+                    let _ = writeln!(out, "       {line}");
+                }
+            }
+        }
+    }
+}
