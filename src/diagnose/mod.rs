@@ -341,7 +341,16 @@ fn verdict(links: &[Link], failing: bool) -> Status {
 
 fn summarise(subject: &Subject<'_>, links: &[Link], verdict: Status) -> String {
     if let Some(broken) = links.iter().find(|l| l.status == Status::Broken) {
-        return broken.summary.clone();
+        // Name the misconception where it bites: the app role could pull, the node role cannot.
+        let misconception = links
+            .iter()
+            .find(|l| l.id == LinkId::RolePermissions)
+            .and_then(|l| l.evidence.first())
+            .filter(|_| broken.id == LinkId::PullPermissions);
+        return match misconception {
+            Some(note) => format!("{} — {note}", broken.summary),
+            None => broken.summary.clone(),
+        };
     }
     if subject.failing {
         let reported = subject
@@ -350,21 +359,28 @@ fn summarise(subject: &Subject<'_>, links: &[Link], verdict: Status) -> String {
             .unwrap_or_else(|| {
                 "no pull-failure event is left (events expire after about an hour)".to_string()
             });
-        let missing: Vec<String> = links
+        let unknown: Vec<&Link> = links
             .iter()
             .filter(|l| l.status == Status::Unknown && l.lane != crate::report::Lane::Identity)
-            .map(|l| format!("{} ({})", l.id, l.summary))
             .collect();
-        return if missing.is_empty() {
-            format!(
-                "The pull fails — {reported} — but every fact pulldoctor can read checks out; the cause is outside what it sees (see the event)."
-            )
-        } else {
-            format!(
-                "The pull fails — {reported}. Not yet known: {}",
-                missing.join("; ")
-            )
+        if unknown.is_empty() {
+            return format!(
+                "The pull fails ({reported}), but every fact pulldoctor can read checks out: the cause is outside what it sees (read the event)."
+            );
+        }
+        let probable: Vec<&str> = unknown
+            .iter()
+            .filter_map(|l| l.summary.split_once("; to confirm:").map(|(hint, _)| hint))
+            .collect();
+        let names: Vec<&str> = unknown.iter().map(|l| l.id.as_str()).collect();
+        let hint = match probable.first() {
+            Some(h) => format!(" {}{}.", h[..1].to_uppercase(), &h[1..]),
+            None => String::new(),
         };
+        return format!(
+            "The pull fails ({reported}).{hint} Not yet known: {} — each names the command that settles it.",
+            names.join(", ")
+        );
     }
     match verdict {
         Status::Unknown => {

@@ -573,8 +573,8 @@ fn permissions(
         .then(|| "the event says the registry got no credentials: probably the pull identity cannot get an ECR token".to_string());
     let repo_hint = matches!(subject.pull_error, Some(PullError::Forbidden)).then(|| {
         format!(
-            "403 Forbidden: probably the repository policy of {}; run aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
-            ecr.account, ecr.account, ecr.region, ecr.repository
+            "the event says 403 Forbidden: probably the repository policy of {} does not allow this pull identity",
+            ecr.account
         )
     });
     let identity = combine(|a| &a.identity, identity_hint);

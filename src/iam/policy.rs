@@ -189,7 +189,9 @@ impl PolicyDocument {
 
     /// The document as AWS CLI users write it, two-space indented.
     pub fn to_pretty_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
     }
 
     /// A short name for statement `index`, for evidence lines.

@@ -77,23 +77,20 @@ pub fn render_finding(out: &mut String, f: &Finding) {
         (None, false) => format!("one of {}", f.pull_identity.candidates.join(", ")),
         (None, true) => "unknown".to_string(),
     };
-    let kind = serde_json::to_value(f.pull_identity.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let _ = writeln!(out, "  pulls as {kind} {pulls}");
-    let mut lane: Option<Lane> = None;
+    let kind = match f.pull_identity.kind {
+        super::PullIdentityKind::NodeRole => "node role ",
+        super::PullIdentityKind::FargateRole => "Fargate pod execution role ",
+        super::PullIdentityKind::ServiceAccountRole => "ecr-role-arn role ",
+        super::PullIdentityKind::Unknown => "",
+    };
+    let _ = writeln!(out, "  pulls as {kind}{pulls}");
+    let mut lane = Lane::Both;
     for link in &f.links {
-        let this_lane = if link.lane == Lane::Both {
-            Lane::Pull
-        } else {
-            link.lane
-        };
-        if lane != Some(this_lane) {
-            lane = Some(this_lane);
-            let title = match this_lane {
-                Lane::Identity => "identity lane (the app's AWS identity — not used to pull)",
-                _ => "pull lane (what the kubelet uses)",
+        if link.lane != lane {
+            lane = link.lane;
+            let title = match lane {
+                Lane::Identity => "identity lane (the app's own AWS identity — not used to pull)",
+                _ => "pull lane (what the kubelet pulls with)",
             };
             let _ = writeln!(out, "  {title}");
         }
