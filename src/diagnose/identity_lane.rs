@@ -109,12 +109,11 @@ pub fn walk(subject: &Subject<'_>, pull: &PullLane) -> IdentityLane {
             if let Fact::Unknown(why) = subject
                 .facts
                 .pod_identity_association(&subject.namespace, &subject.service_account_name)
+                && matches!(subject.service_account, Fact::Known(_))
             {
-                if matches!(subject.service_account, Fact::Known(_)) {
-                    note = format!(
-                        "no eks.amazonaws.com/role-arn annotation; Pod Identity not checked ({why})"
-                    );
-                }
+                note = format!(
+                    "no eks.amazonaws.com/role-arn annotation; Pod Identity not checked ({why})"
+                );
             }
             if matches!(subject.service_account, Fact::Absent) {
                 note = "the ServiceAccount does not exist".to_string();

@@ -235,16 +235,16 @@ pub fn service_account_of(pod: &Pod) -> &str {
 /// `Deployment/web` for a pod of a ReplicaSet owned by Deployment `web`, else the owner itself.
 pub fn workload_of(pod: &Pod) -> Option<String> {
     let owner = pod.metadata.owner_references.as_ref()?.iter().next()?;
-    if owner.kind == "ReplicaSet" {
-        if let Some((deployment, hash)) = owner.name.rsplit_once('-') {
-            let template_hash = pod
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("pod-template-hash"));
-            if template_hash.is_some_and(|h| h == hash) {
-                return Some(format!("Deployment/{deployment}"));
-            }
+    if owner.kind == "ReplicaSet"
+        && let Some((deployment, hash)) = owner.name.rsplit_once('-')
+    {
+        let template_hash = pod
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("pod-template-hash"));
+        if template_hash.is_some_and(|h| h == hash) {
+            return Some(format!("Deployment/{deployment}"));
         }
     }
     Some(format!("{}/{}", owner.kind, owner.name))

@@ -1,0 +1,279 @@
+//! The command line as users and scripts meet it: exit statuses, JSON shape, clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pulldoctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the binary runs")
+}
+
+fn asset(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pulldoctor-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn diagnose_exits_one_when_something_is_broken_and_zero_when_not() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let broken = pulldoctor(&["diagnose", "--from", &demo]);
+    assert_eq!(broken.status.code(), Some(1), "{}", stderr(&broken));
+    let healthy = pulldoctor(&["diagnose", "--from", &demo, "shop/web-7f9c6d-x2x"]);
+    assert_eq!(healthy.status.code(), Some(0), "{}", stderr(&healthy));
+    let text = String::from_utf8_lossy(&healthy.stdout);
+    assert!(
+        text.contains("0 findings"),
+        "a healthy pod is not a finding without --all: {text}"
+    );
+    let all = pulldoctor(&["diagnose", "--all", "--from", &demo, "shop/web-7f9c6d-x2x"]);
+    assert_eq!(all.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&all.stdout).contains("✓ ok  shop/web-7f9c6d-x2x"));
+}
+
+#[test]
+fn json_report_has_the_contract_shape() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let out = pulldoctor(&["diagnose", "--all", "--output", "json", "--from", &demo]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(report["schema"], "pulldoctor.report/v1");
+    assert_eq!(report["source"]["kind"], "snapshot");
+    assert_eq!(report["source"]["cluster"], "prod-east");
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 15);
+    for f in findings {
+        for key in [
+            "namespace",
+            "pod",
+            "workload",
+            "container",
+            "image",
+            "state",
+            "verdict",
+            "brokenLink",
+            "cause",
+            "summary",
+            "pullIdentity",
+            "links",
+            "fixes",
+        ] {
+            assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
+        }
+        assert!(
+            [
+                "node-role",
+                "fargate-role",
+                "service-account-role",
+                "unknown"
+            ]
+            .contains(&f["pullIdentity"]["kind"].as_str().unwrap())
+        );
+        for link in f["links"].as_array().unwrap() {
+            for key in ["id", "status", "cause", "summary", "evidence", "basis"] {
+                assert!(link.get(key).is_some(), "link lacks {key}: {link}");
+            }
+            assert!(["observed", "event", "pulled"].contains(&link["basis"].as_str().unwrap()));
+        }
+        if f["verdict"] == "broken" {
+            assert!(f["brokenLink"].is_string() && f["cause"].is_string());
+            let fix = &f["fixes"][0];
+            assert!(fix["writes"].is_boolean() && fix["steps"][0]["explain"].is_string());
+        } else {
+            assert!(f["brokenLink"].is_null() && f["cause"].is_null());
+        }
+    }
+    let workload = findings
+        .iter()
+        .find(|f| f["pod"].is_null())
+        .expect("a workload finding");
+    assert_eq!(workload["workload"], "ReplicaSet/reconciler-6f7d8");
+}
+
+#[test]
+fn namespace_and_pod_selection() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let out = pulldoctor(&[
+        "diagnose", "-n", "billing", "--output", "json", "--from", &demo,
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f["namespace"] == "billing"));
+    let out = pulldoctor(&[
+        "diagnose",
+        "-n",
+        "shop",
+        "cart-5b8d4f-q7w",
+        "--output",
+        "json",
+        "--from",
+        &demo,
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(report["findings"][0]["cause"], "image-tag-missing");
+}
+
+#[test]
+fn expected_failures_are_one_clear_line_and_exit_two() {
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["diagnose", "--from", "/nonexistent/bundle"],
+        vec!["diagnose", "--from", &"/tmp"[..0]],
+        vec![
+            "diagnose",
+            "not-a-namespaced-pod",
+            "--from",
+            "assets/scenarios/demo.yaml",
+        ],
+        vec!["diagnose"],
+        vec!["snapshot", "--out", "/tmp/x.json"],
+    ];
+    for args in cases {
+        let out = pulldoctor(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            err.starts_with("pulldoctor: ") || err.starts_with("error:"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{args:?}: {err}"
+        );
+        assert!(err.trim().lines().count() <= 3, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn malformed_and_unknown_files_are_reported_and_skipped() {
+    let dir = temp_dir("bundle");
+    std::fs::copy(asset("assets/scenarios/demo.yaml"), dir.join("demo.yaml")).unwrap();
+    std::fs::write(dir.join("garbage.json"), "{ this is not json").unwrap();
+    std::fs::write(dir.join("unknown.json"), r#"{"Something": "else"}"#).unwrap();
+    std::fs::write(dir.join("bad-pod.json"), r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": "nope"}}"#).unwrap();
+    let out = pulldoctor(&[
+        "diagnose",
+        "--output",
+        "json",
+        "--from",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems: Vec<String> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems.iter().any(|p| p.starts_with("garbage.json")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("unknown.json") && p.contains("skipped"))
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("bad-pod.json") && p.contains("Pod"))
+    );
+    // Nothing of the good input was lost.
+    assert_eq!(report["source"]["kind"], "bundle");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn bundles_of_plain_cli_json_with_url_encoded_policies() {
+    let dir = temp_dir("plain");
+    let encoded: String = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ec2.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D".into();
+    let files = [
+        ("caller.json", r#"{"UserId": "AIDA", "Account": "111122223333", "Arn": "arn:aws:iam::111122223333:user/me"}"#.to_string()),
+        ("cluster.json", r#"{"cluster": {"name": "c", "arn": "arn:aws:eks:us-east-1:111122223333:cluster/c", "identity": {"oidc": {"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/X"}}}}"#.to_string()),
+        ("ng.json", r#"{"nodegroup": {"nodegroupName": "ng", "nodeRole": "arn:aws:iam::111122223333:role/node"}}"#.to_string()),
+        ("iam.json", format!(r#"{{"RoleDetailList": [{{"RoleName": "node", "Arn": "arn:aws:iam::111122223333:role/node", "AssumeRolePolicyDocument": "{encoded}", "RolePolicyList": [], "AttachedManagedPolicies": []}}], "Policies": []}}"#)),
+        ("repos.json", r#"{"repositories": [{"repositoryArn": "arn:aws:ecr:us-east-1:111122223333:repository/web", "registryId": "111122223333", "repositoryName": "web"}]}"#.to_string()),
+        ("images.json", r#"{"imageDetails": [{"registryId": "111122223333", "repositoryName": "web", "imageDigest": "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "imageTags": ["1"], "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}]}"#.to_string()),
+        ("policy.json", r#"{"registryId": "111122223333", "repositoryName": "web", "policyText": null}"#.to_string()),
+        ("kube.json", r#"{"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "labels": {"eks.amazonaws.com/nodegroup": "ng", "kubernetes.io/arch": "amd64"}}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "a"}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"}, "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/web:1"}]},
+             "status": {"containerStatuses": [{"name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]}},
+            {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e", "namespace": "a"}, "eventTime": "2026-11-28T10:00:00.000000Z", "regarding": {"kind": "Pod", "namespace": "a", "name": "p"}, "reason": "Failed", "type": "Warning", "note": "Failed to pull image \"111122223333.dkr.ecr.us-east-1.amazonaws.com/web:1\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials", "reportingController": "kubelet", "reportingInstance": "n", "action": "Pulling"}
+        ]}"#.to_string()),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let out = pulldoctor(&[
+        "diagnose",
+        "--output",
+        "json",
+        "--from",
+        dir.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.get("problems").is_none(), "{report}");
+    let f = &report["findings"][0];
+    assert_eq!(f["cause"], "pull-permission-missing", "{f}");
+    assert_eq!(
+        f["pullIdentity"]["arn"],
+        "arn:aws:iam::111122223333:role/node"
+    );
+    let pod_link = &f["links"][0];
+    assert_eq!(pod_link["basis"], "event");
+    assert!(
+        pod_link["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("no basic auth credentials")
+    );
+}
+
+#[test]
+fn collect_script_is_valid_bash_and_read_only() {
+    let out = pulldoctor(&["collect-script"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = String::from_utf8(out.stdout).unwrap();
+    let dir = temp_dir("collect");
+    let path = dir.join("collect.sh");
+    std::fs::write(&path, &script).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    for verb in [
+        "create-",
+        "put-",
+        "delete-",
+        "update-",
+        "attach-",
+        "set-repository-policy",
+        "kubectl apply",
+        "kubectl patch",
+        "get secret",
+    ] {
+        assert!(
+            !script.contains(verb),
+            "the collect script must only read, found {verb}"
+        );
+    }
+    assert!(script.contains("get-account-authorization-details"));
+    assert!(script.contains(r#""policyText": null"#));
+}

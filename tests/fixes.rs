@@ -1,0 +1,187 @@
+//! Every fix that changes a document or attaches a policy is applied to the facts in memory, and
+//! the same pod is diagnosed again: the link it was for must no longer be broken. This proves the
+//! proposed documents are right without writing anything anywhere.
+
+use pulldoctor::diagnose::{Selection, diagnose};
+use pulldoctor::facts::{Facts, RepoKey};
+use pulldoctor::iam::policy::PolicyDocument;
+use pulldoctor::report::{Finding, Status};
+use pulldoctor::source::{self, bundle};
+use std::path::Path;
+
+fn arg<'a>(command: &'a str, flag: &str) -> Option<&'a str> {
+    let mut words = command.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == flag {
+            return words.next();
+        }
+    }
+    None
+}
+
+fn role_key(facts: &Facts, name: &str) -> (String, String) {
+    facts
+        .roles
+        .keys()
+        .find(|(_, n)| n == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("role {name}"))
+}
+
+/// Applies one fix step to the facts; false when the step is not a document or policy change.
+fn apply(facts: &mut Facts, command: &str, document: Option<&str>) -> bool {
+    let doc = || {
+        PolicyDocument::from_text(document.expect("a document"))
+            .expect("the proposed document parses")
+    };
+    if command.starts_with("aws iam update-assume-role-policy") {
+        let key = role_key(facts, arg(command, "--role-name").unwrap());
+        facts.roles.get_mut(&key).unwrap().trust = Ok(doc());
+    } else if command.starts_with("aws iam put-role-policy") {
+        let key = role_key(facts, arg(command, "--role-name").unwrap());
+        let name = arg(command, "--policy-name").unwrap().to_string();
+        let permissions = facts
+            .roles
+            .get_mut(&key)
+            .unwrap()
+            .permissions
+            .as_mut()
+            .unwrap();
+        permissions.inline.retain(|(n, _)| *n != name);
+        permissions.inline.push((name, Ok(doc())));
+    } else if command.starts_with("aws iam attach-role-policy") {
+        let key = role_key(facts, arg(command, "--role-name").unwrap());
+        let policy = arg(command, "--policy-arn").unwrap().to_string();
+        facts
+            .roles
+            .get_mut(&key)
+            .unwrap()
+            .permissions
+            .as_mut()
+            .unwrap()
+            .attached
+            .push(policy);
+    } else if command.starts_with("aws ecr set-repository-policy") {
+        let key = RepoKey {
+            registry: arg(command, "--registry-id").unwrap().to_string(),
+            region: arg(command, "--region").unwrap().to_string(),
+            name: arg(command, "--repository-name").unwrap().to_string(),
+        };
+        facts.repository_policies.insert(key, Some(Ok(doc())));
+    } else if command.starts_with("aws iam create-policy-version") {
+        let policy = arg(command, "--policy-arn").unwrap().to_string();
+        facts.policies.insert(policy, Ok(doc()));
+    } else {
+        return false;
+    }
+    true
+}
+
+fn find<'a>(findings: &'a [Finding], f: &Finding) -> &'a Finding {
+    findings
+        .iter()
+        .find(|g| g.namespace == f.namespace && g.pod == f.pod && g.container == f.container)
+        .expect("the finding is still there")
+}
+
+#[test]
+fn applied_fixes_repair_their_link() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("causes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(dir.join("demo.yaml"));
+    let all = Selection {
+        all: true,
+        ..Default::default()
+    };
+    let mut applied = 0;
+    let mut repaired = Vec::new();
+    for path in files {
+        let facts = source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot");
+        let report = diagnose(&facts, &all);
+        for finding in report
+            .findings
+            .iter()
+            .filter(|f| f.verdict == Status::Broken)
+        {
+            let broken = finding.broken_link.unwrap();
+            for fix in &finding.fixes {
+                let mut patched = facts.clone();
+                let mut changed = false;
+                for step in &fix.steps {
+                    if let Some(command) = &step.command {
+                        changed |= apply(&mut patched, command, step.document.as_deref());
+                    }
+                }
+                if !changed {
+                    continue;
+                }
+                applied += 1;
+                let again = diagnose(&patched, &all);
+                let after = find(&again.findings, finding);
+                let link = after.link(broken).unwrap();
+                assert!(
+                    matches!(link.status, Status::Ok | Status::Skipped),
+                    "{}: fix \"{}\" left {broken} {}: {}",
+                    finding.subject(),
+                    fix.title,
+                    link.status.as_str(),
+                    link.summary
+                );
+                repaired.push(format!("{} {}", finding.subject(), fix.cause));
+            }
+        }
+    }
+    // Trust (7 IRSA/PIA causes in trust.yaml + 2 in the demo), permissions (2 fixes each), boundary, cross-account.
+    assert!(applied >= 20, "only {applied} fixes applied: {repaired:#?}");
+}
+
+#[test]
+fn fixes_edit_one_statement_and_keep_the_rest() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/demo.yaml");
+    let facts = source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot");
+    let report = diagnose(
+        &facts,
+        &Selection {
+            all: true,
+            ..Default::default()
+        },
+    );
+    let api = report
+        .findings
+        .iter()
+        .find(|f| f.pod.as_deref() == Some("api-58d7c9-t4r"))
+        .unwrap();
+    let step = &api.fixes[0].steps[0];
+    let diff = step.diff.as_deref().unwrap();
+    let removed: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+        .collect();
+    let added: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+        .collect();
+    assert_eq!(removed.len(), 1, "{diff}");
+    assert!(
+        added
+            .iter()
+            .any(|l| l.contains("system:serviceaccount:billing:api\"")),
+        "{diff}"
+    );
+    // The old subject stays: the fix adds, it does not take away what another pod may use.
+    assert!(
+        added
+            .iter()
+            .any(|l| l.contains("system:serviceaccount:billing:api-server")),
+        "{diff}"
+    );
+    assert!(
+        step.command
+            .as_deref()
+            .unwrap()
+            .contains("--role-name billing-api")
+    );
+}
