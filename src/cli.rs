@@ -5,7 +5,7 @@ use crate::facts::Facts;
 use crate::report::{Report, Status};
 use crate::source::{self, bundle};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,7 +69,7 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Diagnose the built-in demo cluster (no cluster or AWS account needed).
+    /// Open the TUI on the built-in demo cluster (no cluster or AWS account needed).
     Demo,
     /// Non-interactive diagnosis of pods that cannot pull (and, with --all, of every pod).
     Diagnose {
@@ -122,8 +122,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Demo) | None => {
             let facts = load(&global, matches!(cli.command, Some(Command::Demo)))?;
-            let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
-            emit(&report, global.output);
+            // The TUI needs a terminal; piped, the same diagnosis prints as a report.
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+                crate::tui::run(facts).map_err(Failure)?;
+            } else {
+                let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
+                emit(&report, global.output);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Diagnose { pods, all }) => {

@@ -13,3 +13,4 @@ pub mod iam;
 pub mod report;
 pub mod scenario;
 pub mod source;
+pub mod tui;

@@ -297,9 +297,24 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
                 _ => Vec::new(),
             },
         },
+        service_account: subject.service_account_name.clone(),
+        app_identity: app_identity_report(&identity.identity),
         links,
         fixes,
     }
+}
+
+fn app_identity_report(identity: &identity_lane::AppIdentity) -> crate::report::AppIdentity {
+    use crate::report::AppIdentityKind as K;
+    use identity_lane::AppIdentity as A;
+    let (kind, role_arn) = match identity {
+        A::Irsa { role_arn, .. } => (K::Irsa, Some(role_arn.clone())),
+        A::PodIdentity { role_arn, .. } => (K::PodIdentity, Some(role_arn.clone())),
+        A::None => (K::None, None),
+        A::Malformed(value) => (K::Malformed, Some(value.clone())),
+        A::Unknown(_) => (K::Unknown, None),
+    };
+    crate::report::AppIdentity { kind, role_arn }
 }
 
 fn to_link(id: LinkId, outcome: Outcome, subject: &Subject<'_>) -> Link {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct CallerIdentity {
     #[serde(rename = "Account")]
     pub account: String,
@@ -12,7 +12,7 @@ pub struct CallerIdentity {
     pub arn: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cluster {
     pub name: String,
@@ -24,19 +24,19 @@ pub struct Cluster {
     pub compute_config: Option<ComputeConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ClusterIdentity {
     #[serde(default)]
     pub oidc: Option<Oidc>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Oidc {
     #[serde(default)]
     pub issuer: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ComputeConfig {
     #[serde(default)]
@@ -51,14 +51,14 @@ impl Cluster {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Nodegroup {
     pub nodegroup_name: String,
     pub node_role: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FargateProfile {
     pub fargate_profile_name: String,
@@ -67,7 +67,7 @@ pub struct FargateProfile {
     pub selectors: Vec<FargateSelector>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct FargateSelector {
     #[serde(default)]
     pub namespace: Option<String>,
@@ -75,7 +75,7 @@ pub struct FargateSelector {
     pub labels: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodIdentityAssociation {
     pub namespace: String,
@@ -89,7 +89,7 @@ pub struct PodIdentityAssociation {
     pub target_role_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessEntry {
     pub principal_arn: String,
@@ -100,7 +100,7 @@ pub struct AccessEntry {
 }
 
 /// `aws iam get-account-authorization-details`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct AuthorizationDetails {
     #[serde(rename = "RoleDetailList")]
     pub roles: Vec<RoleDetail>,
@@ -108,7 +108,7 @@ pub struct AuthorizationDetails {
     pub policies: Vec<ManagedPolicyDetail>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct RoleDetail {
     #[serde(rename = "RoleName")]
     pub role_name: String,
@@ -125,7 +125,7 @@ pub struct RoleDetail {
     pub permissions_boundary: Option<Boundary>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct InlinePolicy {
     #[serde(rename = "PolicyName")]
     pub policy_name: String,
@@ -133,7 +133,7 @@ pub struct InlinePolicy {
     pub policy_document: Value,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct AttachedPolicy {
     #[serde(rename = "PolicyName", default)]
     pub policy_name: Option<String>,
@@ -141,13 +141,13 @@ pub struct AttachedPolicy {
     pub policy_arn: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Boundary {
     #[serde(rename = "PermissionsBoundaryArn")]
     pub permissions_boundary_arn: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct ManagedPolicyDetail {
     #[serde(rename = "Arn")]
     pub arn: String,
@@ -157,7 +157,7 @@ pub struct ManagedPolicyDetail {
     pub versions: Vec<PolicyVersion>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct PolicyVersion {
     #[serde(rename = "Document")]
     pub document: Value,
@@ -168,7 +168,7 @@ pub struct PolicyVersion {
 }
 
 /// `aws iam get-role`: the role and its trust policy, not its permission policies.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct GetRole {
     #[serde(rename = "RoleName")]
     pub role_name: String,
@@ -180,13 +180,13 @@ pub struct GetRole {
     pub permissions_boundary: Option<Boundary>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct OidcProviderEntry {
     #[serde(rename = "Arn")]
     pub arn: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct OidcProviderDetail {
     #[serde(rename = "Url")]
     pub url: String,
@@ -194,7 +194,7 @@ pub struct OidcProviderDetail {
     pub client_id_list: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Repository {
     pub repository_arn: String,
@@ -202,7 +202,7 @@ pub struct Repository {
     pub repository_name: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageDetail {
     pub registry_id: String,
@@ -214,7 +214,7 @@ pub struct ImageDetail {
     pub image_manifest_media_type: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
     pub registry_id: String,
@@ -223,7 +223,7 @@ pub struct ImageManifest {
     pub image_manifest: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageId {
     #[serde(default)]
@@ -232,7 +232,7 @@ pub struct ImageId {
     pub image_tag: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryPolicy {
     pub registry_id: String,
@@ -241,7 +241,7 @@ pub struct RepositoryPolicy {
     pub policy_text: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PullThroughCacheRule {
     pub ecr_repository_prefix: String,

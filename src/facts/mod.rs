@@ -44,10 +44,13 @@ pub struct SourceInfo {
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// When a snapshot was taken; ages are shown relative to it.
+    #[serde(rename = "capturedAt", skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<String>,
 }
 
 /// An IAM role with what is known of its policies.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Role {
     pub arn: String,
     pub name: String,
@@ -58,7 +61,7 @@ pub struct Role {
     pub boundary_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RolePermissions {
     pub inline: Vec<(String, Result<PolicyDocument, String>)>,
     pub attached: Vec<String>,
@@ -72,7 +75,7 @@ pub struct RepoKey {
 }
 
 /// Everything the input said, indexed for the chain's lookups.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     pub source: SourceInfo,
     /// What was reported and skipped while reading the input.

@@ -33,6 +33,10 @@ pub struct Finding {
     pub cause: Option<Cause>,
     pub summary: String,
     pub pull_identity: PullIdentity,
+    /// The ServiceAccount the pod (or workload) runs as.
+    pub service_account: String,
+    /// The app's own AWS identity (IRSA or Pod Identity) — not what pulls the image.
+    pub app_identity: AppIdentity,
     pub links: Vec<Link>,
     pub fixes: Vec<Fix>,
 }
@@ -60,6 +64,23 @@ pub struct PullIdentity {
     /// When the node's role could be any of several, all of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppIdentity {
+    pub kind: AppIdentityKind,
+    pub role_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppIdentityKind {
+    Irsa,
+    PodIdentity,
+    None,
+    Malformed,
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]

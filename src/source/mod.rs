@@ -21,6 +21,7 @@ pub fn facts_from_bundle(bundle: &Bundle, kind: &str) -> Facts {
             cluster: s["cluster"].as_str().map(str::to_string),
             region: s["region"].as_str().map(str::to_string),
             account: s["account"].as_str().map(str::to_string),
+            captured_at: s["capturedAt"].as_str().map(str::to_string),
         })
         .unwrap_or_default();
     facts.source = SourceInfo {

@@ -1,0 +1,551 @@
+//! The application state, changed only through [`Action`]s. Drawing reads it; nothing here does
+//! IO — side effects come back as [`Effect`]s for the runtime to carry out.
+
+use super::browse::{self, Table};
+use crate::diagnose::{self, Selection};
+use crate::facts::Facts;
+use crate::report::{Finding, Report, Status};
+use k8s_openapi::jiff::Timestamp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    OpenFix,
+    Back,
+    Copy,
+    Refresh,
+    StartFilter,
+    StartCommand,
+    Help,
+    Quit,
+    /// A character typed into the filter or command line.
+    Input(char),
+    InputBackspace,
+    InputSubmit,
+    InputCancel,
+    Resize,
+    /// New facts from a source (a refresh, or a live update).
+    Facts(Box<Facts>),
+}
+
+/// What the runtime must do after an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Copy text to the clipboard and save it to a file named for `name`.
+    Copy {
+        name: String,
+        text: String,
+    },
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Pods,
+    /// The chain of one finding (index into the report).
+    Chain {
+        finding: usize,
+    },
+    Fix {
+        finding: usize,
+    },
+    /// ServiceAccounts, roles or repositories.
+    Browse(browse::Kind),
+    /// The pods related to one ServiceAccount, role or repository.
+    Related {
+        title: String,
+        lines: Vec<String>,
+        findings: Vec<usize>,
+    },
+}
+
+impl Screen {
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self,
+            Screen::Pods | Screen::Browse(_) | Screen::Related { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+}
+
+pub struct App {
+    pub facts: Facts,
+    pub report: Report,
+    /// Finding indices in list order: failing first, grouped by namespace and workload.
+    pub order: Vec<usize>,
+    pub stack: Vec<Screen>,
+    /// Selected row per screen depth.
+    pub cursor: Vec<usize>,
+    pub filter: String,
+    pub namespace: Option<String>,
+    pub input: Option<(InputKind, String)>,
+    pub help: bool,
+    pub message: Option<String>,
+    /// Ages are relative to this instant (the snapshot's time for offline input).
+    pub now: Timestamp,
+    /// Rows a page moves; set by the view from the last drawn height.
+    pub page: usize,
+    /// Which link of the chain is selected.
+    pub link: usize,
+    pub fix_scroll: u16,
+}
+
+impl App {
+    pub fn new(facts: Facts, now: Timestamp) -> App {
+        let report = diagnose::diagnose(
+            &facts,
+            &Selection {
+                all: true,
+                ..Default::default()
+            },
+        );
+        let mut app = App {
+            facts,
+            report,
+            order: Vec::new(),
+            stack: vec![Screen::Pods],
+            cursor: vec![0],
+            filter: String::new(),
+            namespace: None,
+            input: None,
+            help: false,
+            message: None,
+            now,
+            page: 10,
+            link: 0,
+            fix_scroll: 0,
+        };
+        app.reorder();
+        app
+    }
+
+    pub fn screen(&self) -> &Screen {
+        self.stack.last().expect("the pod list is never popped")
+    }
+
+    fn reorder(&mut self) {
+        let findings = &self.report.findings;
+        let mut order: Vec<usize> = (0..findings.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&findings[a], &findings[b]);
+            (y.verdict, &x.namespace, &x.workload, &x.pod, &x.container).cmp(&(
+                x.verdict,
+                &y.namespace,
+                &y.workload,
+                &y.pod,
+                &y.container,
+            ))
+        });
+        self.order = order;
+    }
+
+    /// The findings the pod list shows, after the namespace and the filter.
+    pub fn visible_findings(&self) -> Vec<usize> {
+        let needle = self.filter.to_lowercase();
+        self.order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let f = &self.report.findings[i];
+                self.namespace.as_ref().is_none_or(|ns| *ns == f.namespace)
+                    && (needle.is_empty() || row_text(f).contains(&needle))
+            })
+            .collect()
+    }
+
+    /// The browse table of the current screen, filtered.
+    pub fn browse_table(&self, kind: browse::Kind) -> Table {
+        let mut table = browse::table(kind, &self.report, self.namespace.as_deref());
+        let needle = self.filter.to_lowercase();
+        if !needle.is_empty() {
+            table
+                .rows
+                .retain(|r| r.cells.join(" ").to_lowercase().contains(&needle));
+        }
+        table
+    }
+
+    /// How many rows the current list has.
+    pub fn row_count(&self) -> usize {
+        match self.screen() {
+            Screen::Pods => self.visible_findings().len(),
+            Screen::Browse(kind) => self.browse_table(*kind).rows.len(),
+            Screen::Related { findings, .. } => findings.len(),
+            Screen::Chain { finding } => self.report.findings[*finding].links.len(),
+            Screen::Fix { .. } => 0,
+        }
+    }
+
+    pub fn selected(&self) -> usize {
+        *self.cursor.last().unwrap_or(&0)
+    }
+
+    fn set_selected(&mut self, value: usize) {
+        if let Some(c) = self.cursor.last_mut() {
+            *c = value;
+        }
+    }
+
+    fn push(&mut self, screen: Screen) {
+        let start = match &screen {
+            Screen::Chain { finding } => self.focus_link(*finding),
+            _ => 0,
+        };
+        self.stack.push(screen);
+        self.cursor.push(start);
+        self.fix_scroll = 0;
+    }
+
+    /// The broken link, else the first unknown or warning: where the eye should go.
+    fn focus_link(&self, finding: usize) -> usize {
+        let f = &self.report.findings[finding];
+        let rank = |s: Status| match s {
+            Status::Broken => 0,
+            Status::Unknown => 1,
+            Status::Warning => 2,
+            _ => 3,
+        };
+        f.links
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, l)| (rank(l.status), *i))
+            .map(|(i, _)| i)
+            .unwrap_or(0)
+    }
+
+    fn pop(&mut self) {
+        if self.stack.len() > 1 {
+            self.stack.pop();
+            self.cursor.pop();
+            self.fix_scroll = 0;
+        }
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        if let Some((kind, text)) = &mut self.input {
+            match action {
+                Action::Input(c) => {
+                    text.push(c);
+                    if *kind == InputKind::Filter {
+                        self.filter = text.clone();
+                        self.set_selected(0);
+                    }
+                }
+                Action::InputBackspace => {
+                    text.pop();
+                    if *kind == InputKind::Filter {
+                        self.filter = text.clone();
+                    }
+                }
+                Action::InputSubmit => {
+                    let (kind, text) = self.input.take().expect("input is open");
+                    if kind == InputKind::Command {
+                        return self.command(text.trim());
+                    }
+                }
+                Action::InputCancel => {
+                    if *kind == InputKind::Filter {
+                        self.filter.clear();
+                    }
+                    self.input = None;
+                }
+                Action::Quit => return vec![Effect::Quit],
+                _ => {}
+            }
+            return Vec::new();
+        }
+        if self.help {
+            // Any key closes help; q still quits.
+            self.help = false;
+            return if matches!(action, Action::Quit) {
+                vec![Effect::Quit]
+            } else {
+                Vec::new()
+            };
+        }
+        self.message = None;
+        let rows = self.row_count();
+        let last = rows.saturating_sub(1);
+        match action {
+            Action::Up if matches!(self.screen(), Screen::Fix { .. }) => {
+                self.fix_scroll = self.fix_scroll.saturating_sub(1);
+            }
+            Action::PageUp if matches!(self.screen(), Screen::Fix { .. }) => {
+                self.fix_scroll = self.fix_scroll.saturating_sub(self.page as u16);
+            }
+            Action::PageDown if matches!(self.screen(), Screen::Fix { .. }) => {
+                self.fix_scroll = self.fix_scroll.saturating_add(self.page as u16);
+            }
+            Action::Up => self.set_selected(self.selected().saturating_sub(1)),
+            Action::Down => {
+                if matches!(self.screen(), Screen::Fix { .. }) {
+                    self.fix_scroll = self.fix_scroll.saturating_add(1);
+                } else {
+                    self.set_selected((self.selected() + 1).min(last));
+                }
+            }
+            Action::PageUp => self.set_selected(self.selected().saturating_sub(self.page)),
+            Action::PageDown => self.set_selected((self.selected() + self.page).min(last)),
+            Action::Top => {
+                self.set_selected(0);
+                self.fix_scroll = 0;
+            }
+            Action::Bottom => self.set_selected(last),
+            Action::Open => self.open(),
+            Action::OpenFix => {
+                if let Screen::Chain { finding } = self.screen().clone() {
+                    if self.report.findings[finding].fixes.is_empty() {
+                        self.message =
+                            Some("nothing is broken here, so there is no fix".to_string());
+                    } else {
+                        self.push(Screen::Fix { finding });
+                    }
+                }
+            }
+            Action::Back => {
+                if !self.filter.is_empty() && self.screen().is_list() {
+                    self.filter.clear();
+                } else {
+                    self.pop();
+                }
+            }
+            Action::Copy => {
+                if let Screen::Fix { finding } = self.screen() {
+                    let f = &self.report.findings[*finding];
+                    let text = fix_commands(f);
+                    return vec![Effect::Copy {
+                        name: f.subject().replace('/', "-"),
+                        text,
+                    }];
+                }
+            }
+            Action::Refresh => {
+                let facts = self.facts.clone();
+                self.replace_facts(facts);
+                self.message = Some("diagnosed again".to_string());
+            }
+            Action::StartFilter => self.input = Some((InputKind::Filter, self.filter.clone())),
+            Action::StartCommand => self.input = Some((InputKind::Command, String::new())),
+            Action::Help => self.help = true,
+            Action::Quit => return vec![Effect::Quit],
+            Action::Facts(facts) => self.replace_facts(*facts),
+            Action::Resize
+            | Action::Input(_)
+            | Action::InputBackspace
+            | Action::InputSubmit
+            | Action::InputCancel => {}
+        }
+        Vec::new()
+    }
+
+    /// New facts: diagnose again and keep the user where they were.
+    fn replace_facts(&mut self, facts: Facts) {
+        let key = |f: &Finding| {
+            (
+                f.namespace.clone(),
+                f.pod.clone(),
+                f.workload.clone(),
+                f.container.clone(),
+            )
+        };
+        let old: Vec<_> = self.report.findings.iter().map(key).collect();
+        self.facts = facts;
+        self.report = diagnose::diagnose(
+            &self.facts,
+            &Selection {
+                all: true,
+                ..Default::default()
+            },
+        );
+        self.reorder();
+        let new_index = |i: usize| self.report.findings.iter().position(|f| key(f) == old[i]);
+        let mut stack = Vec::new();
+        for screen in &self.stack {
+            let mapped = match screen {
+                Screen::Chain { finding } => {
+                    new_index(*finding).map(|finding| Screen::Chain { finding })
+                }
+                Screen::Fix { finding } => {
+                    new_index(*finding).map(|finding| Screen::Fix { finding })
+                }
+                Screen::Related {
+                    title,
+                    lines,
+                    findings,
+                } => Some(Screen::Related {
+                    title: title.clone(),
+                    lines: lines.clone(),
+                    findings: findings.iter().filter_map(|&i| new_index(i)).collect(),
+                }),
+                other => Some(other.clone()),
+            };
+            match mapped {
+                Some(s) => stack.push(s),
+                None => break,
+            }
+        }
+        self.cursor.truncate(stack.len());
+        self.stack = stack;
+        let rows = self.row_count();
+        let selected = self.selected().min(rows.saturating_sub(1));
+        self.set_selected(selected);
+    }
+
+    fn open(&mut self) {
+        let selected = self.selected();
+        match self.screen().clone() {
+            Screen::Pods => {
+                if let Some(&finding) = self.visible_findings().get(selected) {
+                    self.push(Screen::Chain { finding });
+                }
+            }
+            Screen::Related { findings, .. } => {
+                if let Some(&finding) = findings.get(selected) {
+                    self.push(Screen::Chain { finding });
+                }
+            }
+            Screen::Browse(kind) => {
+                let table = self.browse_table(kind);
+                if let Some(row) = table.rows.get(selected) {
+                    self.push(Screen::Related {
+                        title: row.title.clone(),
+                        lines: row.details.clone(),
+                        findings: row.findings.clone(),
+                    });
+                }
+            }
+            Screen::Chain { .. } | Screen::Fix { .. } => {}
+        }
+    }
+
+    /// `:` commands in the k9s manner.
+    fn command(&mut self, text: &str) -> Vec<Effect> {
+        let mut words = text.split_whitespace();
+        let verb = words.next().unwrap_or("");
+        let arg = words.next();
+        let go = |app: &mut App, screen: Screen| {
+            app.stack.truncate(1);
+            app.cursor.truncate(1);
+            app.filter.clear();
+            if screen != Screen::Pods {
+                app.push(screen);
+            }
+            app.set_selected(0);
+        };
+        match (verb, arg) {
+            ("q" | "quit" | "q!", _) => return vec![Effect::Quit],
+            ("pods" | "po" | "pod", _) => go(self, Screen::Pods),
+            ("sa" | "serviceaccounts" | "serviceaccount", _) => {
+                go(self, Screen::Browse(browse::Kind::ServiceAccounts))
+            }
+            ("roles" | "role", _) => go(self, Screen::Browse(browse::Kind::Roles)),
+            ("repos" | "repositories" | "repo", _) => {
+                go(self, Screen::Browse(browse::Kind::Repositories))
+            }
+            ("ns" | "namespace", Some("all" | "-A")) | ("ns" | "namespace", None) => {
+                self.namespace = None;
+                self.set_selected(0);
+                self.message = Some("all namespaces".to_string());
+            }
+            ("ns" | "namespace", Some(ns)) => {
+                self.namespace = Some(ns.to_string());
+                self.set_selected(0);
+                let known = self.report.findings.iter().any(|f| f.namespace == ns);
+                self.message = Some(if known {
+                    format!("namespace {ns}")
+                } else {
+                    format!("namespace {ns}: no pods in this input")
+                });
+            }
+            ("ctx" | "context", _) => {
+                self.message = Some(format!(
+                    "this input is a {}: switching contexts needs a live cluster",
+                    self.report.source.kind
+                ));
+            }
+            ("", _) => {}
+            (other, _) => {
+                self.message = Some(format!(
+                    "unknown command :{other} — try :pods :sa :roles :repos :ns NAME"
+                ))
+            }
+        }
+        Vec::new()
+    }
+
+    /// The age of a finding's pod, relative to `now`.
+    pub fn age(&self, finding: &Finding) -> String {
+        let Some(pod) = &finding.pod else {
+            return "-".to_string();
+        };
+        let created = self
+            .facts
+            .pods
+            .iter()
+            .find(|p| {
+                p.metadata.name.as_deref() == Some(pod)
+                    && p.metadata.namespace.as_deref() == Some(&finding.namespace)
+            })
+            .and_then(|p| p.metadata.creation_timestamp.as_ref())
+            .map(|t| t.0);
+        match created {
+            Some(t) => human_age(self.now.as_second() - t.as_second()),
+            None => "-".to_string(),
+        }
+    }
+}
+
+fn row_text(f: &Finding) -> String {
+    format!(
+        "{} {} {} {} {} {} {}",
+        f.namespace,
+        f.pod.as_deref().or(f.workload.as_deref()).unwrap_or(""),
+        f.container,
+        f.state,
+        f.verdict.as_str(),
+        f.broken_link.map(|l| l.as_str()).unwrap_or(""),
+        f.cause.map(|c| c.as_str()).unwrap_or("")
+    )
+    .to_lowercase()
+}
+
+pub fn human_age(seconds: i64) -> String {
+    match seconds {
+        s if s < 0 => "-".to_string(),
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// The commands of a finding's fixes as a shell snippet.
+pub fn fix_commands(f: &Finding) -> String {
+    let mut out = format!(
+        "# pulldoctor: {} ({})\n",
+        f.subject(),
+        f.cause.map(|c| c.as_str()).unwrap_or("-")
+    );
+    for fix in &f.fixes {
+        out.push_str(&format!("\n# {}\n", fix.title));
+        for step in &fix.steps {
+            if let Some(c) = &step.command {
+                out.push_str(c);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! Key bindings as data: the footer, the help screen and the key → action translation all read
+//! this one table.
+
+use super::app::{Action, Screen};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Everywhere,
+    Lists,
+    Chain,
+    Fix,
+}
+
+impl Scope {
+    pub fn covers(self, screen: &Screen) -> bool {
+        match self {
+            Scope::Everywhere => true,
+            Scope::Lists => screen.is_list(),
+            Scope::Chain => matches!(screen, Screen::Chain { .. }),
+            Scope::Fix => matches!(screen, Screen::Fix { .. }),
+        }
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [KeyCode],
+    /// How the footer and help show the key.
+    pub label: &'static str,
+    pub scope: Scope,
+    pub action: Action,
+    pub help: &'static str,
+    /// Shown in the footer (the rest only in help).
+    pub footer: bool,
+}
+
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[KeyCode::Up, KeyCode::Char('k')],
+        label: "↑/k",
+        scope: Scope::Everywhere,
+        action: Action::Up,
+        help: "move up",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
+        label: "↓/j",
+        scope: Scope::Everywhere,
+        action: Action::Down,
+        help: "move down",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::PageUp],
+        label: "PgUp",
+        scope: Scope::Everywhere,
+        action: Action::PageUp,
+        help: "page up",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::PageDown],
+        label: "PgDn",
+        scope: Scope::Everywhere,
+        action: Action::PageDown,
+        help: "page down",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::Home, KeyCode::Char('g')],
+        label: "g",
+        scope: Scope::Everywhere,
+        action: Action::Top,
+        help: "go to the top",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::End, KeyCode::Char('G')],
+        label: "G",
+        scope: Scope::Everywhere,
+        action: Action::Bottom,
+        help: "go to the bottom",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "enter",
+        scope: Scope::Lists,
+        action: Action::Open,
+        help: "open the selected row",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Enter, KeyCode::Char('f')],
+        label: "f",
+        scope: Scope::Chain,
+        action: Action::OpenFix,
+        help: "open the fix for the broken link",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('y')],
+        label: "y",
+        scope: Scope::Fix,
+        action: Action::Copy,
+        help: "copy the fix's commands (OSC 52, and a file)",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('/')],
+        label: "/",
+        scope: Scope::Lists,
+        action: Action::StartFilter,
+        help: "filter the list",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char(':')],
+        label: ":",
+        scope: Scope::Everywhere,
+        action: Action::StartCommand,
+        help: "command: :pods :sa :roles :repos :ns NAME :ns all :ctx NAME :q",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('r')],
+        label: "r",
+        scope: Scope::Everywhere,
+        action: Action::Refresh,
+        help: "diagnose again",
+        footer: false,
+    },
+    Binding {
+        keys: &[KeyCode::Esc],
+        label: "esc",
+        scope: Scope::Everywhere,
+        action: Action::Back,
+        help: "back (or clear the filter)",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('?')],
+        label: "?",
+        scope: Scope::Everywhere,
+        action: Action::Help,
+        help: "help",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('q')],
+        label: "q",
+        scope: Scope::Everywhere,
+        action: Action::Quit,
+        help: "quit",
+        footer: true,
+    },
+];
+
+/// The action a key triggers on this screen, if any. Ctrl-C always quits.
+pub fn action_for(key: KeyEvent, screen: &Screen) -> Option<Action> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        return Some(Action::Quit);
+    }
+    BINDINGS
+        .iter()
+        .filter(|b| b.scope.covers(screen))
+        // The most specific scope wins (enter opens a row in lists, the fix in the chain).
+        .find(|b| b.keys.contains(&key.code) && b.scope != Scope::Everywhere)
+        .or_else(|| {
+            BINDINGS
+                .iter()
+                .find(|b| b.scope == Scope::Everywhere && b.keys.contains(&key.code))
+        })
+        .map(|b| b.action.clone())
+}
+
+/// The bindings to show in the footer for this screen.
+pub fn footer(screen: &Screen) -> Vec<&'static Binding> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.footer && b.scope.covers(screen))
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! The full-screen TUI: one application state changed only through actions; terminal input and
+//! background work send actions over a channel, so no frame waits on IO.
+
+pub mod app;
+pub mod browse;
+pub mod keymap;
+pub mod theme;
+pub mod view;
+
+use crate::facts::Facts;
+use app::{Action, App, Effect};
+use base64::Engine;
+use k8s_openapi::jiff::Timestamp;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
+use std::io::Write;
+use std::sync::mpsc;
+
+/// What arrives on the channel.
+pub enum Message {
+    Key(KeyEvent),
+    Resize,
+    Action(Action),
+}
+
+/// The instant ages are shown against: the snapshot's, else now.
+pub fn reference_time(facts: &Facts) -> Timestamp {
+    facts
+        .source
+        .captured_at
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| {
+            let seconds = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default();
+            Timestamp::from_second(seconds).unwrap_or_default()
+        })
+}
+
+/// Turns a key into an action: typed text while the filter or command line is open, else the
+/// keymap.
+pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
+    if app.input.is_some() {
+        return match key.code {
+            KeyCode::Char(c) if !key.modifiers.contains(event::KeyModifiers::CONTROL) => {
+                Some(Action::Input(c))
+            }
+            KeyCode::Backspace => Some(Action::InputBackspace),
+            KeyCode::Enter => Some(Action::InputSubmit),
+            KeyCode::Esc => Some(Action::InputCancel),
+            KeyCode::Char('c') => Some(Action::Quit),
+            _ => None,
+        };
+    }
+    if app.help {
+        // Any key closes help.
+        return Some(keymap::action_for(key, app.screen()).unwrap_or(Action::Resize));
+    }
+    keymap::action_for(key, app.screen())
+}
+
+pub fn run(facts: Facts) -> Result<(), String> {
+    let now = reference_time(&facts);
+    let mut app = App::new(facts, now);
+    let theme = theme::Theme::from_env();
+    let (tx, rx) = mpsc::channel::<Message>();
+    let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
+    let input = tx.clone();
+    std::thread::spawn(move || {
+        loop {
+            let message = match event::read() {
+                Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => Message::Key(k),
+                Ok(Event::Resize(..)) => Message::Resize,
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            if input.send(message).is_err() {
+                break;
+            }
+        }
+    });
+    let result = (|| -> Result<(), String> {
+        loop {
+            terminal
+                .draw(|frame| view::draw(frame, &mut app, theme))
+                .map_err(|e| format!("cannot draw: {e}"))?;
+            let action = match rx.recv() {
+                Ok(Message::Key(key)) => match translate(key, &app) {
+                    Some(a) => a,
+                    None => continue,
+                },
+                Ok(Message::Resize) => Action::Resize,
+                Ok(Message::Action(a)) => a,
+                Err(_) => return Ok(()),
+            };
+            for effect in app.update(action) {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+                }
+            }
+        }
+    })();
+    ratatui::restore();
+    result
+}
+
+/// Copies with OSC 52 (works over SSH and in tmux with set-clipboard) and always saves a file,
+/// since no terminal says whether OSC 52 worked.
+fn copy(name: &str, text: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
+    let path = std::env::temp_dir().join(format!("pulldoctor-fix-{name}.sh"));
+    match std::fs::write(&path, text) {
+        Ok(()) => format!(
+            "copied to the clipboard (OSC 52) and saved to {}",
+            path.display()
+        ),
+        Err(e) => format!(
+            "copied to the clipboard (OSC 52); could not save {}: {e}",
+            path.display()
+        ),
+    }
+}

@@ -1,0 +1,609 @@
+//! Drawing. Reads the application state, never changes it (except the page size it measures), and
+//! never does IO: a frame costs only the rows that are visible.
+
+use super::app::{App, InputKind, Screen};
+use super::browse;
+use super::keymap;
+use super::theme::{Theme, marker};
+use crate::report::{Finding, Lane, Status};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
+    let [header, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_header(frame, header, app, theme);
+    app.page = body.height.saturating_sub(3).max(1) as usize;
+    match app.screen().clone() {
+        Screen::Pods => draw_pods(frame, body, app, theme),
+        Screen::Chain { finding } => {
+            draw_chain(frame, body, app, &app.report.findings[finding], theme)
+        }
+        Screen::Fix { finding } => draw_fix(frame, body, app, &app.report.findings[finding], theme),
+        Screen::Browse(kind) => draw_browse(frame, body, app, kind, theme),
+        Screen::Related {
+            title,
+            lines,
+            findings,
+        } => draw_related(frame, body, app, &title, &lines, &findings, theme),
+    }
+    draw_status(frame, status, app, theme);
+    draw_footer(frame, footer, app, theme);
+    if app.help {
+        draw_help(frame, app, theme);
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let findings = &app.report.findings;
+    let count = |s: Status| findings.iter().filter(|f| f.verdict == s).count();
+    let source = &app.report.source;
+    let mut spans = vec![
+        Span::styled(" pulldoctor ", theme.title()),
+        Span::raw(format!(
+            "{} · {} {} · ",
+            source.kind,
+            source.cluster.as_deref().unwrap_or("?"),
+            source.region.as_deref().unwrap_or("")
+        )),
+        Span::styled(
+            format!("{} broken", count(Status::Broken)),
+            theme.status(Status::Broken),
+        ),
+        Span::raw(" · "),
+        Span::styled(
+            format!("{} unknown", count(Status::Unknown)),
+            theme.status(Status::Unknown),
+        ),
+        Span::raw(" · "),
+        Span::styled(
+            format!("{} ok", count(Status::Ok) + count(Status::Warning)),
+            theme.status(Status::Ok),
+        ),
+        Span::raw(format!(
+            " · ns:{}",
+            app.namespace.as_deref().unwrap_or("all")
+        )),
+    ];
+    if !app.filter.is_empty() {
+        spans.push(Span::raw(format!(" · /{}", app.filter)));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let line = match (&app.input, &app.message) {
+        (Some((InputKind::Filter, text)), _) => Line::from(vec![
+            Span::styled("/", theme.key()),
+            Span::raw(text.clone()),
+            Span::raw("▏"),
+        ]),
+        (Some((InputKind::Command, text)), _) => Line::from(vec![
+            Span::styled(":", theme.key()),
+            Span::raw(text.clone()),
+            Span::raw("▏"),
+        ]),
+        (None, Some(message)) => Line::from(Span::styled(format!(" {message}"), theme.dim())),
+        (None, None) => Line::default(),
+    };
+    frame.render_widget(line, area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let mut spans = Vec::new();
+    for b in keymap::footer(app.screen()) {
+        spans.push(Span::styled(format!(" {}", b.label), theme.key()));
+        spans.push(Span::raw(format!(" {} ", short_help(b.help))));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// The footer's word for a binding: its help text up to the first colon or parenthesis.
+fn short_help(help: &str) -> &str {
+    help.split([':', '(']).next().unwrap_or(help).trim()
+}
+
+/// The first row to draw so that `selected` is visible in `height` rows.
+fn window(selected: usize, height: usize) -> usize {
+    if height == 0 || selected < height {
+        0
+    } else {
+        selected + 1 - height
+    }
+}
+
+fn verdict_cell(status: Status, theme: Theme) -> Cell<'static> {
+    Cell::from(Span::styled(marker(status), theme.status(status)))
+}
+
+fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let visible = app.visible_findings();
+    // At 80 columns the broken link is what matters; wider terminals add the container, the
+    // cause beside the link, and the workload.
+    let medium = area.width >= 100;
+    let wide = area.width >= 140;
+    let height = area.height.saturating_sub(3) as usize;
+    let start = window(app.selected(), height);
+    let rows: Vec<Row> = visible
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(height)
+        .map(|(row, &i)| {
+            let f = &app.report.findings[i];
+            let broken = match (f.broken_link, f.cause) {
+                (Some(l), Some(c)) if medium => format!("{l}: {c}"),
+                (Some(l), _) => l.to_string(),
+                _ => match f.verdict {
+                    Status::Unknown => "facts missing".to_string(),
+                    Status::Warning => f
+                        .links
+                        .iter()
+                        .find(|l| l.status == Status::Warning)
+                        .map(|l| l.id.to_string())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                },
+            };
+            let mut cells = vec![
+                verdict_cell(f.verdict, theme),
+                Cell::from(f.namespace.clone()),
+                Cell::from(
+                    f.pod
+                        .clone()
+                        .unwrap_or_else(|| f.workload.clone().unwrap_or_default()),
+                ),
+            ];
+            if wide {
+                cells.push(Cell::from(f.workload.clone().unwrap_or_default()));
+            }
+            if medium {
+                cells.push(Cell::from(f.container.clone()));
+            }
+            cells.extend([
+                Cell::from(f.state.clone()),
+                Cell::from(app.age(f)),
+                Cell::from(Span::styled(broken, theme.status(f.verdict))),
+            ]);
+            let style = if row == app.selected() {
+                theme.selected()
+            } else {
+                Style::new()
+            };
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Min(19),
+    ];
+    let mut headers = vec!["VERDICT", "NAMESPACE", "POD"];
+    if wide {
+        widths.push(Constraint::Length(24));
+        headers.push("WORKLOAD");
+    }
+    if medium {
+        widths.push(Constraint::Length(10));
+        headers.push("CONTAINER");
+    }
+    widths.extend([
+        Constraint::Length(16),
+        Constraint::Length(4),
+        Constraint::Fill(1),
+    ]);
+    headers.extend([
+        "STATE",
+        "AGE",
+        if medium {
+            "BROKEN LINK: CAUSE"
+        } else {
+            "BROKEN LINK"
+        },
+    ]);
+    let title = format!(" pods ({}) — failing first ", visible.len());
+    let table = Table::new(rows, widths)
+        .header(Row::new(headers).style(theme.title()))
+        .column_spacing(1)
+        .block(
+            Block::new()
+                .borders(Borders::TOP)
+                .title(Span::styled(title, theme.title())),
+        );
+    frame.render_widget(table, area);
+    if visible.is_empty() {
+        let hint = if app.filter.is_empty() {
+            "  no pods in this input"
+        } else {
+            "  no pod matches the filter (esc clears it)"
+        };
+        frame.render_widget(
+            Line::from(Span::styled(hint, theme.dim())),
+            Rect {
+                y: area.y + 2,
+                height: 1,
+                ..area
+            },
+        );
+    }
+}
+
+fn lane_title(f: &Finding, lane: Lane) -> String {
+    match lane {
+        Lane::Identity => {
+            " IDENTITY LANE — the app's own AWS identity, not used to pull".to_string()
+        }
+        _ => {
+            let who = f
+                .pull_identity
+                .arn
+                .as_deref()
+                .map(crate::iam::arn::role_name_of)
+                .unwrap_or_else(|| {
+                    if f.pull_identity.candidates.is_empty() {
+                        "?".into()
+                    } else {
+                        "one of several roles".into()
+                    }
+                });
+            format!(" PULL LANE — the kubelet pulls as {who}")
+        }
+    }
+}
+
+fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
+    // The headline and summary wrap; give them the lines they need, up to five.
+    let text_width = area.width.saturating_sub(2).max(20) as usize;
+    let summary_lines = (f.summary.chars().count() + 30) / text_width + 1;
+    let top_height = (1 + summary_lines as u16).clamp(2, 5) + 1;
+    let [top, rest] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(area);
+    let headline = match (f.broken_link, f.cause) {
+        (Some(l), Some(c)) => format!("{} {l}: {c}", marker(f.verdict)),
+        _ => marker(f.verdict).to_string(),
+    };
+    let top_text = Text::from(vec![
+        Line::from(vec![
+            Span::styled(format!(" {} ", f.subject()), theme.title()),
+            Span::raw(format!("· {} · {}", f.container, f.state)),
+        ]),
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled(headline, theme.status(f.verdict)),
+            Span::raw(format!("  {}", f.summary)),
+        ]),
+    ]);
+    frame.render_widget(Paragraph::new(top_text).wrap(Wrap { trim: false }), top);
+    let chain_width = 36.min(rest.width / 2).max(20);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(chain_width), Constraint::Fill(1)]).areas(rest);
+    let mut lines = Vec::new();
+    let mut lane = None;
+    let mut selected_line = 0;
+    for (i, link) in f.links.iter().enumerate() {
+        let this = if link.lane == Lane::Both {
+            Lane::Pull
+        } else {
+            link.lane
+        };
+        if lane != Some(this) {
+            lane = Some(this);
+            let title = if this == Lane::Identity {
+                " IDENTITY LANE (app)"
+            } else {
+                " PULL LANE (kubelet)"
+            };
+            lines.push(Line::from(Span::styled(title, theme.title())));
+        }
+        let is_last_of_lane = f.links.get(i + 1).is_none_or(|n| {
+            (if n.lane == Lane::Both {
+                Lane::Pull
+            } else {
+                n.lane
+            }) != this
+        });
+        let pointer = if Some(link.id) == f.broken_link {
+            "▶"
+        } else {
+            " "
+        };
+        let branch = if is_last_of_lane { "└" } else { "├" };
+        let mut style = theme.status(link.status);
+        if i == app.selected() {
+            style = style.add_modifier(Modifier::REVERSED);
+            selected_line = lines.len();
+        }
+        lines.push(Line::from(vec![
+            Span::raw(format!("{pointer}{branch} ")),
+            Span::styled(format!("{:<10}", marker(link.status)), style),
+            Span::styled(
+                format!(" {}", link.id),
+                if i == app.selected() {
+                    style
+                } else {
+                    Style::new()
+                },
+            ),
+        ]));
+    }
+    let height = left.height.saturating_sub(1) as usize;
+    let scroll = window(selected_line, height) as u16;
+    frame.render_widget(
+        Paragraph::new(lines).scroll((scroll, 0)).block(
+            Block::new()
+                .borders(Borders::TOP | Borders::RIGHT)
+                .title(" chain "),
+        ),
+        left,
+    );
+    let link = &f.links[app.selected().min(f.links.len() - 1)];
+    let mut detail = vec![
+        Line::from(vec![
+            Span::styled(format!(" {} ", link.id), theme.title()),
+            Span::styled(marker(link.status), theme.status(link.status)),
+            Span::styled(
+                format!(
+                    "  basis: {}",
+                    serde_json::to_value(link.basis)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+                theme.dim(),
+            ),
+        ]),
+        Line::from(format!(" {}", link.summary)),
+    ];
+    if let Some(cause) = link.cause {
+        detail.push(Line::from(vec![
+            Span::styled(" cause: ", theme.dim()),
+            Span::styled(cause.to_string(), theme.status(link.status)),
+        ]));
+    }
+    if !link.evidence.is_empty() {
+        detail.push(Line::default());
+        detail.push(Line::from(Span::styled(" evidence", theme.dim())));
+        for e in &link.evidence {
+            detail.push(Line::from(format!("  {e}")));
+        }
+    }
+    if link.lane == Lane::Pull || link.id == crate::report::LinkId::Pod {
+        detail.push(Line::default());
+        detail.push(Line::from(Span::styled(
+            format!(" {}", lane_title(f, Lane::Pull)),
+            theme.dim(),
+        )));
+    }
+    if Some(link.id) == f.broken_link && !f.fixes.is_empty() {
+        detail.push(Line::default());
+        detail.push(Line::from(vec![
+            Span::raw(" press "),
+            Span::styled("f", theme.key()),
+            Span::raw(format!(" for the fix: {}", f.fixes[0].title)),
+        ]));
+    }
+    frame.render_widget(
+        Paragraph::new(detail)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::TOP).title(" evidence ")),
+        right,
+    );
+}
+
+fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!(" fix for {} ", f.subject()), theme.title()),
+        Span::styled(
+            format!(
+                "{}: {}",
+                f.broken_link.map(|l| l.as_str()).unwrap_or("-"),
+                f.cause.map(|c| c.as_str()).unwrap_or("-")
+            ),
+            theme.status(f.verdict),
+        ),
+    ])];
+    lines.push(Line::from(format!(" {}", f.summary)));
+    for (n, fix) in f.fixes.iter().enumerate() {
+        lines.push(Line::default());
+        let kind = if fix.writes {
+            "changes AWS or the cluster"
+        } else {
+            "guided: no API call fixes this"
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {}. {}", n + 1, fix.title), theme.title()),
+            Span::styled(format!("  ({kind})"), theme.dim()),
+        ]));
+        for step in &fix.steps {
+            lines.push(Line::from(format!("   {}", step.explain)));
+            if let Some(command) = &step.command {
+                lines.push(Line::from(vec![
+                    Span::styled("   $ ", theme.key()),
+                    Span::raw(command.clone()),
+                ]));
+            }
+            if let Some(diff) = &step.diff {
+                for d in diff.lines() {
+                    let style = if d.starts_with('+') && !d.starts_with("+++") {
+                        theme.added()
+                    } else if d.starts_with('-') && !d.starts_with("---") {
+                        theme.removed()
+                    } else {
+                        theme.dim()
+                    };
+                    lines.push(Line::from(Span::styled(format!("     {d}"), style)));
+                }
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((app.fix_scroll, 0))
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title(" fix — y copies the commands "),
+            ),
+        area,
+    );
+}
+
+fn draw_browse(frame: &mut Frame, area: Rect, app: &App, kind: browse::Kind, theme: Theme) {
+    let table = app.browse_table(kind);
+    let height = area.height.saturating_sub(3) as usize;
+    let start = window(app.selected(), height);
+    let last = table.headers.len() - 1;
+    let rows: Vec<Row> = table
+        .rows
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(height)
+        .map(|(i, r)| {
+            let cells: Vec<Cell> = r
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(c, text)| {
+                    if c == last {
+                        Cell::from(Span::styled(text.clone(), theme.status(r.status)))
+                    } else {
+                        Cell::from(text.clone())
+                    }
+                })
+                .collect();
+            Row::new(cells).style(if i == app.selected() {
+                theme.selected()
+            } else {
+                Style::new()
+            })
+        })
+        .collect();
+    let widths: Vec<Constraint> = table.headers.iter().map(|_| Constraint::Fill(1)).collect();
+    let title = format!(
+        " {} ({}) — enter shows who uses it ",
+        kind.title(),
+        table.rows.len()
+    );
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(table.headers.clone()).style(theme.title()))
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title(Span::styled(title, theme.title())),
+            ),
+        area,
+    );
+}
+
+fn draw_related(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    title: &str,
+    lines: &[String],
+    findings: &[usize],
+    theme: Theme,
+) {
+    let info: Vec<&String> = lines
+        .iter()
+        .take_while(|l| *l != "pods:" && *l != "pulls:")
+        .collect();
+    let info_height = (info.len() as u16 + 1).min(area.height / 2);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(info_height + 1), Constraint::Fill(1)]).areas(area);
+    let text: Vec<Line> = info.iter().map(|l| Line::from(format!(" {l}"))).collect();
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::new()
+                .borders(Borders::TOP)
+                .title(Span::styled(format!(" {title} "), theme.title())),
+        ),
+        top,
+    );
+    let height = bottom.height.saturating_sub(2) as usize;
+    let start = window(app.selected(), height);
+    let rows: Vec<Row> = findings
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(height)
+        .map(|(i, &fi)| {
+            let f = &app.report.findings[fi];
+            Row::new(vec![
+                verdict_cell(f.verdict, theme),
+                Cell::from(f.subject()),
+                Cell::from(f.container.clone()),
+                Cell::from(f.cause.map(|c| c.to_string()).unwrap_or_default()),
+            ])
+            .style(if i == app.selected() {
+                theme.selected()
+            } else {
+                Style::new()
+            })
+        })
+        .collect();
+    frame.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(10),
+                Constraint::Fill(2),
+                Constraint::Length(12),
+                Constraint::Fill(1),
+            ],
+        )
+        .header(Row::new(vec!["VERDICT", "POD", "CONTAINER", "CAUSE"]).style(theme.title()))
+        .block(
+            Block::new()
+                .borders(Borders::TOP)
+                .title(" pods — enter opens the chain "),
+        ),
+        bottom,
+    );
+}
+
+fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
+    let area = frame.area();
+    let width = 72.min(area.width);
+    let height = (keymap::BINDINGS.len() as u16 + 8).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let mut lines = vec![
+        Line::from(" The kubelet pulls with the node's role (Fargate: the pod execution"),
+        Line::from(" role), not with the pod's IRSA / Pod Identity role."),
+        Line::default(),
+    ];
+    for b in keymap::BINDINGS {
+        let active = b.scope.covers(app.screen());
+        let style = if active { Style::new() } else { theme.dim() };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<8}", b.label), theme.key()),
+            Span::styled(b.help.to_string(), style),
+        ]));
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        " any key closes this help",
+        theme.dim(),
+    )));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(" help ", theme.title()))),
+        popup,
+    );
+}
