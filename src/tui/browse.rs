@@ -54,8 +54,20 @@ fn link_status(f: &Finding, id: LinkId) -> Status {
     f.link(id).map(|l| l.status).unwrap_or(Status::Skipped)
 }
 
+/// The worst status that applies; skipped only when nothing applied.
 fn worst(statuses: impl Iterator<Item = Status>) -> Status {
-    statuses.max().unwrap_or(Status::Skipped)
+    statuses
+        .filter(|s| *s != Status::Skipped)
+        .max()
+        .unwrap_or(Status::Skipped)
+}
+
+/// How a status reads in a table cell: `-` for what does not apply.
+fn cell(status: Status) -> String {
+    match status {
+        Status::Skipped => "-".to_string(),
+        s => s.as_str().to_string(),
+    }
 }
 
 fn pods_line(report: &Report, findings: &[usize]) -> Vec<String> {

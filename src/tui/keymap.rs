@@ -121,7 +121,7 @@ pub const BINDINGS: &[Binding] = &[
         label: ":",
         scope: Scope::Everywhere,
         action: Action::StartCommand,
-        help: "command: :pods :sa :roles :repos :ns NAME :ns all :ctx NAME :q",
+        help: "command: :pods :sa :roles :repos :ns NAME|all :ctx :q",
         footer: true,
     },
     Binding {

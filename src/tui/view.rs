@@ -46,35 +46,39 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let findings = &app.report.findings;
     let count = |s: Status| findings.iter().filter(|f| f.verdict == s).count();
     let source = &app.report.source;
+    // The region only where there is room: the filter must stay visible at 80 columns.
+    let region = match (&source.region, area.width >= 100) {
+        (Some(r), true) => format!(" {r}"),
+        _ => String::new(),
+    };
     let mut spans = vec![
         Span::styled(" pulldoctor ", theme.title()),
         Span::raw(format!(
-            "{} · {} {} · ",
-            source.kind,
+            " {}{region} ({})  ",
             source.cluster.as_deref().unwrap_or("?"),
-            source.region.as_deref().unwrap_or("")
+            source.kind
         )),
         Span::styled(
             format!("{} broken", count(Status::Broken)),
             theme.status(Status::Broken),
         ),
-        Span::raw(" · "),
+        Span::raw("  "),
         Span::styled(
             format!("{} unknown", count(Status::Unknown)),
             theme.status(Status::Unknown),
         ),
-        Span::raw(" · "),
+        Span::raw("  "),
         Span::styled(
             format!("{} ok", count(Status::Ok) + count(Status::Warning)),
             theme.status(Status::Ok),
         ),
         Span::raw(format!(
-            " · ns:{}",
+            "  ns:{}",
             app.namespace.as_deref().unwrap_or("all")
         )),
     ];
     if !app.filter.is_empty() {
-        spans.push(Span::raw(format!(" · /{}", app.filter)));
+        spans.push(Span::raw(format!("  /{}", app.filter)));
     }
     frame.render_widget(Line::from(spans), area);
 }
@@ -289,27 +293,17 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
     let mut lane = None;
     let mut selected_line = 0;
     for (i, link) in f.links.iter().enumerate() {
-        let this = if link.lane == Lane::Both {
-            Lane::Pull
-        } else {
-            link.lane
-        };
+        let this = link.lane;
         if lane != Some(this) {
             lane = Some(this);
-            let title = if this == Lane::Identity {
-                " IDENTITY LANE (app)"
-            } else {
-                " PULL LANE (kubelet)"
+            let title = match this {
+                Lane::Identity => " IDENTITY LANE (app)",
+                Lane::Pull => " PULL LANE (kubelet)",
+                Lane::Both => " POD",
             };
             lines.push(Line::from(Span::styled(title, theme.title())));
         }
-        let is_last_of_lane = f.links.get(i + 1).is_none_or(|n| {
-            (if n.lane == Lane::Both {
-                Lane::Pull
-            } else {
-                n.lane
-            }) != this
-        });
+        let is_last_of_lane = f.links.get(i + 1).is_none_or(|n| n.lane != this);
         let pointer = if Some(link.id) == f.broken_link {
             "▶"
         } else {
@@ -488,7 +482,22 @@ fn draw_browse(frame: &mut Frame, area: Rect, app: &App, kind: browse::Kind, the
             })
         })
         .collect();
-    let widths: Vec<Constraint> = table.headers.iter().map(|_| Constraint::Fill(1)).collect();
+    // Each column as wide as its widest cell; the last takes the rest.
+    let widths: Vec<Constraint> = (0..table.headers.len())
+        .map(|c| {
+            if c == last {
+                return Constraint::Fill(1);
+            }
+            let widest = table
+                .rows
+                .iter()
+                .map(|r| r.cells[c].chars().count())
+                .chain([table.headers[c].len()])
+                .max()
+                .unwrap_or(4);
+            Constraint::Length(widest.min(40) as u16)
+        })
+        .collect();
     let title = format!(
         " {} ({}) — enter shows who uses it ",
         kind.title(),
@@ -515,10 +524,8 @@ fn draw_related(
     findings: &[usize],
     theme: Theme,
 ) {
-    let info: Vec<&String> = lines
-        .iter()
-        .take_while(|l| *l != "pods:" && *l != "pulls:")
-        .collect();
+    // The pod list below repeats the "pods:" lines; everything before them is shown above it.
+    let info: Vec<&String> = lines.iter().take_while(|l| *l != "pods:").collect();
     let info_height = (info.len() as u16 + 1).min(area.height / 2);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(info_height + 1), Constraint::Fill(1)]).areas(area);
@@ -575,7 +582,7 @@ fn draw_related(
 
 fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
-    let width = 72.min(area.width);
+    let width = 76.min(area.width);
     let height = (keymap::BINDINGS.len() as u16 + 8).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,

@@ -1,0 +1,281 @@
+//! The TUI rendered into a test backend: one snapshot per view on the demo data, plus the
+//! key → action tables that drive it.
+
+use pulldoctor::source;
+use pulldoctor::tui::app::{Action, App, Effect, Screen};
+use pulldoctor::tui::keymap::{self, BINDINGS};
+use pulldoctor::tui::theme::Theme;
+use pulldoctor::tui::{reference_time, translate, view};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn demo_app() -> App {
+    let facts = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let now = reference_time(&facts);
+    App::new(facts, now)
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| view::draw(frame, app, Theme { color: false }))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    match translate(key(code), app) {
+        Some(action) => app.update(action),
+        None => Vec::new(),
+    }
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+/// Selects the pod list row of `pod` and opens it.
+fn open_pod(app: &mut App, pod: &str) {
+    let row = app
+        .visible_findings()
+        .iter()
+        .position(|&i| app.report.findings[i].pod.as_deref() == Some(pod))
+        .unwrap_or_else(|| panic!("{pod} is listed"));
+    press(app, KeyCode::Char('g'));
+    for _ in 0..row {
+        press(app, KeyCode::Down);
+    }
+    press(app, KeyCode::Enter);
+}
+
+#[test]
+fn pod_list_at_80x24() {
+    let mut app = demo_app();
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("✗ BROKEN"));
+    insta::assert_snapshot!("pod_list_80x24", screen);
+}
+
+#[test]
+fn pod_list_wide() {
+    let mut app = demo_app();
+    insta::assert_snapshot!("pod_list_160x30", render(&mut app, 160, 30));
+}
+
+#[test]
+fn chain_with_a_broken_trust_link() {
+    let mut app = demo_app();
+    open_pod(&mut app, "api-58d7c9-t4r");
+    let screen = render(&mut app, 100, 30);
+    assert!(screen.contains("trust-wrong-subject"));
+    insta::assert_snapshot!("chain_trust", screen);
+}
+
+#[test]
+fn chain_with_a_broken_node_permission() {
+    let mut app = demo_app();
+    open_pod(&mut app, "checkout-6c9e7a-m3n");
+    // The broken link is focused when the chain opens.
+    let finding = match app.screen() {
+        Screen::Chain { finding } => *finding,
+        other => panic!("not the chain: {other:?}"),
+    };
+    let links = &app.report.findings[finding].links;
+    assert_eq!(links[app.selected()].id.as_str(), "pull-permissions");
+    insta::assert_snapshot!("chain_node_permission_80x24", render(&mut app, 80, 24));
+}
+
+#[test]
+fn fix_pane() {
+    let mut app = demo_app();
+    open_pod(&mut app, "export-29013-4hq7d");
+    press(&mut app, KeyCode::Char('f'));
+    assert!(matches!(app.screen(), Screen::Fix { .. }));
+    let screen = render(&mut app, 100, 40);
+    assert!(screen.contains("aws ecr set-repository-policy"));
+    insta::assert_snapshot!("fix_cross_account", screen);
+    let effects = press(&mut app, KeyCode::Char('y'));
+    match effects.as_slice() {
+        [Effect::Copy { name, text }] => {
+            assert_eq!(name, "batch-export-29013-4hq7d");
+            assert!(text.contains("aws ecr set-repository-policy --registry-id 444455556666"));
+        }
+        other => panic!("expected a copy, got {other:?}"),
+    }
+}
+
+#[test]
+fn help_lists_every_binding() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('?'));
+    let screen = render(&mut app, 80, 24);
+    for b in BINDINGS {
+        assert!(screen.contains(b.label), "help lacks {}", b.label);
+    }
+    insta::assert_snapshot!("help", screen);
+    // Any key closes it.
+    press(&mut app, KeyCode::Char('x'));
+    assert!(!app.help);
+}
+
+#[test]
+fn browsing_service_accounts_roles_and_repositories() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "sa");
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("browse_service_accounts", render(&mut app, 100, 24));
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "roles");
+    press(&mut app, KeyCode::Enter);
+    let roles = render(&mut app, 100, 24);
+    assert!(roles.contains("eks-node-legacy") && roles.contains("shop-checkout"));
+    insta::assert_snapshot!("browse_roles", roles);
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "repos");
+    press(&mut app, KeyCode::Enter);
+    let repos = render(&mut app, 100, 24);
+    assert!(repos.contains("data/exporter"));
+    insta::assert_snapshot!("browse_repositories", repos);
+    // A repository shows who pulls from it and whether each pull identity may.
+    let row = app
+        .browse_table(pulldoctor::tui::browse::Kind::Repositories)
+        .rows
+        .iter()
+        .position(|r| r.cells[2] == "data/exporter")
+        .unwrap();
+    for _ in 0..row {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Enter);
+    let related = render(&mut app, 100, 24);
+    assert!(related.contains("repository data/exporter"));
+    assert!(related.contains("export-29013-4hq7d"));
+    insta::assert_snapshot!("related_repository", related);
+    // And from there into the chain.
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.screen(), Screen::Chain { .. }));
+}
+
+#[test]
+fn filter_and_namespace() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "trust");
+    press(&mut app, KeyCode::Enter);
+    let shown = app.visible_findings();
+    assert_eq!(shown.len(), 2, "api and ingest have broken trust");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.filter.is_empty());
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "ns shop");
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        app.visible_findings()
+            .iter()
+            .all(|&i| app.report.findings[i].namespace == "shop")
+    );
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "nope");
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("unknown command")
+    );
+}
+
+#[test]
+fn key_to_action_table() {
+    let app = demo_app();
+    let pods = Screen::Pods;
+    let chain = Screen::Chain { finding: 0 };
+    let fix = Screen::Fix { finding: 0 };
+    let cases = [
+        (&pods, KeyCode::Enter, Some(Action::Open)),
+        (&chain, KeyCode::Enter, Some(Action::OpenFix)),
+        (&chain, KeyCode::Char('f'), Some(Action::OpenFix)),
+        (&pods, KeyCode::Char('f'), None),
+        (&fix, KeyCode::Char('y'), Some(Action::Copy)),
+        (&pods, KeyCode::Char('y'), None),
+        (&pods, KeyCode::Char('/'), Some(Action::StartFilter)),
+        (&chain, KeyCode::Char('/'), None),
+        (&pods, KeyCode::Char(':'), Some(Action::StartCommand)),
+        (&pods, KeyCode::Char('?'), Some(Action::Help)),
+        (&chain, KeyCode::Esc, Some(Action::Back)),
+        (&pods, KeyCode::Char('q'), Some(Action::Quit)),
+        (&pods, KeyCode::Char('j'), Some(Action::Down)),
+        (&pods, KeyCode::Up, Some(Action::Up)),
+        (&pods, KeyCode::Char('r'), Some(Action::Refresh)),
+    ];
+    for (screen, code, want) in cases {
+        assert_eq!(
+            keymap::action_for(key(code), screen),
+            want,
+            "{screen:?} {code:?}"
+        );
+    }
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(keymap::action_for(ctrl_c, &chain), Some(Action::Quit));
+    // The footer comes from the same table.
+    let footer: Vec<&str> = keymap::footer(&Screen::Pods)
+        .iter()
+        .map(|b| b.label)
+        .collect();
+    assert!(footer.contains(&"enter") && footer.contains(&"q") && !footer.contains(&"y"));
+    drop(app);
+}
+
+#[test]
+fn typing_goes_to_the_filter_not_the_keymap() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "q");
+    assert_eq!(app.filter, "q", "q typed into the filter does not quit");
+    assert_eq!(
+        translate(key(KeyCode::Esc), &app),
+        Some(Action::InputCancel)
+    );
+}
+
+#[test]
+fn esc_goes_back_and_never_past_the_pod_list() {
+    let mut app = demo_app();
+    open_pod(&mut app, "cart-5b8d4f-q7w");
+    press(&mut app, KeyCode::Char('f'));
+    press(&mut app, KeyCode::Esc);
+    assert!(matches!(app.screen(), Screen::Chain { .. }));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen(), &Screen::Pods);
+    assert_eq!(press(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
+}
+
+#[test]
+fn refresh_keeps_the_open_chain() {
+    let mut app = demo_app();
+    open_pod(&mut app, "invoicer-7d6f5c-z9x");
+    let before = app.screen().clone();
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.screen(), &before);
+}
+
+#[test]
+fn resizes_draw_cleanly_at_any_size() {
+    let mut app = demo_app();
+    for (w, h) in [(80, 24), (40, 10), (20, 5), (200, 60), (80, 24)] {
+        render(&mut app, w, h);
+    }
+    open_pod(&mut app, "cart-5b8d4f-q7w");
+    for (w, h) in [(30, 8), (1, 1), (120, 40)] {
+        render(&mut app, w, h);
+    }
+}
