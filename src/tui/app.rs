@@ -90,6 +90,8 @@ pub struct App {
     pub cursor: Vec<usize>,
     pub filter: String,
     pub namespace: Option<String>,
+    visible: Vec<usize>,
+    ages: Vec<String>,
     pub input: Option<(InputKind, String)>,
     pub help: bool,
     pub message: Option<String>,
@@ -119,6 +121,8 @@ impl App {
             cursor: vec![0],
             filter: String::new(),
             namespace: None,
+            visible: Vec::new(),
+            ages: Vec::new(),
             input: None,
             help: false,
             message: None,
@@ -149,12 +153,21 @@ impl App {
             ))
         });
         self.order = order;
+        self.compute_ages();
+        self.refilter();
     }
 
     /// The findings the pod list shows, after the namespace and the filter.
-    pub fn visible_findings(&self) -> Vec<usize> {
+    pub fn visible_findings(&self) -> &[usize] {
+        &self.visible
+    }
+
+    /// Recomputes the visible rows; called whenever the filter, namespace or report changes,
+    /// so that drawing a frame never scans every pod.
+    fn refilter(&mut self) {
         let needle = self.filter.to_lowercase();
-        self.order
+        self.visible = self
+            .order
             .iter()
             .copied()
             .filter(|&i| {
@@ -162,7 +175,7 @@ impl App {
                 self.namespace.as_ref().is_none_or(|ns| *ns == f.namespace)
                     && (needle.is_empty() || row_text(f).contains(&needle))
             })
-            .collect()
+            .collect();
     }
 
     /// The browse table of the current screen, filtered.
@@ -240,6 +253,7 @@ impl App {
                     text.push(c);
                     if *kind == InputKind::Filter {
                         self.filter = text.clone();
+                        self.refilter();
                         self.set_selected(0);
                     }
                 }
@@ -247,6 +261,7 @@ impl App {
                     text.pop();
                     if *kind == InputKind::Filter {
                         self.filter = text.clone();
+                        self.refilter();
                     }
                 }
                 Action::InputSubmit => {
@@ -258,6 +273,7 @@ impl App {
                 Action::InputCancel => {
                     if *kind == InputKind::Filter {
                         self.filter.clear();
+                        self.refilter();
                     }
                     self.input = None;
                 }
@@ -317,6 +333,7 @@ impl App {
             Action::Back => {
                 if !self.filter.is_empty() && self.screen().is_list() {
                     self.filter.clear();
+                    self.refilter();
                 } else {
                     self.pop();
                 }
@@ -407,7 +424,7 @@ impl App {
         let selected = self.selected();
         match self.screen().clone() {
             Screen::Pods => {
-                if let Some(&finding) = self.visible_findings().get(selected) {
+                if let Some(&finding) = self.visible.get(selected) {
                     self.push(Screen::Chain { finding });
                 }
             }
@@ -439,6 +456,7 @@ impl App {
             app.stack.truncate(1);
             app.cursor.truncate(1);
             app.filter.clear();
+            app.refilter();
             if screen != Screen::Pods {
                 app.push(screen);
             }
@@ -456,11 +474,13 @@ impl App {
             }
             ("ns" | "namespace", Some("all" | "-A")) | ("ns" | "namespace", None) => {
                 self.namespace = None;
+                self.refilter();
                 self.set_selected(0);
                 self.message = Some("all namespaces".to_string());
             }
             ("ns" | "namespace", Some(ns)) => {
                 self.namespace = Some(ns.to_string());
+                self.refilter();
                 self.set_selected(0);
                 let known = self.report.findings.iter().any(|f| f.namespace == ns);
                 self.message = Some(if known {
@@ -485,25 +505,40 @@ impl App {
         Vec::new()
     }
 
-    /// The age of a finding's pod, relative to `now`.
-    pub fn age(&self, finding: &Finding) -> String {
-        let Some(pod) = &finding.pod else {
-            return "-".to_string();
-        };
-        let created = self
+    /// The age of finding `index`'s pod, relative to `now`.
+    pub fn age(&self, index: usize) -> &str {
+        self.ages.get(index).map(String::as_str).unwrap_or("-")
+    }
+
+    /// Pod ages per finding, computed once per report.
+    fn compute_ages(&mut self) {
+        let created: std::collections::HashMap<(&str, &str), i64> = self
             .facts
             .pods
             .iter()
-            .find(|p| {
-                p.metadata.name.as_deref() == Some(pod)
-                    && p.metadata.namespace.as_deref() == Some(&finding.namespace)
+            .filter_map(|p| {
+                let t = p.metadata.creation_timestamp.as_ref()?.0.as_second();
+                Some((
+                    (
+                        crate::facts::kube::namespace_of(p),
+                        crate::facts::kube::name_of(p),
+                    ),
+                    t,
+                ))
             })
-            .and_then(|p| p.metadata.creation_timestamp.as_ref())
-            .map(|t| t.0);
-        match created {
-            Some(t) => human_age(self.now.as_second() - t.as_second()),
-            None => "-".to_string(),
-        }
+            .collect();
+        self.ages = self
+            .report
+            .findings
+            .iter()
+            .map(|f| {
+                f.pod
+                    .as_deref()
+                    .and_then(|pod| created.get(&(f.namespace.as_str(), pod)))
+                    .map(|t| human_age(self.now.as_second() - t))
+                    .unwrap_or_else(|| "-".to_string())
+            })
+            .collect();
     }
 }
 

@@ -174,7 +174,7 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             }
             cells.extend([
                 Cell::from(f.state.clone()),
-                Cell::from(app.age(f)),
+                Cell::from(app.age(i).to_string()),
                 Cell::from(Span::styled(broken, theme.status(f.verdict))),
             ]);
             let style = if row == app.selected() {
