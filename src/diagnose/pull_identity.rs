@@ -1,7 +1,7 @@
 //! Who pulls the image: the node's role (EC2), the pod execution role (Fargate), or — only in the
 //! service-account-token pull mode — the role in `eks.amazonaws.com/ecr-role-arn`.
 
-use crate::facts::{Fact, Facts};
+use crate::facts::{Fact, Facts, scope};
 use crate::iam::arn;
 use crate::report::PullIdentityKind;
 use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
@@ -80,8 +80,9 @@ pub fn resolve(
         return Resolution::Unknown("the pod is not scheduled to a node".to_string());
     };
     let Some(node) = node else {
-        return Resolution::Unknown(format!(
-            "node {node_name} was not read: kubectl get node {node_name} -o json"
+        return Resolution::Unknown(facts.unknown_reason(
+            &scope::node(node_name),
+            format!("node {node_name} was not read: kubectl get node {node_name} -o json"),
         ));
     };
     from_node(facts, node_name, node)
@@ -109,10 +110,13 @@ fn fargate(facts: &Facts, pod: &Pod, profile: Option<&str>) -> Resolution {
                 p.fargate_profile_name
             ),
         },
-        None => Resolution::Unknown(format!(
-            "the Fargate profile was not read: aws eks describe-fargate-profile --cluster-name {} --fargate-profile-name {}",
-            facts.cluster_name(),
-            profile.unwrap_or("PROFILE")
+        None => Resolution::Unknown(facts.unknown_reason(
+            &scope::fargate_profile(profile.unwrap_or("")),
+            format!(
+                "the Fargate profile was not read: aws eks describe-fargate-profile --cluster-name {} --fargate-profile-name {}",
+                facts.cluster_name(),
+                profile.unwrap_or("PROFILE")
+            ),
         )),
     }
 }
@@ -127,8 +131,9 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
                 roles: vec![group.node_role.clone()],
                 how: format!("nodeRole of managed node group {ng} (node {node_name})"),
             },
-            None => Resolution::Unknown(format!(
-                "node group {ng} was not described: aws eks describe-nodegroup --cluster-name {cluster} --nodegroup-name {ng}"
+            None => Resolution::Unknown(facts.unknown_reason(
+                &scope::nodegroup(ng),
+                format!("node group {ng} was not described: aws eks describe-nodegroup --cluster-name {cluster} --nodegroup-name {ng}"),
             )),
         };
     }
@@ -159,8 +164,11 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
                 roles: vec![role_arn_from_name(facts, name)],
                 how: format!("spec.role of Karpenter EC2NodeClass {class} (node {node_name})"),
             },
-            None => Resolution::Unknown(format!(
-                "EC2NodeClass {class} was not read: kubectl get ec2nodeclass {class} -o json"
+            None => Resolution::Unknown(facts.unknown_reason(
+                &scope::node_class(class),
+                format!(
+                    "EC2NodeClass {class} was not read: kubectl get ec2nodeclass {class} -o json"
+                ),
             )),
         };
     }

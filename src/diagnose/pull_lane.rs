@@ -8,7 +8,7 @@ use super::events::PullError;
 use super::pull_identity::Resolution;
 use crate::ecr::manifest::{self, ManifestKind};
 use crate::ecr::reference::{EcrImage, ImageRef};
-use crate::facts::{Fact, RepoKey};
+use crate::facts::{Fact, RepoKey, scope};
 use crate::report::{Cause, LinkId, Status};
 use std::collections::BTreeMap;
 
@@ -289,14 +289,23 @@ fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> 
             false,
         );
     }
-    let Some(images) = facts.images.get(key) else {
-        let why = format!(
-            "the images of {} were not read: aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {}",
-            ecr.repository,
-            ecr.account,
-            ecr.region,
-            ecr.repository,
-            ecr.image_id_arg()
+    let images_scope = scope::images(&key.registry, &key.region, &key.name);
+    let none = Vec::new();
+    let listed = facts
+        .images
+        .get(key)
+        .or_else(|| facts.covered.contains(&images_scope).then_some(&none));
+    let Some(images) = listed else {
+        let why = facts.unknown_reason(
+            &images_scope,
+            format!(
+                "the images of {} were not read: aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {}",
+                ecr.repository,
+                ecr.account,
+                ecr.region,
+                ecr.repository,
+                ecr.image_id_arg()
+            ),
         );
         let hint = (subject.pull_error == Some(PullError::NotFound)).then(|| {
             format!(
@@ -450,12 +459,20 @@ fn platform(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage) -> Outcome {
         }
         Some(Err(e)) => Outcome::new(Status::Unknown, format!("the manifest does not parse: {e}")),
         None => {
-            let why = format!(
-                "the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json",
-                ecr.account,
-                ecr.region,
-                ecr.repository,
-                ecr.image_id_arg()
+            let wanted = ecr
+                .digest
+                .clone()
+                .or_else(|| ecr.tag.clone())
+                .unwrap_or_else(|| "latest".into());
+            let why = subject.facts.unknown_reason(
+                &scope::manifest(&key.registry, &key.region, &key.name, &wanted),
+                format!(
+                    "the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json",
+                    ecr.account,
+                    ecr.region,
+                    ecr.repository,
+                    ecr.image_id_arg()
+                ),
             );
             let hint = (subject.pull_error == Some(PullError::NoPlatformMatch))
                 .then(|| format!("the event says the image has no build for {os}/{arch}"));

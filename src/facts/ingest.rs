@@ -60,6 +60,26 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
     if has("apiVersion") && has("kind") {
         return ingest_kube(facts, value);
     }
+    if let Some(lookup) = object.get("pulldoctorLookup") {
+        // How a live lookup ended: answered completely (what is missing is absent), or failed.
+        let scope = lookup["scope"]
+            .as_str()
+            .ok_or("pulldoctorLookup without a scope")?;
+        match (lookup["covered"].as_bool(), lookup["error"].as_str()) {
+            (_, Some(error)) => {
+                facts.errors.insert(scope.to_string(), error.to_string());
+            }
+            (Some(true), None) => {
+                facts.covered.insert(scope.to_string());
+            }
+            _ => {
+                return Err(format!(
+                    "pulldoctorLookup {scope} says neither covered nor error"
+                ));
+            }
+        }
+        return Ok(());
+    }
     if has("Account") && has("Arn") && has("UserId") {
         facts.caller = Some(parse(value, "caller identity")?);
     } else if let Some(cluster) = object.get("cluster") {
@@ -375,6 +395,17 @@ fn add_role_only(facts: &mut Facts, r: GetRole) {
 
 /// Second pass: documents whose account or region comes from other documents.
 fn settle(facts: &mut Facts, pending: Pending) {
+    // Lists a live source read completely are known, even when empty.
+    use super::scope;
+    if facts.covered.contains(scope::POD_IDENTITY) {
+        facts.pod_identity.get_or_insert_with(Vec::new);
+    }
+    if facts.covered.contains(scope::ACCESS_ENTRIES) {
+        facts.access_entries.get_or_insert_with(Vec::new);
+    }
+    if facts.covered.contains(scope::AWS_AUTH) {
+        facts.aws_auth_roles.get_or_insert_with(Vec::new);
+    }
     let account = facts.account();
     let region = facts.region();
     for (doc_account, details) in pending.authorization_details {

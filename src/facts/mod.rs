@@ -124,9 +124,77 @@ pub struct Facts {
     pub repository_policies: BTreeMap<RepoKey, Option<Result<PolicyDocument, String>>>,
     /// Pull-through cache rules per registry account, when read.
     pub pull_through_rules: BTreeMap<String, Vec<aws::PullThroughCacheRule>>,
+
+    /// Scopes (see [`scope`]) that a live lookup answered completely: what is not there is absent.
+    pub covered: BTreeSet<String>,
+    /// Scopes whose lookup failed, with the call and permission that would settle them.
+    pub errors: BTreeMap<String, String>,
+}
+
+/// Names of lookup scopes, shared by the live sources (which record them) and the lookups.
+pub mod scope {
+    pub fn service_accounts(namespace: &str) -> String {
+        format!("serviceaccounts/{namespace}")
+    }
+    pub fn role(account: &str, name: &str) -> String {
+        format!("role/{account}/{name}")
+    }
+    pub fn policy(arn: &str) -> String {
+        format!("policy/{arn}")
+    }
+    pub fn oidc_providers(account: &str) -> String {
+        format!("oidc-providers/{account}")
+    }
+    pub fn repositories(registry: &str, region: &str) -> String {
+        format!("repositories/{registry}/{region}")
+    }
+    pub fn images(registry: &str, region: &str, repository: &str) -> String {
+        format!("images/{registry}/{region}/{repository}")
+    }
+    pub fn manifest(registry: &str, region: &str, repository: &str, id: &str) -> String {
+        format!("manifest/{registry}/{region}/{repository}/{id}")
+    }
+    pub fn repository_policy(registry: &str, region: &str, repository: &str) -> String {
+        format!("repository-policy/{registry}/{region}/{repository}")
+    }
+    pub fn pull_through(registry: &str) -> String {
+        format!("pull-through-cache/{registry}")
+    }
+    pub fn node(name: &str) -> String {
+        format!("node/{name}")
+    }
+    pub fn nodegroup(name: &str) -> String {
+        format!("nodegroup/{name}")
+    }
+    pub fn fargate_profile(name: &str) -> String {
+        format!("fargate-profile/{name}")
+    }
+    pub fn node_class(name: &str) -> String {
+        format!("nodeclass/{name}")
+    }
+    pub const CLUSTER: &str = "cluster";
+    pub const POD_IDENTITY: &str = "pod-identity-associations";
+    pub const ACCESS_ENTRIES: &str = "access-entries";
+    pub const AWS_AUTH: &str = "aws-auth";
 }
 
 impl Facts {
+    /// What a lookup that found nothing means: absent where the scope was answered completely,
+    /// else unknown — naming the failed call when one failed, and the command that settles it.
+    pub fn gap<T>(&self, scope: &str, settle: String) -> Fact<T> {
+        if self.covered.contains(scope) {
+            return Fact::Absent;
+        }
+        Fact::Unknown(self.unknown_reason(scope, settle))
+    }
+
+    pub fn unknown_reason(&self, scope: &str, settle: String) -> String {
+        match self.errors.get(scope) {
+            Some(error) => format!("{error} ({settle})"),
+            None => settle,
+        }
+    }
+
     /// The account of the cluster (and of its IAM), from the caller or the cluster ARN.
     pub fn account(&self) -> Option<String> {
         self.caller
@@ -166,9 +234,10 @@ impl Facts {
         {
             Some(sa) => Fact::Known(sa),
             None if self.service_account_namespaces.contains(namespace) => Fact::Absent,
-            None => Fact::Unknown(format!(
-                "the ServiceAccounts of namespace {namespace} were not read: kubectl -n {namespace} get serviceaccount {name} -o json"
-            )),
+            None => self.gap(
+                &scope::service_accounts(namespace),
+                format!("the ServiceAccounts of namespace {namespace} were not read: kubectl -n {namespace} get serviceaccount {name} -o json"),
+            ),
         }
     }
 
@@ -182,10 +251,13 @@ impl Facts {
         match self.roles.get(&(parsed.account.clone(), name.to_string())) {
             Some(role) => Fact::Known(role),
             None if self.iam_accounts.contains(&parsed.account) => Fact::Absent,
-            None => Fact::Unknown(format!(
-                "the roles of account {} were not read: aws iam get-role --role-name {name}",
-                parsed.account
-            )),
+            None => self.gap(
+                &scope::role(&parsed.account, name),
+                format!(
+                    "the roles of account {} were not read: aws iam get-role --role-name {name}",
+                    parsed.account
+                ),
+            ),
         }
     }
 
@@ -197,9 +269,10 @@ impl Facts {
             Some(Err(why)) => Fact::Unknown(format!("policy {policy_arn} is malformed: {why}")),
             None => match crate::iam::managed::builtin(policy_arn) {
                 Some(doc) => Fact::Known((doc, true)),
-                None => Fact::Unknown(format!(
-                    "the document of {policy_arn} was not read: aws iam get-policy-version --policy-arn {policy_arn} --version-id DEFAULT_VERSION"
-                )),
+                None => self.gap(
+                    &scope::policy(policy_arn),
+                    format!("the document of {policy_arn} was not read: aws iam get-policy-version --policy-arn {policy_arn} --version-id DEFAULT_VERSION"),
+                ),
             },
         }
     }
@@ -210,9 +283,10 @@ impl Facts {
         match self.oidc_providers.get(provider_arn) {
             Some(audiences) => Fact::Known(audiences.as_ref()),
             None if self.oidc_provider_accounts.contains(&account) => Fact::Absent,
-            None => Fact::Unknown(format!(
-                "the OIDC providers of account {account} were not read: aws iam list-open-id-connect-providers"
-            )),
+            None => self.gap(
+                &scope::oidc_providers(&account),
+                format!("the OIDC providers of account {account} were not read: aws iam list-open-id-connect-providers"),
+            ),
         }
     }
 
@@ -225,10 +299,13 @@ impl Facts {
         {
             Fact::Absent
         } else {
-            Fact::Unknown(format!(
-                "the repositories of registry {} in {} were not read: aws ecr describe-repositories --registry-id {} --region {} --repository-names {}",
-                key.registry, key.region, key.registry, key.region, key.name
-            ))
+            self.gap(
+                &scope::repositories(&key.registry, &key.region),
+                format!(
+                    "the repositories of registry {} in {} were not read: aws ecr describe-repositories --registry-id {} --region {} --repository-names {}",
+                    key.registry, key.region, key.registry, key.region, key.name
+                ),
+            )
         }
     }
 
@@ -236,10 +313,13 @@ impl Facts {
         match self.repository_policies.get(key) {
             Some(Some(policy)) => Fact::Known(policy),
             Some(None) => Fact::Absent,
-            None => Fact::Unknown(format!(
-                "the policy of repository {} was not read: aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
-                key.name, key.registry, key.region, key.name
-            )),
+            None => self.gap(
+                &scope::repository_policy(&key.registry, &key.region, &key.name),
+                format!(
+                    "the policy of repository {} was not read: aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
+                    key.name, key.registry, key.region, key.name
+                ),
+            ),
         }
     }
 
@@ -253,9 +333,12 @@ impl Facts {
                         .starts_with(&format!("{}/", r.ecr_repository_prefix))
                 })
                 .map_or(Fact::Absent, Fact::Known),
-            None => Fact::Unknown(format!(
-                "the pull-through cache rules of registry {} were not read: aws ecr describe-pull-through-cache-rules --registry-id {} --region {}",
-                key.registry, key.registry, key.region
+            None => Fact::Unknown(self.unknown_reason(
+                &scope::pull_through(&key.registry),
+                format!(
+                    "the pull-through cache rules of registry {} were not read: aws ecr describe-pull-through-cache-rules --registry-id {} --region {}",
+                    key.registry, key.registry, key.region
+                ),
             )),
         }
     }
@@ -264,9 +347,12 @@ impl Facts {
     pub fn issuer(&self) -> Fact<&str> {
         match &self.cluster {
             Some(cluster) => cluster.issuer().map_or(Fact::Absent, Fact::Known),
-            None => Fact::Unknown(format!(
-                "the cluster was not described: aws eks describe-cluster --name {}",
-                self.cluster_name()
+            None => Fact::Unknown(self.unknown_reason(
+                scope::CLUSTER,
+                format!(
+                    "the cluster was not described: aws eks describe-cluster --name {}",
+                    self.cluster_name()
+                ),
             )),
         }
     }
@@ -282,9 +368,12 @@ impl Facts {
                 .iter()
                 .find(|a| a.namespace == namespace && a.service_account == service_account)
                 .map_or(Fact::Absent, Fact::Known),
-            None => Fact::Unknown(format!(
-                "Pod Identity associations were not read: aws eks list-pod-identity-associations --cluster-name {} --namespace {namespace} --service-account {service_account}",
-                self.cluster_name()
+            None => Fact::Unknown(self.unknown_reason(
+                scope::POD_IDENTITY,
+                format!(
+                    "Pod Identity associations were not read: aws eks list-pod-identity-associations --cluster-name {} --namespace {namespace} --service-account {service_account}",
+                    self.cluster_name()
+                ),
             )),
         }
     }
