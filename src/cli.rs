@@ -55,6 +55,12 @@ pub struct Global {
     /// Enable applying fixes; without it nothing is ever written.
     #[arg(long, global = true)]
     pub allow_writes: bool,
+    /// How many API requests may run at once against a live cluster and AWS.
+    #[arg(long, global = true, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+    /// Seconds before one API request gives up.
+    #[arg(long, global = true, default_value_t = 20, value_name = "SECONDS")]
+    pub timeout: u64,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -83,6 +89,9 @@ pub enum Command {
     Snapshot {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Capture the facts of every pod, not only those that cannot pull.
+        #[arg(long)]
+        all: bool,
     },
     /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
     CollectScript,
@@ -121,7 +130,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) | None => {
-            let facts = load(&global, matches!(cli.command, Some(Command::Demo)))?;
+            let facts = load(&global, matches!(cli.command, Some(Command::Demo)), true)?;
             // The TUI needs a terminal; piped, the same diagnosis prints as a report.
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 crate::tui::run(facts).map_err(Failure)?;
@@ -132,20 +141,38 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Diagnose { pods, all }) => {
-            let facts = load(&global, false)?;
+            let facts = load(&global, false, all)?;
             let report = diagnose::diagnose(&facts, &selection(&global, &pods, all)?);
             emit(&report, global.output);
             let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);
             Ok(if broken { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Some(Command::Snapshot { .. }) => Err(Failure(
-            "snapshot reads a live cluster, which this build cannot do yet; make a bundle with `pulldoctor collect-script` instead".to_string(),
-        )),
+        Some(Command::Snapshot { out, all }) => {
+            if global.from.is_some() {
+                return Err(Failure(
+                    "snapshot reads a live cluster; it does not take --from".to_string(),
+                ));
+            }
+            let collected = collect_live(&global, all)?;
+            let text = serde_json::to_string_pretty(&collected.snapshot())
+                .expect("a snapshot always serialises");
+            std::fs::write(&out, text + "\n")
+                .map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))?;
+            eprintln!(
+                "pulldoctor: wrote {} documents to {} ({} lookups failed)",
+                collected.documents.len(),
+                out.display(),
+                collected.problems.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 /// The facts for this run: the demo, a bundle or snapshot, or (not yet) a live cluster.
-fn load(global: &Global, demo: bool) -> Result<Facts, Failure> {
+/// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
+/// only for the pods that cannot pull, unless `all`).
+fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
     if demo {
         return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
     }
@@ -155,10 +182,30 @@ fn load(global: &Global, demo: bool) -> Result<Facts, Failure> {
             let kind = if path.is_dir() { "bundle" } else { "snapshot" };
             Ok(source::facts_from_bundle(&b, kind))
         }
-        None => Err(Failure(
-            "reading a live cluster is not available in this build yet: pass --from PATH (see `pulldoctor collect-script`) or run `pulldoctor demo`".to_string(),
-        )),
+        None => {
+            let collected = collect_live(global, all)?;
+            Ok(source::facts_from_collected(&collected))
+        }
     }
+}
+
+fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, Failure> {
+    let options = source::live::Options {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
+        namespace: if global.all_namespaces { None } else { global.namespace.clone() },
+        all,
+        profile: global.profile.clone(),
+        region: global.region.clone(),
+        cluster: global.cluster.clone(),
+        concurrency: global.concurrency,
+        timeout: std::time::Duration::from_secs(global.timeout),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(source::live::collect(&options)).map_err(Failure)
 }
 
 fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {

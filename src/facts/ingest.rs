@@ -22,7 +22,7 @@ pub struct Document {
 /// ECR documents whose registry region is settled once every document has been seen.
 #[derive(Default)]
 struct Pending {
-    authorization_details: Vec<(String, AuthorizationDetails)>,
+    authorization_details: Vec<(String, bool, AuthorizationDetails)>,
     provider_lists: Vec<Vec<OidcProviderEntry>>,
     provider_details: Vec<OidcProviderDetail>,
     empty_listings: Vec<Option<String>>,
@@ -121,9 +121,11 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
     } else if has("RoleDetailList") {
         let details: AuthorizationDetails = parse(value, "IAM authorization details")?;
         let account = details.roles.iter().find_map(|r| arn::account_of(&r.arn));
+        // A live source reads roles one by one: that lists no account completely.
+        let complete = object.get("pulldoctorPartial") != Some(&Value::Bool(true));
         pending
             .authorization_details
-            .push((account.unwrap_or_default(), details));
+            .push((account.unwrap_or_default(), complete, details));
     } else if let Some(role) = object.get("Role") {
         let r: GetRole = parse(role, "role")?;
         add_role_only(facts, r);
@@ -408,13 +410,15 @@ fn settle(facts: &mut Facts, pending: Pending) {
     }
     let account = facts.account();
     let region = facts.region();
-    for (doc_account, details) in pending.authorization_details {
+    for (doc_account, complete, details) in pending.authorization_details {
         let acct = if doc_account.is_empty() {
             account.clone().unwrap_or_default()
         } else {
             doc_account
         };
-        facts.iam_accounts.insert(acct.clone());
+        if complete {
+            facts.iam_accounts.insert(acct.clone());
+        }
         for policy in details.policies {
             let default = policy.versions.iter().find(|v| v.is_default_version);
             let doc = match default {

@@ -173,6 +173,7 @@ pub mod scope {
         format!("nodeclass/{name}")
     }
     pub const CLUSTER: &str = "cluster";
+    pub const EVENTS: &str = "events";
     pub const POD_IDENTITY: &str = "pod-identity-associations";
     pub const ACCESS_ENTRIES: &str = "access-entries";
     pub const AWS_AUTH: &str = "aws-auth";

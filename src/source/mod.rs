@@ -2,9 +2,17 @@
 
 pub mod bundle;
 pub mod demo;
+pub mod live;
 
 use crate::facts::{Facts, SourceInfo, ingest};
 use bundle::Bundle;
+
+/// Facts from a live collection.
+pub fn facts_from_collected(collected: &live::Collected) -> Facts {
+    let mut facts = ingest::ingest(&collected.documents);
+    facts.source = collected.source.clone();
+    facts
+}
 
 /// Facts from a bundle, with the bundle's own problems reported beside the documents'.
 pub fn facts_from_bundle(bundle: &Bundle, kind: &str) -> Facts {

@@ -1,0 +1,291 @@
+//! Reading the Kubernetes API (kube-rs): kubeconfig as kubectl handles it, paged lists, a bound
+//! on concurrent requests, retries for throttling and server errors, and refusals turned into
+//! recorded gaps rather than failures.
+
+use super::{Gaps, Limits};
+use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod, ServiceAccount};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::fmt::Debug;
+use std::path::Path;
+
+/// What the kubeconfig says about the cluster, for finding the EKS cluster and region.
+#[derive(Debug, Clone, Default)]
+pub struct ContextInfo {
+    pub context: Option<String>,
+    /// The kubeconfig's cluster entry name (`aws eks update-kubeconfig` writes the cluster ARN).
+    pub cluster_entry: Option<String>,
+    pub server: Option<String>,
+    /// `--cluster-name` / `--region` of an `aws eks get-token` exec plugin.
+    pub exec_cluster: Option<String>,
+    pub exec_region: Option<String>,
+    pub namespace: Option<String>,
+}
+
+pub struct Kube {
+    pub client: kube::Client,
+    pub limits: Limits,
+}
+
+/// Loads the kubeconfig (`--kubeconfig`, else `KUBECONFIG` with several files, else
+/// `~/.kube/config`) and connects with the chosen context.
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    limits: Limits,
+) -> Result<(Kube, ContextInfo), String> {
+    let config_file = match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|e| format!("cannot read the kubeconfig: {e} (pass --kubeconfig, or --from a bundle)"))?;
+    let chosen = context
+        .map(str::to_string)
+        .or_else(|| config_file.current_context.clone());
+    let info = context_info(&config_file, chosen.as_deref());
+    if let Some(name) = &chosen
+        && !config_file.contexts.iter().any(|c| &c.name == name)
+    {
+        return Err(format!("context \"{name}\" is not in the kubeconfig"));
+    }
+    let options = KubeConfigOptions {
+        context: chosen,
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(config_file, &options)
+        .await
+        .map_err(|e| format!("cannot use the kubeconfig: {e}"))?;
+    config.connect_timeout = Some(limits.timeout);
+    config.read_timeout = Some(limits.timeout);
+    let client = kube::Client::try_from(config)
+        .map_err(|e| format!("cannot create a Kubernetes client: {e}"))?;
+    Ok((Kube { client, limits }, info))
+}
+
+fn context_info(config: &Kubeconfig, context: Option<&str>) -> ContextInfo {
+    let named = context.and_then(|c| config.contexts.iter().find(|n| n.name == c));
+    let ctx = named.and_then(|n| n.context.as_ref());
+    let cluster_entry = ctx.map(|c| c.cluster.clone());
+    let server = cluster_entry.as_ref().and_then(|name| {
+        config
+            .clusters
+            .iter()
+            .find(|c| &c.name == name)
+            .and_then(|c| c.cluster.as_ref())
+            .and_then(|c| c.server.clone())
+    });
+    let exec_args: Vec<String> = ctx
+        .and_then(|c| c.user.as_ref())
+        .and_then(|user| config.auth_infos.iter().find(|a| &a.name == user))
+        .and_then(|a| a.auth_info.as_ref())
+        .and_then(|a| a.exec.as_ref())
+        .and_then(|e| e.args.clone())
+        .unwrap_or_default();
+    let after = |flag: &str| {
+        exec_args
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| exec_args.get(i + 1).cloned())
+    };
+    ContextInfo {
+        context: context.map(str::to_string),
+        cluster_entry,
+        server,
+        exec_cluster: after("--cluster-name").or_else(|| after("--cluster-id")).or_else(|| after("-i")),
+        exec_region: after("--region"),
+        namespace: ctx.and_then(|c| c.namespace.clone()),
+    }
+}
+
+/// A failed call: the HTTP status (0 for transport errors) and what to tell the user.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    pub code: u16,
+    pub message: String,
+}
+
+fn classify(error: kube::Error, what: &str, verb: &str, resource: &str) -> CallError {
+    match error {
+        kube::Error::Api(status) => {
+            let code = status.code;
+            let message = match code {
+                401 => format!("Unauthorized: {what} — the credentials of this context were refused (log in again)"),
+                403 => format!("Forbidden: {what} — needs RBAC verb \"{verb}\" on \"{resource}\""),
+                404 => format!("NotFound: {what}"),
+                429 => format!("throttled: {what} (429 Too Many Requests, retries exhausted)"),
+                _ => format!("HTTP {code}: {what}: {}", status.message),
+            };
+            CallError { code, message }
+        }
+        other => CallError {
+            code: 0,
+            message: format!("{what} failed: {other}"),
+        },
+    }
+}
+
+/// Whether a failed call is worth another try.
+fn retryable(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        _ => true,
+    }
+}
+
+impl Kube {
+    /// One API call with the concurrency bound, a timeout, and up to three tries with backoff.
+    async fn call<T, F, Fut>(&self, what: &str, verb: &str, resource: &str, mut f: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let mut delay = std::time::Duration::from_millis(200);
+        for attempt in 1..=3 {
+            let _permit = self.limits.permit().await;
+            let outcome = tokio::time::timeout(self.limits.timeout, f()).await;
+            match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) if attempt < 3 && retryable(&e) => {}
+                Ok(Err(e)) => return Err(classify(e, what, verb, resource)),
+                Err(_) if attempt < 3 => {}
+                Err(_) => {
+                    return Err(CallError {
+                        code: 0,
+                        message: format!("{what} timed out after {:?}", self.limits.timeout),
+                    });
+                }
+            }
+            drop(_permit);
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Every page of a list.
+    async fn list<K>(&self, api: &Api<K>, params: ListParams, what: &str, resource: &str) -> Result<Vec<K>, CallError>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut page_params = params.clone().limit(500);
+            if let Some(t) = &token {
+                page_params = page_params.continue_token(t);
+            }
+            let page = self
+                .call(what, "list", resource, || api.list(&page_params))
+                .await?;
+            items.extend(page.items);
+            token = page.metadata.continue_.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub async fn pods(&self, namespace: Option<&str>) -> Result<Vec<Pod>, CallError> {
+        let api: Api<Pod> = namespaced_or_all(&self.client, namespace);
+        self.list(&api, ListParams::default(), &format!("list pods{}", in_ns(namespace)), "pods")
+            .await
+    }
+
+    /// Warning events only (a field selector): pull failures and FailedCreate are warnings.
+    pub async fn warning_events(&self, namespace: Option<&str>) -> Result<Vec<Event>, CallError> {
+        let api: Api<Event> = namespaced_or_all(&self.client, namespace);
+        self.list(
+            &api,
+            ListParams::default().fields("type=Warning"),
+            &format!("list events{}", in_ns(namespace)),
+            "events",
+        )
+        .await
+    }
+
+    pub async fn service_accounts(&self, namespace: &str) -> Result<Vec<ServiceAccount>, CallError> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        self.list(&api, ListParams::default(), &format!("list serviceaccounts in {namespace}"), "serviceaccounts")
+            .await
+    }
+
+    pub async fn node(&self, name: &str) -> Result<Node, CallError> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        self.call(&format!("get node {name}"), "get", "nodes", || api.get(name)).await
+    }
+
+    pub async fn aws_auth(&self) -> Result<ConfigMap, CallError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
+        self.call("get configmap kube-system/aws-auth", "get", "configmaps", || api.get("aws-auth"))
+            .await
+    }
+
+    /// A controller named by a FailedCreate event, as JSON.
+    pub async fn workload(&self, kind: &str, namespace: &str, name: &str) -> Result<Value, CallError> {
+        let what = format!("get {} {namespace}/{name}", kind.to_lowercase());
+        match kind {
+            "ReplicaSet" => self.get_json::<ReplicaSet>(namespace, name, &what, "replicasets").await,
+            "StatefulSet" => self.get_json::<StatefulSet>(namespace, name, &what, "statefulsets").await,
+            "DaemonSet" => self.get_json::<DaemonSet>(namespace, name, &what, "daemonsets").await,
+            "Job" => self.get_json::<Job>(namespace, name, &what, "jobs").await,
+            other => Err(CallError {
+                code: 0,
+                message: format!("{other} controllers are not read"),
+            }),
+        }
+    }
+
+    async fn get_json<K>(&self, namespace: &str, name: &str, what: &str, resource: &str) -> Result<Value, CallError>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let object = self.call(what, "get", resource, || api.get(name)).await?;
+        Ok(serde_json::to_value(object).unwrap_or_default())
+    }
+
+    /// A Karpenter EC2NodeClass, which names the node role in `spec.role`.
+    pub async fn ec2_node_class(&self, name: &str) -> Result<Value, CallError> {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("karpenter.k8s.aws", "v1", "EC2NodeClass"));
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        let object = self
+            .call(&format!("get ec2nodeclass {name}"), "get", "ec2nodeclasses.karpenter.k8s.aws", || api.get(name))
+            .await?;
+        let mut value = serde_json::to_value(object).unwrap_or_default();
+        value["apiVersion"] = Value::String("karpenter.k8s.aws/v1".into());
+        value["kind"] = Value::String("EC2NodeClass".into());
+        Ok(value)
+    }
+}
+
+fn namespaced_or_all<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn in_ns(namespace: Option<&str>) -> String {
+    namespace.map(|n| format!(" in {n}")).unwrap_or_else(|| " (all namespaces)".to_string())
+}
+
+/// Records a failed Kubernetes call: a 404 of a single object is a covered absence.
+pub fn record(gaps: &mut Gaps, scope_name: &str, error: CallError) {
+    if error.code == 404 {
+        gaps.covered(scope_name);
+    } else {
+        gaps.error(scope_name, &error.message);
+    }
+}
