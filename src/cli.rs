@@ -145,7 +145,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let report = diagnose::diagnose(&facts, &selection(&global, &pods, all)?);
             emit(&report, global.output);
             let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);
-            Ok(if broken { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if broken {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Some(Command::Snapshot { out, all }) => {
             if global.from.is_some() {
@@ -193,7 +197,11 @@ fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, F
     let options = source::live::Options {
         kubeconfig: global.kubeconfig.clone(),
         context: global.context.clone(),
-        namespace: if global.all_namespaces { None } else { global.namespace.clone() },
+        namespace: if global.all_namespaces {
+            None
+        } else {
+            global.namespace.clone()
+        },
         all,
         profile: global.profile.clone(),
         region: global.region.clone(),
@@ -205,7 +213,9 @@ fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, F
         .enable_all()
         .build()
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(source::live::collect(&options)).map_err(Failure)
+    runtime
+        .block_on(source::live::collect(&options))
+        .map_err(Failure)
 }
 
 fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {

@@ -66,7 +66,10 @@ impl Aws {
 
     /// The ECR client of a region: images name their registry's region.
     pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {
-        let mut clients = self.ecr.lock().expect("the ECR client map is never poisoned");
+        let mut clients = self
+            .ecr
+            .lock()
+            .expect("the ECR client map is never poisoned");
         clients
             .entry(region.to_string())
             .or_insert_with(|| {
@@ -81,7 +84,12 @@ impl Aws {
     /// One call: bounded, timed out, errors as [`AwsError`] naming the action.
     pub async fn call<T, E, Fut>(&self, action: &str, target: &str, fut: Fut) -> Result<T, AwsError>
     where
-        Fut: std::future::Future<Output = Result<T, aws_sdk_ecr::error::SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+        Fut: std::future::Future<
+                Output = Result<
+                    T,
+                    aws_sdk_ecr::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+                >,
+            >,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let _permit = self.limits.permit().await;
@@ -96,21 +104,29 @@ impl Aws {
     }
 }
 
-fn describe<E>(action: &str, target: &str, error: &aws_sdk_ecr::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> AwsError
+fn describe<E>(
+    action: &str,
+    target: &str,
+    error: &aws_sdk_ecr::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().unwrap_or("").to_string();
-    let detail = error
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(error).to_string());
+    let detail = error.message().map(str::to_string).unwrap_or_else(|| {
+        aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
+    });
     let message = match code.as_str() {
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             format!("AccessDenied: {action} on {target} was refused — grant {action} to settle it")
         }
-        "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId" | "UnrecognizedClientException" => {
-            format!("{code}: the AWS credentials were refused for {action} (log in again, or pass --profile)")
+        "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException" => {
+            format!(
+                "{code}: the AWS credentials were refused for {action} (log in again, or pass --profile)"
+            )
         }
         "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
             format!("throttled: {action} on {target} (retries exhausted)")

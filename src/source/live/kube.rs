@@ -43,7 +43,9 @@ pub async fn connect(
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
     }
-    .map_err(|e| format!("cannot read the kubeconfig: {e} (pass --kubeconfig, or --from a bundle)"))?;
+    .map_err(|e| {
+        format!("cannot read the kubeconfig: {e} (pass --kubeconfig, or --from a bundle)")
+    })?;
     let chosen = context
         .map(str::to_string)
         .or_else(|| config_file.current_context.clone());
@@ -96,7 +98,9 @@ fn context_info(config: &Kubeconfig, context: Option<&str>) -> ContextInfo {
         context: context.map(str::to_string),
         cluster_entry,
         server,
-        exec_cluster: after("--cluster-name").or_else(|| after("--cluster-id")).or_else(|| after("-i")),
+        exec_cluster: after("--cluster-name")
+            .or_else(|| after("--cluster-id"))
+            .or_else(|| after("-i")),
         exec_region: after("--region"),
         namespace: ctx.and_then(|c| c.namespace.clone()),
     }
@@ -114,7 +118,9 @@ fn classify(error: kube::Error, what: &str, verb: &str, resource: &str) -> CallE
         kube::Error::Api(status) => {
             let code = status.code;
             let message = match code {
-                401 => format!("Unauthorized: {what} — the credentials of this context were refused (log in again)"),
+                401 => format!(
+                    "Unauthorized: {what} — the credentials of this context were refused (log in again)"
+                ),
                 403 => format!("Forbidden: {what} — needs RBAC verb \"{verb}\" on \"{resource}\""),
                 404 => format!("NotFound: {what}"),
                 429 => format!("throttled: {what} (429 Too Many Requests, retries exhausted)"),
@@ -139,7 +145,13 @@ fn retryable(error: &kube::Error) -> bool {
 
 impl Kube {
     /// One API call with the concurrency bound, a timeout, and up to three tries with backoff.
-    async fn call<T, F, Fut>(&self, what: &str, verb: &str, resource: &str, mut f: F) -> Result<T, CallError>
+    async fn call<T, F, Fut>(
+        &self,
+        what: &str,
+        verb: &str,
+        resource: &str,
+        mut f: F,
+    ) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, kube::Error>>,
@@ -168,7 +180,13 @@ impl Kube {
     }
 
     /// Every page of a list.
-    async fn list<K>(&self, api: &Api<K>, params: ListParams, what: &str, resource: &str) -> Result<Vec<K>, CallError>
+    async fn list<K>(
+        &self,
+        api: &Api<K>,
+        params: ListParams,
+        what: &str,
+        resource: &str,
+    ) -> Result<Vec<K>, CallError>
     where
         K: Clone + DeserializeOwned + Debug,
     {
@@ -192,8 +210,13 @@ impl Kube {
 
     pub async fn pods(&self, namespace: Option<&str>) -> Result<Vec<Pod>, CallError> {
         let api: Api<Pod> = namespaced_or_all(&self.client, namespace);
-        self.list(&api, ListParams::default(), &format!("list pods{}", in_ns(namespace)), "pods")
-            .await
+        self.list(
+            &api,
+            ListParams::default(),
+            &format!("list pods{}", in_ns(namespace)),
+            "pods",
+        )
+        .await
     }
 
     /// Warning events only (a field selector): pull failures and FailedCreate are warnings.
@@ -208,30 +231,60 @@ impl Kube {
         .await
     }
 
-    pub async fn service_accounts(&self, namespace: &str) -> Result<Vec<ServiceAccount>, CallError> {
+    pub async fn service_accounts(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<ServiceAccount>, CallError> {
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        self.list(&api, ListParams::default(), &format!("list serviceaccounts in {namespace}"), "serviceaccounts")
-            .await
+        self.list(
+            &api,
+            ListParams::default(),
+            &format!("list serviceaccounts in {namespace}"),
+            "serviceaccounts",
+        )
+        .await
     }
 
     pub async fn node(&self, name: &str) -> Result<Node, CallError> {
         let api: Api<Node> = Api::all(self.client.clone());
-        self.call(&format!("get node {name}"), "get", "nodes", || api.get(name)).await
+        self.call(&format!("get node {name}"), "get", "nodes", || {
+            api.get(name)
+        })
+        .await
     }
 
     pub async fn aws_auth(&self) -> Result<ConfigMap, CallError> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
-        self.call("get configmap kube-system/aws-auth", "get", "configmaps", || api.get("aws-auth"))
-            .await
+        self.call(
+            "get configmap kube-system/aws-auth",
+            "get",
+            "configmaps",
+            || api.get("aws-auth"),
+        )
+        .await
     }
 
     /// A controller named by a FailedCreate event, as JSON.
-    pub async fn workload(&self, kind: &str, namespace: &str, name: &str) -> Result<Value, CallError> {
+    pub async fn workload(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, CallError> {
         let what = format!("get {} {namespace}/{name}", kind.to_lowercase());
         match kind {
-            "ReplicaSet" => self.get_json::<ReplicaSet>(namespace, name, &what, "replicasets").await,
-            "StatefulSet" => self.get_json::<StatefulSet>(namespace, name, &what, "statefulsets").await,
-            "DaemonSet" => self.get_json::<DaemonSet>(namespace, name, &what, "daemonsets").await,
+            "ReplicaSet" => {
+                self.get_json::<ReplicaSet>(namespace, name, &what, "replicasets")
+                    .await
+            }
+            "StatefulSet" => {
+                self.get_json::<StatefulSet>(namespace, name, &what, "statefulsets")
+                    .await
+            }
+            "DaemonSet" => {
+                self.get_json::<DaemonSet>(namespace, name, &what, "daemonsets")
+                    .await
+            }
             "Job" => self.get_json::<Job>(namespace, name, &what, "jobs").await,
             other => Err(CallError {
                 code: 0,
@@ -240,7 +293,13 @@ impl Kube {
         }
     }
 
-    async fn get_json<K>(&self, namespace: &str, name: &str, what: &str, resource: &str) -> Result<Value, CallError>
+    async fn get_json<K>(
+        &self,
+        namespace: &str,
+        name: &str,
+        what: &str,
+        resource: &str,
+    ) -> Result<Value, CallError>
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -255,10 +314,19 @@ impl Kube {
 
     /// A Karpenter EC2NodeClass, which names the node role in `spec.role`.
     pub async fn ec2_node_class(&self, name: &str) -> Result<Value, CallError> {
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("karpenter.k8s.aws", "v1", "EC2NodeClass"));
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "karpenter.k8s.aws",
+            "v1",
+            "EC2NodeClass",
+        ));
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
         let object = self
-            .call(&format!("get ec2nodeclass {name}"), "get", "ec2nodeclasses.karpenter.k8s.aws", || api.get(name))
+            .call(
+                &format!("get ec2nodeclass {name}"),
+                "get",
+                "ec2nodeclasses.karpenter.k8s.aws",
+                || api.get(name),
+            )
             .await?;
         let mut value = serde_json::to_value(object).unwrap_or_default();
         value["apiVersion"] = Value::String("karpenter.k8s.aws/v1".into());
@@ -278,7 +346,9 @@ where
 }
 
 fn in_ns(namespace: Option<&str>) -> String {
-    namespace.map(|n| format!(" in {n}")).unwrap_or_else(|| " (all namespaces)".to_string())
+    namespace
+        .map(|n| format!(" in {n}"))
+        .unwrap_or_else(|| " (all namespaces)".to_string())
 }
 
 /// Records a failed Kubernetes call: a 404 of a single object is a covered absence.

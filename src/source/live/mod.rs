@@ -8,10 +8,10 @@
 pub mod aws;
 pub mod kube;
 
+use crate::ecr::reference::{self, ImageRef};
 use crate::facts::ingest::Document;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, namespace_of};
 use crate::facts::{SourceInfo, scope};
-use crate::ecr::reference::{self, ImageRef};
 use crate::iam::arn;
 use ::aws_sdk_ecr::types::ImageIdentifier;
 use futures::future::join_all;
@@ -107,24 +107,36 @@ impl Collected {
 }
 
 fn failing(pod: &Pod) -> bool {
-    containers(pod)
-        .iter()
-        .any(|c| c.waiting_reason().is_some_and(|r| PULL_FAILURE_REASONS.contains(&r)))
+    containers(pod).iter().any(|c| {
+        c.waiting_reason()
+            .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r))
+    })
 }
 
-fn label<'a>(object: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, key: &str) -> Option<&'a str> {
+fn label<'a>(
+    object: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    key: &str,
+) -> Option<&'a str> {
     object.labels.as_ref()?.get(key).map(String::as_str)
 }
 
 /// The EKS cluster and region: `--cluster`, else the context's cluster ARN or the
 /// `aws eks get-token` arguments.
-fn cluster_from_context(options: &Options, context: &kube::ContextInfo) -> (Option<String>, Option<String>) {
+fn cluster_from_context(
+    options: &Options,
+    context: &kube::ContextInfo,
+) -> (Option<String>, Option<String>) {
     let from_arn = context
         .cluster_entry
         .as_deref()
         .and_then(arn::Arn::parse)
         .filter(|a| a.service == "eks")
-        .map(|a| (a.resource.trim_start_matches("cluster/").to_string(), a.region));
+        .map(|a| {
+            (
+                a.resource.trim_start_matches("cluster/").to_string(),
+                a.region,
+            )
+        });
     let cluster = options
         .cluster
         .clone()
@@ -141,8 +153,12 @@ fn cluster_from_context(options: &Options, context: &kube::ContextInfo) -> (Opti
 /// Reads everything the diagnosis of the selected pods needs.
 pub async fn collect(options: &Options) -> Result<Collected, String> {
     let limits = Limits::new(options.concurrency, options.timeout);
-    let (kube, context) =
-        kube::connect(options.kubeconfig.as_deref(), options.context.as_deref(), limits.clone()).await?;
+    let (kube, context) = kube::connect(
+        options.kubeconfig.as_deref(),
+        options.context.as_deref(),
+        limits.clone(),
+    )
+    .await?;
     let namespace = options.namespace.as_deref();
     let mut gaps = Gaps::default();
     let mut items: Vec<Value> = Vec::new();
@@ -170,7 +186,12 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     }
     let selected_names: BTreeSet<(String, String)> = selected
         .iter()
-        .map(|p| (namespace_of(p).to_string(), p.metadata.name.clone().unwrap_or_default()))
+        .map(|p| {
+            (
+                namespace_of(p).to_string(),
+                p.metadata.name.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     for p in &selected {
         items.push(serde_json::to_value(p).unwrap_or_default());
@@ -178,7 +199,10 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     for e in &events {
         let o = &e.involved_object;
         let about_selected = o.kind.as_deref() == Some("Pod")
-            && selected_names.contains(&(o.namespace.clone().unwrap_or_default(), o.name.clone().unwrap_or_default()));
+            && selected_names.contains(&(
+                o.namespace.clone().unwrap_or_default(),
+                o.name.clone().unwrap_or_default(),
+            ));
         if about_selected || e.reason.as_deref() == Some("FailedCreate") {
             items.push(serde_json::to_value(e).unwrap_or_default());
         }
@@ -197,7 +221,11 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     let (accounts, nodes, workloads) = tokio::join!(
         join_all(namespaces.iter().map(|ns| kube.service_accounts(ns))),
         join_all(node_names.iter().map(|n| kube.node(n))),
-        join_all(create_failures.iter().map(|(kind, ns, name)| kube.workload(kind, ns, name))),
+        join_all(
+            create_failures
+                .iter()
+                .map(|(kind, ns, name)| kube.workload(kind, ns, name))
+        ),
     );
     let mut service_accounts: Vec<ServiceAccount> = Vec::new();
     for (ns, result) in namespaces.iter().zip(accounts) {
@@ -222,20 +250,35 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
             Err(e) => gaps.problems.push(e.message),
         }
     }
-    items.extend(service_accounts.iter().map(|s| serde_json::to_value(s).unwrap_or_default()));
-    items.extend(known_nodes.iter().map(|n| serde_json::to_value(n).unwrap_or_default()));
+    items.extend(
+        service_accounts
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap_or_default()),
+    );
+    items.extend(
+        known_nodes
+            .iter()
+            .map(|n| serde_json::to_value(n).unwrap_or_default()),
+    );
 
     // Which EKS cluster, and the AWS clients.
     let (cluster_name, region) = cluster_from_context(options, &context);
-    let aws = aws::connect(options.profile.as_deref(), region.as_deref(), limits.clone()).await;
+    let aws = aws::connect(
+        options.profile.as_deref(),
+        region.as_deref(),
+        limits.clone(),
+    )
+    .await;
     let cluster_name = match cluster_name {
         Some(name) => name,
-        None => find_cluster_by_endpoint(&aws, context.server.as_deref()).await.ok_or_else(|| {
-            format!(
-                "cannot tell which EKS cluster context {} is: pass --cluster NAME",
-                context.context.as_deref().unwrap_or("(current)")
-            )
-        })?,
+        None => find_cluster_by_endpoint(&aws, context.server.as_deref())
+            .await
+            .ok_or_else(|| {
+                format!(
+                    "cannot tell which EKS cluster context {} is: pass --cluster NAME",
+                    context.context.as_deref().unwrap_or("(current)")
+                )
+            })?,
     };
 
     // Wave 3: the caller, the cluster, node groups, Fargate profiles, node classes, node-role
@@ -253,7 +296,11 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
         .filter_map(|n| label(&n.metadata, "karpenter.k8s.aws/ec2nodeclass").map(str::to_string))
         .collect();
     let self_managed = known_nodes.iter().any(|n| {
-        let fargate = n.metadata.name.as_deref().is_some_and(|x| x.starts_with("fargate-"))
+        let fargate = n
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|x| x.starts_with("fargate-"))
             || label(&n.metadata, "eks.amazonaws.com/compute-type").is_some();
         !fargate
             && label(&n.metadata, "eks.amazonaws.com/nodegroup").is_none()
@@ -261,33 +308,67 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     });
     let images: Vec<crate::ecr::reference::EcrImage> = selected
         .iter()
-        .flat_map(|p| containers(p).into_iter().map(|c| c.image.to_string()).collect::<Vec<_>>())
+        .flat_map(|p| {
+            containers(p)
+                .into_iter()
+                .map(|c| c.image.to_string())
+                .collect::<Vec<_>>()
+        })
         .filter_map(|image| match reference::parse(&image) {
             Ok(ImageRef::Ecr(e)) => Some(e),
             _ => None,
         })
         .collect();
-    let registries: BTreeSet<(String, String)> = images.iter().map(|e| (e.account.clone(), e.region.clone())).collect();
+    let registries: BTreeSet<(String, String)> = images
+        .iter()
+        .map(|e| (e.account.clone(), e.region.clone()))
+        .collect();
 
     let eks = &aws.eks;
     let (caller, cluster, groups, profiles, classes, candidates, associations, providers, listings) = tokio::join!(
-        aws.call("sts:GetCallerIdentity", "the current credentials", aws.sts.get_caller_identity().send()),
-        aws.call("eks:DescribeCluster", &cluster_name, eks.describe_cluster().name(&cluster_name).send()),
-        join_all(nodegroups.iter().map(|ng| aws.call(
-            "eks:DescribeNodegroup",
-            ng,
-            eks.describe_nodegroup().cluster_name(&cluster_name).nodegroup_name(ng).send()
-        ))),
-        join_all(fargate_profiles.iter().map(|fp| aws.call(
-            "eks:DescribeFargateProfile",
-            fp,
-            eks.describe_fargate_profile().cluster_name(&cluster_name).fargate_profile_name(fp).send()
-        ))),
+        aws.call(
+            "sts:GetCallerIdentity",
+            "the current credentials",
+            aws.sts.get_caller_identity().send()
+        ),
+        aws.call(
+            "eks:DescribeCluster",
+            &cluster_name,
+            eks.describe_cluster().name(&cluster_name).send()
+        ),
+        join_all(nodegroups.iter().map(|ng| {
+            aws.call(
+                "eks:DescribeNodegroup",
+                ng,
+                eks.describe_nodegroup()
+                    .cluster_name(&cluster_name)
+                    .nodegroup_name(ng)
+                    .send(),
+            )
+        })),
+        join_all(fargate_profiles.iter().map(|fp| {
+            aws.call(
+                "eks:DescribeFargateProfile",
+                fp,
+                eks.describe_fargate_profile()
+                    .cluster_name(&cluster_name)
+                    .fargate_profile_name(fp)
+                    .send(),
+            )
+        })),
         join_all(node_classes.iter().map(|c| kube.ec2_node_class(c))),
         node_role_candidates(&kube, &aws, &cluster_name, self_managed),
         pod_identity_associations(&aws, &cluster_name, namespace),
-        aws.call("iam:ListOpenIDConnectProviders", "the account", aws.iam.list_open_id_connect_providers().send()),
-        join_all(registries.iter().map(|(registry, reg)| repositories(&aws, registry, reg))),
+        aws.call(
+            "iam:ListOpenIDConnectProviders",
+            "the account",
+            aws.iam.list_open_id_connect_providers().send()
+        ),
+        join_all(
+            registries
+                .iter()
+                .map(|(registry, reg)| repositories(&aws, registry, reg))
+        ),
     );
 
     let account = match caller {
@@ -306,8 +387,15 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     match cluster {
         Ok(out) => {
             if let Some(c) = out.cluster() {
-                issuer = c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer()).map(str::to_string);
-                auto_role = c.compute_config().and_then(|c| c.node_role_arn()).map(str::to_string);
+                issuer = c
+                    .identity()
+                    .and_then(|i| i.oidc())
+                    .and_then(|o| o.issuer())
+                    .map(str::to_string);
+                auto_role = c
+                    .compute_config()
+                    .and_then(|c| c.node_role_arn())
+                    .map(str::to_string);
                 documents.push(json!({"cluster": {
                     "name": c.name(), "arn": c.arn(),
                     "identity": {"oidc": {"issuer": issuer}},
@@ -337,7 +425,7 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
                     let selectors: Vec<Value> = p
                         .selectors()
                         .iter()
-                        .map(|s| json!({"namespace": s.namespace(), "labels": s.labels()}))
+                        .map(|s| json!({"namespace": s.namespace(), "labels": s.labels().cloned().unwrap_or_default()}))
                         .collect();
                     documents.push(json!({"fargateProfile": {"fargateProfileName": p.fargate_profile_name(), "podExecutionRoleArn": p.pod_execution_role_arn(), "selectors": selectors}}));
                 }
@@ -356,7 +444,10 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
             Err(e) => kube::record(&mut gaps, &scope::node_class(class), e),
         }
     }
-    if known_nodes.iter().any(|n| label(&n.metadata, "eks.amazonaws.com/compute-type") == Some("auto")) {
+    if known_nodes
+        .iter()
+        .any(|n| label(&n.metadata, "eks.amazonaws.com/compute-type") == Some("auto"))
+    {
         role_arns.extend(auto_role);
     }
     for doc in candidates.documents {
@@ -374,15 +465,30 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     // Roles the ServiceAccounts name, and Pod Identity roles.
     let needed_accounts: BTreeSet<(String, String)> = selected
         .iter()
-        .map(|p| (namespace_of(p).to_string(), crate::facts::kube::service_account_of(p).to_string()))
+        .map(|p| {
+            (
+                namespace_of(p).to_string(),
+                crate::facts::kube::service_account_of(p).to_string(),
+            )
+        })
         .collect();
     for sa in &service_accounts {
-        let key = (sa.metadata.namespace.clone().unwrap_or_default(), sa.metadata.name.clone().unwrap_or_default());
+        let key = (
+            sa.metadata.namespace.clone().unwrap_or_default(),
+            sa.metadata.name.clone().unwrap_or_default(),
+        );
         if !needed_accounts.contains(&key) {
             continue;
         }
-        for annotation in ["eks.amazonaws.com/role-arn", "eks.amazonaws.com/ecr-role-arn"] {
-            if let Some(value) = sa.metadata.annotations.as_ref().and_then(|a| a.get(annotation))
+        for annotation in [
+            "eks.amazonaws.com/role-arn",
+            "eks.amazonaws.com/ecr-role-arn",
+        ] {
+            if let Some(value) = sa
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(annotation))
                 && arn::is_well_formed_role_arn(value)
             {
                 role_arns.insert(value.clone());
@@ -397,12 +503,22 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
                 .filter(|(ns, sa, _)| needed_accounts.contains(&(ns.clone(), sa.clone())))
                 .collect();
             let described = join_all(wanted.iter().map(|(_, _, id)| {
-                aws.call("eks:DescribePodIdentityAssociation", id, eks.describe_pod_identity_association().cluster_name(&cluster_name).association_id(id).send())
+                aws.call(
+                    "eks:DescribePodIdentityAssociation",
+                    id,
+                    eks.describe_pod_identity_association()
+                        .cluster_name(&cluster_name)
+                        .association_id(id)
+                        .send(),
+                )
             }))
             .await;
             for ((ns, sa, id), result) in wanted.iter().zip(described) {
                 let role = match result {
-                    Ok(out) => out.association().and_then(|a| a.role_arn()).map(str::to_string),
+                    Ok(out) => out
+                        .association()
+                        .and_then(|a| a.role_arn())
+                        .map(str::to_string),
                     Err(e) => {
                         gaps.problems.push(e.message);
                         None
@@ -417,13 +533,24 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
 
     // Wave 4: roles with their policies, OIDC provider, images, manifests, repository policies.
     let caller_account = account.clone().unwrap_or_default();
-    let provider_arn = issuer.as_deref().map(|i| format!("arn:aws:iam::{caller_account}:oidc-provider/{}", i.trim_start_matches("https://")));
+    let provider_arn = issuer.as_deref().map(|i| {
+        format!(
+            "arn:aws:iam::{caller_account}:oidc-provider/{}",
+            i.trim_start_matches("https://")
+        )
+    });
     let provider_listed = match &providers {
         Ok(out) => {
-            let arns: Vec<Value> = out.open_id_connect_provider_list().iter().map(|p| json!({"Arn": p.arn()})).collect();
+            let arns: Vec<Value> = out
+                .open_id_connect_provider_list()
+                .iter()
+                .map(|p| json!({"Arn": p.arn()}))
+                .collect();
             documents.push(json!({"OpenIDConnectProviderList": arns}));
             gaps.covered(&scope::oidc_providers(&caller_account));
-            out.open_id_connect_provider_list().iter().any(|p| p.arn() == provider_arn.as_deref())
+            out.open_id_connect_provider_list()
+                .iter()
+                .any(|p| p.arn() == provider_arn.as_deref())
         }
         Err(e) => {
             gaps.error(&scope::oidc_providers(&caller_account), &e.message);
@@ -439,8 +566,13 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
                     .iter()
                     .map(|n| json!({"repositoryArn": format!("arn:{}:ecr:{reg}:{registry}:repository/{n}", arn::partition_for_region(reg)), "registryId": registry, "repositoryName": n}))
                     .collect();
-                documents.push(json!({"repositories": repos, "registryId": registry, "region": reg}));
-                repositories_known.extend(names.into_iter().map(|n| (registry.clone(), reg.clone(), n)));
+                documents
+                    .push(json!({"repositories": repos, "registryId": registry, "region": reg}));
+                repositories_known.extend(
+                    names
+                        .into_iter()
+                        .map(|n| (registry.clone(), reg.clone(), n)),
+                );
             }
             Err(e) => {
                 gaps.error(&scope::repositories(registry, reg), &e.message);
@@ -451,39 +583,92 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     let repos: BTreeSet<(String, String, String)> = images
         .iter()
         .map(|e| (e.account.clone(), e.region.clone(), e.repository.clone()))
-        .filter(|k| repositories_known.contains(k) || listing_failed.contains(&(k.0.clone(), k.1.clone())))
+        .filter(|k| {
+            repositories_known.contains(k) || listing_failed.contains(&(k.0.clone(), k.1.clone()))
+        })
         .collect();
     let manifests: BTreeSet<(String, String, String, String)> = images
         .iter()
         .filter(|e| repos.contains(&(e.account.clone(), e.region.clone(), e.repository.clone())))
-        .map(|e| (e.account.clone(), e.region.clone(), e.repository.clone(), e.digest.clone().or_else(|| e.tag.clone()).unwrap_or_else(|| "latest".into())))
+        .map(|e| {
+            (
+                e.account.clone(),
+                e.region.clone(),
+                e.repository.clone(),
+                e.digest
+                    .clone()
+                    .or_else(|| e.tag.clone())
+                    .unwrap_or_else(|| "latest".into()),
+            )
+        })
         .collect();
     let (roles, provider, image_lists, policies, manifest_docs) = tokio::join!(
-        join_all(role_arns.iter().map(|r| fetch_role(&aws, r, &caller_account))),
+        join_all(
+            role_arns
+                .iter()
+                .map(|r| fetch_role(&aws, r, &caller_account))
+        ),
         async {
             match (&provider_arn, provider_listed) {
-                (Some(arn), true) => Some(aws.call("iam:GetOpenIDConnectProvider", arn, aws.iam.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send()).await),
+                (Some(arn), true) => Some(
+                    aws.call(
+                        "iam:GetOpenIDConnectProvider",
+                        arn,
+                        aws.iam
+                            .get_open_id_connect_provider()
+                            .open_id_connect_provider_arn(arn)
+                            .send(),
+                    )
+                    .await,
+                ),
                 _ => None,
             }
         },
-        join_all(repos.iter().map(|(registry, reg, name)| describe_images(&aws, registry, reg, name))),
-        join_all(repos.iter().map(|(registry, reg, name)| aws.call(
-            "ecr:GetRepositoryPolicy",
-            name,
-            aws.ecr(reg).get_repository_policy().registry_id(registry).repository_name(name).send()
-        ))),
+        join_all(
+            repos
+                .iter()
+                .map(|(registry, reg, name)| describe_images(&aws, registry, reg, name))
+        ),
+        join_all(repos.iter().map(|(registry, reg, name)| {
+            aws.call(
+                "ecr:GetRepositoryPolicy",
+                name,
+                aws.ecr(reg)
+                    .get_repository_policy()
+                    .registry_id(registry)
+                    .repository_name(name)
+                    .send(),
+            )
+        })),
         join_all(manifests.iter().map(|(registry, reg, name, id)| {
             let image_id = if id.starts_with("sha256:") {
                 ImageIdentifier::builder().image_digest(id).build()
             } else {
                 ImageIdentifier::builder().image_tag(id).build()
             };
-            aws.call("ecr:BatchGetImage", name, aws.ecr(reg).batch_get_image().registry_id(registry).repository_name(name).image_ids(image_id).accepted_media_types("application/vnd.oci.image.index.v1+json").accepted_media_types("application/vnd.docker.distribution.manifest.list.v2+json").accepted_media_types("application/vnd.oci.image.manifest.v1+json").accepted_media_types("application/vnd.docker.distribution.manifest.v2+json").send())
+            aws.call(
+                "ecr:BatchGetImage",
+                name,
+                aws.ecr(reg)
+                    .batch_get_image()
+                    .registry_id(registry)
+                    .repository_name(name)
+                    .image_ids(image_id)
+                    .accepted_media_types("application/vnd.oci.image.index.v1+json")
+                    .accepted_media_types(
+                        "application/vnd.docker.distribution.manifest.list.v2+json",
+                    )
+                    .accepted_media_types("application/vnd.oci.image.manifest.v1+json")
+                    .accepted_media_types("application/vnd.docker.distribution.manifest.v2+json")
+                    .send(),
+            )
         })),
     );
     if let Some(result) = provider {
         match result {
-            Ok(out) => documents.push(json!({"Url": out.url(), "ClientIDList": out.client_id_list()})),
+            Ok(out) => {
+                documents.push(json!({"Url": out.url(), "ClientIDList": out.client_id_list()}))
+            }
             Err(e) => gaps.problems.push(e.message),
         }
     }
@@ -492,14 +677,31 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     for (role_arn, result) in role_arns.iter().zip(roles) {
         match result {
             RoleResult::Found(detail) => {
-                for p in detail["AttachedManagedPolicies"].as_array().into_iter().flatten() {
+                for p in detail["AttachedManagedPolicies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
                     policy_arns.extend(p["PolicyArn"].as_str().map(str::to_string));
                 }
-                policy_arns.extend(detail["PermissionsBoundary"]["PermissionsBoundaryArn"].as_str().map(str::to_string));
+                policy_arns.extend(
+                    detail["PermissionsBoundary"]["PermissionsBoundaryArn"]
+                        .as_str()
+                        .map(str::to_string),
+                );
                 role_details.push(detail);
             }
-            RoleResult::Absent => gaps.covered(&scope::role(&arn::account_of(role_arn).unwrap_or_default(), &arn::role_name_of(role_arn))),
-            RoleResult::Failed(message) => gaps.error(&scope::role(&arn::account_of(role_arn).unwrap_or_default(), &arn::role_name_of(role_arn)), &message),
+            RoleResult::Absent => gaps.covered(&scope::role(
+                &arn::account_of(role_arn).unwrap_or_default(),
+                &arn::role_name_of(role_arn),
+            )),
+            RoleResult::Failed(message) => gaps.error(
+                &scope::role(
+                    &arn::account_of(role_arn).unwrap_or_default(),
+                    &arn::role_name_of(role_arn),
+                ),
+                &message,
+            ),
         }
     }
     let mut missing_images = false;
@@ -507,10 +709,16 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
         match result {
             Ok(details) => {
                 let wanted_missing = images.iter().any(|e| {
-                    &e.account == registry && &e.repository == name && !details.iter().any(|d| {
-                        e.digest.as_deref().is_some_and(|x| d["imageDigest"] == x)
-                            || e.tag.as_ref().is_some_and(|t| d["imageTags"].as_array().is_some_and(|tags| tags.iter().any(|x| x == t)))
-                    })
+                    &e.account == registry
+                        && &e.repository == name
+                        && !details.iter().any(|d| {
+                            e.digest.as_deref().is_some_and(|x| d["imageDigest"] == x)
+                                || e.tag.as_ref().is_some_and(|t| {
+                                    d["imageTags"]
+                                        .as_array()
+                                        .is_some_and(|tags| tags.iter().any(|x| x == t))
+                                })
+                        })
                 });
                 missing_images |= wanted_missing;
                 gaps.covered(&scope::images(registry, reg, name));
@@ -554,15 +762,30 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     // Wave 5: managed policies (each once, for every role that attaches it), and — only when a
     // repository or image is missing — the pull-through cache rules that could explain it.
     let needs_cache_rules = missing_images
-        || images.iter().any(|e| !repositories_known.contains(&(e.account.clone(), e.region.clone(), e.repository.clone())));
-    let cache_registries: Vec<(String, String)> = if needs_cache_rules { registries.iter().cloned().collect() } else { Vec::new() };
+        || images.iter().any(|e| {
+            !repositories_known.contains(&(
+                e.account.clone(),
+                e.region.clone(),
+                e.repository.clone(),
+            ))
+        });
+    let cache_registries: Vec<(String, String)> = if needs_cache_rules {
+        registries.iter().cloned().collect()
+    } else {
+        Vec::new()
+    };
     let (policy_docs, cache_rules) = tokio::join!(
         join_all(policy_arns.iter().map(|p| fetch_policy(&aws, p))),
-        join_all(cache_registries.iter().map(|(registry, reg)| aws.call(
-            "ecr:DescribePullThroughCacheRules",
-            registry,
-            aws.ecr(reg).describe_pull_through_cache_rules().registry_id(registry).send()
-        ))),
+        join_all(cache_registries.iter().map(|(registry, reg)| {
+            aws.call(
+                "ecr:DescribePullThroughCacheRules",
+                registry,
+                aws.ecr(reg)
+                    .describe_pull_through_cache_rules()
+                    .registry_id(registry)
+                    .send(),
+            )
+        })),
     );
     let mut managed = Vec::new();
     for (policy_arn, result) in policy_arns.iter().zip(policy_docs) {
@@ -585,7 +808,9 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
         }
     }
     // Roles read one by one: a partial listing, so a role not read stays unknown.
-    documents.push(json!({"RoleDetailList": role_details, "Policies": managed, "pulldoctorPartial": true}));
+    documents.push(
+        json!({"RoleDetailList": role_details, "Policies": managed, "pulldoctorPartial": true}),
+    );
     documents.push(json!({"apiVersion": "v1", "kind": "List", "items": items}));
     documents.extend(gaps.documents);
     let source = SourceInfo {
@@ -601,7 +826,10 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
         documents: documents
             .into_iter()
             .enumerate()
-            .map(|(i, value)| Document { origin: format!("live[{i}]"), value })
+            .map(|(i, value)| Document {
+                origin: format!("live[{i}]"),
+                value,
+            })
             .collect(),
         problems: gaps.problems,
     })
@@ -610,10 +838,29 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
 /// The cluster whose API endpoint is this context's server.
 async fn find_cluster_by_endpoint(aws: &aws::Aws, server: Option<&str>) -> Option<String> {
     let server = server?.trim_end_matches('/');
-    let clusters = aws.call("eks:ListClusters", "the region", aws.eks.list_clusters().send()).await.ok()?;
+    let clusters = aws
+        .call(
+            "eks:ListClusters",
+            "the region",
+            aws.eks.list_clusters().send(),
+        )
+        .await
+        .ok()?;
     for name in clusters.clusters() {
-        let described = aws.call("eks:DescribeCluster", name, aws.eks.describe_cluster().name(name).send()).await.ok()?;
-        if described.cluster().and_then(|c| c.endpoint()).map(|e| e.trim_end_matches('/')) == Some(server) {
+        let described = aws
+            .call(
+                "eks:DescribeCluster",
+                name,
+                aws.eks.describe_cluster().name(name).send(),
+            )
+            .await
+            .ok()?;
+        if described
+            .cluster()
+            .and_then(|c| c.endpoint())
+            .map(|e| e.trim_end_matches('/'))
+            == Some(server)
+        {
             return Some(name.clone());
         }
     }
@@ -628,25 +875,51 @@ struct Candidates {
 }
 
 /// For self-managed nodes: access entries and `aws-auth`, which name the node roles.
-async fn node_role_candidates(kube: &kube::Kube, aws: &aws::Aws, cluster: &str, needed: bool) -> Candidates {
-    let mut out = Candidates { documents: vec![], items: vec![], roles: vec![], gaps: vec![] };
+async fn node_role_candidates(
+    kube: &kube::Kube,
+    aws: &aws::Aws,
+    cluster: &str,
+    needed: bool,
+) -> Candidates {
+    let mut out = Candidates {
+        documents: vec![],
+        items: vec![],
+        roles: vec![],
+        gaps: vec![],
+    };
     if !needed {
         return out;
     }
     let (config_map, entries) = tokio::join!(
         kube.aws_auth(),
-        aws.call("eks:ListAccessEntries", cluster, aws.eks.list_access_entries().cluster_name(cluster).send()),
+        aws.call(
+            "eks:ListAccessEntries",
+            cluster,
+            aws.eks.list_access_entries().cluster_name(cluster).send()
+        ),
     );
     match config_map {
         Ok(cm) => out.items.push(serde_json::to_value(cm).unwrap_or_default()),
-        Err(e) if e.code == 404 => out.documents.push(json!({"pulldoctorLookup": {"scope": scope::AWS_AUTH, "covered": true}})),
+        Err(e) if e.code == 404 => out
+            .documents
+            .push(json!({"pulldoctorLookup": {"scope": scope::AWS_AUTH, "covered": true}})),
         Err(e) => out.gaps.push((scope::AWS_AUTH.to_string(), e.message)),
     }
     match entries {
         Ok(list) => {
-            out.documents.push(json!({"pulldoctorLookup": {"scope": scope::ACCESS_ENTRIES, "covered": true}}));
+            out.documents.push(
+                json!({"pulldoctorLookup": {"scope": scope::ACCESS_ENTRIES, "covered": true}}),
+            );
             let described = join_all(list.access_entries().iter().map(|p| {
-                aws.call("eks:DescribeAccessEntry", p, aws.eks.describe_access_entry().cluster_name(cluster).principal_arn(p).send())
+                aws.call(
+                    "eks:DescribeAccessEntry",
+                    p,
+                    aws.eks
+                        .describe_access_entry()
+                        .cluster_name(cluster)
+                        .principal_arn(p)
+                        .send(),
+                )
             }))
             .await;
             for result in described.into_iter().flatten() {
@@ -658,30 +931,46 @@ async fn node_role_candidates(kube: &kube::Kube, aws: &aws::Aws, cluster: &str, 
                 }
             }
         }
-        Err(e) => out.gaps.push((scope::ACCESS_ENTRIES.to_string(), e.message)),
+        Err(e) => out
+            .gaps
+            .push((scope::ACCESS_ENTRIES.to_string(), e.message)),
     }
     if let Some(cm) = out.items.first()
         && let Some(text) = cm["data"]["mapRoles"].as_str()
         && let Ok(mapped) = serde_saphyr::from_str::<Vec<crate::facts::kube::MappedRole>>(text)
     {
-        out.roles.extend(mapped.into_iter().filter(|m| m.is_node_role()).map(|m| m.rolearn));
+        out.roles.extend(
+            mapped
+                .into_iter()
+                .filter(|m| m.is_node_role())
+                .map(|m| m.rolearn),
+        );
     }
     out
 }
 
 /// Every association of the cluster (or namespace): namespace, ServiceAccount, id.
-async fn pod_identity_associations(aws: &aws::Aws, cluster: &str, namespace: Option<&str>) -> Result<Vec<(String, String, String)>, aws::AwsError> {
+async fn pod_identity_associations(
+    aws: &aws::Aws,
+    cluster: &str,
+    namespace: Option<&str>,
+) -> Result<Vec<(String, String, String)>, aws::AwsError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut request = aws.eks.list_pod_identity_associations().cluster_name(cluster);
+        let mut request = aws
+            .eks
+            .list_pod_identity_associations()
+            .cluster_name(cluster);
         if let Some(ns) = namespace {
             request = request.namespace(ns);
         }
         if let Some(t) = &token {
             request = request.next_token(t);
         }
-        let page = aws.call("eks:ListPodIdentityAssociations", cluster, request.send()).await?;
+        let page = aws
+            .call("eks:ListPodIdentityAssociations", cluster, request.send())
+            .await?;
         for a in page.associations() {
             out.push((
                 a.namespace().unwrap_or_default().to_string(),
@@ -697,7 +986,11 @@ async fn pod_identity_associations(aws: &aws::Aws, cluster: &str, namespace: Opt
 }
 
 /// The repository names of one registry in one region.
-async fn repositories(aws: &aws::Aws, registry: &str, region: &str) -> Result<Vec<String>, aws::AwsError> {
+async fn repositories(
+    aws: &aws::Aws,
+    registry: &str,
+    region: &str,
+) -> Result<Vec<String>, aws::AwsError> {
     let client = aws.ecr(region);
     let mut names = Vec::new();
     let mut token: Option<String> = None;
@@ -707,8 +1000,14 @@ async fn repositories(aws: &aws::Aws, registry: &str, region: &str) -> Result<Ve
             request = request.next_token(t);
         }
         let target = format!("registry {registry} in {region}");
-        let page = aws.call("ecr:DescribeRepositories", &target, request.send()).await?;
-        names.extend(page.repositories().iter().filter_map(|r| r.repository_name().map(str::to_string)));
+        let page = aws
+            .call("ecr:DescribeRepositories", &target, request.send())
+            .await?;
+        names.extend(
+            page.repositories()
+                .iter()
+                .filter_map(|r| r.repository_name().map(str::to_string)),
+        );
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             return Ok(names);
@@ -716,12 +1015,20 @@ async fn repositories(aws: &aws::Aws, registry: &str, region: &str) -> Result<Ve
     }
 }
 
-async fn describe_images(aws: &aws::Aws, registry: &str, region: &str, name: &str) -> Result<Vec<Value>, aws::AwsError> {
+async fn describe_images(
+    aws: &aws::Aws,
+    registry: &str,
+    region: &str,
+    name: &str,
+) -> Result<Vec<Value>, aws::AwsError> {
     let client = aws.ecr(region);
     let mut details = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut request = client.describe_images().registry_id(registry).repository_name(name);
+        let mut request = client
+            .describe_images()
+            .registry_id(registry)
+            .repository_name(name);
         if let Some(t) = &token {
             request = request.next_token(t);
         }
@@ -752,7 +1059,14 @@ async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> Rol
             "role {role_arn} is in account {account}; these credentials read the IAM of account {caller_account} (use --profile for {account})"
         ));
     }
-    let role = match aws.call("iam:GetRole", &name, aws.iam.get_role().role_name(&name).send()).await {
+    let role = match aws
+        .call(
+            "iam:GetRole",
+            &name,
+            aws.iam.get_role().role_name(&name).send(),
+        )
+        .await
+    {
         Ok(out) => out,
         Err(e) if e.is(&["NoSuchEntity"]) => return RoleResult::Absent,
         Err(e) => return RoleResult::Failed(e.message),
@@ -761,21 +1075,42 @@ async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> Rol
         return RoleResult::Failed(format!("iam:GetRole for {name} returned no role"));
     };
     let (inline_names, attached) = tokio::join!(
-        aws.call("iam:ListRolePolicies", &name, aws.iam.list_role_policies().role_name(&name).send()),
-        aws.call("iam:ListAttachedRolePolicies", &name, aws.iam.list_attached_role_policies().role_name(&name).send()),
+        aws.call(
+            "iam:ListRolePolicies",
+            &name,
+            aws.iam.list_role_policies().role_name(&name).send()
+        ),
+        aws.call(
+            "iam:ListAttachedRolePolicies",
+            &name,
+            aws.iam
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+        ),
     );
     let (inline_names, attached) = match (inline_names, attached) {
         (Ok(i), Ok(a)) => (i, a),
         (Err(e), _) | (_, Err(e)) => return RoleResult::Failed(e.message),
     };
     let inline = join_all(inline_names.policy_names().iter().map(|p| {
-        aws.call("iam:GetRolePolicy", p, aws.iam.get_role_policy().role_name(&name).policy_name(p).send())
+        aws.call(
+            "iam:GetRolePolicy",
+            p,
+            aws.iam
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name(p)
+                .send(),
+        )
     }))
     .await;
     let mut role_policies = Vec::new();
     for result in inline {
         match result {
-            Ok(p) => role_policies.push(json!({"PolicyName": p.policy_name(), "PolicyDocument": p.policy_document()})),
+            Ok(p) => role_policies.push(
+                json!({"PolicyName": p.policy_name(), "PolicyDocument": p.policy_document()}),
+            ),
             Err(e) => return RoleResult::Failed(e.message),
         }
     }
@@ -789,7 +1124,10 @@ async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> Rol
         "AssumeRolePolicyDocument": role.assume_role_policy_document(),
         "RolePolicyList": role_policies, "AttachedManagedPolicies": attached,
     });
-    if let Some(b) = role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()) {
+    if let Some(b) = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+    {
         detail["PermissionsBoundary"] = json!({"PermissionsBoundaryArn": b});
     }
     RoleResult::Found(detail)
@@ -797,10 +1135,32 @@ async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> Rol
 
 /// The default version of a managed policy.
 async fn fetch_policy(aws: &aws::Aws, policy_arn: &str) -> Result<String, aws::AwsError> {
-    let policy = aws.call("iam:GetPolicy", policy_arn, aws.iam.get_policy().policy_arn(policy_arn).send()).await?;
-    let version = policy.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
-    let out = aws
-        .call("iam:GetPolicyVersion", policy_arn, aws.iam.get_policy_version().policy_arn(policy_arn).version_id(&version).send())
+    let policy = aws
+        .call(
+            "iam:GetPolicy",
+            policy_arn,
+            aws.iam.get_policy().policy_arn(policy_arn).send(),
+        )
         .await?;
-    Ok(out.policy_version().and_then(|v| v.document()).unwrap_or_default().to_string())
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .unwrap_or("v1")
+        .to_string();
+    let out = aws
+        .call(
+            "iam:GetPolicyVersion",
+            policy_arn,
+            aws.iam
+                .get_policy_version()
+                .policy_arn(policy_arn)
+                .version_id(&version)
+                .send(),
+        )
+        .await?;
+    Ok(out
+        .policy_version()
+        .and_then(|v| v.document())
+        .unwrap_or_default()
+        .to_string())
 }

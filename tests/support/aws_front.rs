@@ -1,0 +1,347 @@
+//! The AWS endpoint pulldoctor talks to in tests: it forwards to the moto server, serves the
+//! operations moto lacks (Pod Identity associations, access entries, pull-through cache rules)
+//! from the scenario, refuses what the scenario does not know (as real AWS refuses a foreign
+//! registry), injects faults, and counts every request by operation.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct AwsFault {
+    /// `service:Operation`, e.g. `iam:GetRole`.
+    pub op: String,
+    pub code: String,
+    pub remaining: usize,
+}
+
+/// What the scenario says beyond what moto can hold.
+#[derive(Default, Clone)]
+pub struct World {
+    /// (registry, region) pairs whose repositories the scenario lists.
+    pub registries: BTreeSet<(String, String)>,
+    /// (registry, repository) pairs whose images the scenario lists.
+    pub images: BTreeSet<(String, String)>,
+    /// (registry, repository) pairs whose policy the scenario knows.
+    pub policies: BTreeSet<(String, String)>,
+    pub pod_identity: Option<Vec<Value>>,
+    pub access_entries: Option<Vec<Value>>,
+    /// Pull-through cache rules per registry, when the scenario has them.
+    pub cache_rules: Option<Vec<Value>>,
+}
+
+pub struct FrontState {
+    pub moto: String,
+    pub world: World,
+    pub requests: Mutex<Vec<String>>,
+    pub faults: Mutex<Vec<AwsFault>>,
+    pub latency: Mutex<Duration>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+pub struct AwsFront {
+    pub addr: SocketAddr,
+    pub state: Arc<FrontState>,
+}
+
+impl AwsFront {
+    pub async fn start(moto: &str, world: World) -> AwsFront {
+        let state = Arc::new(FrontState {
+            moto: moto.to_string(),
+            world,
+            requests: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            latency: Mutex::new(Duration::ZERO),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        AwsFront { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    pub fn fault(&self, op: &str, code: &str, remaining: usize) {
+        self.state.faults.lock().unwrap().push(AwsFault {
+            op: op.to_string(),
+            code: code.to_string(),
+            remaining,
+        });
+    }
+}
+
+/// `service:Operation` of a request, and its region.
+fn operation(
+    method: &str,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> (String, String) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let scope: Vec<&str> = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split(',').next())
+        .map(|c| c.split('/').collect())
+        .unwrap_or_default();
+    let region = scope.get(2).copied().unwrap_or("us-east-1").to_string();
+    let service = scope.get(3).copied().unwrap_or("?");
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let op = target.rsplit('.').next().unwrap_or(target);
+        return (format!("{service}:{op}"), region);
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Some(action) = text.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        return (format!("{service}:{action}"), region);
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let op = match (method, parts.as_slice()) {
+        ("GET", ["clusters"]) => "ListClusters",
+        ("GET", ["clusters", _]) => "DescribeCluster",
+        ("GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
+        ("GET", ["clusters", _, "fargate-profiles", _]) => "DescribeFargateProfile",
+        ("GET", ["clusters", _, "pod-identity-associations"]) => "ListPodIdentityAssociations",
+        ("GET", ["clusters", _, "pod-identity-associations", _]) => {
+            "DescribePodIdentityAssociation"
+        }
+        ("GET", ["clusters", _, "access-entries"]) => "ListAccessEntries",
+        ("GET", ["clusters", _, "access-entries", _]) => "DescribeAccessEntry",
+        _ => return (format!("{service}:{method} {path}"), region),
+    };
+    (format!("{service}:{op}"), region)
+}
+
+/// Operations that change something: pulldoctor must never send one without --allow-writes.
+pub fn is_mutating(op: &str) -> bool {
+    let name = op.split(':').nth(1).unwrap_or(op);
+    [
+        "Create",
+        "Put",
+        "Delete",
+        "Update",
+        "Attach",
+        "Detach",
+        "Set",
+        "Tag",
+        "Untag",
+        "Associate",
+        "Add",
+        "Remove",
+        "Upload",
+        "Complete",
+        "Initiate",
+        "POST",
+        "PUT",
+        "DELETE",
+        "PATCH",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+fn error(service: &str, code: &str, message: &str) -> Response {
+    match service {
+        "iam" | "sts" => Response::builder()
+            .status(if code.contains("Throttl") { 400 } else { 403 })
+            .header("content-type", "text/xml")
+            .body(Body::from(format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>front</RequestId></ErrorResponse>"
+            )))
+            .unwrap(),
+        _ => Response::builder()
+            .status(400)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amzn-ErrorType", code)
+            .body(Body::from(json!({"__type": code, "message": message}).to_string()))
+            .unwrap(),
+    }
+}
+
+fn ok(value: Value) -> Response {
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from(value.to_string()))
+        .unwrap()
+}
+
+async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_string();
+    let (op, region) = operation(&method, &path, &parts.headers, &body);
+    state.requests.lock().unwrap().push(op.clone());
+    let service = op.split(':').next().unwrap_or("").to_string();
+    let latency = *state.latency.lock().unwrap();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    {
+        let mut faults = state.faults.lock().unwrap();
+        if let Some(f) = faults.iter_mut().find(|f| f.op == op && f.remaining > 0) {
+            f.remaining -= 1;
+            return error(&service, &f.code, &format!("injected {} for {op}", f.code));
+        }
+    }
+    let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let registry = json_body["registryId"].as_str().unwrap_or("").to_string();
+    let repository = json_body["repositoryName"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let world = &state.world;
+    let refuse = |what: &str| {
+        error(
+            &service,
+            "AccessDeniedException",
+            &format!("the scenario does not know {what}"),
+        )
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match op.as_str() {
+        "ecr:DescribeRepositories"
+            if !world
+                .registries
+                .contains(&(registry.clone(), region.clone())) =>
+        {
+            return refuse(&format!("registry {registry} in {region}"));
+        }
+        "ecr:DescribeImages"
+            if !world
+                .images
+                .contains(&(registry.clone(), repository.clone())) =>
+        {
+            return refuse(&format!("the images of {repository}"));
+        }
+        "ecr:GetRepositoryPolicy"
+            if !world
+                .policies
+                .contains(&(registry.clone(), repository.clone())) =>
+        {
+            return refuse(&format!("the policy of {repository}"));
+        }
+        "ecr:DescribePullThroughCacheRules" => {
+            return match &world.cache_rules {
+                Some(rules) => ok(json!({"pullThroughCacheRules": rules})),
+                None => refuse("pull-through cache rules"),
+            };
+        }
+        "eks:ListPodIdentityAssociations" => {
+            return match &world.pod_identity {
+                Some(list) => {
+                    let ns = parts
+                        .uri
+                        .query()
+                        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("namespace=")));
+                    let summaries: Vec<Value> = list
+                        .iter()
+                        .filter(|a| ns.is_none_or(|n| a["namespace"] == n))
+                        .map(|a| json!({"clusterName": a["clusterName"], "namespace": a["namespace"], "serviceAccount": a["serviceAccount"], "associationId": a["associationId"]}))
+                        .collect();
+                    ok(json!({"associations": summaries}))
+                }
+                None => refuse("Pod Identity associations"),
+            };
+        }
+        "eks:DescribePodIdentityAssociation" => {
+            let id = segments.last().copied().unwrap_or("");
+            return match world
+                .pod_identity
+                .iter()
+                .flatten()
+                .find(|a| a["associationId"] == id)
+            {
+                Some(a) => ok(json!({"association": a})),
+                None => error(&service, "ResourceNotFoundException", "no such association"),
+            };
+        }
+        "eks:ListAccessEntries" => {
+            return match &world.access_entries {
+                Some(list) => ok(
+                    json!({"accessEntries": list.iter().map(|e| e["principalArn"].clone()).collect::<Vec<_>>()}),
+                ),
+                None => refuse("access entries"),
+            };
+        }
+        "eks:DescribeAccessEntry" => {
+            let arn = percent_encoding::percent_decode_str(segments.last().copied().unwrap_or(""))
+                .decode_utf8_lossy()
+                .into_owned();
+            return match world
+                .access_entries
+                .iter()
+                .flatten()
+                .find(|e| e["principalArn"] == arn.as_str())
+            {
+                Some(e) => ok(json!({"accessEntry": e})),
+                None => error(
+                    &service,
+                    "ResourceNotFoundException",
+                    "no such access entry",
+                ),
+            };
+        }
+        _ => {}
+    }
+    forward(&state, parts, body).await
+}
+
+async fn forward(state: &FrontState, parts: axum::http::request::Parts, body: Bytes) -> Response {
+    let uri = format!(
+        "{}{}",
+        state.moto,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut builder = hyper::Request::builder().method(parts.method).uri(uri);
+    for (name, value) in &parts.headers {
+        if name != "host" {
+            builder = builder.header(name, value);
+        }
+    }
+    let request = builder.body(Full::new(body)).unwrap();
+    match state.client.request(request).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Response::from_parts(parts, Body::from(bytes))
+        }
+        Err(e) => Response::builder()
+            .status(502)
+            .body(Body::from(format!("moto: {e}")))
+            .unwrap(),
+    }
+}

@@ -1,0 +1,428 @@
+//! The offline stand-ins for a live cluster and AWS account, seeded from a scenario: a
+//! Kubernetes API server, the moto server, and an AWS front that fills moto's gaps.
+
+#![allow(dead_code)]
+
+pub mod aws_front;
+pub mod kube_api;
+
+use aws_front::{AwsFront, World};
+use kube_api::KubeApi;
+use pulldoctor::diagnose::{Selection, diagnose};
+use pulldoctor::facts::Facts;
+use pulldoctor::report::Report;
+use pulldoctor::source::{self, bundle};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "us-east-1";
+
+/// A moto server on a free loopback port, stopped on drop.
+pub struct Moto {
+    pub url: String,
+    child: Child,
+}
+
+pub fn moto_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("PULLDOCTOR_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/bin/moto_server")
+}
+
+impl Moto {
+    pub fn start(account: &str) -> Moto {
+        let binary = moto_binary();
+        assert!(
+            binary.exists(),
+            "moto_server not found at {}: run scripts/test, which installs moto into target/moto-venv",
+            binary.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env("MOTO_ACCOUNT_ID", account)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sdk_config(endpoint: &str) -> aws_types::SdkConfig {
+    aws_types::SdkConfig::builder()
+        .endpoint_url(endpoint)
+        .region(aws_types::region::Region::new(REGION))
+        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
+            aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "tests"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build()
+}
+
+/// Everything a scenario needs to be read live.
+pub struct Harness {
+    pub name: String,
+    pub facts: Facts,
+    pub kube: KubeApi,
+    pub front: AwsFront,
+    pub kubeconfig: PathBuf,
+    pub cluster_arn: String,
+    _moto: Moto,
+    _dir: TempDir,
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "pulldoctor-live-{}-{name}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// The kube objects of a scenario's documents, Lists flattened.
+fn kube_objects(documents: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for d in documents {
+        if d["kind"] == "List" {
+            out.extend(d["items"].as_array().cloned().unwrap_or_default());
+        } else if d.get("apiVersion").is_some() && d.get("kind").is_some() {
+            out.push(d.clone());
+        }
+    }
+    out
+}
+
+impl Harness {
+    pub async fn new(path: &Path) -> Harness {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let original = std::fs::read_to_string(path).unwrap();
+        let first = source::facts_from_bundle(&bundle::read(path).unwrap(), "snapshot");
+        let account = first.account().expect("scenarios name their account");
+        let cluster = first
+            .cluster
+            .clone()
+            .expect("scenarios describe their cluster");
+        let moto = Moto::start(&account);
+        let config = sdk_config(&moto.url);
+        let eks = aws_sdk_eks::Client::new(&config);
+        eks.create_cluster()
+            .name(&cluster.name)
+            .role_arn(format!("arn:aws:iam::{account}:role/eks-cluster"))
+            .resources_vpc_config(
+                aws_sdk_eks::types::VpcConfigRequest::builder()
+                    .subnet_ids("subnet-1")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("moto creates the cluster");
+        let described = eks
+            .describe_cluster()
+            .name(&cluster.name)
+            .send()
+            .await
+            .unwrap();
+        let moto_issuer = described
+            .cluster()
+            .unwrap()
+            .identity()
+            .unwrap()
+            .oidc()
+            .unwrap()
+            .issuer()
+            .unwrap()
+            .to_string();
+        let cluster_arn = described.cluster().unwrap().arn().unwrap().to_string();
+        // moto gives every cluster its own issuer: the scenario is rewritten to use it.
+        let old_key = cluster
+            .issuer()
+            .unwrap()
+            .trim_start_matches("https://")
+            .to_string();
+        let new_key = moto_issuer.trim_start_matches("https://").to_string();
+        let text = original.replace(&old_key, &new_key);
+        let mut rewritten = bundle::Bundle::default();
+        bundle::add_text(&mut rewritten, &format!("{name}.yaml"), &text);
+        let facts = source::facts_from_bundle(&rewritten, "snapshot");
+        seed(&config, &facts, &account, &cluster.name).await;
+        let world = world(&facts, &cluster.name);
+        let front = AwsFront::start(&moto.url, world).await;
+        let raw: Vec<Value> = rewritten
+            .documents
+            .iter()
+            .map(|d| d.value.clone())
+            .collect();
+        let kube = KubeApi::start(kube_objects(&raw)).await;
+        let dir = TempDir::new(&name);
+        let kubeconfig = dir.0.join("kubeconfig");
+        std::fs::write(&kubeconfig, kube.kubeconfig(&cluster_arn)).unwrap();
+        Harness {
+            name,
+            facts,
+            kube,
+            front,
+            kubeconfig,
+            cluster_arn,
+            _moto: moto,
+            _dir: dir,
+        }
+    }
+
+    /// Runs the real binary against the stand-ins.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .env("AWS_ENDPOINT_URL", self.front.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("pulldoctor runs")
+    }
+
+    /// `diagnose --all --output json` against the stand-ins, parsed.
+    pub fn live_report(&self, extra: &[&str]) -> (Value, Output) {
+        let mut args = vec!["diagnose", "--all", "--output", "json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: no JSON report ({e}); stderr: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (report, out)
+    }
+
+    pub fn offline_report(&self) -> Report {
+        diagnose(
+            &self.facts,
+            &Selection {
+                all: true,
+                ..Default::default()
+            },
+        )
+    }
+}
+
+/// What the AWS front serves and refuses, from the scenario.
+fn world(facts: &Facts, cluster: &str) -> World {
+    World {
+        registries: facts.repository_listings.clone(),
+        images: facts.images.keys().map(|k| (k.registry.clone(), k.name.clone())).collect(),
+        policies: facts.repository_policies.keys().map(|k| (k.registry.clone(), k.name.clone())).collect(),
+        pod_identity: facts.pod_identity.as_ref().map(|list| {
+            list.iter()
+                .map(|a| json!({"clusterName": cluster, "namespace": a.namespace, "serviceAccount": a.service_account,
+                    "associationId": a.association_id.clone().unwrap_or_else(|| format!("a-{}-{}", a.namespace, a.service_account)), "roleArn": a.role_arn}))
+                .collect()
+        }),
+        access_entries: facts.access_entries.as_ref().map(|list| {
+            list.iter()
+                .map(|e| json!({"principalArn": e.principal_arn, "type": e.entry_type, "kubernetesGroups": e.kubernetes_groups}))
+                .collect()
+        }),
+        cache_rules: (!facts.pull_through_rules.is_empty()).then(|| {
+            facts
+                .pull_through_rules
+                .values()
+                .flatten()
+                .map(|r| json!({"ecrRepositoryPrefix": r.ecr_repository_prefix, "upstreamRegistryUrl": r.upstream_registry_url, "registryId": r.registry_id}))
+                .collect()
+        }),
+    }
+}
+
+/// Puts the scenario's IAM, ECR and EKS facts into moto (the caller's account only: one set of
+/// credentials reads one account, as on a real laptop).
+async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, cluster: &str) {
+    let iam = aws_sdk_iam::Client::new(config);
+    let ecr = aws_sdk_ecr::Client::new(config);
+    let eks = aws_sdk_eks::Client::new(config);
+    for (policy_arn, doc) in &facts.policies {
+        if policy_arn.contains(":iam::aws:") || !policy_arn.contains(account) {
+            continue;
+        }
+        let name = policy_arn.rsplit('/').next().unwrap();
+        iam.create_policy()
+            .policy_name(name)
+            .policy_document(doc.as_ref().unwrap().to_pretty_json())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create policy {name}: {e:?}"));
+    }
+    for ((role_account, name), role) in &facts.roles {
+        if role_account != account {
+            continue;
+        }
+        let mut create = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(role.trust.as_ref().unwrap().to_pretty_json());
+        if let Some(b) = &role.boundary_arn {
+            create = create.permissions_boundary(b);
+        }
+        create
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create role {name}: {e:?}"));
+        for (policy_name, doc) in role.permissions.iter().flat_map(|p| p.inline.iter()) {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(policy_name)
+                .policy_document(doc.as_ref().unwrap().to_pretty_json())
+                .send()
+                .await
+                .unwrap();
+        }
+        for policy_arn in role.permissions.iter().flat_map(|p| p.attached.iter()) {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(policy_arn)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("attach {policy_arn} to {name}: {e:?}"));
+        }
+    }
+    for (provider_arn, audiences) in &facts.oidc_providers {
+        if !provider_arn.contains(account) {
+            continue;
+        }
+        let url = provider_arn.split(":oidc-provider/").nth(1).unwrap();
+        iam.create_open_id_connect_provider()
+            .url(format!("https://{url}"))
+            .set_client_id_list(Some(
+                audiences
+                    .clone()
+                    .unwrap_or_else(|| vec!["sts.amazonaws.com".into()]),
+            ))
+            .thumbprint_list("9e99a48a9960b14926bb7f3b02e22da2b0ab7280")
+            .send()
+            .await
+            .unwrap();
+    }
+    for key in &facts.repositories {
+        ecr.create_repository()
+            .repository_name(&key.name)
+            .registry_id(&key.registry)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create repository {}: {e:?}", key.name));
+    }
+    for (key, images) in &facts.images {
+        for image in images {
+            for tag in &image.image_tags {
+                let manifest = facts.manifests.get(&(key.clone(), tag.clone())).cloned().unwrap_or_else(|| {
+                    let media = image
+                        .image_manifest_media_type
+                        .clone()
+                        .unwrap_or_else(|| "application/vnd.docker.distribution.manifest.v2+json".into());
+                    json!({"schemaVersion": 2, "mediaType": media,
+                        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", "0".repeat(64)), "size": 1},
+                        "layers": []})
+                    .to_string()
+                });
+                ecr.put_image()
+                    .registry_id(&key.registry)
+                    .repository_name(&key.name)
+                    .image_manifest(manifest)
+                    .image_tag(tag)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("put image {}:{tag}: {e:?}", key.name));
+            }
+        }
+    }
+    for (key, policy) in &facts.repository_policies {
+        if let Some(Ok(doc)) = policy {
+            ecr.set_repository_policy()
+                .registry_id(&key.registry)
+                .repository_name(&key.name)
+                .policy_text(doc.to_pretty_json())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("set policy of {}: {e:?}", key.name));
+        }
+    }
+    for group in facts.nodegroups.values() {
+        eks.create_nodegroup()
+            .cluster_name(cluster)
+            .nodegroup_name(&group.nodegroup_name)
+            .node_role(&group.node_role)
+            .subnets("subnet-1")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create node group {}: {e:?}", group.nodegroup_name));
+    }
+    for profile in facts.fargate_profiles.values() {
+        let selectors = profile.selectors.iter().map(|s| {
+            aws_sdk_eks::types::FargateProfileSelector::builder()
+                .set_namespace(s.namespace.clone())
+                .set_labels((!s.labels.is_empty()).then(|| s.labels.clone().into_iter().collect()))
+                .build()
+        });
+        eks.create_fargate_profile()
+            .cluster_name(cluster)
+            .fargate_profile_name(&profile.fargate_profile_name)
+            .pod_execution_role_arn(&profile.pod_execution_role_arn)
+            .set_selectors(Some(selectors.collect()))
+            .subnets("subnet-1")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create Fargate profile: {e:?}"));
+    }
+}
