@@ -139,3 +139,311 @@ async fn every_scenario_reads_the_same_live_as_offline() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/demo.yaml")
+}
+
+fn finding<'a>(report: &'a Value, pod: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["pod"] == pod)
+        .unwrap_or_else(|| panic!("no finding for {pod}"))
+}
+
+fn link<'a>(report: &'a Value, pod: &str, id: &str) -> &'a Value {
+    finding(report, pod)["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == id)
+        .unwrap()
+}
+
+fn completed(harness: &Harness, out: &std::process::Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{what}: exit {:?}: {stderr}",
+        out.status.code()
+    );
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    let _ = harness;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_leave_the_run_complete_and_the_links_unknown_with_their_reason() {
+    let h = Harness::new(&demo()).await;
+    let run = |h: &Harness| tokio::task::block_in_place(|| h.live_report(&[]));
+
+    // Kubernetes: a ServiceAccount list that keeps failing, a node the RBAC hides.
+    h.kube
+        .fault("/namespaces/shop/serviceaccounts", 500, usize::MAX);
+    h.kube
+        .fault("/nodes/ip-10-0-1-11.ec2.internal", 403, usize::MAX);
+    let (report, out) = run(&h);
+    completed(&h, &out, "kube faults");
+    let sa = link(&report, "cart-5b8d4f-q7w", "service-account");
+    assert_eq!(sa["status"], "unknown", "{sa}");
+    assert!(
+        sa["summary"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500: list serviceaccounts in shop"),
+        "{sa}"
+    );
+    let node = link(&report, "checkout-6c9e7a-m3n", "node-role");
+    assert_eq!(node["status"], "unknown", "{node}");
+    assert!(
+        node["summary"]
+            .as_str()
+            .unwrap()
+            .contains("needs RBAC verb \"get\" on \"nodes\""),
+        "{node}"
+    );
+    // The 500 was retried before it was given up.
+    let sa_requests = h
+        .kube
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/namespaces/shop/serviceaccounts"))
+        .count();
+    assert_eq!(sa_requests, 3, "three tries");
+
+    // Passing faults are retried away: the report is the one without faults.
+    h.kube.clear();
+    h.front.clear();
+    let (clean, _) = run(&h);
+    h.kube.clear();
+    h.kube.fault("/api/v1/pods", 429, 2);
+    h.front
+        .fault("ecr:DescribeRepositories", "ThrottlingException", 2);
+    h.front.fault("iam:GetRole", "Throttling", 1);
+    let (retried, out) = run(&h);
+    completed(&h, &out, "throttling");
+    assert_eq!(differences_between(&clean, &retried), Vec::<String>::new());
+    assert!(
+        h.front
+            .operations()
+            .iter()
+            .filter(|o| *o == "ecr:DescribeRepositories")
+            .count()
+            >= 4
+    );
+
+    // AWS AccessDenied on each kind of call: the run completes and says what it could not read.
+    let cases: &[(&str, Option<(&str, &str)>)] = &[
+        ("sts:GetCallerIdentity", None),
+        (
+            "eks:DescribeCluster",
+            Some(("api-58d7c9-t4r", "trust-policy")),
+        ),
+        (
+            "eks:DescribeNodegroup",
+            Some(("checkout-6c9e7a-m3n", "node-role")),
+        ),
+        (
+            "eks:DescribeFargateProfile",
+            Some(("export-29013-4hq7d", "node-role")),
+        ),
+        (
+            "eks:ListPodIdentityAssociations",
+            Some(("metrics-6d9c8b-r5t", "role-annotation")),
+        ),
+        ("iam:GetRole", Some(("checkout-6c9e7a-m3n", "node-role"))),
+        (
+            "iam:ListAttachedRolePolicies",
+            Some(("checkout-6c9e7a-m3n", "node-role")),
+        ),
+        (
+            "iam:ListRolePolicies",
+            Some(("checkout-6c9e7a-m3n", "node-role")),
+        ),
+        ("iam:GetPolicy", None),
+        (
+            "iam:ListOpenIDConnectProviders",
+            Some(("api-58d7c9-t4r", "oidc-provider")),
+        ),
+        (
+            "ecr:DescribeRepositories",
+            Some(("cart-5b8d4f-q7w", "repository")),
+        ),
+        ("ecr:DescribeImages", Some(("cart-5b8d4f-q7w", "image"))),
+        (
+            "ecr:GetRepositoryPolicy",
+            Some(("cart-5b8d4f-q7w", "repository-policy")),
+        ),
+        (
+            "ecr:BatchGetImage",
+            Some(("invoicer-7d6f5c-z9x", "platform")),
+        ),
+    ];
+    for (op, affected) in cases {
+        h.kube.clear();
+        h.front.clear();
+        h.front.fault(op, "AccessDeniedException", usize::MAX);
+        let (report, out) = run(&h);
+        completed(&h, &out, op);
+        assert!(
+            h.front.operations().iter().any(|o| o == op),
+            "{op} was never called"
+        );
+        if let Some((pod, id)) = affected {
+            let l = link(&report, pod, id);
+            let summary = l["summary"].as_str().unwrap();
+            assert!(
+                matches!(l["status"].as_str(), Some("unknown" | "skipped")),
+                "{op}: {pod} {id} is {l}"
+            );
+            assert!(
+                summary.contains("AccessDenied") || summary.contains(op.split(':').nth(1).unwrap()),
+                "{op}: {pod} {id}: {summary}"
+            );
+            // Never a verdict on a fact it could not read.
+            assert_ne!(l["status"], "broken", "{op}");
+        }
+    }
+
+    // A server too slow for the timeout: one clear line, no panic.
+    h.kube.clear();
+    h.front.clear();
+    *h.kube.state.latency.lock().unwrap() = std::time::Duration::from_millis(1500);
+    let out = tokio::task::block_in_place(|| h.run(&["diagnose", "--timeout", "1"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("pulldoctor: list pods")
+            && stderr.contains("timed out")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+fn differences_between(a: &Value, b: &Value) -> Vec<String> {
+    let pick = |r: &Value| -> Vec<(Key, Value, Value, Value)> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    key_of(f),
+                    f["verdict"].clone(),
+                    f["brokenLink"].clone(),
+                    f["cause"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (x, y) = (pick(a), pick(b));
+    x.iter()
+        .filter(|f| !y.contains(f))
+        .map(|f| format!("{f:?}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_entity_is_fetched_once_and_only_for_failing_pods() {
+    let h = Harness::new(&demo()).await;
+    let (_, out) = tokio::task::block_in_place(|| h.live_report(&[]));
+    completed(&h, &out, "all pods");
+    let aws = h.front.requests();
+    let kube = h.kube.requests();
+    let duplicates = |list: &[String]| -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        list.iter()
+            .filter(|r| !seen.insert((*r).clone()))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        duplicates(&aws),
+        Vec::<String>::new(),
+        "AWS lookups repeated"
+    );
+    assert_eq!(
+        duplicates(&kube),
+        Vec::<String>::new(),
+        "Kubernetes lookups repeated"
+    );
+    let count = |op: &str| {
+        aws.iter()
+            .filter(|r| r.starts_with(&format!("{op}|")))
+            .count()
+    };
+    // Roles: 4 node/Fargate roles + 5 app roles of the demo, each read once.
+    assert_eq!(count("iam:GetRole"), 9, "{aws:#?}");
+    assert_eq!(
+        count("ecr:DescribeRepositories"),
+        2,
+        "one per registry and region"
+    );
+    assert_eq!(count("sts:GetCallerIdentity"), 1);
+    assert_eq!(count("eks:DescribeCluster"), 1);
+    println!(
+        "all pods: {} AWS requests, {} Kubernetes requests",
+        aws.len(),
+        kube.len()
+    );
+
+    // Without --all only the pods that cannot pull are looked into: no app role of a healthy pod.
+    h.front.clear();
+    h.kube.clear();
+    let out = tokio::task::block_in_place(|| h.run(&["diagnose", "--output", "json"]));
+    completed(&h, &out, "failing pods");
+    let lazy = h.front.requests();
+    assert!(
+        !lazy.iter().any(|r| r.contains("RoleName=shop-web")),
+        "a healthy pod's role was read: {lazy:#?}"
+    );
+    assert!(
+        !lazy
+            .iter()
+            .any(|r| r.starts_with("ecr:DescribeImages|") && r.contains("shop/web")),
+        "{lazy:#?}"
+    );
+    assert!(lazy.len() < aws.len());
+    println!(
+        "failing pods only: {} AWS requests, {} Kubernetes requests",
+        lazy.len(),
+        h.kube.requests().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_replays_to_the_same_report() {
+    let h = Harness::new(&demo()).await;
+    let dir = support::TempDir::new("snapshot");
+    let file = dir.0.join("snap.json");
+    let out = tokio::task::block_in_place(|| {
+        h.run(&["snapshot", "--all", "--out", file.to_str().unwrap()])
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (live, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args([
+            "diagnose",
+            "--all",
+            "--output",
+            "json",
+            "--from",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let replayed: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(replayed["source"]["kind"], "snapshot");
+    assert_eq!(
+        live["findings"], replayed["findings"],
+        "the snapshot replays to the same findings"
+    );
+    // A snapshot never carries Secret data: pulldoctor does not read Secrets at all.
+    assert!(!h.kube.requests().iter().any(|r| r.contains("secrets")));
+}

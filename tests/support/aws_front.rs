@@ -75,8 +75,22 @@ impl AwsFront {
         format!("http://{}", self.addr)
     }
 
+    /// Every request as `service:Operation|target`.
     pub fn requests(&self) -> Vec<String> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// The operations of every request.
+    pub fn operations(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| r.split('|').next().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.state.requests.lock().unwrap().clear();
+        self.state.faults.lock().unwrap().clear();
     }
 
     pub fn fault(&self, op: &str, code: &str, remaining: usize) {
@@ -130,6 +144,36 @@ fn operation(
         _ => return (format!("{service}:{method} {path}"), region),
     };
     (format!("{service}:{op}"), region)
+}
+
+/// What a request is about: the entity it looks up.
+fn target(path: &str, body: &[u8]) -> String {
+    if let Ok(json) = serde_json::from_slice::<Value>(body) {
+        let mut parts = vec![];
+        for key in ["registryId", "repositoryName", "imageIds"] {
+            if let Some(v) = json.get(key) {
+                parts.push(v.to_string());
+            }
+        }
+        return parts.join(" ");
+    }
+    let text = String::from_utf8_lossy(body);
+    let wanted = [
+        "RoleName=",
+        "PolicyName=",
+        "PolicyArn=",
+        "VersionId=",
+        "OpenIDConnectProviderArn=",
+    ];
+    let form: Vec<&str> = text
+        .split('&')
+        .filter(|kv| wanted.iter().any(|w| kv.starts_with(w)))
+        .collect();
+    if form.is_empty() {
+        path.to_string()
+    } else {
+        form.join(" ")
+    }
 }
 
 /// Operations that change something: pulldoctor must never send one without --allow-writes.
@@ -196,7 +240,11 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
     let method = parts.method.to_string();
     let path = parts.uri.path().to_string();
     let (op, region) = operation(&method, &path, &parts.headers, &body);
-    state.requests.lock().unwrap().push(op.clone());
+    state
+        .requests
+        .lock()
+        .unwrap()
+        .push(format!("{op}|{}", target(&path, &body)));
     let service = op.split(':').next().unwrap_or("").to_string();
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {

@@ -51,6 +51,12 @@ impl KubeApi {
         self.state.requests.lock().unwrap().clone()
     }
 
+    pub fn clear(&self) {
+        self.state.requests.lock().unwrap().clear();
+        self.state.faults.lock().unwrap().clear();
+        *self.state.latency.lock().unwrap() = Duration::ZERO;
+    }
+
     pub fn fault(&self, path_contains: &str, status: u16, remaining: usize) {
         self.state.faults.lock().unwrap().push(Fault {
             path_contains: path_contains.to_string(),
@@ -121,7 +127,7 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         .requests
         .lock()
         .unwrap()
-        .push(format!("{method} {path}"));
+        .push(format!("{method} {}", request.uri()));
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

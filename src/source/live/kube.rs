@@ -62,8 +62,9 @@ pub async fn connect(
     let mut config = kube::Config::from_custom_kubeconfig(config_file, &options)
         .await
         .map_err(|e| format!("cannot use the kubeconfig: {e}"))?;
+    // Reads are timed out per call by `Kube::call`, which says which call was too slow.
     config.connect_timeout = Some(limits.timeout);
-    config.read_timeout = Some(limits.timeout);
+    config.read_timeout = None;
     let client = kube::Client::try_from(config)
         .map_err(|e| format!("cannot create a Kubernetes client: {e}"))?;
     Ok((Kube { client, limits }, info))
