@@ -216,7 +216,13 @@ impl Harness {
 
     /// Runs the real binary against the stand-ins.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        self.command(args).output().expect("pulldoctor runs")
+    }
+
+    /// The command that runs the real binary against the stand-ins.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pulldoctor"));
+        command
             .args(args)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -228,9 +234,8 @@ impl Harness {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_PROFILE")
-            .env_remove("KUBECONFIG")
-            .output()
-            .expect("pulldoctor runs")
+            .env_remove("KUBECONFIG");
+        command
     }
 
     /// `diagnose --all --output json` against the stand-ins, parsed.
