@@ -92,6 +92,10 @@ pub enum Command {
         /// Capture the facts of every pod, not only those that cannot pull.
         #[arg(long)]
         all: bool,
+        /// Replace account ids, the cluster name, the issuer id, role and repository names
+        /// consistently, so the snapshot can go into a ticket.
+        #[arg(long)]
+        redact: bool,
     },
     /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
     CollectScript,
@@ -151,15 +155,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 ExitCode::SUCCESS
             })
         }
-        Some(Command::Snapshot { out, all }) => {
+        Some(Command::Snapshot { out, all, redact }) => {
             if global.from.is_some() {
                 return Err(Failure(
                     "snapshot reads a live cluster; it does not take --from".to_string(),
                 ));
             }
             let collected = collect_live(&global, all)?;
-            let text = serde_json::to_string_pretty(&collected.snapshot())
-                .expect("a snapshot always serialises");
+            let mut snapshot = collected.snapshot();
+            if redact {
+                source::redact::redact_snapshot(&mut snapshot);
+            }
+            let text =
+                serde_json::to_string_pretty(&snapshot).expect("a snapshot always serialises");
             std::fs::write(&out, text + "\n")
                 .map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))?;
             eprintln!(

@@ -444,6 +444,78 @@ async fn snapshot_replays_to_the_same_report() {
         live["findings"], replayed["findings"],
         "the snapshot replays to the same findings"
     );
+    // Redacted: no account id or role name left, and the same verdicts.
+    let redacted = dir.0.join("redacted.json");
+    let out = tokio::task::block_in_place(|| {
+        h.run(&[
+            "snapshot",
+            "--all",
+            "--redact",
+            "--out",
+            redacted.to_str().unwrap(),
+        ])
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&redacted).unwrap();
+    for secret in [
+        "111122223333",
+        "444455556666",
+        "eks-node-legacy",
+        "shop-checkout",
+        "prod-east",
+        "data/exporter",
+    ] {
+        assert!(!text.contains(secret), "{secret} survived redaction");
+    }
+    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args([
+            "diagnose",
+            "--all",
+            "--output",
+            "json",
+            "--from",
+            redacted.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let replayed: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    let verdicts = |r: &Value| -> Vec<(Value, Value, Value, Value, Value)> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["namespace"].clone(),
+                    f["pod"].clone(),
+                    f["verdict"].clone(),
+                    f["brokenLink"].clone(),
+                    f["cause"].clone(),
+                )
+            })
+            .collect()
+    };
+    if let Some(f) = replayed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["verdict"] == "unknown")
+    {
+        eprintln!(
+            "DEBUG {}",
+            serde_json::to_string_pretty(&f["links"]).unwrap()
+        );
+    }
+    let mut a = verdicts(&live);
+    let mut b = verdicts(&replayed);
+    a.sort_by_key(|x| format!("{x:?}"));
+    b.sort_by_key(|x| format!("{x:?}"));
+    assert_eq!(a, b, "a redacted snapshot diagnoses the same");
     // A snapshot never carries Secret data: pulldoctor does not read Secrets at all.
     assert!(!h.kube.requests().iter().any(|r| r.contains("secrets")));
 }

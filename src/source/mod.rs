@@ -3,6 +3,7 @@
 pub mod bundle;
 pub mod demo;
 pub mod live;
+pub mod redact;
 
 use crate::facts::{Facts, SourceInfo, ingest};
 use bundle::Bundle;
