@@ -134,11 +134,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) | None => {
-            let facts = load(&global, matches!(cli.command, Some(Command::Demo)), true)?;
+            let demo = matches!(cli.command, Some(Command::Demo));
             // The TUI needs a terminal; piped, the same diagnosis prints as a report.
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                crate::tui::run(facts).map_err(Failure)?;
+                let reload = global.clone();
+                let loader: Option<crate::tui::Loader> = (!demo).then(|| {
+                    let loader: crate::tui::Loader =
+                        std::sync::Arc::new(move || load(&reload, false, true).map_err(|f| f.0));
+                    loader
+                });
+                // A live read opens the TUI at once and fills it when the read is done.
+                let facts = if demo || global.from.is_some() {
+                    Some(load(&global, demo, true)?)
+                } else {
+                    None
+                };
+                crate::tui::run(facts, loader).map_err(Failure)?;
             } else {
+                let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
                 emit(&report, global.output);
             }

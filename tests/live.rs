@@ -519,3 +519,60 @@ async fn snapshot_replays_to_the_same_report() {
     // A snapshot never carries Secret data: pulldoctor does not read Secrets at all.
     assert!(!h.kube.requests().iter().any(|r| r.contains("secrets")));
 }
+
+/// The TUI on a live cluster: it opens at once, reads in the background, and shows the pods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_reads_a_live_cluster_in_the_background() {
+    let h = Harness::new(&demo()).await;
+    let command = h.command(&[]);
+    let mut line = String::from("env");
+    for (k, v) in command.get_envs() {
+        if let Some(v) = v {
+            line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
+        }
+    }
+    line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
+    for a in command.get_args() {
+        line.push_str(&format!(" {}", a.to_string_lossy()));
+    }
+    let socket = format!("pulldoctor-live-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed (scripts/test installs it)")
+    };
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "pd",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &line,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let screen = loop {
+        let screen =
+            String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "pd"]).stdout).into_owned();
+        if screen.contains("pods (15)") {
+            break screen;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the live TUI never showed the pods:\n{screen}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    tmux(&["send-keys", "-t", "pd", "q"]);
+    let _ = tmux(&["kill-server"]);
+    assert!(
+        screen.contains("prod-east") && screen.contains("(live)"),
+        "{screen}"
+    );
+    assert!(screen.contains("checkout-6c9e7a-m3n"), "{screen}");
+}

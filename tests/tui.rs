@@ -260,12 +260,41 @@ fn esc_goes_back_and_never_past_the_pod_list() {
 }
 
 #[test]
-fn refresh_keeps_the_open_chain() {
+fn refresh_reads_in_the_background_and_keeps_the_open_chain() {
     let mut app = demo_app();
     open_pod(&mut app, "invoicer-7d6f5c-z9x");
     let before = app.screen().clone();
-    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(press(&mut app, KeyCode::Char('r')), vec![Effect::Reload]);
+    assert!(app.loading.is_some());
+    // A second r while reading asks for nothing more.
+    assert_eq!(press(&mut app, KeyCode::Char('r')), vec![]);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("⟳"), "{screen}");
+    let facts = app.facts.clone();
+    app.update(Action::Facts(Box::new(facts)));
+    assert!(app.loading.is_none());
     assert_eq!(app.screen(), &before);
+    app.update(Action::Refresh);
+    app.update(Action::LoadFailed(
+        "AccessDenied: eks:DescribeCluster".into(),
+    ));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("AccessDenied: eks:DescribeCluster")
+    );
+    assert!(app.loading.is_none());
+}
+
+#[test]
+fn opening_before_the_facts_arrive() {
+    let facts = pulldoctor::facts::Facts::default();
+    let mut app = App::new(facts, reference_time(&pulldoctor::facts::Facts::default()));
+    app.loading = Some("reading the cluster and AWS…".into());
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("reading the cluster and AWS"), "{screen}");
+    let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    app.update(Action::Facts(Box::new(demo)));
+    assert_eq!(app.visible_findings().len(), 15);
 }
 
 #[test]

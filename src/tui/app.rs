@@ -32,6 +32,8 @@ pub enum Action {
     Resize,
     /// New facts from a source (a refresh, or a live update).
     Facts(Box<Facts>),
+    /// Reading the facts failed; the old ones stay.
+    LoadFailed(String),
 }
 
 /// What the runtime must do after an update.
@@ -42,6 +44,8 @@ pub enum Effect {
         name: String,
         text: String,
     },
+    /// Read the facts again (in the background) and send them back as [`Action::Facts`].
+    Reload,
     Quit,
 }
 
@@ -102,6 +106,8 @@ pub struct App {
     /// Which link of the chain is selected.
     pub link: usize,
     pub fix_scroll: u16,
+    /// What is being read in the background, while it is.
+    pub loading: Option<String>,
 }
 
 impl App {
@@ -130,6 +136,7 @@ impl App {
             page: 10,
             link: 0,
             fix_scroll: 0,
+            loading: None,
         };
         app.reorder();
         app
@@ -349,15 +356,23 @@ impl App {
                 }
             }
             Action::Refresh => {
-                let facts = self.facts.clone();
-                self.replace_facts(facts);
-                self.message = Some("diagnosed again".to_string());
+                if self.loading.is_none() {
+                    self.loading = Some("reading again…".to_string());
+                    return vec![Effect::Reload];
+                }
             }
             Action::StartFilter => self.input = Some((InputKind::Filter, self.filter.clone())),
             Action::StartCommand => self.input = Some((InputKind::Command, String::new())),
             Action::Help => self.help = true,
             Action::Quit => return vec![Effect::Quit],
-            Action::Facts(facts) => self.replace_facts(*facts),
+            Action::Facts(facts) => {
+                self.loading = None;
+                self.replace_facts(*facts);
+            }
+            Action::LoadFailed(why) => {
+                self.loading = None;
+                self.message = Some(why);
+            }
             Action::Resize
             | Action::Input(_)
             | Action::InputBackspace

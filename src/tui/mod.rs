@@ -13,7 +13,7 @@ use base64::Engine;
 use k8s_openapi::jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
 use std::io::Write;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 /// What arrives on the channel.
 pub enum Message {
@@ -60,11 +60,28 @@ pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
     keymap::action_for(key, app.screen())
 }
 
-pub fn run(facts: Facts) -> Result<(), String> {
-    let now = reference_time(&facts);
-    let mut app = App::new(facts, now);
-    let theme = theme::Theme::from_env();
+/// Reads the facts again: the live cluster, or the bundle file (which the collect script may
+/// have rewritten). Runs on a background thread, never on the drawing one.
+pub type Loader = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
+
+/// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background.
+pub fn run(facts: Option<Facts>, loader: Option<Loader>) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
+    let mut app = match facts {
+        Some(facts) => {
+            let now = reference_time(&facts);
+            App::new(facts, now)
+        }
+        None => {
+            let mut app = App::new(Facts::default(), reference_time(&Facts::default()));
+            app.loading = Some("reading the cluster and AWS…".to_string());
+            if let Some(loader) = &loader {
+                load_in_background(loader.clone(), tx.clone());
+            }
+            app
+        }
+    };
+    let theme = theme::Theme::from_env();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
     let input = tx.clone();
     std::thread::spawn(move || {
@@ -98,12 +115,30 @@ pub fn run(facts: Facts) -> Result<(), String> {
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+                    Effect::Reload => match &loader {
+                        Some(loader) => load_in_background(loader.clone(), tx.clone()),
+                        // Nothing to read again: diagnose the same facts again.
+                        None => {
+                            let _ = tx
+                                .send(Message::Action(Action::Facts(Box::new(app.facts.clone()))));
+                        }
+                    },
                 }
             }
         }
     })();
     ratatui::restore();
     result
+}
+
+fn load_in_background(loader: Loader, tx: mpsc::Sender<Message>) {
+    std::thread::spawn(move || {
+        let action = match loader() {
+            Ok(facts) => Action::Facts(Box::new(facts)),
+            Err(why) => Action::LoadFailed(why),
+        };
+        let _ = tx.send(Message::Action(action));
+    });
 }
 
 /// Copies with OSC 52 (works over SSH and in tmux with set-clipboard) and always saves a file,

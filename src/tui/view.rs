@@ -80,6 +80,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     if !app.filter.is_empty() {
         spans.push(Span::raw(format!("  /{}", app.filter)));
     }
+    if let Some(loading) = &app.loading {
+        spans.push(Span::styled(
+            format!("  ⟳ {loading}"),
+            theme.status(Status::Unknown),
+        ));
+    }
     frame.render_widget(Line::from(spans), area);
 }
 
@@ -224,7 +230,9 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         );
     frame.render_widget(table, area);
     if visible.is_empty() {
-        let hint = if app.filter.is_empty() {
+        let hint = if app.loading.is_some() {
+            "  reading the cluster and AWS… (q quits)"
+        } else if app.filter.is_empty() {
             "  no pods in this input"
         } else {
             "  no pod matches the filter (esc clears it)"
