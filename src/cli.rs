@@ -143,13 +143,28 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                         std::sync::Arc::new(move || load(&reload, false, true).map_err(|f| f.0));
                     loader
                 });
-                // A live read opens the TUI at once and fills it when the read is done.
-                let facts = if demo || global.from.is_some() {
-                    Some(load(&global, demo, true)?)
-                } else {
+                // A live read opens the TUI at once, fills it when the read is done, and follows
+                // the cluster with a watch.
+                let live = !demo && global.from.is_none();
+                let facts = if live {
                     None
+                } else {
+                    Some(load(&global, demo, true)?)
                 };
-                crate::tui::run(facts, loader).map_err(Failure)?;
+                let follower: Option<crate::tui::Follower> = live.then(|| {
+                    let options = live_options(&global, true);
+                    let follower: crate::tui::Follower = Box::new(move |changed| {
+                        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            let _ =
+                                runtime.block_on(source::live::follow::follow(&options, changed));
+                        }
+                    });
+                    follower
+                });
+                crate::tui::run(facts, loader, follower).map_err(Failure)?;
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
@@ -215,7 +230,18 @@ fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
 }
 
 fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, Failure> {
-    let options = source::live::Options {
+    let options = live_options(global, all);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
+    runtime
+        .block_on(source::live::collect(&options))
+        .map_err(Failure)
+}
+
+fn live_options(global: &Global, all: bool) -> source::live::Options {
+    source::live::Options {
         kubeconfig: global.kubeconfig.clone(),
         context: global.context.clone(),
         namespace: if global.all_namespaces {
@@ -229,14 +255,7 @@ fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, F
         cluster: global.cluster.clone(),
         concurrency: global.concurrency,
         timeout: std::time::Duration::from_secs(global.timeout),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    runtime
-        .block_on(source::live::collect(&options))
-        .map_err(Failure)
+    }
 }
 
 fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {

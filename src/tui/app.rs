@@ -34,6 +34,8 @@ pub enum Action {
     Facts(Box<Facts>),
     /// Reading the facts failed; the old ones stay.
     LoadFailed(String),
+    /// The watch saw the set of pods that cannot pull change.
+    ClusterChanged,
 }
 
 /// What the runtime must do after an update.
@@ -108,6 +110,8 @@ pub struct App {
     pub fix_scroll: u16,
     /// What is being read in the background, while it is.
     pub loading: Option<String>,
+    /// The cluster changed while a read was under way: read again when it ends.
+    changed_while_loading: bool,
 }
 
 impl App {
@@ -137,6 +141,7 @@ impl App {
             link: 0,
             fix_scroll: 0,
             loading: None,
+            changed_while_loading: false,
         };
         app.reorder();
         app
@@ -368,6 +373,18 @@ impl App {
             Action::Facts(facts) => {
                 self.loading = None;
                 self.replace_facts(*facts);
+                if std::mem::take(&mut self.changed_while_loading) {
+                    self.loading = Some("the cluster changed; reading again…".to_string());
+                    return vec![Effect::Reload];
+                }
+            }
+            Action::ClusterChanged => {
+                if self.loading.is_some() {
+                    self.changed_while_loading = true;
+                } else {
+                    self.loading = Some("the cluster changed; reading again…".to_string());
+                    return vec![Effect::Reload];
+                }
             }
             Action::LoadFailed(why) => {
                 self.loading = None;

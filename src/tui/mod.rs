@@ -64,9 +64,28 @@ pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
 /// have rewritten). Runs on a background thread, never on the drawing one.
 pub type Loader = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
 
-/// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background.
-pub fn run(facts: Option<Facts>, loader: Option<Loader>) -> Result<(), String> {
+/// Follows the cluster on a background thread: calls its argument whenever the pods that cannot
+/// pull change, and stops when that returns false.
+pub type Follower = Box<dyn FnOnce(Box<dyn FnMut() -> bool + Send>) + Send>;
+
+/// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background;
+/// with a follower, it reads again whenever the watch sees the failing pods change.
+pub fn run(
+    facts: Option<Facts>,
+    loader: Option<Loader>,
+    follower: Option<Follower>,
+) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
+    if let Some(follow) = follower {
+        let changes = tx.clone();
+        std::thread::spawn(move || {
+            follow(Box::new(move || {
+                changes
+                    .send(Message::Action(Action::ClusterChanged))
+                    .is_ok()
+            }));
+        });
+    }
     let mut app = match facts {
         Some(facts) => {
             let now = reference_time(&facts);

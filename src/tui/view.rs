@@ -163,6 +163,12 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     _ => String::new(),
                 },
             };
+            // While a read is under way, the pods whose facts it is reading carry a mark.
+            let broken = if app.loading.is_some() && f.verdict != Status::Ok {
+                format!("⟳ {broken}")
+            } else {
+                broken
+            };
             let mut cells = vec![
                 verdict_cell(f.verdict, theme),
                 Cell::from(f.namespace.clone()),

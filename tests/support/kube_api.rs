@@ -21,9 +21,10 @@ pub struct Fault {
     pub remaining: usize,
 }
 
-#[derive(Default)]
 pub struct KubeState {
-    pub objects: Vec<Value>,
+    pub objects: Mutex<Vec<Value>>,
+    /// Watch events (one JSON line each) for every open watch.
+    pub events: tokio::sync::broadcast::Sender<String>,
     pub requests: Mutex<Vec<String>>,
     pub faults: Mutex<Vec<Fault>>,
     pub latency: Mutex<Duration>,
@@ -37,8 +38,11 @@ pub struct KubeApi {
 impl KubeApi {
     pub async fn start(objects: Vec<Value>) -> KubeApi {
         let state = Arc::new(KubeState {
-            objects,
-            ..Default::default()
+            objects: Mutex::new(objects),
+            events: tokio::sync::broadcast::channel(64).0,
+            requests: Mutex::default(),
+            faults: Mutex::default(),
+            latency: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -49,6 +53,15 @@ impl KubeApi {
 
     pub fn requests(&self) -> Vec<String> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Adds an object, as a controller would, and tells every watch.
+    pub fn add(&self, object: Value) {
+        self.state.objects.lock().unwrap().push(object.clone());
+        let _ = self
+            .state
+            .events
+            .send(json!({"type": "ADDED", "object": object}).to_string() + "\n");
     }
 
     pub fn clear(&self) {
@@ -180,8 +193,11 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
                 .collect()
         })
         .unwrap_or_default();
-    let matching: Vec<&Value> = state
-        .objects
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return watch(&state);
+    }
+    let objects = state.objects.lock().unwrap().clone();
+    let matching: Vec<&Value> = objects
         .iter()
         .filter(|o| o["kind"] == kind)
         .filter(|o| namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns))
@@ -221,6 +237,22 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         StatusCode::OK,
         json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": page}),
     )
+}
+
+/// A watch: a chunked stream of newline-delimited events, as the API server sends them.
+fn watch(state: &KubeState) -> Response {
+    let receiver = state.events.subscribe();
+    let stream = futures::stream::unfold(receiver, |mut rx| async move {
+        match rx.recv().await {
+            Ok(line) => Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(line)), rx)),
+            Err(_) => None,
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap()
 }
 
 fn json_response(code: StatusCode, value: Value) -> Response {
