@@ -520,92 +520,57 @@ async fn snapshot_replays_to_the_same_report() {
     assert!(!h.kube.requests().iter().any(|r| r.contains("secrets")));
 }
 
-/// The TUI on a live cluster: it opens at once, reads in the background, and shows the pods.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tui_reads_a_live_cluster_in_the_background() {
-    let h = Harness::new(&demo()).await;
-    let command = h.command(&[]);
-    let mut line = String::from("env");
-    for (k, v) in command.get_envs() {
-        if let Some(v) = v {
-            line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
-        }
-    }
-    line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
-    for a in command.get_args() {
-        line.push_str(&format!(" {}", a.to_string_lossy()));
-    }
-    let socket = format!("pulldoctor-live-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .arg("-L")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed (scripts/test installs it)")
-    };
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "pd",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &line,
-    ]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let screen = loop {
-        let screen =
-            String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "pd"]).stdout).into_owned();
-        if screen.contains("pods (15)") {
-            break screen;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the live TUI never showed the pods:\n{screen}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    tmux(&["send-keys", "-t", "pd", "q"]);
-    let _ = tmux(&["kill-server"]);
-    assert!(
-        screen.contains("prod-east") && screen.contains("(live)"),
-        "{screen}"
-    );
-    assert!(screen.contains("checkout-6c9e7a-m3n"), "{screen}");
+/// The real binary in tmux against the stand-ins; the session ends on drop.
+struct Screen {
+    socket: String,
 }
 
-/// Following: a pod that starts failing after the TUI opened appears without a keypress.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tui_follows_the_cluster_with_a_watch() {
-    let h = Harness::new(&demo()).await;
-    let command = h.command(&[]);
-    let mut line = String::from("env");
-    for (k, v) in command.get_envs() {
-        if let Some(v) = v {
-            line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
+impl Screen {
+    fn open(h: &Harness, name: &str) -> Screen {
+        let command = h.command(&[]);
+        let mut line = String::from("env");
+        for (k, v) in command.get_envs() {
+            if let Some(v) = v {
+                line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
+            }
         }
+        line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
+        for a in command.get_args() {
+            line.push_str(&format!(" {}", a.to_string_lossy()));
+        }
+        let screen = Screen {
+            socket: format!("pulldoctor-{name}-{}", std::process::id()),
+        };
+        screen.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "pd",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &line,
+        ]);
+        screen
     }
-    line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
-    for a in command.get_args() {
-        line.push_str(&format!(" {}", a.to_string_lossy()));
-    }
-    let socket = format!("pulldoctor-follow-{}", std::process::id());
-    let tmux = |args: &[&str]| {
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new("tmux")
             .arg("-L")
-            .arg(&socket)
+            .arg(&self.socket)
             .args(args)
             .output()
             .expect("tmux is installed (scripts/test installs it)")
-    };
-    let wait_for = |text: &str| {
+    }
+
+    /// Waits (bounded) until the screen shows `text`.
+    fn wait_for(&self, text: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "pd"]).stdout)
-                .into_owned();
+            let screen =
+                String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "pd"]).stdout)
+                    .into_owned();
             if screen.contains(text) {
                 return screen;
             }
@@ -615,46 +580,57 @@ async fn the_tui_follows_the_cluster_with_a_watch() {
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-    };
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "pd",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &line,
-    ]);
-    tokio::task::block_in_place(|| wait_for("pods (15)"));
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["send-keys", "-t", "pd", "q"]);
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// The TUI on a live cluster: it opens at once, reads in the background, and shows the pods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_reads_a_live_cluster_in_the_background() {
+    let h = Harness::new(&demo()).await;
+    let screen = Screen::open(&h, "live");
+    let text = tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
+    assert!(
+        text.contains("prod-east") && text.contains("(live)"),
+        "{text}"
+    );
+    assert!(text.contains("checkout-6c9e7a-m3n"), "{text}");
+}
+
+/// Following: a pod that starts failing after the TUI opened appears without a keypress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_follows_the_cluster_with_a_watch() {
+    let h = Harness::new(&demo()).await;
+    let screen = Screen::open(&h, "follow");
+    tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
     // Give the watch a moment to connect, then a new pod fails to pull.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let lists_before = h
-        .kube
-        .requests()
-        .iter()
-        .filter(|r| r.contains("/pods?") && !r.contains("watch"))
-        .count();
+    let lists = |h: &Harness| {
+        h.kube
+            .requests()
+            .iter()
+            .filter(|r| r.contains("/pods?") && !r.contains("watch"))
+            .count()
+    };
+    let lists_before = lists(&h);
     h.kube.add(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "late-1", "namespace": "shop", "creationTimestamp": "2026-11-28T10:09:00Z"},
         "spec": {"nodeName": "ip-10-0-1-10.ec2.internal", "containers": [{"name": "late", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/cart:9.9"}]},
         "status": {"containerStatuses": [{"name": "late", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]}}));
-    let screen = tokio::task::block_in_place(|| wait_for("pods (16)"));
-    tmux(&["send-keys", "-t", "pd", "q"]);
-    let _ = tmux(&["kill-server"]);
-    assert!(screen.contains("late-1"), "{screen}");
+    let text = tokio::task::block_in_place(|| screen.wait_for("pods (16)"));
+    assert!(text.contains("late-1"), "{text}");
     assert!(
         h.kube.requests().iter().any(|r| r.contains("watch=true")),
         "followed by a watch"
     );
     // Not polling: one new read after the change, not one per interval.
-    let lists_after = h
-        .kube
-        .requests()
-        .iter()
-        .filter(|r| r.contains("/pods?") && !r.contains("watch"))
-        .count();
+    let lists_after = lists(&h);
     assert!(
         lists_after - lists_before <= 2,
         "{lists_before} → {lists_after}"
