@@ -11,7 +11,7 @@ use crate::facts::{Fact, RepoKey, Role};
 use crate::iam::arn;
 use crate::iam::managed::PULL_ONLY;
 use crate::iam::policy::PolicyDocument;
-use crate::report::{Cause, Fix, Link, Step};
+use crate::report::{Apply, Cause, Fix, Link, Step};
 use documents::SCOPED_POLICY_NAME;
 
 fn step(explain: impl Into<String>, command: Option<String>) -> Step {
@@ -20,7 +20,15 @@ fn step(explain: impl Into<String>, command: Option<String>) -> Step {
         command,
         document: None,
         diff: None,
+        current: None,
+        apply: None,
     }
+}
+
+/// A step that pulldoctor can carry out with `fix --allow-writes`.
+fn applied(mut step: Step, apply: Apply) -> Step {
+    step.apply = Some(apply);
+    step
 }
 
 fn document_step(
@@ -36,6 +44,8 @@ fn document_step(
         command: Some(command),
         diff: Some(documents::diff(&current_text, &proposed_text)),
         document: Some(proposed_text),
+        current: current.map(|_| current_text),
+        apply: None,
     }
 }
 
@@ -133,6 +143,8 @@ pub fn plan(
                 command: Some(format!("kubectl -n {ns} create serviceaccount {sa}")),
                 document: Some(format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {ns}\n")),
                 diff: None,
+                current: None,
+                apply: None,
             }],
         )],
         RoleArnMalformed => {
@@ -184,9 +196,16 @@ pub fn plan(
                 cause,
                 "Create the IAM OIDC provider for the cluster's issuer",
                 true,
-                vec![step(
-                    "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
-                    Some(format!("aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com")),
+                vec![applied(
+                    step(
+                        "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
+                        Some(format!("aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com")),
+                    ),
+                    Apply::CreateOpenIdConnectProvider {
+                        account: identity.identity.role_arn().and_then(arn::account_of).unwrap_or_default(),
+                        url: issuer.clone(),
+                        client_id: "sts.amazonaws.com".to_string(),
+                    },
                 )],
             )]
         }
@@ -202,9 +221,12 @@ pub fn plan(
                 cause,
                 format!("Add the audience {audience} to the OIDC provider"),
                 true,
-                vec![step(
-                    "The token's audience must be one of the provider's client IDs.",
-                    Some(format!("aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id {audience}")),
+                vec![applied(
+                    step(
+                        "The token's audience must be one of the provider's client IDs.",
+                        Some(format!("aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id {audience}")),
+                    ),
+                    Apply::AddClientId { provider_arn: provider.clone(), client_id: audience.clone() },
                 )],
             )]
         }
@@ -359,6 +381,7 @@ fn inline_policy<'a>(role: &'a Role, name: &str) -> Option<&'a PolicyDocument> {
 }
 
 fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, import: bool) -> Vec<Fix> {
+    let account = arn::account_of(&role.arn).unwrap_or_default();
     let partition = arn::partition_of(&role.arn);
     let current = inline_policy(role, SCOPED_POLICY_NAME);
     let proposed = documents::scoped_pull_policy(current, &ecr.repository_arn(), import);
@@ -381,30 +404,44 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, import: bool) -> 
                 role.name, ecr.repository
             ),
             true,
-            vec![document_step(
-                format!(
-                    "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
+            vec![applied(
+                document_step(
+                    format!(
+                        "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
+                    ),
+                    format!(
+                        "aws iam put-role-policy --role-name {} --policy-name {SCOPED_POLICY_NAME} --policy-document file://{SCOPED_POLICY_NAME}.json",
+                        role.name
+                    ),
+                    current,
+                    &proposed,
                 ),
-                format!(
-                    "aws iam put-role-policy --role-name {} --policy-name {SCOPED_POLICY_NAME} --policy-document file://{SCOPED_POLICY_NAME}.json",
-                    role.name
-                ),
-                current,
-                &proposed,
+                Apply::PutRolePolicy {
+                    account: account.clone(),
+                    role: role.name.clone(),
+                    policy_name: SCOPED_POLICY_NAME.to_string(),
+                },
             )],
         ),
         fix(
             cause,
             format!("Attach {PULL_ONLY} to role {}", role.name),
             true,
-            vec![step(
-                format!(
-                    "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
+            vec![applied(
+                step(
+                    format!(
+                        "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
+                    ),
+                    Some(format!(
+                        "aws iam attach-role-policy --role-name {} --policy-arn arn:{partition}:iam::aws:policy/{PULL_ONLY}",
+                        role.name
+                    )),
                 ),
-                Some(format!(
-                    "aws iam attach-role-policy --role-name {} --policy-arn arn:{partition}:iam::aws:policy/{PULL_ONLY}",
-                    role.name
-                )),
+                Apply::AttachRolePolicy {
+                    account,
+                    role: role.name.clone(),
+                    policy_arn: format!("arn:{partition}:iam::aws:policy/{PULL_ONLY}"),
+                },
             )],
         ),
     ]
@@ -433,15 +470,21 @@ fn role_missing(identity: &IdentityLane) -> Vec<Fix> {
         Cause::RoleMissing,
         format!("Create role {name} for this ServiceAccount"),
         true,
-        vec![document_step(
-            format!(
-                "The ServiceAccount names role {name}, which does not exist. Create it with a trust policy for exactly this ServiceAccount, then attach the permissions the application needs."
+        vec![applied(
+            document_step(
+                format!(
+                    "The ServiceAccount names role {name}, which does not exist. Create it with a trust policy for exactly this ServiceAccount, then attach the permissions the application needs."
+                ),
+                format!(
+                    "aws iam create-role --role-name {name} --assume-role-policy-document file://trust-policy.json"
+                ),
+                None,
+                &trust,
             ),
-            format!(
-                "aws iam create-role --role-name {name} --assume-role-policy-document file://trust-policy.json"
-            ),
-            None,
-            &trust,
+            Apply::CreateRole {
+                account: arn::account_of(role_arn).unwrap_or_default(),
+                role: name.clone(),
+            },
         )],
     )]
 }
@@ -465,14 +508,20 @@ fn trust_fix(subject: &Subject<'_>, identity: &IdentityLane, cause: Cause) -> Ve
         cause,
         format!("Let {who} assume role {}", role.name),
         true,
-        vec![document_step(
-            "Edit the one statement that comes closest, keeping every other statement as it is.",
-            format!(
-                "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
-                role.name
+        vec![applied(
+            document_step(
+                "Edit the one statement that comes closest, keeping every other statement as it is.",
+                format!(
+                    "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
+                    role.name
+                ),
+                Some(current),
+                &proposed,
             ),
-            Some(current),
-            &proposed,
+            Apply::UpdateAssumeRolePolicy {
+                account: arn::account_of(&role.arn).unwrap_or_default(),
+                role: role.name.clone(),
+            },
         )],
     )]
 }
@@ -487,11 +536,14 @@ fn boundary_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
     let mut steps = vec![];
     if let Fact::Known((current, false)) = subject.facts.managed_policy(boundary) {
         let proposed = documents::boundary_allowing_pull(&current, &ecr.repository_arn());
-        steps.push(document_step(
-            format!("The permissions boundary {boundary} caps what role {} may do, whatever its policies allow. Add the pull actions to the boundary (a new default version).", role.name),
-            format!("aws iam create-policy-version --policy-arn {boundary} --policy-document file://boundary.json --set-as-default"),
-            Some(&current),
-            &proposed,
+        steps.push(applied(
+            document_step(
+                format!("The permissions boundary {boundary} caps what role {} may do, whatever its policies allow. Add the pull actions to the boundary (a new default version).", role.name),
+                format!("aws iam create-policy-version --policy-arn {boundary} --policy-document file://boundary.json --set-as-default"),
+                Some(&current),
+                &proposed,
+            ),
+            Apply::CreatePolicyVersion { policy_arn: boundary.clone() },
         ));
     } else {
         steps.push(step(
@@ -528,17 +580,24 @@ fn cross_account_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
             role.name, ecr.repository, ecr.account
         ),
         true,
-        vec![document_step(
-            format!(
-                "Across accounts the repository's owner ({}) must allow the puller in the repository policy. This adds one statement for role {} and keeps the rest.",
-                ecr.account, role.name
+        vec![applied(
+            document_step(
+                format!(
+                    "Across accounts the repository's owner ({}) must allow the puller in the repository policy. This adds one statement for role {} and keeps the rest.",
+                    ecr.account, role.name
+                ),
+                format!(
+                    "aws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy.json",
+                    ecr.account, ecr.region, ecr.repository
+                ),
+                current.as_ref(),
+                &proposed,
             ),
-            format!(
-                "aws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy.json",
-                ecr.account, ecr.region, ecr.repository
-            ),
-            current.as_ref(),
-            &proposed,
+            Apply::SetRepositoryPolicy {
+                registry: ecr.account.clone(),
+                region: ecr.region.clone(),
+                repository: ecr.repository.clone(),
+            },
         )],
     )]
 }

@@ -267,4 +267,119 @@ pub struct Step {
     /// A unified diff of `document` against the current one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// The document this step replaces, as it was read (for the check that it has not changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// The one API call that carries this step out, when pulldoctor can (`fix --allow-writes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply: Option<Apply>,
+}
+
+/// An API call a fix step makes; the document it writes is the step's `document`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(tag = "call", rename_all_fields = "camelCase")]
+pub enum Apply {
+    #[serde(rename = "iam:PutRolePolicy")]
+    PutRolePolicy {
+        account: String,
+        role: String,
+        policy_name: String,
+    },
+    #[serde(rename = "iam:AttachRolePolicy")]
+    AttachRolePolicy {
+        account: String,
+        role: String,
+        policy_arn: String,
+    },
+    #[serde(rename = "iam:UpdateAssumeRolePolicy")]
+    UpdateAssumeRolePolicy { account: String, role: String },
+    #[serde(rename = "iam:CreateRole")]
+    CreateRole { account: String, role: String },
+    #[serde(rename = "iam:CreatePolicyVersion")]
+    CreatePolicyVersion { policy_arn: String },
+    #[serde(rename = "iam:CreateOpenIDConnectProvider")]
+    CreateOpenIdConnectProvider {
+        account: String,
+        url: String,
+        client_id: String,
+    },
+    #[serde(rename = "iam:AddClientIDToOpenIDConnectProvider")]
+    AddClientId {
+        provider_arn: String,
+        client_id: String,
+    },
+    #[serde(rename = "ecr:SetRepositoryPolicy")]
+    SetRepositoryPolicy {
+        registry: String,
+        region: String,
+        repository: String,
+    },
+}
+
+impl Apply {
+    /// Trust and repository policies decide who may act at all: they need a typed `yes`.
+    pub fn needs_typed_yes(&self) -> bool {
+        matches!(
+            self,
+            Apply::UpdateAssumeRolePolicy { .. }
+                | Apply::SetRepositoryPolicy { .. }
+                | Apply::CreateRole { .. }
+        )
+    }
+
+    pub fn call(&self) -> &'static str {
+        match self {
+            Apply::PutRolePolicy { .. } => "iam:PutRolePolicy",
+            Apply::AttachRolePolicy { .. } => "iam:AttachRolePolicy",
+            Apply::UpdateAssumeRolePolicy { .. } => "iam:UpdateAssumeRolePolicy",
+            Apply::CreateRole { .. } => "iam:CreateRole",
+            Apply::CreatePolicyVersion { .. } => "iam:CreatePolicyVersion",
+            Apply::CreateOpenIdConnectProvider { .. } => "iam:CreateOpenIDConnectProvider",
+            Apply::AddClientId { .. } => "iam:AddClientIDToOpenIDConnectProvider",
+            Apply::SetRepositoryPolicy { .. } => "ecr:SetRepositoryPolicy",
+        }
+    }
+
+    /// The account whose IAM or registry the call changes.
+    pub fn account(&self) -> String {
+        match self {
+            Apply::PutRolePolicy { account, .. }
+            | Apply::AttachRolePolicy { account, .. }
+            | Apply::UpdateAssumeRolePolicy { account, .. }
+            | Apply::CreateRole { account, .. }
+            | Apply::CreateOpenIdConnectProvider { account, .. } => account.clone(),
+            Apply::CreatePolicyVersion { policy_arn: arn }
+            | Apply::AddClientId {
+                provider_arn: arn, ..
+            } => crate::iam::arn::account_of(arn).unwrap_or_default(),
+            Apply::SetRepositoryPolicy { registry, .. } => registry.clone(),
+        }
+    }
+
+    /// What the call changes, for the plan.
+    pub fn target(&self) -> String {
+        match self {
+            Apply::PutRolePolicy {
+                role, policy_name, ..
+            } => format!("inline policy {policy_name} of role {role}"),
+            Apply::AttachRolePolicy {
+                role, policy_arn, ..
+            } => format!("role {role} ← {policy_arn}"),
+            Apply::UpdateAssumeRolePolicy { role, .. } => format!("trust policy of role {role}"),
+            Apply::CreateRole { role, .. } => format!("new role {role}"),
+            Apply::CreatePolicyVersion { policy_arn } => format!("default version of {policy_arn}"),
+            Apply::CreateOpenIdConnectProvider { url, .. } => format!("new OIDC provider {url}"),
+            Apply::AddClientId {
+                provider_arn,
+                client_id,
+            } => format!("audience {client_id} of {provider_arn}"),
+            Apply::SetRepositoryPolicy {
+                registry,
+                region,
+                repository,
+            } => {
+                format!("policy of repository {repository} ({registry}, {region})")
+            }
+        }
+    }
 }
