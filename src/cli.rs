@@ -99,6 +99,33 @@ pub enum Command {
     },
     /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
     CollectScript,
+    /// Plan the fix of a pod's broken link and, with --allow-writes, apply it: diff, confirm,
+    /// back up, apply, diagnose again.
+    Fix(FixArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// NAMESPACE/POD (or POD with -n); not needed with --plan.
+    pub pod: Option<String>,
+    /// Fix this cause (default: the pod's broken link).
+    #[arg(long)]
+    pub cause: Option<String>,
+    /// Which of the fix's alternatives: 1, 2, …
+    #[arg(long, default_value_t = 1)]
+    pub choice: usize,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Write the plan to FILE instead of applying it (for review).
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
+    /// Apply a plan written by --plan-out, after checking that nothing changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Where backups and the change log go (default: ~/.local/state/pulldoctor).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// An expected failure: one line on stderr, exit status 2.
@@ -129,6 +156,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = cli.global;
     match cli.command {
+        Some(Command::Fix(args)) => crate::fix::command::run(&global, &args),
         Some(Command::CollectScript) => {
             print(&crate::collect::script());
             Ok(ExitCode::SUCCESS)
@@ -212,7 +240,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
 /// The facts for this run: the demo, a bundle or snapshot, or (not yet) a live cluster.
 /// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
 /// only for the pods that cannot pull, unless `all`).
-fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
+pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
     if demo {
         return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
     }
@@ -240,7 +268,7 @@ fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, F
         .map_err(Failure)
 }
 
-fn live_options(global: &Global, all: bool) -> source::live::Options {
+pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options {
     source::live::Options {
         kubeconfig: global.kubeconfig.clone(),
         context: global.context.clone(),
@@ -258,7 +286,7 @@ fn live_options(global: &Global, all: bool) -> source::live::Options {
     }
 }
 
-fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {
+pub(crate) fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {
     let mut selected = Vec::new();
     for p in pods {
         match (p.split_once('/'), &global.namespace) {
@@ -292,7 +320,7 @@ fn emit(report: &Report, output: Output) {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();

@@ -1,6 +1,8 @@
 //! Fix plans for a broken link: why, the exact commands with the real names filled in, and for
 //! a changed document the proposed document and its diff. Nothing here writes.
 
+pub mod apply;
+pub mod command;
 pub mod documents;
 
 use crate::diagnose::Subject;

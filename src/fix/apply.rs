@@ -1,0 +1,532 @@
+//! Applying a fix: plan → diff → confirm → back up → apply → re-verify. Only a [`Writer`] writes,
+//! and only a [`WritePermission`] — which the command line grants for `--allow-writes` alone —
+//! makes one.
+
+use crate::iam::policy::PolicyDocument;
+use crate::report::{Apply, Finding};
+use crate::source::live::{self, aws::Aws};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Proof that the user passed `--allow-writes`. Only this crate's command line creates one.
+pub struct WritePermission(());
+
+impl WritePermission {
+    pub(crate) fn from_flag(allow_writes: bool) -> Option<WritePermission> {
+        allow_writes.then_some(WritePermission(()))
+    }
+}
+
+pub const PLAN_SCHEMA: &str = "pulldoctor.plan/v1";
+
+/// Every write a fix makes, with the documents before and after: what the user confirms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub schema: String,
+    pub subject: String,
+    pub container: String,
+    pub cause: String,
+    pub title: String,
+    pub writes: Vec<Write>,
+    /// Steps no API call carries out, for the user to do.
+    pub by_hand: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Write {
+    pub apply: Apply,
+    /// The document as it was read when the plan was made (`None`: there was none).
+    pub before: Option<String>,
+    /// The document the call writes (`None` for calls that take none).
+    pub after: Option<String>,
+    pub diff: Option<String>,
+}
+
+/// The plan of fix number `choice` (1-based) of a finding.
+pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
+    let cause = finding
+        .cause
+        .ok_or_else(|| format!("{} has nothing broken to fix", finding.subject()))?;
+    let fix = finding.fixes.get(choice.saturating_sub(1)).ok_or_else(|| {
+        format!(
+            "{} has {} fix(es); --choice {choice} is not one of them",
+            finding.subject(),
+            finding.fixes.len()
+        )
+    })?;
+    Ok(Plan {
+        schema: PLAN_SCHEMA.to_string(),
+        subject: finding.subject(),
+        container: finding.container.clone(),
+        cause: cause.to_string(),
+        title: fix.title.clone(),
+        writes: fix
+            .steps
+            .iter()
+            .filter_map(|s| {
+                Some(Write {
+                    apply: s.apply.clone()?,
+                    before: s.current.clone(),
+                    after: s.document.clone(),
+                    diff: s.diff.clone(),
+                })
+            })
+            .collect(),
+        by_hand: fix
+            .steps
+            .iter()
+            .filter(|s| s.apply.is_none())
+            .map(|s| match &s.command {
+                Some(c) => format!("{}\n    $ {c}", s.explain),
+                None => s.explain.clone(),
+            })
+            .collect(),
+    })
+}
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = format!(
+        "plan for {} [{}] — {}: {}\n",
+        plan.subject, plan.container, plan.cause, plan.title
+    );
+    if plan.writes.is_empty() {
+        out.push_str("  no API call fixes this; do it by hand:\n");
+    }
+    for (i, w) in plan.writes.iter().enumerate() {
+        out.push_str(&format!(
+            "  {}. {} on {} (account {})\n",
+            i + 1,
+            w.apply.call(),
+            w.apply.target(),
+            w.apply.account()
+        ));
+        if let Some(diff) = &w.diff {
+            for line in diff.lines() {
+                out.push_str(&format!("       {line}\n"));
+            }
+        }
+    }
+    for step in &plan.by_hand {
+        out.push_str(&format!("  by hand: {step}\n"));
+    }
+    out
+}
+
+/// The one thing that writes: AWS clients behind a [`WritePermission`].
+pub struct Writer {
+    aws: Aws,
+    account: String,
+    _permission: WritePermission,
+}
+
+/// What the target looks like now.
+#[derive(Debug, Clone, PartialEq)]
+enum Now {
+    /// A document, normalised (or `None`: there is none).
+    Document(Option<String>),
+    /// Whether the thing the call creates or attaches is already there.
+    Present(bool),
+}
+
+/// What to do with one write after reading the target again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    Proceed,
+    AlreadyDone,
+    Changed(String),
+}
+
+/// A policy document in one canonical text, so that AWS's URL-encoding and spacing compare equal.
+fn normal(text: &str) -> String {
+    PolicyDocument::from_text(text)
+        .map(|d| d.to_pretty_json())
+        .unwrap_or_else(|_| text.to_string())
+}
+
+impl Writer {
+    pub async fn new(
+        _permission: WritePermission,
+        options: &live::Options,
+    ) -> Result<Writer, String> {
+        let limits = live::Limits::new(4, options.timeout);
+        let aws = live::aws::connect(
+            options.profile.as_deref(),
+            options.region.as_deref(),
+            limits,
+        )
+        .await;
+        let caller = aws
+            .call(
+                "sts:GetCallerIdentity",
+                "the current credentials",
+                aws.sts.get_caller_identity().send(),
+            )
+            .await
+            .map_err(|e| e.message)?;
+        Ok(Writer {
+            account: caller.account().unwrap_or_default().to_string(),
+            aws,
+            _permission,
+        })
+    }
+
+    /// Reads the target again and decides: go ahead, already done, or changed since the plan.
+    pub async fn check(&self, write: &Write) -> Result<Check, String> {
+        let owner = write.apply.account();
+        if !owner.is_empty() && owner != self.account {
+            return Err(format!(
+                "{} changes account {owner}, and these credentials are of account {}: run it with credentials of {owner} (--profile)",
+                write.apply.target(),
+                self.account
+            ));
+        }
+        let now = self.now(&write.apply).await?;
+        let after = write.after.as_deref().map(normal);
+        let before = write.before.as_deref().map(normal);
+        Ok(match now {
+            Now::Present(true) => Check::AlreadyDone,
+            Now::Present(false) => Check::Proceed,
+            Now::Document(current) if current.is_some() && current == after => Check::AlreadyDone,
+            Now::Document(current) if current == before => Check::Proceed,
+            Now::Document(_) => Check::Changed(format!(
+                "{} changed since it was read: plan again",
+                write.apply.target()
+            )),
+        })
+    }
+
+    async fn now(&self, apply: &Apply) -> Result<Now, String> {
+        let (iam, aws) = (&self.aws.iam, &self.aws);
+        let missing = |e: &live::aws::AwsError, codes: &[&str]| e.is(codes);
+        Ok(match apply {
+            Apply::UpdateAssumeRolePolicy { role, .. } => {
+                let out = aws
+                    .call("iam:GetRole", role, iam.get_role().role_name(role).send())
+                    .await
+                    .map_err(|e| e.message)?;
+                Now::Document(
+                    out.role()
+                        .and_then(|r| r.assume_role_policy_document())
+                        .map(normal),
+                )
+            }
+            Apply::CreateRole { role, .. } => match aws
+                .call("iam:GetRole", role, iam.get_role().role_name(role).send())
+                .await
+            {
+                Ok(out) => Now::Document(
+                    out.role()
+                        .and_then(|r| r.assume_role_policy_document())
+                        .map(normal),
+                ),
+                Err(e) if missing(&e, &["NoSuchEntity"]) => Now::Document(None),
+                Err(e) => return Err(e.message),
+            },
+            Apply::PutRolePolicy {
+                role, policy_name, ..
+            } => {
+                match aws
+                    .call(
+                        "iam:GetRolePolicy",
+                        role,
+                        iam.get_role_policy()
+                            .role_name(role)
+                            .policy_name(policy_name)
+                            .send(),
+                    )
+                    .await
+                {
+                    Ok(out) => Now::Document(Some(normal(out.policy_document()))),
+                    Err(e) if missing(&e, &["NoSuchEntity"]) => Now::Document(None),
+                    Err(e) => return Err(e.message),
+                }
+            }
+            Apply::AttachRolePolicy {
+                role, policy_arn, ..
+            } => {
+                let out = aws
+                    .call(
+                        "iam:ListAttachedRolePolicies",
+                        role,
+                        iam.list_attached_role_policies().role_name(role).send(),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                Now::Present(
+                    out.attached_policies()
+                        .iter()
+                        .any(|p| p.policy_arn() == Some(policy_arn)),
+                )
+            }
+            Apply::CreatePolicyVersion { policy_arn } => {
+                let policy = aws
+                    .call(
+                        "iam:GetPolicy",
+                        policy_arn,
+                        iam.get_policy().policy_arn(policy_arn).send(),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                let version = policy
+                    .policy()
+                    .and_then(|p| p.default_version_id())
+                    .unwrap_or("v1")
+                    .to_string();
+                let out = aws
+                    .call(
+                        "iam:GetPolicyVersion",
+                        policy_arn,
+                        iam.get_policy_version()
+                            .policy_arn(policy_arn)
+                            .version_id(&version)
+                            .send(),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                Now::Document(out.policy_version().and_then(|v| v.document()).map(normal))
+            }
+            Apply::CreateOpenIdConnectProvider { url, .. } => {
+                let out = aws
+                    .call(
+                        "iam:ListOpenIDConnectProviders",
+                        "the account",
+                        iam.list_open_id_connect_providers().send(),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                let path = url.trim_start_matches("https://");
+                Now::Present(
+                    out.open_id_connect_provider_list()
+                        .iter()
+                        .any(|p| p.arn().is_some_and(|a| a.ends_with(path))),
+                )
+            }
+            Apply::AddClientId {
+                provider_arn,
+                client_id,
+            } => {
+                let out = aws
+                    .call(
+                        "iam:GetOpenIDConnectProvider",
+                        provider_arn,
+                        iam.get_open_id_connect_provider()
+                            .open_id_connect_provider_arn(provider_arn)
+                            .send(),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                Now::Present(out.client_id_list().iter().any(|c| c == client_id))
+            }
+            Apply::SetRepositoryPolicy {
+                registry,
+                region,
+                repository,
+            } => {
+                let ecr = aws.ecr(region);
+                match aws
+                    .call(
+                        "ecr:GetRepositoryPolicy",
+                        repository,
+                        ecr.get_repository_policy()
+                            .registry_id(registry)
+                            .repository_name(repository)
+                            .send(),
+                    )
+                    .await
+                {
+                    Ok(out) => Now::Document(out.policy_text().map(normal)),
+                    Err(e) if missing(&e, &["RepositoryPolicyNotFoundException"]) => {
+                        Now::Document(None)
+                    }
+                    Err(e) => return Err(e.message),
+                }
+            }
+        })
+    }
+
+    /// Makes the call. The caller has checked, confirmed and backed up first.
+    pub async fn execute(&self, write: &Write) -> Result<(), String> {
+        let (iam, aws) = (&self.aws.iam, &self.aws);
+        let document = || {
+            write
+                .after
+                .clone()
+                .ok_or_else(|| format!("{} needs a document", write.apply.call()))
+        };
+        let target = write.apply.target();
+        let done = match &write.apply {
+            Apply::UpdateAssumeRolePolicy { role, .. } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.update_assume_role_policy()
+                        .role_name(role)
+                        .policy_document(document()?)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::CreateRole { role, .. } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.create_role()
+                        .role_name(role)
+                        .assume_role_policy_document(document()?)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::PutRolePolicy {
+                role, policy_name, ..
+            } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.put_role_policy()
+                        .role_name(role)
+                        .policy_name(policy_name)
+                        .policy_document(document()?)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::AttachRolePolicy {
+                role, policy_arn, ..
+            } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.attach_role_policy()
+                        .role_name(role)
+                        .policy_arn(policy_arn)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::CreatePolicyVersion { policy_arn } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.create_policy_version()
+                        .policy_arn(policy_arn)
+                        .policy_document(document()?)
+                        .set_as_default(true)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::CreateOpenIdConnectProvider { url, client_id, .. } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.create_open_id_connect_provider()
+                        .url(url)
+                        .client_id_list(client_id)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::AddClientId {
+                provider_arn,
+                client_id,
+            } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    iam.add_client_id_to_open_id_connect_provider()
+                        .open_id_connect_provider_arn(provider_arn)
+                        .client_id(client_id)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::SetRepositoryPolicy {
+                registry,
+                region,
+                repository,
+            } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    aws.ecr(region)
+                        .set_repository_policy()
+                        .registry_id(registry)
+                        .repository_name(repository)
+                        .policy_text(document()?)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+        };
+        done.map_err(|e| e.message)
+    }
+}
+
+/// Where backups and the change log live: `--backup-dir`, else `$PULLDOCTOR_STATE_DIR`, else
+/// `$XDG_STATE_HOME/pulldoctor`, else `~/.local/state/pulldoctor`.
+pub fn state_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = std::env::var_os("PULLDOCTOR_STATE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(dir).join("pulldoctor");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".local/state/pulldoctor")
+}
+
+fn now_text() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+/// Saves what a write replaces, and records the change in the log. Returns the backup's path.
+pub fn back_up(dir: &Path, plan: &Plan, write: &Write) -> Result<PathBuf, String> {
+    let backups = dir.join("backups");
+    std::fs::create_dir_all(&backups)
+        .map_err(|e| format!("cannot create {}: {e}", backups.display()))?;
+    let when = now_text();
+    let name: String = format!("{when}-{}-{}", write.apply.call(), write.apply.target())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = backups.join(format!("{name}.json"));
+    let record = serde_json::json!({
+        "at": when, "subject": plan.subject, "cause": plan.cause, "call": write.apply.call(),
+        "target": write.apply.target(), "account": write.apply.account(), "apply": write.apply,
+        "before": write.before, "after": write.after, "backup": path,
+    });
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&record).unwrap_or_default() + "\n",
+    )
+    .map_err(|e| format!("cannot write the backup {}: {e}", path.display()))?;
+    use std::io::Write as _;
+    let log = dir.join("changes.log");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    writeln!(file, "{record}").map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    Ok(path)
+}

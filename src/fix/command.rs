@@ -1,0 +1,208 @@
+//! `pulldoctor fix`: the plan → diff → confirm → back up → apply → re-verify flow on the command
+//! line.
+
+use super::apply::{self, Check, Plan, WritePermission, Writer};
+use crate::cli::{self, Failure, FixArgs, Global};
+use crate::diagnose;
+use crate::report::Status;
+use std::io::{BufRead, IsTerminal, Write as _};
+use std::process::ExitCode;
+
+pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
+    let plan = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure(format!("cannot read the plan {}: {e}", path.display())))?;
+            let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+                Failure(format!("{} is not a pulldoctor plan: {e}", path.display()))
+            })?;
+            if plan.schema != apply::PLAN_SCHEMA {
+                return Err(Failure(format!(
+                    "{} is not a {} plan",
+                    path.display(),
+                    apply::PLAN_SCHEMA
+                )));
+            }
+            plan
+        }
+        None => make_plan(global, args)?,
+    };
+    cli::print(&apply::render(&plan));
+    if let Some(out) = &args.plan_out {
+        let text = serde_json::to_string_pretty(&plan).expect("a plan always serialises");
+        std::fs::write(out, text + "\n")
+            .map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))?;
+        eprintln!(
+            "pulldoctor: plan written to {}; apply it with --plan {0} --allow-writes",
+            out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if plan.writes.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if global.from.is_some() {
+        if global.allow_writes {
+            return Err(Failure("--from is offline input: to apply, run against the live cluster (or --plan-out here, then --plan there)".into()));
+        }
+        eprintln!("pulldoctor: offline input: nothing applied");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(permission) = WritePermission::from_flag(global.allow_writes) else {
+        eprintln!(
+            "pulldoctor: read-only: nothing was applied (add --allow-writes to apply this plan)"
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(apply_plan(global, args, &plan, permission))
+}
+
+fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
+    let pod = args
+        .pod
+        .clone()
+        .ok_or_else(|| Failure("name the pod to fix: pulldoctor fix NAMESPACE/POD".into()))?;
+    let selection = cli::selection(global, &[pod.clone()], true)?;
+    let facts = cli::load(global, false, true)?;
+    let report = diagnose::diagnose(&facts, &selection);
+    let broken: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.verdict == Status::Broken)
+        .collect();
+    let finding = match &args.cause {
+        Some(cause) => broken
+            .iter()
+            .find(|f| f.cause.is_some_and(|c| c.as_str() == cause))
+            .copied(),
+        None => broken.first().copied(),
+    };
+    let Some(finding) = finding else {
+        let found = report
+            .findings
+            .iter()
+            .map(|f| format!("{} {}", f.container, f.verdict.as_str()))
+            .collect::<Vec<_>>();
+        return Err(Failure(match (&args.cause, found.is_empty()) {
+            (_, true) => format!("no pod {pod} in this input"),
+            (Some(cause), false) => format!(
+                "{pod} has no broken link with cause {cause} ({})",
+                found.join(", ")
+            ),
+            (None, false) => format!(
+                "nothing to fix: nothing of {pod} is broken ({})",
+                found.join(", ")
+            ),
+        }));
+    };
+    apply::plan(finding, args.choice).map_err(Failure)
+}
+
+async fn apply_plan(
+    global: &Global,
+    args: &FixArgs,
+    plan: &Plan,
+    permission: WritePermission,
+) -> Result<ExitCode, Failure> {
+    let options = cli::live_options(global, true);
+    let writer = Writer::new(permission, &options).await.map_err(Failure)?;
+    // Check every write before making any: a plan is applied whole or not at all.
+    let mut pending = Vec::new();
+    for write in &plan.writes {
+        match writer.check(write).await.map_err(Failure)? {
+            Check::Proceed => pending.push(write),
+            Check::AlreadyDone => {
+                eprintln!("pulldoctor: {} is already as planned", write.apply.target())
+            }
+            Check::Changed(why) => return Err(Failure(why)),
+        }
+    }
+    if pending.is_empty() {
+        eprintln!("pulldoctor: nothing to change");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes {
+        confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))?;
+    }
+    let dir = apply::state_dir(args.backup_dir.as_deref());
+    for write in pending {
+        let backup = apply::back_up(&dir, plan, write).map_err(Failure)?;
+        writer
+            .execute(write)
+            .await
+            .map_err(|e| Failure(format!("{e} (backup kept at {})", backup.display())))?;
+        println!(
+            "applied {} on {} — backup: {}",
+            write.apply.call(),
+            write.apply.target(),
+            backup.display()
+        );
+    }
+    println!("change log: {}", dir.join("changes.log").display());
+    // Re-verify: read the pod's facts again and show its chain.
+    let (namespace, _) = plan.subject.split_once('/').unwrap_or((&plan.subject, ""));
+    let mut options = options;
+    options.namespace = Some(namespace.to_string());
+    let collected = crate::source::live::collect(&options)
+        .await
+        .map_err(Failure)?;
+    let facts = crate::source::facts_from_collected(&collected);
+    let report = diagnose::diagnose(
+        &facts,
+        &diagnose::Selection {
+            all: true,
+            pods: vec![plan.subject.clone()],
+            ..Default::default()
+        },
+    );
+    let mut text = String::from("\nafter the change:\n");
+    for f in &report.findings {
+        crate::report::text::render_finding(&mut text, f);
+    }
+    cli::print(&text);
+    let still = report
+        .findings
+        .iter()
+        .any(|f| f.container == plan.container && f.verdict == Status::Broken);
+    Ok(if still {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Asks on the terminal: a typed `yes` for trust and repository policies, `y` otherwise.
+fn confirm(typed: bool) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure(
+            "confirmation needed: run in a terminal, or pass --yes".into(),
+        ));
+    }
+    let prompt = if typed {
+        "type yes to apply: "
+    } else {
+        "apply? [y/N] "
+    };
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure(format!("cannot read the answer: {e}")))?;
+    let answer = answer.trim();
+    let ok = if typed {
+        answer == "yes"
+    } else {
+        matches!(answer, "y" | "Y" | "yes")
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure("not applied".into()))
+    }
+}

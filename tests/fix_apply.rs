@@ -1,0 +1,216 @@
+//! Fixes applied against the stand-ins: broken → `fix --allow-writes --yes` → the pod's chain
+//! diagnosed again is no longer broken, and the backup holds the original document. Without
+//! --allow-writes nothing is written; a second apply changes nothing; a plan whose document
+//! changed since it was made is refused.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{Harness, TempDir};
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/scenarios/causes")
+        .join(name)
+}
+
+fn writes(h: &Harness) -> Vec<String> {
+    h.front
+        .requests()
+        .into_iter()
+        .filter(|r| support::aws_front::is_mutating(r.split('|').next().unwrap()))
+        .collect()
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Applies the fix of `pod` and checks it repaired the pod and kept a backup of `original`.
+fn apply(h: &Harness, backups: &Path, pod: &str, choice: &str, original: Option<&str>) {
+    let out = h.run(&[
+        "fix",
+        pod,
+        "--allow-writes",
+        "--yes",
+        "--choice",
+        choice,
+        "--backup-dir",
+        backups.to_str().unwrap(),
+    ]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{pod}: {all}");
+    let after = all
+        .split("after the change:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{pod}: no re-verification: {all}"));
+    assert!(
+        !after.contains("✗ BROKEN"),
+        "{pod} still broken after the fix:\n{after}"
+    );
+    if let Some(original) = original {
+        let log = std::fs::read_to_string(backups.join("changes.log")).unwrap();
+        let record: serde_json::Value = log
+            .lines()
+            .rev()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .next()
+            .unwrap();
+        let backup: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(record["backup"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            backup["before"].as_str().unwrap_or("").contains(original),
+            "{pod}: the backup lacks the original: {backup}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_policy_fixes_apply_and_verify() {
+    let h = Harness::new(&scenario("trust.yaml")).await;
+    let backups = TempDir::new("trust-backups");
+    tokio::task::block_in_place(|| {
+        // Read-only first: the plan is shown, nothing is written.
+        let out = h.run(&["fix", "app/t-subject"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            text(&out).contains("iam:UpdateAssumeRolePolicy") && text(&out).contains("read-only"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(writes(&h), Vec::<String>::new(), "a read-only fix wrote");
+        for (pod, original) in [
+            ("app/t-provider", "0000000000000000000000000000DEAD"),
+            ("app/t-subject", "t-subject-v2"),
+            ("app/t-audience", "sts.amazon.com"),
+            ("app/t-action", "\"sts:AssumeRole\""),
+            ("app/t-scheme", "https://"),
+            ("app/t-wildcard", "t-wild*"),
+            ("app/t-pia", "AssumeRoleWithWebIdentity"),
+        ] {
+            apply(&h, &backups.0, pod, "1", Some(original));
+        }
+        // Applying again changes nothing.
+        h.front.clear();
+        let out = h.run(&[
+            "fix",
+            "app/t-subject",
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            backups.0.to_str().unwrap(),
+        ]);
+        assert!(
+            text(&out).contains("nothing to fix") || text(&out).contains("nothing to change"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(writes(&h), Vec::<String>::new(), "a second apply wrote");
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_permission_fixes_apply_and_verify() {
+    let h = Harness::new(&scenario("pull-permissions.yaml")).await;
+    let backups = TempDir::new("pull-backups");
+    tokio::task::block_in_place(|| {
+        apply(&h, &backups.0, "app/pp-missing", "1", None);
+        apply(&h, &backups.0, "app/pp-token", "2", None);
+        apply(&h, &backups.0, "app/pp-ptc", "1", None);
+        apply(&h, &backups.0, "app/pp-boundary", "1", Some("s3:*"));
+        // An explicit deny is explained, never removed.
+        h.front.clear();
+        let out = h.run(&["fix", "app/pp-deny", "--allow-writes", "--yes"]);
+        assert!(
+            text(&out).contains("no API call fixes this"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(writes(&h), Vec::<String>::new());
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_and_repository_fixes() {
+    let h = Harness::new(&scenario("identity.yaml")).await;
+    let backups = TempDir::new("identity-backups");
+    tokio::task::block_in_place(|| {
+        apply(&h, &backups.0, "app/ghost", "1", None);
+        apply(&h, &backups.0, "app/token-pull", "1", None);
+    });
+    // A repository of another account: its owner must change the policy; these credentials
+    // refuse to try, and write nothing.
+    let r = Harness::new(&scenario("repository.yaml")).await;
+    tokio::task::block_in_place(|| {
+        let out = r.run(&["fix", "app/r-cross", "--allow-writes", "--yes"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("account 444455556666"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(writes(&r), Vec::<String>::new());
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_document_changed_is_refused() {
+    let h = Harness::new(&scenario("trust.yaml")).await;
+    let dir = TempDir::new("plan");
+    let plan = dir.0.join("plan.json");
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::new()
+            .endpoint_url(h.front.url())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .build(),
+    );
+    let out = tokio::task::block_in_place(|| {
+        h.run(&[
+            "fix",
+            "app/t-audience",
+            "--plan-out",
+            plan.to_str().unwrap(),
+        ])
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Someone else edits the trust policy after the plan was reviewed.
+    iam.update_assume_role_policy()
+        .role_name("t-audience")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    h.front.clear();
+    let out = tokio::task::block_in_place(|| {
+        h.run(&[
+            "fix",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            dir.0.to_str().unwrap(),
+        ])
+    });
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("changed since it was read"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        writes(&h),
+        Vec::<String>::new(),
+        "nothing written after the refusal"
+    );
+}
