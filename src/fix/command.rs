@@ -66,7 +66,7 @@ fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
         .pod
         .clone()
         .ok_or_else(|| Failure("name the pod to fix: pulldoctor fix NAMESPACE/POD".into()))?;
-    let selection = cli::selection(global, &[pod.clone()], true)?;
+    let selection = cli::selection(global, std::slice::from_ref(&pod), true)?;
     let facts = cli::load(global, false, true)?;
     let report = diagnose::diagnose(&facts, &selection);
     let broken: Vec<_> = report
