@@ -214,3 +214,59 @@ async fn a_plan_whose_document_changed_is_refused() {
         "nothing written after the refusal"
     );
 }
+
+/// Kubernetes fixes: the malformed annotation is patched; the pod that still carries the old
+/// value then needs a rollout restart, which patches the Deployment's pod template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_fixes_patch_the_service_account_and_restart_the_deployment() {
+    let h = Harness::new(&scenario("identity.yaml")).await;
+    let backups = TempDir::new("kube-backups");
+    let dir = backups.0.to_str().unwrap();
+    tokio::task::block_in_place(|| {
+        let out = h.run(&[
+            "fix",
+            "app/fixme-7d9f8-abcde",
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            dir,
+        ]);
+        let all = text(&out);
+        assert!(all.contains("kube:AnnotateServiceAccount"), "{all}");
+        let sa = h.kube.object("ServiceAccount", "app", "fixme").unwrap();
+        assert_eq!(
+            sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+            "arn:aws:iam::111122223333:role/fixme-role"
+        );
+        // The chain moves on: the running pod still has the old value, so it must be restarted.
+        let after = all
+            .split("after the change:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{all}"));
+        assert!(after.contains("pod-role-mismatch"), "{after}");
+        let log = std::fs::read_to_string(backups.0.join("changes.log")).unwrap();
+        assert!(log.contains("\"before\":\"fixme-role\""), "{log}");
+
+        let out = h.run(&[
+            "fix",
+            "app/fixme-7d9f8-abcde",
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            dir,
+        ]);
+        let all = text(&out);
+        assert!(all.contains("kube:RolloutRestart"), "{all}");
+        let deployment = h.kube.object("Deployment", "app", "fixme").unwrap();
+        assert!(deployment["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string(), "{deployment}");
+        // The stand-in has no controller to replace the pod, so it stays broken: exit 1, honestly.
+        assert_eq!(out.status.code(), Some(1), "{all}");
+    });
+    let patches: Vec<String> = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET "))
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+}

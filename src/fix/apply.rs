@@ -5,6 +5,9 @@
 use crate::iam::policy::PolicyDocument;
 use crate::report::{Apply, Finding};
 use crate::source::live::{self, aws::Aws};
+use ::kube::api::{Patch, PatchParams};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -118,6 +121,8 @@ pub fn render(plan: &Plan) -> String {
 pub struct Writer {
     aws: Aws,
     account: String,
+    /// The Kubernetes client, or why there is none (only needed for Kubernetes writes).
+    kube: Result<::kube::Client, String>,
     _permission: WritePermission,
 }
 
@@ -165,9 +170,17 @@ impl Writer {
             )
             .await
             .map_err(|e| e.message)?;
+        let kube = live::kube::connect(
+            options.kubeconfig.as_deref(),
+            options.context.as_deref(),
+            live::Limits::new(4, options.timeout),
+        )
+        .await
+        .map(|(k, _)| k.client);
         Ok(Writer {
             account: caller.account().unwrap_or_default().to_string(),
             aws,
+            kube,
             _permission,
         })
     }
@@ -201,6 +214,22 @@ impl Writer {
         let (iam, aws) = (&self.aws.iam, &self.aws);
         let missing = |e: &live::aws::AwsError, codes: &[&str]| e.is(codes);
         Ok(match apply {
+            Apply::AnnotateServiceAccount {
+                namespace,
+                name,
+                key,
+            } => {
+                let api: ::kube::Api<ServiceAccount> =
+                    ::kube::Api::namespaced(self.kube()?, namespace);
+                let sa = api
+                    .get(name)
+                    .await
+                    .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))?;
+                Now::Document(sa.metadata.annotations.and_then(|a| a.get(key).cloned()))
+            }
+            // A restart is an event, not a state: it always goes ahead (once the pods are new,
+            // the diagnosis no longer proposes it).
+            Apply::RolloutRestart { .. } => Now::Present(false),
             Apply::UpdateAssumeRolePolicy { role, .. } => {
                 let out = aws
                     .call("iam:GetRole", role, iam.get_role().role_name(role).send())
@@ -346,6 +375,12 @@ impl Writer {
         })
     }
 
+    fn kube(&self) -> Result<::kube::Client, String> {
+        self.kube
+            .clone()
+            .map_err(|e| format!("no Kubernetes access for this change: {e}"))
+    }
+
     /// Makes the call. The caller has checked, confirmed and backed up first.
     pub async fn execute(&self, write: &Write) -> Result<(), String> {
         let (iam, aws) = (&self.aws.iam, &self.aws);
@@ -357,6 +392,47 @@ impl Writer {
         };
         let target = write.apply.target();
         let done = match &write.apply {
+            Apply::AnnotateServiceAccount {
+                namespace,
+                name,
+                key,
+            } => {
+                let api: ::kube::Api<ServiceAccount> =
+                    ::kube::Api::namespaced(self.kube()?, namespace);
+                let patch = serde_json::json!({"metadata": {"annotations": {key: document()?}}});
+                return api
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        format!("patching ServiceAccount {namespace}/{name} failed: {e}")
+                    });
+            }
+            Apply::RolloutRestart {
+                namespace,
+                kind,
+                name,
+            } => {
+                let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now_text()}}}}});
+                let client = self.kube()?;
+                let result = match kind.as_str() {
+                    "Deployment" => ::kube::Api::<Deployment>::namespaced(client, namespace)
+                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ()),
+                    "StatefulSet" => ::kube::Api::<StatefulSet>::namespaced(client, namespace)
+                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ()),
+                    "DaemonSet" => ::kube::Api::<DaemonSet>::namespaced(client, namespace)
+                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ()),
+                    other => return Err(format!("{other} controllers cannot be restarted")),
+                };
+                return result
+                    .map_err(|e| format!("restarting {kind} {namespace}/{name} failed: {e}"));
+            }
             Apply::UpdateAssumeRolePolicy { role, .. } => aws
                 .call(
                     write.apply.call(),

@@ -155,35 +155,43 @@ pub fn plan(
                 _ => String::new(),
             };
             let corrected = correct_role_arn(&value, facts.account().as_deref());
-            vec![fix(
-                cause,
-                "Correct the role annotation",
-                true,
-                vec![step(
-                    format!("{ROLE_ANNOTATION} must be a full role ARN; \"{value}\" is not one."),
-                    Some(format!(
-                        "kubectl -n {ns} annotate serviceaccount {sa} {ROLE_ANNOTATION}={} --overwrite",
-                        corrected.as_deref().unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
-                    )),
-                )],
-            )]
+            let mut annotate = step(
+                format!("{ROLE_ANNOTATION} must be a full role ARN; \"{value}\" is not one."),
+                Some(format!(
+                    "kubectl -n {ns} annotate serviceaccount {sa} {ROLE_ANNOTATION}={} --overwrite",
+                    corrected.as_deref().unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
+                )),
+            );
+            // Applied only where the right ARN is clear (a bare role name in the cluster's account).
+            if let Some(arn) = &corrected {
+                annotate.current = Some(value.clone());
+                annotate.document = Some(arn.clone());
+                annotate.diff = Some(documents::diff(&format!("{value}\n"), &format!("{arn}\n")));
+                annotate = applied(
+                    annotate,
+                    Apply::AnnotateServiceAccount {
+                        namespace: ns.clone(),
+                        name: sa.clone(),
+                        key: ROLE_ANNOTATION.to_string(),
+                    },
+                );
+            }
+            vec![fix(cause, "Correct the role annotation", true, vec![annotate])]
         }
         PodPredatesAnnotation | PodRoleMismatch => {
-            let command = match controller(subject) {
-                Some(target) if !target.starts_with("replicaset/") && !target.starts_with("job/") => {
-                    format!("kubectl -n {ns} rollout restart {target}")
-                }
-                _ => format!("kubectl -n {ns} delete pod {}", subject.pod.map(crate::facts::kube::name_of).unwrap_or("POD")),
+            let explain = "The pod identity webhook sets credentials only when a pod is created; pods created before the annotation or association keep what they had.";
+            let restart = match subject.workload.as_deref().and_then(|w| w.split_once('/')) {
+                Some((kind @ ("Deployment" | "StatefulSet" | "DaemonSet"), name)) => applied(
+                    step(explain, Some(format!("kubectl -n {ns} rollout restart {}/{name}", kind.to_lowercase()))),
+                    Apply::RolloutRestart { namespace: ns.clone(), kind: kind.to_string(), name: name.to_string() },
+                ),
+                // A bare pod is not recreated by anyone: deleting it is for the user to decide.
+                _ => step(
+                    format!("{explain} Recreate the pod from its manifest."),
+                    Some(format!("kubectl -n {ns} delete pod {} && kubectl apply -f POD_MANIFEST.yaml", subject.pod.map(crate::facts::kube::name_of).unwrap_or("POD"))),
+                ),
             };
-            vec![fix(
-                cause,
-                "Recreate the pods so the webhook injects the current identity",
-                true,
-                vec![step(
-                    "The pod identity webhook sets credentials only when a pod is created; pods created before the annotation or association keep what they had.",
-                    Some(command),
-                )],
-            )]
+            vec![fix(cause, "Recreate the pods so the webhook injects the current identity", true, vec![restart])]
         }
         RoleMissing => role_missing(identity),
         TrustWrongProvider | TrustWrongSubject | TrustWrongAudience | TrustWrongAction

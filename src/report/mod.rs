@@ -314,6 +314,20 @@ pub enum Apply {
         region: String,
         repository: String,
     },
+    /// Sets one annotation of a ServiceAccount to the step's document.
+    #[serde(rename = "kube:AnnotateServiceAccount")]
+    AnnotateServiceAccount {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    /// `kubectl rollout restart`: a new pod-template annotation, so the controller replaces pods.
+    #[serde(rename = "kube:RolloutRestart")]
+    RolloutRestart {
+        namespace: String,
+        kind: String,
+        name: String,
+    },
 }
 
 impl Apply {
@@ -337,6 +351,8 @@ impl Apply {
             Apply::CreateOpenIdConnectProvider { .. } => "iam:CreateOpenIDConnectProvider",
             Apply::AddClientId { .. } => "iam:AddClientIDToOpenIDConnectProvider",
             Apply::SetRepositoryPolicy { .. } => "ecr:SetRepositoryPolicy",
+            Apply::AnnotateServiceAccount { .. } => "kube:AnnotateServiceAccount",
+            Apply::RolloutRestart { .. } => "kube:RolloutRestart",
         }
     }
 
@@ -353,6 +369,8 @@ impl Apply {
                 provider_arn: arn, ..
             } => crate::iam::arn::account_of(arn).unwrap_or_default(),
             Apply::SetRepositoryPolicy { registry, .. } => registry.clone(),
+            // Kubernetes objects belong to the cluster, not to an account.
+            Apply::AnnotateServiceAccount { .. } | Apply::RolloutRestart { .. } => String::new(),
         }
     }
 
@@ -380,6 +398,16 @@ impl Apply {
             } => {
                 format!("policy of repository {repository} ({registry}, {region})")
             }
+            Apply::AnnotateServiceAccount {
+                namespace,
+                name,
+                key,
+            } => format!("annotation {key} of ServiceAccount {namespace}/{name}"),
+            Apply::RolloutRestart {
+                namespace,
+                kind,
+                name,
+            } => format!("{kind} {namespace}/{name} (rollout restart)"),
         }
     }
 }

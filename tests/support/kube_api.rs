@@ -55,6 +55,21 @@ impl KubeApi {
         self.state.requests.lock().unwrap().clone()
     }
 
+    /// The stored object of this kind and name.
+    pub fn object(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.state
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|o| {
+                o["kind"] == kind
+                    && o["metadata"]["namespace"] == namespace
+                    && o["metadata"]["name"] == name
+            })
+            .cloned()
+    }
+
     /// Adds an object, as a controller would, and tells every watch.
     pub fn add(&self, object: Value) {
         self.state.objects.lock().unwrap().push(object.clone());
@@ -100,6 +115,7 @@ fn kind_of(plural: &str) -> Option<&'static str> {
         "daemonsets" => "DaemonSet",
         "jobs" => "Job",
         "ec2nodeclasses" => "EC2NodeClass",
+        "deployments" => "Deployment",
         _ => return None,
     })
 }
@@ -127,8 +143,11 @@ fn field(object: &Value, path: &str) -> Option<String> {
 async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let query: HashMap<String, String> = request
-        .uri()
+    let uri = request.uri().clone();
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let query: HashMap<String, String> = uri
         .query()
         .unwrap_or("")
         .split('&')
@@ -140,7 +159,7 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         .requests
         .lock()
         .unwrap()
-        .push(format!("{method} {}", request.uri()));
+        .push(format!("{method} {uri}"));
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -165,8 +184,12 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
             );
         }
     }
-    if method != Method::GET {
-        return status(405, "MethodNotAllowed", "the stand-in only reads");
+    if method != Method::GET && method != Method::PATCH {
+        return status(
+            405,
+            "MethodNotAllowed",
+            "the stand-in reads and merge-patches only",
+        );
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest: &[&str] = match parts.as_slice() {
@@ -193,6 +216,22 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
                 .collect()
         })
         .unwrap_or_default();
+    if method == Method::PATCH {
+        let Some(name) = name else {
+            return status(405, "MethodNotAllowed", "patch a named object");
+        };
+        let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut objects = state.objects.lock().unwrap();
+        let Some(object) = objects.iter_mut().find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns)
+        }) else {
+            return status(404, "NotFound", &format!("{plural} \"{name}\" not found"));
+        };
+        merge(object, &patch);
+        return json_response(StatusCode::OK, object.clone());
+    }
     if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return watch(&state);
     }
@@ -237,6 +276,22 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         StatusCode::OK,
         json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": page}),
     )
+}
+
+/// JSON merge patch (RFC 7386).
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
 }
 
 /// A watch: a chunked stream of newline-delimited events, as the API server sends them.
