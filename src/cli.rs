@@ -2,6 +2,7 @@
 
 use crate::diagnose::{self, Selection};
 use crate::facts::Facts;
+use crate::fix::apply::WritePermission;
 use crate::report::{Report, Status};
 use crate::source::{self, bundle};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -192,7 +193,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     });
                     follower
                 });
-                crate::tui::run(facts, loader, follower).map_err(Failure)?;
+                // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
+                let applier = WritePermission::from_flag(global.allow_writes && live)
+                    .map(|permission| crate::fix::command::applier(&global, permission));
+                crate::tui::run(facts, loader, follower, applier).map_err(Failure)?;
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);

@@ -527,8 +527,15 @@ struct Screen {
 
 impl Screen {
     fn open(h: &Harness, name: &str) -> Screen {
-        let command = h.command(&[]);
+        Screen::open_with(h, name, &[], &[])
+    }
+
+    fn open_with(h: &Harness, name: &str, args: &[&str], env: &[(&str, &str)]) -> Screen {
+        let command = h.command(args);
         let mut line = String::from("env");
+        for (k, v) in env {
+            line.push_str(&format!(" {k}={v}"));
+        }
         for (k, v) in command.get_envs() {
             if let Some(v) = v {
                 line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
@@ -634,5 +641,41 @@ async fn the_tui_follows_the_cluster_with_a_watch() {
     assert!(
         lists_after - lists_before <= 2,
         "{lists_before} → {lists_after}"
+    );
+}
+
+/// The fix pane applies: open the fix, confirm with a typed yes, see the link turn ok.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_applies_a_fix_and_shows_the_link_turn_ok() {
+    let h = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/trust.yaml"),
+    )
+    .await;
+    let state = support::TempDir::new("tui-apply");
+    let screen = Screen::open_with(
+        &h,
+        "apply",
+        &["--allow-writes"],
+        &[("PULLDOCTOR_STATE_DIR", state.0.to_str().unwrap())],
+    );
+    tokio::task::block_in_place(|| {
+        screen.wait_for("pods (");
+        screen.tmux(&["send-keys", "-t", "pd", "/", "t-subject", "Enter"]);
+        screen.wait_for("pods (1)");
+        screen.tmux(&["send-keys", "-t", "pd", "Enter"]);
+        let chain = screen.wait_for("trust-wrong-subject");
+        assert!(chain.contains("▶├ ✗ BROKEN   trust-policy"), "{chain}");
+        screen.tmux(&["send-keys", "-t", "pd", "f", "a"]);
+        screen.wait_for("type yes to apply");
+        screen.tmux(&["send-keys", "-t", "pd", "yes", "Enter"]);
+        screen.wait_for("applied iam:UpdateAssumeRolePolicy");
+        screen.tmux(&["send-keys", "-t", "pd", "Escape"]);
+        let after = screen.wait_for("✓ ok       trust-policy");
+        assert!(!after.contains("trust-wrong-subject"), "{after}");
+    });
+    let log = std::fs::read_to_string(state.0.join("changes.log")).expect("the change is logged");
+    assert!(
+        log.contains("t-subject-v2"),
+        "the backup holds the original trust policy: {log}"
     );
 }

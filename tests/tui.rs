@@ -308,3 +308,53 @@ fn resizes_draw_cleanly_at_any_size() {
         render(&mut app, w, h);
     }
 }
+
+#[test]
+fn applying_from_the_fix_pane_asks_first() {
+    let mut app = demo_app();
+    open_pod(&mut app, "api-58d7c9-t4r");
+    press(&mut app, KeyCode::Char('f'));
+    // Read-only: nothing to confirm, nothing to do.
+    assert_eq!(press(&mut app, KeyCode::Char('a')), vec![]);
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("--allow-writes")
+    );
+    app.writes_allowed = true;
+    press(&mut app, KeyCode::Char('a'));
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("type yes to apply 1 change: iam:UpdateAssumeRolePolicy"),
+        "{:?}",
+        app.message
+    );
+    insta::assert_snapshot!("fix_confirm", render(&mut app, 100, 30));
+    // Anything but "yes" for a trust policy is a no.
+    type_text(&mut app, "y");
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![]);
+    assert_eq!(app.message.as_deref(), Some("not applied"));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "yes");
+    let effects = press(&mut app, KeyCode::Enter);
+    let [Effect::Apply(plan)] = effects.as_slice() else {
+        panic!("expected an apply, got {effects:?}");
+    };
+    assert_eq!(plan.writes.len(), 1);
+    assert!(
+        plan.writes[0]
+            .before
+            .as_deref()
+            .unwrap()
+            .contains("api-server")
+    );
+    // Done: the message says what changed, and the facts are read again.
+    let effects = app.update(Action::Applied(Ok(vec![
+        "applied iam:UpdateAssumeRolePolicy on trust policy of role billing-api".into(),
+    ])));
+    assert_eq!(effects, vec![Effect::Reload]);
+    assert!(app.message.as_deref().unwrap().contains("applied"));
+}

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Proof that the user passed `--allow-writes`. Only this crate's command line creates one.
+#[derive(Clone)]
 pub struct WritePermission(());
 
 impl WritePermission {
@@ -539,6 +540,44 @@ impl Writer {
         };
         done.map_err(|e| e.message)
     }
+}
+
+/// Reads every target again before anything is written: the writes still to make. A plan is
+/// applied whole or not at all, so one changed document stops all of it.
+pub async fn pending<'a>(writer: &Writer, plan: &'a Plan) -> Result<Vec<&'a Write>, String> {
+    let mut pending = Vec::new();
+    for write in &plan.writes {
+        match writer.check(write).await? {
+            Check::Proceed => pending.push(write),
+            Check::AlreadyDone => {}
+            Check::Changed(why) => return Err(why),
+        }
+    }
+    Ok(pending)
+}
+
+/// Backs up and makes each pending write; one line per change.
+pub async fn carry_out(
+    writer: &Writer,
+    plan: &Plan,
+    pending: &[&Write],
+    dir: &Path,
+) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for write in pending {
+        let backup = back_up(dir, plan, write)?;
+        writer
+            .execute(write)
+            .await
+            .map_err(|e| format!("{e} (backup kept at {})", backup.display()))?;
+        lines.push(format!(
+            "applied {} on {} — backup: {}",
+            write.apply.call(),
+            write.apply.target(),
+            backup.display()
+        ));
+    }
+    Ok(lines)
 }
 
 /// Where backups and the change log live: `--backup-dir`, else `$PULLDOCTOR_STATE_DIR`, else

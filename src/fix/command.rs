@@ -1,7 +1,7 @@
 //! `pulldoctor fix`: the plan → diff → confirm → back up → apply → re-verify flow on the command
 //! line.
 
-use super::apply::{self, Check, Plan, WritePermission, Writer};
+use super::apply::{self, Plan, WritePermission, Writer};
 use crate::cli::{self, Failure, FixArgs, Global};
 use crate::diagnose;
 use crate::report::Status;
@@ -110,16 +110,9 @@ async fn apply_plan(
 ) -> Result<ExitCode, Failure> {
     let options = cli::live_options(global, true);
     let writer = Writer::new(permission, &options).await.map_err(Failure)?;
-    // Check every write before making any: a plan is applied whole or not at all.
-    let mut pending = Vec::new();
-    for write in &plan.writes {
-        match writer.check(write).await.map_err(Failure)? {
-            Check::Proceed => pending.push(write),
-            Check::AlreadyDone => {
-                eprintln!("pulldoctor: {} is already as planned", write.apply.target())
-            }
-            Check::Changed(why) => return Err(Failure(why)),
-        }
+    let pending = apply::pending(&writer, plan).await.map_err(Failure)?;
+    for write in plan.writes.iter().filter(|w| !pending.contains(w)) {
+        eprintln!("pulldoctor: {} is already as planned", write.apply.target());
     }
     if pending.is_empty() {
         eprintln!("pulldoctor: nothing to change");
@@ -129,18 +122,11 @@ async fn apply_plan(
         confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))?;
     }
     let dir = apply::state_dir(args.backup_dir.as_deref());
-    for write in pending {
-        let backup = apply::back_up(&dir, plan, write).map_err(Failure)?;
-        writer
-            .execute(write)
-            .await
-            .map_err(|e| Failure(format!("{e} (backup kept at {})", backup.display())))?;
-        println!(
-            "applied {} on {} — backup: {}",
-            write.apply.call(),
-            write.apply.target(),
-            backup.display()
-        );
+    for line in apply::carry_out(&writer, plan, &pending, &dir)
+        .await
+        .map_err(Failure)?
+    {
+        println!("{line}");
     }
     println!("change log: {}", dir.join("changes.log").display());
     // Re-verify: read the pod's facts again and show its chain.
@@ -205,4 +191,20 @@ fn confirm(typed: bool) -> Result<(), Failure> {
     } else {
         Err(Failure("not applied".into()))
     }
+}
+
+/// The TUI's way to apply a confirmed plan: the same checks, backups and writes as `fix`.
+pub fn applier(global: &Global, permission: WritePermission) -> crate::tui::Applier {
+    let options = cli::live_options(global, true);
+    std::sync::Arc::new(move |plan: Plan| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        runtime.block_on(async {
+            let writer = Writer::new(permission.clone(), &options).await?;
+            let pending = apply::pending(&writer, &plan).await?;
+            apply::carry_out(&writer, &plan, &pending, &apply::state_dir(None)).await
+        })
+    })
 }

@@ -34,12 +34,18 @@ pub enum Action {
     Facts(Box<Facts>),
     /// Reading the facts failed; the old ones stay.
     LoadFailed(String),
+    /// Choose the next of the finding's fixes.
+    NextFix,
+    /// Apply the chosen fix (asks first; needs --allow-writes).
+    Apply,
+    /// How applying went: one line per change, or why nothing was written.
+    Applied(Result<Vec<String>, String>),
     /// The watch saw the set of pods that cannot pull change.
     ClusterChanged,
 }
 
 /// What the runtime must do after an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Copy text to the clipboard and save it to a file named for `name`.
     Copy {
@@ -48,6 +54,8 @@ pub enum Effect {
     },
     /// Read the facts again (in the background) and send them back as [`Action::Facts`].
     Reload,
+    /// Carry out a confirmed plan (in the background) and send back [`Action::Applied`].
+    Apply(Box<crate::fix::apply::Plan>),
     Quit,
 }
 
@@ -84,6 +92,8 @@ impl Screen {
 pub enum InputKind {
     Filter,
     Command,
+    /// Confirming the plan in `App::plan`.
+    Confirm,
 }
 
 pub struct App {
@@ -112,6 +122,12 @@ pub struct App {
     pub loading: Option<String>,
     /// The cluster changed while a read was under way: read again when it ends.
     changed_while_loading: bool,
+    /// `--allow-writes` was given: the fix pane may apply.
+    pub writes_allowed: bool,
+    /// Which fix of the fix pane is chosen.
+    pub fix_choice: usize,
+    /// The plan waiting for confirmation.
+    pub plan: Option<crate::fix::apply::Plan>,
 }
 
 impl App {
@@ -142,6 +158,9 @@ impl App {
             fix_scroll: 0,
             loading: None,
             changed_while_loading: false,
+            writes_allowed: false,
+            fix_choice: 0,
+            plan: None,
         };
         app.reorder();
         app
@@ -231,6 +250,7 @@ impl App {
         self.stack.push(screen);
         self.cursor.push(start);
         self.fix_scroll = 0;
+        self.fix_choice = 0;
     }
 
     /// The broken link, else the first unknown or warning: where the eye should go.
@@ -278,8 +298,10 @@ impl App {
                 }
                 Action::InputSubmit => {
                     let (kind, text) = self.input.take().expect("input is open");
-                    if kind == InputKind::Command {
-                        return self.command(text.trim());
+                    match kind {
+                        InputKind::Command => return self.command(text.trim()),
+                        InputKind::Confirm => return self.confirmed(text.trim()),
+                        InputKind::Filter => {}
                     }
                 }
                 Action::InputCancel => {
@@ -348,6 +370,28 @@ impl App {
                     self.refilter();
                 } else {
                     self.pop();
+                }
+            }
+            Action::NextFix => {
+                if let Screen::Fix { finding } = self.screen() {
+                    let count = self.report.findings[*finding].fixes.len().max(1);
+                    self.fix_choice = (self.fix_choice + 1) % count;
+                }
+            }
+            Action::Apply => return self.start_apply(),
+            Action::Applied(result) => {
+                self.loading = None;
+                match result {
+                    Ok(lines) if lines.is_empty() => {
+                        self.message = Some("nothing to change: already as planned".into())
+                    }
+                    Ok(lines) => {
+                        self.message = Some(lines.join("; "));
+                        // Re-verify: read the facts again.
+                        self.loading = Some("applied; reading again…".into());
+                        return vec![Effect::Reload];
+                    }
+                    Err(why) => self.message = Some(format!("not applied: {why}")),
                 }
             }
             Action::Copy => {
@@ -479,6 +523,63 @@ impl App {
         }
     }
 
+    /// `a` in the fix pane: plan the chosen fix and ask for confirmation.
+    fn start_apply(&mut self) -> Vec<Effect> {
+        let Screen::Fix { finding } = self.screen().clone() else {
+            return Vec::new();
+        };
+        if !self.writes_allowed {
+            self.message =
+                Some("read-only: start pulldoctor with --allow-writes to apply fixes".into());
+            return Vec::new();
+        }
+        match crate::fix::apply::plan(&self.report.findings[finding], self.fix_choice + 1) {
+            Err(why) => self.message = Some(why),
+            Ok(plan) if plan.writes.is_empty() => {
+                self.message = Some("no API call fixes this: the steps are for you to do".into());
+            }
+            Ok(plan) => {
+                let typed = plan.writes.iter().any(|w| w.apply.needs_typed_yes());
+                let changes: Vec<String> = plan
+                    .writes
+                    .iter()
+                    .map(|w| format!("{} on {}", w.apply.call(), w.apply.target()))
+                    .collect();
+                self.message = Some(format!(
+                    "{} {}: {}",
+                    if typed {
+                        "type yes to apply"
+                    } else {
+                        "y to apply"
+                    },
+                    plural(plan.writes.len(), "change"),
+                    changes.join("; ")
+                ));
+                self.plan = Some(plan);
+                self.input = Some((InputKind::Confirm, String::new()));
+            }
+        }
+        Vec::new()
+    }
+
+    fn confirmed(&mut self, answer: &str) -> Vec<Effect> {
+        let Some(plan) = self.plan.take() else {
+            return Vec::new();
+        };
+        let typed = plan.writes.iter().any(|w| w.apply.needs_typed_yes());
+        let yes = if typed {
+            answer == "yes"
+        } else {
+            matches!(answer, "y" | "Y" | "yes")
+        };
+        if !yes {
+            self.message = Some("not applied".into());
+            return Vec::new();
+        }
+        self.loading = Some("applying…".into());
+        vec![Effect::Apply(Box::new(plan))]
+    }
+
     /// `:` commands in the k9s manner.
     fn command(&mut self, text: &str) -> Vec<Effect> {
         let mut words = text.split_whitespace();
@@ -586,6 +687,14 @@ fn row_text(f: &Finding) -> String {
         f.cause.map(|c| c.as_str()).unwrap_or("")
     )
     .to_lowercase()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 pub fn human_age(seconds: i64) -> String {

@@ -101,6 +101,22 @@ pub const BINDINGS: &[Binding] = &[
         footer: true,
     },
     Binding {
+        keys: &[KeyCode::Char('a')],
+        label: "a",
+        scope: Scope::Fix,
+        action: Action::Apply,
+        help: "apply the chosen fix (needs --allow-writes)",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Tab],
+        label: "tab",
+        scope: Scope::Fix,
+        action: Action::NextFix,
+        help: "choose the next fix",
+        footer: true,
+    },
+    Binding {
         keys: &[KeyCode::Char('y')],
         label: "y",
         scope: Scope::Fix,
@@ -129,7 +145,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "r",
         scope: Scope::Everywhere,
         action: Action::Refresh,
-        help: "diagnose again",
+        help: "read the facts again",
         footer: false,
     },
     Binding {

@@ -68,12 +68,19 @@ pub type Loader = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
 /// pull change, and stops when that returns false.
 pub type Follower = Box<dyn FnOnce(Box<dyn FnMut() -> bool + Send>) + Send>;
 
+/// Carries out a confirmed plan (checks, backups, writes) on a background thread. Only the
+/// command line makes one, and only with `--allow-writes`.
+pub type Applier =
+    Arc<dyn Fn(crate::fix::apply::Plan) -> Result<Vec<String>, String> + Send + Sync>;
+
 /// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background;
-/// with a follower, it reads again whenever the watch sees the failing pods change.
+/// with a follower, it reads again whenever the watch sees the failing pods change; with an
+/// applier, the fix pane applies fixes.
 pub fn run(
     facts: Option<Facts>,
     loader: Option<Loader>,
     follower: Option<Follower>,
+    applier: Option<Applier>,
 ) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
     if let Some(follow) = follower {
@@ -100,6 +107,7 @@ pub fn run(
             app
         }
     };
+    app.writes_allowed = applier.is_some();
     let theme = theme::Theme::from_env();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
     let input = tx.clone();
@@ -134,6 +142,15 @@ pub fn run(
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+                    Effect::Apply(plan) => match &applier {
+                        Some(applier) => {
+                            let (applier, tx) = (applier.clone(), tx.clone());
+                            std::thread::spawn(move || {
+                                let _ = tx.send(Message::Action(Action::Applied(applier(*plan))));
+                            });
+                        }
+                        None => app.message = Some("read-only: nothing was applied".into()),
+                    },
                     Effect::Reload => match &loader {
                         Some(loader) => load_in_background(loader.clone(), tx.clone()),
                         // Nothing to read again: diagnose the same facts again.

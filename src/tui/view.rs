@@ -101,6 +101,14 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::raw(text.clone()),
             Span::raw("▏"),
         ]),
+        (Some((InputKind::Confirm, text)), message) => Line::from(vec![
+            Span::styled(
+                format!(" {} ", message.as_deref().unwrap_or("apply?")),
+                theme.key(),
+            ),
+            Span::raw(text.clone()),
+            Span::raw("▏"),
+        ]),
         (None, Some(message)) => Line::from(Span::styled(format!(" {message}"), theme.dim())),
         (None, None) => Line::default(),
     };
@@ -426,8 +434,9 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
         } else {
             "guided: no API call fixes this"
         };
+        let chosen = if n == app.fix_choice { "▶" } else { " " };
         lines.push(Line::from(vec![
-            Span::styled(format!(" {}. {}", n + 1, fix.title), theme.title()),
+            Span::styled(format!("{chosen}{}. {}", n + 1, fix.title), theme.title()),
             Span::styled(format!("  ({kind})"), theme.dim()),
         ]));
         for step in &fix.steps {
@@ -597,7 +606,7 @@ fn draw_related(
 fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     let width = 76.min(area.width);
-    let height = (keymap::BINDINGS.len() as u16 + 8).min(area.height);
+    let height = (keymap::BINDINGS.len() as u16 + 7).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
