@@ -270,3 +270,29 @@ async fn kubernetes_fixes_patch_the_service_account_and_restart_the_deployment()
         .collect();
     assert_eq!(patches.len(), 2, "{patches:?}");
 }
+
+/// The OIDC provider is created for the cluster's issuer, and a warning's fix (a trust policy
+/// without its audience condition) applies too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_and_audience_condition_fixes() {
+    let h = Harness::new(&scenario("oidc-missing.yaml")).await;
+    let backups = TempDir::new("oidc-backups");
+    tokio::task::block_in_place(|| apply(&h, &backups.0, "app/no-provider", "1", None));
+    let t = Harness::new(&scenario("trust.yaml")).await;
+    tokio::task::block_in_place(|| {
+        let out = t.run(&[
+            "fix",
+            "app/t-noaud",
+            "--cause",
+            "trust-no-audience-condition",
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            backups.0.to_str().unwrap(),
+        ]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        let after = all.split("after the change:").nth(1).unwrap();
+        assert!(after.starts_with("\n✓ ok"), "the warning is gone: {after}");
+    });
+}

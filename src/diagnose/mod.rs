@@ -272,7 +272,13 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
     let summary = summarise(subject, &links, verdict);
     let broken_link = broken.map(|l| l.id);
     let cause = broken.and_then(|l| l.cause);
+    // The broken link's fixes; with nothing broken, those of a warning that has a cause.
     let fixes = broken
+        .or_else(|| {
+            links
+                .iter()
+                .find(|l| l.status == Status::Warning && l.cause.is_some())
+        })
         .map(|l| crate::fix::plan(subject, l, &pull, &identity))
         .unwrap_or_default();
     Finding {

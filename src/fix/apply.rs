@@ -50,9 +50,6 @@ pub struct Write {
 
 /// The plan of fix number `choice` (1-based) of a finding.
 pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
-    let cause = finding
-        .cause
-        .ok_or_else(|| format!("{} has nothing broken to fix", finding.subject()))?;
     let fix = finding.fixes.get(choice.saturating_sub(1)).ok_or_else(|| {
         format!(
             "{} has {} fix(es); --choice {choice} is not one of them",
@@ -64,7 +61,7 @@ pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
         schema: PLAN_SCHEMA.to_string(),
         subject: finding.subject(),
         container: finding.container.clone(),
-        cause: cause.to_string(),
+        cause: fix.cause.to_string(),
         title: fix.title.clone(),
         writes: fix
             .steps

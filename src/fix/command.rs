@@ -69,17 +69,20 @@ fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
     let selection = cli::selection(global, std::slice::from_ref(&pod), true)?;
     let facts = cli::load(global, false, true)?;
     let report = diagnose::diagnose(&facts, &selection);
-    let broken: Vec<_> = report
+    // Broken findings first; a warning with a fix (a trust policy without its audience
+    // condition) only when nothing is broken.
+    let mut fixable: Vec<_> = report
         .findings
         .iter()
-        .filter(|f| f.verdict == Status::Broken)
+        .filter(|f| !f.fixes.is_empty())
         .collect();
+    fixable.sort_by_key(|f| std::cmp::Reverse(f.verdict));
     let finding = match &args.cause {
-        Some(cause) => broken
+        Some(cause) => fixable
             .iter()
-            .find(|f| f.cause.is_some_and(|c| c.as_str() == cause))
+            .find(|f| f.fixes.iter().any(|x| x.cause.as_str() == cause))
             .copied(),
-        None => broken.first().copied(),
+        None => fixable.first().copied(),
     };
     let Some(finding) = finding else {
         let found = report
