@@ -256,6 +256,16 @@ pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Fail
         }
         None => {
             let collected = collect_live(global, all)?;
+            // Said on stderr as well as in the links, so a refused permission is not missed.
+            if !collected.problems.is_empty() {
+                eprintln!(
+                    "pulldoctor: {} lookup(s) failed; the links they would settle are unknown:",
+                    collected.problems.len()
+                );
+                for problem in collected.problems.iter().take(5) {
+                    eprintln!("  {problem}");
+                }
+            }
             Ok(source::facts_from_collected(&collected))
         }
     }
