@@ -288,31 +288,10 @@ impl Writer {
                 )
             }
             Apply::CreatePolicyVersion { policy_arn } => {
-                let policy = aws
-                    .call(
-                        "iam:GetPolicy",
-                        policy_arn,
-                        iam.get_policy().policy_arn(policy_arn).send(),
-                    )
+                let document = live::fetch_policy(aws, policy_arn)
                     .await
                     .map_err(|e| e.message)?;
-                let version = policy
-                    .policy()
-                    .and_then(|p| p.default_version_id())
-                    .unwrap_or("v1")
-                    .to_string();
-                let out = aws
-                    .call(
-                        "iam:GetPolicyVersion",
-                        policy_arn,
-                        iam.get_policy_version()
-                            .policy_arn(policy_arn)
-                            .version_id(&version)
-                            .send(),
-                    )
-                    .await
-                    .map_err(|e| e.message)?;
-                Now::Document(out.policy_version().and_then(|v| v.document()).map(normal))
+                Now::Document(Some(normal(&document)))
             }
             Apply::CreateOpenIdConnectProvider { url, .. } => {
                 let out = aws
@@ -414,18 +393,9 @@ impl Writer {
                 let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now_text()}}}}});
                 let client = self.kube()?;
                 let result = match kind.as_str() {
-                    "Deployment" => ::kube::Api::<Deployment>::namespaced(client, namespace)
-                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                        .map(|_| ()),
-                    "StatefulSet" => ::kube::Api::<StatefulSet>::namespaced(client, namespace)
-                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                        .map(|_| ()),
-                    "DaemonSet" => ::kube::Api::<DaemonSet>::namespaced(client, namespace)
-                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                        .map(|_| ()),
+                    "Deployment" => restart::<Deployment>(client, namespace, name, &patch).await,
+                    "StatefulSet" => restart::<StatefulSet>(client, namespace, name, &patch).await,
+                    "DaemonSet" => restart::<DaemonSet>(client, namespace, name, &patch).await,
                     other => return Err(format!("{other} controllers cannot be restarted")),
                 };
                 return result
@@ -575,6 +545,25 @@ pub async fn carry_out(
         ));
     }
     Ok(lines)
+}
+
+/// Merge-patches a controller's pod template, as `kubectl rollout restart` does.
+async fn restart<K>(
+    client: ::kube::Client,
+    namespace: &str,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<(), ::kube::Error>
+where
+    K: ::kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    ::kube::Api::<K>::namespaced(client, namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map(|_| ())
 }
 
 /// Where backups and the change log live: `--backup-dir`, else `$PULLDOCTOR_STATE_DIR`, else

@@ -1135,7 +1135,10 @@ async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> Rol
 }
 
 /// The default version of a managed policy.
-async fn fetch_policy(aws: &aws::Aws, policy_arn: &str) -> Result<String, aws::AwsError> {
+pub(crate) async fn fetch_policy(
+    aws: &aws::Aws,
+    policy_arn: &str,
+) -> Result<String, aws::AwsError> {
     let policy = aws
         .call(
             "iam:GetPolicy",
