@@ -14,3 +14,4 @@ pub mod report;
 pub mod scenario;
 pub mod source;
 pub mod tui;
+pub mod wizard;

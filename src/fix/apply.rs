@@ -2,6 +2,7 @@
 //! and only a [`WritePermission`] — which the command line grants for `--allow-writes` alone —
 //! makes one.
 
+use crate::diagnose::identity_lane::ROLE_ANNOTATION;
 use crate::iam::policy::PolicyDocument;
 use crate::report::{Apply, Finding};
 use crate::source::live::{self, aws::Aws};
@@ -228,6 +229,47 @@ impl Writer {
             // A restart is an event, not a state: it always goes ahead (once the pods are new,
             // the diagnosis no longer proposes it).
             Apply::RolloutRestart { .. } => Now::Present(false),
+            Apply::ApplyServiceAccount {
+                namespace,
+                name,
+                role_arn,
+            } => {
+                let api: ::kube::Api<ServiceAccount> =
+                    ::kube::Api::namespaced(self.kube()?, namespace);
+                let found = api
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))?;
+                match found {
+                    None => Now::Present(false),
+                    Some(sa) => {
+                        let current = sa
+                            .metadata
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.get(ROLE_ANNOTATION));
+                        Now::Present(role_arn.is_none() || current == role_arn.as_ref())
+                    }
+                }
+            }
+            Apply::CreatePodIdentityAssociation {
+                cluster,
+                namespace,
+                service_account,
+                ..
+            } => {
+                let request = aws
+                    .eks
+                    .list_pod_identity_associations()
+                    .cluster_name(cluster)
+                    .namespace(namespace)
+                    .service_account(service_account);
+                let out = aws
+                    .call("eks:ListPodIdentityAssociations", cluster, request.send())
+                    .await
+                    .map_err(|e| e.message)?;
+                Now::Present(!out.associations().is_empty())
+            }
             Apply::UpdateAssumeRolePolicy { role, .. } => {
                 let out = aws
                     .call("iam:GetRole", role, iam.get_role().role_name(role).send())
@@ -384,6 +426,62 @@ impl Writer {
                     .map_err(|e| {
                         format!("patching ServiceAccount {namespace}/{name} failed: {e}")
                     });
+            }
+            Apply::ApplyServiceAccount {
+                namespace,
+                name,
+                role_arn,
+            } => {
+                let api: ::kube::Api<ServiceAccount> =
+                    ::kube::Api::namespaced(self.kube()?, namespace);
+                let annotations: std::collections::BTreeMap<String, String> = role_arn
+                    .iter()
+                    .map(|r| (ROLE_ANNOTATION.to_string(), r.clone()))
+                    .collect();
+                let exists = api
+                    .get_opt(name)
+                    .await
+                    .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))?
+                    .is_some();
+                let result = if exists {
+                    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+                    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ())
+                } else {
+                    let sa = ServiceAccount {
+                        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                            name: Some(name.clone()),
+                            namespace: Some(namespace.clone()),
+                            annotations: Some(annotations),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    };
+                    api.create(&::kube::api::PostParams::default(), &sa)
+                        .await
+                        .map(|_| ())
+                };
+                return result.map_err(|e| {
+                    format!("applying ServiceAccount {namespace}/{name} failed: {e}")
+                });
+            }
+            Apply::CreatePodIdentityAssociation {
+                cluster,
+                namespace,
+                service_account,
+                role_arn,
+            } => {
+                let request = aws
+                    .eks
+                    .create_pod_identity_association()
+                    .cluster_name(cluster)
+                    .namespace(namespace)
+                    .service_account(service_account)
+                    .role_arn(role_arn);
+                aws.call(write.apply.call(), &target, request.send())
+                    .await
+                    .map(|_| ())
             }
             Apply::RolloutRestart {
                 namespace,

@@ -328,6 +328,20 @@ pub enum Apply {
         kind: String,
         name: String,
     },
+    /// Creates the ServiceAccount, or sets its role annotation when it exists.
+    #[serde(rename = "kube:ApplyServiceAccount")]
+    ApplyServiceAccount {
+        namespace: String,
+        name: String,
+        role_arn: Option<String>,
+    },
+    #[serde(rename = "eks:CreatePodIdentityAssociation")]
+    CreatePodIdentityAssociation {
+        cluster: String,
+        namespace: String,
+        service_account: String,
+        role_arn: String,
+    },
 }
 
 impl Apply {
@@ -353,6 +367,8 @@ impl Apply {
             Apply::SetRepositoryPolicy { .. } => "ecr:SetRepositoryPolicy",
             Apply::AnnotateServiceAccount { .. } => "kube:AnnotateServiceAccount",
             Apply::RolloutRestart { .. } => "kube:RolloutRestart",
+            Apply::ApplyServiceAccount { .. } => "kube:ApplyServiceAccount",
+            Apply::CreatePodIdentityAssociation { .. } => "eks:CreatePodIdentityAssociation",
         }
     }
 
@@ -370,7 +386,10 @@ impl Apply {
             } => crate::iam::arn::account_of(arn).unwrap_or_default(),
             Apply::SetRepositoryPolicy { registry, .. } => registry.clone(),
             // Kubernetes objects belong to the cluster, not to an account.
-            Apply::AnnotateServiceAccount { .. } | Apply::RolloutRestart { .. } => String::new(),
+            Apply::AnnotateServiceAccount { .. }
+            | Apply::RolloutRestart { .. }
+            | Apply::ApplyServiceAccount { .. }
+            | Apply::CreatePodIdentityAssociation { .. } => String::new(),
         }
     }
 
@@ -408,6 +427,14 @@ impl Apply {
                 kind,
                 name,
             } => format!("{kind} {namespace}/{name} (rollout restart)"),
+            Apply::ApplyServiceAccount {
+                namespace, name, ..
+            } => format!("ServiceAccount {namespace}/{name}"),
+            Apply::CreatePodIdentityAssociation {
+                namespace,
+                service_account,
+                ..
+            } => format!("Pod Identity association of {namespace}/{service_account}"),
         }
     }
 }

@@ -1,0 +1,227 @@
+//! The setup as files: Kubernetes YAML, JSON policy documents, a shell script of `aws` /
+//! `kubectl` commands, and Terraform.
+
+use super::{Mode, Setup};
+use crate::report::Apply;
+use std::path::{Path, PathBuf};
+
+/// File name → contents, in a stable order.
+pub fn files(setup: &Setup) -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "serviceaccount.yaml".to_string(),
+            service_account_yaml(setup),
+        ),
+        (
+            "deployment-snippet.yaml".to_string(),
+            deployment_snippet(setup),
+        ),
+        (
+            "trust-policy.json".to_string(),
+            setup.trust.to_pretty_json(),
+        ),
+    ];
+    if let Some(app) = &setup.answers.app_policy {
+        files.push(("app-policy.json".to_string(), app.to_pretty_json()));
+    }
+    for w in &setup.plan.writes {
+        match &w.apply {
+            Apply::PutRolePolicy {
+                role, policy_name, ..
+            } if policy_name != "app" => {
+                files.push((
+                    format!("{role}-{policy_name}.json"),
+                    w.after.clone().unwrap_or_default(),
+                ));
+            }
+            Apply::SetRepositoryPolicy { repository, .. } => {
+                files.push((
+                    format!("repository-policy-{}.json", repository.replace('/', "_")),
+                    w.after.clone().unwrap_or_default(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    files.push(("apply.sh".to_string(), script(setup)));
+    files.push(("main.tf".to_string(), terraform(setup)));
+    files
+}
+
+/// Writes the files into `dir`; returns their paths.
+pub fn write(setup: &Setup, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut paths = Vec::new();
+    for (name, text) in files(setup) {
+        let path = dir.join(&name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+fn service_account_yaml(setup: &Setup) -> String {
+    let (ns, sa) = (&setup.answers.namespace, &setup.answers.service_account);
+    let annotations = match setup.mode {
+        Mode::Irsa => format!(
+            "  annotations:\n    eks.amazonaws.com/role-arn: {}\n",
+            setup.role_arn
+        ),
+        Mode::PodIdentity => String::new(),
+    };
+    format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {ns}\n{annotations}"
+    )
+}
+
+fn deployment_snippet(setup: &Setup) -> String {
+    let (ns, sa) = (&setup.answers.namespace, &setup.answers.service_account);
+    let image = setup
+        .repositories
+        .first()
+        .map(|k| {
+            format!(
+                "{}.dkr.ecr.{}.amazonaws.com/{}:TAG",
+                k.registry, k.region, k.name
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "# Merge into the app's Deployment: the pods run as the ServiceAccount.\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: APP\n  namespace: {ns}\nspec:\n  template:\n    spec:\n      serviceAccountName: {sa}\n      containers:\n        - name: APP\n          image: {image}\n"
+    )
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn script(setup: &Setup) -> String {
+    let mut out = format!(
+        "#!/usr/bin/env bash\n# pulldoctor wizard: {}\n# Mode: {} ({}).\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n\n",
+        setup.plan.title,
+        setup.mode.as_str(),
+        setup.mode_reason
+    );
+    for w in &setup.plan.writes {
+        let line = match &w.apply {
+            Apply::CreateOpenIdConnectProvider { url, client_id, .. } => {
+                format!(
+                    "aws iam create-open-id-connect-provider --url {} --client-id-list {}",
+                    quote(url),
+                    quote(client_id)
+                )
+            }
+            Apply::CreateRole { role, .. } => {
+                let boundary = setup
+                    .answers
+                    .permissions_boundary
+                    .as_deref()
+                    .map(|b| format!(" --permissions-boundary {}", quote(b)))
+                    .unwrap_or_default();
+                format!(
+                    "aws iam create-role --role-name {} --assume-role-policy-document file://trust-policy.json{boundary}",
+                    quote(role)
+                )
+            }
+            Apply::UpdateAssumeRolePolicy { role, .. } => {
+                format!(
+                    "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
+                    quote(role)
+                )
+            }
+            Apply::PutRolePolicy {
+                role, policy_name, ..
+            } if policy_name == "app" => {
+                format!(
+                    "aws iam put-role-policy --role-name {} --policy-name app --policy-document file://app-policy.json",
+                    quote(role)
+                )
+            }
+            Apply::PutRolePolicy {
+                role, policy_name, ..
+            } => format!(
+                "aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://{role}-{policy_name}.json",
+                quote(role),
+                quote(policy_name)
+            ),
+            Apply::SetRepositoryPolicy {
+                registry,
+                region,
+                repository,
+            } => format!(
+                "# In account {registry} (the repository's owner):\naws ecr set-repository-policy --registry-id {registry} --region {region} --repository-name {} --policy-text file://repository-policy-{}.json",
+                quote(repository),
+                repository.replace('/', "_")
+            ),
+            Apply::ApplyServiceAccount { .. } => "kubectl apply -f serviceaccount.yaml".to_string(),
+            Apply::CreatePodIdentityAssociation {
+                cluster,
+                namespace,
+                service_account,
+                role_arn,
+            } => format!(
+                "aws eks create-pod-identity-association --cluster-name {} --namespace {} --service-account {} --role-arn {}",
+                quote(cluster),
+                quote(namespace),
+                quote(service_account),
+                quote(role_arn)
+            ),
+            other => format!("# {} on {}", other.call(), other.target()),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn terraform(setup: &Setup) -> String {
+    let (ns, sa) = (&setup.answers.namespace, &setup.answers.service_account);
+    let ident = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    };
+    let mut out = String::from("# pulldoctor wizard: the same setup as Terraform.\n\n");
+    for w in &setup.plan.writes {
+        if let Apply::CreateOpenIdConnectProvider { url, client_id, .. } = &w.apply {
+            out.push_str(&format!(
+                "resource \"aws_iam_openid_connect_provider\" \"cluster\" {{\n  url            = \"{url}\"\n  client_id_list = [\"{client_id}\"]\n}}\n\n"
+            ));
+        }
+    }
+    let boundary = setup
+        .answers
+        .permissions_boundary
+        .as_deref()
+        .map(|b| format!("  permissions_boundary = \"{b}\"\n"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "resource \"aws_iam_role\" \"app\" {{\n  name               = \"{}\"\n  assume_role_policy = file(\"${{path.module}}/trust-policy.json\")\n{boundary}}}\n\n",
+        setup.role_name
+    ));
+    if setup.answers.app_policy.is_some() {
+        out.push_str("resource \"aws_iam_role_policy\" \"app\" {\n  name   = \"app\"\n  role   = aws_iam_role.app.id\n  policy = file(\"${path.module}/app-policy.json\")\n}\n\n");
+    }
+    for w in &setup.plan.writes {
+        if let Apply::PutRolePolicy {
+            role, policy_name, ..
+        } = &w.apply
+            && policy_name != "app"
+        {
+            out.push_str(&format!(
+                "resource \"aws_iam_role_policy\" \"pull_{}\" {{\n  name   = \"{policy_name}\"\n  role   = \"{role}\"\n  policy = file(\"${{path.module}}/{role}-{policy_name}.json\")\n}}\n\n",
+                ident(role)
+            ));
+        }
+    }
+    match setup.mode {
+        Mode::Irsa => out.push_str(&format!(
+            "resource \"kubernetes_service_account\" \"app\" {{\n  metadata {{\n    name      = \"{sa}\"\n    namespace = \"{ns}\"\n    annotations = {{\n      \"eks.amazonaws.com/role-arn\" = aws_iam_role.app.arn\n    }}\n  }}\n}}\n"
+        )),
+        Mode::PodIdentity => out.push_str(&format!(
+            "resource \"kubernetes_service_account\" \"app\" {{\n  metadata {{\n    name      = \"{sa}\"\n    namespace = \"{ns}\"\n  }}\n}}\n\nresource \"aws_eks_pod_identity_association\" \"app\" {{\n  cluster_name    = \"{}\"\n  namespace       = \"{ns}\"\n  service_account = \"{sa}\"\n  role_arn        = aws_iam_role.app.arn\n}}\n",
+            setup.cluster
+        )),
+    }
+    out
+}
