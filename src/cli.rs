@@ -100,6 +100,9 @@ pub enum Command {
     },
     /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
     CollectScript,
+    /// Set up a new app: ServiceAccount, role, trust, policy, and what the image pull needs —
+    /// checked, planned, then exported (--export DIR) or applied (--apply --allow-writes).
+    Wizard(crate::wizard::command::WizardArgs),
     /// Plan the fix of a pod's broken link and, with --allow-writes, apply it: diff, confirm,
     /// back up, apply, diagnose again.
     Fix(FixArgs),
@@ -158,6 +161,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = cli.global;
     match cli.command {
         Some(Command::Fix(args)) => crate::fix::command::run(&global, &args),
+        Some(Command::Wizard(args)) => crate::wizard::command::run(&global, &args),
         Some(Command::CollectScript) => {
             print(&crate::collect::script());
             Ok(ExitCode::SUCCESS)

@@ -97,12 +97,17 @@ pub fn render(plan: &Plan) -> String {
         out.push_str("  no API call fixes this; do it by hand:\n");
     }
     for (i, w) in plan.writes.iter().enumerate() {
+        let account = w.apply.account();
+        let account = if account.is_empty() {
+            String::new()
+        } else {
+            format!(" (account {account})")
+        };
         out.push_str(&format!(
-            "  {}. {} on {} (account {})\n",
+            "  {}. {} on {}{account}\n",
             i + 1,
             w.apply.call(),
-            w.apply.target(),
-            w.apply.account()
+            w.apply.target()
         ));
         if let Some(diff) = &w.diff {
             for line in diff.lines() {

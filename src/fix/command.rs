@@ -165,7 +165,7 @@ async fn apply_plan(
 }
 
 /// Asks on the terminal: a typed `yes` for trust and repository policies, `y` otherwise.
-fn confirm(typed: bool) -> Result<(), Failure> {
+pub(crate) fn confirm(typed: bool) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure(
             "confirmation needed: run in a terminal, or pass --yes".into(),

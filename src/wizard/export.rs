@@ -214,6 +214,20 @@ fn terraform(setup: &Setup) -> String {
             ));
         }
     }
+    for w in &setup.plan.writes {
+        if let Apply::SetRepositoryPolicy {
+            registry,
+            repository,
+            ..
+        } = &w.apply
+        {
+            out.push_str(&format!(
+                "# Applied by the repository's owner, account {registry}.\nresource \"aws_ecr_repository_policy\" \"{}\" {{\n  repository = \"{repository}\"\n  policy     = file(\"${{path.module}}/repository-policy-{}.json\")\n}}\n\n",
+                ident(repository),
+                repository.replace('/', "_")
+            ));
+        }
+    }
     match setup.mode {
         Mode::Irsa => out.push_str(&format!(
             "resource \"kubernetes_service_account\" \"app\" {{\n  metadata {{\n    name      = \"{sa}\"\n    namespace = \"{ns}\"\n    annotations = {{\n      \"eks.amazonaws.com/role-arn\" = aws_iam_role.app.arn\n    }}\n  }}\n}}\n"

@@ -2,6 +2,7 @@
 //! ServiceAccount, the role and its trust policy, the app's policy, and the changes the image
 //! pull needs — checked first, then exported or applied.
 
+pub mod command;
 pub mod export;
 
 use crate::diagnose::trust::Assumer;
@@ -152,6 +153,59 @@ pub fn guard_rails(policy: &PolicyDocument) -> Vec<String> {
         }
     }
     errors
+}
+
+/// The repositories of the answers, in the cluster's account and region unless they say otherwise.
+pub fn repository_keys(
+    answers: &Answers,
+    account: &str,
+    region: &str,
+) -> Result<Vec<RepoKey>, String> {
+    answers
+        .repositories
+        .iter()
+        .map(|r| repository_key(r, account, region))
+        .collect()
+}
+
+/// A pod of the new ServiceAccount as the cluster would run it, to diagnose the whole chain
+/// before any app is deployed.
+pub fn verification_pod(setup: &Setup, facts: &Facts) -> Option<serde_json::Value> {
+    let key = setup.repositories.first()?;
+    let tag = facts
+        .images
+        .get(key)
+        .and_then(|images| {
+            images
+                .iter()
+                .flat_map(|i| i.image_tags.iter())
+                .next()
+                .cloned()
+        })
+        .unwrap_or_else(|| "latest".into());
+    let host = format!("{}.dkr.ecr.{}.amazonaws.com", key.registry, key.region);
+    let node = facts
+        .nodes
+        .iter()
+        .find(|(_, n)| {
+            n.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key("eks.amazonaws.com/nodegroup"))
+        })
+        .map(|(name, _)| name.clone());
+    let env = match setup.mode {
+        Mode::Irsa => serde_json::json!([{"name": "AWS_ROLE_ARN", "value": setup.role_arn},
+            {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"}]),
+        Mode::PodIdentity => {
+            serde_json::json!([{"name": "AWS_CONTAINER_CREDENTIALS_FULL_URI", "value": "http://169.254.170.23/v1/credentials"}])
+        }
+    };
+    Some(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "pulldoctor-setup-check", "namespace": setup.answers.namespace},
+        "spec": {"serviceAccountName": setup.answers.service_account, "nodeName": node,
+                 "containers": [{"name": "app", "image": format!("{host}/{}:{tag}", key.name), "env": env}]},
+        "status": {"containerStatuses": [{"name": "app", "image": format!("{host}/{}:{tag}", key.name), "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}}))
 }
 
 /// A repository answer as a repository of a registry: a bare name is in the cluster's own.

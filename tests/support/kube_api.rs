@@ -184,11 +184,11 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
             );
         }
     }
-    if method != Method::GET && method != Method::PATCH {
+    if method != Method::GET && method != Method::PATCH && method != Method::POST {
         return status(
             405,
             "MethodNotAllowed",
-            "the stand-in reads and merge-patches only",
+            "the stand-in reads, creates and merge-patches only",
         );
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -216,6 +216,32 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
                 .collect()
         })
         .unwrap_or_default();
+    if method == Method::POST {
+        let mut object: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        object["kind"] = Value::String(kind.to_string());
+        object["apiVersion"] = Value::String(
+            if kind == "Deployment" {
+                "apps/v1"
+            } else {
+                "v1"
+            }
+            .to_string(),
+        );
+        if let Some(ns) = namespace {
+            object["metadata"]["namespace"] = Value::String(ns.to_string());
+        }
+        let mut objects = state.objects.lock().unwrap();
+        let name = object["metadata"]["name"].clone();
+        if objects.iter().any(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && o["metadata"]["namespace"] == object["metadata"]["namespace"]
+        }) {
+            return status(409, "AlreadyExists", "already exists");
+        }
+        objects.push(object.clone());
+        return json_response(StatusCode::CREATED, object);
+    }
     if method == Method::PATCH {
         let Some(name) = name else {
             return status(405, "MethodNotAllowed", "patch a named object");

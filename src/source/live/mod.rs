@@ -1168,3 +1168,139 @@ pub(crate) async fn fetch_policy(
         .unwrap_or_default()
         .to_string())
 }
+
+/// What the setup wizard needs beyond a diagnosis: the namespace's ServiceAccounts, the Pod
+/// Identity agent, the Fargate profiles, the chosen role, and the chosen repositories with their
+/// images and policies. Documents to add to a collection.
+pub async fn collect_setup(
+    options: &Options,
+    caller_account: &str,
+    cluster: &str,
+    namespace: &str,
+    role_arn: &str,
+    repositories: &[crate::facts::RepoKey],
+) -> Result<Vec<Document>, String> {
+    let limits = Limits::new(options.concurrency, options.timeout);
+    let (kube, _) = kube::connect(
+        options.kubeconfig.as_deref(),
+        options.context.as_deref(),
+        limits.clone(),
+    )
+    .await?;
+    let aws = aws::connect(
+        options.profile.as_deref(),
+        options.region.as_deref(),
+        limits,
+    )
+    .await;
+    let mut gaps = Gaps::default();
+    let mut items = Vec::new();
+    let mut documents = Vec::new();
+    let (accounts, agent, profiles, role) = tokio::join!(
+        kube.service_accounts(namespace),
+        kube.workload("DaemonSet", "kube-system", "eks-pod-identity-agent"),
+        aws.call(
+            "eks:ListFargateProfiles",
+            cluster,
+            aws.eks.list_fargate_profiles().cluster_name(cluster).send()
+        ),
+        fetch_role(&aws, role_arn, caller_account),
+    );
+    match accounts {
+        Ok(list) => {
+            gaps.covered(&scope::service_accounts(namespace));
+            items.extend(
+                list.iter()
+                    .map(|s| serde_json::to_value(s).unwrap_or_default()),
+            );
+        }
+        Err(e) => kube::record(&mut gaps, &scope::service_accounts(namespace), e),
+    }
+    match agent {
+        Ok(ds) => items.push(ds),
+        Err(e) if e.code == 404 => {}
+        Err(e) => gaps.problems.push(e.message),
+    }
+    if let Ok(out) = profiles {
+        for name in out.fargate_profile_names() {
+            if let Ok(p) = aws
+                .call(
+                    "eks:DescribeFargateProfile",
+                    name,
+                    aws.eks
+                        .describe_fargate_profile()
+                        .cluster_name(cluster)
+                        .fargate_profile_name(name)
+                        .send(),
+                )
+                .await
+                && let Some(p) = p.fargate_profile()
+            {
+                let selectors: Vec<Value> = p.selectors().iter().map(|s| json!({"namespace": s.namespace(), "labels": s.labels().cloned().unwrap_or_default()})).collect();
+                documents.push(json!({"fargateProfile": {"fargateProfileName": p.fargate_profile_name(), "podExecutionRoleArn": p.pod_execution_role_arn(), "selectors": selectors}}));
+            }
+        }
+    }
+    let role_scope = scope::role(
+        &arn::account_of(role_arn).unwrap_or_default(),
+        &arn::role_name_of(role_arn),
+    );
+    match role {
+        RoleResult::Found(detail) => documents
+            .push(json!({"RoleDetailList": [detail], "Policies": [], "pulldoctorPartial": true})),
+        RoleResult::Absent => gaps.covered(&role_scope),
+        RoleResult::Failed(message) => gaps.error(&role_scope, &message),
+    }
+    let registries: BTreeSet<(String, String)> = repositories
+        .iter()
+        .map(|k| (k.registry.clone(), k.region.clone()))
+        .collect();
+    for (registry, region) in &registries {
+        match self::repositories(&aws, registry, region).await {
+            Ok(names) => {
+                let repos: Vec<Value> = names
+                    .iter()
+                    .map(|n| json!({"repositoryArn": format!("arn:{}:ecr:{region}:{registry}:repository/{n}", arn::partition_for_region(region)), "registryId": registry, "repositoryName": n}))
+                    .collect();
+                documents
+                    .push(json!({"repositories": repos, "registryId": registry, "region": region}));
+            }
+            Err(e) => gaps.error(&scope::repositories(registry, region), &e.message),
+        }
+    }
+    for key in repositories {
+        let (images, policy) = tokio::join!(
+            describe_images(&aws, &key.registry, &key.region, &key.name),
+            aws.call(
+                "ecr:GetRepositoryPolicy",
+                &key.name,
+                aws.ecr(&key.region)
+                    .get_repository_policy()
+                    .registry_id(&key.registry)
+                    .repository_name(&key.name)
+                    .send()
+            ),
+        );
+        if let Ok(details) = images {
+            gaps.covered(&scope::images(&key.registry, &key.region, &key.name));
+            documents.push(json!({"imageDetails": details, "registryId": key.registry, "repositoryName": key.name, "region": key.region}));
+        }
+        match policy {
+            Ok(out) => documents.push(json!({"registryId": key.registry, "repositoryName": key.name, "policyText": out.policy_text(), "region": key.region})),
+            Err(e) if e.is(&["RepositoryPolicyNotFoundException"]) => {
+                documents.push(json!({"registryId": key.registry, "repositoryName": key.name, "policyText": null, "region": key.region}))
+            }
+            Err(e) => gaps.error(&scope::repository_policy(&key.registry, &key.region, &key.name), &e.message),
+        }
+    }
+    documents.push(json!({"apiVersion": "v1", "kind": "List", "items": items}));
+    documents.extend(gaps.documents);
+    Ok(documents
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| Document {
+            origin: format!("setup[{i}]"),
+            value,
+        })
+        .collect())
+}

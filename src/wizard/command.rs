@@ -1,0 +1,258 @@
+//! `pulldoctor wizard`: the setup of a new app by flags — checked, planned, then exported or
+//! applied through the fixes' writer and verified.
+
+use super::{Answers, Mode, Setup};
+use crate::cli::{self, Failure, Global};
+use crate::diagnose::{self, Selection};
+use crate::facts::Facts;
+use crate::fix::apply::{self, WritePermission, Writer};
+use crate::iam::policy::PolicyDocument;
+use crate::report::Status;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    Irsa,
+    PodIdentity,
+}
+
+#[derive(Debug, Args)]
+pub struct WizardArgs {
+    /// The app's ServiceAccount (the namespace is -n / --namespace).
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// An ECR repository the app's images come from: a name in the cluster's registry, or a
+    /// repository URI of another account or region. Repeat for several.
+    #[arg(long = "repository", value_name = "REPOSITORY")]
+    pub repositories: Vec<String>,
+    /// IRSA or EKS Pod Identity (default: Pod Identity where its agent runs, else IRSA).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// The app's role (default: CLUSTER-NAMESPACE-SERVICEACCOUNT).
+    #[arg(long)]
+    pub role_name: Option<String>,
+    /// A permissions boundary for the role.
+    #[arg(long, value_name = "ARN")]
+    pub permissions_boundary: Option<String>,
+    /// The AWS permissions the app itself needs, as an IAM policy document.
+    #[arg(long, value_name = "FILE")]
+    pub app_policy: Option<PathBuf>,
+    /// Write the setup as files (Kubernetes YAML, JSON policies, a shell script, Terraform).
+    #[arg(long, value_name = "DIR", conflicts_with = "apply")]
+    pub export: Option<PathBuf>,
+    /// Apply the setup (needs --allow-writes), then diagnose the new ServiceAccount.
+    #[arg(long)]
+    pub apply: bool,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Where backups and the change log go.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
+    let app_policy = match &args.app_policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+            Some(
+                PolicyDocument::from_text(&text)
+                    .map_err(|e| Failure(format!("{}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    Ok(Answers {
+        namespace: global.namespace.clone().ok_or_else(|| Failure("name the namespace: pulldoctor wizard -n NAMESPACE --service-account NAME --repository REPO".into()))?,
+        service_account: args.service_account.clone().ok_or_else(|| Failure("name the ServiceAccount: --service-account NAME".into()))?,
+        repositories: args.repositories.clone(),
+        mode: args.mode.map(|m| match m {
+            ModeArg::Irsa => Mode::Irsa,
+            ModeArg::PodIdentity => Mode::PodIdentity,
+        }),
+        role_name: args.role_name.clone(),
+        permissions_boundary: args.permissions_boundary.clone(),
+        app_policy,
+    })
+}
+
+/// The facts the setup needs: a bundle as it is, or the live cluster plus the setup's own reads.
+fn facts(
+    global: &Global,
+    answers: &Answers,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Facts, Failure> {
+    let base = cli::load(global, false, true)?;
+    if global.from.is_some() {
+        return Ok(base);
+    }
+    let account = base
+        .account()
+        .ok_or_else(|| Failure("the account is unknown (sts:GetCallerIdentity failed)".into()))?;
+    let region = base.region().unwrap_or_else(|| "us-east-1".into());
+    let keys = super::repository_keys(answers, &account, &region).map_err(Failure)?;
+    let role_name = answers.role_name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}-{}",
+            base.cluster_name(),
+            answers.namespace,
+            answers.service_account
+        )
+    });
+    let role_arn = format!(
+        "arn:{}:iam::{account}:role/{role_name}",
+        crate::iam::arn::partition_for_region(&region)
+    );
+    let options = cli::live_options(global, true);
+    let extra = runtime
+        .block_on(crate::source::live::collect_setup(
+            &options,
+            &account,
+            &base.cluster_name(),
+            &answers.namespace,
+            &role_arn,
+            &keys,
+        ))
+        .map_err(Failure)?;
+    Ok(with_documents(global, &extra, runtime))
+}
+
+/// The live facts again with extra documents (re-read after a change, or for the setup).
+fn with_documents(
+    global: &Global,
+    extra: &[crate::facts::ingest::Document],
+    runtime: &tokio::runtime::Runtime,
+) -> Facts {
+    let options = cli::live_options(global, true);
+    match runtime.block_on(crate::source::live::collect(&options)) {
+        Ok(mut collected) => {
+            collected.documents.extend(extra.iter().cloned());
+            crate::source::facts_from_collected(&collected)
+        }
+        Err(_) => Facts::default(),
+    }
+}
+
+fn render(setup: &Setup) -> String {
+    let mut out = format!(
+        "setup of {}/{} — mode {} ({})\n",
+        setup.answers.namespace,
+        setup.answers.service_account,
+        setup.mode.as_str(),
+        setup.mode_reason
+    );
+    for c in &setup.checks {
+        out.push_str(&format!(
+            "  {:<10} {}\n",
+            crate::report::text::marker(c.status),
+            c.text
+        ));
+    }
+    out.push('\n');
+    out.push_str(&apply::render(&setup.plan));
+    out
+}
+
+pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
+    let answers = answers(global, args)?;
+    let errors = super::validate(&answers);
+    if !errors.is_empty() {
+        return Err(Failure(errors.join("; ")));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
+    let facts = facts(global, &answers, &runtime)?;
+    let setup = super::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;
+    cli::print(&render(&setup));
+    if let Some(dir) = &args.export {
+        let paths = super::export::write(&setup, dir).map_err(Failure)?;
+        for p in paths {
+            println!("wrote {}", p.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.apply {
+        eprintln!(
+            "pulldoctor: nothing written: --export DIR writes the files, --apply --allow-writes applies"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if global.from.is_some() {
+        return Err(Failure(
+            "--from is offline input: --export the setup, or apply against the live cluster".into(),
+        ));
+    }
+    let permission = WritePermission::from_flag(global.allow_writes)
+        .ok_or_else(|| Failure("read-only: add --allow-writes to apply the setup".into()))?;
+    let options = cli::live_options(global, true);
+    let lines = runtime.block_on(async {
+        let writer = Writer::new(permission, &options).await?;
+        let pending = apply::pending(&writer, &setup.plan).await?;
+        if pending.is_empty() {
+            return Ok(vec!["nothing to change: the setup is in place".to_string()]);
+        }
+        if !args.yes {
+            crate::fix::command::confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))
+                .map_err(|f| f.0)?;
+        }
+        apply::carry_out(
+            &writer,
+            &setup.plan,
+            &pending,
+            &apply::state_dir(args.backup_dir.as_deref()),
+        )
+        .await
+    });
+    for line in lines.map_err(Failure)? {
+        println!("{line}");
+    }
+    // Verify: a pod of the new ServiceAccount, diagnosed against freshly read facts.
+    let keys = setup.repositories.clone();
+    let extra = runtime
+        .block_on(crate::source::live::collect_setup(
+            &options,
+            &setup.account,
+            &setup.cluster,
+            &answers.namespace,
+            &setup.role_arn,
+            &keys,
+        ))
+        .map_err(Failure)?;
+    let mut facts = with_documents(global, &extra, &runtime);
+    let Some(pod) = super::verification_pod(&setup, &facts) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let checked = crate::facts::ingest::ingest(&[crate::facts::ingest::Document {
+        origin: "setup-check".into(),
+        value: pod,
+    }]);
+    facts.pods.extend(checked.pods);
+    let subject = format!("{}/pulldoctor-setup-check", answers.namespace);
+    let report = diagnose::diagnose(
+        &facts,
+        &Selection {
+            all: true,
+            pods: vec![subject],
+            ..Default::default()
+        },
+    );
+    let mut text = String::from("\na pod of the new ServiceAccount would see:\n");
+    for f in &report.findings {
+        crate::report::text::render_finding(&mut text, f);
+    }
+    cli::print(&text);
+    let ok = report
+        .findings
+        .iter()
+        .all(|f| matches!(f.verdict, Status::Ok | Status::Warning));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
