@@ -445,6 +445,8 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
             Fact::Unknown(why) => check(Status::Unknown, why),
         }
     }
+    let mut cross_account: std::collections::BTreeMap<RepoKey, Vec<(String, String)>> =
+        Default::default();
     for role in &pull_roles {
         let Fact::Known(r) = facts.role(role) else {
             check(
@@ -477,21 +479,11 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                             key.name, key.registry, r.name
                         ),
                     );
-                    let current = match facts.repository_policy(key) {
-                        Fact::Known(Ok(doc)) => Some(doc.clone()),
-                        _ => None,
-                    };
-                    let proposed =
-                        documents::repository_policy_allowing(current.as_ref(), &r.arn, &r.name);
-                    writes.push(document_write(
-                        Apply::SetRepositoryPolicy {
-                            registry: key.registry.clone(),
-                            region: key.region.clone(),
-                            repository: key.name.clone(),
-                        },
-                        current.as_ref(),
-                        &proposed,
-                    ));
+                    // One repository policy write per repository, with a statement per role.
+                    cross_account
+                        .entry(key.clone())
+                        .or_default()
+                        .push((r.arn.clone(), r.name.clone()));
                 }
                 (Status::Broken, _) => missing.push(image.repository_arn()),
                 (_, _) => check(
@@ -540,6 +532,29 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                 &proposed.expect("at least one repository"),
             ));
         }
+    }
+    for (key, roles) in &cross_account {
+        let current = match facts.repository_policy(key) {
+            Fact::Known(Ok(doc)) => Some(doc.clone()),
+            _ => None,
+        };
+        let mut proposed = current.clone();
+        for (role_arn, role_name) in roles {
+            proposed = Some(documents::repository_policy_allowing(
+                proposed.as_ref(),
+                role_arn,
+                role_name,
+            ));
+        }
+        writes.push(document_write(
+            Apply::SetRepositoryPolicy {
+                registry: key.registry.clone(),
+                region: key.region.clone(),
+                repository: key.name.clone(),
+            },
+            current.as_ref(),
+            &proposed.expect("at least one role"),
+        ));
     }
     // The ServiceAccount last: its annotation names a role that now exists.
     writes.push(Write {
