@@ -169,3 +169,51 @@ async fn the_setup_applies_and_a_pod_of_it_would_be_ok() {
         assert_eq!(out.status.code(), Some(2));
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pod_identity_setup_applies_too() {
+    let h = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/trust.yaml"),
+    )
+    .await;
+    let backups = TempDir::new("wizard-pia");
+    tokio::task::block_in_place(|| {
+        let out = h.run(&[
+            "wizard",
+            "-n",
+            "app",
+            "--service-account",
+            "pia-app",
+            "--repository",
+            "app/web",
+            "--mode",
+            "pod-identity",
+            "--apply",
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            backups.0.to_str().unwrap(),
+        ]);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(
+            all.contains("applied eks:CreatePodIdentityAssociation"),
+            "{all}"
+        );
+        let verified = all
+            .split("a pod of the new ServiceAccount would see:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{all}"));
+        assert!(verified.trim_start().starts_with("✓ ok"), "{verified}");
+        assert!(
+            verified
+                .contains("EKS Pod Identity: an association gives ServiceAccount pia-app the role"),
+            "{verified}"
+        );
+        assert!(verified.contains("✓ ok       trust-policy"), "{verified}");
+    });
+}

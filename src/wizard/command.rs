@@ -113,6 +113,7 @@ fn facts(
             &account,
             &base.cluster_name(),
             &answers.namespace,
+            Some(&answers.service_account),
             &role_arn,
             &keys,
         ))
@@ -219,6 +220,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
             &setup.account,
             &setup.cluster,
             &answers.namespace,
+            Some(&answers.service_account),
             &setup.role_arn,
             &keys,
         ))

@@ -42,7 +42,7 @@ pub struct World {
 
 pub struct FrontState {
     pub moto: String,
-    pub world: World,
+    pub world: Mutex<World>,
     pub requests: Mutex<Vec<String>>,
     pub faults: Mutex<Vec<AwsFault>>,
     pub latency: Mutex<Duration>,
@@ -58,7 +58,7 @@ impl AwsFront {
     pub async fn start(moto: &str, world: World) -> AwsFront {
         let state = Arc::new(FrontState {
             moto: moto.to_string(),
-            world,
+            world: Mutex::new(world),
             requests: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             latency: Mutex::new(Duration::ZERO),
@@ -136,6 +136,7 @@ fn operation(
         ("GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
         ("GET", ["clusters", _, "fargate-profiles", _]) => "DescribeFargateProfile",
         ("GET", ["clusters", _, "pod-identity-associations"]) => "ListPodIdentityAssociations",
+        ("POST", ["clusters", _, "pod-identity-associations"]) => "CreatePodIdentityAssociation",
         ("GET", ["clusters", _, "pod-identity-associations", _]) => {
             "DescribePodIdentityAssociation"
         }
@@ -263,99 +264,115 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         .as_str()
         .unwrap_or("")
         .to_string();
-    let world = &state.world;
-    let refuse = |what: &str| {
-        error(
-            &service,
-            "AccessDeniedException",
-            &format!("the scenario does not know {what}"),
-        )
-    };
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match op.as_str() {
-        "ecr:DescribeRepositories"
-            if !world
-                .registries
-                .contains(&(registry.clone(), region.clone())) =>
-        {
-            return refuse(&format!("registry {registry} in {region}"));
-        }
-        "ecr:DescribeImages"
-            if !world
-                .images
-                .contains(&(registry.clone(), repository.clone())) =>
-        {
-            return refuse(&format!("the images of {repository}"));
-        }
-        "ecr:GetRepositoryPolicy"
-            if !world
-                .policies
-                .contains(&(registry.clone(), repository.clone())) =>
-        {
-            return refuse(&format!("the policy of {repository}"));
-        }
-        "ecr:DescribePullThroughCacheRules" => {
-            return match &world.cache_rules {
-                Some(rules) => ok(json!({"pullThroughCacheRules": rules})),
-                None => refuse("pull-through cache rules"),
-            };
-        }
-        "eks:ListPodIdentityAssociations" => {
-            return match &world.pod_identity {
-                Some(list) => {
-                    let ns = parts
-                        .uri
-                        .query()
-                        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("namespace=")));
-                    let summaries: Vec<Value> = list
+    // The scenario's world is locked only in this block, never across an await.
+    {
+        let mut world_guard = state.world.lock().unwrap();
+        let world = &mut *world_guard;
+        let refuse = |what: &str| {
+            error(
+                &service,
+                "AccessDeniedException",
+                &format!("the scenario does not know {what}"),
+            )
+        };
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match op.as_str() {
+            "ecr:DescribeRepositories"
+                if !world
+                    .registries
+                    .contains(&(registry.clone(), region.clone())) =>
+            {
+                return refuse(&format!("registry {registry} in {region}"));
+            }
+            "ecr:DescribeImages"
+                if !world
+                    .images
+                    .contains(&(registry.clone(), repository.clone())) =>
+            {
+                return refuse(&format!("the images of {repository}"));
+            }
+            "ecr:GetRepositoryPolicy"
+                if !world
+                    .policies
+                    .contains(&(registry.clone(), repository.clone())) =>
+            {
+                return refuse(&format!("the policy of {repository}"));
+            }
+            "ecr:DescribePullThroughCacheRules" => {
+                return match &world.cache_rules {
+                    Some(rules) => ok(json!({"pullThroughCacheRules": rules})),
+                    None => refuse("pull-through cache rules"),
+                };
+            }
+            "eks:CreatePodIdentityAssociation" => {
+                let list = world.pod_identity.get_or_insert_with(Vec::new);
+                let association = json!({"clusterName": segments.get(1).copied().unwrap_or(""), "namespace": json_body["namespace"],
+                "serviceAccount": json_body["serviceAccount"], "roleArn": json_body["roleArn"], "associationId": format!("a-created-{}", list.len())});
+                list.push(association.clone());
+                return ok(json!({"association": association}));
+            }
+            "eks:ListPodIdentityAssociations" => {
+                return match &world.pod_identity {
+                    Some(list) => {
+                        let query = parts.uri.query().unwrap_or("");
+                        let ns = query
+                            .split('&')
+                            .find_map(|kv| kv.strip_prefix("namespace="));
+                        let sa = query
+                            .split('&')
+                            .find_map(|kv| kv.strip_prefix("serviceAccount="));
+                        let summaries: Vec<Value> = list
                         .iter()
                         .filter(|a| ns.is_none_or(|n| a["namespace"] == n))
+                        .filter(|a| sa.is_none_or(|n| a["serviceAccount"] == n))
                         .map(|a| json!({"clusterName": a["clusterName"], "namespace": a["namespace"], "serviceAccount": a["serviceAccount"], "associationId": a["associationId"]}))
                         .collect();
-                    ok(json!({"associations": summaries}))
-                }
-                None => refuse("Pod Identity associations"),
-            };
+                        ok(json!({"associations": summaries}))
+                    }
+                    None => refuse("Pod Identity associations"),
+                };
+            }
+            "eks:DescribePodIdentityAssociation" => {
+                let id = segments.last().copied().unwrap_or("");
+                return match world
+                    .pod_identity
+                    .iter()
+                    .flatten()
+                    .find(|a| a["associationId"] == id)
+                {
+                    Some(a) => ok(json!({"association": a})),
+                    None => error(&service, "ResourceNotFoundException", "no such association"),
+                };
+            }
+            "eks:ListAccessEntries" => {
+                return match &world.access_entries {
+                    Some(list) => ok(
+                        json!({"accessEntries": list.iter().map(|e| e["principalArn"].clone()).collect::<Vec<_>>()}),
+                    ),
+                    None => refuse("access entries"),
+                };
+            }
+            "eks:DescribeAccessEntry" => {
+                let arn =
+                    percent_encoding::percent_decode_str(segments.last().copied().unwrap_or(""))
+                        .decode_utf8_lossy()
+                        .into_owned();
+                return match world
+                    .access_entries
+                    .iter()
+                    .flatten()
+                    .find(|e| e["principalArn"] == arn.as_str())
+                {
+                    Some(e) => ok(json!({"accessEntry": e})),
+                    None => error(
+                        &service,
+                        "ResourceNotFoundException",
+                        "no such access entry",
+                    ),
+                };
+            }
+            _ => {}
         }
-        "eks:DescribePodIdentityAssociation" => {
-            let id = segments.last().copied().unwrap_or("");
-            return match world
-                .pod_identity
-                .iter()
-                .flatten()
-                .find(|a| a["associationId"] == id)
-            {
-                Some(a) => ok(json!({"association": a})),
-                None => error(&service, "ResourceNotFoundException", "no such association"),
-            };
-        }
-        "eks:ListAccessEntries" => {
-            return match &world.access_entries {
-                Some(list) => ok(
-                    json!({"accessEntries": list.iter().map(|e| e["principalArn"].clone()).collect::<Vec<_>>()}),
-                ),
-                None => refuse("access entries"),
-            };
-        }
-        "eks:DescribeAccessEntry" => {
-            let arn = percent_encoding::percent_decode_str(segments.last().copied().unwrap_or(""))
-                .decode_utf8_lossy()
-                .into_owned();
-            return match world
-                .access_entries
-                .iter()
-                .flatten()
-                .find(|e| e["principalArn"] == arn.as_str())
-            {
-                Some(e) => ok(json!({"accessEntry": e})),
-                None => error(
-                    &service,
-                    "ResourceNotFoundException",
-                    "no such access entry",
-                ),
-            };
-        }
-        _ => {}
     }
     forward(&state, parts, body).await
 }

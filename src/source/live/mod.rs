@@ -1177,6 +1177,7 @@ pub async fn collect_setup(
     caller_account: &str,
     cluster: &str,
     namespace: &str,
+    service_account: Option<&str>,
     role_arn: &str,
     repositories: &[crate::facts::RepoKey],
 ) -> Result<Vec<Document>, String> {
@@ -1220,6 +1221,31 @@ pub async fn collect_setup(
         Ok(ds) => items.push(ds),
         Err(e) if e.code == 404 => {}
         Err(e) => gaps.problems.push(e.message),
+    }
+    // The ServiceAccount's own Pod Identity association, if it has one already.
+    if let (Ok(all), Some(sa)) = (
+        pod_identity_associations(&aws, cluster, Some(namespace)).await,
+        service_account,
+    ) {
+        for (ns, name, id) in all.into_iter().filter(|(_, name, _)| name == sa) {
+            let described = aws
+                .call(
+                    "eks:DescribePodIdentityAssociation",
+                    &id,
+                    aws.eks
+                        .describe_pod_identity_association()
+                        .cluster_name(cluster)
+                        .association_id(&id)
+                        .send(),
+                )
+                .await;
+            let role = described.ok().and_then(|o| {
+                o.association()
+                    .and_then(|a| a.role_arn())
+                    .map(str::to_string)
+            });
+            documents.push(json!({"association": {"namespace": ns, "serviceAccount": name, "associationId": id, "roleArn": role.unwrap_or_default()}}));
+        }
     }
     if let Ok(out) = profiles {
         for name in out.fargate_profile_names() {
