@@ -210,6 +210,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Diagnose { pods, all }) => {
             let facts = load(&global, false, all)?;
+            // Said on stderr as well as in the links, so a refused permission is not missed.
+            if !facts.errors.is_empty() {
+                eprintln!(
+                    "pulldoctor: {} lookup(s) failed; the links they would settle are unknown:",
+                    facts.errors.len()
+                );
+                for error in facts.errors.values().take(5) {
+                    eprintln!("  {error}");
+                }
+            }
             let report = diagnose::diagnose(&facts, &selection(&global, &pods, all)?);
             emit(&report, global.output);
             let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);
@@ -260,16 +270,6 @@ pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Fail
         }
         None => {
             let collected = collect_live(global, all)?;
-            // Said on stderr as well as in the links, so a refused permission is not missed.
-            if !collected.problems.is_empty() {
-                eprintln!(
-                    "pulldoctor: {} lookup(s) failed; the links they would settle are unknown:",
-                    collected.problems.len()
-                );
-                for problem in collected.problems.iter().take(5) {
-                    eprintln!("  {problem}");
-                }
-            }
             Ok(source::facts_from_collected(&collected))
         }
     }
