@@ -200,7 +200,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
                 let applier = WritePermission::from_flag(global.allow_writes && live)
                     .map(|permission| crate::fix::command::applier(&global, permission));
-                crate::tui::run(facts, loader, follower, applier).map_err(Failure)?;
+                crate::tui::run(facts, loader, follower, applier, false).map_err(Failure)?;
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);

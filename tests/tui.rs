@@ -358,3 +358,54 @@ fn applying_from_the_fix_pane_asks_first() {
     assert_eq!(effects, vec![Effect::Reload]);
     assert!(app.message.as_deref().unwrap().contains("applied"));
 }
+
+#[test]
+fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "wizard");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen(), &Screen::Wizard);
+    type_text(&mut app, "shop");
+    press(&mut app, KeyCode::Enter);
+    // An invalid answer stays on its step, with the reason.
+    type_text(&mut app, "Orders");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.wizard.step, 1);
+    assert!(
+        app.wizard
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("ServiceAccount \"Orders\"")
+    );
+    insta::assert_snapshot!("wizard_invalid_step", render(&mut app, 100, 24));
+    for _ in 0.."Orders".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "orders");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "shop/web");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter); // mode: auto
+    press(&mut app, KeyCode::Enter); // role name: the default
+    let setup = app
+        .wizard
+        .setup
+        .clone()
+        .expect("the plan is made after the last step");
+    assert_eq!(setup.role_name, "prod-east-shop-orders");
+    insta::assert_snapshot!("wizard_plan", render(&mut app, 120, 40));
+    // Read-only: apply says how to allow it; export asks for a directory.
+    assert_eq!(press(&mut app, KeyCode::Char('a')), vec![]);
+    assert!(app.message.as_deref().unwrap().contains("--allow-writes"));
+    press(&mut app, KeyCode::Char('e'));
+    let effects = press(&mut app, KeyCode::Enter);
+    match effects.as_slice() {
+        [Effect::Export { dir, setup }] => {
+            assert_eq!(dir, "pulldoctor-setup-shop-orders");
+            assert_eq!(setup.answers.service_account, "orders");
+        }
+        other => panic!("expected an export, got {other:?}"),
+    }
+}

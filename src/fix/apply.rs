@@ -89,9 +89,14 @@ pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
 }
 
 pub fn render(plan: &Plan) -> String {
+    let container = if plan.container.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", plan.container)
+    };
     let mut out = format!(
-        "plan for {} [{}] — {}: {}\n",
-        plan.subject, plan.container, plan.cause, plan.title
+        "plan for {}{container} — {}: {}\n",
+        plan.subject, plan.cause, plan.title
     );
     if plan.writes.is_empty() {
         out.push_str("  no API call fixes this; do it by hand:\n");

@@ -36,6 +36,8 @@ pub enum Action {
     LoadFailed(String),
     /// Choose the next of the finding's fixes.
     NextFix,
+    /// Export the finished wizard's files.
+    Export,
     /// Apply the chosen fix (asks first; needs --allow-writes).
     Apply,
     /// How applying went: one line per change, or why nothing was written.
@@ -54,6 +56,11 @@ pub enum Effect {
     },
     /// Read the facts again (in the background) and send them back as [`Action::Facts`].
     Reload,
+    /// Write the wizard's files into a directory.
+    Export {
+        setup: Box<crate::wizard::Setup>,
+        dir: String,
+    },
     /// Carry out a confirmed plan (in the background) and send back [`Action::Applied`].
     Apply(Box<crate::fix::apply::Plan>),
     Quit,
@@ -62,6 +69,8 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
     Pods,
+    /// The setup wizard for a new app.
+    Wizard,
     /// The chain of one finding (index into the report).
     Chain {
         finding: usize,
@@ -94,6 +103,10 @@ pub enum InputKind {
     Command,
     /// Confirming the plan in `App::plan`.
     Confirm,
+    /// Answering the wizard's current question.
+    Wizard,
+    /// The directory to export the wizard's files to.
+    ExportDir,
 }
 
 pub struct App {
@@ -128,6 +141,7 @@ pub struct App {
     pub fix_choice: usize,
     /// The plan waiting for confirmation.
     pub plan: Option<crate::fix::apply::Plan>,
+    pub wizard: super::wizard::WizardState,
 }
 
 impl App {
@@ -161,6 +175,7 @@ impl App {
             writes_allowed: false,
             fix_choice: 0,
             plan: None,
+            wizard: Default::default(),
         };
         app.reorder();
         app
@@ -228,7 +243,7 @@ impl App {
             Screen::Browse(kind) => self.browse_table(*kind).rows.len(),
             Screen::Related { findings, .. } => findings.len(),
             Screen::Chain { finding } => self.report.findings[*finding].links.len(),
-            Screen::Fix { .. } => 0,
+            Screen::Fix { .. } | Screen::Wizard => 0,
         }
     }
 
@@ -301,6 +316,21 @@ impl App {
                     match kind {
                         InputKind::Command => return self.command(text.trim()),
                         InputKind::Confirm => return self.confirmed(text.trim()),
+                        InputKind::Wizard => {
+                            self.wizard.answer(&text, &self.facts);
+                            if !self.wizard.done() {
+                                let next = self.wizard.typed[self.wizard.step].clone();
+                                self.input = Some((InputKind::Wizard, next));
+                            }
+                        }
+                        InputKind::ExportDir => {
+                            if let Some(setup) = self.wizard.setup.clone() {
+                                return vec![Effect::Export {
+                                    setup: Box::new(setup),
+                                    dir: text.trim().to_string(),
+                                }];
+                            }
+                        }
                         InputKind::Filter => {}
                     }
                 }
@@ -329,18 +359,18 @@ impl App {
         let rows = self.row_count();
         let last = rows.saturating_sub(1);
         match action {
-            Action::Up if matches!(self.screen(), Screen::Fix { .. }) => {
+            Action::Up if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) => {
                 self.fix_scroll = self.fix_scroll.saturating_sub(1);
             }
-            Action::PageUp if matches!(self.screen(), Screen::Fix { .. }) => {
+            Action::PageUp if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) => {
                 self.fix_scroll = self.fix_scroll.saturating_sub(self.page as u16);
             }
-            Action::PageDown if matches!(self.screen(), Screen::Fix { .. }) => {
+            Action::PageDown if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) => {
                 self.fix_scroll = self.fix_scroll.saturating_add(self.page as u16);
             }
             Action::Up => self.set_selected(self.selected().saturating_sub(1)),
             Action::Down => {
-                if matches!(self.screen(), Screen::Fix { .. }) {
+                if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) {
                     self.fix_scroll = self.fix_scroll.saturating_add(1);
                 } else {
                     self.set_selected((self.selected() + 1).min(last));
@@ -379,6 +409,7 @@ impl App {
                 }
             }
             Action::Apply => return self.start_apply(),
+            Action::Export => self.start_export(),
             Action::Applied(result) => {
                 self.loading = None;
                 match result {
@@ -519,21 +550,48 @@ impl App {
                     });
                 }
             }
-            Screen::Chain { .. } | Screen::Fix { .. } => {}
+            Screen::Chain { .. } | Screen::Fix { .. } | Screen::Wizard => {}
         }
     }
 
-    /// `a` in the fix pane: plan the chosen fix and ask for confirmation.
+    /// Opens the setup wizard at its first question.
+    pub fn open_wizard(&mut self) {
+        self.stack.truncate(1);
+        self.cursor.truncate(1);
+        self.push(Screen::Wizard);
+        self.wizard = super::wizard::WizardState::new(self.namespace.as_deref());
+        self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
+    }
+
+    /// `e` on a finished wizard: ask where the files go.
+    fn start_export(&mut self) {
+        if let Some(setup) = &self.wizard.setup {
+            let dir = format!(
+                "pulldoctor-setup-{}-{}",
+                setup.answers.namespace, setup.answers.service_account
+            );
+            self.message = Some("export to directory:".into());
+            self.input = Some((InputKind::ExportDir, dir));
+        }
+    }
+
+    /// `a` in the fix pane or on a finished wizard: plan and ask for confirmation.
     fn start_apply(&mut self) -> Vec<Effect> {
-        let Screen::Fix { finding } = self.screen().clone() else {
-            return Vec::new();
-        };
         if !self.writes_allowed {
-            self.message =
-                Some("read-only: start pulldoctor with --allow-writes to apply fixes".into());
+            self.message = Some("read-only: start pulldoctor with --allow-writes to apply".into());
             return Vec::new();
         }
-        match crate::fix::apply::plan(&self.report.findings[finding], self.fix_choice + 1) {
+        let planned = match self.screen().clone() {
+            Screen::Fix { finding } => {
+                crate::fix::apply::plan(&self.report.findings[finding], self.fix_choice + 1)
+            }
+            Screen::Wizard => match &self.wizard.setup {
+                Some(setup) => Ok(setup.plan.clone()),
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        match planned {
             Err(why) => self.message = Some(why),
             Ok(plan) if plan.writes.is_empty() => {
                 self.message = Some("no API call fixes this: the steps are for you to do".into());
@@ -623,11 +681,10 @@ impl App {
                 });
             }
             ("ctx" | "context", _) => {
-                self.message = Some(format!(
-                    "this input is a {}: switching contexts needs a live cluster",
-                    self.report.source.kind
-                ));
+                self.message =
+                    Some("to use another context, quit and start again with --context NAME".into());
             }
+            ("wizard" | "setup", _) => self.open_wizard(),
             ("", _) => {}
             (other, _) => {
                 self.message = Some(format!(

@@ -11,6 +11,7 @@ pub enum Scope {
     Lists,
     Chain,
     Fix,
+    Wizard,
 }
 
 impl Scope {
@@ -20,6 +21,7 @@ impl Scope {
             Scope::Lists => screen.is_list(),
             Scope::Chain => matches!(screen, Screen::Chain { .. }),
             Scope::Fix => matches!(screen, Screen::Fix { .. }),
+            Scope::Wizard => matches!(screen, Screen::Wizard),
         }
     }
 }
@@ -103,6 +105,22 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[KeyCode::Char('a')],
         label: "a",
+        scope: Scope::Wizard,
+        action: Action::Apply,
+        help: "apply the setup (needs --allow-writes)",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('e')],
+        label: "e",
+        scope: Scope::Wizard,
+        action: Action::Export,
+        help: "export the setup as files",
+        footer: true,
+    },
+    Binding {
+        keys: &[KeyCode::Char('a')],
+        label: "a",
         scope: Scope::Fix,
         action: Action::Apply,
         help: "apply the chosen fix (needs --allow-writes)",
@@ -137,7 +155,7 @@ pub const BINDINGS: &[Binding] = &[
         label: ":",
         scope: Scope::Everywhere,
         action: Action::StartCommand,
-        help: "command: :pods :sa :roles :repos :ns NAME|all :ctx :q",
+        help: "command: :pods :sa :roles :repos :wizard :ns NAME|all :q",
         footer: true,
     },
     Binding {

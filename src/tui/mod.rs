@@ -6,6 +6,7 @@ pub mod browse;
 pub mod keymap;
 pub mod theme;
 pub mod view;
+pub mod wizard;
 
 use crate::facts::Facts;
 use app::{Action, App, Effect};
@@ -81,6 +82,7 @@ pub fn run(
     loader: Option<Loader>,
     follower: Option<Follower>,
     applier: Option<Applier>,
+    wizard: bool,
 ) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
     if let Some(follow) = follower {
@@ -108,6 +110,9 @@ pub fn run(
         }
     };
     app.writes_allowed = applier.is_some();
+    if wizard {
+        app.open_wizard();
+    }
     let theme = theme::Theme::from_env();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
     let input = tx.clone();
@@ -142,6 +147,14 @@ pub fn run(
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+                    Effect::Export { setup, dir } => {
+                        app.message = Some(
+                            match crate::wizard::export::write(&setup, std::path::Path::new(&dir)) {
+                                Ok(paths) => format!("wrote {} files to {dir}", paths.len()),
+                                Err(why) => why,
+                            },
+                        );
+                    }
                     Effect::Apply(plan) => match &applier {
                         Some(applier) => {
                             let (applier, tx) = (applier.clone(), tx.clone());

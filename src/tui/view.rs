@@ -23,6 +23,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
     draw_header(frame, header, app, theme);
     app.page = body.height.saturating_sub(3).max(1) as usize;
     match app.screen().clone() {
+        Screen::Wizard => draw_wizard(frame, body, app, theme),
         Screen::Pods => draw_pods(frame, body, app, theme),
         Screen::Chain { finding } => {
             draw_chain(frame, body, app, &app.report.findings[finding], theme)
@@ -101,7 +102,21 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::raw(text.clone()),
             Span::raw("▏"),
         ]),
-        (Some((InputKind::Confirm, text)), message) => Line::from(vec![
+        (Some((InputKind::Wizard, text)), _) => Line::from(vec![
+            Span::styled(
+                format!(
+                    " {}: ",
+                    super::wizard::STEPS
+                        .get(app.wizard.step)
+                        .copied()
+                        .unwrap_or("")
+                ),
+                theme.key(),
+            ),
+            Span::raw(text.clone()),
+            Span::raw("▏"),
+        ]),
+        (Some((InputKind::Confirm | InputKind::ExportDir, text)), message) => Line::from(vec![
             Span::styled(
                 format!(" {} ", message.as_deref().unwrap_or("apply?")),
                 theme.key(),
@@ -600,6 +615,35 @@ fn draw_related(
                 .title(" pods — enter opens the chain "),
         ),
         bottom,
+    );
+}
+
+fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let lines: Vec<Line> = app
+        .wizard
+        .lines()
+        .into_iter()
+        .map(|l| {
+            let style = if l.starts_with(" ✗") {
+                theme.status(Status::Broken)
+            } else if l.starts_with(" ▶") {
+                theme.key()
+            } else {
+                Style::new()
+            };
+            Line::from(Span::styled(l, style))
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((app.fix_scroll, 0))
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title(Span::styled(" setup wizard ", theme.title())),
+            ),
+        area,
     );
 }
 

@@ -158,6 +158,18 @@ fn render(setup: &Setup) -> String {
 }
 
 pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
+    // No answers on the command line and a terminal: ask them in the TUI, one step at a time.
+    use std::io::IsTerminal;
+    if args.service_account.is_none()
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+    {
+        let facts = cli::load(global, false, true)?;
+        let applier = WritePermission::from_flag(global.allow_writes && global.from.is_none())
+            .map(|permission| crate::fix::command::applier(global, permission));
+        crate::tui::run(Some(facts), None, None, applier, true).map_err(Failure)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let answers = answers(global, args)?;
     let errors = super::validate(&answers);
     if !errors.is_empty() {

@@ -30,7 +30,7 @@ impl Mode {
 }
 
 /// What the engineer answers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Answers {
     pub namespace: String,
     pub service_account: String,
@@ -53,7 +53,7 @@ pub struct Check {
 }
 
 /// Everything the wizard would create or change.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Setup {
     pub answers: Answers,
     pub mode: Mode,

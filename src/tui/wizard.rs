@@ -1,0 +1,152 @@
+//! The setup wizard in the TUI: one question a step, each answer validated as it is given, then
+//! the checks and the plan, to export or (with --allow-writes) apply.
+
+use crate::facts::Facts;
+use crate::wizard::{self, Answers, Mode, Setup};
+
+pub const STEPS: [&str; 5] = [
+    "namespace",
+    "ServiceAccount",
+    "ECR repositories (comma-separated; names in this registry, or URIs)",
+    "mode: auto, irsa or pod-identity",
+    "role name (empty: CLUSTER-NAMESPACE-SERVICEACCOUNT)",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct WizardState {
+    pub answers: Answers,
+    /// The raw text of each answer, as typed.
+    pub typed: [String; 5],
+    pub step: usize,
+    pub error: Option<String>,
+    /// The checks and plan, once every answer is in.
+    pub setup: Option<Setup>,
+}
+
+impl WizardState {
+    pub fn new(namespace: Option<&str>) -> WizardState {
+        let mut state = WizardState::default();
+        if let Some(ns) = namespace {
+            state.typed[0] = ns.to_string();
+        }
+        state
+    }
+
+    pub fn done(&self) -> bool {
+        self.step >= STEPS.len()
+    }
+
+    /// Takes the answer of the current step; moves on when it is valid, and plans after the last.
+    pub fn answer(&mut self, text: &str, facts: &Facts) {
+        self.typed[self.step] = text.to_string();
+        let text = text.trim();
+        let a = &mut self.answers;
+        match self.step {
+            0 => a.namespace = text.to_string(),
+            1 => a.service_account = text.to_string(),
+            2 => {
+                a.repositories = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            3 => {
+                a.mode = match text {
+                    "" | "auto" => None,
+                    "irsa" => Some(Mode::Irsa),
+                    "pod-identity" => Some(Mode::PodIdentity),
+                    other => {
+                        self.error =
+                            Some(format!("\"{other}\": answer auto, irsa or pod-identity"));
+                        return;
+                    }
+                }
+            }
+            _ => a.role_name = (!text.is_empty()).then(|| text.to_string()),
+        }
+        // Only this step's own answer is judged now; later answers are not given yet.
+        let field = [
+            "namespace",
+            "ServiceAccount",
+            "repository",
+            "mode",
+            "role name",
+        ][self.step];
+        let errors: Vec<String> = wizard::validate(&self.partial())
+            .into_iter()
+            .filter(|e| e.to_lowercase().contains(&field.to_lowercase()))
+            .collect();
+        if let Some(first) = errors.first() {
+            self.error = Some(first.clone());
+            return;
+        }
+        self.error = None;
+        self.step += 1;
+        if self.done() {
+            match wizard::plan(facts, &self.answers) {
+                Ok(setup) => self.setup = Some(setup),
+                Err(errors) => {
+                    self.error = Some(errors.join("; "));
+                    self.step = STEPS.len() - 1;
+                }
+            }
+        }
+    }
+
+    /// The answers so far, with placeholders where none is given yet.
+    fn partial(&self) -> Answers {
+        let mut a = self.answers.clone();
+        if self.step < 1 {
+            a.service_account = "placeholder".into();
+        }
+        if self.step < 2 {
+            a.repositories = vec!["placeholder".into()];
+        }
+        a
+    }
+
+    /// The lines the wizard screen shows.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec!["Set up a new app: its ServiceAccount, role, trust and policies, and what the image pull needs.".to_string(), String::new()];
+        for (i, question) in STEPS.iter().enumerate() {
+            let marker = if i == self.step {
+                "▶"
+            } else if i < self.step {
+                "✓"
+            } else {
+                " "
+            };
+            out.push(format!(" {marker} {question}: {}", self.typed[i]));
+        }
+        if let Some(e) = &self.error {
+            out.push(String::new());
+            out.push(format!(" ✗ {e}"));
+        }
+        if let Some(setup) = &self.setup {
+            out.push(String::new());
+            out.push(format!(
+                " mode {} — {}",
+                setup.mode.as_str(),
+                setup.mode_reason
+            ));
+            for c in &setup.checks {
+                out.push(format!(
+                    " {:<10} {}",
+                    crate::report::text::marker(c.status),
+                    c.text
+                ));
+            }
+            out.push(String::new());
+            out.extend(
+                crate::fix::apply::render(&setup.plan)
+                    .lines()
+                    .map(|l| format!(" {l}")),
+            );
+            out.push(String::new());
+            out.push(" e exports the files (YAML, JSON, shell, Terraform); a applies (needs --allow-writes)".into());
+        }
+        out
+    }
+}
