@@ -520,13 +520,18 @@ impl Writer {
                 )
                 .await
                 .map(|_| ()),
-            Apply::CreateRole { role, .. } => aws
+            Apply::CreateRole {
+                role,
+                permissions_boundary,
+                ..
+            } => aws
                 .call(
                     write.apply.call(),
                     &target,
                     iam.create_role()
                         .role_name(role)
                         .assume_role_policy_document(document()?)
+                        .set_permissions_boundary(permissions_boundary.clone())
                         .send(),
                 )
                 .await

@@ -494,6 +494,7 @@ fn role_missing(identity: &IdentityLane) -> Vec<Fix> {
             Apply::CreateRole {
                 account: arn::account_of(role_arn).unwrap_or_default(),
                 role: name.clone(),
+                permissions_boundary: None,
             },
         )],
     )]

@@ -294,7 +294,13 @@ pub enum Apply {
     #[serde(rename = "iam:UpdateAssumeRolePolicy")]
     UpdateAssumeRolePolicy { account: String, role: String },
     #[serde(rename = "iam:CreateRole")]
-    CreateRole { account: String, role: String },
+    CreateRole {
+        account: String,
+        role: String,
+        /// A permissions boundary to create the role with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        permissions_boundary: Option<String>,
+    },
     #[serde(rename = "iam:CreatePolicyVersion")]
     CreatePolicyVersion { policy_arn: String },
     #[serde(rename = "iam:CreateOpenIDConnectProvider")]

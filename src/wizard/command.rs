@@ -37,8 +37,12 @@ pub struct WizardArgs {
     #[arg(long, value_name = "ARN")]
     pub permissions_boundary: Option<String>,
     /// The AWS permissions the app itself needs, as an IAM policy document.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "allow")]
     pub app_policy: Option<PathBuf>,
+    /// Or as a short list: one permission per flag, ACTION=RESOURCE
+    /// (e.g. s3:GetObject=arn:aws:s3:::orders/*).
+    #[arg(long, value_name = "ACTION=RESOURCE")]
+    pub allow: Vec<String>,
     /// Write the setup as files (Kubernetes YAML, JSON policies, a shell script, Terraform).
     #[arg(long, value_name = "DIR", conflicts_with = "apply")]
     pub export: Option<PathBuf>,
@@ -63,7 +67,8 @@ fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
                     .map_err(|e| Failure(format!("{}: {e}", path.display())))?,
             )
         }
-        None => None,
+        None if args.allow.is_empty() => None,
+        None => Some(short_list(&args.allow)?),
     };
     Ok(Answers {
         namespace: global.namespace.clone().ok_or_else(|| Failure("name the namespace: pulldoctor wizard -n NAMESPACE --service-account NAME --repository REPO".into()))?,
@@ -77,6 +82,23 @@ fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
         permissions_boundary: args.permissions_boundary.clone(),
         app_policy,
     })
+}
+
+/// `ACTION=RESOURCE` flags as a policy: one statement each.
+fn short_list(allow: &[String]) -> Result<PolicyDocument, Failure> {
+    let statements: Vec<serde_json::Value> = allow
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((action, resource)) if !action.is_empty() && !resource.is_empty() => {
+                Ok(serde_json::json!({"Effect": "Allow", "Action": action, "Resource": resource}))
+            }
+            _ => Err(Failure(format!("--allow {a}: write ACTION=RESOURCE"))),
+        })
+        .collect::<Result<_, _>>()?;
+    PolicyDocument::from_value(
+        &serde_json::json!({"Version": "2012-10-17", "Statement": statements}),
+    )
+    .map_err(|e| Failure(e.0))
 }
 
 /// The facts the setup needs: a bundle as it is, or the live cluster plus the setup's own reads.

@@ -379,6 +379,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                 Apply::CreateRole {
                     account: account.clone(),
                     role: role_name.clone(),
+                    permissions_boundary: answers.permissions_boundary.clone(),
                 },
                 None,
                 &trust,
@@ -394,6 +395,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                 Apply::CreateRole {
                     account: account.clone(),
                     role: role_name.clone(),
+                    permissions_boundary: answers.permissions_boundary.clone(),
                 },
                 None,
                 &trust,
