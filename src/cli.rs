@@ -200,7 +200,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
                 let applier = WritePermission::from_flag(global.allow_writes && live)
                     .map(|permission| crate::fix::command::applier(&global, permission));
-                crate::tui::run(facts, loader, follower, applier, false).map_err(Failure)?;
+                let verifier = applier
+                    .is_some()
+                    .then(|| crate::wizard::command::verifier(&global));
+                crate::tui::run(facts, loader, follower, applier, verifier, false)
+                    .map_err(Failure)?;
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);

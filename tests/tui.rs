@@ -409,3 +409,45 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
         other => panic!("expected an export, got {other:?}"),
     }
 }
+
+#[test]
+fn the_wizard_applies_then_shows_a_pod_of_the_new_service_account() {
+    let mut app = demo_app();
+    app.writes_allowed = true;
+    app.open_wizard();
+    for answer in ["shop", "orders", "shop/web", "irsa", ""] {
+        type_text(&mut app, answer);
+        press(&mut app, KeyCode::Enter);
+    }
+    assert!(app.wizard.setup.is_some());
+    press(&mut app, KeyCode::Char('a'));
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap()
+            .starts_with("type yes to apply 3 changes"),
+        "{:?}",
+        app.message
+    );
+    type_text(&mut app, "yes");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(matches!(effects.as_slice(), [Effect::Apply(plan)] if plan.writes.len() == 3));
+    let effects = app.update(Action::Applied(Ok(vec![
+        "applied iam:CreateRole on new role prod-east-shop-orders".into(),
+    ])));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Verify(setup)] if setup.answers.service_account == "orders")
+    );
+    app.update(Action::Verified(Ok(
+        "✓ ok  shop/pulldoctor-setup-check  container app\n".into(),
+    )));
+    let screen = render(&mut app, 100, 60);
+    assert!(
+        screen.contains("a pod of the new ServiceAccount would see:"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("✓ ok  shop/pulldoctor-setup-check"),
+        "{screen}"
+    );
+}

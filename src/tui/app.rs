@@ -38,6 +38,8 @@ pub enum Action {
     NextFix,
     /// Export the finished wizard's files.
     Export,
+    /// The chain a pod of the set-up ServiceAccount would see.
+    Verified(Result<String, String>),
     /// Apply the chosen fix (asks first; needs --allow-writes).
     Apply,
     /// How applying went: one line per change, or why nothing was written.
@@ -56,6 +58,8 @@ pub enum Effect {
     },
     /// Read the facts again (in the background) and send them back as [`Action::Facts`].
     Reload,
+    /// Diagnose a pod of the set-up ServiceAccount and send back [`Action::Verified`].
+    Verify(Box<crate::wizard::Setup>),
     /// Write the wizard's files into a directory.
     Export {
         setup: Box<crate::wizard::Setup>,
@@ -410,11 +414,26 @@ impl App {
             }
             Action::Apply => return self.start_apply(),
             Action::Export => self.start_export(),
+            Action::Verified(result) => {
+                self.loading = None;
+                self.wizard.verified = Some(match result {
+                    Ok(text) => text,
+                    Err(why) => format!("the check could not run: {why}"),
+                });
+            }
             Action::Applied(result) => {
                 self.loading = None;
                 match result {
                     Ok(lines) if lines.is_empty() => {
                         self.message = Some("nothing to change: already as planned".into())
+                    }
+                    Ok(lines) if matches!(self.screen(), Screen::Wizard) => {
+                        self.message = Some(lines.join("; "));
+                        if let Some(setup) = self.wizard.setup.clone() {
+                            self.loading =
+                                Some("applied; checking a pod of the new ServiceAccount…".into());
+                            return vec![Effect::Verify(Box::new(setup))];
+                        }
                     }
                     Ok(lines) => {
                         self.message = Some(lines.join("; "));

@@ -74,6 +74,10 @@ pub type Follower = Box<dyn FnOnce(Box<dyn FnMut() -> bool + Send>) + Send>;
 pub type Applier =
     Arc<dyn Fn(crate::fix::apply::Plan) -> Result<Vec<String>, String> + Send + Sync>;
 
+/// Diagnoses a pod of a newly set-up ServiceAccount (after the wizard applied), on a background
+/// thread: its chain as text.
+pub type Verifier = Arc<dyn Fn(crate::wizard::Setup) -> Result<String, String> + Send + Sync>;
+
 /// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background;
 /// with a follower, it reads again whenever the watch sees the failing pods change; with an
 /// applier, the fix pane applies fixes.
@@ -82,6 +86,7 @@ pub fn run(
     loader: Option<Loader>,
     follower: Option<Follower>,
     applier: Option<Applier>,
+    verifier: Option<Verifier>,
     wizard: bool,
 ) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
@@ -147,6 +152,15 @@ pub fn run(
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+                    Effect::Verify(setup) => {
+                        if let Some(verifier) = &verifier {
+                            let (verifier, tx) = (verifier.clone(), tx.clone());
+                            std::thread::spawn(move || {
+                                let _ =
+                                    tx.send(Message::Action(Action::Verified(verifier(*setup))));
+                            });
+                        }
+                    }
                     Effect::Export { setup, dir } => {
                         app.message = Some(
                             match crate::wizard::export::write(&setup, std::path::Path::new(&dir)) {

@@ -21,6 +21,8 @@ pub struct WizardState {
     pub error: Option<String>,
     /// The checks and plan, once every answer is in.
     pub setup: Option<Setup>,
+    /// After applying: the chain a pod of the new ServiceAccount would see.
+    pub verified: Option<String>,
 }
 
 impl WizardState {
@@ -146,6 +148,11 @@ impl WizardState {
             );
             out.push(String::new());
             out.push(" e exports the files (YAML, JSON, shell, Terraform); a applies (needs --allow-writes)".into());
+        }
+        if let Some(verified) = &self.verified {
+            out.push(String::new());
+            out.push(" a pod of the new ServiceAccount would see:".into());
+            out.extend(verified.lines().map(|l| format!(" {l}")));
         }
         out
     }

@@ -189,7 +189,8 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         let facts = cli::load(global, false, true)?;
         let applier = WritePermission::from_flag(global.allow_writes && global.from.is_none())
             .map(|permission| crate::fix::command::applier(global, permission));
-        crate::tui::run(Some(facts), None, None, applier, true).map_err(Failure)?;
+        let verifier = applier.is_some().then(|| verifier(global));
+        crate::tui::run(Some(facts), None, None, applier, verifier, true).map_err(Failure)?;
         return Ok(ExitCode::SUCCESS);
     }
     let answers = answers(global, args)?;
@@ -246,8 +247,26 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     for line in lines.map_err(Failure)? {
         println!("{line}");
     }
-    // Verify: a pod of the new ServiceAccount, diagnosed against freshly read facts.
-    let keys = setup.repositories.clone();
+    let (text, ok) = verify(global, &setup, &runtime)?;
+    cli::print(&format!(
+        "\na pod of the new ServiceAccount would see:\n{text}"
+    ));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A pod of the new ServiceAccount, diagnosed against freshly read facts: its chain as text, and
+/// whether it is in order.
+pub fn verify(
+    global: &Global,
+    setup: &Setup,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(String, bool), Failure> {
+    let answers = &setup.answers;
+    let options = cli::live_options(global, true);
     let extra = runtime
         .block_on(crate::source::live::collect_setup(
             &options,
@@ -256,12 +275,12 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
             &answers.namespace,
             Some(&answers.service_account),
             &setup.role_arn,
-            &keys,
+            &setup.repositories,
         ))
         .map_err(Failure)?;
-    let mut facts = with_documents(global, &extra, &runtime);
-    let Some(pod) = super::verification_pod(&setup, &facts) else {
-        return Ok(ExitCode::SUCCESS);
+    let mut facts = with_documents(global, &extra, runtime);
+    let Some(pod) = super::verification_pod(setup, &facts) else {
+        return Ok(("no repository to check a pod against\n".into(), true));
     };
     let checked = crate::facts::ingest::ingest(&[crate::facts::ingest::Document {
         origin: "setup-check".into(),
@@ -277,18 +296,27 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
             ..Default::default()
         },
     );
-    let mut text = String::from("\na pod of the new ServiceAccount would see:\n");
+    let mut text = String::new();
     for f in &report.findings {
         crate::report::text::render_finding(&mut text, f);
     }
-    cli::print(&text);
     let ok = report
         .findings
         .iter()
         .all(|f| matches!(f.verdict, Status::Ok | Status::Warning));
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok((text, ok))
+}
+
+/// The TUI's way to check a setup after applying it.
+pub fn verifier(global: &Global) -> crate::tui::Verifier {
+    let global = global.clone();
+    std::sync::Arc::new(move |setup: Setup| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        verify(&global, &setup, &runtime)
+            .map(|(text, _)| text)
+            .map_err(|f| f.0)
     })
 }
