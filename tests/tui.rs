@@ -441,7 +441,7 @@ fn the_wizard_applies_then_shows_a_pod_of_the_new_service_account() {
     app.update(Action::Verified(Ok(
         "✓ ok  shop/pulldoctor-setup-check  container app\n".into(),
     )));
-    let screen = render(&mut app, 100, 60);
+    let screen = render(&mut app, 100, 200);
     assert!(
         screen.contains("a pod of the new ServiceAccount would see:"),
         "{screen}"
