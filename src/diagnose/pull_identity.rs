@@ -1,7 +1,7 @@
 //! Who pulls the image: the node's role (EC2), the pod execution role (Fargate), or — only in the
 //! service-account-token pull mode — the role in `eks.amazonaws.com/ecr-role-arn`.
 
-use crate::facts::{Fact, Facts, scope};
+use crate::facts::{Facts, scope};
 use crate::iam::arn;
 use crate::report::PullIdentityKind;
 use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
@@ -231,12 +231,4 @@ fn candidates(facts: &Facts, node_name: &str) -> Resolution {
             how,
         },
     }
-}
-
-/// What a lookup of each candidate role says, for the `node-role` link.
-pub fn role_facts<'a>(
-    facts: &'a Facts,
-    roles: &[String],
-) -> Vec<(String, Fact<&'a crate::facts::Role>)> {
-    roles.iter().map(|r| (r.clone(), facts.role(r))).collect()
 }

@@ -22,16 +22,6 @@ pub enum Fact<T> {
     Unknown(String),
 }
 
-impl<T> Fact<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fact<U> {
-        match self {
-            Fact::Known(t) => Fact::Known(f(t)),
-            Fact::Absent => Fact::Absent,
-            Fact::Unknown(why) => Fact::Unknown(why),
-        }
-    }
-}
-
 /// Where the facts came from, for the report's `source`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SourceInfo {
