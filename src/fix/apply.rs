@@ -228,12 +228,10 @@ impl Writer {
                 name,
                 key,
             } => {
-                let api: ::kube::Api<ServiceAccount> =
-                    ::kube::Api::namespaced(self.kube()?, namespace);
-                let sa = api
-                    .get(name)
-                    .await
-                    .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))?;
+                let sa = self
+                    .service_account(namespace, name)
+                    .await?
+                    .ok_or_else(|| format!("ServiceAccount {namespace}/{name} does not exist"))?;
                 Now::Document(sa.metadata.annotations.and_then(|a| a.get(key).cloned()))
             }
             // A restart is an event, not a state: it always goes ahead (once the pods are new,
@@ -243,25 +241,17 @@ impl Writer {
                 namespace,
                 name,
                 role_arn,
-            } => {
-                let api: ::kube::Api<ServiceAccount> =
-                    ::kube::Api::namespaced(self.kube()?, namespace);
-                let found = api
-                    .get_opt(name)
-                    .await
-                    .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))?;
-                match found {
-                    None => Now::Present(false),
-                    Some(sa) => {
-                        let current = sa
-                            .metadata
-                            .annotations
-                            .as_ref()
-                            .and_then(|a| a.get(ROLE_ANNOTATION));
-                        Now::Present(role_arn.is_none() || current == role_arn.as_ref())
-                    }
+            } => match self.service_account(namespace, name).await? {
+                None => Now::Present(false),
+                Some(sa) => {
+                    let current = sa
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(ROLE_ANNOTATION));
+                    Now::Present(role_arn.is_none() || current == role_arn.as_ref())
                 }
-            }
+            },
             Apply::CreatePodIdentityAssociation {
                 cluster,
                 namespace,
@@ -404,6 +394,17 @@ impl Writer {
         })
     }
 
+    async fn service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ServiceAccount>, String> {
+        let api: ::kube::Api<ServiceAccount> = ::kube::Api::namespaced(self.kube()?, namespace);
+        api.get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))
+    }
+
     fn kube(&self) -> Result<::kube::Client, String> {
         self.kube
             .clone()
@@ -448,11 +449,7 @@ impl Writer {
                     .iter()
                     .map(|r| (ROLE_ANNOTATION.to_string(), r.clone()))
                     .collect();
-                let exists = api
-                    .get_opt(name)
-                    .await
-                    .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))?
-                    .is_some();
+                let exists = self.service_account(namespace, name).await?.is_some();
                 let result = if exists {
                     let patch = serde_json::json!({"metadata": {"annotations": annotations}});
                     api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))

@@ -373,24 +373,14 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
             }
             current
         }
-        Fact::Absent => {
-            check(Status::Ok, format!("role name {role_name} is free"));
-            writes.push(document_write(
-                Apply::CreateRole {
-                    account: account.clone(),
-                    role: role_name.clone(),
-                    permissions_boundary: answers.permissions_boundary.clone(),
-                },
-                None,
-                &trust,
-            ));
-            None
-        }
-        Fact::Unknown(why) => {
-            check(
-                Status::Unknown,
-                format!("whether role {role_name} exists is unknown: {why}"),
-            );
+        absent_or_unknown => {
+            match absent_or_unknown {
+                Fact::Unknown(why) => check(
+                    Status::Unknown,
+                    format!("whether role {role_name} exists is unknown: {why}"),
+                ),
+                _ => check(Status::Ok, format!("role name {role_name} is free")),
+            }
             writes.push(document_write(
                 Apply::CreateRole {
                     account: account.clone(),
