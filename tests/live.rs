@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::Harness;
+use support::terminal::Terminal;
 
 fn scenarios() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
@@ -500,17 +501,6 @@ async fn snapshot_replays_to_the_same_report() {
             })
             .collect()
     };
-    if let Some(f) = replayed["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["verdict"] == "unknown")
-    {
-        eprintln!(
-            "DEBUG {}",
-            serde_json::to_string_pretty(&f["links"]).unwrap()
-        );
-    }
     let mut a = verdicts(&live);
     let mut b = verdicts(&replayed);
     a.sort_by_key(|x| format!("{x:?}"));
@@ -520,88 +510,30 @@ async fn snapshot_replays_to_the_same_report() {
     assert!(!h.kube.requests().iter().any(|r| r.contains("secrets")));
 }
 
-/// The real binary in tmux against the stand-ins; the session ends on drop.
-struct Screen {
-    socket: String,
-}
-
-impl Screen {
-    fn open(h: &Harness, name: &str) -> Screen {
-        Screen::open_with(h, name, &[], &[])
+/// The real binary in tmux against the stand-ins, with `env` added to what the harness sets.
+fn open_terminal(h: &Harness, name: &str, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+    let command = h.command(args);
+    let mut line = String::from("env");
+    for (k, v) in env {
+        line.push_str(&format!(" {k}={v}"));
     }
-
-    fn open_with(h: &Harness, name: &str, args: &[&str], env: &[(&str, &str)]) -> Screen {
-        let command = h.command(args);
-        let mut line = String::from("env");
-        for (k, v) in env {
-            line.push_str(&format!(" {k}={v}"));
-        }
-        for (k, v) in command.get_envs() {
-            if let Some(v) = v {
-                line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
-            }
-        }
-        line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
-        for a in command.get_args() {
-            line.push_str(&format!(" {}", a.to_string_lossy()));
-        }
-        let screen = Screen {
-            socket: format!("pulldoctor-{name}-{}", std::process::id()),
-        };
-        screen.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "pd",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &line,
-        ]);
-        screen
-    }
-
-    fn tmux(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed (scripts/test installs it)")
-    }
-
-    /// Waits (bounded) until the screen shows `text`.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let screen =
-                String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "pd"]).stdout)
-                    .into_owned();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the screen never showed {text:?}:\n{screen}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
+    for (k, v) in command.get_envs() {
+        if let Some(v) = v {
+            line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
         }
     }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["send-keys", "-t", "pd", "q"]);
-        let _ = self.tmux(&["kill-server"]);
+    line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
+    for a in command.get_args() {
+        line.push_str(&format!(" {}", a.to_string_lossy()));
     }
+    Terminal::start(name, 100, 30, &line)
 }
 
 /// The TUI on a live cluster: it opens at once, reads in the background, and shows the pods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_reads_a_live_cluster_in_the_background() {
     let h = Harness::new(&demo()).await;
-    let screen = Screen::open(&h, "live");
+    let screen = open_terminal(&h, "live", &[], &[]);
     let text = tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
     assert!(
         text.contains("prod-east") && text.contains("(live)"),
@@ -614,7 +546,7 @@ async fn the_tui_reads_a_live_cluster_in_the_background() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_follows_the_cluster_with_a_watch() {
     let h = Harness::new(&demo()).await;
-    let screen = Screen::open(&h, "follow");
+    let screen = open_terminal(&h, "follow", &[], &[]);
     tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
     // Give the watch a moment to connect, then a new pod fails to pull.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
@@ -652,7 +584,7 @@ async fn the_tui_applies_a_fix_and_shows_the_link_turn_ok() {
     )
     .await;
     let state = support::TempDir::new("tui-apply");
-    let screen = Screen::open_with(
+    let screen = open_terminal(
         &h,
         "apply",
         &["--allow-writes"],
@@ -660,16 +592,16 @@ async fn the_tui_applies_a_fix_and_shows_the_link_turn_ok() {
     );
     tokio::task::block_in_place(|| {
         screen.wait_for("pods (");
-        screen.tmux(&["send-keys", "-t", "pd", "/", "t-subject", "Enter"]);
+        screen.keys(&["/", "t-subject", "Enter"]);
         screen.wait_for("pods (1)");
-        screen.tmux(&["send-keys", "-t", "pd", "Enter"]);
+        screen.keys(&["Enter"]);
         let chain = screen.wait_for("trust-wrong-subject");
         assert!(chain.contains("▶├ ✗ BROKEN   trust-policy"), "{chain}");
-        screen.tmux(&["send-keys", "-t", "pd", "f", "a"]);
+        screen.keys(&["f", "a"]);
         screen.wait_for("type yes to apply");
-        screen.tmux(&["send-keys", "-t", "pd", "yes", "Enter"]);
+        screen.keys(&["yes", "Enter"]);
         screen.wait_for("applied iam:UpdateAssumeRolePolicy");
-        screen.tmux(&["send-keys", "-t", "pd", "Escape"]);
+        screen.keys(&["Escape"]);
         let after = screen.wait_for("✓ ok       trust-policy");
         assert!(!after.contains("trust-wrong-subject"), "{after}");
     });

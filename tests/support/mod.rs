@@ -5,6 +5,7 @@
 
 pub mod aws_front;
 pub mod kube_api;
+pub mod terminal;
 
 use aws_front::{AwsFront, World};
 use kube_api::KubeApi;
