@@ -548,8 +548,13 @@ async fn the_tui_follows_the_cluster_with_a_watch() {
     let h = Harness::new(&demo()).await;
     let screen = open_terminal(&h, "follow", &[], &[]);
     tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
-    // Give the watch a moment to connect, then a new pod fails to pull.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Once the watch is open (the stand-in does not replay missed events), a new pod fails.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !h.kube.requests().iter().any(|r| r.contains("watch=true")) {
+        assert!(std::time::Instant::now() < deadline, "no watch was opened");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let lists = |h: &Harness| {
         h.kube
             .requests()
@@ -564,10 +569,6 @@ async fn the_tui_follows_the_cluster_with_a_watch() {
         "status": {"containerStatuses": [{"name": "late", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]}}));
     let text = tokio::task::block_in_place(|| screen.wait_for("pods (16)"));
     assert!(text.contains("late-1"), "{text}");
-    assert!(
-        h.kube.requests().iter().any(|r| r.contains("watch=true")),
-        "followed by a watch"
-    );
     // Not polling: one new read after the change, not one per interval.
     let lists_after = lists(&h);
     assert!(
