@@ -5,6 +5,7 @@ use crate::facts::Facts;
 use crate::fix::apply::WritePermission;
 use crate::report::{Report, Status};
 use crate::source::{self, bundle};
+use crate::tui::app::{PodName, Read};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -170,15 +171,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let demo = matches!(cli.command, Some(Command::Demo));
             // The TUI needs a terminal; piped, the same diagnosis prints as a report.
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                let reload = global.clone();
-                let loader: Option<crate::tui::Loader> = (!demo).then(|| {
-                    let loader: crate::tui::Loader =
-                        std::sync::Arc::new(move || load(&reload, false, true).map_err(|f| f.0));
-                    loader
-                });
                 // A live read opens the TUI at once, fills it when the read is done, and follows
                 // the cluster with a watch.
                 let live = !demo && global.from.is_none();
+                let reload = global.clone();
+                let loader: Option<crate::tui::Loader> = (!demo).then(|| {
+                    let loader: crate::tui::Loader = std::sync::Arc::new(move |pod| match pod {
+                        Some(pod) if live => load_pod(&reload, pod)
+                            .map(|facts| Read::Pod(pod.clone(), facts))
+                            .map_err(|f| f.0),
+                        _ => load(&reload, false, true)
+                            .map(Read::Everything)
+                            .map_err(|f| f.0),
+                    });
+                    loader
+                });
                 let facts = if live {
                     None
                 } else {
@@ -279,14 +286,25 @@ pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Fail
     }
 }
 
+/// Reads one pod of the live cluster and what its chain needs.
+fn load_pod(global: &Global, pod: &PodName) -> Result<Facts, Failure> {
+    let mut options = live_options(global, true);
+    options.namespace = Some(pod.namespace.clone());
+    options.pod = Some(pod.name.clone());
+    Ok(source::facts_from_collected(&collect(&options)?))
+}
+
 fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, Failure> {
-    let options = live_options(global, all);
+    collect(&live_options(global, all))
+}
+
+fn collect(options: &source::live::Options) -> Result<source::live::Collected, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
     runtime
-        .block_on(source::live::collect(&options))
+        .block_on(source::live::collect(options))
         .map_err(Failure)
 }
 
@@ -300,6 +318,7 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
             global.namespace.clone()
         },
         all,
+        pod: None,
         profile: global.profile.clone(),
         region: global.region.clone(),
         cluster: global.cluster.clone(),

@@ -612,3 +612,50 @@ async fn the_tui_applies_a_fix_and_shows_the_link_turn_ok() {
         "the backup holds the original trust policy: {log}"
     );
 }
+
+/// `r` reads the selected pod again — that pod alone — and shows what changed elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_reads_the_selected_pod_again() {
+    let h = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/trust.yaml"),
+    )
+    .await;
+    let backups = support::TempDir::new("refresh-backups");
+    let screen = open_terminal(&h, "refresh", &[], &[]);
+    tokio::task::block_in_place(|| {
+        screen.wait_for("pods (");
+        screen.keys(&["/", "t-subject", "Enter"]);
+        screen.wait_for("pods (1)");
+        screen.keys(&["Enter"]);
+        screen.wait_for("▶├ ✗ BROKEN   trust-policy");
+    });
+    // Someone fixes the trust policy from another terminal; the TUI cannot know.
+    let out = h.run(&[
+        "fix",
+        "app/t-subject",
+        "--allow-writes",
+        "--yes",
+        "--backup-dir",
+        backups.0.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    h.kube.clear();
+    tokio::task::block_in_place(|| {
+        screen.keys(&["r"]);
+        screen.wait_for("✓ ok       trust-policy");
+    });
+    // Only that pod was read: its own list by name, never a list of every pod.
+    let pod_reads: Vec<String> = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/pods") && !r.contains("watch"))
+        .collect();
+    assert!(!pod_reads.is_empty(), "the pod was read again");
+    assert!(
+        pod_reads
+            .iter()
+            .all(|r| r.contains("/namespaces/app/pods") && r.contains("metadata.name%3Dt-subject")),
+        "{pod_reads:#?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! key → action tables that drive it.
 
 use pulldoctor::source;
-use pulldoctor::tui::app::{Action, App, Effect, Screen};
+use pulldoctor::tui::app::{Action, App, Effect, PodName, Read, Screen};
 use pulldoctor::tui::keymap::{self, BINDINGS};
 use pulldoctor::tui::theme::Theme;
 use pulldoctor::tui::{reference_time, translate, view};
@@ -264,16 +264,40 @@ fn refresh_reads_in_the_background_and_keeps_the_open_chain() {
     let mut app = demo_app();
     open_pod(&mut app, "invoicer-7d6f5c-z9x");
     let before = app.screen().clone();
-    assert_eq!(press(&mut app, KeyCode::Char('r')), vec![Effect::Reload]);
+    // r reads the selected pod again, not the whole cluster.
+    let pod = PodName {
+        namespace: "billing".into(),
+        name: "invoicer-7d6f5c-z9x".into(),
+    };
+    assert_eq!(
+        press(&mut app, KeyCode::Char('r')),
+        vec![Effect::Reload(Some(pod.clone()))]
+    );
     assert!(app.loading.is_some());
     // A second r while reading asks for nothing more.
     assert_eq!(press(&mut app, KeyCode::Char('r')), vec![]);
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("⟳"), "{screen}");
     let facts = app.facts.clone();
-    app.update(Action::Facts(Box::new(facts)));
+    app.update(Action::Facts(Box::new(Read::Pod(pod, facts))));
     assert!(app.loading.is_none());
     assert_eq!(app.screen(), &before);
+    // On the pod list, r reads the pod of the selected row; on a browse list, everything.
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    let effects = press(&mut app, KeyCode::Char('r'));
+    assert!(
+        matches!(&effects[..], [Effect::Reload(Some(_))]),
+        "{effects:?}"
+    );
+    app.update(Action::LoadFailed("stop".into()));
+    press(&mut app, KeyCode::Char(':'));
+    type_text(&mut app, "roles");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        press(&mut app, KeyCode::Char('r')),
+        vec![Effect::Reload(None)]
+    );
     app.update(Action::Refresh);
     app.update(Action::LoadFailed(
         "AccessDenied: eks:DescribeCluster".into(),
@@ -293,7 +317,7 @@ fn opening_before_the_facts_arrive() {
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("reading the cluster and AWS"), "{screen}");
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
-    app.update(Action::Facts(Box::new(demo)));
+    app.update(Action::Facts(Box::new(Read::Everything(demo))));
     assert_eq!(app.visible_findings().len(), 15);
 }
 
@@ -355,7 +379,10 @@ fn applying_from_the_fix_pane_asks_first() {
     let effects = app.update(Action::Applied(Ok(vec![
         "applied iam:UpdateAssumeRolePolicy on trust policy of role billing-api".into(),
     ])));
-    assert_eq!(effects, vec![Effect::Reload]);
+    assert!(
+        matches!(&effects[..], [Effect::Reload(Some(pod))] if pod.name == "api-58d7c9-t4r"),
+        "the fixed pod is read again: {effects:?}"
+    );
     assert!(app.message.as_deref().unwrap().contains("applied"));
 }
 

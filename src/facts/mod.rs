@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod ingest;
 pub mod kube;
+mod refresh;
 
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
@@ -239,11 +240,17 @@ impl Facts {
         let Some(name) = parsed.role_name() else {
             return Fact::Unknown(format!("{role_arn} is not a role ARN"));
         };
+        let role_scope = scope::role(&parsed.account, name);
         match self.roles.get(&(parsed.account.clone(), name.to_string())) {
             Some(role) => Fact::Known(role),
-            None if self.iam_accounts.contains(&parsed.account) => Fact::Absent,
+            // A failed lookup of this role outweighs an older listing of every role.
+            None if self.iam_accounts.contains(&parsed.account)
+                && !self.errors.contains_key(&role_scope) =>
+            {
+                Fact::Absent
+            }
             None => self.gap(
-                &scope::role(&parsed.account, name),
+                &role_scope,
                 format!(
                     "the roles of account {} were not read: aws iam get-role --role-name {name}",
                     parsed.account

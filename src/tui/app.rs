@@ -31,7 +31,7 @@ pub enum Action {
     InputCancel,
     Resize,
     /// New facts from a source (a refresh, or a live update).
-    Facts(Box<Facts>),
+    Facts(Box<Read>),
     /// Reading the facts failed; the old ones stay.
     LoadFailed(String),
     /// Choose the next of the finding's fixes.
@@ -48,6 +48,22 @@ pub enum Action {
     ClusterChanged,
 }
 
+/// One pod, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodName {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// What a read brought back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Read {
+    /// Everything: it replaces the facts.
+    Everything(Facts),
+    /// One pod and what its chain needs: it is folded into the facts.
+    Pod(PodName, Facts),
+}
+
 /// What the runtime must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -56,8 +72,9 @@ pub enum Effect {
         name: String,
         text: String,
     },
-    /// Read the facts again (in the background) and send them back as [`Action::Facts`].
-    Reload,
+    /// Read the facts again (in the background) — of one pod where that is all that is asked —
+    /// and send them back as [`Action::Facts`].
+    Reload(Option<PodName>),
     /// Diagnose a pod of the set-up ServiceAccount and send back [`Action::Verified`].
     Verify(Box<crate::wizard::Setup>),
     /// Write the wizard's files into a directory.
@@ -437,9 +454,16 @@ impl App {
                     }
                     Ok(lines) => {
                         self.message = Some(lines.join("; "));
-                        // Re-verify: read the facts again.
-                        self.loading = Some("applied; reading again…".into());
-                        return vec![Effect::Reload];
+                        // Re-verify: read the pod's facts again. What they share with other
+                        // pods (the role, the repository) is fresh for those pods too.
+                        let pod = self.selected_pod();
+                        self.loading = Some(match &pod {
+                            Some(p) => {
+                                format!("applied; reading {}/{} again…", p.namespace, p.name)
+                            }
+                            None => "applied; reading again…".into(),
+                        });
+                        return vec![Effect::Reload(pod)];
                     }
                     Err(why) => self.message = Some(format!("not applied: {why}")),
                 }
@@ -456,20 +480,31 @@ impl App {
             }
             Action::Refresh => {
                 if self.loading.is_none() {
-                    self.loading = Some("reading again…".to_string());
-                    return vec![Effect::Reload];
+                    let pod = self.selected_pod();
+                    self.loading = Some(match &pod {
+                        Some(p) => format!("reading {}/{} again…", p.namespace, p.name),
+                        None => "reading again…".to_string(),
+                    });
+                    return vec![Effect::Reload(pod)];
                 }
             }
             Action::StartFilter => self.input = Some((InputKind::Filter, self.filter.clone())),
             Action::StartCommand => self.input = Some((InputKind::Command, String::new())),
             Action::Help => self.help = true,
             Action::Quit => return vec![Effect::Quit],
-            Action::Facts(facts) => {
+            Action::Facts(read) => {
                 self.loading = None;
-                self.replace_facts(*facts);
+                match *read {
+                    Read::Everything(facts) => self.replace_facts(facts),
+                    Read::Pod(pod, fresh) => {
+                        let mut facts = std::mem::take(&mut self.facts);
+                        facts.refresh_pod(&pod.namespace, &pod.name, fresh);
+                        self.replace_facts(facts);
+                    }
+                }
                 if std::mem::take(&mut self.changed_while_loading) {
                     self.loading = Some("the cluster changed; reading again…".to_string());
-                    return vec![Effect::Reload];
+                    return vec![Effect::Reload(None)];
                 }
             }
             Action::ClusterChanged => {
@@ -477,7 +512,7 @@ impl App {
                     self.changed_while_loading = true;
                 } else {
                     self.loading = Some("the cluster changed; reading again…".to_string());
-                    return vec![Effect::Reload];
+                    return vec![Effect::Reload(None)];
                 }
             }
             Action::LoadFailed(why) => {
@@ -491,6 +526,22 @@ impl App {
             | Action::InputCancel => {}
         }
         Vec::new()
+    }
+
+    /// The pod under the cursor: the pod of the open chain or fix, or the selected row of a pod
+    /// list. `None` for a workload whose pods were never created, and on other screens.
+    fn selected_pod(&self) -> Option<PodName> {
+        let finding = match self.screen() {
+            Screen::Chain { finding } | Screen::Fix { finding } => Some(*finding),
+            Screen::Pods => self.visible.get(self.selected()).copied(),
+            Screen::Related { findings, .. } => findings.get(self.selected()).copied(),
+            Screen::Browse(_) | Screen::Wizard => None,
+        }?;
+        let f = &self.report.findings[finding];
+        Some(PodName {
+            namespace: f.namespace.clone(),
+            name: f.pod.clone()?,
+        })
     }
 
     /// New facts: diagnose again and keep the user where they were.

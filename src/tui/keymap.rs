@@ -163,7 +163,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "r",
         scope: Scope::Everywhere,
         action: Action::Refresh,
-        help: "read the facts again",
+        help: "read the selected pod again (elsewhere: everything)",
         footer: false,
     },
     Binding {

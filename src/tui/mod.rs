@@ -9,7 +9,7 @@ pub mod view;
 pub mod wizard;
 
 use crate::facts::Facts;
-use app::{Action, App, Effect};
+use app::{Action, App, Effect, PodName, Read};
 use base64::Engine;
 use k8s_openapi::jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
@@ -61,9 +61,10 @@ pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
     keymap::action_for(key, app.screen())
 }
 
-/// Reads the facts again: the live cluster, or the bundle file (which the collect script may
-/// have rewritten). Runs on a background thread, never on the drawing one.
-pub type Loader = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
+/// Reads the facts again: the live cluster — only what one pod's chain needs when a pod is
+/// named — or the bundle file (which the collect script may have rewritten). Runs on a
+/// background thread, never on the drawing one.
+pub type Loader = Arc<dyn Fn(Option<&PodName>) -> Result<Read, String> + Send + Sync>;
 
 /// Follows the cluster on a background thread: calls its argument whenever the pods that cannot
 /// pull change, and stops when that returns false.
@@ -109,7 +110,7 @@ pub fn run(
             let mut app = App::new(Facts::default(), reference_time(&Facts::default()));
             app.loading = Some("reading the cluster and AWS…".to_string());
             if let Some(loader) = &loader {
-                load_in_background(loader.clone(), tx.clone());
+                load_in_background(loader.clone(), None, tx.clone());
             }
             app
         }
@@ -178,12 +179,12 @@ pub fn run(
                         }
                         None => app.message = Some("read-only: nothing was applied".into()),
                     },
-                    Effect::Reload => match &loader {
-                        Some(loader) => load_in_background(loader.clone(), tx.clone()),
+                    Effect::Reload(pod) => match &loader {
+                        Some(loader) => load_in_background(loader.clone(), pod, tx.clone()),
                         // Nothing to read again: diagnose the same facts again.
                         None => {
-                            let _ = tx
-                                .send(Message::Action(Action::Facts(Box::new(app.facts.clone()))));
+                            let facts = Read::Everything(app.facts.clone());
+                            let _ = tx.send(Message::Action(Action::Facts(Box::new(facts))));
                         }
                     },
                 }
@@ -194,10 +195,10 @@ pub fn run(
     result
 }
 
-fn load_in_background(loader: Loader, tx: mpsc::Sender<Message>) {
+fn load_in_background(loader: Loader, pod: Option<PodName>, tx: mpsc::Sender<Message>) {
     std::thread::spawn(move || {
-        let action = match loader() {
-            Ok(facts) => Action::Facts(Box::new(facts)),
+        let action = match loader(pod.as_ref()) {
+            Ok(read) => Action::Facts(Box::new(read)),
             Err(why) => Action::LoadFailed(why),
         };
         let _ = tx.send(Message::Action(action));

@@ -209,11 +209,20 @@ impl Kube {
         }
     }
 
-    pub async fn pods(&self, namespace: Option<&str>) -> Result<Vec<Pod>, CallError> {
+    /// The pods of a namespace (or all), or the one named `only`.
+    pub async fn pods(
+        &self,
+        namespace: Option<&str>,
+        only: Option<&str>,
+    ) -> Result<Vec<Pod>, CallError> {
         let api: Api<Pod> = namespaced_or_all(&self.client, namespace);
+        let params = match only {
+            Some(name) => ListParams::default().fields(&format!("metadata.name={name}")),
+            None => ListParams::default(),
+        };
         self.list(
             &api,
-            ListParams::default(),
+            params,
             &format!("list pods{}", in_ns(namespace)),
             "pods",
         )
@@ -221,11 +230,20 @@ impl Kube {
     }
 
     /// Warning events only (a field selector): pull failures and FailedCreate are warnings.
-    pub async fn warning_events(&self, namespace: Option<&str>) -> Result<Vec<Event>, CallError> {
+    /// With `about`, only those about that pod.
+    pub async fn warning_events(
+        &self,
+        namespace: Option<&str>,
+        about: Option<&str>,
+    ) -> Result<Vec<Event>, CallError> {
         let api: Api<Event> = namespaced_or_all(&self.client, namespace);
+        let fields = match about {
+            Some(pod) => format!("type=Warning,involvedObject.kind=Pod,involvedObject.name={pod}"),
+            None => "type=Warning".to_string(),
+        };
         self.list(
             &api,
-            ListParams::default().fields("type=Warning"),
+            ListParams::default().fields(&fields),
             &format!("list events{}", in_ns(namespace)),
             "events",
         )

@@ -76,6 +76,8 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Every pod, not only those that cannot pull.
     pub all: bool,
+    /// Only this pod (of `namespace`), whether it can pull or not: the TUI's refresh of one pod.
+    pub pod: Option<String>,
     pub profile: Option<String>,
     pub region: Option<String>,
     pub cluster: Option<String>,
@@ -166,7 +168,11 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
     let mut documents: Vec<Value> = Vec::new();
 
     // Wave 1: pods and warning events.
-    let (pods, events) = tokio::join!(kube.pods(namespace), kube.warning_events(namespace));
+    let pod = options.pod.as_deref();
+    let (pods, events) = tokio::join!(
+        kube.pods(namespace, pod),
+        kube.warning_events(namespace, pod)
+    );
     let pods = pods.map_err(|e| e.message)?;
     let events = match events {
         Ok(events) => events,
@@ -175,7 +181,10 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
             Vec::new()
         }
     };
-    let selected: Vec<&Pod> = pods.iter().filter(|p| options.all || failing(p)).collect();
+    let selected: Vec<&Pod> = pods
+        .iter()
+        .filter(|p| options.all || pod.is_some() || failing(p))
+        .collect();
     let mut create_failures: BTreeSet<(String, String, String)> = BTreeSet::new();
     for e in &events {
         let o = &e.involved_object;
