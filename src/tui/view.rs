@@ -10,7 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Padding, Paragraph, Row, Table, Wrap};
 
 pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
     let [header, body, status, footer] = Layout::vertical([
@@ -301,28 +301,30 @@ fn lane_title(f: &Finding, lane: Lane) -> String {
 }
 
 fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
-    // The headline and summary wrap; give them the lines they need, up to five.
-    let text_width = area.width.saturating_sub(2).max(20) as usize;
-    let summary_lines = (f.summary.chars().count() + 30) / text_width + 1;
-    let top_height = (1 + summary_lines as u16).clamp(2, 5) + 1;
-    let [top, rest] =
-        Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(area);
     let headline = match (f.broken_link, f.cause) {
         (Some(l), Some(c)) => format!("{} {l}: {c}", marker(f.verdict)),
         _ => marker(f.verdict).to_string(),
     };
     let top_text = Text::from(vec![
         Line::from(vec![
-            Span::styled(format!(" {} ", f.subject()), theme.title()),
+            Span::styled(format!("{} ", f.subject()), theme.title()),
             Span::raw(format!("· {} · {}", f.container, f.state)),
         ]),
         Line::from(vec![
-            Span::raw(" "),
             Span::styled(headline, theme.status(f.verdict)),
             Span::raw(format!("  {}", f.summary)),
         ]),
     ]);
-    frame.render_widget(Paragraph::new(top_text).wrap(Wrap { trim: false }), top);
+    let top_paragraph = Paragraph::new(top_text)
+        .wrap(Wrap { trim: false })
+        .block(Block::new().padding(Padding::left(1)));
+    // The headline and summary get the lines they wrap to, up to five, and a blank line after
+    // them when that fits.
+    let wrapped = top_paragraph.line_count(area.width) as u16;
+    let top_height = if wrapped >= 5 { 5 } else { wrapped + 1 };
+    let [top, rest] =
+        Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(area);
+    frame.render_widget(top_paragraph, top);
     let chain_width = 36.min(rest.width / 2).max(20);
     let [left, right] =
         Layout::horizontal([Constraint::Length(chain_width), Constraint::Fill(1)]).areas(rest);
@@ -378,7 +380,7 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
     let link = &f.links[app.selected().min(f.links.len() - 1)];
     let mut detail = vec![
         Line::from(vec![
-            Span::styled(format!(" {} ", link.id), theme.title()),
+            Span::styled(format!("{} ", link.id), theme.title()),
             Span::styled(marker(link.status), theme.status(link.status)),
             Span::styled(
                 format!(
@@ -391,40 +393,44 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
                 theme.dim(),
             ),
         ]),
-        Line::from(format!(" {}", link.summary)),
+        Line::from(link.summary.clone()),
     ];
     if let Some(cause) = link.cause {
         detail.push(Line::from(vec![
-            Span::styled(" cause: ", theme.dim()),
+            Span::styled("cause: ", theme.dim()),
             Span::styled(cause.to_string(), theme.status(link.status)),
         ]));
     }
     if !link.evidence.is_empty() {
         detail.push(Line::default());
-        detail.push(Line::from(Span::styled(" evidence", theme.dim())));
+        detail.push(Line::from(Span::styled("evidence", theme.dim())));
         for e in &link.evidence {
-            detail.push(Line::from(format!("  {e}")));
+            detail.push(Line::from(format!(" {e}")));
         }
     }
     if link.lane == Lane::Pull || link.id == crate::report::LinkId::Pod {
         detail.push(Line::default());
         detail.push(Line::from(Span::styled(
-            format!(" {}", lane_title(f, Lane::Pull)),
+            lane_title(f, Lane::Pull),
             theme.dim(),
         )));
     }
     if Some(link.id) == f.broken_link && !f.fixes.is_empty() {
         detail.push(Line::default());
         detail.push(Line::from(vec![
-            Span::raw(" press "),
+            Span::raw("press "),
             Span::styled("f", theme.key()),
             Span::raw(format!(" for the fix: {}", f.fixes[0].title)),
         ]));
     }
+    // Padded, so that wrapped lines do not run into the chain's border.
     frame.render_widget(
-        Paragraph::new(detail)
-            .wrap(Wrap { trim: false })
-            .block(Block::new().borders(Borders::TOP).title(" evidence ")),
+        Paragraph::new(detail).wrap(Wrap { trim: false }).block(
+            Block::new()
+                .borders(Borders::TOP)
+                .title(" evidence ")
+                .padding(Padding::left(1)),
+        ),
         right,
     );
 }
