@@ -143,6 +143,8 @@ fn expected_failures_are_one_clear_line_and_exit_two() {
         ],
         vec!["diagnose"],
         vec!["snapshot", "--out", "/tmp/x.json"],
+        // The demo is its own snapshot: another one is opened with `pulldoctor --from`.
+        vec!["demo", "--from", "assets/scenarios/demo.yaml"],
     ];
     for args in cases {
         let out = pulldoctor(&args);
