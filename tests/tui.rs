@@ -412,8 +412,32 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
     }
     type_text(&mut app, "orders");
     press(&mut app, KeyCode::Enter);
-    type_text(&mut app, "shop/web");
+    // The repositories the registry holds are listed to pick by number.
+    let screen = render(&mut app, 120, 40);
+    let number = screen
+        .lines()
+        .find_map(|l| {
+            let mut words = l.trim_matches(|c| c == '"' || c == ' ').split_whitespace();
+            let n = words.next()?;
+            (words.next() == Some("shop/web")).then(|| n.to_string())
+        })
+        .unwrap_or_else(|| panic!("shop/web is listed:\n{screen}"));
+    type_text(&mut app, "99");
     press(&mut app, KeyCode::Enter);
+    assert_eq!(app.wizard.step, 2);
+    assert_eq!(
+        app.wizard.error.as_deref(),
+        Some("99 is not a number from the list")
+    );
+    for _ in 0..2 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, &number);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.wizard.answers.repositories,
+        vec!["shop/web".to_string()]
+    );
     press(&mut app, KeyCode::Enter); // mode: auto
     press(&mut app, KeyCode::Enter); // role name: the default
     let setup = app

@@ -629,7 +629,7 @@ impl App {
         self.stack.truncate(1);
         self.cursor.truncate(1);
         self.push(Screen::Wizard);
-        self.wizard = super::wizard::WizardState::new(self.namespace.as_deref());
+        self.wizard = super::wizard::WizardState::new(self.namespace.as_deref(), &self.facts);
         self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
     }
 

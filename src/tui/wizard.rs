@@ -7,7 +7,7 @@ use crate::wizard::{self, Answers, Mode, Setup};
 pub const STEPS: [&str; 5] = [
     "namespace",
     "ServiceAccount",
-    "ECR repositories (comma-separated; names in this registry, or URIs)",
+    "ECR repositories (comma-separated: numbers from the list, names in this registry, or URIs)",
     "mode: auto, irsa or pod-identity",
     "role name (empty: CLUSTER-NAMESPACE-SERVICEACCOUNT)",
 ];
@@ -23,14 +23,35 @@ pub struct WizardState {
     pub setup: Option<Setup>,
     /// After applying: the chain a pod of the new ServiceAccount would see.
     pub verified: Option<String>,
+    /// The repositories the registries were read to hold, to pick from by number: names in the
+    /// cluster's own registry, URIs elsewhere.
+    pub repositories: Vec<String>,
 }
 
+/// How many repositories the list shows; the rest are typed.
+const LISTED: usize = 15;
+
 impl WizardState {
-    pub fn new(namespace: Option<&str>) -> WizardState {
+    pub fn new(namespace: Option<&str>, facts: &Facts) -> WizardState {
         let mut state = WizardState::default();
         if let Some(ns) = namespace {
             state.typed[0] = ns.to_string();
         }
+        let (account, region) = (facts.account(), facts.region());
+        state.repositories = facts
+            .repositories
+            .iter()
+            .map(|r| {
+                if Some(&r.registry) == account.as_ref() && Some(&r.region) == region.as_ref() {
+                    r.name.clone()
+                } else {
+                    format!(
+                        "{}.dkr.ecr.{}.amazonaws.com/{}",
+                        r.registry, r.region, r.name
+                    )
+                }
+            })
+            .collect();
         state
     }
 
@@ -47,12 +68,22 @@ impl WizardState {
             0 => a.namespace = text.to_string(),
             1 => a.service_account = text.to_string(),
             2 => {
-                a.repositories = text
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_string)
-                    .collect()
+                let mut chosen = Vec::new();
+                for r in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                    match r.parse::<usize>() {
+                        Ok(n) if (1..=self.repositories.len().min(LISTED)).contains(&n) => {
+                            chosen.push(self.repositories[n - 1].clone())
+                        }
+                        Ok(n) => {
+                            self.error = Some(format!("{n} is not a number from the list"));
+                            return;
+                        }
+                        Err(_) => chosen.push(r.to_string()),
+                    }
+                }
+                // Shown as names from now on, not as the numbers typed.
+                self.typed[2] = chosen.join(", ");
+                a.repositories = chosen;
             }
             3 => {
                 a.mode = match text {
@@ -121,6 +152,17 @@ impl WizardState {
                 " "
             };
             out.push(format!(" {marker} {question}: {}", self.typed[i]));
+            if i == 2 && self.step == 2 && !self.repositories.is_empty() {
+                for (n, name) in self.repositories.iter().take(LISTED).enumerate() {
+                    out.push(format!("     {:>2}  {name}", n + 1));
+                }
+                if self.repositories.len() > LISTED {
+                    out.push(format!(
+                        "         … and {} more (type their names)",
+                        self.repositories.len() - LISTED
+                    ));
+                }
+            }
         }
         if let Some(e) = &self.error {
             out.push(String::new());
