@@ -217,8 +217,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 let verifier = applier
                     .is_some()
                     .then(|| crate::wizard::command::verifier(&global));
-                crate::tui::run(facts, loader, follower, applier, verifier, false)
-                    .map_err(Failure)?;
+                let background = crate::tui::Background {
+                    loader,
+                    follower,
+                    applier,
+                    verifier,
+                    planner: live.then(|| crate::wizard::command::planner(&global)),
+                };
+                crate::tui::run(facts, background, false).map_err(Failure)?;
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);

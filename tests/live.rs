@@ -9,7 +9,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::Harness;
-use support::terminal::Terminal;
 
 fn scenarios() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
@@ -510,30 +509,11 @@ async fn snapshot_replays_to_the_same_report() {
     assert!(!h.kube.requests().iter().any(|r| r.contains("secrets")));
 }
 
-/// The real binary in tmux against the stand-ins, with `env` added to what the harness sets.
-fn open_terminal(h: &Harness, name: &str, args: &[&str], env: &[(&str, &str)]) -> Terminal {
-    let command = h.command(args);
-    let mut line = String::from("env");
-    for (k, v) in env {
-        line.push_str(&format!(" {k}={v}"));
-    }
-    for (k, v) in command.get_envs() {
-        if let Some(v) = v {
-            line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
-        }
-    }
-    line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
-    for a in command.get_args() {
-        line.push_str(&format!(" {}", a.to_string_lossy()));
-    }
-    Terminal::start(name, 100, 30, &line)
-}
-
 /// The TUI on a live cluster: it opens at once, reads in the background, and shows the pods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_reads_a_live_cluster_in_the_background() {
     let h = Harness::new(&demo()).await;
-    let screen = open_terminal(&h, "live", &[], &[]);
+    let screen = h.terminal("live", &[], &[]);
     let text = tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
     assert!(
         text.contains("prod-east") && text.contains("(live)"),
@@ -546,7 +526,7 @@ async fn the_tui_reads_a_live_cluster_in_the_background() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tui_follows_the_cluster_with_a_watch() {
     let h = Harness::new(&demo()).await;
-    let screen = open_terminal(&h, "follow", &[], &[]);
+    let screen = h.terminal("follow", &[], &[]);
     tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
     // Once the watch is open (the stand-in does not replay missed events), a new pod fails.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -585,8 +565,7 @@ async fn the_tui_applies_a_fix_and_shows_the_link_turn_ok() {
     )
     .await;
     let state = support::TempDir::new("tui-apply");
-    let screen = open_terminal(
-        &h,
+    let screen = h.terminal(
         "apply",
         &["--allow-writes"],
         &[("PULLDOCTOR_STATE_DIR", state.0.to_str().unwrap())],
@@ -621,7 +600,7 @@ async fn r_reads_the_selected_pod_again() {
     )
     .await;
     let backups = support::TempDir::new("refresh-backups");
-    let screen = open_terminal(&h, "refresh", &[], &[]);
+    let screen = h.terminal("refresh", &[], &[]);
     tokio::task::block_in_place(|| {
         screen.wait_for("pods (");
         screen.keys(&["/", "t-subject", "Enter"]);

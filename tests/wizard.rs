@@ -217,3 +217,60 @@ async fn the_pod_identity_setup_applies_too() {
         assert!(verified.contains("✓ ok       trust-policy"), "{verified}");
     });
 }
+
+/// The wizard in the TUI on a live cluster: the checks read what the answers name (here the Pod
+/// Identity agent, which no diagnosis reads), then the plan applies and is verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_wizard_reads_plans_and_applies_live() {
+    let h = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/trust.yaml"),
+    )
+    .await;
+    h.kube.add(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "eks-pod-identity-agent", "namespace": "kube-system"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": {"containers": [{"name": "agent", "image": "agent:1"}]}}}
+    }));
+    let backups = TempDir::new("tui-wizard");
+    let screen = h.terminal(
+        "wizard",
+        &["wizard", "--allow-writes"],
+        &[("PULLDOCTOR_STATE_DIR", backups.0.to_str().unwrap())],
+    );
+    tokio::task::block_in_place(|| {
+        screen.wait_for("▶ namespace");
+        for answer in ["app", "tui-app", "app/web", "", ""] {
+            if !answer.is_empty() {
+                screen.keys(&[answer]);
+            }
+            screen.keys(&["Enter"]);
+        }
+        // Auto mode chose Pod Identity because the setup's own reads saw the agent.
+        let plan = screen.wait_for("mode pod-identity");
+        assert!(plan.contains("eks-pod-identity-agent"), "{plan}");
+        screen.keys(&["a"]);
+        screen.wait_for("type yes to apply");
+        screen.keys(&["yes", "Enter"]);
+        let verified = screen.wait_for("a pod of the new ServiceAccount would see");
+        assert!(verified.contains(" applied iam:CreateRole"), "{verified}");
+        assert!(
+            verified.contains("✓ ok  app/pulldoctor-setup-check"),
+            "the verification scrolled into view and is ok:\n{verified}"
+        );
+    });
+    let sa = h
+        .kube
+        .object("ServiceAccount", "app", "tui-app")
+        .expect("the ServiceAccount was created");
+    assert_eq!(sa["metadata"]["name"], "tui-app");
+    assert!(
+        h.front
+            .operations()
+            .iter()
+            .any(|op| op.contains("CreatePodIdentityAssociation")),
+        "{:?}",
+        h.front.operations()
+    );
+}

@@ -1,6 +1,6 @@
-//! Folding a fresh read of one pod into the facts of a whole cluster (the TUI's `r`): what the
-//! fresh read looked up replaces what was known of it, including its absence, and nothing else
-//! changes.
+//! Folding a fresh read of some things into the facts of a whole cluster — one pod (the TUI's
+//! `r`), a setup's own lookups: what the fresh read looked up replaces what was known of it,
+//! including its absence, and nothing else changes.
 
 use super::{Facts, RepoKey};
 use crate::iam::arn;
@@ -11,7 +11,7 @@ impl Facts {
     /// Replaces what is known of pod `namespace/name` and of everything its chain read with
     /// `fresh`, a read of that pod alone. A pod, role, repository… that the fresh read found gone
     /// is gone here too: a scope it answered or failed to answer drops what was known before.
-    pub fn refresh_pod(&mut self, namespace: &str, name: &str, fresh: Facts) {
+    pub fn refresh_pod(&mut self, namespace: &str, name: &str, mut fresh: Facts) {
         // The pod keeps its place, so the findings keep their order.
         let this_pod = |p: &Pod| {
             p.metadata.namespace.as_deref().unwrap_or("default") == namespace
@@ -27,6 +27,15 @@ impl Facts {
         }
         self.events
             .retain(|e| !(e.kind == "Pod" && e.namespace == namespace && e.name == name));
+        let pods = std::mem::take(&mut fresh.pods);
+        self.pods
+            .splice(place..place, pods.into_iter().filter(this_pod));
+        self.fold_in(fresh);
+    }
+
+    /// Folds a fresh read of some things (one pod's chain, a setup's own lookups) into these
+    /// facts: what it looked up replaces what was known of it, including its absence.
+    pub fn fold_in(&mut self, fresh: Facts) {
         let scopes: BTreeSet<&String> = fresh.covered.iter().chain(fresh.errors.keys()).collect();
         for scope in scopes {
             self.forget(scope);
@@ -69,8 +78,7 @@ impl Facts {
                 self.problems.push(problem);
             }
         }
-        self.pods
-            .splice(place..place, pods.into_iter().filter(this_pod));
+        self.pods.extend(pods);
         self.service_accounts.extend(service_accounts);
         self.service_account_namespaces
             .extend(service_account_namespaces);

@@ -38,6 +38,8 @@ pub enum Action {
     NextFix,
     /// Export the finished wizard's files.
     Export,
+    /// The wizard's checks and plan, or why there are none.
+    Planned(Result<Box<crate::wizard::Setup>, String>),
     /// The chain a pod of the set-up ServiceAccount would see.
     Verified(Result<String, String>),
     /// Apply the chosen fix (asks first; needs --allow-writes).
@@ -75,6 +77,9 @@ pub enum Effect {
     /// Read the facts again (in the background) — of one pod where that is all that is asked —
     /// and send them back as [`Action::Facts`].
     Reload(Option<PodName>),
+    /// Check and plan the wizard's answers (reading what they name) and send back
+    /// [`Action::Planned`].
+    Plan(Box<crate::wizard::Answers>),
     /// Diagnose a pod of the set-up ServiceAccount and send back [`Action::Verified`].
     Verify(Box<crate::wizard::Setup>),
     /// Write the wizard's files into a directory.
@@ -338,10 +343,14 @@ impl App {
                         InputKind::Command => return self.command(text.trim()),
                         InputKind::Confirm => return self.confirmed(text.trim()),
                         InputKind::Wizard => {
-                            self.wizard.answer(&text, &self.facts);
+                            self.wizard.answer(&text);
                             if !self.wizard.done() {
                                 let next = self.wizard.typed[self.wizard.step].clone();
                                 self.input = Some((InputKind::Wizard, next));
+                            } else {
+                                self.loading =
+                                    Some("checking the cluster and AWS for the setup…".into());
+                                return vec![Effect::Plan(Box::new(self.wizard.answers.clone()))];
                             }
                         }
                         InputKind::ExportDir => {
@@ -376,7 +385,21 @@ impl App {
                 Vec::new()
             };
         }
-        self.message = None;
+        // A key clears the last message; what arrives from the background leaves it standing,
+        // so that "applied …" stays while the facts are read again.
+        let from_background = matches!(
+            action,
+            Action::Facts(_)
+                | Action::LoadFailed(_)
+                | Action::Planned(_)
+                | Action::Verified(_)
+                | Action::Applied(_)
+                | Action::ClusterChanged
+                | Action::Resize
+        );
+        if !from_background {
+            self.message = None;
+        }
         let rows = self.row_count();
         let last = rows.saturating_sub(1);
         match action {
@@ -431,12 +454,26 @@ impl App {
             }
             Action::Apply => return self.start_apply(),
             Action::Export => self.start_export(),
+            Action::Planned(result) => {
+                self.loading = None;
+                self.wizard.planned(result.map(|setup| *setup));
+                if !self.wizard.done() {
+                    let last = self.wizard.typed[self.wizard.step].clone();
+                    self.input = Some((InputKind::Wizard, last));
+                }
+            }
             Action::Verified(result) => {
                 self.loading = None;
                 self.wizard.verified = Some(match result {
                     Ok(text) => text,
                     Err(why) => format!("the check could not run: {why}"),
                 });
+                // Scroll the verification into view: it comes after the whole plan.
+                let lines = self.wizard.lines();
+                self.fix_scroll = lines
+                    .iter()
+                    .position(|l| l.starts_with(super::wizard::VERIFIED))
+                    .map_or(0, |i| i.saturating_sub(2) as u16);
             }
             Action::Applied(result) => {
                 self.loading = None;

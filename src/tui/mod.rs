@@ -79,17 +79,35 @@ pub type Applier =
 /// thread: its chain as text.
 pub type Verifier = Arc<dyn Fn(crate::wizard::Setup) -> Result<String, String> + Send + Sync>;
 
+/// Checks and plans the wizard's answers on a background thread, reading what they name (the
+/// role, the repositories, the namespace) into the facts it is given.
+pub type Planner = Arc<
+    dyn Fn(crate::wizard::Answers, Facts) -> Result<crate::wizard::Setup, String> + Send + Sync,
+>;
+
+/// The work the TUI hands to background threads; what is missing is not offered (no loader:
+/// nothing to read again; no applier: read-only; no planner: the wizard plans from the facts
+/// at hand).
+#[derive(Default)]
+pub struct Background {
+    pub loader: Option<Loader>,
+    pub follower: Option<Follower>,
+    pub applier: Option<Applier>,
+    pub verifier: Option<Verifier>,
+    pub planner: Option<Planner>,
+}
+
 /// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background;
 /// with a follower, it reads again whenever the watch sees the failing pods change; with an
-/// applier, the fix pane applies fixes.
-pub fn run(
-    facts: Option<Facts>,
-    loader: Option<Loader>,
-    follower: Option<Follower>,
-    applier: Option<Applier>,
-    verifier: Option<Verifier>,
-    wizard: bool,
-) -> Result<(), String> {
+/// applier, the fix pane applies fixes. `wizard` opens the setup wizard first.
+pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result<(), String> {
+    let Background {
+        loader,
+        follower,
+        applier,
+        verifier,
+        planner,
+    } = background;
     let (tx, rx) = mpsc::channel::<Message>();
     if let Some(follow) = follower {
         let changes = tx.clone();
@@ -153,6 +171,20 @@ pub fn run(
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+                    Effect::Plan(answers) => {
+                        let tx = tx.clone();
+                        let facts = app.facts.clone();
+                        let planner = planner.clone();
+                        std::thread::spawn(move || {
+                            let planned = match planner {
+                                Some(planner) => planner(*answers, facts),
+                                None => crate::wizard::plan(&facts, &answers)
+                                    .map_err(|errors| errors.join("; ")),
+                            };
+                            let _ =
+                                tx.send(Message::Action(Action::Planned(planned.map(Box::new))));
+                        });
+                    }
                     Effect::Verify(setup) => {
                         if let Some(verifier) = &verifier {
                             let (verifier, tx) = (verifier.clone(), tx.clone());

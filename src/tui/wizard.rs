@@ -28,6 +28,9 @@ pub struct WizardState {
     pub repositories: Vec<String>,
 }
 
+/// The line above the verification's chain.
+pub const VERIFIED: &str = " a pod of the new ServiceAccount would see:";
+
 /// How many repositories the list shows; the rest are typed.
 const LISTED: usize = 15;
 
@@ -59,8 +62,9 @@ impl WizardState {
         self.step >= STEPS.len()
     }
 
-    /// Takes the answer of the current step; moves on when it is valid, and plans after the last.
-    pub fn answer(&mut self, text: &str, facts: &Facts) {
+    /// Takes the answer of the current step; moves on when it is valid. After the last one the
+    /// runtime plans (see [`WizardState::planned`]).
+    pub fn answer(&mut self, text: &str) {
         self.typed[self.step] = text.to_string();
         let text = text.trim();
         let a = &mut self.answers;
@@ -117,13 +121,15 @@ impl WizardState {
         }
         self.error = None;
         self.step += 1;
-        if self.done() {
-            match wizard::plan(facts, &self.answers) {
-                Ok(setup) => self.setup = Some(setup),
-                Err(errors) => {
-                    self.error = Some(errors.join("; "));
-                    self.step = STEPS.len() - 1;
-                }
+    }
+
+    /// The plan, or why there is none: then the last question is asked again.
+    pub fn planned(&mut self, result: Result<Setup, String>) {
+        match result {
+            Ok(setup) => self.setup = Some(setup),
+            Err(why) => {
+                self.error = Some(why);
+                self.step = STEPS.len() - 1;
             }
         }
     }
@@ -193,7 +199,7 @@ impl WizardState {
         }
         if let Some(verified) = &self.verified {
             out.push(String::new());
-            out.push(" a pod of the new ServiceAccount would see:".into());
+            out.push(VERIFIED.into());
             out.extend(verified.lines().map(|l| format!(" {l}")));
         }
         out

@@ -107,7 +107,17 @@ fn facts(
     answers: &Answers,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Facts, Failure> {
-    let base = cli::load(global, false, true)?;
+    setup_facts(global, cli::load(global, false, true)?, answers, runtime)
+}
+
+/// `base` (the cluster as read for a diagnosis) with the setup's own reads folded in: the
+/// namespace's ServiceAccounts, the Pod Identity agent, the chosen role and repositories.
+fn setup_facts(
+    global: &Global,
+    mut base: Facts,
+    answers: &Answers,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Facts, Failure> {
     if global.from.is_some() {
         return Ok(base);
     }
@@ -128,35 +138,45 @@ fn facts(
         "arn:{}:iam::{account}:role/{role_name}",
         crate::iam::arn::partition_for_region(&region)
     );
-    let options = cli::live_options(global, true);
-    let extra = runtime
-        .block_on(crate::source::live::collect_setup(
-            &options,
-            &account,
-            &base.cluster_name(),
-            &answers.namespace,
-            Some(&answers.service_account),
-            &role_arn,
-            &keys,
-        ))
-        .map_err(Failure)?;
-    Ok(with_documents(global, &extra, runtime))
+    let cluster = base.cluster_name();
+    with_setup_reads(
+        global,
+        &mut base,
+        (&account, &cluster, answers, &role_arn, &keys),
+        runtime,
+    )?;
+    Ok(base)
 }
 
-/// The live facts again with extra documents (re-read after a change, or for the setup).
-fn with_documents(
+/// Whose setup is read: the account, the cluster, the answers, the role and the repositories.
+type SetupTarget<'a> = (
+    &'a str,
+    &'a str,
+    &'a Answers,
+    &'a str,
+    &'a [crate::facts::RepoKey],
+);
+
+fn with_setup_reads(
     global: &Global,
-    extra: &[crate::facts::ingest::Document],
+    facts: &mut Facts,
+    (account, cluster, answers, role_arn, repositories): SetupTarget,
     runtime: &tokio::runtime::Runtime,
-) -> Facts {
+) -> Result<(), Failure> {
     let options = cli::live_options(global, true);
-    match runtime.block_on(crate::source::live::collect(&options)) {
-        Ok(mut collected) => {
-            collected.documents.extend(extra.iter().cloned());
-            crate::source::facts_from_collected(&collected)
-        }
-        Err(_) => Facts::default(),
-    }
+    let documents = runtime
+        .block_on(crate::source::live::collect_setup(
+            &options,
+            account,
+            cluster,
+            &answers.namespace,
+            Some(&answers.service_account),
+            role_arn,
+            repositories,
+        ))
+        .map_err(Failure)?;
+    facts.fold_in(crate::facts::ingest::ingest(&documents));
+    Ok(())
 }
 
 fn render(setup: &Setup) -> String {
@@ -189,8 +209,14 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         let facts = cli::load(global, false, true)?;
         let applier = WritePermission::from_flag(global.allow_writes && global.from.is_none())
             .map(|permission| crate::fix::command::applier(global, permission));
-        let verifier = applier.is_some().then(|| verifier(global));
-        crate::tui::run(Some(facts), None, None, applier, verifier, true).map_err(Failure)?;
+        let live = global.from.is_none();
+        let background = crate::tui::Background {
+            verifier: applier.is_some().then(|| verifier(global)),
+            applier,
+            planner: live.then(|| planner(global)),
+            ..Default::default()
+        };
+        crate::tui::run(Some(facts), background, true).map_err(Failure)?;
         return Ok(ExitCode::SUCCESS);
     }
     let answers = answers(global, args)?;
@@ -266,19 +292,19 @@ pub fn verify(
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(String, bool), Failure> {
     let answers = &setup.answers;
-    let options = cli::live_options(global, true);
-    let extra = runtime
-        .block_on(crate::source::live::collect_setup(
-            &options,
+    let mut facts = cli::load(global, false, true)?;
+    with_setup_reads(
+        global,
+        &mut facts,
+        (
             &setup.account,
             &setup.cluster,
-            &answers.namespace,
-            Some(&answers.service_account),
+            answers,
             &setup.role_arn,
             &setup.repositories,
-        ))
-        .map_err(Failure)?;
-    let mut facts = with_documents(global, &extra, runtime);
+        ),
+        runtime,
+    )?;
     let Some(pod) = super::verification_pod(setup, &facts) else {
         return Ok(("no repository to check a pod against\n".into(), true));
     };
@@ -305,6 +331,19 @@ pub fn verify(
         .iter()
         .all(|f| matches!(f.verdict, Status::Ok | Status::Warning));
     Ok((text, ok))
+}
+
+/// The TUI's way to check and plan a setup: the setup's own reads folded into the facts it has.
+pub fn planner(global: &Global) -> crate::tui::Planner {
+    let global = global.clone();
+    std::sync::Arc::new(move |answers: Answers, facts: Facts| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        let facts = setup_facts(&global, facts, &answers, &runtime).map_err(|f| f.0)?;
+        super::plan(&facts, &answers).map_err(|errors| errors.join("; "))
+    })
 }
 
 /// The TUI's way to check a setup after applying it.

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use terminal::Terminal;
 
 pub const REGION: &str = "us-east-1";
 
@@ -218,6 +219,25 @@ impl Harness {
     /// Runs the real binary against the stand-ins.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("pulldoctor runs")
+    }
+
+    /// The real binary in tmux against the stand-ins, with `env` added to what `command` sets.
+    pub fn terminal(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+        let command = self.command(args);
+        let mut line = String::from("env");
+        for (k, v) in env {
+            line.push_str(&format!(" {k}={v}"));
+        }
+        for (k, v) in command.get_envs() {
+            if let Some(v) = v {
+                line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
+            }
+        }
+        line.push_str(&format!(" {}", command.get_program().to_string_lossy()));
+        for a in command.get_args() {
+            line.push_str(&format!(" {}", a.to_string_lossy()));
+        }
+        Terminal::start(name, 100, 30, &line)
     }
 
     /// The command that runs the real binary against the stand-ins.
