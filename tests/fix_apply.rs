@@ -271,13 +271,43 @@ async fn kubernetes_fixes_patch_the_service_account_and_restart_the_deployment()
     assert_eq!(patches.len(), 2, "{patches:?}");
 }
 
-/// The OIDC provider is created for the cluster's issuer, and a warning's fix (a trust policy
-/// without its audience condition) applies too.
+/// The OIDC provider is created for the cluster's issuer, a provider without the STS audience
+/// gets it (through the front: moto lacks AddClientIDToOpenIDConnectProvider), and a warning's
+/// fix (a trust policy without its audience condition) applies too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_provider_and_audience_condition_fixes() {
     let h = Harness::new(&scenario("oidc-missing.yaml")).await;
     let backups = TempDir::new("oidc-backups");
     tokio::task::block_in_place(|| apply(&h, &backups.0, "app/no-provider", "1", None));
+    let o = Harness::new(&scenario("oidc.yaml")).await;
+    tokio::task::block_in_place(|| {
+        apply(&o, &backups.0, "app/vault-aud", "1", None);
+        let adds = o
+            .front
+            .operations()
+            .into_iter()
+            .filter(|op| op == "iam:AddClientIDToOpenIDConnectProvider")
+            .count();
+        assert_eq!(adds, 1, "{:?}", o.front.operations());
+        // A second apply finds the audience there and writes nothing.
+        o.front.clear();
+        let out = o.run(&[
+            "fix",
+            "app/vault-aud",
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            backups.0.to_str().unwrap(),
+        ]);
+        assert!(
+            !o.front
+                .operations()
+                .iter()
+                .any(|op| support::aws_front::is_mutating(op)),
+            "{}",
+            text(&out)
+        );
+    });
     let t = Harness::new(&scenario("trust.yaml")).await;
     tokio::task::block_in_place(|| {
         let out = t.run(&[

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +38,9 @@ pub struct World {
     pub access_entries: Option<Vec<Value>>,
     /// Pull-through cache rules per registry, when the scenario has them.
     pub cache_rules: Option<Vec<Value>>,
+    /// Audiences added to OIDC providers (moto answers AddClientIDToOpenIDConnectProvider with a
+    /// 500), by provider ARN: shown in GetOpenIDConnectProvider beside moto's own.
+    pub added_client_ids: BTreeMap<String, Vec<String>>,
 }
 
 pub struct FrontState {
@@ -304,6 +307,25 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
                     None => refuse("pull-through cache rules"),
                 };
             }
+            "iam:AddClientIDToOpenIDConnectProvider" => {
+                let form = form(&body);
+                let (Some(arn), Some(client_id)) =
+                    (form.get("OpenIDConnectProviderArn"), form.get("ClientID"))
+                else {
+                    return error(&service, "InvalidInput", "ARN and ClientID are required");
+                };
+                let added = world.added_client_ids.entry(arn.clone()).or_default();
+                if !added.contains(client_id) {
+                    added.push(client_id.clone());
+                }
+                return Response::builder()
+                    .status(200)
+                    .header("content-type", "text/xml")
+                    .body(Body::from(
+                        "<AddClientIDToOpenIDConnectProviderResponse><ResponseMetadata><RequestId>front</RequestId></ResponseMetadata></AddClientIDToOpenIDConnectProviderResponse>",
+                    ))
+                    .unwrap();
+            }
             "eks:CreatePodIdentityAssociation" => {
                 let list = world.pod_identity.get_or_insert_with(Vec::new);
                 let association = json!({"clusterName": segments.get(1).copied().unwrap_or(""), "namespace": json_body["namespace"],
@@ -374,7 +396,67 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
             _ => {}
         }
     }
-    forward(&state, parts, body).await
+    let added = match op.as_str() {
+        "iam:GetOpenIDConnectProvider" => {
+            form(&body).get("OpenIDConnectProviderArn").and_then(|arn| {
+                state
+                    .world
+                    .lock()
+                    .unwrap()
+                    .added_client_ids
+                    .get(arn)
+                    .cloned()
+            })
+        }
+        _ => None,
+    };
+    let response = forward(&state, parts, body).await;
+    match added {
+        Some(ids) => with_client_ids(response, &ids).await,
+        None => response,
+    }
+}
+
+/// The fields of a form-encoded (IAM query protocol) body.
+fn form(body: &[u8]) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// moto's GetOpenIDConnectProvider answer with the audiences added through the front.
+async fn with_client_ids(response: Response, ids: &[String]) -> Response {
+    let (parts, body) = response.into_parts();
+    let text = body
+        .collect()
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
+    let members: String = ids
+        .iter()
+        .filter(|id| !text.contains(&format!("<member>{id}</member>")))
+        .map(|id| format!("<member>{id}</member>"))
+        .collect();
+    let text = if text.contains("<ClientIDList/>") {
+        text.replace(
+            "<ClientIDList/>",
+            &format!("<ClientIDList>{members}</ClientIDList>"),
+        )
+    } else {
+        text.replacen("</ClientIDList>", &format!("{members}</ClientIDList>"), 1)
+    };
+    let mut parts = parts;
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Body::from(text))
 }
 
 async fn forward(state: &FrontState, parts: axum::http::request::Parts, body: Bytes) -> Response {

@@ -310,6 +310,7 @@ fn world(facts: &Facts, cluster: &str) -> World {
                 .map(|r| json!({"ecrRepositoryPrefix": r.ecr_repository_prefix, "upstreamRegistryUrl": r.upstream_registry_url, "registryId": r.registry_id}))
                 .collect()
         }),
+        added_client_ids: Default::default(),
     }
 }
 
