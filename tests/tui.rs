@@ -41,6 +41,27 @@ fn type_text(app: &mut App, text: &str) {
     }
 }
 
+#[test]
+fn the_wizard_plans_once_the_cluster_is_read() {
+    // Live, the wizard opens before the read is done; answering is not held up by it.
+    let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let mut app = App::new(pulldoctor::facts::Facts::default(), reference_time(&demo));
+    app.loading = Some("reading the cluster and AWS…".into());
+    app.open_wizard();
+    let mut effects = Vec::new();
+    for answer in ["shop", "orders", "shop/web", "", ""] {
+        type_text(&mut app, answer);
+        effects = press(&mut app, KeyCode::Enter);
+    }
+    assert_eq!(effects, vec![], "no plan before the facts are there");
+    let effects = app.update(Action::Facts(Box::new(Read::Everything(demo))));
+    plan_in_the_background(&mut app, effects);
+    assert_eq!(
+        app.wizard.setup.as_ref().map(|s| s.role_name.as_str()),
+        Some("prod-east-shop-orders")
+    );
+}
+
 /// Does what the runtime does with the wizard's request to plan, offline.
 fn plan_in_the_background(app: &mut App, effects: Vec<Effect>) {
     let [Effect::Plan(answers)] = &effects[..] else {

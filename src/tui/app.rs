@@ -161,6 +161,8 @@ pub struct App {
     pub loading: Option<String>,
     /// The cluster changed while a read was under way: read again when it ends.
     changed_while_loading: bool,
+    /// The wizard's last answer came while the cluster was being read: plan when it is.
+    plan_when_read: bool,
     /// `--allow-writes` was given: the fix pane may apply.
     pub writes_allowed: bool,
     /// Which fix of the fix pane is chosen.
@@ -198,6 +200,7 @@ impl App {
             fix_scroll: 0,
             loading: None,
             changed_while_loading: false,
+            plan_when_read: false,
             writes_allowed: false,
             fix_choice: 0,
             plan: None,
@@ -347,10 +350,11 @@ impl App {
                             if !self.wizard.done() {
                                 let next = self.wizard.typed[self.wizard.step].clone();
                                 self.input = Some((InputKind::Wizard, next));
+                            } else if self.loading.is_some() {
+                                // The checks need the cluster as read: plan when it arrives.
+                                self.plan_when_read = true;
                             } else {
-                                self.loading =
-                                    Some("checking the cluster and AWS for the setup…".into());
-                                return vec![Effect::Plan(Box::new(self.wizard.answers.clone()))];
+                                return self.plan_wizard();
                             }
                         }
                         InputKind::ExportDir => {
@@ -539,6 +543,9 @@ impl App {
                         self.replace_facts(facts);
                     }
                 }
+                if std::mem::take(&mut self.plan_when_read) {
+                    return self.plan_wizard();
+                }
                 if std::mem::take(&mut self.changed_while_loading) {
                     self.loading = Some("the cluster changed; reading again…".to_string());
                     return vec![Effect::Reload(None)];
@@ -555,6 +562,10 @@ impl App {
             Action::LoadFailed(why) => {
                 self.loading = None;
                 self.message = Some(why);
+                // The checks then say what they could not see.
+                if std::mem::take(&mut self.plan_when_read) {
+                    return self.plan_wizard();
+                }
             }
             Action::Resize
             | Action::Input(_)
@@ -601,6 +612,9 @@ impl App {
             },
         );
         self.reorder();
+        if self.stack.contains(&Screen::Wizard) && self.wizard.step <= 2 {
+            self.wizard.list_repositories(&self.facts);
+        }
         let new_index = |i: usize| self.report.findings.iter().position(|f| key(f) == old[i]);
         let mut stack = Vec::new();
         for screen in &self.stack {
@@ -668,6 +682,12 @@ impl App {
         self.push(Screen::Wizard);
         self.wizard = super::wizard::WizardState::new(self.namespace.as_deref(), &self.facts);
         self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
+    }
+
+    /// Hands the wizard's answers to the background to check and plan.
+    fn plan_wizard(&mut self) -> Vec<Effect> {
+        self.loading = Some("checking the cluster and AWS for the setup…".into());
+        vec![Effect::Plan(Box::new(self.wizard.answers.clone()))]
     }
 
     /// `e` on a finished wizard: ask where the files go.

@@ -40,8 +40,14 @@ impl WizardState {
         if let Some(ns) = namespace {
             state.typed[0] = ns.to_string();
         }
+        state.list_repositories(facts);
+        state
+    }
+
+    /// The repositories to pick from, as the facts know them (again when new facts arrive).
+    pub fn list_repositories(&mut self, facts: &Facts) {
         let (account, region) = (facts.account(), facts.region());
-        state.repositories = facts
+        self.repositories = facts
             .repositories
             .iter()
             .map(|r| {
@@ -55,7 +61,6 @@ impl WizardState {
                 }
             })
             .collect();
-        state
     }
 
     pub fn done(&self) -> bool {

@@ -206,17 +206,29 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal()
     {
-        let facts = cli::load(global, false, true)?;
+        // Live, the wizard opens at once and the cluster is read in the background.
+        let live = global.from.is_none();
+        let reload = global.clone();
+        let loader: crate::tui::Loader = std::sync::Arc::new(move |_| {
+            cli::load(&reload, false, true)
+                .map(crate::tui::app::Read::Everything)
+                .map_err(|f| f.0)
+        });
+        let facts = if live {
+            None
+        } else {
+            Some(cli::load(global, false, true)?)
+        };
         let applier = WritePermission::from_flag(global.allow_writes && global.from.is_none())
             .map(|permission| crate::fix::command::applier(global, permission));
-        let live = global.from.is_none();
         let background = crate::tui::Background {
+            loader: Some(loader),
             verifier: applier.is_some().then(|| verifier(global)),
             applier,
             planner: live.then(|| planner(global)),
             ..Default::default()
         };
-        crate::tui::run(Some(facts), background, true).map_err(Failure)?;
+        crate::tui::run(facts, background, true).map_err(Failure)?;
         return Ok(ExitCode::SUCCESS);
     }
     let answers = answers(global, args)?;
