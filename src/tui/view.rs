@@ -277,27 +277,20 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
 }
 
-fn lane_title(f: &Finding, lane: Lane) -> String {
-    match lane {
-        Lane::Identity => {
-            " IDENTITY LANE — the app's own AWS identity, not used to pull".to_string()
-        }
-        _ => {
-            let who = f
-                .pull_identity
-                .arn
-                .as_deref()
-                .map(crate::iam::arn::role_name_of)
-                .unwrap_or_else(|| {
-                    if f.pull_identity.candidates.is_empty() {
-                        "?".into()
-                    } else {
-                        "one of several roles".into()
-                    }
-                });
-            format!(" PULL LANE — the kubelet pulls as {who}")
-        }
-    }
+fn pull_lane_title(f: &Finding) -> String {
+    let who = f
+        .pull_identity
+        .arn
+        .as_deref()
+        .map(crate::iam::arn::role_name_of)
+        .unwrap_or_else(|| {
+            if f.pull_identity.candidates.is_empty() {
+                "?".into()
+            } else {
+                "one of several roles".into()
+            }
+        });
+    format!("PULL LANE — the kubelet pulls as {who}")
 }
 
 fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
@@ -410,10 +403,7 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
     }
     if link.lane == Lane::Pull || link.id == crate::report::LinkId::Pod {
         detail.push(Line::default());
-        detail.push(Line::from(Span::styled(
-            lane_title(f, Lane::Pull),
-            theme.dim(),
-        )));
+        detail.push(Line::from(Span::styled(pull_lane_title(f), theme.dim())));
     }
     if Some(link.id) == f.broken_link && !f.fixes.is_empty() {
         detail.push(Line::default());
@@ -437,7 +427,7 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
 
 fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!(" fix for {} ", f.subject()), theme.title()),
+        Span::styled(format!("fix for {} ", f.subject()), theme.title()),
         Span::styled(
             format!(
                 "{}: {}",
@@ -447,7 +437,7 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
             theme.status(f.verdict),
         ),
     ])];
-    lines.push(Line::from(format!(" {}", f.summary)));
+    lines.push(Line::from(f.summary.clone()));
     for (n, fix) in f.fixes.iter().enumerate() {
         lines.push(Line::default());
         let kind = if fix.writes {
@@ -461,10 +451,10 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
             Span::styled(format!("  ({kind})"), theme.dim()),
         ]));
         for step in &fix.steps {
-            lines.push(Line::from(format!("   {}", step.explain)));
+            lines.push(Line::from(format!("  {}", step.explain)));
             if let Some(command) = &step.command {
                 lines.push(Line::from(vec![
-                    Span::styled("   $ ", theme.key()),
+                    Span::styled("  $ ", theme.key()),
                     Span::raw(command.clone()),
                 ]));
             }
@@ -477,7 +467,7 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
                     } else {
                         theme.dim()
                     };
-                    lines.push(Line::from(Span::styled(format!("     {d}"), style)));
+                    lines.push(Line::from(Span::styled(format!("    {d}"), style)));
                 }
             }
         }
@@ -489,7 +479,8 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
             .block(
                 Block::new()
                     .borders(Borders::TOP)
-                    .title(" fix — y copies the commands "),
+                    .title(" fix — y copies the commands ")
+                    .padding(Padding::left(1)),
             ),
         area,
     );
