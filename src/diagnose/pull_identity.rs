@@ -138,19 +138,38 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
         };
     }
     if label(labels, "eks.amazonaws.com/compute-type") == Some("auto") {
-        let from_class = label(labels, "eks.amazonaws.com/nodeclass")
-            .and_then(|c| facts.node_classes.get(c))
-            .map(|name| role_arn_from_name(facts, name));
+        // A NodeClass of its own names its role; the built-in `default` one uses the cluster's.
+        let class = label(labels, "eks.amazonaws.com/nodeclass").unwrap_or("default");
+        if let Some(name) = facts
+            .node_classes
+            .get(&crate::facts::node_class("NodeClass", class))
+        {
+            return Resolution::Resolved {
+                kind: PullIdentityKind::NodeRole,
+                roles: vec![role_arn_from_name(facts, name)],
+                how: format!("spec.role of EKS Auto Mode NodeClass {class} (node {node_name})"),
+            };
+        }
+        if class != "default" {
+            return Resolution::Unknown(facts.unknown_reason(
+                &scope::node_class("NodeClass", class),
+                format!(
+                    "the Auto Mode NodeClass {class} was not read: kubectl get nodeclasses.eks.amazonaws.com {class} -o jsonpath='{{.spec.role}}'"
+                ),
+            ));
+        }
         let from_cluster = facts
             .cluster
             .as_ref()
             .and_then(|c| c.compute_config.as_ref())
             .and_then(|c| c.node_role_arn.clone());
-        return match from_class.or(from_cluster) {
+        return match from_cluster {
             Some(role) => Resolution::Resolved {
                 kind: PullIdentityKind::NodeRole,
                 roles: vec![role],
-                how: format!("EKS Auto Mode node role (node {node_name})"),
+                how: format!(
+                    "EKS Auto Mode node role of cluster {cluster} (node {node_name}, NodeClass default)"
+                ),
             },
             None => Resolution::Unknown(format!(
                 "the Auto Mode node role was not read: aws eks describe-cluster --name {cluster} --query cluster.computeConfig.nodeRoleArn"
@@ -158,14 +177,17 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
         };
     }
     if let Some(class) = label(labels, "karpenter.k8s.aws/ec2nodeclass") {
-        return match facts.node_classes.get(class) {
+        return match facts
+            .node_classes
+            .get(&crate::facts::node_class("EC2NodeClass", class))
+        {
             Some(name) => Resolution::Resolved {
                 kind: PullIdentityKind::NodeRole,
                 roles: vec![role_arn_from_name(facts, name)],
                 how: format!("spec.role of Karpenter EC2NodeClass {class} (node {node_name})"),
             },
             None => Resolution::Unknown(facts.unknown_reason(
-                &scope::node_class(class),
+                &scope::node_class("EC2NodeClass", class),
                 format!(
                     "EC2NodeClass {class} was not read: kubectl get ec2nodeclass {class} -o json"
                 ),

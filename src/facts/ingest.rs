@@ -333,13 +333,13 @@ fn ingest_kube(facts: &mut Facts, value: &Value) -> Result<(), String> {
             facts.aws_auth_roles = Some(aws_auth_roles(&cm)?);
         }
         // Karpenter's EC2NodeClass and Auto Mode's NodeClass name the node role in spec.role.
-        "EC2NodeClass" | "NodeClass" => {
+        class @ ("EC2NodeClass" | "NodeClass") => {
             let role = value["spec"]["role"]
                 .as_str()
                 .ok_or(format!("{what} has no spec.role"))?;
             facts
                 .node_classes
-                .insert(name.to_string(), role.to_string());
+                .insert(super::node_class(class, name), role.to_string());
         }
         "Namespace" | "Deployment" | "ConfigMap" => {}
         other => return Err(format!("{other} objects are not read; skipped")),

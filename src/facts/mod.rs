@@ -81,7 +81,8 @@ pub struct Facts {
     pub workloads: Vec<kube::Workload>,
     /// `aws-auth` mapRoles entries, `None` when the ConfigMap was not read.
     pub aws_auth_roles: Option<Vec<kube::MappedRole>>,
-    /// Karpenter EC2NodeClass name → IAM role name.
+    /// Node class (see [`node_class`]: Karpenter's EC2NodeClass, Auto Mode's NodeClass) → the
+    /// IAM role name its spec names.
     pub node_classes: BTreeMap<String, String>,
 
     pub caller: Option<aws::CallerIdentity>,
@@ -122,6 +123,12 @@ pub struct Facts {
     pub errors: BTreeMap<String, String>,
 }
 
+/// The key of a node class in [`Facts::node_classes`]: its kind (`EC2NodeClass` for Karpenter,
+/// `NodeClass` for EKS Auto Mode) and name, since both may be called `default`.
+pub fn node_class(kind: &str, name: &str) -> String {
+    format!("{kind}/{name}")
+}
+
 /// Names of lookup scopes, shared by the live sources (which record them) and the lookups.
 pub mod scope {
     pub fn service_accounts(namespace: &str) -> String {
@@ -160,8 +167,9 @@ pub mod scope {
     pub fn fargate_profile(name: &str) -> String {
         format!("fargate-profile/{name}")
     }
-    pub fn node_class(name: &str) -> String {
-        format!("nodeclass/{name}")
+    /// `kind` is `EC2NodeClass` or `NodeClass`.
+    pub fn node_class(kind: &str, name: &str) -> String {
+        format!("nodeclass/{}", super::node_class(kind, name))
     }
     pub const CLUSTER: &str = "cluster";
     pub const EVENTS: &str = "events";

@@ -169,8 +169,8 @@ impl Facts {
             ["fargate-profile", name] => {
                 self.fargate_profiles.remove(*name);
             }
-            ["nodeclass", name] => {
-                self.node_classes.remove(*name);
+            ["nodeclass", kind, name] => {
+                self.node_classes.remove(&super::node_class(kind, name));
             }
             ["cluster"] => self.cluster = None,
             ["pod-identity-associations"] => self.pod_identity = None,
@@ -208,7 +208,7 @@ impl Facts {
             fresh
                 .node_classes
                 .keys()
-                .map(|n| super::scope::node_class(n)),
+                .map(|key| format!("nodeclass/{key}")),
         );
         settled.extend(
             fresh

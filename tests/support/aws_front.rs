@@ -41,6 +41,8 @@ pub struct World {
     /// Audiences added to OIDC providers (moto answers AddClientIDToOpenIDConnectProvider with a
     /// 500), by provider ARN: shown in GetOpenIDConnectProvider beside moto's own.
     pub added_client_ids: BTreeMap<String, Vec<String>>,
+    /// The cluster's EKS Auto Mode settings (moto's DescribeCluster has no computeConfig).
+    pub compute_config: Option<Value>,
 }
 
 pub struct FrontState {
@@ -396,6 +398,13 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
             _ => {}
         }
     }
+    let compute_config = match op.as_str() {
+        "eks:DescribeCluster" => state.world.lock().unwrap().compute_config.clone(),
+        _ => None,
+    };
+    if let Some(config) = compute_config {
+        return with_compute_config(forward(&state, parts, body).await, config).await;
+    }
     let added = match op.as_str() {
         "iam:GetOpenIDConnectProvider" => {
             form(&body).get("OpenIDConnectProviderArn").and_then(|arn| {
@@ -415,6 +424,22 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         Some(ids) => with_client_ids(response, &ids).await,
         None => response,
     }
+}
+
+/// moto's DescribeCluster answer with the scenario's Auto Mode settings.
+async fn with_compute_config(response: Response, config: Value) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if value["cluster"].is_object() {
+        value["cluster"]["computeConfig"] = config;
+    }
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Body::from(value.to_string()))
 }
 
 /// The fields of a form-encoded (IAM query protocol) body.

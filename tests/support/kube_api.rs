@@ -115,6 +115,7 @@ fn kind_of(plural: &str) -> Option<&'static str> {
         "daemonsets" => "DaemonSet",
         "jobs" => "Job",
         "ec2nodeclasses" => "EC2NodeClass",
+        "nodeclasses" => "NodeClass",
         "deployments" => "Deployment",
         _ => return None,
     })

@@ -311,6 +311,11 @@ fn world(facts: &Facts, cluster: &str) -> World {
                 .collect()
         }),
         added_client_ids: Default::default(),
+        compute_config: facts
+            .cluster
+            .as_ref()
+            .and_then(|c| c.compute_config.as_ref())
+            .map(|c| json!({"enabled": c.enabled, "nodeRoleArn": c.node_role_arn})),
     }
 }
 

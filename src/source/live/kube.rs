@@ -331,26 +331,76 @@ impl Kube {
         Ok(serde_json::to_value(object).unwrap_or_default())
     }
 
-    /// A Karpenter EC2NodeClass, which names the node role in `spec.role`.
-    pub async fn ec2_node_class(&self, name: &str) -> Result<Value, CallError> {
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "karpenter.k8s.aws",
-            "v1",
-            "EC2NodeClass",
-        ));
+    /// A node class, which names the node role in `spec.role`: Karpenter's EC2NodeClass or EKS
+    /// Auto Mode's NodeClass.
+    pub async fn node_class(&self, class: &NodeClass) -> Result<Value, CallError> {
+        let (group, plural) = match class.kind {
+            NodeClassKind::Karpenter => ("karpenter.k8s.aws", "ec2nodeclasses"),
+            NodeClassKind::AutoMode => ("eks.amazonaws.com", "nodeclasses"),
+        };
+        let kind = class.kind();
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        let name = &class.name;
         let object = self
             .call(
-                &format!("get ec2nodeclass {name}"),
+                &format!("get {} {name}", kind.to_lowercase()),
                 "get",
-                "ec2nodeclasses.karpenter.k8s.aws",
+                &format!("{plural}.{group}"),
                 || api.get(name),
             )
             .await?;
         let mut value = serde_json::to_value(object).unwrap_or_default();
-        value["apiVersion"] = Value::String("karpenter.k8s.aws/v1".into());
-        value["kind"] = Value::String("EC2NodeClass".into());
+        value["apiVersion"] = Value::String(format!("{group}/v1"));
+        value["kind"] = Value::String(kind.into());
         Ok(value)
+    }
+}
+
+/// Which node class a node's labels name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeClassKind {
+    Karpenter,
+    AutoMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NodeClass {
+    pub kind: NodeClassKind,
+    pub name: String,
+}
+
+impl NodeClass {
+    /// Its kind as the API names it.
+    pub fn kind(&self) -> &'static str {
+        match self.kind {
+            NodeClassKind::Karpenter => "EC2NodeClass",
+            NodeClassKind::AutoMode => "NodeClass",
+        }
+    }
+
+    /// The node class a node's labels name, if any.
+    pub fn of(node: &k8s_openapi::api::core::v1::Node) -> Option<NodeClass> {
+        let labels = node.metadata.labels.as_ref()?;
+        if let Some(name) = labels.get("karpenter.k8s.aws/ec2nodeclass") {
+            return Some(NodeClass {
+                kind: NodeClassKind::Karpenter,
+                name: name.clone(),
+            });
+        }
+        if labels
+            .get("eks.amazonaws.com/compute-type")
+            .map(String::as_str)
+            == Some("auto")
+        {
+            return labels
+                .get("eks.amazonaws.com/nodeclass")
+                .map(|name| NodeClass {
+                    kind: NodeClassKind::AutoMode,
+                    name: name.clone(),
+                });
+        }
+        None
     }
 }
 

@@ -301,10 +301,8 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
         .iter()
         .filter_map(|p| label(&p.metadata, "eks.amazonaws.com/fargate-profile").map(str::to_string))
         .collect();
-    let node_classes: BTreeSet<String> = known_nodes
-        .iter()
-        .filter_map(|n| label(&n.metadata, "karpenter.k8s.aws/ec2nodeclass").map(str::to_string))
-        .collect();
+    let node_classes: BTreeSet<kube::NodeClass> =
+        known_nodes.iter().filter_map(kube::NodeClass::of).collect();
     let self_managed = known_nodes.iter().any(|n| {
         let fargate = n
             .metadata
@@ -366,7 +364,7 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
                     .send(),
             )
         })),
-        join_all(node_classes.iter().map(|c| kube.ec2_node_class(c))),
+        join_all(node_classes.iter().map(|c| kube.node_class(c))),
         node_role_candidates(&kube, &aws, &cluster_name, self_managed),
         pod_identity_associations(&aws, &cluster_name, namespace),
         aws.call(
@@ -451,7 +449,7 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
                 }
                 items.push(value);
             }
-            Err(e) => kube::record(&mut gaps, &scope::node_class(class), e),
+            Err(e) => kube::record(&mut gaps, &scope::node_class(class.kind(), &class.name), e),
         }
     }
     if known_nodes
