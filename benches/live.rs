@@ -74,7 +74,7 @@ async fn main() {
         started.elapsed()
     );
     let latency = Duration::from_millis(20);
-    for concurrency in ["16", "64"] {
+    for concurrency in ["16", "32", "64"] {
         let fast = diagnose(&h, concurrency, Duration::ZERO);
         let slow = diagnose(&h, concurrency, latency);
         let pages = slow.kube.iter().filter(|r| r.contains("/pods")).count();

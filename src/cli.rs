@@ -181,49 +181,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 // A live read opens the TUI at once, fills it when the read is done, and follows
                 // the cluster with a watch.
                 let live = !demo && global.from.is_none();
-                let reload = global.clone();
-                let loader: Option<crate::tui::Loader> = (!demo).then(|| {
-                    let loader: crate::tui::Loader = std::sync::Arc::new(move |pod| match pod {
-                        Some(pod) if live => load_pod(&reload, pod)
-                            .map(|facts| Read::Pod(pod.clone(), facts))
-                            .map_err(|f| f.0),
-                        _ => load(&reload, false, true)
-                            .map(Read::Everything)
-                            .map_err(|f| f.0),
-                    });
-                    loader
-                });
                 let facts = if live {
                     None
                 } else {
                     Some(load(&global, demo, true)?)
                 };
-                let follower: Option<crate::tui::Follower> = live.then(|| {
-                    let options = live_options(&global, true);
-                    let follower: crate::tui::Follower = Box::new(move |changed| {
-                        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                        {
-                            let _ =
-                                runtime.block_on(source::live::follow::follow(&options, changed));
-                        }
-                    });
-                    follower
-                });
-                // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
-                let applier = WritePermission::from_flag(global.allow_writes && live)
-                    .map(|permission| crate::fix::command::applier(&global, permission));
-                let verifier = applier
-                    .is_some()
-                    .then(|| crate::wizard::command::verifier(&global));
-                let background = crate::tui::Background {
-                    loader,
-                    follower,
-                    applier,
-                    verifier,
-                    planner: live.then(|| crate::wizard::command::planner(&global)),
-                };
+                let mut background = background(&global, demo);
+                if live {
+                    background.switch = context_switch(&global);
+                }
                 crate::tui::run(facts, background, false).map_err(Failure)?;
             } else {
                 let facts = load(&global, demo, true)?;
@@ -297,6 +263,67 @@ pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Fail
             Ok(source::facts_from_collected(&collected))
         }
     }
+}
+
+/// What the TUI does in the background for these options: read again (everything, or one pod),
+/// and live, follow the cluster, apply (with --allow-writes), plan and verify setups.
+fn background(global: &Global, demo: bool) -> crate::tui::Background {
+    let live = !demo && global.from.is_none();
+    let reload = global.clone();
+    let loader: Option<crate::tui::Loader> = (!demo).then(|| {
+        let loader: crate::tui::Loader = std::sync::Arc::new(move |pod| match pod {
+            Some(pod) if live => load_pod(&reload, pod)
+                .map(|facts| Read::Pod(pod.clone(), facts))
+                .map_err(|f| f.0),
+            _ => load(&reload, false, true)
+                .map(Read::Everything)
+                .map_err(|f| f.0),
+        });
+        loader
+    });
+    let follower: Option<crate::tui::Follower> = live.then(|| {
+        let options = live_options(global, true);
+        let follower: crate::tui::Follower = Box::new(move |changed| {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = runtime.block_on(source::live::follow::follow(&options, changed));
+            }
+        });
+        follower
+    });
+    // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
+    let applier = WritePermission::from_flag(global.allow_writes && live)
+        .map(|permission| crate::fix::command::applier(global, permission));
+    crate::tui::Background {
+        loader,
+        follower,
+        verifier: applier
+            .is_some()
+            .then(|| crate::wizard::command::verifier(global)),
+        applier,
+        planner: live.then(|| crate::wizard::command::planner(global)),
+        switch: None,
+    }
+}
+
+/// `:ctx NAME` in the TUI: the kubeconfig's contexts, and the background work for another one.
+fn context_switch(global: &Global) -> Option<crate::tui::ContextSwitch> {
+    let (names, current) =
+        source::live::kube::contexts(global.kubeconfig.as_deref(), global.context.as_deref())
+            .ok()?;
+    let global = global.clone();
+    Some(crate::tui::ContextSwitch {
+        names,
+        current,
+        connect: std::sync::Arc::new(move |context: &str| {
+            let mut other = global.clone();
+            other.context = Some(context.to_string());
+            other.cluster = None;
+            background(&other, false)
+        }),
+    })
 }
 
 /// Reads one pod of the live cluster and what its chain needs.

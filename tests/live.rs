@@ -638,3 +638,37 @@ async fn r_reads_the_selected_pod_again() {
         "{pod_reads:#?}"
     );
 }
+
+/// `:ctx NAME` switches to another kube context: the other cluster's pods replace the first's,
+/// and what the first one's reads send afterwards is not mixed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctx_switches_to_another_cluster() {
+    let a = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/trust.yaml"),
+    )
+    .await;
+    let b = Harness::new(&demo()).await;
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: first\nclusters:\n- name: \"{}\"\n  cluster:\n    server: http://{}\n- name: \"{}\"\n  cluster:\n    server: http://{}\ncontexts:\n- name: first\n  context:\n    cluster: \"{}\"\n    user: test\n- name: second\n  context:\n    cluster: \"{}\"\n    user: test\nusers:\n- name: test\n  user:\n    token: test-token\n",
+        a.cluster_arn, a.kube.addr, b.cluster_arn, b.kube.addr, a.cluster_arn, b.cluster_arn
+    );
+    std::fs::write(&a.kubeconfig, kubeconfig).unwrap();
+    let screen = a.terminal("ctx", &[], &[]);
+    tokio::task::block_in_place(|| {
+        let first = screen.wait_for("pods (9)");
+        assert!(first.contains("t-subject"), "{first}");
+        screen.keys(&[":", "ctx", "Enter"]);
+        screen.wait_for("contexts: first (in use), second");
+        screen.keys(&[":", "ctx second", "Enter"]);
+        let second = screen.wait_for("pods (15)");
+        assert!(
+            second.contains("prod-east") && second.contains("checkout-6c9e7a-m3n"),
+            "{second}"
+        );
+        assert!(!second.contains("t-subject"), "{second}");
+    });
+    assert!(
+        b.kube.requests().iter().any(|r| r.contains("/pods")),
+        "the second context's API server was read"
+    );
+}

@@ -540,3 +540,42 @@ fn the_wizard_applies_then_shows_a_pod_of_the_new_service_account() {
         "{screen}"
     );
 }
+
+#[test]
+fn ctx_lists_and_switches_kube_contexts() {
+    let mut app = demo_app();
+    let ctx = |app: &mut App, text: &str| {
+        press(app, KeyCode::Char(':'));
+        type_text(app, text);
+        press(app, KeyCode::Enter)
+    };
+    // Offline input has no context to switch to.
+    assert_eq!(ctx(&mut app, "ctx prod"), vec![]);
+    assert!(app.message.as_deref().unwrap().contains("offline"));
+    app.contexts = vec!["prod".into(), "staging".into()];
+    app.context = Some("prod".into());
+    ctx(&mut app, "ctx");
+    assert_eq!(
+        app.message.as_deref(),
+        Some("contexts: prod (in use), staging — :ctx NAME switches")
+    );
+    assert_eq!(ctx(&mut app, "ctx dev"), vec![]);
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap()
+            .starts_with("no context dev")
+    );
+    assert_eq!(ctx(&mut app, "ctx prod"), vec![]);
+    // Switching drops the old cluster at once and reads the new one.
+    open_pod(&mut app, "cart-5b8d4f-q7w");
+    assert_eq!(
+        ctx(&mut app, "ctx staging"),
+        vec![Effect::SwitchContext("staging".into())]
+    );
+    assert_eq!(app.screen(), &Screen::Pods);
+    assert!(app.visible_findings().is_empty());
+    assert_eq!(app.context.as_deref(), Some("staging"));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("reading context staging"), "{screen}");
+}

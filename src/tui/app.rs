@@ -89,6 +89,8 @@ pub enum Effect {
     },
     /// Carry out a confirmed plan (in the background) and send back [`Action::Applied`].
     Apply(Box<crate::fix::apply::Plan>),
+    /// Read another kubeconfig context from now on (`:ctx NAME`).
+    SwitchContext(String),
     Quit,
 }
 
@@ -170,6 +172,9 @@ pub struct App {
     /// The plan waiting for confirmation.
     pub plan: Option<crate::fix::apply::Plan>,
     pub wizard: super::wizard::WizardState,
+    /// Live: the kubeconfig's contexts and the one in use, for `:ctx`.
+    pub contexts: Vec<String>,
+    pub context: Option<String>,
 }
 
 impl App {
@@ -205,6 +210,8 @@ impl App {
             fix_choice: 0,
             plan: None,
             wizard: Default::default(),
+            contexts: Vec::new(),
+            context: None,
         };
         app.reorder();
         app
@@ -684,6 +691,21 @@ impl App {
         self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
     }
 
+    /// Leaves this context's cluster for another's: nothing of the old one stays on screen.
+    fn switch_context(&mut self, name: &str) -> Vec<Effect> {
+        self.context = Some(name.to_string());
+        self.stack.truncate(1);
+        self.cursor.truncate(1);
+        self.filter.clear();
+        self.namespace = None;
+        self.plan = None;
+        self.plan_when_read = false;
+        self.changed_while_loading = false;
+        self.replace_facts(Facts::default());
+        self.loading = Some(format!("reading context {name}…"));
+        vec![Effect::SwitchContext(name.to_string())]
+    }
+
     /// Hands the wizard's answers to the background to check and plan.
     fn plan_wizard(&mut self) -> Vec<Effect> {
         self.loading = Some("checking the cluster and AWS for the setup…".into());
@@ -807,10 +829,35 @@ impl App {
                     format!("namespace {ns}: no pods in this input")
                 });
             }
-            ("ctx" | "context", _) => {
-                self.message =
-                    Some("to use another context, quit and start again with --context NAME".into());
+            ("ctx" | "context", _) if self.contexts.is_empty() => {
+                self.message = Some("offline input: there is no kube context to switch to".into());
             }
+            ("ctx" | "context", None) => {
+                let names: Vec<String> = self
+                    .contexts
+                    .iter()
+                    .map(|c| {
+                        if Some(c) == self.context.as_ref() {
+                            format!("{c} (in use)")
+                        } else {
+                            c.clone()
+                        }
+                    })
+                    .collect();
+                self.message = Some(format!(
+                    "contexts: {} — :ctx NAME switches",
+                    names.join(", ")
+                ));
+            }
+            ("ctx" | "context", Some(name)) if !self.contexts.iter().any(|c| c == name) => {
+                self.message = Some(format!(
+                    "no context {name} in the kubeconfig; :ctx lists them"
+                ));
+            }
+            ("ctx" | "context", Some(name)) if self.context.as_deref() == Some(name) => {
+                self.message = Some(format!("already on context {name}"));
+            }
+            ("ctx" | "context", Some(name)) => return self.switch_context(name),
             ("wizard" | "setup", _) => self.open_wizard(),
             ("", _) => {}
             (other, _) => {

@@ -155,7 +155,7 @@ pub const BINDINGS: &[Binding] = &[
         label: ":",
         scope: Scope::Everywhere,
         action: Action::StartCommand,
-        help: "command: :pods :sa :roles :repos :wizard :ns NAME|all :q",
+        help: "command: :pods :sa :roles :repos :ns NAME|all :ctx :wizard :q",
         footer: true,
     },
     Binding {

@@ -14,6 +14,7 @@ use base64::Engine;
 use k8s_openapi::jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 /// What arrives on the channel.
@@ -21,6 +22,9 @@ pub enum Message {
     Key(KeyEvent),
     Resize,
     Action(Action),
+    /// An action about the cluster of one context (a read, a change the watch saw), tagged with
+    /// the context's generation: after `:ctx` switched, the old context's are dropped.
+    FromContext(usize, Action),
 }
 
 /// The instant ages are shown against: the snapshot's, else now.
@@ -95,6 +99,15 @@ pub struct Background {
     pub applier: Option<Applier>,
     pub verifier: Option<Verifier>,
     pub planner: Option<Planner>,
+    /// Live: the kubeconfig's contexts, for `:ctx`.
+    pub switch: Option<ContextSwitch>,
+}
+
+/// `:ctx NAME`: the contexts there are, and the background work for another one.
+pub struct ContextSwitch {
+    pub names: Vec<String>,
+    pub current: Option<String>,
+    pub connect: Arc<dyn Fn(&str) -> Background + Send + Sync>,
 }
 
 /// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background;
@@ -102,22 +115,18 @@ pub struct Background {
 /// applier, the fix pane applies fixes. `wizard` opens the setup wizard first.
 pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result<(), String> {
     let Background {
-        loader,
+        mut loader,
         follower,
-        applier,
-        verifier,
-        planner,
+        mut applier,
+        mut verifier,
+        mut planner,
+        switch,
     } = background;
     let (tx, rx) = mpsc::channel::<Message>();
+    // Which context's reads count: bumped by every switch.
+    let generation = Arc::new(AtomicUsize::new(0));
     if let Some(follow) = follower {
-        let changes = tx.clone();
-        std::thread::spawn(move || {
-            follow(Box::new(move || {
-                changes
-                    .send(Message::Action(Action::ClusterChanged))
-                    .is_ok()
-            }));
-        });
+        start_following(follow, tx.clone(), generation.clone());
     }
     let mut app = match facts {
         Some(facts) => {
@@ -128,12 +137,16 @@ pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result
             let mut app = App::new(Facts::default(), reference_time(&Facts::default()));
             app.loading = Some("reading the cluster and AWS…".to_string());
             if let Some(loader) = &loader {
-                load_in_background(loader.clone(), None, tx.clone());
+                load_in_background(loader.clone(), None, tx.clone(), 0);
             }
             app
         }
     };
     app.writes_allowed = applier.is_some();
+    if let Some(switch) = &switch {
+        app.contexts = switch.names.clone();
+        app.context = switch.current.clone();
+    }
     if wizard {
         app.open_wizard();
     }
@@ -165,6 +178,8 @@ pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result
                 },
                 Ok(Message::Resize) => Action::Resize,
                 Ok(Message::Action(a)) => a,
+                Ok(Message::FromContext(g, a)) if g == generation.load(Ordering::SeqCst) => a,
+                Ok(Message::FromContext(..)) => continue,
                 Err(_) => return Ok(()),
             };
             for effect in app.update(action) {
@@ -211,8 +226,27 @@ pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result
                         }
                         None => app.message = Some("read-only: nothing was applied".into()),
                     },
+                    Effect::SwitchContext(context) => {
+                        let Some(switch) = &switch else { continue };
+                        let next = (switch.connect)(&context);
+                        let current = generation.fetch_add(1, Ordering::SeqCst) + 1;
+                        (loader, applier, verifier, planner) =
+                            (next.loader, next.applier, next.verifier, next.planner);
+                        app.writes_allowed = applier.is_some();
+                        if let Some(follow) = next.follower {
+                            start_following(follow, tx.clone(), generation.clone());
+                        }
+                        if let Some(loader) = &loader {
+                            load_in_background(loader.clone(), None, tx.clone(), current);
+                        }
+                    }
                     Effect::Reload(pod) => match &loader {
-                        Some(loader) => load_in_background(loader.clone(), pod, tx.clone()),
+                        Some(loader) => load_in_background(
+                            loader.clone(),
+                            pod,
+                            tx.clone(),
+                            generation.load(Ordering::SeqCst),
+                        ),
                         // Nothing to read again: diagnose the same facts again.
                         None => {
                             let facts = Read::Everything(app.facts.clone());
@@ -227,13 +261,31 @@ pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result
     result
 }
 
-fn load_in_background(loader: Loader, pod: Option<PodName>, tx: mpsc::Sender<Message>) {
+fn load_in_background(
+    loader: Loader,
+    pod: Option<PodName>,
+    tx: mpsc::Sender<Message>,
+    generation: usize,
+) {
     std::thread::spawn(move || {
         let action = match loader(pod.as_ref()) {
             Ok(read) => Action::Facts(Box::new(read)),
             Err(why) => Action::LoadFailed(why),
         };
-        let _ = tx.send(Message::Action(action));
+        let _ = tx.send(Message::FromContext(generation, action));
+    });
+}
+
+/// Follows a context's cluster on its own thread until the TUI ends or switches context.
+fn start_following(follow: Follower, tx: mpsc::Sender<Message>, generation: Arc<AtomicUsize>) {
+    let mine = generation.load(Ordering::SeqCst);
+    std::thread::spawn(move || {
+        follow(Box::new(move || {
+            generation.load(Ordering::SeqCst) == mine
+                && tx
+                    .send(Message::FromContext(mine, Action::ClusterChanged))
+                    .is_ok()
+        }));
     });
 }
 

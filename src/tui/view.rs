@@ -52,13 +52,19 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         (Some(r), true) => format!(" {r}"),
         _ => String::new(),
     };
+    // Before the first read there is no cluster yet: the context says what is being read.
+    let cluster = source
+        .cluster
+        .as_deref()
+        .or(app.context.as_deref())
+        .unwrap_or("?");
+    let kind = match source.kind.as_str() {
+        "" => String::new(),
+        kind => format!(" ({kind})"),
+    };
     let mut spans = vec![
         Span::styled(" pulldoctor ", theme.title()),
-        Span::raw(format!(
-            " {}{region} ({})  ",
-            source.cluster.as_deref().unwrap_or("?"),
-            source.kind
-        )),
+        Span::raw(format!(" {cluster}{region}{kind}  ")),
         Span::styled(
             format!("{} broken", count(Status::Broken)),
             theme.status(Status::Broken),
@@ -259,12 +265,12 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         );
     frame.render_widget(table, area);
     if visible.is_empty() {
-        let hint = if app.loading.is_some() {
-            "  reading the cluster and AWS… (q quits)"
+        let hint = if let Some(loading) = &app.loading {
+            format!("  {loading} (q quits)")
         } else if app.filter.is_empty() {
-            "  no pods in this input"
+            "  no pods in this input".to_string()
         } else {
-            "  no pod matches the filter (esc clears it)"
+            "  no pod matches the filter (esc clears it)".to_string()
         };
         frame.render_widget(
             Line::from(Span::styled(hint, theme.dim())),

@@ -39,13 +39,7 @@ pub async fn connect(
     context: Option<&str>,
     limits: Limits,
 ) -> Result<(Kube, ContextInfo), String> {
-    let config_file = match kubeconfig {
-        Some(path) => Kubeconfig::read_from(path),
-        None => Kubeconfig::read(),
-    }
-    .map_err(|e| {
-        format!("cannot read the kubeconfig: {e} (pass --kubeconfig, or --from a bundle)")
-    })?;
+    let config_file = read_kubeconfig(kubeconfig)?;
     let chosen = context
         .map(str::to_string)
         .or_else(|| config_file.current_context.clone());
@@ -68,6 +62,25 @@ pub async fn connect(
     let client = kube::Client::try_from(config)
         .map_err(|e| format!("cannot create a Kubernetes client: {e}"))?;
     Ok((Kube { client, limits }, info))
+}
+
+fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {
+    match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|e| format!("cannot read the kubeconfig: {e} (pass --kubeconfig, or --from a bundle)"))
+}
+
+/// The kubeconfig's contexts, and the one in use (`context`, else the current one).
+pub fn contexts(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let config = read_kubeconfig(kubeconfig)?;
+    let names = config.contexts.iter().map(|c| c.name.clone()).collect();
+    let current = context.map(str::to_string).or(config.current_context);
+    Ok((names, current))
 }
 
 fn context_info(config: &Kubeconfig, context: Option<&str>) -> ContextInfo {
