@@ -168,14 +168,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) | None => {
-            let demo = matches!(cli.command, Some(Command::Demo));
-            if demo && let Some(path) = &global.from {
-                return Err(Failure(format!(
-                    "demo opens the built-in demo cluster; to open {}, run: pulldoctor --from {}",
-                    path.display(),
-                    path.display()
-                )));
-            }
+            // `demo` is `--from` on the embedded demo; given a `--from` of its own, it opens that.
+            let demo = matches!(cli.command, Some(Command::Demo)) && global.from.is_none();
             // The TUI needs a terminal; piped, the same diagnosis prints as a report.
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 // A live read opens the TUI at once, fills it when the read is done, and follows
