@@ -634,7 +634,9 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             } else {
                 Style::new()
             };
-            Line::from(Span::styled(l, style))
+            // The block's padding indents every line, wrapped ones too.
+            let text = l.strip_prefix(' ').unwrap_or(&l).to_string();
+            Line::from(Span::styled(text, style))
         })
         .collect();
     frame.render_widget(
@@ -644,7 +646,8 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             .block(
                 Block::new()
                     .borders(Borders::TOP)
-                    .title(Span::styled(" setup wizard ", theme.title())),
+                    .title(Span::styled(" setup wizard ", theme.title()))
+                    .padding(Padding::left(1)),
             ),
         area,
     );
