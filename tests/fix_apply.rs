@@ -52,6 +52,19 @@ fn apply(h: &Harness, backups: &Path, pod: &str, choice: &str, original: Option<
         !after.contains("✗ BROKEN"),
         "{pod} still broken after the fix:\n{after}"
     );
+    // The re-verification read that pod alone.
+    let (namespace, name) = pod.split_once('/').unwrap();
+    let last_pod_read = h
+        .kube
+        .requests()
+        .into_iter()
+        .rfind(|r| r.contains("/pods?"))
+        .unwrap();
+    assert!(
+        last_pod_read.contains(&format!("/namespaces/{namespace}/pods?"))
+            && last_pod_read.contains(&format!("metadata.name%3D{name}")),
+        "{last_pod_read}"
+    );
     if let Some(original) = original {
         let log = std::fs::read_to_string(backups.join("changes.log")).unwrap();
         let record: serde_json::Value = log

@@ -132,10 +132,12 @@ async fn apply_plan(
         println!("{line}");
     }
     println!("change log: {}", dir.join("changes.log").display());
-    // Re-verify: read the pod's facts again and show its chain.
-    let (namespace, _) = plan.subject.split_once('/').unwrap_or((&plan.subject, ""));
+    // Re-verify: read the pod's facts again (that pod alone; a workload's, its namespace) and
+    // show its chain.
+    let (namespace, name) = plan.subject.split_once('/').unwrap_or((&plan.subject, ""));
     let mut options = options;
     options.namespace = Some(namespace.to_string());
+    options.pod = (!name.is_empty() && !name.contains('/')).then(|| name.to_string());
     let collected = crate::source::live::collect(&options)
         .await
         .map_err(Failure)?;
