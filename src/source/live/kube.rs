@@ -204,6 +204,22 @@ impl Kube {
     where
         K: Clone + DeserializeOwned + Debug,
     {
+        self.list_where(api, params, what, resource, |_| true).await
+    }
+
+    /// Every page of a list, keeping only what `keep` accepts as each page arrives: a large
+    /// cluster's healthy pods are never all held at once.
+    async fn list_where<K>(
+        &self,
+        api: &Api<K>,
+        params: ListParams,
+        what: &str,
+        resource: &str,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, CallError>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -214,7 +230,7 @@ impl Kube {
             let page = self
                 .call(what, "list", resource, || api.list(&page_params))
                 .await?;
-            items.extend(page.items);
+            items.extend(page.items.into_iter().filter(|item| keep(item)));
             token = page.metadata.continue_.filter(|t| !t.is_empty());
             if token.is_none() {
                 return Ok(items);
@@ -222,22 +238,25 @@ impl Kube {
         }
     }
 
-    /// The pods of a namespace (or all), or the one named `only`.
+    /// The pods of a namespace (or all), or the one named `only`; of those, the ones `keep`
+    /// accepts.
     pub async fn pods(
         &self,
         namespace: Option<&str>,
         only: Option<&str>,
+        keep: impl Fn(&Pod) -> bool,
     ) -> Result<Vec<Pod>, CallError> {
         let api: Api<Pod> = namespaced_or_all(&self.client, namespace);
         let params = match only {
             Some(name) => ListParams::default().fields(&format!("metadata.name={name}")),
             None => ListParams::default(),
         };
-        self.list(
+        self.list_where(
             &api,
             params,
             &format!("list pods{}", in_ns(namespace)),
             "pods",
+            keep,
         )
         .await
     }

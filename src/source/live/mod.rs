@@ -169,8 +169,9 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
 
     // Wave 1: pods and warning events.
     let pod = options.pod.as_deref();
+    let selecting = |p: &Pod| options.all || pod.is_some() || failing(p);
     let (pods, events) = tokio::join!(
-        kube.pods(namespace, pod),
+        kube.pods(namespace, pod, selecting),
         kube.warning_events(namespace, pod)
     );
     let pods = pods.map_err(|e| e.message)?;
@@ -181,10 +182,7 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
             Vec::new()
         }
     };
-    let selected: Vec<&Pod> = pods
-        .iter()
-        .filter(|p| options.all || pod.is_some() || failing(p))
-        .collect();
+    let selected: Vec<&Pod> = pods.iter().collect();
     let mut create_failures: BTreeSet<(String, String, String)> = BTreeSet::new();
     for e in &events {
         let o = &e.involved_object;
