@@ -32,16 +32,7 @@ fn text(out: &std::process::Output) -> String {
 
 /// Applies the fix of `pod` and checks it repaired the pod and kept a backup of `original`.
 fn apply(h: &Harness, backups: &Path, pod: &str, choice: &str, original: Option<&str>) {
-    let out = h.run(&[
-        "fix",
-        pod,
-        "--allow-writes",
-        "--yes",
-        "--choice",
-        choice,
-        "--backup-dir",
-        backups.to_str().unwrap(),
-    ]);
+    let out = h.fix(pod, backups, &["--choice", choice]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(0), "{pod}: {all}");
     let after = all
@@ -111,14 +102,7 @@ async fn trust_policy_fixes_apply_and_verify() {
         }
         // Applying again changes nothing.
         h.front.clear();
-        let out = h.run(&[
-            "fix",
-            "app/t-subject",
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            backups.0.to_str().unwrap(),
-        ]);
+        let out = h.fix("app/t-subject", &backups.0, &[]);
         assert!(
             text(&out).contains("nothing to fix") || text(&out).contains("nothing to change"),
             "{}",
@@ -234,16 +218,8 @@ async fn a_plan_whose_document_changed_is_refused() {
 async fn kubernetes_fixes_patch_the_service_account_and_restart_the_deployment() {
     let h = Harness::new(&scenario("identity.yaml")).await;
     let backups = TempDir::new("kube-backups");
-    let dir = backups.0.to_str().unwrap();
     tokio::task::block_in_place(|| {
-        let out = h.run(&[
-            "fix",
-            "app/fixme-7d9f8-abcde",
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            dir,
-        ]);
+        let out = h.fix("app/fixme-7d9f8-abcde", &backups.0, &[]);
         let all = text(&out);
         assert!(all.contains("kube:AnnotateServiceAccount"), "{all}");
         let sa = h.kube.object("ServiceAccount", "app", "fixme").unwrap();
@@ -260,14 +236,7 @@ async fn kubernetes_fixes_patch_the_service_account_and_restart_the_deployment()
         let log = std::fs::read_to_string(backups.0.join("changes.log")).unwrap();
         assert!(log.contains("\"before\":\"fixme-role\""), "{log}");
 
-        let out = h.run(&[
-            "fix",
-            "app/fixme-7d9f8-abcde",
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            dir,
-        ]);
+        let out = h.fix("app/fixme-7d9f8-abcde", &backups.0, &[]);
         let all = text(&out);
         assert!(all.contains("kube:RolloutRestart"), "{all}");
         let deployment = h.kube.object("Deployment", "app", "fixme").unwrap();
@@ -304,14 +273,7 @@ async fn oidc_provider_and_audience_condition_fixes() {
         assert_eq!(adds, 1, "{:?}", o.front.operations());
         // A second apply finds the audience there and writes nothing.
         o.front.clear();
-        let out = o.run(&[
-            "fix",
-            "app/vault-aud",
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            backups.0.to_str().unwrap(),
-        ]);
+        let out = o.fix("app/vault-aud", &backups.0, &[]);
         assert!(
             !o.front
                 .operations()
@@ -323,16 +285,11 @@ async fn oidc_provider_and_audience_condition_fixes() {
     });
     let t = Harness::new(&scenario("trust.yaml")).await;
     tokio::task::block_in_place(|| {
-        let out = t.run(&[
-            "fix",
+        let out = t.fix(
             "app/t-noaud",
-            "--cause",
-            "trust-no-audience-condition",
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            backups.0.to_str().unwrap(),
-        ]);
+            &backups.0,
+            &["--cause", "trust-no-audience-condition"],
+        );
         let all = text(&out);
         assert_eq!(out.status.code(), Some(0), "{all}");
         let after = all.split("after the change:").nth(1).unwrap();

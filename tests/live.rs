@@ -609,14 +609,7 @@ async fn r_reads_the_selected_pod_again() {
         screen.wait_for("▶├ ✗ BROKEN   trust-policy");
     });
     // Someone fixes the trust policy from another terminal; the TUI cannot know.
-    let out = h.run(&[
-        "fix",
-        "app/t-subject",
-        "--allow-writes",
-        "--yes",
-        "--backup-dir",
-        backups.0.to_str().unwrap(),
-    ]);
+    let out = h.fix("app/t-subject", &backups.0, &[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     h.kube.clear();
     tokio::task::block_in_place(|| {

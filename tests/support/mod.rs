@@ -221,6 +221,21 @@ impl Harness {
         self.command(args).output().expect("pulldoctor runs")
     }
 
+    /// `pulldoctor fix POD --allow-writes --yes`, backing up into `backups`, with `extra` args.
+    pub fn fix(&self, pod: &str, backups: &Path, extra: &[&str]) -> Output {
+        let backups = backups.to_str().expect("a UTF-8 path");
+        let mut args = vec![
+            "fix",
+            pod,
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            backups,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     /// The real binary in tmux against the stand-ins, with `env` added to what `command` sets.
     pub fn terminal(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Terminal {
         let command = self.command(args);
