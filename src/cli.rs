@@ -66,6 +66,9 @@ pub struct Global {
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// The largest input file --from reads, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = bundle::DEFAULT_MAX_INPUT_MB)]
+    pub max_input_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -152,7 +155,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(Failure(message)) => {
-            eprintln!("pulldoctor: {message}");
+            eprintln!("pulldoctor: {}", crate::text::escape_line(&message));
             ExitCode::from(2)
         }
     }
@@ -164,7 +167,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Fix(args)) => crate::fix::command::run(&global, &args),
         Some(Command::Wizard(args)) => crate::wizard::command::run(&global, &args),
         Some(Command::CollectScript) => {
-            print(&crate::collect::script());
+            print(&crate::collect::script())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) | None => {
@@ -188,12 +191,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
-                emit(&report, global.output);
+                emit(&report, global.output)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Diagnose { pods, all }) => {
-            let facts = load(&global, false, all)?;
+            let selection = selection(&global, &pods, all)?;
+            let facts = load_named(&global, false, all, &selection.pods)?;
             // Said on stderr as well as in the links, so a refused permission is not missed.
             if !facts.errors.is_empty() {
                 eprintln!(
@@ -201,11 +205,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     facts.errors.len()
                 );
                 for error in facts.errors.values().take(5) {
-                    eprintln!("  {error}");
+                    eprintln!("  {}", crate::text::escape_line(error));
                 }
             }
-            let report = diagnose::diagnose(&facts, &selection(&global, &pods, all)?);
-            emit(&report, global.output);
+            check_named_pods(&facts, &selection)?;
+            let report = diagnose::diagnose(&facts, &selection);
+            emit(&report, global.output)?;
             let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);
             Ok(if broken {
                 ExitCode::from(1)
@@ -243,19 +248,75 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
 /// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
 /// only for the pods that cannot pull, unless `all`).
 pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
+    load_named(global, demo, all, &[])
+}
+
+/// [`load`], reading live also the pods named (`namespace/name`) whether they can pull or not.
+fn load_named(global: &Global, demo: bool, all: bool, named: &[String]) -> Result<Facts, Failure> {
     if demo {
         return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
     }
     match &global.from {
         Some(path) => {
-            let b = bundle::read(path).map_err(|e| Failure(e.0))?;
+            let b = bundle::read_limited(path, global.max_input_mb.saturating_mul(1024 * 1024))
+                .map_err(|e| Failure(e.0))?;
             let kind = if path.is_dir() { "bundle" } else { "snapshot" };
-            Ok(source::facts_from_bundle(&b, kind))
+            let facts = source::facts_from_bundle(&b, kind);
+            if !facts.pods_listed {
+                return Err(Failure(no_pod_list(path, &facts)));
+            }
+            Ok(facts)
         }
         None => {
-            let collected = collect_live(global, all)?;
-            Ok(source::facts_from_collected(&collected))
+            let mut options = live_options(global, all);
+            options.named = named
+                .iter()
+                .filter_map(|p| p.split_once('/'))
+                .map(|(ns, name)| (ns.to_string(), name.to_string()))
+                .collect();
+            Ok(source::facts_from_collected(&collect(&options)?))
         }
+    }
+}
+
+/// Why an input without a pod list cannot say that nothing is failing.
+fn no_pod_list(path: &std::path::Path, facts: &Facts) -> String {
+    let skipped = match facts.problems.len() {
+        0 => String::new(),
+        n => format!(
+            "; {n} part(s) skipped, first: {}",
+            crate::text::escape_line(&facts.problems[0])
+        ),
+    };
+    format!(
+        "{} holds no pod list, so nothing can be said about failing pods (add the output of `kubectl get pods -A -o json`){skipped}",
+        crate::text::escape_line(&path.display().to_string())
+    )
+}
+
+/// Every pod named on the command line must be in the facts: a typo is an error, not "nothing
+/// is failing".
+fn check_named_pods(facts: &Facts, selection: &Selection) -> Result<(), Failure> {
+    let read: std::collections::HashSet<String> = facts
+        .pods
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                crate::facts::kube::namespace_of(p),
+                crate::facts::kube::name_of(p)
+            )
+        })
+        .collect();
+    match selection.pods.iter().find(|p| !read.contains(p.as_str())) {
+        Some(missing) => Err(Failure(format!(
+            "pod {} is not in the input (check the name and namespace: kubectl get pods -n {})",
+            crate::text::escape_line(missing),
+            crate::text::shell_quote(&crate::text::escape_line(
+                missing.split('/').next().unwrap_or_default()
+            ))
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -353,6 +414,7 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
         },
         all,
         pod: None,
+        named: Vec::new(),
         profile: global.profile.clone(),
         region: global.region.clone(),
         cluster: global.cluster.clone(),
@@ -384,19 +446,23 @@ pub(crate) fn selection(global: &Global, pods: &[String], all: bool) -> Result<S
     })
 }
 
-fn emit(report: &Report, output: Output) {
+fn emit(report: &Report, output: Output) -> Result<(), Failure> {
     match output {
         Output::Json => print(&format!(
             "{}\n",
-            serde_json::to_string_pretty(report).expect("a report always serialises")
+            serde_json::to_string_pretty(report).unwrap_or_default()
         )),
         Output::Text => print(&crate::report::text::render(report)),
     }
 }
 
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub(crate) fn print(text: &str) {
+/// Writes to stdout. A closed pipe (`| head`) is the reader's choice, not an error; any other
+/// failed write (a full disk) is, since the report would be lost.
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure(format!("cannot write the output: {e}"))),
+    }
 }

@@ -44,6 +44,16 @@ for arn in $(aws eks list-access-entries --cluster-name "$CLUSTER" --query 'acce
   save "access-entry-$(safe "$arn").json" aws eks describe-access-entry --cluster-name "$CLUSTER" --principal-arn "$arn"
 done
 
+# The organization settles aws:PrincipalOrgID conditions; an account in none is recorded as such.
+if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT/organization.err"; then
+  if grep -q AWSOrganizationsNotInUseException "$OUT/organization.err"; then
+    echo '{"Organization": null}' > "$OUT/organization.json"
+  else
+    echo "collect: describe-organization failed: $(head -c 300 "$OUT/organization.err")" >&2; rm -f "$OUT/organization.json"
+  fi
+fi
+rm -f "$OUT/organization.err"
+
 # IAM
 save iam.json aws iam get-account-authorization-details --filter Role LocalManagedPolicy AWSManagedPolicy
 save oidc-providers.json aws iam list-open-id-connect-providers

@@ -13,5 +13,6 @@ pub mod iam;
 pub mod report;
 pub mod scenario;
 pub mod source;
+pub mod text;
 pub mod tui;
 pub mod wizard;

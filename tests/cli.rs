@@ -199,8 +199,19 @@ fn malformed_and_unknown_files_are_reported_and_skipped() {
         .iter()
         .map(|p| p.as_str().unwrap().to_string())
         .collect();
-    assert_eq!(problems.len(), 3, "{problems:?}");
+    // The bad pod is kept with its bad field dropped, and both are said.
+    assert_eq!(problems.len(), 4, "{problems:?}");
     assert!(problems.iter().any(|p| p.starts_with("garbage.json")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("bad-pod.json: Pod x: spec.containers does not parse"))
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("bad-pod.json: Pod x: no containers"))
+    );
     assert!(
         problems
             .iter()

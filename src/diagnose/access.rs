@@ -4,7 +4,7 @@
 use crate::ecr::reference::EcrImage;
 use crate::facts::{Fact, Facts, RepoKey, Role};
 use crate::iam::arn;
-use crate::iam::eval::{self, Caller, Decision, Request, Sourced};
+use crate::iam::eval::{self, Caller, Context, Decision, Request, Sourced};
 use crate::iam::policy::PolicyDocument;
 use crate::report::{Cause, Status};
 
@@ -89,6 +89,76 @@ fn identity_policies(facts: &Facts, role: &Role) -> Option<IdentityPolicies> {
     Some(out)
 }
 
+/// The condition keys the kubelet's ECR call carries, as far as the facts establish them.
+/// Network keys stay unknown: no fact here says which VPC endpoint or address the call uses.
+pub fn pull_context(facts: &Facts, role: &Role, image: &EcrImage) -> Context {
+    let account = arn::account_of(&role.arn).unwrap_or_default();
+    let mut context = Context::open();
+    context
+        .carried(&["aws:", "ecr:"])
+        .set("aws:PrincipalArn", vec![role.arn.clone()])
+        .set("aws:PrincipalAccount", vec![account.clone()])
+        .set("aws:PrincipalType", vec!["AssumedRole".to_string()])
+        .set("aws:PrincipalIsAWSService", vec!["false".to_string()])
+        .set("aws:RequestedRegion", vec![image.region.clone()])
+        .set("aws:SecureTransport", vec!["true".to_string()])
+        .set("aws:ViaAWSService", vec!["false".to_string()])
+        .set("aws:ResourceAccount", vec![image.account.clone()])
+        .absent("aws:CalledVia")
+        .absent("aws:CalledViaFirst")
+        .absent("aws:CalledViaLast");
+    let network = "the network path of the pull is not read";
+    for key in [
+        "aws:SourceVpce",
+        "aws:SourceVpc",
+        "aws:SourceIp",
+        "aws:VpcSourceIp",
+    ] {
+        context.unknown(key, network);
+    }
+    match &role.tags {
+        Some(tags) => {
+            for (key, value) in tags {
+                context.set(format!("aws:PrincipalTag/{key}"), vec![value.clone()]);
+            }
+            context.absent("aws:PrincipalTag/");
+        }
+        None => {
+            context.unknown(
+                "aws:PrincipalTag/",
+                format!(
+                    "the tags of role {} were not read: aws iam list-role-tags --role-name {}",
+                    role.name,
+                    crate::text::shell_quote(&role.name)
+                ),
+            );
+        }
+    }
+    let same_account = facts.account().as_deref() == Some(account.as_str());
+    match &facts.organization {
+        Some(Some(id)) if same_account => {
+            context.set("aws:PrincipalOrgID", vec![id.clone()]);
+        }
+        Some(None) if same_account => {
+            context.absent("aws:PrincipalOrgID");
+            context.absent("aws:PrincipalOrgPaths");
+        }
+        _ => {
+            let why = if same_account {
+                facts.unknown_reason(
+                    crate::facts::scope::ORGANIZATION,
+                    "the organization was not read: aws organizations describe-organization"
+                        .to_string(),
+                )
+            } else {
+                format!("the organization of account {account} was not read")
+            };
+            context.unknown("aws:PrincipalOrgID", why);
+        }
+    }
+    context
+}
+
 /// The identity-side answer for one action on one resource.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdentityAnswer {
@@ -105,6 +175,7 @@ fn decide_identity(
     role: &Role,
     action: &str,
     resource: &str,
+    context: &Context,
 ) -> (IdentityAnswer, Vec<String>) {
     let Some(policies) = identity_policies(facts, role) else {
         return (
@@ -123,20 +194,19 @@ fn decide_identity(
     let request = Request {
         action,
         resource: Some(resource),
-        ..Default::default()
+        principal: None,
+        context: context.clone(),
     };
     let result = eval::evaluate(&sourced, &request);
     let deciding: Vec<String> = result.deciding.iter().map(|s| s.to_string()).collect();
     let answer = match result.decision {
         Decision::ExplicitDeny => IdentityAnswer::ExplicitDeny(deciding),
         _ if !policies.unread.is_empty() => IdentityAnswer::Unknown(policies.unread.join("; ")),
-        Decision::Indeterminate => IdentityAnswer::Unknown(format!(
-            "{} ({})",
-            result.unknown_reason.unwrap_or_default(),
-            deciding.join(", ")
-        )),
+        Decision::Indeterminate => {
+            IdentityAnswer::Unknown(result.unknown_reason.unwrap_or_default())
+        }
         Decision::ImplicitDeny => IdentityAnswer::NotAllowed,
-        Decision::Allow => match boundary_allows(facts, role, action, resource) {
+        Decision::Allow => match boundary_allows(facts, role, action, resource, context) {
             Ok(()) => IdentityAnswer::Allowed(deciding),
             Err(Ok(why)) => IdentityAnswer::BoundaryDenies(why),
             Err(Err(unknown)) => IdentityAnswer::Unknown(unknown),
@@ -151,6 +221,7 @@ fn boundary_allows(
     role: &Role,
     action: &str,
     resource: &str,
+    context: &Context,
 ) -> Result<(), Result<String, String>> {
     let Some(boundary) = &role.boundary_arn else {
         return Ok(());
@@ -169,7 +240,8 @@ fn boundary_allows(
         &Request {
             action,
             resource: Some(resource),
-            ..Default::default()
+            principal: None,
+            context: context.clone(),
         },
     );
     match result.decision {
@@ -203,6 +275,7 @@ fn decide_repository(
     role_arn: &str,
     action: &str,
     resource: &str,
+    context: &Context,
 ) -> ResourceAnswer {
     match facts.repository_policy(key) {
         Fact::Absent => ResourceAnswer::NoPolicy,
@@ -221,7 +294,7 @@ fn decide_repository(
                     action,
                     resource: Some(resource),
                     principal: Some(Caller::Aws(role_arn)),
-                    ..Default::default()
+                    context: context.clone(),
                 },
             );
             let deciding = result.deciding.iter().map(|s| s.to_string()).collect();
@@ -256,9 +329,10 @@ pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: b
     let role_account = arn::account_of(&role.arn).unwrap_or_default();
     let cross_account = role_account != image.account;
     let mut notes = Vec::new();
+    let context = pull_context(facts, role, image);
 
     // The token: no resource-level permissions, so only an allow on "*" counts.
-    let (token, token_notes) = decide_identity(facts, role, TOKEN_ACTION, "*");
+    let (token, token_notes) = decide_identity(facts, role, TOKEN_ACTION, "*", &context);
     notes.extend(token_notes);
     let token_outcome = match &token {
         IdentityAnswer::Allowed(by) => {
@@ -275,7 +349,7 @@ pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: b
         )),
         IdentityAnswer::Unknown(why) => Some(Outcome::new(Status::Unknown, why.clone())),
         IdentityAnswer::NotAllowed => {
-            let scoped = decide_identity(facts, role, TOKEN_ACTION, &repo_arn).0;
+            let scoped = decide_identity(facts, role, TOKEN_ACTION, &repo_arn, &context).0;
             Some(if matches!(scoped, IdentityAnswer::Allowed(_)) {
                 Outcome::broken(
                     Cause::AuthTokenNotWildcard,
@@ -302,13 +376,13 @@ pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: b
     let mut repository: Option<Outcome> = None;
     let mut repository_unknown: Option<String> = None;
     for action in actions {
-        let (id, id_notes) = decide_identity(facts, role, action, &repo_arn);
+        let (id, id_notes) = decide_identity(facts, role, action, &repo_arn, &context);
         for n in id_notes {
             if !notes.contains(&n) {
                 notes.push(n);
             }
         }
-        let resource = decide_repository(facts, &key, &role.arn, action, &repo_arn);
+        let resource = decide_repository(facts, &key, &role.arn, action, &repo_arn, &context);
         if let ResourceAnswer::Denies(by) = &resource {
             repository.get_or_insert(Outcome::broken(
                 Cause::RepositoryPolicyDenies,

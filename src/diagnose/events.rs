@@ -4,6 +4,7 @@
 
 use crate::facts::Facts;
 use crate::facts::kube::PodEvent;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PullError {
@@ -120,40 +121,64 @@ pub fn classify(message: &str) -> PullError {
     }
 }
 
-/// The newest event that explains why `image` of this pod could not be pulled.
-pub fn latest_pull_failure<'a>(
-    facts: &'a Facts,
-    namespace: &str,
-    pod: &str,
-    image: &str,
-) -> Option<&'a PodEvent> {
-    let quoted = format!("\"{image}\"");
-    facts
-        .events
-        .iter()
-        .filter(|e| e.kind == "Pod" && e.namespace == namespace && e.name == pod)
-        .filter(|e| {
-            let detailed = e.message.starts_with("Failed to pull image")
-                || e.reason == "ErrImageNeverPull"
-                || e.reason == "InspectFailed";
-            detailed && (e.message.contains(&quoted) || e.message.contains(image))
-        })
-        .max_by(|a, b| a.at.cmp(&b.at))
+/// The events by the object they are about, built once per diagnosis so that finding a pod's
+/// events does not scan every event of the cluster (which made large inputs quadratic).
+pub struct EventIndex<'a> {
+    /// `kind/namespace/name` → its events.
+    by_object: HashMap<String, Vec<&'a PodEvent>>,
 }
 
-/// The latest `FailedCreate` event of a controller.
-pub fn latest_create_failure<'a>(
-    facts: &'a Facts,
-    namespace: &str,
-    kind: &str,
-    name: &str,
-) -> Option<&'a PodEvent> {
-    facts
-        .events
-        .iter()
-        .filter(|e| e.kind == kind && e.namespace == namespace && e.name == name)
-        .filter(|e| e.reason == "FailedCreate")
-        .max_by(|a, b| a.at.cmp(&b.at))
+impl<'a> EventIndex<'a> {
+    pub fn new(facts: &'a Facts) -> EventIndex<'a> {
+        let mut by_object: HashMap<_, Vec<&PodEvent>> = HashMap::new();
+        for e in &facts.events {
+            by_object
+                .entry(format!("{}/{}/{}", e.kind, e.namespace, e.name))
+                .or_default()
+                .push(e);
+        }
+        EventIndex { by_object }
+    }
+
+    fn about(&self, kind: &str, namespace: &str, name: &str) -> &[&'a PodEvent] {
+        self.by_object
+            .get(&format!("{kind}/{namespace}/{name}"))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The latest detailed pull-failure event of this image in this pod.
+    pub fn latest_pull_failure(
+        &self,
+        namespace: &str,
+        pod: &str,
+        image: &str,
+    ) -> Option<&'a PodEvent> {
+        let quoted = format!("\"{image}\"");
+        self.about("Pod", namespace, pod)
+            .iter()
+            .copied()
+            .filter(|e| {
+                let detailed = e.message.starts_with("Failed to pull image")
+                    || e.reason == "ErrImageNeverPull"
+                    || e.reason == "InspectFailed";
+                detailed && (e.message.contains(&quoted) || e.message.contains(image))
+            })
+            .max_by(|a, b| a.at.cmp(&b.at))
+    }
+
+    /// The latest `FailedCreate` event of a controller.
+    pub fn latest_create_failure(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+    ) -> Option<&'a PodEvent> {
+        self.about(kind, namespace, name)
+            .iter()
+            .copied()
+            .filter(|e| e.reason == "FailedCreate")
+            .max_by(|a, b| a.at.cmp(&b.at))
+    }
 }
 
 #[cfg(test)]

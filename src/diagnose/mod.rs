@@ -38,6 +38,7 @@ impl Selection {
 }
 
 pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
+    let events = events::EventIndex::new(facts);
     let mut findings = Vec::new();
     for pod in &facts.pods {
         let namespace = kube::namespace_of(pod);
@@ -49,14 +50,14 @@ pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
                 .waiting_reason()
                 .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r));
             if failing || selection.all {
-                findings.push(diagnose_container(facts, pod, &container, failing));
+                findings.push(diagnose_container(facts, &events, pod, &container, failing));
             }
         }
     }
     for workload in &facts.workloads {
         // Workloads have no pod to name, so a selection of pods leaves them out.
         if selection.pods.is_empty() && selection.wants(&workload.namespace, None) {
-            findings.extend(diagnose_workload(facts, workload));
+            findings.extend(diagnose_workload(facts, &events, workload));
         }
     }
     findings.sort_by(|a, b| {
@@ -122,6 +123,7 @@ pub struct Subject<'a> {
 
 fn diagnose_container(
     facts: &Facts,
+    events: &events::EventIndex<'_>,
     pod: &Pod,
     container: &kube::ContainerView<'_>,
     failing: bool,
@@ -130,7 +132,8 @@ fn diagnose_container(
     let name = kube::name_of(pod);
     let service_account_name = kube::service_account_of(pod).to_string();
     let service_account = facts.service_account(&namespace, &service_account_name);
-    let event = events::latest_pull_failure(facts, &namespace, name, container.image)
+    let event = events
+        .latest_pull_failure(&namespace, name, container.image)
         .map(|e| e.message.clone())
         .or_else(|| {
             // Without an event, a waiting message that is not the back-off text still tells.
@@ -185,9 +188,14 @@ fn diagnose_container(
 }
 
 /// A controller whose pods cannot be created because their ServiceAccount is missing.
-fn diagnose_workload(facts: &Facts, workload: &Workload) -> Option<Finding> {
+fn diagnose_workload(
+    facts: &Facts,
+    events: &events::EventIndex<'_>,
+    workload: &Workload,
+) -> Option<Finding> {
     let failure = workload.failure.clone().or_else(|| {
-        events::latest_create_failure(facts, &workload.namespace, &workload.kind, &workload.name)
+        events
+            .latest_create_failure(&workload.namespace, &workload.kind, &workload.name)
             .map(|e| e.message.clone())
     })?;
     let (container, image) = workload.containers.first().cloned().unwrap_or_default();

@@ -2,10 +2,9 @@
 //! not, the statement that comes closest names the cause.
 
 use super::access::Outcome;
-use crate::iam::eval::{self, Caller, Decision, Match, Request, Sourced};
+use crate::iam::eval::{self, Caller, Context, Decision, Match, Request, Sourced};
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
 use crate::report::{Cause, Status};
-use std::collections::BTreeMap;
 
 pub const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 pub const POD_IDENTITY_SERVICE: &str = "pods.eks.amazonaws.com";
@@ -28,36 +27,43 @@ pub enum Assumer {
 }
 
 impl Assumer {
-    fn context(&self) -> BTreeMap<String, Vec<String>> {
+    /// The keys the assume call carries that we know; any other key is unknown.
+    fn context(&self) -> Context {
+        let mut context = Context::open();
         match self {
             Assumer::Irsa {
                 issuer_key,
                 subject,
                 audience,
                 ..
-            } => BTreeMap::from([
-                (format!("{issuer_key}:sub"), vec![subject.clone()]),
-                (format!("{issuer_key}:aud"), vec![audience.clone()]),
-            ]),
+            } => {
+                context
+                    .carried(&["aws:", "sts:", &format!("{issuer_key}:")])
+                    .set(format!("{issuer_key}:sub"), vec![subject.clone()])
+                    .set(format!("{issuer_key}:aud"), vec![audience.clone()]);
+            }
             Assumer::PodIdentity {
                 cluster_name,
                 namespace,
                 service_account,
-            } => BTreeMap::from([
-                (
-                    "aws:RequestTag/eks-cluster-name".to_string(),
-                    vec![cluster_name.clone()],
-                ),
-                (
-                    "aws:RequestTag/kubernetes-namespace".to_string(),
-                    vec![namespace.clone()],
-                ),
-                (
-                    "aws:RequestTag/kubernetes-service-account".to_string(),
-                    vec![service_account.clone()],
-                ),
-            ]),
+            } => {
+                context
+                    .carried(&["aws:", "sts:"])
+                    .set(
+                        "aws:RequestTag/eks-cluster-name",
+                        vec![cluster_name.clone()],
+                    )
+                    .set(
+                        "aws:RequestTag/kubernetes-namespace",
+                        vec![namespace.clone()],
+                    )
+                    .set(
+                        "aws:RequestTag/kubernetes-service-account",
+                        vec![service_account.clone()],
+                    );
+            }
         }
+        context
     }
 }
 
@@ -175,10 +181,11 @@ pub fn irsa_failures(
             format!("does not allow {WEB_IDENTITY}, the action IRSA uses"),
         ));
     }
-    let context = BTreeMap::from([
-        (format!("{issuer_key}:sub"), vec![subject.to_string()]),
-        (format!("{issuer_key}:aud"), vec![audience.to_string()]),
-    ]);
+    let mut context = Context::open();
+    context
+        .carried(&["aws:", "sts:", &format!("{issuer_key}:")])
+        .set(format!("{issuer_key}:sub"), vec![subject.to_string()])
+        .set(format!("{issuer_key}:aud"), vec![audience.to_string()]);
     for (operator, keys) in &statement.condition {
         for (key, values) in keys {
             let shown = values.iter().collect::<Vec<_>>().join(", ");
@@ -202,7 +209,8 @@ pub fn irsa_failures(
                 ));
                 continue;
             }
-            if eval::condition_matches(operator, key, values, &context) == Match::Yes {
+            // A condition we cannot decide is not named as the failure.
+            if eval::condition_matches(operator, key, values, &context) != Match::No {
                 continue;
             }
             match claim {

@@ -123,6 +123,36 @@ pub struct RoleDetail {
     pub attached_managed_policies: Vec<AttachedPolicy>,
     #[serde(rename = "PermissionsBoundary", default)]
     pub permissions_boundary: Option<Boundary>,
+    /// `None` when the document does not carry them: the tags are then unknown.
+    #[serde(rename = "Tags", default)]
+    pub tags: Option<Vec<Tag>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Tag {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value", default)]
+    pub value: String,
+}
+
+/// Tags as a map, `None` when they were not read.
+pub fn tag_map(tags: Option<&Vec<Tag>>) -> Option<std::collections::BTreeMap<String, String>> {
+    tags.map(|t| t.iter().map(|t| (t.key.clone(), t.value.clone())).collect())
+}
+
+/// `aws organizations describe-organization`; `{"Organization": null}` records an account that
+/// is in no organization (the CLI's `AWSOrganizationsNotInUseException`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeOrganization {
+    #[serde(rename = "Organization")]
+    pub organization: Option<Organization>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Organization {
+    #[serde(rename = "Id")]
+    pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -178,6 +208,8 @@ pub struct GetRole {
     pub assume_role_policy_document: Value,
     #[serde(rename = "PermissionsBoundary", default)]
     pub permissions_boundary: Option<Boundary>,
+    #[serde(rename = "Tags", default)]
+    pub tags: Option<Vec<Tag>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -36,8 +36,12 @@ pub fn ingest(documents: &[Document]) -> Facts {
     let mut facts = Facts::default();
     let mut pending = Pending::default();
     for doc in documents {
+        let before = facts.problems.len();
         if let Err(problem) = ingest_one(&mut facts, &mut pending, &doc.value) {
-            facts.problems.push(format!("{}: {problem}", doc.origin));
+            facts.problems.push(problem);
+        }
+        for problem in &mut facts.problems[before..] {
+            *problem = format!("{}: {problem}", doc.origin);
         }
     }
     settle(&mut facts, pending);
@@ -46,6 +50,63 @@ pub fn ingest(documents: &[Document]) -> Facts {
 
 fn parse<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, String> {
     serde_json::from_value(value.clone()).map_err(|e| format!("{what} does not parse: {e}"))
+}
+
+/// A Kubernetes object whose fields may be bad one by one: a field that does not parse is
+/// dropped (and said in `problems`), so one bad field keeps the object with that fact unknown.
+fn parse_lenient<T: DeserializeOwned>(
+    value: &Value,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Result<T, String> {
+    const MAX_DROPPED: usize = 8;
+    let mut value = value.clone();
+    for _ in 0..=MAX_DROPPED {
+        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(object) => return Ok(object),
+            Err(e) => e,
+        };
+        let path = error.path().to_string();
+        if !drop_at(&mut value, error.path()) {
+            return Err(format!("{what} does not parse: {}", error.inner()));
+        }
+        problems.push(format!(
+            "{what}: {path} does not parse ({}); read without it",
+            error.inner()
+        ));
+    }
+    Err(format!("{what} does not parse: too many bad fields"))
+}
+
+/// Removes the value at `path`; false when the path is the whole object or not there.
+fn drop_at(value: &mut Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut here = value;
+    for segment in parents {
+        here = match (segment, here) {
+            (Segment::Map { key }, Value::Object(map)) => match map.get_mut(key.as_str()) {
+                Some(next) => next,
+                None => return false,
+            },
+            (Segment::Seq { index }, Value::Array(list)) => match list.get_mut(*index) {
+                Some(next) => next,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, here) {
+        (Segment::Map { key }, Value::Object(map)) => map.remove(key.as_str()).is_some(),
+        (Segment::Seq { index }, Value::Array(list)) if *index < list.len() => {
+            list.remove(*index);
+            true
+        }
+        _ => false,
+    }
 }
 
 fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result<(), String> {
@@ -58,7 +119,10 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
         .and_then(Value::as_str)
         .map(str::to_string);
     if has("apiVersion") && has("kind") {
-        return ingest_kube(facts, value);
+        let mut problems = Vec::new();
+        let result = ingest_kube(facts, value, &mut problems);
+        facts.problems.append(&mut problems);
+        return result;
     }
     if let Some(lookup) = object.get("pulldoctorLookup") {
         // How a live lookup ended: answered completely (what is missing is absent), or failed.
@@ -82,6 +146,9 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
     }
     if has("Account") && has("Arn") && has("UserId") {
         facts.caller = Some(parse(value, "caller identity")?);
+    } else if has("Organization") {
+        let d: DescribeOrganization = parse(value, "organization")?;
+        facts.organization = Some(d.organization.map(|o| o.id));
     } else if let Some(cluster) = object.get("cluster") {
         facts.cluster = Some(parse(cluster, "cluster")?);
     } else if let Some(ng) = object.get("nodegroup") {
@@ -223,12 +290,16 @@ fn upsert_association(facts: &mut Facts, a: PodIdentityAssociation) {
     }
 }
 
-fn ingest_kube(facts: &mut Facts, value: &Value) -> Result<(), String> {
+fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> Result<(), String> {
     let kind = value["kind"].as_str().unwrap_or_default();
     let api_version = value["apiVersion"].as_str().unwrap_or_default();
     if kind == "List" || kind.ends_with("List") {
         let items = value["items"].as_array().ok_or("a List without items")?;
-        let mut problems = Vec::new();
+        // An empty List is what `kubectl get pods -A -o json` prints for a cluster with no pods.
+        if kind == "PodList" || items.is_empty() {
+            facts.pods_listed = true;
+        }
+        let mut failed = Vec::new();
         for (i, item) in items.iter().enumerate() {
             // Items of a typed list (PodList) may omit their own kind.
             let mut item = item.clone();
@@ -236,14 +307,14 @@ fn ingest_kube(facts: &mut Facts, value: &Value) -> Result<(), String> {
                 item["kind"] = Value::String(kind.trim_end_matches("List").to_string());
                 item["apiVersion"] = Value::String(api_version.to_string());
             }
-            if let Err(p) = ingest_kube(facts, &item) {
-                problems.push(format!("item {i}: {p}"));
+            if let Err(p) = ingest_kube(facts, &item, problems) {
+                failed.push(format!("item {i}: {p}"));
             }
         }
-        return if problems.is_empty() {
+        return if failed.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(failed.join("; "))
         };
     }
     let name = value["metadata"]["name"].as_str().unwrap_or("?");
@@ -254,15 +325,18 @@ fn ingest_kube(facts: &mut Facts, value: &Value) -> Result<(), String> {
     );
     match kind {
         "Pod" => {
-            let pod: Pod = parse(value, &what)?;
-            facts.pods.retain(|p| {
-                (&p.metadata.namespace, &p.metadata.name)
-                    != (&pod.metadata.namespace, &pod.metadata.name)
-            });
+            let pod: Pod = parse_lenient(value, &what, problems)?;
+            facts.pods_listed = true;
+            let containers = pod.spec.as_ref().map_or(0, |s| s.containers.len());
+            if containers == 0 {
+                problems.push(format!(
+                    "{what}: no containers in its spec; nothing of it can be diagnosed"
+                ));
+            }
             facts.pods.push(pod);
         }
         "ServiceAccount" => {
-            let sa: ServiceAccount = parse(value, &what)?;
+            let sa: ServiceAccount = parse_lenient(value, &what, problems)?;
             let ns = sa.metadata.namespace.clone().unwrap_or_default();
             facts.service_account_namespaces.insert(ns.clone());
             facts
@@ -270,7 +344,7 @@ fn ingest_kube(facts: &mut Facts, value: &Value) -> Result<(), String> {
                 .insert((ns, sa.metadata.name.clone().unwrap_or_default()), sa);
         }
         "Node" => {
-            let node: Node = parse(value, &what)?;
+            let node: Node = parse_lenient(value, &what, problems)?;
             facts
                 .nodes
                 .insert(node.metadata.name.clone().unwrap_or_default(), node);
@@ -390,13 +464,35 @@ fn add_role_only(facts: &mut Facts, r: GetRole) {
         trust: Err(String::new()),
         permissions: None,
         boundary_arn: None,
+        tags: None,
     });
     role.trust = trust_of(&r.assume_role_policy_document);
     role.boundary_arn = r.permissions_boundary.map(|b| b.permissions_boundary_arn);
+    if r.tags.is_some() {
+        role.tags = tag_map(r.tags.as_ref());
+    }
+}
+
+/// A pod read twice (two documents name it) counts once, as its last reading: one pass, so
+/// ingest stays linear in the number of pods.
+fn dedupe_pods(pods: &mut Vec<Pod>) {
+    let key = |p: &Pod| (p.metadata.namespace.clone(), p.metadata.name.clone());
+    let last: std::collections::HashMap<_, usize> =
+        pods.iter().enumerate().map(|(i, p)| (key(p), i)).collect();
+    let mut index = 0;
+    pods.retain(|p| {
+        let keep = last.get(&key(p)) == Some(&index);
+        index += 1;
+        keep
+    });
 }
 
 /// Second pass: documents whose account or region comes from other documents.
 fn settle(facts: &mut Facts, pending: Pending) {
+    dedupe_pods(&mut facts.pods);
+    if facts.covered.contains(super::scope::PODS) {
+        facts.pods_listed = true;
+    }
     // Lists a live source read completely are known, even when empty.
     use super::scope;
     if facts.covered.contains(scope::POD_IDENTITY) {
@@ -448,6 +544,7 @@ fn settle(facts: &mut Facts, pending: Pending) {
                         .collect(),
                 }),
                 boundary_arn: r.permissions_boundary.map(|b| b.permissions_boundary_arn),
+                tags: tag_map(r.tags.as_ref()),
                 arn: r.arn,
                 name: r.role_name.clone(),
             };

@@ -50,6 +50,8 @@ pub struct Role {
     /// `None` when only the role itself was read (`get-role`), not its permission policies.
     pub permissions: Option<RolePermissions>,
     pub boundary_arn: Option<String>,
+    /// The role's tags (`aws:PrincipalTag/…`), `None` when they were not read.
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +75,8 @@ pub struct Facts {
     pub problems: Vec<String>,
 
     pub pods: Vec<Pod>,
+    /// Whether the input held a pod list at all: without one, "nothing is failing" is not known.
+    pub pods_listed: bool,
     pub service_accounts: BTreeMap<(String, String), ServiceAccount>,
     /// Namespaces whose ServiceAccounts were listed (every namespace has `default`).
     pub service_account_namespaces: BTreeSet<String>,
@@ -86,6 +90,8 @@ pub struct Facts {
     pub node_classes: BTreeMap<String, String>,
 
     pub caller: Option<aws::CallerIdentity>,
+    /// The organization of the account: `Some(None)` in none, `None` when it was not read.
+    pub organization: Option<Option<String>>,
     pub cluster: Option<aws::Cluster>,
     pub nodegroups: BTreeMap<String, aws::Nodegroup>,
     pub fargate_profiles: BTreeMap<String, aws::FargateProfile>,
@@ -176,6 +182,8 @@ pub mod scope {
     pub const POD_IDENTITY: &str = "pod-identity-associations";
     pub const ACCESS_ENTRIES: &str = "access-entries";
     pub const AWS_AUTH: &str = "aws-auth";
+    pub const ORGANIZATION: &str = "organization";
+    pub const PODS: &str = "pods";
 }
 
 impl Facts {

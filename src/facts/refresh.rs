@@ -46,6 +46,7 @@ impl Facts {
             source: _,
             problems,
             pods,
+            pods_listed,
             service_accounts,
             service_account_namespaces,
             nodes,
@@ -54,6 +55,7 @@ impl Facts {
             aws_auth_roles,
             node_classes,
             caller,
+            organization,
             cluster,
             nodegroups,
             fargate_profiles,
@@ -79,6 +81,7 @@ impl Facts {
             }
         }
         self.pods.extend(pods);
+        self.pods_listed |= pods_listed;
         self.service_accounts.extend(service_accounts);
         self.service_account_namespaces
             .extend(service_account_namespaces);
@@ -94,6 +97,7 @@ impl Facts {
         self.aws_auth_roles = aws_auth_roles.or(self.aws_auth_roles.take());
         self.node_classes.extend(node_classes);
         self.caller = caller.or(self.caller.take());
+        self.organization = organization.or(self.organization.take());
         self.cluster = cluster.or(self.cluster.take());
         self.nodegroups.extend(nodegroups);
         self.fargate_profiles.extend(fargate_profiles);
@@ -157,6 +161,7 @@ impl Facts {
             ["repository-policy", _, _, _, ..] => {
                 self.repository_policies.remove(&repo(&parts));
             }
+            ["organization"] => self.organization = None,
             ["pull-through-cache", registry] => {
                 self.pull_through_rules.remove(*registry);
             }

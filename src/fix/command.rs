@@ -27,7 +27,7 @@ pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
         }
         None => make_plan(global, args)?,
     };
-    cli::print(&apply::render(&plan));
+    cli::print(&apply::render(&plan))?;
     if let Some(out) = &args.plan_out {
         let text = serde_json::to_string_pretty(&plan).expect("a plan always serialises");
         std::fs::write(out, text + "\n")
@@ -154,7 +154,7 @@ async fn apply_plan(
     for f in &report.findings {
         crate::report::text::render_finding(&mut text, f);
     }
-    cli::print(&text);
+    cli::print(&text)?;
     let still = report
         .findings
         .iter()

@@ -8,6 +8,97 @@
 use super::policy::{Effect, PolicyDocument, Principal, Statement, Strings};
 use std::collections::BTreeMap;
 
+/// The condition keys a request carries. A key is present with values, known to be absent, or
+/// unknown: a condition on an unknown key cannot be decided, so it never reads as "no".
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Lower-cased key → values.
+    present: BTreeMap<String, Vec<String>>,
+    /// Lower-cased keys, or prefixes ending in `/` (`aws:principaltag/`), known not to be sent.
+    absent: Vec<String>,
+    /// Every key not present is absent: the context is fully described.
+    closed: bool,
+    /// Lower-cased key prefixes (`aws:`) the request can carry at all; a key under none of
+    /// them (another service's, another issuer's) is absent. Empty: any prefix.
+    carried: Vec<String>,
+    /// Lower-cased key or prefix → why its value is not known, for the summary.
+    unknown: BTreeMap<String, String>,
+}
+
+/// What a context says of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValue<'a> {
+    Present(&'a [String]),
+    Absent,
+    /// Not established; the string says why (empty when nothing more is known).
+    Unknown(&'a str),
+}
+
+impl Context {
+    /// A context that names every key it carries: any other key is absent.
+    pub fn closed<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Vec<String>)>) -> Context {
+        let mut context = Context {
+            closed: true,
+            ..Context::default()
+        };
+        for (key, values) in pairs {
+            context.set(key, values);
+        }
+        context
+    }
+
+    /// A context in which any key not set or marked absent is unknown.
+    pub fn open() -> Context {
+        Context::default()
+    }
+
+    pub fn set(&mut self, key: impl Into<String>, values: Vec<String>) -> &mut Context {
+        self.present.insert(key.into().to_ascii_lowercase(), values);
+        self
+    }
+
+    /// Only keys under these prefixes (`aws:`, `ecr:`, an issuer's `oidc…/id/X:`) can be in the
+    /// request; any other key is absent.
+    pub fn carried(&mut self, prefixes: &[&str]) -> &mut Context {
+        self.carried = prefixes.iter().map(|p| p.to_ascii_lowercase()).collect();
+        self
+    }
+
+    /// Marks a key (or, ending in `/`, every key under a prefix) as not sent.
+    pub fn absent(&mut self, key: &str) -> &mut Context {
+        self.absent.push(key.to_ascii_lowercase());
+        self
+    }
+
+    /// Says why a key (or a prefix ending in `/`) is unknown.
+    pub fn unknown(&mut self, key: &str, why: impl Into<String>) -> &mut Context {
+        self.unknown.insert(key.to_ascii_lowercase(), why.into());
+        self
+    }
+
+    /// Condition keys are case-insensitive.
+    pub fn get(&self, key: &str) -> KeyValue<'_> {
+        let key = key.to_ascii_lowercase();
+        if let Some(values) = self.present.get(&key) {
+            return KeyValue::Present(values);
+        }
+        let under = |prefix: &String| {
+            *prefix == key || (prefix.ends_with('/') && key.starts_with(prefix.as_str()))
+        };
+        let foreign =
+            !self.carried.is_empty() && !self.carried.iter().any(|p| key.starts_with(p.as_str()));
+        if self.closed || foreign || self.absent.iter().any(under) {
+            return KeyValue::Absent;
+        }
+        let why = self
+            .unknown
+            .iter()
+            .find(|(prefix, _)| under(prefix))
+            .map_or("", |(_, why)| why.as_str());
+        KeyValue::Unknown(why)
+    }
+}
+
 /// One call as IAM sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Request<'a> {
@@ -16,8 +107,8 @@ pub struct Request<'a> {
     pub resource: Option<&'a str>,
     /// Only for resource-based and trust policies: who is asking.
     pub principal: Option<Caller<'a>>,
-    /// Condition keys present in the request context, with their values.
-    pub context: BTreeMap<String, Vec<String>>,
+    /// The condition keys the request carries.
+    pub context: Context,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,7 +189,7 @@ pub fn evaluate(policies: &[Sourced<'_>], request: &Request<'_>) -> Evaluation {
     let mut denies = Vec::new();
     let mut unknown_allows = Vec::new();
     let mut unknown_denies = Vec::new();
-    let mut unknown_reason = None;
+    let (mut allow_reason, mut deny_reason) = (None, None);
     for policy in policies {
         for (index, statement) in policy.document.statements.iter().enumerate() {
             let reference = StatementRef {
@@ -111,30 +202,33 @@ pub fn evaluate(policies: &[Sourced<'_>], request: &Request<'_>) -> Evaluation {
                     Effect::Allow => allows.push(reference),
                     Effect::Deny => denies.push(reference),
                 },
-                Match::Unknown(why) => {
-                    unknown_reason.get_or_insert(why);
-                    match statement.effect {
-                        Effect::Allow => unknown_allows.push(reference),
-                        Effect::Deny => unknown_denies.push(reference),
+                Match::Unknown(why) => match statement.effect {
+                    Effect::Allow => {
+                        allow_reason.get_or_insert(format!(
+                            "allowed only if {why}; not checked ({reference})"
+                        ));
+                        unknown_allows.push(reference);
                     }
-                }
+                    Effect::Deny => {
+                        deny_reason
+                            .get_or_insert(format!("denied if {why}; not checked ({reference})"));
+                        unknown_denies.push(reference);
+                    }
+                },
             }
         }
     }
-    let (decision, deciding) = if !denies.is_empty() {
-        (Decision::ExplicitDeny, denies)
+    let (decision, deciding, unknown_reason) = if !denies.is_empty() {
+        (Decision::ExplicitDeny, denies, None)
     } else if !unknown_denies.is_empty() {
-        (Decision::Indeterminate, unknown_denies)
+        (Decision::Indeterminate, unknown_denies, deny_reason)
     } else if !allows.is_empty() {
-        (Decision::Allow, allows)
+        (Decision::Allow, allows, None)
     } else if !unknown_allows.is_empty() {
-        (Decision::Indeterminate, unknown_allows)
+        (Decision::Indeterminate, unknown_allows, allow_reason)
     } else {
-        (Decision::ImplicitDeny, Vec::new())
+        (Decision::ImplicitDeny, Vec::new(), None)
     };
-    let unknown_reason = (decision == Decision::Indeterminate)
-        .then_some(unknown_reason)
-        .flatten();
     Evaluation {
         decision,
         deciding,
@@ -214,7 +308,7 @@ fn same_role(value: &str, arn: &str) -> bool {
     }
 }
 
-fn conditions_match(statement: &Statement, context: &BTreeMap<String, Vec<String>>) -> Match {
+fn conditions_match(statement: &Statement, context: &Context) -> Match {
     let mut result = Match::Yes;
     for (operator, keys) in &statement.condition {
         for (key, values) in keys {
@@ -226,17 +320,7 @@ fn conditions_match(statement: &Statement, context: &BTreeMap<String, Vec<String
 }
 
 /// One condition: `operator` applied to context key `key` against the policy's `values`.
-pub fn condition_matches(
-    operator: &str,
-    key: &str,
-    values: &Strings,
-    context: &BTreeMap<String, Vec<String>>,
-) -> Match {
-    // Condition keys are case-insensitive.
-    let present = context
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_slice());
+pub fn condition_matches(operator: &str, key: &str, values: &Strings, context: &Context) -> Match {
     let (set_operator, rest) = match operator.split_once(':') {
         Some((prefix @ ("ForAnyValue" | "ForAllValues"), rest)) => (Some(prefix), rest),
         _ => (None, operator),
@@ -245,12 +329,27 @@ pub fn condition_matches(
         Some(base) => (base, true),
         None => (rest, false),
     };
+    let shown = || {
+        let list: Vec<&str> = values.iter().collect();
+        format!("{operator} {key} {}", list.join(", "))
+    };
+    let present = match context.get(key) {
+        KeyValue::Present(values) => Some(values),
+        KeyValue::Absent => None,
+        KeyValue::Unknown("") => {
+            return Match::Unknown(format!("{} ({key} is not known)", shown()));
+        }
+        KeyValue::Unknown(why) => return Match::Unknown(format!("{} ({why})", shown())),
+    };
     if base == "Null" {
         let wants_null = values.iter().any(|v| v.eq_ignore_ascii_case("true"));
         return Match::from_bool(present.is_none() == wants_null);
     }
     let Some(compare) = comparator(base) else {
-        return Match::Unknown(format!("condition operator {operator} is not evaluated"));
+        return Match::Unknown(format!(
+            "{} (the operator {operator} is not evaluated)",
+            shown()
+        ));
     };
     let Some(actual) = present else {
         // A missing key fails every operator except the IfExists forms and ForAllValues.
@@ -274,8 +373,21 @@ fn comparator(base: &str) -> Option<Comparator> {
         "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase" => |p, a| p.eq_ignore_ascii_case(a),
         "StringLike" | "ArnLike" | "StringNotLike" | "ArnNotLike" => |p, a| glob_match(p, a, false),
         "Bool" => |p, a| p.eq_ignore_ascii_case(a),
+        "NumericEquals" | "NumericNotEquals" => |p, a| numeric(p, a, |p, a| a == p),
+        "NumericLessThan" => |p, a| numeric(p, a, |p, a| a < p),
+        "NumericLessThanEquals" => |p, a| numeric(p, a, |p, a| a <= p),
+        "NumericGreaterThan" => |p, a| numeric(p, a, |p, a| a > p),
+        "NumericGreaterThanEquals" => |p, a| numeric(p, a, |p, a| a >= p),
         _ => return None,
     })
+}
+
+/// A numeric comparison; a value that is not a number matches nothing, as in IAM.
+fn numeric(policy: &str, actual: &str, compare: fn(f64, f64) -> bool) -> bool {
+    match (policy.trim().parse::<f64>(), actual.trim().parse::<f64>()) {
+        (Ok(p), Ok(a)) => compare(p, a),
+        _ => false,
+    }
 }
 
 /// IAM's wildcard match: `*` any run of characters, `?` any one character.
@@ -513,11 +625,8 @@ mod tests {
         }
     }
 
-    fn context(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
-            .collect()
+    fn context(pairs: &[(&str, &str)]) -> Context {
+        Context::closed(pairs.iter().map(|(k, v)| (*k, vec![v.to_string()])))
     }
 
     #[test]
@@ -570,7 +679,7 @@ mod tests {
             Match::Yes
         );
         // A key missing from the request: fails, except IfExists and ForAllValues.
-        let empty = BTreeMap::new();
+        let empty = Context::closed(Vec::<(String, Vec<String>)>::new());
         assert_eq!(
             condition_matches("StringEquals", "k", &s("v"), &empty),
             Match::No
@@ -592,7 +701,7 @@ mod tests {
             Match::Yes
         );
         assert!(matches!(
-            condition_matches("NumericLessThan", "k", &s("1"), &ctx),
+            condition_matches("DateLessThan", "oidc/id/X:sub", &s("1"), &ctx),
             Match::Unknown(_)
         ));
     }

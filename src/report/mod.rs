@@ -4,6 +4,7 @@
 pub mod text;
 
 use crate::facts::SourceInfo;
+use crate::text::{escape_block, escape_line};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "pulldoctor.report/v1";
@@ -442,5 +443,87 @@ impl Apply {
                 ..
             } => format!("Pod Identity association of {namespace}/{service_account}"),
         }
+    }
+}
+
+fn escape_line_in(s: &mut String) {
+    if let std::borrow::Cow::Owned(e) = escape_line(s) {
+        *s = e;
+    }
+}
+
+fn escape_block_in(s: &mut String) {
+    if let std::borrow::Cow::Owned(e) = escape_block(s) {
+        *s = e;
+    }
+}
+
+impl Report {
+    /// The same report for a person's eyes: every text escaped (see [`crate::text`]). JSON
+    /// output uses the report as it is.
+    pub fn escaped(&self) -> Report {
+        let mut report = self.clone();
+        let source = &mut report.source;
+        for field in [
+            &mut source.context,
+            &mut source.cluster,
+            &mut source.region,
+            &mut source.account,
+            &mut source.captured_at,
+        ] {
+            field.iter_mut().for_each(escape_line_in);
+        }
+        report.problems.iter_mut().for_each(escape_line_in);
+        report.findings = report.findings.iter().map(Finding::escaped).collect();
+        report
+    }
+}
+
+impl Finding {
+    /// The finding for a person's eyes (see [`Report::escaped`]).
+    pub fn escaped(&self) -> Finding {
+        let mut finding = self.clone();
+        for field in [
+            &mut finding.namespace,
+            &mut finding.container,
+            &mut finding.image,
+            &mut finding.state,
+            &mut finding.summary,
+            &mut finding.service_account,
+        ] {
+            escape_line_in(field);
+        }
+        finding.pod.iter_mut().for_each(escape_line_in);
+        finding.workload.iter_mut().for_each(escape_line_in);
+        finding
+            .pull_identity
+            .arn
+            .iter_mut()
+            .for_each(escape_line_in);
+        finding
+            .pull_identity
+            .candidates
+            .iter_mut()
+            .for_each(escape_line_in);
+        finding
+            .app_identity
+            .role_arn
+            .iter_mut()
+            .for_each(escape_line_in);
+        for link in &mut finding.links {
+            escape_line_in(&mut link.summary);
+            link.evidence.iter_mut().for_each(escape_line_in);
+        }
+        for fix in &mut finding.fixes {
+            escape_line_in(&mut fix.title);
+            for step in &mut fix.steps {
+                escape_line_in(&mut step.explain);
+                step.command.iter_mut().for_each(escape_block_in);
+                for text in [&mut step.document, &mut step.diff, &mut step.current] {
+                    text.iter_mut().for_each(escape_block_in);
+                }
+            }
+        }
+        finding
     }
 }

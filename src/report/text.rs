@@ -16,6 +16,7 @@ pub fn marker(status: Status) -> &'static str {
 }
 
 pub fn render(report: &Report) -> String {
+    let report = &report.escaped();
     let mut out = String::new();
     let count = |s: Status| report.findings.iter().filter(|f| f.verdict == s).count();
     let source = &report.source;
@@ -60,6 +61,7 @@ pub fn render(report: &Report) -> String {
 }
 
 pub fn render_finding(out: &mut String, f: &Finding) {
+    let f = &f.escaped();
     let _ = writeln!(
         out,
         "{}  {}  container {}",

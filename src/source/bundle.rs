@@ -26,9 +26,19 @@ impl std::fmt::Display for BundleError {
     }
 }
 
-/// Reads a bundle directory or file. Only an unreadable path is an error; bad content is a
-/// problem in the bundle.
+/// The default cap on one input file (`--max-input-mb`): far above any real `kubectl` output of
+/// a large cluster, far below what would exhaust memory.
+pub const DEFAULT_MAX_INPUT_MB: u64 = 512;
+
+/// Reads a bundle directory or file with the default size cap.
 pub fn read(path: &Path) -> Result<Bundle, BundleError> {
+    read_limited(path, DEFAULT_MAX_INPUT_MB * 1024 * 1024)
+}
+
+/// Reads a bundle directory or file; no file larger than `limit` bytes is read. Only an
+/// unreadable path is an error; bad content is a problem in the bundle, and every entry of a
+/// directory that is not read is listed as one.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| BundleError(format!("cannot read {}: {e}", path.display())))?;
     let mut bundle = Bundle::default();
@@ -37,7 +47,6 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
             .map_err(|e| BundleError(format!("cannot list {}: {e}", path.display())))?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file())
             .collect();
         entries.sort();
         for file in entries {
@@ -45,19 +54,34 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if name.starts_with('.') {
+            let skipped = match std::fs::metadata(&file) {
+                _ if name.starts_with('.') => Some("a hidden file".to_string()),
+                Err(e) => Some(format!("unreadable ({e})")),
+                Ok(m) if m.is_dir() => {
+                    Some("a directory (a bundle is one flat directory)".to_string())
+                }
+                Ok(m) if !m.is_file() => Some(format!("{}, not a file", file_kind(&m))),
+                Ok(_) => None,
+            };
+            if let Some(why) = skipped {
+                bundle.problems.push(format!("{name}: {why}; skipped"));
                 continue;
             }
-            match std::fs::read_to_string(&file) {
+            match read_text(&file, limit) {
                 Ok(text) => add_text(&mut bundle, &name, &text),
-                Err(e) => bundle
-                    .problems
-                    .push(format!("{name}: unreadable ({e}); skipped")),
+                Err(why) => bundle.problems.push(format!("{name}: {why}; skipped")),
             }
         }
     } else {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| BundleError(format!("cannot read {}: {e}", path.display())))?;
+        let display = path.display();
+        if !meta.is_file() && !is_pipe(&meta) {
+            return Err(BundleError(format!(
+                "{display} is {}, not a bundle file or directory",
+                file_kind(&meta)
+            )));
+        }
+        let text =
+            read_text(path, limit).map_err(|why| BundleError(format!("{display}: {why}")))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -65,6 +89,76 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
         add_text(&mut bundle, &name, &text);
     }
     Ok(bundle)
+}
+
+#[cfg(unix)]
+fn is_pipe(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_pipe(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// What a path that is neither a file nor a directory is, for the message.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+    }
+    let _ = meta;
+    "a special file"
+}
+
+/// One file's text, at most `limit` bytes; UTF-16 with a byte-order mark (what PowerShell's `>`
+/// writes) is decoded, a UTF-8 byte-order mark dropped.
+fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("unreadable ({e})"))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("unreadable ({e})"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "larger than {} MiB (raise the cap with --max-input-mb)",
+            limit / (1024 * 1024)
+        ));
+    }
+    decode(bytes)
+}
+
+fn decode(bytes: Vec<u8>) -> Result<String, String> {
+    let utf16 = |bytes: &[u8], from: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|c| from([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        String::from_utf16(&units).map_err(|_| "not valid UTF-16 text".to_string())
+    };
+    match bytes.as_slice() {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => {
+            String::from_utf8(rest.to_vec()).map_err(|_| "not UTF-8 text".to_string())
+        }
+        _ => String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string()),
+    }
 }
 
 /// Parses one file's text (JSON, else YAML) and adds what it holds.

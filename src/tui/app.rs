@@ -179,13 +179,15 @@ pub struct App {
 
 impl App {
     pub fn new(facts: Facts, now: Timestamp) -> App {
+        // The TUI shows only escaped text (see `crate::text`).
         let report = diagnose::diagnose(
             &facts,
             &Selection {
                 all: true,
                 ..Default::default()
             },
-        );
+        )
+        .escaped();
         let mut app = App {
             facts,
             report,
@@ -617,7 +619,8 @@ impl App {
                 all: true,
                 ..Default::default()
             },
-        );
+        )
+        .escaped();
         self.reorder();
         if self.stack.contains(&Screen::Wizard) && self.wizard.step <= 2 {
             self.wizard.list_repositories(&self.facts);

@@ -242,7 +242,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
     let facts = facts(global, &answers, &runtime)?;
     let setup = super::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;
-    cli::print(&render(&setup));
+    cli::print(&render(&setup))?;
     if let Some(dir) = &args.export {
         let paths = super::export::write(&setup, dir).map_err(Failure)?;
         for p in paths {
@@ -288,7 +288,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     let (text, ok) = verify(global, &setup, &runtime)?;
     cli::print(&format!(
         "\na pod of the new ServiceAccount would see:\n{text}"
-    ));
+    ))?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -16,6 +16,7 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub eks: aws_sdk_eks::Client,
     pub iam: aws_sdk_iam::Client,
+    pub organizations: aws_sdk_organizations::Client,
     ecr: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
     limits: Limits,
 }
@@ -53,6 +54,7 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
         sts: aws_sdk_sts::Client::new(&config),
         eks: aws_sdk_eks::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
+        organizations: aws_sdk_organizations::Client::new(&config),
         ecr: Mutex::new(HashMap::new()),
         config,
         limits,

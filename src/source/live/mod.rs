@@ -78,6 +78,8 @@ pub struct Options {
     pub all: bool,
     /// Only this pod (of `namespace`), whether it can pull or not: the TUI's refresh of one pod.
     pub pod: Option<String>,
+    /// Pods named on the command line (namespace, name): read whether they can pull or not.
+    pub named: Vec<(String, String)>,
     pub profile: Option<String>,
     pub region: Option<String>,
     pub cluster: Option<String>,
@@ -169,12 +171,18 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
 
     // Wave 1: pods and warning events.
     let pod = options.pod.as_deref();
-    let selecting = |p: &Pod| options.all || pod.is_some() || failing(p);
+    let named = |p: &Pod| {
+        options.named.iter().any(|(ns, name)| {
+            namespace_of(p) == ns && p.metadata.name.as_deref() == Some(name.as_str())
+        })
+    };
+    let selecting = |p: &Pod| options.all || pod.is_some() || failing(p) || named(p);
     let (pods, events) = tokio::join!(
         kube.pods(namespace, pod, selecting),
         kube.warning_events(namespace, pod)
     );
     let pods = pods.map_err(|e| e.message)?;
+    gaps.covered(scope::PODS);
     let events = match events {
         Ok(events) => events,
         Err(e) => {
@@ -331,11 +339,27 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
         .collect();
 
     let eks = &aws.eks;
-    let (caller, cluster, groups, profiles, classes, candidates, associations, providers, listings) = tokio::join!(
+    let (
+        caller,
+        organization,
+        cluster,
+        groups,
+        profiles,
+        classes,
+        candidates,
+        associations,
+        providers,
+        listings,
+    ) = tokio::join!(
         aws.call(
             "sts:GetCallerIdentity",
             "the current credentials",
             aws.sts.get_caller_identity().send()
+        ),
+        aws.call(
+            "organizations:DescribeOrganization",
+            "the account",
+            aws.organizations.describe_organization().send()
         ),
         aws.call(
             "eks:DescribeCluster",
@@ -388,6 +412,15 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
             None
         }
     };
+    // The organization settles `aws:PrincipalOrgID` conditions; an account in none is a fact.
+    match organization {
+        Ok(out) => documents
+            .push(json!({"Organization": out.organization().map(|o| json!({"Id": o.id()}))})),
+        Err(e) if e.is(&["AWSOrganizationsNotInUseException"]) => {
+            documents.push(json!({"Organization": null}));
+        }
+        Err(e) => gaps.error(scope::ORGANIZATION, &e.message),
+    }
     let mut issuer = None;
     let mut auto_role = None;
     match cluster {
@@ -1129,6 +1162,7 @@ async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> Rol
         "RoleName": role.role_name(), "Arn": role.arn(),
         "AssumeRolePolicyDocument": role.assume_role_policy_document(),
         "RolePolicyList": role_policies, "AttachedManagedPolicies": attached,
+        "Tags": role.tags().iter().map(|t| json!({"Key": t.key(), "Value": t.value()})).collect::<Vec<_>>(),
     });
     if let Some(b) = role
         .permissions_boundary()

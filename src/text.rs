@@ -1,0 +1,91 @@
+//! Text from a cluster or AWS is written by tenants: before it reaches a terminal or a file a
+//! person reads, control and bidirectional characters are escaped visibly, and a value put into a
+//! printed shell command is quoted. JSON output never passes through here: it stays exact.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// Characters that reorder the text around them (the "Trojan Source" set).
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_with(text: &str, keep: fn(char) -> bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| (c.is_control() || is_bidi(c)) && !keep(c);
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// One line of hostile text: every control character (newlines too) and bidirectional mark is
+/// written as an escape, so it cannot move the cursor, retitle the terminal or fake a line.
+pub fn escape_line(text: &str) -> Cow<'_, str> {
+    escape_with(text, |_| false)
+}
+
+/// A block of hostile text (a document, a diff): newlines and tabs stay, the rest is escaped.
+pub fn escape_block(text: &str) -> Cow<'_, str> {
+    escape_with(text, |c| c == '\n' || c == '\t')
+}
+
+/// A value for a printed shell command: as it is when it needs no quoting, else single-quoted.
+/// A NUL cannot be quoted; it is shown escaped (the command is then visibly wrong, not silently).
+pub fn shell_quote(value: &str) -> Cow<'_, str> {
+    match shlex::try_quote(value) {
+        Ok(quoted) => quoted,
+        Err(_) => Cow::Owned(format!("'{}'", escape_line(value).replace('\'', "'\\''"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_steers_a_terminal() {
+        let cases = [
+            ("plain text", "plain text"),
+            ("\u{1b}]0;owned\u{7}", "\\u{1b}]0;owned\\u{7}"),
+            ("\u{1b}[2J", "\\u{1b}[2J"),
+            ("two\nlines", "two\\nlines"),
+            ("abc\u{202e}fed", "abc\\u{202e}fed"),
+            ("\u{2066}x\u{2069}", "\\u{2066}x\\u{2069}"),
+            ("c1 \u{9b}31m", "c1 \\u{9b}31m"),
+            ("ünïcode ✓", "ünïcode ✓"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(escape_line(input), want, "{input:?}");
+        }
+        assert_eq!(escape_block("a\n\tb\u{1b}c"), "a\n\tb\\u{1b}c");
+    }
+
+    #[test]
+    fn quotes_what_a_shell_would_read() {
+        let cases = [
+            ("web", "web"),
+            ("shop/web", "shop/web"),
+            ("arn:aws:iam::1:role/x", "arn:aws:iam::1:role/x"),
+            ("a b", "'a b'"),
+            ("x;rm -rf ~", "'x;rm -rf ~'"),
+            ("$(id)", "'$(id)'"),
+            ("it's", "\"it's\""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(shell_quote(input), want, "{input:?}");
+        }
+        assert!(!shell_quote("a\0b").contains('\0'));
+    }
+}
