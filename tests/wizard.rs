@@ -49,6 +49,26 @@ fn each_answer_is_validated() {
 }
 
 #[test]
+fn derived_names_are_validated_too() {
+    let facts = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let mut a = answers();
+    a.repositories.push("  ".into());
+    assert!(wizard::validate(&a).iter().any(|e| e.contains("empty")));
+    // The default role name is CLUSTER-NAMESPACE-SERVICEACCOUNT: here longer than IAM allows.
+    let mut a = answers();
+    a.service_account = "a".repeat(60);
+    let errors = wizard::plan(&facts, &a).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("--role-name") && e.contains("64")),
+        "{errors:?}"
+    );
+    a.role_name = Some("orders".into());
+    assert!(wizard::plan(&facts, &a).is_ok());
+}
+
+#[test]
 fn exported_files_in_both_modes() {
     let facts = source::facts_from_bundle(&source::demo::bundle(), "demo");
     for mode in [Mode::Irsa, Mode::PodIdentity] {
@@ -59,7 +79,29 @@ fn exported_files_in_both_modes() {
         a.app_policy = Some(PolicyDocument::from_text(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::shop-orders/*"}]}"#).unwrap());
         let setup = wizard::plan(&facts, &a).unwrap();
         let dir = TempDir::new(mode.as_str());
-        export::write(&setup, &dir.0).unwrap();
+        export::write(&setup, &dir.0, false).unwrap();
+        if mode == Mode::Irsa {
+            // A second export refuses to overwrite; with force it replaces a planted symlink
+            // instead of writing through it.
+            let again = export::write(&setup, &dir.0, false).unwrap_err();
+            assert!(
+                again.contains("already exist") && again.contains("--force"),
+                "{again}"
+            );
+            let victim = dir.0.join("victim.txt");
+            std::fs::write(&victim, "keep me").unwrap();
+            std::fs::remove_file(dir.0.join("apply.sh")).unwrap();
+            std::os::unix::fs::symlink(&victim, dir.0.join("apply.sh")).unwrap();
+            export::write(&setup, &dir.0, true).unwrap();
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+            assert!(
+                !dir.0
+                    .join("apply.sh")
+                    .symlink_metadata()
+                    .unwrap()
+                    .is_symlink()
+            );
+        }
         for (name, text) in export::files(&setup) {
             insta::assert_snapshot!(format!("wizard_{}_{name}", mode.as_str()), text);
             if name.ends_with(".json") {

@@ -13,9 +13,10 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// A host that a person meant as private ECR: a 12-digit account and `dkr.ecr` / `dkr-ecr`.
+/// A host that a person meant as private ECR: a 12-digit account and `dkr.ecr` / `dkr-ecr`, in
+/// any case (the credential provider matches case-sensitively, so `DKR.ECR` is not covered).
 static ECR_LOOKALIKE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\d{12}\.dkr[.-]ecr").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?i)^\d{12}\.dkr[.-]ecr").expect("valid regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageRef {
@@ -253,6 +254,9 @@ mod tests {
             "111122223333.dkr.ecr.us-east-1.amazon.com/web:1",
             "111122223333.dkr.ecr.us-east-1.amazonaws.co/web:1",
             "111122223333.dkr-ecr.us-east-1.amazonaws.org/web:1",
+            // The credential provider's pattern is case-sensitive.
+            "111122223333.DKR.ECR.us-east-1.amazonaws.com/web:1",
+            "111122223333.dkr.ecr.US-EAST-1.amazonaws.com/web:1",
         ] {
             assert!(
                 matches!(parse(lookalike), Ok(ImageRef::EcrLookalike { .. })),

@@ -211,7 +211,11 @@ pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result
                     }
                     Effect::Export { setup, dir } => {
                         app.message = Some(
-                            match crate::wizard::export::write(&setup, std::path::Path::new(&dir)) {
+                            match crate::wizard::export::write(
+                                &setup,
+                                std::path::Path::new(&dir),
+                                false,
+                            ) {
                                 Ok(paths) => format!("wrote {} files to {dir}", paths.len()),
                                 Err(why) => why,
                             },
@@ -296,15 +300,21 @@ fn copy(name: &str, text: &str) -> String {
     let mut out = std::io::stdout();
     let _ = write!(out, "\x1b]52;c;{encoded}\x07");
     let _ = out.flush();
-    let path = std::env::temp_dir().join(format!("pulldoctor-fix-{name}.sh"));
-    match std::fs::write(&path, text) {
-        Ok(()) => format!(
+    // A new file of a random name, created exclusively and private: a planted file or symlink
+    // in the shared temporary directory is never written through.
+    let saved = tempfile::Builder::new()
+        .prefix(&format!("pulldoctor-fix-{name}-"))
+        .suffix(".sh")
+        .tempfile()
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.keep().map_err(|e| e.error)
+        });
+    match saved {
+        Ok((_, path)) => format!(
             "copied to the clipboard (OSC 52) and saved to {}",
             path.display()
         ),
-        Err(e) => format!(
-            "copied to the clipboard (OSC 52); could not save {}: {e}",
-            path.display()
-        ),
+        Err(e) => format!("copied to the clipboard (OSC 52); could not save it: {e}"),
     }
 }

@@ -46,6 +46,9 @@ pub struct WizardArgs {
     /// Write the setup as files (Kubernetes YAML, JSON policies, a shell script, Terraform).
     #[arg(long, value_name = "DIR", conflicts_with = "apply")]
     pub export: Option<PathBuf>,
+    /// With --export: overwrite files that exist (a symlink is replaced, never followed).
+    #[arg(long, requires = "export")]
+    pub force: bool,
     /// Apply the setup (needs --allow-writes), then diagnose the new ServiceAccount.
     #[arg(long)]
     pub apply: bool,
@@ -244,7 +247,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     let setup = super::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;
     cli::print(&render(&setup))?;
     if let Some(dir) = &args.export {
-        let paths = super::export::write(&setup, dir).map_err(Failure)?;
+        let paths = super::export::write(&setup, dir, args.force).map_err(Failure)?;
         for p in paths {
             println!("wrote {}", p.display());
         }

@@ -48,13 +48,38 @@ pub fn files(setup: &Setup) -> Vec<(String, String)> {
     files
 }
 
-/// Writes the files into `dir`; returns their paths.
-pub fn write(setup: &Setup, dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// Writes the files into `dir`; returns their paths. A file that exists is overwritten only with
+/// `overwrite` (`--force`), and then replaced, never written through: a planted symlink is
+/// removed, not followed. Without it, nothing is written when any file exists.
+pub fn write(setup: &Setup, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, String> {
+    use std::io::Write as _;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let files = files(setup);
+    let existing: Vec<String> = files
+        .iter()
+        .map(|(name, _)| dir.join(name))
+        .filter(|path| path.symlink_metadata().is_ok())
+        .map(|path| path.display().to_string())
+        .collect();
+    if !existing.is_empty() && !overwrite {
+        return Err(format!(
+            "{} already exist(s); nothing was written (--force overwrites)",
+            existing.join(", ")
+        ));
+    }
     let mut paths = Vec::new();
-    for (name, text) in files(setup) {
+    for (name, text) in files {
         let path = dir.join(&name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let cannot = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+        if path.symlink_metadata().is_ok() {
+            std::fs::remove_file(&path).map_err(cannot)?;
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(cannot)?;
         paths.push(path);
     }
     Ok(paths)

@@ -86,6 +86,17 @@ fn dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+const ROLE_NAME_RULE: &str = "up to 64 of letters, digits and +=,.@_-";
+
+/// IAM's rule for role names.
+fn role_name_ok(role: &str) -> bool {
+    !role.is_empty()
+        && role.len() <= 64
+        && role
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
 /// Each answer checked on its own, as the TUI checks a step before the next.
 pub fn validate(answers: &Answers) -> Vec<String> {
     let mut errors = Vec::new();
@@ -101,17 +112,13 @@ pub fn validate(answers: &Answers) -> Vec<String> {
     if answers.repositories.is_empty() {
         errors.push("name at least one ECR repository the app's images come from".into());
     }
-    if let Some(role) = &answers.role_name {
-        let ok = !role.is_empty()
-            && role.len() <= 64
-            && role
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-        if !ok {
-            errors.push(format!(
-                "role name \"{role}\": up to 64 of letters, digits and +=,.@_-"
-            ));
-        }
+    if answers.repositories.iter().any(|r| r.trim().is_empty()) {
+        errors.push("a repository name is empty".into());
+    }
+    if let Some(role) = &answers.role_name
+        && !role_name_ok(role)
+    {
+        errors.push(format!("role name \"{role}\": {ROLE_NAME_RULE}"));
     }
     if let Some(b) = &answers.permissions_boundary
         && !b.contains(":policy/")
@@ -318,6 +325,12 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         .role_name
         .clone()
         .unwrap_or_else(|| format!("{cluster}-{ns}-{sa}"));
+    if !role_name_ok(&role_name) {
+        return Err(vec![format!(
+            "the role name {role_name} made from the cluster, namespace and ServiceAccount is not a valid IAM role name ({ROLE_NAME_RULE}, this one has {}): give one with --role-name",
+            role_name.len()
+        )]);
+    }
     let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
     let assumer = match mode {
         Mode::Irsa => {
