@@ -296,3 +296,70 @@ async fn oidc_provider_and_audience_condition_fixes() {
         assert!(after.starts_with("\n✓ ok"), "the warning is gone: {after}");
     });
 }
+
+/// A plan file is not trusted: a document widened past what the cause's fix writes is refused
+/// before anything is shown as the plan; one that stays within the rules but is not what the fix
+/// writes now (another repository) is refused when applied; nothing is written either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_plan_is_refused() {
+    let h = Harness::new(&scenario("pull-permissions.yaml")).await;
+    let dir = TempDir::new("forged");
+    let plan = dir.0.join("plan.json");
+    tokio::task::block_in_place(|| {
+        let out = h.run(&[
+            "fix",
+            "app/pp-missing",
+            "--plan-out",
+            plan.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let original = std::fs::read_to_string(&plan).unwrap();
+        let forge = |from: &str, to: &str, name: &str| {
+            assert!(original.contains(from), "{from} in {original}");
+            let path = dir.0.join(name);
+            std::fs::write(&path, original.replace(from, to)).unwrap();
+            path
+        };
+        h.front.clear();
+        let wide = forge("ecr:BatchGetImage", "*", "wide.json");
+        for extra in [&[][..], &["--allow-writes", "--yes"][..]] {
+            let mut args = vec!["fix", "--plan", wide.to_str().unwrap()];
+            args.extend_from_slice(extra);
+            let out = h.run(&args);
+            assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+            assert!(text(&out).contains("refused"), "{}", text(&out));
+            assert!(
+                !text(&out).contains("\"*\""),
+                "the forged document is not shown as the plan"
+            );
+        }
+        let other = forge("repository/app/web", "repository/app/other", "other.json");
+        let out = h.run(&[
+            "fix",
+            "--plan",
+            other.to_str().unwrap(),
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            dir.0.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("does not match"), "{}", text(&out));
+        assert_eq!(writes(&h), Vec::<String>::new(), "nothing written");
+        // The genuine plan still applies.
+        let out = h.run(&[
+            "fix",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--allow-writes",
+            "--yes",
+            "--backup-dir",
+            dir.0.to_str().unwrap(),
+        ]);
+        assert!(
+            text(&out).contains("applied iam:PutRolePolicy"),
+            "{}",
+            text(&out)
+        );
+    });
+}

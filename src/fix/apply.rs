@@ -89,14 +89,17 @@ pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
 }
 
 pub fn render(plan: &Plan) -> String {
+    use crate::text::{escape_block, escape_line};
     let container = if plan.container.is_empty() {
         String::new()
     } else {
-        format!(" [{}]", plan.container)
+        format!(" [{}]", escape_line(&plan.container))
     };
     let mut out = format!(
         "plan for {}{container} — {}: {}\n",
-        plan.subject, plan.cause, plan.title
+        escape_line(&plan.subject),
+        escape_line(&plan.cause),
+        escape_line(&plan.title)
     );
     if plan.writes.is_empty() {
         out.push_str("  no API call fixes this; do it by hand:\n");
@@ -106,22 +109,22 @@ pub fn render(plan: &Plan) -> String {
         let account = if account.is_empty() {
             String::new()
         } else {
-            format!(" (account {account})")
+            format!(" (account {})", escape_line(&account))
         };
         out.push_str(&format!(
             "  {}. {} on {}{account}\n",
             i + 1,
             w.apply.call(),
-            w.apply.target()
+            escape_line(&w.apply.target())
         ));
         if let Some(diff) = &w.diff {
-            for line in diff.lines() {
+            for line in escape_block(diff).lines() {
                 out.push_str(&format!("       {line}\n"));
             }
         }
     }
     for step in &plan.by_hand {
-        out.push_str(&format!("  by hand: {step}\n"));
+        out.push_str(&format!("  by hand: {}\n", escape_block(step)));
     }
     out
 }
@@ -157,6 +160,17 @@ fn normal(text: &str) -> String {
     PolicyDocument::from_text(text)
         .map(|d| d.to_pretty_json())
         .unwrap_or_else(|_| text.to_string())
+}
+
+/// The same calls on the same targets, sending the same documents (compared as policies).
+pub fn same_writes(a: &[Write], b: &[Write]) -> bool {
+    let document = |d: &Option<String>| d.as_deref().map(normal);
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.apply == y.apply
+                && document(&x.after) == document(&y.after)
+                && document(&x.before) == document(&y.before)
+        })
 }
 
 impl Writer {

@@ -2,6 +2,7 @@
 //! line.
 
 use super::apply::{self, Plan, WritePermission, Writer};
+use super::guard;
 use crate::cli::{self, Failure, FixArgs, Global};
 use crate::diagnose;
 use crate::report::Status;
@@ -9,27 +10,15 @@ use std::io::{BufRead, IsTerminal, Write as _};
 use std::process::ExitCode;
 
 pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
+    let from_file = args.plan.is_some();
     let plan = match &args.plan {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure(format!("cannot read the plan {}: {e}", path.display())))?;
-            let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-                Failure(format!("{} is not a pulldoctor plan: {e}", path.display()))
-            })?;
-            if plan.schema != apply::PLAN_SCHEMA {
-                return Err(Failure(format!(
-                    "{} is not a {} plan",
-                    path.display(),
-                    apply::PLAN_SCHEMA
-                )));
-            }
-            plan
-        }
+        Some(path) => read_plan(path)?,
         None => make_plan(global, args)?,
     };
+    guard::check(&plan).map_err(Failure)?;
     cli::print(&apply::render(&plan))?;
     if let Some(out) = &args.plan_out {
-        let text = serde_json::to_string_pretty(&plan).expect("a plan always serialises");
+        let text = serde_json::to_string_pretty(&plan).unwrap_or_default();
         std::fs::write(out, text + "\n")
             .map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))?;
         eprintln!(
@@ -58,7 +47,63 @@ pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(apply_plan(global, args, &plan, permission))
+    runtime.block_on(apply_plan(global, args, &plan, permission, from_file))
+}
+
+/// A plan file as written by `--plan-out`, or by anyone: its diffs and title are not trusted.
+/// The diff shown is made again from the documents the calls send; the title says where it
+/// came from.
+fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
+    use std::io::Read as _;
+    const MAX_PLAN_BYTES: u64 = 16 * 1024 * 1024;
+    let shown = crate::text::escape_line(&path.display().to_string()).into_owned();
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PLAN_BYTES).read_to_string(&mut text))
+        .map_err(|e| Failure(format!("cannot read the plan {shown}: {e}")))?;
+    let mut plan: Plan = serde_json::from_str(&text)
+        .map_err(|e| Failure(format!("{shown} is not a pulldoctor plan: {e}")))?;
+    if plan.schema != apply::PLAN_SCHEMA {
+        return Err(Failure(format!(
+            "{shown} is not a {} plan",
+            apply::PLAN_SCHEMA
+        )));
+    }
+    plan.title = format!("the plan in {shown}");
+    for write in &mut plan.writes {
+        write.diff = write.after.as_ref().map(|after| {
+            super::documents::diff(write.before.as_deref().unwrap_or_default(), after)
+        });
+    }
+    Ok(plan)
+}
+
+/// A plan from a file is applied only when it is exactly what pulldoctor's fix of its cause
+/// writes now, from a fresh read of the pod and its chain.
+fn recomputed_matches(global: &Global, plan: &Plan) -> Result<(), Failure> {
+    let refused = || {
+        Failure(format!(
+            "the plan does not match what the fix of {} for {} writes now: a target changed since it was read, or the file was edited; nothing was written (plan again)",
+            plan.cause, plan.subject
+        ))
+    };
+    let selection = cli::selection(global, std::slice::from_ref(&plan.subject), true)?;
+    let facts = cli::load(global, false, true)?;
+    let report = diagnose::diagnose(&facts, &selection);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.container == plan.container)
+        .ok_or_else(refused)?;
+    let fresh = (1..=finding.fixes.len())
+        .filter(|&choice| finding.fixes[choice - 1].cause.as_str() == plan.cause)
+        .filter_map(|choice| apply::plan(finding, choice).ok());
+    for candidate in fresh {
+        if apply::same_writes(&candidate.writes, &plan.writes) {
+            return Ok(());
+        }
+    }
+    Err(refused())
 }
 
 fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
@@ -110,10 +155,19 @@ async fn apply_plan(
     args: &FixArgs,
     plan: &Plan,
     permission: WritePermission,
+    from_file: bool,
 ) -> Result<ExitCode, Failure> {
     let options = cli::live_options(global, true);
     let writer = Writer::new(permission, &options).await.map_err(Failure)?;
     let pending = apply::pending(&writer, plan).await.map_err(Failure)?;
+    if from_file && !pending.is_empty() {
+        // The fresh diagnosis reads on a runtime of its own.
+        let global = global.clone();
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || recomputed_matches(&global, &plan))
+            .await
+            .map_err(|e| Failure(format!("the check of the plan stopped: {e}")))??;
+    }
     for write in plan.writes.iter().filter(|w| !pending.contains(w)) {
         eprintln!("pulldoctor: {} is already as planned", write.apply.target());
     }
@@ -206,6 +260,7 @@ pub fn applier(global: &Global, permission: WritePermission) -> crate::tui::Appl
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        guard::check(&plan)?;
         runtime.block_on(async {
             let writer = Writer::new(permission.clone(), &options).await?;
             let pending = apply::pending(&writer, &plan).await?;

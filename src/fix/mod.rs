@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod command;
 pub mod documents;
+pub mod guard;
 
 use crate::diagnose::Subject;
 use crate::diagnose::identity_lane::{AppIdentity, IdentityLane, ROLE_ANNOTATION};

@@ -1,0 +1,364 @@
+//! What a fix of each cause may write, checked on every plan before it is shown or applied — above
+//! all a plan read from a file, which anyone could have edited: a plan that calls an API no fix of
+//! its cause calls, or writes a statement no such fix writes (a wider action, another resource,
+//! a removed deny), is refused whole.
+
+use super::apply::{Plan, Write};
+use crate::diagnose::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
+use crate::diagnose::trust::{POD_IDENTITY_SERVICE, WEB_IDENTITY};
+use crate::iam::managed::{PULL_ONLY, READ_ONLY};
+use crate::iam::policy::{Effect, PolicyDocument, Statement};
+use crate::report::{Apply, Cause};
+
+/// The kinds of document a fix writes, each with its own rules for added statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// An identity policy or boundary of the pull identity: ECR pull actions only.
+    Pull,
+    /// A trust policy: this cluster's provider or the Pod Identity service, nothing wider.
+    Trust,
+    /// A repository policy: the pull actions for named principals.
+    Repository,
+}
+
+/// Refuses a plan that is not what a fix of its cause writes.
+pub fn check(plan: &Plan) -> Result<(), String> {
+    let cause = Cause::parse(&plan.cause)
+        .ok_or_else(|| format!("the plan names no known cause ({:?})", plan.cause))?;
+    for write in &plan.writes {
+        check_write(cause, write).map_err(|why| {
+            format!(
+                "refused: {} on {}: {why}; no fix of {cause} writes that",
+                write.apply.call(),
+                write.apply.target()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn check_write(cause: Cause, write: &Write) -> Result<(), String> {
+    use Cause::*;
+    let pull = matches!(
+        cause,
+        PullPermissionMissing
+            | AuthTokenNotWildcard
+            | PullThroughCacheImportMissing
+            | RoleMissingEcrPull
+    );
+    let trust = matches!(
+        cause,
+        TrustWrongProvider
+            | TrustWrongSubject
+            | TrustWrongAudience
+            | TrustWrongAction
+            | TrustConditionKeyHasScheme
+            | TrustWildcardInStringequals
+            | TrustNoAudienceCondition
+            | TrustPodIdentityPrincipalMissing
+    );
+    match (&write.apply, cause) {
+        (Apply::PutRolePolicy { .. }, _) if pull => document(write, Family::Pull),
+        (Apply::AttachRolePolicy { policy_arn, .. }, _) if pull => {
+            let name = policy_arn.rsplit('/').next().unwrap_or_default();
+            let managed = policy_arn.contains(":iam::aws:policy/");
+            if managed && (name == PULL_ONLY || name == READ_ONLY) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{policy_arn} is not an AWS managed ECR pull policy"
+                ))
+            }
+        }
+        (Apply::CreatePolicyVersion { .. }, PullBoundaryDenies) => document(write, Family::Pull),
+        (Apply::UpdateAssumeRolePolicy { .. }, _) if trust => document(write, Family::Trust),
+        (Apply::CreateRole { .. }, RoleMissing) => document(write, Family::Trust),
+        (Apply::SetRepositoryPolicy { .. }, CrossAccountNotAllowed) => {
+            document(write, Family::Repository)
+        }
+        (Apply::CreateOpenIdConnectProvider { url, client_id, .. }, OidcProviderMissing) => {
+            let host = url.trim_start_matches("https://");
+            if host.starts_with("oidc.eks.")
+                && !url.contains('*')
+                && client_id == "sts.amazonaws.com"
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{url} with audience {client_id} is not an EKS issuer and STS"
+                ))
+            }
+        }
+        (Apply::AddClientId { client_id, .. }, OidcProviderAudienceMissing) => {
+            if client_id.is_empty() || client_id.contains('*') {
+                Err(format!("audience {client_id:?}"))
+            } else {
+                Ok(())
+            }
+        }
+        (Apply::AnnotateServiceAccount { key, .. }, RoleArnMalformed) => {
+            let value = write.after.as_deref().unwrap_or_default();
+            if key == crate::diagnose::identity_lane::ROLE_ANNOTATION
+                && crate::iam::arn::is_well_formed_role_arn(value)
+            {
+                Ok(())
+            } else {
+                Err(format!("annotation {key} = {value:?} is not a role ARN"))
+            }
+        }
+        (Apply::RolloutRestart { .. }, PodPredatesAnnotation | PodRoleMismatch) => Ok(()),
+        _ => Err("this call".to_string()),
+    }
+}
+
+/// The statements `after` adds to `before` obey the family's rules, and no deny is dropped.
+fn document(write: &Write, family: Family) -> Result<(), String> {
+    let parse = |text: &str| {
+        PolicyDocument::from_text(text).map_err(|e| format!("the document does not parse: {}", e.0))
+    };
+    let after = parse(write.after.as_deref().ok_or("the plan has no document")?)?;
+    let before = match write.before.as_deref() {
+        Some(text) => parse(text)?.statements,
+        None => Vec::new(),
+    };
+    if let Some(dropped) = before
+        .iter()
+        .find(|s| s.effect == Effect::Deny && !after.statements.contains(s))
+    {
+        return Err(format!(
+            "it removes a Deny statement ({})",
+            dropped.sid.as_deref().unwrap_or("without a Sid")
+        ));
+    }
+    for statement in after.statements.iter().filter(|s| !before.contains(s)) {
+        let rule = match family {
+            Family::Pull => pull_statement(statement),
+            Family::Trust => trust_statement(statement),
+            Family::Repository => repository_statement(statement),
+        };
+        rule.map_err(|why| {
+            format!(
+                "statement {} {why}",
+                statement.sid.as_deref().unwrap_or("without a Sid")
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn plain_allow(s: &Statement) -> Result<(), String> {
+    if s.effect != Effect::Allow {
+        return Err("is not an Allow".into());
+    }
+    if s.not_action.is_some() || s.not_resource.is_some() || s.not_principal.is_some() {
+        return Err("uses NotAction, NotResource or NotPrincipal".into());
+    }
+    Ok(())
+}
+
+fn actions(s: &Statement) -> Vec<&str> {
+    s.action
+        .as_ref()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+fn only_actions(s: &Statement, allowed: &[&str]) -> Result<(), String> {
+    match actions(s)
+        .into_iter()
+        .find(|a| !allowed.iter().any(|x| x.eq_ignore_ascii_case(a)))
+    {
+        Some(other) => Err(format!("allows {other}")),
+        None => Ok(()),
+    }
+}
+
+fn pull_statement(s: &Statement) -> Result<(), String> {
+    plain_allow(s)?;
+    if s.principal.is_some() {
+        return Err("names a principal".into());
+    }
+    let mut allowed: Vec<&str> = PULL_ACTIONS.to_vec();
+    allowed.extend([
+        TOKEN_ACTION,
+        IMPORT_ACTION,
+        "ecr:BatchCheckLayerAvailability",
+    ]);
+    only_actions(s, &allowed)?;
+    let token_only = actions(s)
+        .iter()
+        .all(|a| a.eq_ignore_ascii_case(TOKEN_ACTION));
+    let resources: Vec<&str> = s
+        .resource
+        .as_ref()
+        .map(|r| r.iter().collect())
+        .unwrap_or_default();
+    for resource in resources {
+        let repository = resource.contains(":ecr:")
+            && resource.contains(":repository/")
+            && !resource.contains('*');
+        if !(repository || token_only && resource == "*") {
+            return Err(format!("applies to {resource}"));
+        }
+    }
+    Ok(())
+}
+
+fn trust_statement(s: &Statement) -> Result<(), String> {
+    plain_allow(s)?;
+    let principal = s.principal.as_ref().ok_or("names no principal")?;
+    if principal.is_wildcard() || !principal.values("AWS").is_empty() {
+        return Err("trusts an AWS principal".into());
+    }
+    let federated = principal.values("Federated");
+    let services = principal.values("Service");
+    if !federated.is_empty() {
+        if !services.is_empty()
+            || federated
+                .iter()
+                .any(|f| !f.contains(":oidc-provider/oidc.eks."))
+        {
+            return Err("trusts a provider other than an EKS OIDC provider".into());
+        }
+        only_actions(s, &[WEB_IDENTITY])?;
+        let has_subject = s
+            .condition
+            .values()
+            .flat_map(|keys| keys.keys())
+            .any(|k| k.ends_with(":sub"));
+        if !has_subject {
+            return Err("lets any ServiceAccount of the cluster in (no :sub condition)".into());
+        }
+        return Ok(());
+    }
+    if services.iter().all(|s| *s == POD_IDENTITY_SERVICE) && !services.is_empty() {
+        return only_actions(s, &["sts:AssumeRole", "sts:TagSession"]);
+    }
+    Err("trusts a principal no fix trusts".into())
+}
+
+fn repository_statement(s: &Statement) -> Result<(), String> {
+    plain_allow(s)?;
+    let principal = s.principal.as_ref().ok_or("names no principal")?;
+    let aws = principal.values("AWS");
+    if principal.is_wildcard() || aws.is_empty() || aws.iter().any(|p| p.contains('*')) {
+        return Err("is not for a named role".into());
+    }
+    let mut allowed: Vec<&str> = PULL_ACTIONS.to_vec();
+    allowed.push("ecr:BatchCheckLayerAvailability");
+    only_actions(s, &allowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(apply: Apply, before: Option<serde_json::Value>, after: serde_json::Value) -> Write {
+        Write {
+            apply,
+            before: before.map(|b| b.to_string()),
+            after: Some(after.to_string()),
+            diff: None,
+        }
+    }
+
+    fn put() -> Apply {
+        Apply::PutRolePolicy {
+            account: "111122223333".into(),
+            role: "node".into(),
+            policy_name: "pulldoctor-ecr-pull".into(),
+        }
+    }
+
+    const REPO: &str = "arn:aws:ecr:us-east-1:111122223333:repository/shop/web";
+
+    #[test]
+    fn pull_fixes_write_only_pull_statements() {
+        let good = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "EcrAuthToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+            {"Sid": "EcrPull", "Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": REPO}]});
+        assert_eq!(
+            check_write(Cause::PullPermissionMissing, &write(put(), None, good)),
+            Ok(())
+        );
+        let cases = [
+            json!({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+            json!({"Effect": "Allow", "Action": "ecr:*", "Resource": REPO}),
+            json!({"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"}),
+            json!({"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "arn:aws:ecr:us-east-1:111122223333:repository/*"}),
+            json!({"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}),
+            json!({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}),
+        ];
+        for statement in cases {
+            let doc = json!({"Version": "2012-10-17", "Statement": [statement]});
+            assert!(
+                check_write(
+                    Cause::PullPermissionMissing,
+                    &write(put(), None, doc.clone())
+                )
+                .is_err(),
+                "{doc}"
+            );
+        }
+        // A deny the role had is never dropped.
+        let deny = json!({"Sid": "NoProd", "Effect": "Deny", "Action": "ecr:*", "Resource": REPO});
+        let before = json!({"Version": "2012-10-17", "Statement": [deny]});
+        let after = json!({"Version": "2012-10-17", "Statement": []});
+        let refused = check_write(
+            Cause::PullPermissionMissing,
+            &write(put(), Some(before), after),
+        );
+        assert!(refused.unwrap_err().contains("removes a Deny"));
+    }
+
+    #[test]
+    fn a_call_no_fix_of_the_cause_makes_is_refused() {
+        let trust = Apply::UpdateAssumeRolePolicy {
+            account: "111122223333".into(),
+            role: "node".into(),
+        };
+        let doc = json!({"Version": "2012-10-17", "Statement": []});
+        assert!(
+            check_write(
+                Cause::PullPermissionMissing,
+                &write(trust, None, doc.clone())
+            )
+            .is_err()
+        );
+        let attach = Apply::AttachRolePolicy {
+            account: "111122223333".into(),
+            role: "node".into(),
+            policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+        };
+        assert!(check_write(Cause::PullPermissionMissing, &write(attach, None, doc)).is_err());
+    }
+
+    #[test]
+    fn trust_fixes_trust_only_this_cluster_or_pod_identity() {
+        let apply = || Apply::UpdateAssumeRolePolicy {
+            account: "111122223333".into(),
+            role: "app".into(),
+        };
+        let provider =
+            "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC";
+        let good = json!({"Statement": [{"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:shop:web"}}}]});
+        assert_eq!(
+            check_write(Cause::TrustWrongSubject, &write(apply(), None, good)),
+            Ok(())
+        );
+        let bad = [
+            json!({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+            json!({"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity"}),
+            json!({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
+        ];
+        for statement in bad {
+            let doc = json!({"Statement": [statement]});
+            assert!(
+                check_write(Cause::TrustWrongSubject, &write(apply(), None, doc.clone())).is_err(),
+                "{doc}"
+            );
+        }
+    }
+}
