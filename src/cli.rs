@@ -198,6 +198,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Some(Command::Diagnose { pods, all }) => {
             let selection = selection(&global, &pods, all)?;
             let facts = load_named(&global, false, all, &selection.pods)?;
+            check_named_pods(&facts, &selection)?;
             // Said on stderr as well as in the links, so a refused permission is not missed.
             if !facts.errors.is_empty() {
                 eprintln!(
@@ -208,7 +209,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     eprintln!("  {}", crate::text::escape_line(error));
                 }
             }
-            check_named_pods(&facts, &selection)?;
             let report = diagnose::diagnose(&facts, &selection);
             emit(&report, global.output)?;
             let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);

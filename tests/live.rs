@@ -665,3 +665,83 @@ async fn ctx_switches_to_another_cluster() {
         "the second context's API server was read"
     );
 }
+
+/// Credentials that cannot work stop the run with one line that names the fix (every AWS link
+/// would otherwise be unknown for the same reason); a named pod is read whether it fails or not,
+/// and a named pod that is not there is an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_failures_and_named_pods() {
+    let h = Harness::new(&demo()).await;
+    tokio::task::block_in_place(|| {
+        let one_line_exit_2 = |out: &std::process::Output, needle: &str| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+            assert!(err.contains(needle), "{needle} in {err}");
+            assert!(
+                !err.contains("DispatchFailure") && !err.contains("Extensions"),
+                "{err}"
+            );
+        };
+        let mut none = h.command(&["diagnose"]);
+        none.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        one_line_exit_2(&none.output().unwrap(), "no usable AWS credentials");
+
+        let config =
+            std::env::temp_dir().join(format!("pulldoctor-broken-aws-{}", std::process::id()));
+        std::fs::write(
+            &config,
+            "[profile broken\nregion = us-east-1\nsso_start_url = x\n",
+        )
+        .unwrap();
+        let mut broken = h.command(&["diagnose", "--profile", "broken"]);
+        broken
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", &config);
+        let out = broken.output().unwrap();
+        one_line_exit_2(&out, "--profile");
+        let _ = std::fs::remove_file(&config);
+
+        let out = h.run(&["diagnose", "--all", "shop/web-7f9c6d-x2x"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("✓ ok  shop/web-7f9c6d-x2x"));
+        one_line_exit_2(
+            &h.run(&["diagnose", "shop/typo"]),
+            "pod shop/typo is not in the input",
+        );
+    });
+}
+
+/// An AWS endpoint that accepts connections and never answers costs one `--timeout` budget per
+/// service, not one per wave of lookups: later calls to it are not tried, and say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_aws_endpoint_is_waited_for_once() {
+    let h = Harness::new(&demo()).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    tokio::task::block_in_place(|| {
+        let mut command = h.command(&["diagnose", "--timeout", "1", "--output", "json"]);
+        command.env("AWS_ENDPOINT_URL", &url);
+        let out = command.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = report.to_string();
+        assert!(text.contains("timed out"), "{text}");
+        assert!(text.contains("not tried"), "{text}");
+    });
+    held.abort();
+}

@@ -97,6 +97,9 @@ fn role_name_ok(role: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
+/// The `cause` of a setup's plan: it fixes nothing; the wizard's own guard rails shaped it.
+pub const SETUP_CAUSE: &str = "setup";
+
 /// Each answer checked on its own, as the TUI checks a step before the next.
 pub fn validate(answers: &Answers) -> Vec<String> {
     let mut errors = Vec::new();
@@ -596,7 +599,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         schema: crate::fix::apply::PLAN_SCHEMA.into(),
         subject: format!("{ns}/ServiceAccount/{sa}"),
         container: String::new(),
-        cause: "setup".into(),
+        cause: SETUP_CAUSE.into(),
         title: format!(
             "set up ServiceAccount {ns}/{sa} with role {role_name} ({})",
             mode.as_str()

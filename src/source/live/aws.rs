@@ -19,6 +19,9 @@ pub struct Aws {
     pub organizations: aws_sdk_organizations::Client,
     ecr: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
     limits: Limits,
+    /// Services that let a call time out: later calls to them fail at once, so an endpoint that
+    /// never answers costs one `--timeout`, not one per wave of lookups.
+    silent: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A failed AWS call, as the user needs to read it.
@@ -39,7 +42,7 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(limits.timeout)
-                .operation_timeout(limits.timeout * 3)
+                .operation_timeout(limits.timeout * 2)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(4));
@@ -58,6 +61,7 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
         ecr: Mutex::new(HashMap::new()),
         config,
         limits,
+        silent: Mutex::new(std::collections::HashSet::new()),
     }
 }
 
@@ -94,15 +98,38 @@ impl Aws {
             >,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let service = action.split(':').next().unwrap_or(action).to_string();
+        let silent = |set: &Mutex<std::collections::HashSet<String>>| {
+            set.lock().map(|s| s.contains(&service)).unwrap_or(false)
+        };
+        let not_tried = || AwsError {
+            code: "Timeout".into(),
+            message: format!(
+                "{action} on {target} not tried: {service} did not answer an earlier call within --timeout"
+            ),
+        };
+        if silent(&self.silent) {
+            return Err(not_tried());
+        }
         let _permit = self.limits.permit().await;
-        match tokio::time::timeout(self.limits.timeout * 4, fut).await {
+        if silent(&self.silent) {
+            return Err(not_tried());
+        }
+        let result = match tokio::time::timeout(self.limits.timeout * 2, fut).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(describe(action, target, &error)),
             Err(_) => Err(AwsError {
                 code: "Timeout".into(),
                 message: format!("{action} on {target} timed out"),
             }),
+        };
+        if let Err(e) = &result
+            && e.code == "Timeout"
+            && let Ok(mut set) = self.silent.lock()
+        {
+            set.insert(service);
         }
+        result
     }
 }
 
@@ -114,27 +141,95 @@ fn describe<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    use aws_sdk_ecr::error::SdkError;
     let code = error.code().unwrap_or("").to_string();
-    let detail = error.message().map(str::to_string).unwrap_or_else(|| {
-        aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
-    });
-    let message = match code.as_str() {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-            format!("AccessDenied: {action} on {target} was refused — grant {action} to settle it")
-        }
+    let detail = || {
+        error
+            .message()
+            .map(one_line)
+            .unwrap_or_else(|| innermost(error))
+    };
+    let failed = |code: &str, message: String| AwsError {
+        code: code.to_string(),
+        message,
+    };
+    match code.as_str() {
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => failed(
+            &code,
+            format!("AccessDenied: {action} on {target} was refused — grant {action} to settle it"),
+        ),
         "ExpiredToken"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"
-        | "UnrecognizedClientException" => {
+        | "UnrecognizedClientException" => failed(
+            &code,
             format!(
-                "{code}: the AWS credentials were refused for {action} (log in again, or pass --profile)"
-            )
+                "{code}: the AWS credentials were refused for {action} (log in again, e.g. aws sso login, or pass --profile)"
+            ),
+        ),
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => failed(
+            &code,
+            format!("throttled: {action} on {target} (retries exhausted)"),
+        ),
+        "" => match error {
+            SdkError::TimeoutError(_) => {
+                failed("Timeout", format!("{action} on {target} timed out"))
+            }
+            SdkError::DispatchFailure(d) if mentions_credentials(error) || d.is_user() => failed(
+                NO_CREDENTIALS,
+                format!(
+                    "no usable AWS credentials ({}): log in (aws sso login), or pass --profile",
+                    innermost(error)
+                ),
+            ),
+            SdkError::DispatchFailure(d) if d.is_timeout() => {
+                failed("Timeout", format!("{action} on {target} timed out"))
+            }
+            SdkError::DispatchFailure(_) => failed(
+                "Unreachable",
+                format!("cannot reach AWS for {action}: {}", innermost(error)),
+            ),
+            SdkError::ResponseError(_) => failed(
+                "BadResponse",
+                format!("{action} on {target}: the answer could not be read"),
+            ),
+            _ => failed("", format!("{action} on {target} failed: {}", detail())),
+        },
+        _ => failed(&code, format!("{code}: {action} on {target}: {}", detail())),
+    }
+}
+
+/// The code of a call that failed because there are no usable credentials at all.
+pub const NO_CREDENTIALS: &str = "NoCredentials";
+
+/// Whether the failure happened while loading credentials (no profile, a broken config file, an
+/// expired SSO session), as the SDK's error chain says.
+fn mentions_credentials(error: &dyn std::error::Error) -> bool {
+    let mut next: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("credential") || text.contains("profile") || text.contains("sso") {
+            return true;
         }
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
-            format!("throttled: {action} on {target} (retries exhausted)")
-        }
-        "" => format!("{action} on {target} failed: {detail}"),
-        _ => format!("{code}: {action} on {target}: {detail}"),
-    };
-    AwsError { code, message }
+        next = e.source();
+    }
+    false
+}
+
+/// The deepest cause's own words, on one short line: never a `Debug` dump or a response body.
+fn innermost(error: &dyn std::error::Error) -> String {
+    let mut last = error;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    one_line(&last.to_string())
+}
+
+fn one_line(text: &str) -> String {
+    const MAX: usize = 160;
+    let line = text.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }

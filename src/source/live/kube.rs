@@ -65,11 +65,34 @@ pub async fn connect(
 }
 
 fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {
+    let file = match kubeconfig {
+        Some(path) => path.display().to_string(),
+        None => "the kubeconfig ($KUBECONFIG, else ~/.kube/config)".to_string(),
+    };
     match kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
     }
-    .map_err(|e| format!("cannot read the kubeconfig: {e} (pass --kubeconfig, or --from a bundle)"))
+    .map_err(|e| kubeconfig_error(&file, &e.to_string()))
+}
+
+/// Where a kubeconfig is wrong, never what it says: it holds tokens and keys, and a parser's
+/// message quotes the lines around the error.
+fn kubeconfig_error(file: &str, error: &str) -> String {
+    static POSITION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"line (\d+),? column (\d+)").expect("valid regex")
+    });
+    let fix = "(fix it, pass --kubeconfig, or use --from a bundle)";
+    match POSITION.captures(error) {
+        Some(at) => format!(
+            "{file} does not parse at line {}, column {} {fix}",
+            &at[1], &at[2]
+        ),
+        None if error.contains("No such file") || error.contains("not found") => {
+            format!("cannot read {file}: no such file {fix}")
+        }
+        None => format!("cannot read {file}: it is not a kubeconfig {fix}"),
+    }
 }
 
 /// The kubeconfig's contexts, and the one in use (`context`, else the current one).
@@ -171,14 +194,19 @@ impl Kube {
         Fut: std::future::Future<Output = Result<T, kube::Error>>,
     {
         let mut delay = std::time::Duration::from_millis(200);
+        // The tries share one budget of twice --timeout, so a server that never answers costs
+        // that, not three timeouts and their backoff.
+        let deadline = tokio::time::Instant::now() + self.limits.timeout * 2;
         for attempt in 1..=3 {
             let _permit = self.limits.permit().await;
-            let outcome = tokio::time::timeout(self.limits.timeout, f()).await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let outcome = tokio::time::timeout(left.min(self.limits.timeout), f()).await;
+            let last = attempt == 3 || tokio::time::Instant::now() + delay >= deadline;
             match outcome {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) if attempt < 3 && retryable(&e) => {}
+                Ok(Err(e)) if !last && retryable(&e) => {}
                 Ok(Err(e)) => return Err(classify(e, what, verb, resource)),
-                Err(_) if attempt < 3 => {}
+                Err(_) if !last => {}
                 Err(_) => {
                     return Err(CallError {
                         code: 0,

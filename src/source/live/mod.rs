@@ -407,6 +407,18 @@ pub async fn collect(options: &Options) -> Result<Collected, String> {
             documents.push(json!({"Account": account, "Arn": c.arn().unwrap_or_default(), "UserId": c.user_id().unwrap_or_default()}));
             Some(account)
         }
+        // Without credentials every AWS link would be unknown for the same reason: say it once.
+        Err(e)
+            if e.is(&[
+                aws::NO_CREDENTIALS,
+                "ExpiredToken",
+                "ExpiredTokenException",
+                "InvalidClientTokenId",
+                "UnrecognizedClientException",
+            ]) =>
+        {
+            return Err(e.message);
+        }
         Err(e) => {
             gaps.problems.push(e.message);
             None
