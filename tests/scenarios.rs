@@ -154,3 +154,111 @@ fn the_demo_is_deterministic_and_lists_every_pod() {
     assert!(failing.findings.iter().all(|f| f.state != "Running"));
     assert!(failing.findings.len() < first.findings.len());
 }
+
+/// `snapshot --redact` over every scenario: the same diagnosis (with names mapped), and no
+/// original account id, role, repository or user name left anywhere in the file.
+#[test]
+fn redaction_keeps_every_diagnosis_and_leaves_no_name() {
+    use pulldoctor::source::redact::{Redactor, redact_snapshot};
+    let mut failures = Vec::new();
+    for path in scenario_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let b = bundle::read(&path).unwrap();
+        let documents: Vec<serde_json::Value> =
+            b.documents.iter().map(|d| d.value.clone()).collect();
+        let mut snapshot = serde_json::json!({"source": b.source, "documents": documents});
+        redact_snapshot(&mut snapshot);
+        let text = serde_json::to_string(&snapshot).unwrap();
+        let mut redacted = bundle::Bundle::default();
+        bundle::add_text(&mut redacted, "redacted.json", &text);
+
+        let all = Selection {
+            all: true,
+            ..Default::default()
+        };
+        let names = Redactor::new(&documents);
+        let shape = |r: &Report, map: &dyn Fn(&str) -> String| {
+            let mut rows: Vec<String> = r
+                .findings
+                .iter()
+                .map(|f| {
+                    let links: Vec<String> = f
+                        .links
+                        .iter()
+                        .map(|l| format!("{}={:?}/{:?}", l.id, l.status, l.cause))
+                        .collect();
+                    format!(
+                        "{} {} {} {:?} {:?} {:?} [{}]",
+                        map(&f.namespace),
+                        map(f.pod.as_deref().or(f.workload.as_deref()).unwrap_or("")),
+                        map(&f.container),
+                        f.verdict,
+                        f.broken_link,
+                        f.cause,
+                        links.join(" ")
+                    )
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        let original = diagnose(&source::facts_from_bundle(&b, "snapshot"), &all);
+        let replayed = diagnose(&source::facts_from_bundle(&redacted, "snapshot"), &all);
+        let (want, got) = (
+            shape(&original, &|s| names.text(s)),
+            shape(&replayed, &|s| s.to_string()),
+        );
+        if want != got {
+            let diff: Vec<String> = want
+                .iter()
+                .zip(&got)
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| format!("  original {a}\n  redacted {b}"))
+                .collect();
+            failures.push(format!(
+                "{name}: the diagnosis changed:\n{}",
+                diff.join("\n")
+            ));
+        }
+        for secret in secrets(&documents) {
+            if standalone(&text, &secret) {
+                failures.push(format!("{name}: {secret} survived redaction"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Account ids, and the role, repository and user names the documents hold.
+fn secrets(documents: &[serde_json::Value]) -> BTreeSet<String> {
+    let text = serde_json::to_string(documents).unwrap();
+    let mut out = BTreeSet::new();
+    let patterns = [
+        r"\b(\d{12})\b",
+        r":role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)",
+        r":user/([\w+=,.@-]+)",
+        r":assumed-role/([\w+=,.@-]+)/([\w+=,.@-]+)",
+        r#""RoleName":\s*"([^"]+)""#,
+        r#""repositoryName":\s*"([^"]+)""#,
+    ];
+    for p in patterns {
+        for caps in regex::Regex::new(p).unwrap().captures_iter(&text) {
+            for m in caps.iter().skip(1).flatten() {
+                let rest = &text[m.end()..];
+                if m.as_str().len() >= 3 && !rest.starts_with(['*', '?']) {
+                    out.insert(m.as_str().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn standalone(text: &str, token: &str) -> bool {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(token).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + token.len()..].chars().next();
+        !before.is_some_and(name_char) && !after.is_some_and(name_char)
+    })
+}

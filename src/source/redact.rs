@@ -1,62 +1,217 @@
-//! `snapshot --redact`: account ids, the cluster name, the OIDC issuer id, role names and
-//! repository names replaced consistently, so the snapshot still diagnoses the same and can go
-//! into a ticket.
+//! `snapshot --redact`: account ids, the cluster name, the OIDC issuer id, role, repository and
+//! user names replaced consistently, so the snapshot still diagnoses the same and can go into a
+//! ticket.
+//!
+//! Names are replaced word by word (`eks-node-general` → `zz1-zz2-zz3`, `shop/web` → `zz4/zz5`),
+//! so a wildcard in a policy (`role/eks-node-*`, `repository/shop/*`) is rewritten with the same
+//! words and still matches what it matched before. Names are learned wherever they appear — IAM
+//! and ECR listings, ARNs in annotations, events and policies, image references — not only in
+//! the documents that list them.
 
+use regex::Regex;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
-/// The replacements for one snapshot: each sensitive token and what stands in its place.
+/// Where sensitive names stand in any string.
+static NAMES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        // Role and user names in ARNs (the last path segment), assumed-role sessions.
+        r":role/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)",
+        r":assumed-role/([A-Za-z0-9+=,.@_-]+)/([A-Za-z0-9+=,.@_-]+)",
+        r":user/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)",
+        // Repositories in ARNs and in private ECR image references.
+        r":repository/([a-z0-9][a-z0-9._/-]*[a-z0-9])",
+        r"\d{12}\.dkr[.-]ecr[.-][A-Za-z0-9.-]+?\.(?:amazonaws\.com(?:\.cn)?|on\.aws|amazonwebservices\.com\.cn)/([a-z0-9][a-z0-9._/-]*[a-z0-9])",
+        // EKS cluster names in ARNs.
+        r":cluster/([A-Za-z0-9][A-Za-z0-9_-]*)",
+    ]
+    .iter()
+    .map(|p| Regex::new(p).expect("valid regex"))
+    .collect()
+});
+
+/// Words of AWS's own structure (ARN parts, hosts, regions): kept in names, so a pattern such as
+/// `cluster/*` or `*.amazonaws.com` keeps its meaning.
+const STRUCTURAL: &[&str] = &[
+    "arn",
+    "aws",
+    "iam",
+    "ecr",
+    "eks",
+    "sts",
+    "dkr",
+    "role",
+    "user",
+    "repository",
+    "cluster",
+    "policy",
+    "oidc",
+    "provider",
+    "amazonaws",
+    "com",
+    "cn",
+    "id",
+    "system",
+    "serviceaccount",
+    "root",
+    "assumed",
+    "node",
+    "nodes",
+    "pods",
+    "api",
+    "us",
+    "eu",
+    "ap",
+    "sa",
+    "ca",
+    "me",
+    "af",
+    "il",
+    "mx",
+    "gov",
+    "east",
+    "west",
+    "north",
+    "south",
+    "central",
+    "northeast",
+    "southeast",
+    "northwest",
+    "southwest",
+];
+
+/// Characters that separate the words of a name.
+fn is_separator(c: char) -> bool {
+    matches!(c, '-' | '_' | '.' | '/' | '@' | '+' | '=' | ',')
+}
+
+/// The replacements for one snapshot.
 pub struct Redactor {
-    map: BTreeMap<String, String>,
+    /// Account id → a stand-in of 12 digits.
+    accounts: BTreeMap<String, String>,
+    /// The issuer id → its stand-in.
+    issuers: BTreeMap<String, String>,
+    /// Whole names (roles, repositories, users, the cluster) learned from the documents.
+    names: Vec<String>,
+    /// Each word of a name → its stand-in word.
+    words: BTreeMap<String, String>,
 }
 
 impl Redactor {
     /// Learns the tokens from the documents.
     pub fn new(documents: &[Value]) -> Redactor {
-        let mut map = BTreeMap::new();
-        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut add = |token: &str, kind: &'static str, map: &mut BTreeMap<String, String>| {
-            if token.len() >= 3 && !map.contains_key(token) {
-                let n = counts.entry(kind).or_default();
-                *n += 1;
-                let replacement = if kind == "account" {
-                    format!("{:012}", 900_000_000_000u64 + *n)
-                } else {
-                    format!("{kind}-{n}")
-                };
-                map.insert(token.to_string(), replacement);
-            }
-        };
         let mut strings = Vec::new();
         for d in documents {
             collect_strings(d, &mut strings);
         }
+        let mut accounts = BTreeMap::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut learn = |name: &str| {
+            if name.len() >= 2 && !name.contains(['*', '?']) && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        };
         for s in &strings {
             for account in twelve_digit_runs(s) {
-                add(&account, "account", &mut map);
+                let n = accounts.len() as u64 + 1;
+                accounts
+                    .entry(account)
+                    .or_insert_with(|| format!("{:012}", 900_000_000_000u64 + n));
+            }
+            for pattern in NAMES.iter() {
+                for caps in pattern.captures_iter(s) {
+                    // A name cut short by a wildcard is a pattern, not a name.
+                    caps.iter()
+                        .skip(1)
+                        .flatten()
+                        .filter(|m| !s[m.end()..].starts_with(['*', '?']))
+                        .for_each(|m| learn(m.as_str()));
+                }
             }
         }
+        let mut issuers = BTreeMap::new();
         for d in documents {
             if let Some(name) = d["cluster"]["name"].as_str() {
-                add(name, "cluster", &mut map);
+                learn(name);
             }
             if let Some(issuer) = d["cluster"]["identity"]["oidc"]["issuer"].as_str()
                 && let Some(id) = issuer.rsplit('/').next()
             {
-                add(id, "issuer", &mut map);
+                let n = issuers.len() + 1;
+                issuers
+                    .entry(id.to_string())
+                    .or_insert_with(|| format!("{:032X}", n));
             }
             for role in d["RoleDetailList"].as_array().into_iter().flatten() {
-                if let Some(name) = role["RoleName"].as_str() {
-                    add(name, "role", &mut map);
-                }
+                role["RoleName"].as_str().into_iter().for_each(&mut learn);
             }
             for repo in d["repositories"].as_array().into_iter().flatten() {
-                if let Some(name) = repo["repositoryName"].as_str() {
-                    add(name, "repository", &mut map);
-                }
+                repo["repositoryName"]
+                    .as_str()
+                    .into_iter()
+                    .for_each(&mut learn);
             }
+            // A pull-through cache prefix is the first part of the repositories under it.
+            for rule in d["pullThroughCacheRules"].as_array().into_iter().flatten() {
+                rule["ecrRepositoryPrefix"]
+                    .as_str()
+                    .into_iter()
+                    .for_each(&mut learn);
+            }
+            d["repositoryName"]
+                .as_str()
+                .into_iter()
+                .for_each(&mut learn);
         }
-        Redactor { map }
+        // Longest names first, so `shop/web` is replaced before `web`.
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        // A wildcard inside a word (`t-wild*`) matches words that start with its prefix: such
+        // words get a stand-in that starts with the prefix's own, so the pattern still matches.
+        let structural = |w: &str| {
+            STRUCTURAL.contains(&w.to_ascii_lowercase().as_str())
+                || w.chars().all(|c| c.is_ascii_digit())
+        };
+        let prefixes: BTreeSet<String> = strings
+            .iter()
+            .filter(|s| s.contains(['*', '?']))
+            .flat_map(|s| s.split(|c: char| !is_name_char(c) && !matches!(c, '*' | '?')))
+            .flat_map(|run| run.split(is_separator))
+            .filter_map(|word| {
+                word.split(['*', '?'])
+                    .next()
+                    .filter(|p| p.len() < word.len())
+            })
+            .filter(|p| !p.is_empty() && !structural(p))
+            .map(str::to_string)
+            .collect();
+        let mut all_words: Vec<&str> = names
+            .iter()
+            .flat_map(|name| name.split(is_separator))
+            .filter(|w| !w.is_empty() && !structural(w))
+            .chain(prefixes.iter().map(String::as_str))
+            .collect();
+        // Shortest first, so a prefix has its stand-in before the words that start with it.
+        all_words.sort_by_key(|w| (w.len(), w.to_string()));
+        all_words.dedup();
+        let mut words: BTreeMap<String, String> = BTreeMap::new();
+        for word in all_words {
+            let n = words.len() + 1;
+            let head = prefixes
+                .iter()
+                .filter(|p| p.len() < word.len() && word.starts_with(p.as_str()))
+                .max_by_key(|p| p.len())
+                .and_then(|p| words.get(p))
+                .cloned()
+                .unwrap_or_default();
+            words.insert(word.to_string(), format!("{head}zz{n}q"));
+        }
+        Redactor {
+            accounts,
+            issuers,
+            names,
+            words,
+        }
     }
 
     /// Replaces every token in every string of the documents.
@@ -70,13 +225,48 @@ impl Redactor {
         match v {
             Value::String(s) => *s = self.text(s),
             Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
-            Value::Object(map) => map.values_mut().for_each(|i| self.value(i)),
+            // Keys too: a trust policy's condition keys name the issuer.
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut item) in entries {
+                    self.value(&mut item);
+                    map.insert(self.text(&key), item);
+                }
+            }
             _ => {}
         }
     }
 
-    /// A string with its tokens replaced where they stand alone (not inside a longer name).
-    /// URL-encoded policy documents are decoded first, so their contents are redacted too.
+    /// A name with each of its words replaced; a wildcard stays where it stood.
+    fn pseudonym(&self, name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            let bare = word.trim_end_matches(['*', '?']);
+            match self.words.get(bare) {
+                Some(stand_in) => {
+                    out.push_str(stand_in);
+                    out.push_str(&word[bare.len()..]);
+                }
+                None => out.push_str(word),
+            }
+            word.clear();
+        };
+        for c in name.chars() {
+            if is_separator(c) {
+                flush(&mut word, &mut out);
+                out.push(c);
+            } else {
+                word.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+
+    /// A string with its tokens replaced: account ids wherever they stand between non-digits,
+    /// names where they stand alone (not inside a longer name), and the names inside wildcard
+    /// patterns word by word. URL-encoded policy documents are decoded first.
     pub fn text(&self, s: &str) -> String {
         let decoded;
         let s = if s.starts_with("%7B") {
@@ -88,13 +278,52 @@ impl Redactor {
             s
         };
         let mut out = s.to_string();
-        // Longest tokens first, so `shop/web` goes before `web`.
-        let mut tokens: Vec<(&String, &String)> = self.map.iter().collect();
-        tokens.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
-        for (token, replacement) in tokens {
-            out = replace_standalone(&out, token, replacement);
+        for (account, stand_in) in &self.accounts {
+            out = replace_where(&out, account, stand_in, |c| c.is_ascii_digit());
+        }
+        for (issuer, stand_in) in &self.issuers {
+            out = replace_where(&out, issuer, stand_in, is_name_char);
+        }
+        for (index, name) in self.names.iter().enumerate() {
+            if out.contains(name.as_str()) {
+                // A name of structural words only still gets a stand-in of its own.
+                let mut stand_in = self.pseudonym(name);
+                if stand_in == *name {
+                    stand_in = format!("name{index}");
+                }
+                out = replace_where(&out, name, &stand_in, is_name_char);
+            }
+        }
+        if out.contains(['*', '?']) {
+            out = self.wildcards(&out);
         }
         out
+    }
+
+    /// Each run of name characters that holds a wildcard, rewritten word by word.
+    fn wildcards(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut run = String::new();
+        let pattern_char = |c: char| is_name_char(c) || matches!(c, '*' | '?' | '/' | '.' | '@');
+        for c in text.chars() {
+            if pattern_char(c) {
+                run.push(c);
+                continue;
+            }
+            out.push_str(&self.wildcard_run(&run));
+            run.clear();
+            out.push(c);
+        }
+        out.push_str(&self.wildcard_run(&run));
+        out
+    }
+
+    fn wildcard_run(&self, run: &str) -> String {
+        if run.contains(['*', '?']) {
+            self.pseudonym(run)
+        } else {
+            run.to_string()
+        }
     }
 }
 
@@ -130,14 +359,15 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
-fn replace_standalone(text: &str, token: &str, replacement: &str) -> String {
+/// Replaces `token` where the characters on either side are not `inside` ones.
+fn replace_where(text: &str, token: &str, replacement: &str, inside: fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find(token) {
         let before = rest[..pos].chars().next_back();
         let after = rest[pos + token.len()..].chars().next();
         out.push_str(&rest[..pos]);
-        if before.is_some_and(is_name_char) || after.is_some_and(is_name_char) {
+        if before.is_some_and(inside) || after.is_some_and(inside) {
             out.push_str(token);
         } else {
             out.push_str(replacement);
@@ -178,18 +408,57 @@ mod tests {
         r.apply(&mut out);
         let text = serde_json::to_string(&out).unwrap();
         assert!(!text.contains("111122223333"));
-        assert!(
-            text.contains("arn:aws:iam::900000000001:role/role-1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("900000000001.dkr.ecr.us-east-1.amazonaws.com/role-1:1"),
-            "{text}"
-        );
+        assert!(!text.contains("prod\""), "{text}");
         assert!(
             text.contains("webhook of production"),
             "names inside words stay: {text}"
         );
-        assert!(text.contains("cluster/cluster-1"), "{text}");
+        let web = r.pseudonym("web");
+        assert!(
+            text.contains(&format!("arn:aws:iam::900000000001:role/{web}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "900000000001.dkr.ecr.us-east-1.amazonaws.com/{web}:1"
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wildcards_keep_matching_and_accounts_next_to_letters_go() {
+        let docs = vec![
+            json!({"RoleDetailList": [{"RoleName": "eks-node-general", "Arn": "arn:aws:iam::111122223333:role/eks-node-general"}]}),
+            json!({"repositories": [{"repositoryName": "shop/web", "repositoryArn": "arn:aws:ecr:us-east-1:111122223333:repository/shop/web"}]}),
+            json!({"policy": "arn:aws:ecr:*:111122223333:repository/shop/*", "trust": "arn:aws:iam::111122223333:role/eks-node-*",
+                   "bucket": "logs-111122223333-us", "caller": "arn:aws:sts::111122223333:assumed-role/Admin/jane@example.com"}),
+        ];
+        let r = Redactor::new(&docs);
+        let mut out = docs.clone();
+        r.apply(&mut out);
+        let text = serde_json::to_string(&out).unwrap();
+        for secret in [
+            "111122223333",
+            "eks-node-general",
+            "shop",
+            "jane",
+            "example",
+            "Admin",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let role = r.pseudonym("eks-node-general");
+        let pattern = r.text("eks-node-*");
+        assert!(
+            crate::iam::eval::glob_match(&pattern, &role, false),
+            "{pattern} ~ {role}"
+        );
+        let repo = r.pseudonym("shop/web");
+        let pattern = r.text("repository/shop/*");
+        assert!(
+            crate::iam::eval::glob_match(&pattern, &format!("repository/{repo}"), false),
+            "{pattern} ~ {repo}"
+        );
     }
 }
