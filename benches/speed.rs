@@ -1,5 +1,7 @@
 //! Benchmarks (not tests): the diagnosis of a large synthetic cluster, and drawing the pod list
 //! of the TUI with 10,000 pods. Run: cargo bench --bench speed
+//! `cargo bench --bench speed -- large` runs only the 100,000-pod ingest and diagnosis, so that
+//! `/usr/bin/time -v` measures its peak memory alone.
 
 mod common;
 
@@ -21,14 +23,39 @@ fn time<T>(runs: u32, mut f: impl FnMut() -> T) -> (Duration, T) {
     (start.elapsed() / runs, last.expect("at least one run"))
 }
 
-fn main() {
-    let docs: Vec<Document> = common::synthetic_cluster(10_000, 500)
+fn documents(pods: usize, failing: usize) -> Vec<Document> {
+    common::synthetic_cluster(pods, failing)
         .into_iter()
         .map(|value| Document {
             origin: "bench".into(),
             value,
         })
-        .collect();
+        .collect()
+}
+
+/// 100,000 pods of which 20,000 fail: ingest and diagnosis must stay linear.
+fn large() {
+    // With PULLDOCTOR_BENCH_WRITE=FILE the bundle is also written out, to time the binary on it.
+    if let Some(path) = std::env::var_os("PULLDOCTOR_BENCH_WRITE") {
+        let bundle = serde_json::Value::Array(common::synthetic_cluster(100_000, 20_000));
+        std::fs::write(path, bundle.to_string()).expect("the bundle is written");
+    }
+    let docs = documents(100_000, 20_000);
+    let (ingest_time, facts) = time(1, || ingest(&docs));
+    drop(docs);
+    let (failing_time, failing) = time(1, || diagnose(&facts, &Selection::default()));
+    println!(
+        "100,000 pods: ingest {ingest_time:>10.2?}; diagnose the {} failing {failing_time:>10.2?}",
+        failing.findings.len()
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "large") {
+        large();
+        return;
+    }
+    let docs = documents(10_000, 500);
     let (ingest_time, facts) = time(3, || ingest(&docs));
     let (failing_time, failing) = time(3, || diagnose(&facts, &Selection::default()));
     let (all_time, all) = time(3, || {
@@ -95,4 +122,5 @@ fn main() {
         terminal.draw(|f| view::draw(f, &mut app, theme)).unwrap();
     });
     println!("draw with a filter, 200x60:  {filtered:>10.2?} a frame");
+    large();
 }

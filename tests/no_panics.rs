@@ -88,6 +88,34 @@ proptest! {
         let _ = PolicyDocument::from_text(&value.to_string());
     }
 
+    /// Any policy, evaluated for any action and resource in any context, gives an answer.
+    #[test]
+    fn policy_evaluation_never_panics(
+        value in json_value(),
+        action in "[a-z]{1,5}:[A-Za-z*?]{0,12}",
+        resource in "[a-z:*/?0-9-]{0,40}",
+        key in "[a-zA-Z:/]{1,20}",
+        given in ".{0,20}",
+    ) {
+        use pulldoctor::iam::eval::{evaluate, Caller, Context, Request, Sourced};
+        if let Ok(document) = PolicyDocument::from_value(&value) {
+            let mut context = Context::open();
+            context.set(key.clone(), vec![given.clone()]).carried(&["aws:"]);
+            for principal in [None, Some(Caller::Aws("arn:aws:iam::111122223333:role/x"))] {
+                let request = Request { action: &action, resource: Some(&resource), principal, context: context.clone() };
+                let _ = evaluate(&[Sourced { source: "fuzz", document: &document }], &request);
+            }
+        }
+    }
+
+    /// Escaped text never carries a control or bidirectional character.
+    #[test]
+    fn escaped_text_is_inert(text in "\\PC{0,40}|[\\x00-\\x1f\\x7f-\\x9f\\u{202a}-\\u{202e}\\u{2066}-\\u{2069}a-z]{0,40}") {
+        let line = pulldoctor::text::escape_line(&text);
+        let steering = |c: char| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c);
+        prop_assert!(!line.chars().any(steering), "{:?}", line);
+    }
+
     #[test]
     fn image_reference_parser_never_panics(image in "[a-zA-Z0-9:/@._-]{0,80}", account in "[0-9]{10,13}") {
         let _ = reference::parse(&image);

@@ -49,7 +49,7 @@ pub fn ingest(documents: &[Document]) -> Facts {
 }
 
 fn parse<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, String> {
-    serde_json::from_value(value.clone()).map_err(|e| format!("{what} does not parse: {e}"))
+    T::deserialize(value).map_err(|e| format!("{what} does not parse: {e}"))
 }
 
 /// A Kubernetes object whose fields may be bad one by one: a field that does not parse is
@@ -60,6 +60,10 @@ fn parse_lenient<T: DeserializeOwned>(
     problems: &mut Vec<String>,
 ) -> Result<T, String> {
     const MAX_DROPPED: usize = 8;
+    // The usual case parses as it is; only a bad object is copied to drop its bad fields.
+    if let Ok(object) = T::deserialize(value) {
+        return Ok(object);
+    }
     let mut value = value.clone();
     for _ in 0..=MAX_DROPPED {
         let error = match serde_path_to_error::deserialize::<_, T>(&value) {
@@ -302,12 +306,17 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
         let mut failed = Vec::new();
         for (i, item) in items.iter().enumerate() {
             // Items of a typed list (PodList) may omit their own kind.
-            let mut item = item.clone();
-            if item.get("kind").is_none() && kind != "List" {
-                item["kind"] = Value::String(kind.trim_end_matches("List").to_string());
-                item["apiVersion"] = Value::String(api_version.to_string());
-            }
-            if let Err(p) = ingest_kube(facts, &item, problems) {
+            let typed;
+            let item = if item.get("kind").is_none() && kind != "List" {
+                let mut copy = item.clone();
+                copy["kind"] = Value::String(kind.trim_end_matches("List").to_string());
+                copy["apiVersion"] = Value::String(api_version.to_string());
+                typed = copy;
+                &typed
+            } else {
+                item
+            };
+            if let Err(p) = ingest_kube(facts, item, problems) {
                 failed.push(format!("item {i}: {p}"));
             }
         }
