@@ -249,3 +249,41 @@ fn a_report_that_cannot_be_written_fails() {
         .unwrap();
     fails_with(&out, "cannot write the output");
 }
+
+/// Names outside what Kubernetes and EKS allow would reach printed commands: such objects are
+/// skipped and listed, never diagnosed with their names pasted into a shell line.
+#[test]
+fn names_kubernetes_and_eks_do_not_allow_are_refused() {
+    let dir = temp_dir("bad-names");
+    std::fs::copy(asset("assets/scenarios/demo.yaml"), dir.join("demo.yaml")).unwrap();
+    let image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.0";
+    let pod = |ns: &str, name: &str, sa: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+            "spec": {"serviceAccountName": sa, "containers": [{"name": "web", "image": image}]},
+            "status": {"containerStatuses": [{"name": "web", "image": image, "ready": false, "restartCount": 0, "imageID": "",
+                "state": {"waiting": {"reason": "ErrImagePull"}}}]}})
+    };
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        pod("shop;rm -rf ~", "x", "default"),
+        pod("shop", "$(id)", "default"),
+        pod("shop", "y", "sa`id`"),
+    ]});
+    std::fs::write(dir.join("bad.json"), list.to_string()).unwrap();
+    std::fs::write(
+        dir.join("cluster.json"),
+        r#"{"cluster": {"name": "lab$(id)"}}"#,
+    )
+    .unwrap();
+    let out = pulldoctor(&["diagnose", "-o", "json", "--from", dir.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["problems"].to_string();
+    assert_eq!(problems.matches("does not allow").count(), 3, "{problems}");
+    assert!(
+        problems.contains("cluster.json: the cluster name is not one EKS allows"),
+        "{problems}"
+    );
+    let findings = report["findings"].to_string();
+    assert!(
+        !findings.contains("rm -rf") && !findings.contains("$(id)") && !findings.contains("`id`")
+    );
+}

@@ -2,7 +2,7 @@
 //! Unknown or malformed documents are reported in `Facts::problems` and skipped.
 
 use super::aws::*;
-use super::kube::{PodEvent, Workload, aws_auth_roles};
+use super::kube::{PodEvent, Workload, aws_auth_roles, dns_label, dns_subdomain};
 use super::{Facts, RepoKey, Role, RolePermissions};
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
@@ -154,12 +154,23 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
         let d: DescribeOrganization = parse(value, "organization")?;
         facts.organization = Some(d.organization.map(|o| o.id));
     } else if let Some(cluster) = object.get("cluster") {
-        facts.cluster = Some(parse(cluster, "cluster")?);
+        let cluster: Cluster = parse(cluster, "cluster")?;
+        eks_name(&cluster.name, "cluster")?;
+        if let Some(issuer) = cluster.issuer()
+            && !issuer
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".:/_-".contains(c))
+        {
+            return Err("the cluster's OIDC issuer is not a URL EKS issues; skipped".into());
+        }
+        facts.cluster = Some(cluster);
     } else if let Some(ng) = object.get("nodegroup") {
         let ng: Nodegroup = parse(ng, "node group")?;
+        eks_name(&ng.nodegroup_name, "node group")?;
         facts.nodegroups.insert(ng.nodegroup_name.clone(), ng);
     } else if let Some(profile) = object.get("fargateProfile") {
         let p: FargateProfile = parse(profile, "Fargate profile")?;
+        eks_name(&p.fargate_profile_name, "Fargate profile")?;
         facts
             .fargate_profiles
             .insert(p.fargate_profile_name.clone(), p);
@@ -279,6 +290,24 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
     Ok(())
 }
 
+/// EKS names (clusters, node groups, Fargate profiles): a letter or digit, then letters, digits,
+/// `-` and `_`, at most 100. Others would reach printed commands unchecked.
+fn eks_name(name: &str, what: &str) -> Result<(), String> {
+    let ok = name.len() <= 100
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("the {what} name is not one EKS allows; skipped"))
+    }
+}
+
 fn upsert_association(facts: &mut Facts, a: PodIdentityAssociation) {
     let list = facts.pod_identity.get_or_insert_with(Vec::new);
     if let Some(existing) = list
@@ -332,9 +361,31 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
         "{kind} {namespace}{}{name}",
         if namespace.is_empty() { "" } else { "/" }
     );
+    // Kubernetes allows only these names; others would reach printed commands unchecked.
+    let named_ok = value["metadata"]["name"].as_str().is_none_or(dns_subdomain)
+        && (namespace.is_empty() || dns_label(namespace));
+    if !named_ok {
+        return Err(format!(
+            "{what}: a name or namespace Kubernetes does not allow; skipped"
+        ));
+    }
     match kind {
         "Pod" => {
             let pod: Pod = parse_lenient(value, &what, problems)?;
+            let spec = pod.spec.as_ref();
+            let names_ok = spec.is_none_or(|s| {
+                s.service_account_name.as_deref().is_none_or(dns_subdomain)
+                    && s.containers.iter().all(|c| dns_label(&c.name))
+                    && s.init_containers
+                        .iter()
+                        .flatten()
+                        .all(|c| dns_label(&c.name))
+            });
+            if !names_ok {
+                return Err(format!(
+                    "{what}: a container or ServiceAccount name Kubernetes does not allow; skipped"
+                ));
+            }
             facts.pods_listed = true;
             let containers = pod.spec.as_ref().map_or(0, |s| s.containers.len());
             if containers == 0 {

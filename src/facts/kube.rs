@@ -249,3 +249,19 @@ pub fn workload_of(pod: &Pod) -> Option<String> {
     }
     Some(format!("{}/{}", owner.kind, owner.name))
 }
+
+/// A DNS label as Kubernetes names namespaces and containers: `[a-z0-9-]`, at most 63, starting
+/// and ending with a letter or digit.
+pub fn dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A DNS subdomain as Kubernetes names most objects: dot-separated labels, at most 253.
+pub fn dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(dns_label)
+}

@@ -77,14 +77,7 @@ pub struct Setup {
 const NAME_RULE: &str =
     "lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit";
 
-fn dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
+use crate::facts::kube::dns_label;
 
 const ROLE_NAME_RULE: &str = "up to 64 of letters, digits and +=,.@_-";
 
