@@ -66,7 +66,7 @@ pub struct Global {
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// The largest input file --from reads, in MiB.
+    /// The largest input file --from reads, and the largest Kubernetes API answer, in MiB.
     #[arg(long, global = true, value_name = "MIB", default_value_t = bundle::DEFAULT_MAX_INPUT_MB)]
     pub max_input_mb: u64,
 }
@@ -420,6 +420,8 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
         cluster: global.cluster.clone(),
         concurrency: global.concurrency,
         timeout: std::time::Duration::from_secs(global.timeout),
+        max_body: usize::try_from(global.max_input_mb.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
     }
 }
 

@@ -745,3 +745,55 @@ async fn a_silent_aws_endpoint_is_waited_for_once() {
     });
     held.abort();
 }
+
+/// A Kubernetes API answer that never ends is read up to --max-input-mb, then the call fails
+/// with one line — memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_stops_at_the_cap() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = server.local_addr().unwrap();
+    let endless = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = server.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 65536, " ".repeat(65536));
+                // Bounded: 64 MiB at most, far past the 1 MiB cap.
+                for _ in 0..1024 {
+                    if socket.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let kubeconfig =
+        std::env::temp_dir().join(format!("pulldoctor-endless-{}", std::process::id()));
+    std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n    server: http://{address}\ncontexts:\n- name: t\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n")).unwrap();
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+            .args([
+                "diagnose",
+                "--max-input-mb",
+                "1",
+                "--cluster",
+                "lab",
+                "--kubeconfig",
+            ])
+            .arg(&kubeconfig)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    });
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("list pods"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    endless.abort();
+    let _ = std::fs::remove_file(&kubeconfig);
+}

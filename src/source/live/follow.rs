@@ -24,7 +24,7 @@ fn failing(pod: &Pod) -> Vec<String> {
 /// Watches pods until `changed` returns false; calls it whenever the failing set changes.
 /// Reconnects (with a fresh list) when the watch ends or fails.
 pub async fn follow(options: &Options, mut changed: impl FnMut() -> bool) -> Result<(), String> {
-    let limits = super::Limits::new(1, options.timeout);
+    let limits = super::Limits::new(1, options.timeout).with_max_body(options.max_body);
     let (kube, _) = super::kube::connect(
         options.kubeconfig.as_deref(),
         options.context.as_deref(),

@@ -59,8 +59,16 @@ pub async fn connect(
     // Reads are timed out per call by `Kube::call`, which says which call was too slow.
     config.connect_timeout = Some(limits.timeout);
     config.read_timeout = None;
-    let client = kube::Client::try_from(config)
-        .map_err(|e| format!("cannot create a Kubernetes client: {e}"))?;
+    // Every answer is read through a cap: a response that never ends stops at --max-input-mb.
+    let max_body = limits.max_body;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| format!("cannot create a Kubernetes client: {e}"))?
+        .with_layer(&tower::util::MapResponseLayer::new(
+            move |response: http::Response<_>| {
+                response.map(|body| http_body_util::Limited::new(body, max_body))
+            },
+        ))
+        .build();
     Ok((Kube { client, limits }, info))
 }
 

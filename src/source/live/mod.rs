@@ -29,6 +29,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct Limits {
     semaphore: Arc<Semaphore>,
     pub timeout: Duration,
+    /// The largest response body read (`--max-input-mb`): an answer that never ends stops here.
+    pub max_body: usize,
 }
 
 impl Limits {
@@ -36,7 +38,13 @@ impl Limits {
         Limits {
             semaphore: Arc::new(Semaphore::new(concurrency.max(1))),
             timeout,
+            max_body: crate::source::bundle::DEFAULT_MAX_INPUT_MB as usize * 1024 * 1024,
         }
+    }
+
+    pub fn with_max_body(mut self, bytes: usize) -> Limits {
+        self.max_body = bytes;
+        self
     }
 
     pub async fn permit(&self) -> OwnedSemaphorePermit {
@@ -85,6 +93,8 @@ pub struct Options {
     pub cluster: Option<String>,
     pub concurrency: usize,
     pub timeout: Duration,
+    /// The largest API response body read, in bytes.
+    pub max_body: usize,
 }
 
 pub struct Collected {
@@ -157,7 +167,7 @@ fn cluster_from_context(
 
 /// Reads everything the diagnosis of the selected pods needs.
 pub async fn collect(options: &Options) -> Result<Collected, String> {
-    let limits = Limits::new(options.concurrency, options.timeout);
+    let limits = Limits::new(options.concurrency, options.timeout).with_max_body(options.max_body);
     let (kube, context) = kube::connect(
         options.kubeconfig.as_deref(),
         options.context.as_deref(),
@@ -1232,7 +1242,7 @@ pub async fn collect_setup(
     role_arn: &str,
     repositories: &[crate::facts::RepoKey],
 ) -> Result<Vec<Document>, String> {
-    let limits = Limits::new(options.concurrency, options.timeout);
+    let limits = Limits::new(options.concurrency, options.timeout).with_max_body(options.max_body);
     let (kube, _) = kube::connect(
         options.kubeconfig.as_deref(),
         options.context.as_deref(),
