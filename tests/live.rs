@@ -735,7 +735,13 @@ async fn a_silent_aws_endpoint_is_waited_for_once() {
     tokio::task::block_in_place(|| {
         let mut command = h.command(&["diagnose", "--timeout", "1", "--output", "json"]);
         command.env("AWS_ENDPOINT_URL", &url);
+        let started = std::time::Instant::now();
         let out = command.output().unwrap();
+        // Said, not asserted: speed is measured, not tested.
+        eprintln!(
+            "a silent AWS endpoint with --timeout 1: {:?}",
+            started.elapsed()
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();

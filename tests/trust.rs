@@ -267,6 +267,9 @@ fn names_kubernetes_and_eks_do_not_allow_are_refused() {
         pod("shop;rm -rf ~", "x", "default"),
         pod("shop", "$(id)", "default"),
         pod("shop", "y", "sa`id`"),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "z", "namespace": "shop",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs;reboot", "uid": "u"}]},
+            "spec": {"containers": [{"name": "web", "image": image}]}}),
     ]});
     std::fs::write(dir.join("bad.json"), list.to_string()).unwrap();
     std::fs::write(
@@ -277,7 +280,7 @@ fn names_kubernetes_and_eks_do_not_allow_are_refused() {
     let out = pulldoctor(&["diagnose", "-o", "json", "--from", dir.to_str().unwrap()]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let problems = report["problems"].to_string();
-    assert_eq!(problems.matches("does not allow").count(), 3, "{problems}");
+    assert_eq!(problems.matches("does not allow").count(), 4, "{problems}");
     assert!(
         problems.contains("cluster.json: the cluster name is not one EKS allows"),
         "{problems}"

@@ -362,8 +362,14 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
         if namespace.is_empty() { "" } else { "/" }
     );
     // Kubernetes allows only these names; others would reach printed commands unchecked.
+    let owners_ok = value["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|o| o["name"].as_str().is_none_or(dns_subdomain));
     let named_ok = value["metadata"]["name"].as_str().is_none_or(dns_subdomain)
-        && (namespace.is_empty() || dns_label(namespace));
+        && (namespace.is_empty() || dns_label(namespace))
+        && owners_ok;
     if !named_ok {
         return Err(format!(
             "{what}: a name or namespace Kubernetes does not allow; skipped"
