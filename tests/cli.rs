@@ -1,7 +1,8 @@
 //! The command line as users and scripts meet it: exit statuses, JSON shape, clear errors.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn pulldoctor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
@@ -303,4 +304,266 @@ fn collect_script_is_valid_bash_and_read_only() {
     }
     assert!(script.contains("get-account-authorization-details"));
     assert!(script.contains(r#""policyText": null"#));
+}
+
+// Never confidently wrong, never steerable, from the outside: no all-clear without a pod list,
+// hostile text escaped in every human output, bounded inputs, errors a person can act on.
+
+/// Exit 2 with one line on stderr that contains `needle`.
+fn fails_with(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{needle:?} in {err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"));
+}
+
+#[test]
+fn an_input_without_a_pod_list_is_no_all_clear() {
+    let empty = temp_dir("empty");
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", empty.to_str().unwrap()]),
+        "holds no pod list",
+    );
+    let not_bundle = temp_dir("not-bundle").join("notes.txt");
+    std::fs::write(&not_bundle, "these are my notes\n").unwrap();
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", not_bundle.to_str().unwrap()]),
+        "holds no pod list",
+    );
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", "/dev/null"]),
+        "a character device",
+    );
+    // A truncated kubectl output does not parse: no pod list.
+    let truncated = temp_dir("truncated").join("kube.json");
+    std::fs::write(&truncated, r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metad"#).unwrap();
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", truncated.to_str().unwrap()]),
+        "holds no pod list",
+    );
+    // Only AWS documents, no pods.
+    let aws_only = temp_dir("aws-only").join("caller.json");
+    std::fs::write(&aws_only, r#"{"Account": "111122223333", "Arn": "arn:aws:iam::111122223333:user/x", "UserId": "AIDA"}"#).unwrap();
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", aws_only.to_str().unwrap()]),
+        "holds no pod list",
+    );
+    // An empty cluster is a pod list: nothing is failing, truly.
+    let no_pods = temp_dir("no-pods").join("kube.json");
+    std::fs::write(
+        &no_pods,
+        r#"{"apiVersion": "v1", "kind": "List", "items": []}"#,
+    )
+    .unwrap();
+    let out = pulldoctor(&["diagnose", "--from", no_pods.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_named_pod_that_is_not_there_is_an_error() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", &demo, "shop/typo"]),
+        "pod shop/typo is not in the input",
+    );
+    let out = pulldoctor(&["diagnose", "--from", &demo, "-n", "shop", "web-7f9c6d-x2x"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn utf16_kubectl_output_is_read() {
+    // What PowerShell's `>` writes: UTF-16LE with a byte-order mark.
+    let demo = std::fs::read_to_string(asset("assets/scenarios/demo.yaml")).unwrap();
+    let mut bytes = vec![0xFF, 0xFE];
+    for unit in demo.encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    let file = temp_dir("utf16").join("demo.yaml");
+    std::fs::write(&file, bytes).unwrap();
+    let out = pulldoctor(&["diagnose", "--from", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn what_a_directory_does_not_read_is_listed() {
+    let dir = temp_dir("listed");
+    std::fs::copy(asset("assets/scenarios/demo.yaml"), dir.join("demo.yaml")).unwrap();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join(".hidden.json"), "{}").unwrap();
+    std::os::unix::fs::symlink(dir.join("loop-a"), dir.join("loop-b")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop-b"), dir.join("loop-a")).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(dir.join("spec-null.json"), r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "empty", "namespace": "shop"}, "spec": null}"#).unwrap();
+    let out = pulldoctor(&[
+        "diagnose",
+        "--output",
+        "json",
+        "--from",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["problems"].to_string();
+    for name in [
+        "sub: a directory",
+        ".hidden.json: a hidden file",
+        "loop-a: unreadable",
+        "loop-b: unreadable",
+        "fifo: a named pipe",
+        "spec-null.json: Pod shop/empty: no containers",
+    ] {
+        assert!(problems.contains(name), "{name} in {problems}");
+    }
+}
+
+#[test]
+fn a_pipe_is_read_and_its_size_is_capped() {
+    let demo = std::fs::read(asset("assets/scenarios/demo.yaml")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["diagnose", "--from", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&demo).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // An endless pipe stops at the cap with one line, not with the machine's memory.
+    let mut endless = Command::new("yes").stdout(Stdio::piped()).spawn().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["diagnose", "--max-input-mb", "1", "--from", "/dev/stdin"])
+        .stdin(Stdio::from(endless.stdout.take().unwrap()))
+        .output()
+        .unwrap();
+    let _ = endless.kill();
+    let _ = endless.wait();
+    fails_with(&out, "larger than 1 MiB");
+    // A character device is no bundle.
+    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["diagnose", "--from", "/dev/zero"])
+        .output()
+        .unwrap();
+    fails_with(&out, "a character device");
+}
+
+/// A bundle whose tenant-written text (event message, waiting message, annotation, names in an
+/// image) carries terminal escapes and bidirectional marks.
+fn hostile_bundle() -> PathBuf {
+    let dir = temp_dir("hostile");
+    let evil = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}gnp.exe";
+    let image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.0";
+    let kube = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "shop",
+            "annotations": {"eks.amazonaws.com/role-arn": format!("arn:aws:iam::111122223333:role/x{evil}")}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"containers": [{"name": "web", "image": image}]},
+         "status": {"containerStatuses": [{"name": "web", "image": image, "ready": false, "restartCount": 0, "imageID": "",
+            "state": {"waiting": {"reason": "ErrImagePull", "message": format!("pull failed {evil}")}}}]}},
+        {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1", "namespace": "shop"},
+         "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "web"}, "reason": "Failed", "type": "Warning",
+         "message": format!("Failed to pull image \"{image}\": 403 Forbidden {evil}"), "lastTimestamp": "2026-11-28T09:00:00Z"}
+    ]});
+    std::fs::write(dir.join("kube.json"), kube.to_string()).unwrap();
+    dir
+}
+
+fn assert_inert(text: &str) {
+    for c in text.chars() {
+        let steering = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        assert!(!steering, "raw {c:?} in {text}");
+    }
+}
+
+#[test]
+fn hostile_text_is_escaped_in_text_and_exact_in_json() {
+    let dir = hostile_bundle();
+    let out = pulldoctor(&["diagnose", "--from", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\\u{1b}]0;owned"), "{text}");
+    assert_inert(&text);
+    assert_inert(&stderr(&out));
+
+    let out = pulldoctor(&["diagnose", "-o", "json", "--from", dir.to_str().unwrap()]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        report.to_string().contains("\\u001b]0;owned"),
+        "JSON keeps the exact text"
+    );
+}
+
+#[test]
+fn errors_name_a_hostile_pod_escaped() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let out = pulldoctor(&["diagnose", "--from", &demo, "shop/\u{1b}[2Jx"]);
+    fails_with(&out, "\\u{1b}[2Jx");
+    assert_inert(&stderr(&out));
+}
+
+#[test]
+fn a_report_that_cannot_be_written_fails() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["diagnose", "--from", &demo])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    fails_with(&out, "cannot write the output");
+}
+
+/// Names outside what Kubernetes and EKS allow would reach printed commands: such objects are
+/// skipped and listed, never diagnosed with their names pasted into a shell line.
+#[test]
+fn names_kubernetes_and_eks_do_not_allow_are_refused() {
+    let dir = temp_dir("bad-names");
+    std::fs::copy(asset("assets/scenarios/demo.yaml"), dir.join("demo.yaml")).unwrap();
+    let image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.0";
+    let pod = |ns: &str, name: &str, sa: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+            "spec": {"serviceAccountName": sa, "containers": [{"name": "web", "image": image}]},
+            "status": {"containerStatuses": [{"name": "web", "image": image, "ready": false, "restartCount": 0, "imageID": "",
+                "state": {"waiting": {"reason": "ErrImagePull"}}}]}})
+    };
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        pod("shop;rm -rf ~", "x", "default"),
+        pod("shop", "$(id)", "default"),
+        pod("shop", "y", "sa`id`"),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "z", "namespace": "shop",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs;reboot", "uid": "u"}]},
+            "spec": {"containers": [{"name": "web", "image": image}]}}),
+    ]});
+    std::fs::write(dir.join("bad.json"), list.to_string()).unwrap();
+    std::fs::write(
+        dir.join("cluster.json"),
+        r#"{"cluster": {"name": "lab$(id)"}}"#,
+    )
+    .unwrap();
+    let out = pulldoctor(&["diagnose", "-o", "json", "--from", dir.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["problems"].to_string();
+    assert_eq!(problems.matches("does not allow").count(), 4, "{problems}");
+    assert!(
+        problems.contains("cluster.json: the cluster name is not one EKS allows"),
+        "{problems}"
+    );
+    let findings = report["findings"].to_string();
+    assert!(
+        !findings.contains("rm -rf") && !findings.contains("$(id)") && !findings.contains("`id`")
+    );
 }

@@ -333,29 +333,24 @@ async fn a_forged_plan_is_refused() {
                 "the forged document is not shown as the plan"
             );
         }
+        let apply = |path: &std::path::Path| {
+            h.run(&[
+                "fix",
+                "--plan",
+                path.to_str().unwrap(),
+                "--allow-writes",
+                "--yes",
+                "--backup-dir",
+                dir.0.to_str().unwrap(),
+            ])
+        };
         let other = forge("repository/app/web", "repository/app/other", "other.json");
-        let out = h.run(&[
-            "fix",
-            "--plan",
-            other.to_str().unwrap(),
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            dir.0.to_str().unwrap(),
-        ]);
+        let out = apply(&other);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert!(text(&out).contains("does not match"), "{}", text(&out));
         assert_eq!(writes(&h), Vec::<String>::new(), "nothing written");
         // The genuine plan still applies.
-        let out = h.run(&[
-            "fix",
-            "--plan",
-            plan.to_str().unwrap(),
-            "--allow-writes",
-            "--yes",
-            "--backup-dir",
-            dir.0.to_str().unwrap(),
-        ]);
+        let out = apply(&plan);
         assert!(
             text(&out).contains("applied iam:PutRolePolicy"),
             "{}",
