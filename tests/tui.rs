@@ -579,3 +579,35 @@ fn ctx_lists_and_switches_kube_contexts() {
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("reading context staging"), "{screen}");
 }
+
+/// The screen shows escaped text, but a plan sends documents exactly as they were read: a
+/// bidirectional mark in a trust policy is kept in `before`, never replaced by its escape.
+#[test]
+fn a_plan_from_the_tui_sends_documents_unescaped() {
+    let mut facts = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let role = facts
+        .roles
+        .values_mut()
+        .find(|r| r.name == "billing-api")
+        .expect("the demo has role billing-api");
+    if let Ok(trust) = role.trust.as_mut() {
+        trust.statements[0].sid = Some("Trust\u{202e}Me".into());
+    }
+    let now = reference_time(&facts);
+    let mut app = App::new(facts, now);
+    open_pod(&mut app, "api-58d7c9-t4r");
+    press(&mut app, KeyCode::Char('f'));
+    assert!(
+        render(&mut app, 120, 40).contains("Trust\\u{202e}Me"),
+        "shown escaped"
+    );
+    app.writes_allowed = true;
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "yes");
+    let effects = press(&mut app, KeyCode::Enter);
+    let [Effect::Apply(plan)] = effects.as_slice() else {
+        panic!("expected an apply, got {effects:?}");
+    };
+    let before = plan.writes[0].before.as_deref().unwrap();
+    assert!(before.contains("Trust\u{202e}Me"), "{before}");
+}

@@ -727,6 +727,21 @@ impl App {
         }
     }
 
+    /// The finding as diagnosed, before its text was escaped for the screen: a plan must send
+    /// the documents exactly as they are, not as they are shown.
+    fn unescaped(&self, index: usize) -> Option<crate::report::Finding> {
+        let shown = self.report.findings.get(index)?;
+        let raw = diagnose::diagnose(
+            &self.facts,
+            &Selection {
+                all: true,
+                namespaces: vec![shown.namespace.clone()],
+                ..Default::default()
+            },
+        );
+        raw.findings.into_iter().find(|f| f.escaped() == *shown)
+    }
+
     /// `a` in the fix pane or on a finished wizard: plan and ask for confirmation.
     fn start_apply(&mut self) -> Vec<Effect> {
         if !self.writes_allowed {
@@ -734,9 +749,10 @@ impl App {
             return Vec::new();
         }
         let planned = match self.screen().clone() {
-            Screen::Fix { finding } => {
-                crate::fix::apply::plan(&self.report.findings[finding], self.fix_choice + 1)
-            }
+            Screen::Fix { finding } => match self.unescaped(finding) {
+                Some(raw) => crate::fix::apply::plan(&raw, self.fix_choice + 1),
+                None => Err("the finding changed: read again (r)".to_string()),
+            },
             Screen::Wizard => match &self.wizard.setup {
                 Some(setup) => Ok(setup.plan.clone()),
                 None => return Vec::new(),
