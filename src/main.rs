@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    pulldoctor::cli::main()
+    pulldoctor::cmd::main()
 }

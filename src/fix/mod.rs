@@ -2,7 +2,6 @@
 //! a changed document the proposed document and its diff. Nothing here writes.
 
 pub mod apply;
-pub mod command;
 pub mod documents;
 pub mod guard;
 

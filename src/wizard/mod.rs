@@ -2,7 +2,6 @@
 //! ServiceAccount, the role and its trust policy, the app's policy, and the changes the image
 //! pull needs — checked first, then exported or applied.
 
-pub mod command;
 pub mod export;
 
 use crate::diagnose::trust::Assumer;

@@ -1,13 +1,13 @@
 //! `pulldoctor wizard`: the setup of a new app by flags — checked, planned, then exported or
 //! applied through the fixes' writer and verified.
 
-use super::{Answers, Mode, Setup};
-use crate::cli::{self, Failure, Global};
+use crate::cmd::{self as cli, Failure, Global};
 use crate::diagnose::{self, Selection};
 use crate::facts::Facts;
 use crate::fix::apply::{self, WritePermission, Writer};
 use crate::iam::policy::PolicyDocument;
 use crate::report::Status;
+use crate::wizard::{Answers, Mode, Setup};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,7 +128,7 @@ fn setup_facts(
         .account()
         .ok_or_else(|| Failure("the account is unknown (sts:GetCallerIdentity failed)".into()))?;
     let region = base.region().unwrap_or_else(|| "us-east-1".into());
-    let keys = super::repository_keys(answers, &account, &region).map_err(Failure)?;
+    let keys = crate::wizard::repository_keys(answers, &account, &region).map_err(Failure)?;
     let role_name = answers.role_name.clone().unwrap_or_else(|| {
         format!(
             "{}-{}-{}",
@@ -223,7 +223,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
             Some(cli::load(global, false, true)?)
         };
         let applier = WritePermission::from_flag(global.allow_writes && global.from.is_none())
-            .map(|permission| crate::fix::command::applier(global, permission));
+            .map(|permission| super::fix::applier(global, permission));
         let background = crate::tui::Background {
             loader: Some(loader),
             verifier: applier.is_some().then(|| verifier(global)),
@@ -235,7 +235,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let answers = answers(global, args)?;
-    let errors = super::validate(&answers);
+    let errors = crate::wizard::validate(&answers);
     if !errors.is_empty() {
         return Err(Failure(errors.join("; ")));
     }
@@ -244,10 +244,10 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         .build()
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
     let facts = facts(global, &answers, &runtime)?;
-    let setup = super::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;
+    let setup = crate::wizard::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;
     cli::print(&render(&setup))?;
     if let Some(dir) = &args.export {
-        let paths = super::export::write(&setup, dir, args.force).map_err(Failure)?;
+        let paths = crate::wizard::export::write(&setup, dir, args.force).map_err(Failure)?;
         for p in paths {
             println!("wrote {}", p.display());
         }
@@ -274,7 +274,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
             return Ok(vec!["nothing to change: the setup is in place".to_string()]);
         }
         if !args.yes {
-            crate::fix::command::confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))
+            super::fix::confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))
                 .map_err(|f| f.0)?;
         }
         apply::carry_out(
@@ -320,7 +320,7 @@ pub fn verify(
         ),
         runtime,
     )?;
-    let Some(pod) = super::verification_pod(setup, &facts) else {
+    let Some(pod) = crate::wizard::verification_pod(setup, &facts) else {
         return Ok(("no repository to check a pod against\n".into(), true));
     };
     let checked = crate::facts::ingest::ingest(&[crate::facts::ingest::Document {
@@ -357,7 +357,7 @@ pub fn planner(global: &Global) -> crate::tui::Planner {
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
         let facts = setup_facts(&global, facts, &answers, &runtime).map_err(|f| f.0)?;
-        super::plan(&facts, &answers).map_err(|errors| errors.join("; "))
+        crate::wizard::plan(&facts, &answers).map_err(|errors| errors.join("; "))
     })
 }
 

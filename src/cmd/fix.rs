@@ -1,10 +1,10 @@
 //! `pulldoctor fix`: the plan → diff → confirm → back up → apply → re-verify flow on the command
 //! line.
 
-use super::apply::{self, Plan, WritePermission, Writer};
-use super::guard;
-use crate::cli::{self, Failure, FixArgs, Global};
+use crate::cmd::{self as cli, Failure, FixArgs, Global};
 use crate::diagnose;
+use crate::fix::apply::{self, Plan, WritePermission, Writer};
+use crate::fix::guard;
 use crate::report::Status;
 use std::io::{BufRead, IsTerminal, Write as _};
 use std::process::ExitCode;
@@ -72,7 +72,7 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
     plan.title = format!("the plan in {shown}");
     for write in &mut plan.writes {
         write.diff = write.after.as_ref().map(|after| {
-            super::documents::diff(write.before.as_deref().unwrap_or_default(), after)
+            crate::fix::documents::diff(write.before.as_deref().unwrap_or_default(), after)
         });
     }
     Ok(plan)

@@ -1,11 +1,19 @@
-//! The command line (contract §1). Expected failures become one line on stderr and exit 2.
+//! The shell: the command line (contract §1), each command, and the TUI's background wiring.
+//! Nothing imports this module; it imports the rest. Expected failures become one line on
+//! stderr and exit 2.
 
-use crate::diagnose::{self, Selection};
-use crate::facts::Facts;
-use crate::fix::apply::WritePermission;
+mod background;
+pub mod fix;
+mod load;
+pub mod wizard;
+
+use background::{background, context_switch};
+use load::{check_named_pods, collect_live, load_named};
+pub(crate) use load::{live_options, load, selection};
+
+use crate::diagnose;
 use crate::report::{Report, Status};
 use crate::source::{self, bundle};
-use crate::tui::app::{PodName, Read};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -106,7 +114,7 @@ pub enum Command {
     CollectScript,
     /// Set up a new app: ServiceAccount, role, trust, policy, and what the image pull needs —
     /// checked, planned, then exported (--export DIR) or applied (--apply --allow-writes).
-    Wizard(crate::wizard::command::WizardArgs),
+    Wizard(wizard::WizardArgs),
     /// Plan the fix of a pod's broken link and, with --allow-writes, apply it: diff, confirm,
     /// back up, apply, diagnose again.
     Fix(FixArgs),
@@ -164,8 +172,8 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = cli.global;
     match cli.command {
-        Some(Command::Fix(args)) => crate::fix::command::run(&global, &args),
-        Some(Command::Wizard(args)) => crate::wizard::command::run(&global, &args),
+        Some(Command::Fix(args)) => fix::run(&global, &args),
+        Some(Command::Wizard(args)) => wizard::run(&global, &args),
         Some(Command::CollectScript) => {
             print(&crate::collect::script())?;
             Ok(ExitCode::SUCCESS)
@@ -242,210 +250,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The facts for this run: the demo, a bundle or snapshot, or (not yet) a live cluster.
-/// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
-/// only for the pods that cannot pull, unless `all`).
-pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
-    load_named(global, demo, all, &[])
-}
-
-/// [`load`], reading live also the pods named (`namespace/name`) whether they can pull or not.
-fn load_named(global: &Global, demo: bool, all: bool, named: &[String]) -> Result<Facts, Failure> {
-    if demo {
-        return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
-    }
-    match &global.from {
-        Some(path) => {
-            let b = bundle::read_limited(path, global.max_input_mb.saturating_mul(1024 * 1024))
-                .map_err(|e| Failure(e.0))?;
-            let kind = if path.is_dir() { "bundle" } else { "snapshot" };
-            let facts = source::facts_from_bundle(&b, kind);
-            if !facts.pods_listed {
-                return Err(Failure(no_pod_list(path, &facts)));
-            }
-            Ok(facts)
-        }
-        None => {
-            let mut options = live_options(global, all);
-            options.named = named
-                .iter()
-                .filter_map(|p| p.split_once('/'))
-                .map(|(ns, name)| (ns.to_string(), name.to_string()))
-                .collect();
-            Ok(source::facts_from_collected(&collect(&options)?))
-        }
-    }
-}
-
-/// Why an input without a pod list cannot say that nothing is failing.
-fn no_pod_list(path: &std::path::Path, facts: &Facts) -> String {
-    let skipped = match facts.problems.len() {
-        0 => String::new(),
-        n => format!(
-            "; {n} part(s) skipped, first: {}",
-            crate::text::escape_line(&facts.problems[0])
-        ),
-    };
-    format!(
-        "{} holds no pod list, so nothing can be said about failing pods (add the output of `kubectl get pods -A -o json`){skipped}",
-        crate::text::escape_line(&path.display().to_string())
-    )
-}
-
-/// Every pod named on the command line must be in the facts: a typo is an error, not "nothing
-/// is failing".
-fn check_named_pods(facts: &Facts, selection: &Selection) -> Result<(), Failure> {
-    let read: std::collections::HashSet<String> = facts
-        .pods
-        .iter()
-        .map(|p| {
-            format!(
-                "{}/{}",
-                crate::facts::kube::namespace_of(p),
-                crate::facts::kube::name_of(p)
-            )
-        })
-        .collect();
-    match selection.pods.iter().find(|p| !read.contains(p.as_str())) {
-        Some(missing) => Err(Failure(format!(
-            "pod {} is not in the input (check the name and namespace: kubectl get pods -n {})",
-            crate::text::escape_line(missing),
-            crate::text::shell_quote(&crate::text::escape_line(
-                missing.split('/').next().unwrap_or_default()
-            ))
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// What the TUI does in the background for these options: read again (everything, or one pod),
-/// and live, follow the cluster, apply (with --allow-writes), plan and verify setups.
-fn background(global: &Global, demo: bool) -> crate::tui::Background {
-    let live = !demo && global.from.is_none();
-    let reload = global.clone();
-    let loader: Option<crate::tui::Loader> = (!demo).then(|| {
-        let loader: crate::tui::Loader = std::sync::Arc::new(move |pod| match pod {
-            Some(pod) if live => load_pod(&reload, pod)
-                .map(|facts| Read::Pod(pod.clone(), facts))
-                .map_err(|f| f.0),
-            _ => load(&reload, false, true)
-                .map(Read::Everything)
-                .map_err(|f| f.0),
-        });
-        loader
-    });
-    let follower: Option<crate::tui::Follower> = live.then(|| {
-        let options = live_options(global, true);
-        let follower: crate::tui::Follower = Box::new(move |changed| {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let _ = runtime.block_on(source::live::follow::follow(&options, changed));
-            }
-        });
-        follower
-    });
-    // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
-    let applier = WritePermission::from_flag(global.allow_writes && live)
-        .map(|permission| crate::fix::command::applier(global, permission));
-    crate::tui::Background {
-        loader,
-        follower,
-        verifier: applier
-            .is_some()
-            .then(|| crate::wizard::command::verifier(global)),
-        applier,
-        planner: live.then(|| crate::wizard::command::planner(global)),
-        switch: None,
-    }
-}
-
-/// `:ctx NAME` in the TUI: the kubeconfig's contexts, and the background work for another one.
-fn context_switch(global: &Global) -> Option<crate::tui::ContextSwitch> {
-    let (names, current) =
-        source::live::kube::contexts(global.kubeconfig.as_deref(), global.context.as_deref())
-            .ok()?;
-    let global = global.clone();
-    Some(crate::tui::ContextSwitch {
-        names,
-        current,
-        connect: std::sync::Arc::new(move |context: &str| {
-            let mut other = global.clone();
-            other.context = Some(context.to_string());
-            other.cluster = None;
-            background(&other, false)
-        }),
-    })
-}
-
-/// Reads one pod of the live cluster and what its chain needs.
-fn load_pod(global: &Global, pod: &PodName) -> Result<Facts, Failure> {
-    let mut options = live_options(global, true);
-    options.namespace = Some(pod.namespace.clone());
-    options.pod = Some(pod.name.clone());
-    Ok(source::facts_from_collected(&collect(&options)?))
-}
-
-fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, Failure> {
-    collect(&live_options(global, all))
-}
-
-fn collect(options: &source::live::Options) -> Result<source::live::Collected, Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    runtime
-        .block_on(source::live::collect(options))
-        .map_err(Failure)
-}
-
-pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options {
-    source::live::Options {
-        kubeconfig: global.kubeconfig.clone(),
-        context: global.context.clone(),
-        namespace: if global.all_namespaces {
-            None
-        } else {
-            global.namespace.clone()
-        },
-        all,
-        pod: None,
-        named: Vec::new(),
-        profile: global.profile.clone(),
-        region: global.region.clone(),
-        cluster: global.cluster.clone(),
-        concurrency: global.concurrency,
-        timeout: std::time::Duration::from_secs(global.timeout),
-        max_body: usize::try_from(global.max_input_mb.saturating_mul(1024 * 1024))
-            .unwrap_or(usize::MAX),
-    }
-}
-
-pub(crate) fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {
-    let mut selected = Vec::new();
-    for p in pods {
-        match (p.split_once('/'), &global.namespace) {
-            (Some((ns, name)), _) if !ns.is_empty() && !name.is_empty() => selected.push(p.clone()),
-            (None, Some(ns)) => selected.push(format!("{ns}/{p}")),
-            _ => {
-                return Err(Failure(format!(
-                    "\"{p}\" is not NAMESPACE/POD (or give -n NAMESPACE with a bare pod name)"
-                )));
-            }
-        }
-    }
-    Ok(Selection {
-        all,
-        namespaces: match (&global.namespace, global.all_namespaces) {
-            (Some(ns), false) => vec![ns.clone()],
-            _ => Vec::new(),
-        },
-        pods: selected,
-    })
 }
 
 fn emit(report: &Report, output: Output) -> Result<(), Failure> {

@@ -1,0 +1,146 @@
+//! The facts a command works on: the demo, a bundle or snapshot, or the live cluster; and which
+//! pods of them it looks at.
+
+use super::{Failure, Global};
+use crate::diagnose::Selection;
+use crate::facts::Facts;
+use crate::source::{self, bundle};
+
+/// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
+/// only for the pods that cannot pull, unless `all`).
+pub(crate) fn load(global: &Global, demo: bool, all: bool) -> Result<Facts, Failure> {
+    load_named(global, demo, all, &[])
+}
+
+/// [`load`], reading live also the pods named (`namespace/name`) whether they can pull or not.
+pub(super) fn load_named(
+    global: &Global,
+    demo: bool,
+    all: bool,
+    named: &[String],
+) -> Result<Facts, Failure> {
+    if demo {
+        return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
+    }
+    match &global.from {
+        Some(path) => {
+            let b = bundle::read_limited(path, global.max_input_mb.saturating_mul(1024 * 1024))
+                .map_err(|e| Failure(e.0))?;
+            let kind = if path.is_dir() { "bundle" } else { "snapshot" };
+            let facts = source::facts_from_bundle(&b, kind);
+            if !facts.pods_listed {
+                return Err(Failure(no_pod_list(path, &facts)));
+            }
+            Ok(facts)
+        }
+        None => {
+            let mut options = live_options(global, all);
+            options.named = named
+                .iter()
+                .filter_map(|p| p.split_once('/'))
+                .map(|(ns, name)| (ns.to_string(), name.to_string()))
+                .collect();
+            Ok(source::facts_from_collected(&collect(&options)?))
+        }
+    }
+}
+
+/// Why an input without a pod list cannot say that nothing is failing.
+pub(super) fn no_pod_list(path: &std::path::Path, facts: &Facts) -> String {
+    let skipped = match facts.problems.len() {
+        0 => String::new(),
+        n => format!(
+            "; {n} part(s) skipped, first: {}",
+            crate::text::escape_line(&facts.problems[0])
+        ),
+    };
+    format!(
+        "{} holds no pod list, so nothing can be said about failing pods (add the output of `kubectl get pods -A -o json`){skipped}",
+        crate::text::escape_line(&path.display().to_string())
+    )
+}
+
+/// Every pod named on the command line must be in the facts: a typo is an error, not "nothing
+/// is failing".
+pub(super) fn check_named_pods(facts: &Facts, selection: &Selection) -> Result<(), Failure> {
+    let read: std::collections::HashSet<String> = facts
+        .pods
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                crate::facts::kube::namespace_of(p),
+                crate::facts::kube::name_of(p)
+            )
+        })
+        .collect();
+    match selection.pods.iter().find(|p| !read.contains(p.as_str())) {
+        Some(missing) => Err(Failure(format!(
+            "pod {} is not in the input (check the name and namespace: kubectl get pods -n {})",
+            crate::text::escape_line(missing),
+            crate::text::shell_quote(&crate::text::escape_line(
+                missing.split('/').next().unwrap_or_default()
+            ))
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, Failure> {
+    collect(&live_options(global, all))
+}
+
+pub(super) fn collect(options: &source::live::Options) -> Result<source::live::Collected, Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
+    runtime
+        .block_on(source::live::collect(options))
+        .map_err(Failure)
+}
+
+pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options {
+    source::live::Options {
+        kubeconfig: global.kubeconfig.clone(),
+        context: global.context.clone(),
+        namespace: if global.all_namespaces {
+            None
+        } else {
+            global.namespace.clone()
+        },
+        all,
+        pod: None,
+        named: Vec::new(),
+        profile: global.profile.clone(),
+        region: global.region.clone(),
+        cluster: global.cluster.clone(),
+        concurrency: global.concurrency,
+        timeout: std::time::Duration::from_secs(global.timeout),
+        max_body: usize::try_from(global.max_input_mb.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
+    }
+}
+
+pub(crate) fn selection(global: &Global, pods: &[String], all: bool) -> Result<Selection, Failure> {
+    let mut selected = Vec::new();
+    for p in pods {
+        match (p.split_once('/'), &global.namespace) {
+            (Some((ns, name)), _) if !ns.is_empty() && !name.is_empty() => selected.push(p.clone()),
+            (None, Some(ns)) => selected.push(format!("{ns}/{p}")),
+            _ => {
+                return Err(Failure(format!(
+                    "\"{p}\" is not NAMESPACE/POD (or give -n NAMESPACE with a bare pod name)"
+                )));
+            }
+        }
+    }
+    Ok(Selection {
+        all,
+        namespaces: match (&global.namespace, global.all_namespaces) {
+            (Some(ns), false) => vec![ns.clone()],
+            _ => Vec::new(),
+        },
+        pods: selected,
+    })
+}
