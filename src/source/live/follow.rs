@@ -5,9 +5,10 @@ use super::Options;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, name_of, namespace_of};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, WatchEvent, WatchParams};
-use std::collections::BTreeSet;
-use std::time::Duration;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `namespace/pod/container` of every container that cannot pull.
 fn failing(pod: &Pod) -> Vec<String> {
@@ -22,7 +23,8 @@ fn failing(pod: &Pod) -> Vec<String> {
 }
 
 /// Watches pods until `changed` returns false; calls it whenever the failing set changes.
-/// Reconnects (with a fresh list) when the watch ends or fails.
+/// kube-rs's watcher lists in pages, resumes from the last resource version, re-lists only when
+/// the server says the version is gone, and backs off when the API fails.
 pub async fn follow(options: &Options, mut changed: impl FnMut() -> bool) -> Result<(), String> {
     let limits = super::Limits::new(1, options.timeout).with_max_body(options.max_body);
     let (kube, _) = super::kube::connect(
@@ -35,53 +37,46 @@ pub async fn follow(options: &Options, mut changed: impl FnMut() -> bool) -> Res
         Some(ns) => Api::namespaced(kube.client.clone(), ns),
         None => Api::all(kube.client.clone()),
     };
-    loop {
-        let list = match api.list(&ListParams::default()).await {
-            Ok(list) => list,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(5)).await;
+    let key = |p: &Pod| format!("{}/{}", namespace_of(p), name_of(p));
+    let set = |pods: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
+        pods.values().flatten().cloned().collect()
+    };
+    let mut pods: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut listing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // The first complete list is the baseline the TUI was read from: no change to report.
+    let mut known: Option<BTreeSet<String>> = None;
+    let events = watcher(api, watcher::Config::default().page_size(500)).default_backoff();
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        let listed = matches!(event, Ok(Event::InitDone));
+        match event {
+            Ok(Event::Init) => listing.clear(),
+            Ok(Event::InitApply(p)) => {
+                listing.insert(key(&p), failing(&p));
                 continue;
             }
-        };
-        let mut pods: std::collections::BTreeMap<String, Vec<String>> = list
-            .items
-            .iter()
-            .map(|p| (format!("{}/{}", namespace_of(p), name_of(p)), failing(p)))
-            .collect();
-        let set = |pods: &std::collections::BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
-            pods.values().flatten().cloned().collect()
-        };
-        let mut known = set(&pods);
-        let version = list.metadata.resource_version.unwrap_or_default();
-        let stream = match api
-            .watch(&WatchParams::default().timeout(290), &version)
-            .await
-        {
-            Ok(s) => s,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
+            Ok(Event::InitDone) => pods = std::mem::take(&mut listing),
+            Ok(Event::Apply(p)) => {
+                pods.insert(key(&p), failing(&p));
             }
-        };
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(WatchEvent::Added(p) | WatchEvent::Modified(p)) => {
-                    pods.insert(format!("{}/{}", namespace_of(&p), name_of(&p)), failing(&p));
-                }
-                Ok(WatchEvent::Deleted(p)) => {
-                    pods.remove(&format!("{}/{}", namespace_of(&p), name_of(&p)));
-                }
-                Ok(WatchEvent::Bookmark(_)) => continue,
-                Ok(WatchEvent::Error(_)) | Err(_) => break,
+            Ok(Event::Delete(p)) => {
+                pods.remove(&key(&p));
             }
-            let now = set(&pods);
-            if now != known {
-                known = now;
+            // The watcher retries with backoff; a failed call changes nothing known.
+            Err(_) => continue,
+        }
+        let now = set(&pods);
+        match &known {
+            Some(before) if *before != now => {
+                known = Some(now);
                 if !changed() {
                     return Ok(());
                 }
             }
+            Some(_) => {}
+            None if listed => known = Some(now),
+            None => {}
         }
     }
+    Ok(())
 }
