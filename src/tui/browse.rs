@@ -29,6 +29,7 @@ pub struct Row {
     /// The worst status among what the row stands for, for its colour.
     pub status: Status,
     pub title: String,
+    /// What is shown above the related pods (which the view lists from `findings`).
     pub details: Vec<String>,
     pub findings: Vec<usize>,
 }
@@ -68,16 +69,6 @@ fn cell(status: Status) -> String {
         Status::Skipped => "-".to_string(),
         s => s.as_str().to_string(),
     }
-}
-
-fn pods_line(report: &Report, findings: &[usize]) -> Vec<String> {
-    findings
-        .iter()
-        .map(|&i| {
-            let f = &report.findings[i];
-            format!("{} {} [{}]", f.verdict.as_str(), f.subject(), f.container)
-        })
-        .collect()
 }
 
 fn service_accounts(report: &Report, scope: &[usize]) -> Table {
@@ -133,8 +124,6 @@ fn service_accounts(report: &Report, scope: &[usize]) -> Table {
             if let Some(t) = first.link(LinkId::TrustPolicy) {
                 details.push(format!("trust: {} — {}", t.status.as_str(), t.summary));
             }
-            details.push("pods:".to_string());
-            details.extend(pods_line(report, &findings));
             Row {
                 cells: vec![
                     ns.clone(),
@@ -256,8 +245,6 @@ fn roles(report: &Report, scope: &[usize]) -> Table {
                 "by:".to_string(),
             ];
             details.extend(u.by.iter().map(|b| format!("  {b}")));
-            details.push("pods:".to_string());
-            details.extend(pods_line(report, &u.findings));
             Row {
                 cells: vec![
                     arn::role_name_of(&role),

@@ -565,8 +565,7 @@ fn draw_related(
     findings: &[usize],
     theme: Theme,
 ) {
-    // The pod list below repeats the "pods:" lines; everything before them is shown above it.
-    let info: Vec<&String> = lines.iter().take_while(|l| *l != "pods:").collect();
+    let info = lines;
     let info_height = (info.len() as u16 + 1).min(area.height / 2);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(info_height + 1), Constraint::Fill(1)]).areas(area);
