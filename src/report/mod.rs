@@ -135,6 +135,17 @@ pub enum Basis {
     Pulled,
 }
 
+impl Basis {
+    /// The name the JSON report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Observed => "observed",
+            Basis::Event => "event",
+            Basis::Pulled => "pulled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Lane {
@@ -525,5 +536,27 @@ impl Finding {
             }
         }
         finding
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names people read are the names the JSON contract uses.
+    #[test]
+    fn names_match_the_json() {
+        for basis in [Basis::Observed, Basis::Event, Basis::Pulled] {
+            assert_eq!(serde_json::to_value(basis).unwrap(), basis.as_str());
+        }
+        for status in [
+            Status::Ok,
+            Status::Skipped,
+            Status::Warning,
+            Status::Unknown,
+            Status::Broken,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
     }
 }

@@ -381,16 +381,7 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
         Line::from(vec![
             Span::styled(format!("{} ", link.id), theme.title()),
             Span::styled(marker(link.status), theme.status(link.status)),
-            Span::styled(
-                format!(
-                    "  basis: {}",
-                    serde_json::to_value(link.basis)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                ),
-                theme.dim(),
-            ),
+            Span::styled(format!("  basis: {}", link.basis.as_str()), theme.dim()),
         ]),
         Line::from(link.summary.clone()),
     ];
