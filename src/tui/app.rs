@@ -485,7 +485,7 @@ impl App {
                 let lines = self.wizard.lines();
                 self.fix_scroll = lines
                     .iter()
-                    .position(|l| l.starts_with(super::wizard::VERIFIED))
+                    .position(|l| l.kind == super::wizard::LineKind::Verified)
                     .map_or(0, |i| i.saturating_sub(2) as u16);
             }
             Action::Applied(result) => {

@@ -5,6 +5,7 @@ use super::app::{App, InputKind, Screen};
 use super::browse;
 use super::keymap;
 use super::theme::{Theme, marker};
+use super::wizard::LineKind;
 use crate::report::{Finding, Lane, Status};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -617,16 +618,13 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .lines()
         .into_iter()
         .map(|l| {
-            let style = if l.starts_with(" ✗") {
-                theme.status(Status::Broken)
-            } else if l.starts_with(" ▶") {
-                theme.key()
-            } else {
-                Style::new()
+            let style = match l.kind {
+                LineKind::Error => theme.status(Status::Broken),
+                LineKind::Current => theme.key(),
+                LineKind::Plain | LineKind::Verified => Style::new(),
             };
             // The block's padding indents every line, wrapped ones too.
-            let text = l.strip_prefix(' ').unwrap_or(&l).to_string();
-            Line::from(Span::styled(text, style))
+            Line::from(Span::styled(l.text, style))
         })
         .collect();
     frame.render_widget(

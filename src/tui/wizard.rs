@@ -29,7 +29,7 @@ pub struct WizardState {
 }
 
 /// The line above the verification's chain.
-pub const VERIFIED: &str = " a pod of the new ServiceAccount would see:";
+const VERIFIED: &str = "a pod of the new ServiceAccount would see:";
 
 /// How many repositories the list shows; the rest are typed.
 const LISTED: usize = 15;
@@ -152,61 +152,102 @@ impl WizardState {
     }
 
     /// The lines the wizard screen shows.
-    pub fn lines(&self) -> Vec<String> {
-        let mut out = vec!["Set up a new app: its ServiceAccount, role, trust and policies, and what the image pull needs.".to_string(), String::new()];
+    pub fn lines(&self) -> Vec<WizardLine> {
+        use LineKind::*;
+        let mut out = vec![
+            WizardLine::plain(
+                "Set up a new app: its ServiceAccount, role, trust and policies, and what the image pull needs.",
+            ),
+            WizardLine::plain(""),
+        ];
         for (i, question) in STEPS.iter().enumerate() {
-            let marker = if i == self.step {
-                "▶"
+            let (kind, marker) = if i == self.step {
+                (Current, "▶")
             } else if i < self.step {
-                "✓"
+                (Plain, "✓")
             } else {
-                " "
+                (Plain, " ")
             };
-            out.push(format!(" {marker} {question}: {}", self.typed[i]));
+            out.push(WizardLine::new(
+                kind,
+                format!("{marker} {question}: {}", self.typed[i]),
+            ));
             if i == 2 && self.step == 2 && !self.repositories.is_empty() {
                 for (n, name) in self.repositories.iter().take(LISTED).enumerate() {
-                    out.push(format!("     {:>2}  {name}", n + 1));
+                    out.push(WizardLine::plain(format!("    {:>2}  {name}", n + 1)));
                 }
                 if self.repositories.len() > LISTED {
-                    out.push(format!(
-                        "         … and {} more (type their names)",
+                    out.push(WizardLine::plain(format!(
+                        "        … and {} more (type their names)",
                         self.repositories.len() - LISTED
-                    ));
+                    )));
                 }
             }
         }
         if let Some(e) = &self.error {
-            out.push(String::new());
-            out.push(format!(" ✗ {e}"));
+            out.push(WizardLine::plain(""));
+            out.push(WizardLine::new(Error, format!("✗ {e}")));
         }
         if let Some(setup) = &self.setup {
-            out.push(String::new());
-            out.push(format!(
-                " mode {} — {}",
+            out.push(WizardLine::plain(""));
+            out.push(WizardLine::plain(format!(
+                "mode {} — {}",
                 setup.mode.as_str(),
                 setup.mode_reason
-            ));
+            )));
             for c in &setup.checks {
-                out.push(format!(
-                    " {:<10} {}",
+                out.push(WizardLine::plain(format!(
+                    "{:<10} {}",
                     crate::report::text::marker(c.status),
                     c.text
-                ));
+                )));
             }
-            out.push(String::new());
+            out.push(WizardLine::plain(""));
             out.extend(
                 crate::fix::apply::render(&setup.plan)
                     .lines()
-                    .map(|l| format!(" {l}")),
+                    .map(WizardLine::plain),
             );
-            out.push(String::new());
-            out.push(" e exports the files (YAML, JSON, shell, Terraform); a applies (needs --allow-writes)".into());
+            out.push(WizardLine::plain(""));
+            out.push(WizardLine::plain(
+                "e exports the files (YAML, JSON, shell, Terraform); a applies (needs --allow-writes)",
+            ));
         }
         if let Some(verified) = &self.verified {
-            out.push(String::new());
-            out.push(VERIFIED.into());
-            out.extend(verified.lines().map(|l| format!(" {l}")));
+            out.push(WizardLine::plain(""));
+            out.push(WizardLine::new(Verified, VERIFIED));
+            out.extend(verified.lines().map(WizardLine::plain));
         }
         out
+    }
+}
+
+/// What a line of the wizard screen is, for its style and for finding it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Plain,
+    /// The question being asked.
+    Current,
+    Error,
+    /// The heading of the verification after an apply.
+    Verified,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WizardLine {
+    pub kind: LineKind,
+    pub text: String,
+}
+
+impl WizardLine {
+    fn new(kind: LineKind, text: impl Into<String>) -> WizardLine {
+        WizardLine {
+            kind,
+            text: text.into(),
+        }
+    }
+
+    fn plain(text: impl Into<String>) -> WizardLine {
+        WizardLine::new(LineKind::Plain, text)
     }
 }
