@@ -33,8 +33,8 @@ pub struct Binding {
     pub scope: Scope,
     pub action: Action,
     pub help: &'static str,
-    /// Shown in the footer (the rest only in help).
-    pub footer: bool,
+    /// The footer's word for the binding; `None`: shown only in help.
+    pub footer: Option<&'static str>,
 }
 
 pub const BINDINGS: &[Binding] = &[
@@ -44,7 +44,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Up,
         help: "move up",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::Down, KeyCode::Char('j')],
@@ -52,7 +52,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Down,
         help: "move down",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::PageUp],
@@ -60,7 +60,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::PageUp,
         help: "page up",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::PageDown],
@@ -68,7 +68,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::PageDown,
         help: "page down",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::Home, KeyCode::Char('g')],
@@ -76,7 +76,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Top,
         help: "go to the top",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::End, KeyCode::Char('G')],
@@ -84,7 +84,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Bottom,
         help: "go to the bottom",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::Enter],
@@ -92,7 +92,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Lists,
         action: Action::Open,
         help: "open the selected row",
-        footer: true,
+        footer: Some("open the selected row"),
     },
     Binding {
         keys: &[KeyCode::Enter, KeyCode::Char('f')],
@@ -100,7 +100,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Chain,
         action: Action::OpenFix,
         help: "open the fix for the broken link",
-        footer: true,
+        footer: Some("open the fix for the broken link"),
     },
     Binding {
         keys: &[KeyCode::Char('a')],
@@ -108,7 +108,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Wizard,
         action: Action::Apply,
         help: "apply the setup (needs --allow-writes)",
-        footer: true,
+        footer: Some("apply the setup"),
     },
     Binding {
         keys: &[KeyCode::Char('e')],
@@ -116,7 +116,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Wizard,
         action: Action::Export,
         help: "export the setup as files",
-        footer: true,
+        footer: Some("export the setup as files"),
     },
     Binding {
         keys: &[KeyCode::Char('a')],
@@ -124,7 +124,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Fix,
         action: Action::Apply,
         help: "apply the chosen fix (needs --allow-writes)",
-        footer: true,
+        footer: Some("apply the chosen fix"),
     },
     Binding {
         keys: &[KeyCode::Tab],
@@ -132,7 +132,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Fix,
         action: Action::NextFix,
         help: "choose the next fix",
-        footer: true,
+        footer: Some("choose the next fix"),
     },
     Binding {
         keys: &[KeyCode::Char('y')],
@@ -140,7 +140,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Fix,
         action: Action::Copy,
         help: "copy the fix's commands (OSC 52, and a file)",
-        footer: true,
+        footer: Some("copy the fix's commands"),
     },
     Binding {
         keys: &[KeyCode::Char('/')],
@@ -148,7 +148,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Lists,
         action: Action::StartFilter,
         help: "filter the list",
-        footer: true,
+        footer: Some("filter the list"),
     },
     Binding {
         keys: &[KeyCode::Char(':')],
@@ -156,7 +156,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::StartCommand,
         help: "command: :pods :sa :roles :repos :ns NAME|all :ctx :wizard :q",
-        footer: true,
+        footer: Some("command"),
     },
     Binding {
         keys: &[KeyCode::Char('r')],
@@ -164,7 +164,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Refresh,
         help: "read the selected pod again (elsewhere: everything)",
-        footer: false,
+        footer: None,
     },
     Binding {
         keys: &[KeyCode::Esc],
@@ -172,7 +172,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Back,
         help: "back (or clear the filter)",
-        footer: true,
+        footer: Some("back"),
     },
     Binding {
         keys: &[KeyCode::Char('?')],
@@ -180,7 +180,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Help,
         help: "help",
-        footer: true,
+        footer: Some("help"),
     },
     Binding {
         keys: &[KeyCode::Char('q')],
@@ -188,7 +188,7 @@ pub const BINDINGS: &[Binding] = &[
         scope: Scope::Everywhere,
         action: Action::Quit,
         help: "quit",
-        footer: true,
+        footer: Some("quit"),
     },
 ];
 
@@ -214,6 +214,6 @@ pub fn action_for(key: KeyEvent, screen: &Screen) -> Option<Action> {
 pub fn footer(screen: &Screen) -> Vec<&'static Binding> {
     BINDINGS
         .iter()
-        .filter(|b| b.footer && b.scope.covers(screen))
+        .filter(|b| b.footer.is_some() && b.scope.covers(screen))
         .collect()
 }

@@ -141,14 +141,9 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut spans = Vec::new();
     for b in keymap::footer(app.screen()) {
         spans.push(Span::styled(format!(" {}", b.label), theme.key()));
-        spans.push(Span::raw(format!(" {} ", short_help(b.help))));
+        spans.push(Span::raw(format!(" {} ", b.footer.unwrap_or_default())));
     }
     frame.render_widget(Line::from(spans), area);
-}
-
-/// The footer's word for a binding: its help text up to the first colon or parenthesis.
-fn short_help(help: &str) -> &str {
-    help.split([':', '(']).next().unwrap_or(help).trim()
 }
 
 /// The first row to draw so that `selected` is visible in `height` rows.
