@@ -262,3 +262,32 @@ fn standalone(text: &str, token: &str) -> bool {
         !before.is_some_and(name_char) && !after.is_some_and(name_char)
     })
 }
+
+/// A pull that fails with links unknown says what the event suggests, from the first such link,
+/// and which links are not yet known.
+#[test]
+fn an_unknown_pull_names_the_probable_cause() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/scenarios/causes/unknown-not-absent.yaml");
+    let (report, _) = run(&path);
+    let summary = |pod: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.pod.as_deref() == Some(pod))
+            .map(|f| f.summary.clone())
+            .unwrap_or_default()
+    };
+    let forbidden = summary("u-forbidden");
+    assert!(
+        forbidden.contains(
+            ". The event says 403 Forbidden: probably the repository policy of 444455556666"
+        ) && forbidden.contains("Not yet known: "),
+        "{forbidden}"
+    );
+    let quiet = summary("u-no-event");
+    assert!(
+        !quiet.contains("The event says") && quiet.contains("Not yet known: network"),
+        "{quiet}"
+    );
+}

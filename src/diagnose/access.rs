@@ -19,6 +19,10 @@ pub struct Outcome {
     pub cause: Option<Cause>,
     pub summary: String,
     pub evidence: Vec<String>,
+    /// `ok` only because the image was pulled already (basis `pulled`).
+    pub pulled: bool,
+    /// For an `unknown` link: the cause the kubelet's event suggests, for the finding's summary.
+    pub hint: Option<String>,
 }
 
 impl Outcome {
@@ -28,6 +32,8 @@ impl Outcome {
             cause: None,
             summary: summary.into(),
             evidence: Vec::new(),
+            pulled: false,
+            hint: None,
         }
     }
 
@@ -37,6 +43,8 @@ impl Outcome {
             cause: Some(cause),
             summary: summary.into(),
             evidence: Vec::new(),
+            pulled: false,
+            hint: None,
         }
     }
 

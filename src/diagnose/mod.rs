@@ -266,6 +266,8 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
         o.extend(PULL_ORDER.iter().skip(1));
         o
     };
+    // What the event suggests for the first pull-lane link that is unknown, for the summary.
+    let mut probable: Option<String> = None;
     for id in order {
         let outcome = pull
             .links
@@ -273,11 +275,14 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
             .or_else(|| identity.links.get(&id))
             .cloned()
             .unwrap_or_else(|| Outcome::new(Status::Skipped, "not evaluated"));
+        if outcome.status == Status::Unknown && id.lane() != crate::report::Lane::Identity {
+            probable = probable.or_else(|| outcome.hint.clone());
+        }
         links.push(to_link(id, outcome, subject));
     }
     let broken = links.iter().find(|l| l.status == Status::Broken);
     let verdict = verdict(&links, subject.failing);
-    let summary = summarise(subject, &links, verdict);
+    let summary = summarise(subject, &links, verdict, probable.as_deref());
     let broken_link = broken.map(|l| l.id);
     let cause = broken.and_then(|l| l.cause);
     // The broken link's fixes; with nothing broken, those of a warning that has a cause.
@@ -332,7 +337,7 @@ fn app_identity_report(identity: &identity_lane::AppIdentity) -> crate::report::
 }
 
 fn to_link(id: LinkId, outcome: Outcome, subject: &Subject<'_>) -> Link {
-    let basis = if outcome.summary.starts_with(pull_lane::PULLED_PREFIX) {
+    let basis = if outcome.pulled {
         Basis::Pulled
     } else if matches!(id, LinkId::Pod | LinkId::Network)
         && subject.event.is_some()
@@ -368,7 +373,12 @@ fn verdict(links: &[Link], failing: bool) -> Status {
     }
 }
 
-fn summarise(subject: &Subject<'_>, links: &[Link], verdict: Status) -> String {
+fn summarise(
+    subject: &Subject<'_>,
+    links: &[Link],
+    verdict: Status,
+    probable: Option<&str>,
+) -> String {
     if let Some(broken) = links.iter().find(|l| l.status == Status::Broken) {
         // Name the misconception where it bites: the app role could pull, the node role cannot.
         let misconception = links
@@ -397,14 +407,14 @@ fn summarise(subject: &Subject<'_>, links: &[Link], verdict: Status) -> String {
                 "The pull fails ({reported}), but every fact pulldoctor can read checks out: the cause is outside what it sees (read the event)."
             );
         }
-        let probable: Vec<&str> = unknown
-            .iter()
-            .filter_map(|l| l.summary.split_once("; to confirm:").map(|(hint, _)| hint))
-            .collect();
         let names: Vec<&str> = unknown.iter().map(|l| l.id.as_str()).collect();
-        let hint = match probable.first() {
-            Some(h) => format!(" {}{}.", h[..1].to_uppercase(), &h[1..]),
-            None => String::new(),
+        let hint = match probable
+            .map(str::chars)
+            .as_mut()
+            .map(|c| (c.next(), c.as_str()))
+        {
+            Some((Some(first), rest)) => format!(" {}{rest}.", first.to_uppercase()),
+            _ => String::new(),
         };
         return format!(
             "The pull fails ({reported}).{hint} Not yet known: {} — each names the command that settles it.",

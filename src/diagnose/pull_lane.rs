@@ -115,15 +115,21 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
 /// what would settle it and what the event suggests.
 fn unknown_or_pulled(subject: &Subject<'_>, why: &str, hint: Option<String>) -> Outcome {
     if subject.pulled {
-        return Outcome::new(
-            Status::Ok,
-            format!(
-                "{PULLED_PREFIX}the container's status carries an image ID, so this worked ({why})"
-            ),
-        );
+        return Outcome {
+            pulled: true,
+            ..Outcome::new(
+                Status::Ok,
+                format!(
+                    "{PULLED_PREFIX}the container's status carries an image ID, so this worked ({why})"
+                ),
+            )
+        };
     }
     match hint {
-        Some(h) => Outcome::new(Status::Unknown, format!("{h}; to confirm: {why}")),
+        Some(h) => Outcome {
+            hint: Some(h.clone()),
+            ..Outcome::new(Status::Unknown, format!("{h}; to confirm: {why}"))
+        },
         None => Outcome::new(Status::Unknown, why.to_string()),
     }
 }
@@ -622,10 +628,13 @@ fn network(subject: &Subject<'_>) -> Outcome {
             Status::Unknown,
             "no pull-failure event is left to tell (events expire after about an hour)",
         ),
-        None if subject.pulled => Outcome::new(
-            Status::Ok,
-            format!("{PULLED_PREFIX}the image was pulled, so the registry was reachable"),
-        ),
+        None if subject.pulled => Outcome {
+            pulled: true,
+            ..Outcome::new(
+                Status::Ok,
+                format!("{PULLED_PREFIX}the image was pulled, so the registry was reachable"),
+            )
+        },
         None => Outcome::new(Status::Ok, "nothing points at the network"),
     }
 }

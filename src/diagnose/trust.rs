@@ -124,12 +124,13 @@ fn irsa(doc: &PolicyDocument, provider_arn: &str, assumer: &Assumer) -> Outcome 
                 Outcome::new(Status::Ok, format!("{by} lets {subject} assume the role"))
             } else {
                 Outcome {
-                    status: Status::Warning,
                     cause: Some(Cause::TrustNoAudienceCondition),
-                    summary: format!(
-                        "{by} lets {subject} assume the role, but without a {issuer_key}:aud condition any audience is accepted"
-                    ),
-                    evidence: Vec::new(),
+                    ..Outcome::new(
+                        Status::Warning,
+                        format!(
+                            "{by} lets {subject} assume the role, but without a {issuer_key}:aud condition any audience is accepted"
+                        ),
+                    )
                 }
             }
         }
