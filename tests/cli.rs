@@ -30,6 +30,19 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `diagnose --output json --from dir`, which must exit with `code`, parsed.
+fn json_report(dir: &Path, code: i32) -> serde_json::Value {
+    let out = pulldoctor(&[
+        "diagnose",
+        "--output",
+        "json",
+        "--from",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn diagnose_exits_one_when_something_is_broken_and_zero_when_not() {
     let demo = asset("assets/scenarios/demo.yaml");
@@ -185,15 +198,7 @@ fn malformed_and_unknown_files_are_reported_and_skipped() {
     std::fs::write(dir.join("garbage.json"), "{ this is not json").unwrap();
     std::fs::write(dir.join("unknown.json"), r#"{"Something": "else"}"#).unwrap();
     std::fs::write(dir.join("bad-pod.json"), r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": "nope"}}"#).unwrap();
-    let out = pulldoctor(&[
-        "diagnose",
-        "--output",
-        "json",
-        "--from",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_report(&dir, 1);
     let problems: Vec<String> = report["problems"]
         .as_array()
         .unwrap()
@@ -402,15 +407,7 @@ fn what_a_directory_does_not_read_is_listed() {
             .success()
     );
     std::fs::write(dir.join("spec-null.json"), r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "empty", "namespace": "shop"}, "spec": null}"#).unwrap();
-    let out = pulldoctor(&[
-        "diagnose",
-        "--output",
-        "json",
-        "--from",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_report(&dir, 1);
     let problems = report["problems"].to_string();
     for name in [
         "sub: a directory",
