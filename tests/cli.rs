@@ -256,14 +256,7 @@ fn bundles_of_plain_cli_json_with_url_encoded_policies() {
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
-    let out = pulldoctor(&[
-        "diagnose",
-        "--output",
-        "json",
-        "--from",
-        dir.to_str().unwrap(),
-    ]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_report(&dir, 1);
     assert!(report.get("problems").is_none(), "{report}");
     let f = &report["findings"][0];
     assert_eq!(f["cause"], "pull-permission-missing", "{f}");
