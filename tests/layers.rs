@@ -60,3 +60,92 @@ fn nothing_imports_the_shell_and_the_domain_imports_no_tui() {
     assert!(files.len() > 30, "read {} files", files.len());
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// The top-level modules `src/X` (or `src/X.rs`) that `text` names with `crate::X`.
+fn modules_named(text: &str, modules: &[String]) -> Vec<String> {
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    modules
+        .iter()
+        .filter(|m| {
+            code.match_indices(&format!("crate::{m}"))
+                .any(|(at, found)| {
+                    !code[at + found.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_modules_of_src_import_one_another_without_a_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut modules: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| Some(p.file_stem()?.to_string_lossy().into_owned()))
+        .filter(|m| m != "lib" && m != "main")
+        .collect();
+    modules.sort();
+    modules.dedup();
+    // Edges: module → the other top-level modules its files name.
+    let mut edges: Vec<(String, Vec<String>)> = Vec::new();
+    for module in &modules {
+        let mut files = Vec::new();
+        let dir = src.join(module);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        } else {
+            files.push(src.join(format!("{module}.rs")));
+        }
+        let mut named: Vec<String> = files
+            .iter()
+            .flat_map(|f| modules_named(&std::fs::read_to_string(f).unwrap(), &modules))
+            .filter(|m| m != module)
+            .collect();
+        named.sort();
+        named.dedup();
+        edges.push((module.clone(), named));
+    }
+    assert!(
+        edges
+            .iter()
+            .any(|(m, to)| m == "diagnose" && to.contains(&"chain".to_string()))
+    );
+    // Depth-first search for a path that comes back to where it started.
+    fn cycle_from(
+        at: &str,
+        path: &mut Vec<String>,
+        edges: &[(String, Vec<String>)],
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|p| p == at) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(at.to_string());
+            return Some(cycle);
+        }
+        path.push(at.to_string());
+        let next = edges
+            .iter()
+            .find(|(m, _)| m == at)
+            .map(|(_, to)| to.clone());
+        for to in next.unwrap_or_default() {
+            if let Some(cycle) = cycle_from(&to, path, edges) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    for (module, _) in &edges {
+        let cycle = cycle_from(module, &mut Vec::new(), &edges);
+        assert!(
+            cycle.is_none(),
+            "import cycle: {}",
+            cycle.unwrap().join(" → ")
+        );
+    }
+}

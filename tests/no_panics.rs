@@ -1,7 +1,8 @@
 //! Property tests: no input makes a parser, the ingest or the diagnosis panic.
 
 use proptest::prelude::*;
-use pulldoctor::diagnose::{Selection, diagnose, events};
+use pulldoctor::chain::events;
+use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::ecr::{manifest, reference};
 use pulldoctor::facts::ingest::{Document, ingest};
 use pulldoctor::iam::policy::PolicyDocument;

@@ -1,22 +1,14 @@
 //! The diagnosis: a pure function from [`Facts`] to a [`Report`]. Each finding walks one
 //! container image of one pod (or one workload whose pods cannot be created) through both
-//! lanes of the chain.
+//! lanes of the chain ([`crate::chain`]) and attaches the fixes of its broken link ([`crate::fix`]).
 
-pub mod access;
-pub mod events;
-pub mod identity_lane;
-pub mod pull_identity;
-pub mod pull_lane;
-pub mod trust;
-
-use crate::ecr::reference::{self, ImageRef};
+use crate::chain::access::Outcome;
+use crate::chain::{Subject, events, identity_lane, pull_identity, pull_lane};
+use crate::ecr::reference;
 use crate::facts::kube::{self, PULL_FAILURE_REASONS, Workload};
 use crate::facts::{Fact, Facts};
 use crate::report::{Basis, Finding, Link, LinkId, PullIdentity, Report, SCHEMA, Status};
-use access::Outcome;
-use events::PullError;
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use pull_identity::Resolution;
+use k8s_openapi::api::core::v1::Pod;
 
 /// Which findings to produce.
 #[derive(Debug, Clone, Default)]
@@ -89,36 +81,6 @@ fn source_info(facts: &Facts) -> crate::facts::SourceInfo {
         source.account = facts.account();
     }
     source
-}
-
-/// Everything the links of one finding look at, gathered once.
-pub struct Subject<'a> {
-    pub facts: &'a Facts,
-    pub namespace: String,
-    pub pod: Option<&'a Pod>,
-    pub workload: Option<String>,
-    pub container: String,
-    pub image: String,
-    pub state: String,
-    pub waiting_reason: Option<String>,
-    /// The container cannot pull (or, for a workload, no pod exists).
-    pub failing: bool,
-    /// The container's status carries an image ID: the pull lane worked.
-    pub pulled: bool,
-    /// The latest detailed pull-failure message and its class.
-    pub event: Option<String>,
-    pub pull_error: Option<PullError>,
-    pub service_account_name: String,
-    pub service_account: Fact<&'a ServiceAccount>,
-    pub image_ref: Result<ImageRef, reference::ReferenceError>,
-    pub pull_identity: Resolution,
-    /// Environment variables of the container spec (what the webhook injected).
-    pub env: Vec<(String, String)>,
-    /// Containers the pod identity webhook was told to skip.
-    pub skipped_by_webhook: bool,
-    pub ephemeral: bool,
-    /// The controller's word on why pods are not created.
-    pub create_failure: Option<String>,
 }
 
 fn diagnose_container(

@@ -2,7 +2,7 @@
 //! and only a [`WritePermission`] — which the command line grants for `--allow-writes` alone —
 //! makes one.
 
-use crate::diagnose::identity_lane::ROLE_ANNOTATION;
+use crate::chain::identity_lane::ROLE_ANNOTATION;
 use crate::iam::policy::PolicyDocument;
 use crate::report::{Apply, Finding};
 use crate::source::live::{self, aws::Aws};

@@ -1,8 +1,8 @@
 //! Proposed documents: the current one with the one wrong statement edited or one statement
 //! added — never a whole policy replaced.
 
-use crate::diagnose::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
-use crate::diagnose::trust::{self, Assumer, POD_IDENTITY_SERVICE, WEB_IDENTITY};
+use crate::chain::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
+use crate::chain::trust::{self, Assumer, POD_IDENTITY_SERVICE, WEB_IDENTITY};
 use crate::iam::policy::{Effect, PolicyDocument, Principal, Statement, Strings};
 use crate::report::Cause;
 use std::collections::BTreeMap;

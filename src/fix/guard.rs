@@ -4,8 +4,8 @@
 //! a removed deny), is refused whole.
 
 use super::apply::{Plan, Write};
-use crate::diagnose::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
-use crate::diagnose::trust::{POD_IDENTITY_SERVICE, WEB_IDENTITY};
+use crate::chain::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
+use crate::chain::trust::{POD_IDENTITY_SERVICE, WEB_IDENTITY};
 use crate::iam::managed::{PULL_ONLY, READ_ONLY};
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
 use crate::report::{Apply, Cause};
@@ -98,7 +98,7 @@ fn check_write(cause: Cause, write: &Write) -> Result<(), String> {
         }
         (Apply::AnnotateServiceAccount { key, .. }, RoleArnMalformed) => {
             let value = write.after.as_deref().unwrap_or_default();
-            if key == crate::diagnose::identity_lane::ROLE_ANNOTATION
+            if key == crate::chain::identity_lane::ROLE_ANNOTATION
                 && crate::iam::arn::is_well_formed_role_arn(value)
             {
                 Ok(())

@@ -5,9 +5,9 @@ pub mod apply;
 pub mod documents;
 pub mod guard;
 
-use crate::diagnose::Subject;
-use crate::diagnose::identity_lane::{AppIdentity, IdentityLane, ROLE_ANNOTATION};
-use crate::diagnose::pull_lane::PullLane;
+use crate::chain::Subject;
+use crate::chain::identity_lane::{AppIdentity, IdentityLane, ROLE_ANNOTATION};
+use crate::chain::pull_lane::PullLane;
 use crate::ecr::reference::EcrImage;
 use crate::facts::{Fact, RepoKey, Role};
 use crate::iam::arn;
@@ -222,7 +222,7 @@ pub fn plan(
         OidcProviderAudienceMissing => {
             let (provider, audience) = match &identity.identity {
                 AppIdentity::Irsa { role_arn, audience } => match facts.issuer() {
-                    Fact::Known(i) => (crate::diagnose::identity_lane::provider_arn(i, role_arn), audience.clone()),
+                    Fact::Known(i) => (crate::chain::identity_lane::provider_arn(i, role_arn), audience.clone()),
                     _ => ("PROVIDER_ARN".to_string(), audience.clone()),
                 },
                 _ => ("PROVIDER_ARN".to_string(), "sts.amazonaws.com".to_string()),
@@ -512,8 +512,8 @@ fn trust_fix(subject: &Subject<'_>, identity: &IdentityLane, cause: Cause) -> Ve
     };
     let proposed = documents::corrected_trust_policy(current, assumer);
     let who = match assumer {
-        crate::diagnose::trust::Assumer::Irsa { subject, .. } => subject.clone(),
-        crate::diagnose::trust::Assumer::PodIdentity { .. } => "EKS Pod Identity".to_string(),
+        crate::chain::trust::Assumer::Irsa { subject, .. } => subject.clone(),
+        crate::chain::trust::Assumer::PodIdentity { .. } => "EKS Pod Identity".to_string(),
     };
     vec![fix(
         cause,

@@ -4,7 +4,7 @@
 
 pub mod export;
 
-use crate::diagnose::trust::Assumer;
+use crate::chain::trust::Assumer;
 use crate::ecr::reference::{self, ImageRef};
 use crate::facts::{Fact, Facts, RepoKey};
 use crate::fix::apply::{Plan, Write};
@@ -466,7 +466,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                 tag: Some("latest".into()),
                 digest: None,
             };
-            let access = crate::diagnose::access::pull_access(facts, r, &image, false);
+            let access = crate::chain::access::pull_access(facts, r, &image, false);
             match (access.identity.status, access.repository.cause) {
                 (Status::Ok, None) => {
                     check(Status::Ok, format!("{} may pull from {}", r.name, key.name))
