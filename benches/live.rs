@@ -3,6 +3,7 @@
 //! front) with 20 ms injected latency per request. Reports wall time, requests, the round trips
 //! the latency adds, and the peak memory of the pulldoctor process.
 //! Run: `scripts/test --no-run && PULLDOCTOR_MOTO_SERVER=target/moto-venv/bin/moto_server cargo bench --bench live`
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod common;
 #[path = "../tests/support/mod.rs"]

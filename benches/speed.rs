@@ -2,12 +2,13 @@
 //! of the TUI with 10,000 pods. Run: cargo bench --bench speed
 //! `cargo bench --bench speed -- large` runs only the 100,000-pod ingest and diagnosis, so that
 //! `/usr/bin/time -v` measures its peak memory alone.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod common;
 
 use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::facts::ingest::{Document, ingest};
-use pulldoctor::tui::app::{Action, App};
+use pulldoctor::tui::app::{Action, App, Diagnosed};
 use pulldoctor::tui::theme::Theme;
 use pulldoctor::tui::view;
 use ratatui::Terminal;
@@ -98,7 +99,7 @@ fn main() {
     );
 
     let mut app = App::new(
-        facts,
+        Diagnosed::of(facts),
         k8s_openapi::jiff::Timestamp::from_second(1_795_000_000).unwrap(),
     );
     let theme = Theme { color: true };

@@ -1,4 +1,5 @@
 //! The command line as users and scripts meet it: exit statuses, JSON shape, clear errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Conditions are evaluated with the request context the kubelet's ECR call carries, not read as
 //! "no": a condition that holds allows, one that fails does not, and one on a key we could not
 //! establish makes the link `unknown` — with no fix that would widen a permission that works.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::facts::ingest::Document;

@@ -2,6 +2,7 @@
 //! diagnosed again is no longer broken, and the backup holds the original document. Without
 //! --allow-writes nothing is written; a second apply changes nothing; a plan whose document
 //! changed since it was made is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Every fix that changes a document or attaches a policy is applied to the facts in memory, and
 //! the same pod is diagnosed again: the link it was for must no longer be broken. This proves the
 //! proposed documents are right without writing anything anywhere.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::facts::{Facts, RepoKey};

@@ -1,6 +1,7 @@
 //! The import direction of `src/`: the shell (`cmd`) imports everything and nothing imports it;
 //! the domain (facts, sources, diagnosis, fixes, reports, the wizard's plans) imports neither the
 //! shell nor the TUI. A module that breaks this fails here, naming the file and the line.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,7 @@
 //! Live sources against the stand-ins: every scenario seeded into a Kubernetes API stand-in and
 //! moto gives the same report as the scenario read offline; faults leave the run complete and
 //! the affected links unknown with their reason; each entity is fetched once; nothing writes.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod support;
 
@@ -633,23 +634,93 @@ async fn r_reads_the_selected_pod_again() {
 }
 
 /// `:ctx NAME` switches to another kube context: the other cluster's pods replace the first's,
-/// and what the first one's reads send afterwards is not mixed in.
+/// and what the first one's reads send afterwards is not mixed in. Each context is connected
+/// once for the whole TUI session — its kubeconfig exec plugin (`aws eks get-token`) run once,
+/// its AWS credentials resolved once — however often it is read again, followed or switched back
+/// to: counted by an exec plugin and a `credential_process` that log every run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctx_switches_to_another_cluster() {
+async fn ctx_switches_to_another_cluster_with_one_session_per_context() {
     let a = Harness::new(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/trust.yaml"),
     )
     .await;
     let b = Harness::new(&demo()).await;
+    let dir = support::TempDir::new("sessions");
+    let runs = |name: &str| dir.0.join(format!("{name}.runs"));
+    let script = |name: &str, body: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    let get_token = script(
+        "get-token",
+        &format!(
+            "echo \"$1\" >> {}\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"test-token\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}}}'",
+            runs("kube").display()
+        ),
+    );
+    let credentials = script(
+        "credentials",
+        &format!(
+            "echo run >> {}\nprintf '{{\"Version\":1,\"AccessKeyId\":\"testing\",\"SecretAccessKey\":\"testing\",\"Expiration\":\"2099-01-01T00:00:00Z\"}}'",
+            runs("aws").display()
+        ),
+    );
+    let aws_config = dir.0.join("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!("[profile counted]\nregion = us-east-1\ncredential_process = {credentials}\n"),
+    )
+    .unwrap();
+    let user = |name: &str| {
+        format!(
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {get_token}\n      args: [\"{name}\"]\n      interactiveMode: Never\n"
+        )
+    };
     let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: first\nclusters:\n- name: \"{}\"\n  cluster:\n    server: http://{}\n- name: \"{}\"\n  cluster:\n    server: http://{}\ncontexts:\n- name: first\n  context:\n    cluster: \"{}\"\n    user: test\n- name: second\n  context:\n    cluster: \"{}\"\n    user: test\nusers:\n- name: test\n  user:\n    token: test-token\n",
-        a.cluster_arn, a.kube.addr, b.cluster_arn, b.kube.addr, a.cluster_arn, b.cluster_arn
+        "apiVersion: v1\nkind: Config\ncurrent-context: first\nclusters:\n- name: \"{}\"\n  cluster:\n    server: http://{}\n- name: \"{}\"\n  cluster:\n    server: http://{}\ncontexts:\n- name: first\n  context:\n    cluster: \"{}\"\n    user: first\n- name: second\n  context:\n    cluster: \"{}\"\n    user: second\nusers:\n{}{}",
+        a.cluster_arn,
+        a.kube.addr,
+        b.cluster_arn,
+        b.kube.addr,
+        a.cluster_arn,
+        b.cluster_arn,
+        user("first"),
+        user("second")
     );
     std::fs::write(&a.kubeconfig, kubeconfig).unwrap();
-    let screen = a.terminal("ctx", &[], &[]);
-    tokio::task::block_in_place(|| {
+    let aws_config = aws_config.display().to_string();
+    let screen = a.terminal(
+        "ctx",
+        &["--profile", "counted"],
+        &[
+            ("AWS_CONFIG_FILE", &aws_config),
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+        ],
+    );
+    let read_again = |pods: &str| {
+        screen.keys(&["r"]);
+        screen.wait_until(&format!("{pods} read again"), |s| {
+            s.contains(pods) && !s.contains("⟳")
+        });
+    };
+    let lines = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(runs(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let count = |name: &str, line: &str| lines(name).iter().filter(|l| *l == line).count();
+    let (first_connect, second_connect) = tokio::task::block_in_place(|| {
         let first = screen.wait_for("pods (9)");
         assert!(first.contains("t-subject"), "{first}");
+        let first_connect = (count("kube", "first"), count("aws", "run"));
+        read_again("pods (9)");
+        read_again("pods (9)");
         screen.keys(&[":", "ctx", "Enter"]);
         screen.wait_for("contexts: first (in use), second");
         screen.keys(&[":", "ctx second", "Enter"]);
@@ -659,10 +730,40 @@ async fn ctx_switches_to_another_cluster() {
             "{second}"
         );
         assert!(!second.contains("t-subject"), "{second}");
+        let second_connect = (count("kube", "second"), count("aws", "run"));
+        read_again("pods (15)");
+        screen.keys(&[":", "ctx first", "Enter"]);
+        screen.wait_for("pods (9)");
+        read_again("pods (9)");
+        (first_connect, second_connect)
     });
     assert!(
         b.kube.requests().iter().any(|r| r.contains("/pods")),
         "the second context's API server was read"
+    );
+    // Connecting runs the plugin (kube-rs asks it for a token and for client certificates)
+    // and resolves credentials once; reading again, following and switching back do neither.
+    assert!(
+        first_connect.0 >= 1 && first_connect.1 == 1,
+        "{first_connect:?}"
+    );
+    assert_eq!(
+        count("kube", "first"),
+        first_connect.0,
+        "{:?}",
+        lines("kube")
+    );
+    assert_eq!(
+        count("kube", "second"),
+        second_connect.0,
+        "{:?}",
+        lines("kube")
+    );
+    assert_eq!(second_connect.1, 2, "one AWS configuration per context");
+    assert_eq!(
+        count("aws", "run"),
+        2,
+        "credential_process runs: one per context"
     );
 }
 

@@ -1,4 +1,5 @@
 //! Property tests: no input makes a parser, the ingest or the diagnosis panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use proptest::prelude::*;
 use pulldoctor::chain::events;

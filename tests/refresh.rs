@@ -1,6 +1,7 @@
 //! Reading one pod again (the TUI's `r`) folds the fresh read into the cluster's facts: what it
 //! found gone is gone, what it could not look up is unknown (never absent), what it found
 //! settles an earlier failure — and the other pods are untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::facts::{Facts, scope};

@@ -1,5 +1,6 @@
 //! Every scenario in assets/scenarios is diagnosed (all pods) and checked against its `expect`
 //! list; together the scenarios must produce every cause code of the contract.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::report::{Cause, Report, Status};

@@ -1,8 +1,9 @@
 //! The TUI rendered into a test backend: one snapshot per view on the demo data, plus the
 //! key → action tables that drive it.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::source;
-use pulldoctor::tui::app::{Action, App, Effect, PodName, Read, Screen};
+use pulldoctor::tui::app::{Action, App, Diagnosed, Effect, PodName, Read, Screen};
 use pulldoctor::tui::keymap::{self, BINDINGS};
 use pulldoctor::tui::theme::Theme;
 use pulldoctor::tui::{reference_time, translate, view};
@@ -13,7 +14,12 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 fn demo_app() -> App {
     let facts = source::facts_from_bundle(&source::demo::bundle(), "demo");
     let now = reference_time(&facts);
-    App::new(facts, now)
+    App::new(Diagnosed::of(facts), now)
+}
+
+/// What the runtime sends back for a read: the read settled into the app's facts, diagnosed.
+fn read_back(app: &App, read: Read) -> Action {
+    Action::Diagnosed(Box::new(Diagnosed::settle(read, &app.facts)))
 }
 
 fn render(app: &mut App, width: u16, height: u16) -> String {
@@ -45,7 +51,7 @@ fn type_text(app: &mut App, text: &str) {
 fn the_wizard_plans_once_the_cluster_is_read() {
     // Live, the wizard opens before the read is done; answering is not held up by it.
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
-    let mut app = App::new(pulldoctor::facts::Facts::default(), reference_time(&demo));
+    let mut app = App::new(Diagnosed::of(Default::default()), reference_time(&demo));
     app.loading = Some("reading the cluster and AWS…".into());
     app.open_wizard();
     let mut effects = Vec::new();
@@ -54,7 +60,7 @@ fn the_wizard_plans_once_the_cluster_is_read() {
         effects = press(&mut app, KeyCode::Enter);
     }
     assert_eq!(effects, vec![], "no plan before the facts are there");
-    let effects = app.update(Action::Facts(Box::new(Read::Everything(demo))));
+    let effects = app.update(read_back(&app, Read::Everything(demo)));
     plan_in_the_background(&mut app, effects);
     assert_eq!(
         app.wizard.setup.as_ref().map(|s| s.role_name.as_str()),
@@ -179,7 +185,8 @@ fn browsing_service_accounts_roles_and_repositories() {
     insta::assert_snapshot!("browse_repositories", repos);
     // A repository shows who pulls from it and whether each pull identity may.
     let row = app
-        .browse_table(pulldoctor::tui::browse::Kind::Repositories)
+        .browse_table()
+        .unwrap()
         .rows
         .iter()
         .position(|r| r.cells[2] == "data/exporter")
@@ -312,7 +319,7 @@ fn refresh_reads_in_the_background_and_keeps_the_open_chain() {
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("⟳"), "{screen}");
     let facts = app.facts.clone();
-    app.update(Action::Facts(Box::new(Read::Pod(pod, facts))));
+    app.update(read_back(&app, Read::Pod(pod, (*facts).clone())));
     assert!(app.loading.is_none());
     assert_eq!(app.screen(), &before);
     // On the pod list, r reads the pod of the selected row; on a browse list, everything.
@@ -345,12 +352,15 @@ fn refresh_reads_in_the_background_and_keeps_the_open_chain() {
 #[test]
 fn opening_before_the_facts_arrive() {
     let facts = pulldoctor::facts::Facts::default();
-    let mut app = App::new(facts, reference_time(&pulldoctor::facts::Facts::default()));
+    let mut app = App::new(
+        Diagnosed::of(facts),
+        reference_time(&pulldoctor::facts::Facts::default()),
+    );
     app.loading = Some("reading the cluster and AWS…".into());
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("reading the cluster and AWS"), "{screen}");
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
-    app.update(Action::Facts(Box::new(Read::Everything(demo))));
+    app.update(read_back(&app, Read::Everything(demo)));
     assert_eq!(app.visible_findings().len(), 15);
 }
 
@@ -594,7 +604,7 @@ fn a_plan_from_the_tui_sends_documents_unescaped() {
         trust.statements[0].sid = Some("Trust\u{202e}Me".into());
     }
     let now = reference_time(&facts);
-    let mut app = App::new(facts, now);
+    let mut app = App::new(Diagnosed::of(facts), now);
     open_pod(&mut app, "api-58d7c9-t4r");
     press(&mut app, KeyCode::Char('f'));
     assert!(
@@ -610,4 +620,53 @@ fn a_plan_from_the_tui_sends_documents_unescaped() {
     };
     let before = plan.writes[0].before.as_deref().unwrap();
     assert!(before.contains("Trust\u{202e}Me"), "{before}");
+}
+
+/// Each screen keeps its own cursor and scroll: going back finds the screen as it was left.
+#[test]
+fn each_screen_keeps_its_cursor_and_scroll() {
+    let mut app = demo_app();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.selected(), 2);
+    press(&mut app, KeyCode::Enter);
+    let chain_cursor = app.selected();
+    press(&mut app, KeyCode::Up);
+    let chain_cursor = chain_cursor.saturating_sub(1);
+    assert_eq!(app.selected(), chain_cursor);
+    press(&mut app, KeyCode::Char('f'));
+    assert!(
+        matches!(app.screen(), Screen::Fix { .. }),
+        "{:?}",
+        app.screen()
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.scroll(), 2);
+    press(&mut app, KeyCode::Esc);
+    assert!(matches!(app.screen(), Screen::Chain { .. }));
+    assert_eq!((app.selected(), app.scroll()), (chain_cursor, 0));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!((app.screen(), app.selected()), (&Screen::Pods, 2));
+}
+
+/// What the background sends is taken while a line is being typed or help is open: a read that
+/// ends then is not lost (the loading mark would otherwise stay for ever).
+#[test]
+fn background_results_arrive_while_typing_or_in_help() {
+    let mut app = demo_app();
+    assert_eq!(press(&mut app, KeyCode::Char('r')).len(), 1);
+    assert!(app.loading.is_some());
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "shop");
+    let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    app.update(read_back(&app, Read::Everything(demo.clone())));
+    assert!(app.loading.is_none());
+    assert!(app.input.is_some(), "the filter is still open");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('r'));
+    press(&mut app, KeyCode::Char('?'));
+    app.update(Action::LoadFailed("AccessDenied".into()));
+    assert!(app.loading.is_none() && app.help);
+    assert_eq!(app.message.as_deref(), Some("AccessDenied"));
 }

@@ -1,5 +1,6 @@
 //! End to end: the real binary in a real terminal (tmux), driven by keys, read from the screen.
 //! tmux is installed by scripts/test; without it this test fails rather than skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 #[path = "support/terminal.rs"]
 mod terminal;

@@ -1,5 +1,6 @@
 //! The setup wizard: each answer validated, the exported files (golden), and the setup applied
 //! against the stand-ins and verified, then re-run without a change.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod support;
 

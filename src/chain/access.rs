@@ -328,187 +328,253 @@ pub struct PullAccess {
 /// Evaluates everything a pull of `image` by `role` needs. `needs_import` adds the
 /// pull-through cache import for an image not yet cached.
 pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: bool) -> PullAccess {
-    let key = RepoKey {
-        registry: image.account.clone(),
-        region: image.region.clone(),
-        name: image.repository.clone(),
-    };
-    let repo_arn = image.repository_arn();
     let role_account = arn::account_of(&role.arn).unwrap_or_default();
-    let cross_account = role_account != image.account;
-    let mut notes = Vec::new();
-    let context = pull_context(facts, role, image);
-
-    // The token: no resource-level permissions, so only an allow on "*" counts.
-    let (token, token_notes) = decide_identity(facts, role, TOKEN_ACTION, "*", &context);
-    notes.extend(token_notes);
-    let token_outcome = match &token {
-        IdentityAnswer::Allowed(by) => {
-            notes.push(format!("{TOKEN_ACTION} on * allowed by {}", by.join(", ")));
-            None
-        }
-        IdentityAnswer::ExplicitDeny(by) => Some(Outcome::broken(
-            Cause::PullExplicitDeny,
-            format!("{} explicitly denies {TOKEN_ACTION}", by.join(", ")),
-        )),
-        IdentityAnswer::BoundaryDenies(why) => Some(Outcome::broken(
-            Cause::PullBoundaryDenies,
-            format!("role {} may not get an ECR token: {why}", role.name),
-        )),
-        IdentityAnswer::Unknown(why) => Some(Outcome::new(Status::Unknown, why.clone())),
-        IdentityAnswer::NotAllowed => {
-            let scoped = decide_identity(facts, role, TOKEN_ACTION, &repo_arn, &context).0;
-            Some(if matches!(scoped, IdentityAnswer::Allowed(_)) {
-                Outcome::broken(
-                    Cause::AuthTokenNotWildcard,
-                    format!(
-                        "role {} allows {TOKEN_ACTION} only on specific resources; the action has no resource-level permissions and must be allowed on \"*\"",
-                        role.name
-                    ),
-                )
-            } else {
-                Outcome::broken(
-                    Cause::PullPermissionMissing,
-                    format!("no policy of role {} allows {TOKEN_ACTION}", role.name),
-                )
-            })
-        }
+    let pull = Pull {
+        facts,
+        role,
+        image,
+        key: RepoKey::of(image),
+        repo_arn: image.repository_arn(),
+        cross_account: role_account != image.account,
+        role_account,
+        context: pull_context(facts, role, image),
     };
-
+    let mut tally = Tally::default();
+    let (token, token_outcome) = pull.token(&mut tally.notes);
+    tally.identity = token_outcome.filter(|o| o.status == Status::Broken);
     let mut actions: Vec<&str> = PULL_ACTIONS.to_vec();
     if needs_import {
         actions.push(IMPORT_ACTION);
     }
-    let mut identity: Option<Outcome> = token_outcome.filter(|o| o.status == Status::Broken);
-    let mut identity_unknown: Option<String> = None;
-    let mut repository: Option<Outcome> = None;
-    let mut repository_unknown: Option<String> = None;
     for action in actions {
-        let (id, id_notes) = decide_identity(facts, role, action, &repo_arn, &context);
+        pull.weigh(action, &mut tally);
+    }
+    pull.finish(tally, matches!(token, IdentityAnswer::Unknown(_)))
+}
+
+/// One pull being evaluated: who pulls what, and the request's context.
+struct Pull<'a> {
+    facts: &'a Facts,
+    role: &'a Role,
+    image: &'a EcrImage,
+    key: RepoKey,
+    repo_arn: String,
+    role_account: String,
+    /// The role is of another account than the repository.
+    cross_account: bool,
+    context: Context,
+}
+
+/// What the pull's actions have shown so far: the first broken or unknown of each side.
+#[derive(Default)]
+struct Tally {
+    identity: Option<Outcome>,
+    identity_unknown: Option<String>,
+    repository: Option<Outcome>,
+    repository_unknown: Option<String>,
+    notes: Vec<String>,
+}
+
+impl Pull<'_> {
+    /// The token: no resource-level permissions, so only an allow on "*" counts.
+    fn token(&self, notes: &mut Vec<String>) -> (IdentityAnswer, Option<Outcome>) {
+        let (facts, role) = (self.facts, self.role);
+        let (token, token_notes) = decide_identity(facts, role, TOKEN_ACTION, "*", &self.context);
+        notes.extend(token_notes);
+        let outcome = match &token {
+            IdentityAnswer::Allowed(by) => {
+                notes.push(format!("{TOKEN_ACTION} on * allowed by {}", by.join(", ")));
+                None
+            }
+            IdentityAnswer::ExplicitDeny(by) => Some(Outcome::broken(
+                Cause::PullExplicitDeny,
+                format!("{} explicitly denies {TOKEN_ACTION}", by.join(", ")),
+            )),
+            IdentityAnswer::BoundaryDenies(why) => Some(Outcome::broken(
+                Cause::PullBoundaryDenies,
+                format!("role {} may not get an ECR token: {why}", role.name),
+            )),
+            IdentityAnswer::Unknown(why) => Some(Outcome::new(Status::Unknown, why.clone())),
+            IdentityAnswer::NotAllowed => {
+                let scoped =
+                    decide_identity(facts, role, TOKEN_ACTION, &self.repo_arn, &self.context).0;
+                Some(if matches!(scoped, IdentityAnswer::Allowed(_)) {
+                    Outcome::broken(
+                        Cause::AuthTokenNotWildcard,
+                        format!(
+                            "role {} allows {TOKEN_ACTION} only on specific resources; the action has no resource-level permissions and must be allowed on \"*\"",
+                            role.name
+                        ),
+                    )
+                } else {
+                    Outcome::broken(
+                        Cause::PullPermissionMissing,
+                        format!("no policy of role {} allows {TOKEN_ACTION}", role.name),
+                    )
+                })
+            }
+        };
+        (token, outcome)
+    }
+
+    /// One action of the pull, on the role's side and the repository's.
+    fn weigh(&self, action: &str, tally: &mut Tally) {
+        let (role, image) = (self.role, self.image);
+        let (id, id_notes) =
+            decide_identity(self.facts, role, action, &self.repo_arn, &self.context);
         for n in id_notes {
-            if !notes.contains(&n) {
-                notes.push(n);
+            if !tally.notes.contains(&n) {
+                tally.notes.push(n);
             }
         }
-        let resource = decide_repository(facts, &key, &role.arn, action, &repo_arn, &context);
+        let resource = decide_repository(
+            self.facts,
+            &self.key,
+            &role.arn,
+            action,
+            &self.repo_arn,
+            &self.context,
+        );
         if let ResourceAnswer::Denies(by) = &resource {
-            repository.get_or_insert(Outcome::broken(
+            tally.repository.get_or_insert(Outcome::broken(
                 Cause::RepositoryPolicyDenies,
                 format!("{} denies {action} to {}", by.join(", "), role.name),
             ));
-            continue;
+            return;
         }
         match (&id, &resource) {
             (IdentityAnswer::ExplicitDeny(by), _) => {
-                identity.get_or_insert(Outcome::broken(
+                tally.identity.get_or_insert(Outcome::broken(
                     Cause::PullExplicitDeny,
                     format!("{} explicitly denies {action}", by.join(", ")),
                 ));
             }
             (IdentityAnswer::BoundaryDenies(why), _) => {
-                identity.get_or_insert(Outcome::broken(Cause::PullBoundaryDenies, why.clone()));
+                tally
+                    .identity
+                    .get_or_insert(Outcome::broken(Cause::PullBoundaryDenies, why.clone()));
             }
             (IdentityAnswer::Allowed(by), _) => {
-                notes.push(format!(
+                tally.notes.push(format!(
                     "{action} on {} allowed by {}",
                     image.repository,
                     by.join(", ")
                 ));
             }
             (IdentityAnswer::Unknown(why), _) => {
-                identity_unknown.get_or_insert(why.clone());
+                tally.identity_unknown.get_or_insert(why.clone());
             }
-            (IdentityAnswer::NotAllowed, ResourceAnswer::Allows(by)) if !cross_account => {
-                notes.push(format!(
+            (IdentityAnswer::NotAllowed, ResourceAnswer::Allows(by)) if !self.cross_account => {
+                tally.notes.push(format!(
                     "{action} granted to {} by {}",
                     role.name,
                     by.join(", ")
                 ));
             }
-            (IdentityAnswer::NotAllowed, ResourceAnswer::Unknown(why)) if !cross_account => {
-                identity_unknown.get_or_insert(format!(
+            (IdentityAnswer::NotAllowed, ResourceAnswer::Unknown(why)) if !self.cross_account => {
+                tally.identity_unknown.get_or_insert(format!(
                     "no identity policy of role {} allows {action}; only the repository policy could ({why})",
                     role.name
                 ));
             }
             (IdentityAnswer::NotAllowed, _) => {
-                let cause = if action == IMPORT_ACTION {
-                    Cause::PullThroughCacheImportMissing
-                } else {
-                    Cause::PullPermissionMissing
-                };
-                let extra = if cross_account {
+                tally.identity.get_or_insert(self.not_allowed(action));
+            }
+        }
+        self.weigh_repository(action, &resource, tally);
+    }
+
+    /// No policy of the role allows `action`.
+    fn not_allowed(&self, action: &str) -> Outcome {
+        let cause = if action == IMPORT_ACTION {
+            Cause::PullThroughCacheImportMissing
+        } else {
+            Cause::PullPermissionMissing
+        };
+        let extra = if self.cross_account {
+            format!(
+                " (the repository is in account {}: the role's own policies must allow it too)",
+                self.image.account
+            )
+        } else {
+            String::new()
+        };
+        Outcome::broken(
+            cause,
+            format!(
+                "no policy of role {} allows {action} on {}{extra}",
+                self.role.name, self.image.repository
+            ),
+        )
+    }
+
+    /// The repository's side of `action`: across accounts its policy must allow it.
+    fn weigh_repository(&self, action: &str, resource: &ResourceAnswer, tally: &mut Tally) {
+        if !self.cross_account {
+            if let ResourceAnswer::Unknown(why) = resource {
+                tally.repository_unknown.get_or_insert(why.clone());
+            }
+            return;
+        }
+        match resource {
+            ResourceAnswer::Allows(by) => tally.notes.push(format!(
+                "{action} granted across accounts by {}",
+                by.join(", ")
+            )),
+            ResourceAnswer::Unknown(why) => {
+                tally.repository_unknown.get_or_insert(why.clone());
+            }
+            ResourceAnswer::Silent | ResourceAnswer::NoPolicy => {
+                tally.repository.get_or_insert(Outcome::broken(
+                    Cause::CrossAccountNotAllowed,
                     format!(
-                        " (the repository is in account {}: the role's own policies must allow it too)",
-                        image.account
-                    )
-                } else {
-                    String::new()
-                };
-                identity.get_or_insert(Outcome::broken(
-                    cause,
-                    format!(
-                        "no policy of role {} allows {action} on {}{extra}",
-                        role.name, image.repository
+                        "repository {} is in account {}, and its policy does not allow {action} to role {} of account {}",
+                        self.image.repository, self.image.account, self.role.name, self.role_account
                     ),
                 ));
             }
-        }
-        if cross_account {
-            match &resource {
-                ResourceAnswer::Allows(by) => notes.push(format!(
-                    "{action} granted across accounts by {}",
-                    by.join(", ")
-                )),
-                ResourceAnswer::Unknown(why) => {
-                    repository_unknown.get_or_insert(why.clone());
-                }
-                ResourceAnswer::Silent | ResourceAnswer::NoPolicy => {
-                    repository.get_or_insert(Outcome::broken(
-                        Cause::CrossAccountNotAllowed,
-                        format!(
-                            "repository {} is in account {}, and its policy does not allow {action} to role {} of account {role_account}",
-                            image.repository, image.account, role.name
-                        ),
-                    ));
-                }
-                ResourceAnswer::Denies(_) => {}
-            }
-        } else if let ResourceAnswer::Unknown(why) = &resource {
-            repository_unknown.get_or_insert(why.clone());
+            ResourceAnswer::Denies(_) => {}
         }
     }
-    let token_unknown = matches!(&token, IdentityAnswer::Unknown(_));
-    let identity = identity.unwrap_or_else(|| match identity_unknown {
-        Some(why) => Outcome::new(Status::Unknown, why),
-        None if token_unknown => Outcome::new(
-            Status::Unknown,
-            "the token permission could not be evaluated",
-        ),
-        None => Outcome::new(
-            Status::Ok,
-            format!(
-                "role {} may get a token and pull from {}",
-                role.name, image.repository
-            ),
-        ),
-    });
-    let repository = repository.unwrap_or_else(|| match repository_unknown {
-        Some(why) => Outcome::new(Status::Unknown, why),
-        None if cross_account => Outcome::new(
-            Status::Ok,
-            format!(
-                "the repository policy allows role {} of account {role_account}",
-                role.name
-            ),
-        ),
-        None => Outcome::new(
-            Status::Ok,
-            "the repository policy denies nothing to this role",
-        ),
-    });
-    PullAccess {
-        identity: identity.with_evidence(notes),
-        repository,
+
+    /// The two outcomes: the first broken of each side, else the first unknown, else ok.
+    fn finish(&self, tally: Tally, token_unknown: bool) -> PullAccess {
+        let (role, image) = (self.role, self.image);
+        let identity = tally
+            .identity
+            .unwrap_or_else(|| match tally.identity_unknown {
+                Some(why) => Outcome::new(Status::Unknown, why),
+                None if token_unknown => Outcome::new(
+                    Status::Unknown,
+                    "the token permission could not be evaluated",
+                ),
+                None => Outcome::new(
+                    Status::Ok,
+                    format!(
+                        "role {} may get a token and pull from {}",
+                        role.name, image.repository
+                    ),
+                ),
+            });
+        let repository = tally
+            .repository
+            .unwrap_or_else(|| match tally.repository_unknown {
+                Some(why) => Outcome::new(Status::Unknown, why),
+                None if self.cross_account => Outcome::new(
+                    Status::Ok,
+                    format!(
+                        "the repository policy allows role {} of account {}",
+                        role.name, self.role_account
+                    ),
+                ),
+                None => Outcome::new(
+                    Status::Ok,
+                    "the repository policy denies nothing to this role",
+                ),
+            });
+        PullAccess {
+            identity: identity.with_evidence(tally.notes),
+            repository,
+        }
     }
 }

@@ -81,11 +81,7 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
             return lane;
         }
     };
-    let key = RepoKey {
-        registry: ecr.account.clone(),
-        region: ecr.region.clone(),
-        name: ecr.repository.clone(),
-    };
+    let key = RepoKey::of(&ecr);
     let (repository, cache_prefix, repo_missing) = repository(subject, &key);
     lane.links.insert(LinkId::Repository, repository);
     lane.cache_prefix = cache_prefix;

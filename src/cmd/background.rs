@@ -1,76 +1,184 @@
-//! What the TUI does in the background for a set of options: the closures it is handed to read,
-//! follow, apply, plan and verify, and to switch to another kube context.
+//! The TUI's backends: offline (the demo, or a bundle read again from disk) and live (one
+//! [`Session`] per kube context, opened at first use and reused by every read, watch, plan,
+//! verification and write of that context; `:ctx` switches to another context's backend,
+//! kept for when the user switches back).
 
-use super::load::{collect, live_options, load};
-use super::{Failure, Global, fix, wizard};
+use super::load::{live_options, load, read_live};
+use super::{Failure, Global};
 use crate::facts::Facts;
-use crate::fix::apply::WritePermission;
-use crate::source;
-use crate::tui::app::{PodName, Read};
+use crate::fix::apply::{self, Plan, WritePermission, Writer};
+use crate::fix::guard;
+use crate::source::live::{self, Session};
+use crate::tui::app::{Diagnosed, PodName, Read};
+use crate::tui::backend::{Abilities, Backend, Job};
+use crate::wizard::{Answers, Setup};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
-/// What the TUI does in the background for these options: read again (everything, or one pod),
-/// and live, follow the cluster, apply (with --allow-writes), plan and verify setups.
-pub(super) fn background(global: &Global, demo: bool) -> crate::tui::Background {
-    let live = !demo && global.from.is_none();
-    let reload = global.clone();
-    let loader: Option<crate::tui::Loader> = (!demo).then(|| {
-        let loader: crate::tui::Loader = std::sync::Arc::new(move |pod| match pod {
-            Some(pod) if live => load_pod(&reload, pod)
-                .map(|facts| Read::Pod(pod.clone(), facts))
-                .map_err(|f| f.0),
-            _ => load(&reload, false, true)
+/// Opens the TUI for these options: the demo or a bundle diagnosed before the first frame, or
+/// the live cluster read in the background. `wizard` opens the setup wizard first.
+pub(super) fn open_tui(global: &Global, demo: bool, wizard: bool) -> Result<(), Failure> {
+    let runtime = super::runtime()?.handle().clone();
+    if demo || global.from.is_some() {
+        let start = Diagnosed::of(load(global, demo, true)?);
+        let backend = Arc::new(Offline {
+            global: (!demo).then(|| global.clone()),
+        });
+        return crate::tui::run(Some(start), backend, runtime, wizard).map_err(Failure);
+    }
+    let backend = Live::new(global, Arc::new(Mutex::new(HashMap::new())));
+    crate::tui::run(None, Arc::new(backend), runtime, wizard).map_err(Failure)
+}
+
+/// The demo (nothing to read again) or a bundle (read again from disk: the collect script may
+/// have rewritten it).
+struct Offline {
+    global: Option<Global>,
+}
+
+impl Backend for Offline {
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            read: self.global.is_some(),
+            ..Abilities::default()
+        }
+    }
+
+    fn read(&self, _pod: Option<PodName>) -> Job<Result<Read, String>> {
+        let global = self.global.clone();
+        Box::pin(async move {
+            let global = global.ok_or("the demo has nothing to read again")?;
+            tokio::task::spawn_blocking(move || load(&global, false, true))
+                .await
+                .map_err(|e| format!("the read stopped: {e}"))?
                 .map(Read::Everything)
-                .map_err(|f| f.0),
-        });
-        loader
-    });
-    let follower: Option<crate::tui::Follower> = live.then(|| {
-        let options = live_options(global, true);
-        let follower: crate::tui::Follower = Box::new(move |changed| {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let _ = runtime.block_on(source::live::follow::follow(&options, changed));
-            }
-        });
-        follower
-    });
-    // Fixes apply from the fix pane only against a live cluster, with --allow-writes.
-    let applier = WritePermission::from_flag(global.allow_writes && live)
-        .map(|permission| fix::applier(global, permission));
-    crate::tui::Background {
-        loader,
-        follower,
-        verifier: applier.is_some().then(|| wizard::verifier(global)),
-        applier,
-        planner: live.then(|| wizard::planner(global)),
-        switch: None,
+                .map_err(|f| f.0)
+        })
     }
 }
 
-/// `:ctx NAME` in the TUI: the kubeconfig's contexts, and the background work for another one.
-pub(super) fn context_switch(global: &Global) -> Option<crate::tui::ContextSwitch> {
-    let (names, current) =
-        source::live::kube::contexts(global.kubeconfig.as_deref(), global.context.as_deref())
-            .ok()?;
-    let global = global.clone();
-    Some(crate::tui::ContextSwitch {
-        names,
-        current,
-        connect: std::sync::Arc::new(move |context: &str| {
-            let mut other = global.clone();
-            other.context = Some(context.to_string());
-            other.cluster = None;
-            background(&other, false)
-        }),
-    })
+/// One kube context, live.
+#[derive(Clone)]
+struct Live {
+    global: Arc<Global>,
+    /// Opened at the first call that needs it, then shared by all.
+    session: Arc<OnceCell<Arc<Session>>>,
+    permission: Option<WritePermission>,
+    /// Every context's backend opened so far, by name: a switch back reuses its session.
+    contexts: Arc<Mutex<HashMap<String, Live>>>,
 }
 
-/// Reads one pod of the live cluster and what its chain needs.
-fn load_pod(global: &Global, pod: &PodName) -> Result<Facts, Failure> {
-    let mut options = live_options(global, true);
-    options.namespace = Some(pod.namespace.clone());
-    options.pod = Some(pod.name.clone());
-    Ok(source::facts_from_collected(&collect(&options)?))
+impl Live {
+    fn new(global: &Global, contexts: Arc<Mutex<HashMap<String, Live>>>) -> Live {
+        Live {
+            global: Arc::new(global.clone()),
+            session: Arc::new(OnceCell::new()),
+            permission: WritePermission::from_flag(global.allow_writes),
+            contexts,
+        }
+    }
+
+    async fn session(&self) -> Result<Arc<Session>, String> {
+        let options = live_options(&self.global, true);
+        self.session
+            .get_or_try_init(|| async { Session::connect(&options).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+}
+
+impl Backend for Live {
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            read: true,
+            follow: true,
+            apply: self.permission.is_some(),
+            verify: self.permission.is_some(),
+        }
+    }
+
+    fn read(&self, pod: Option<PodName>) -> Job<Result<Read, String>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let session = this.session().await?;
+            let mut options = live_options(&this.global, true);
+            if let Some(pod) = &pod {
+                options.namespace = Some(pod.namespace.clone());
+                options.pod = Some(pod.name.clone());
+            }
+            let facts = read_live(&session, &options).await.map_err(|f| f.0)?;
+            Ok(match pod {
+                Some(pod) => Read::Pod(pod, facts),
+                None => Read::Everything(facts),
+            })
+        })
+    }
+
+    fn follow(&self, changed: Box<dyn FnMut() -> bool + Send>) -> Job<()> {
+        let this = self.clone();
+        Box::pin(async move {
+            if let Ok(session) = this.session().await {
+                let options = live_options(&this.global, true);
+                let _ = live::follow::follow(&session, &options, changed).await;
+            }
+        })
+    }
+
+    fn apply(&self, plan: Plan) -> Job<Result<Vec<String>, String>> {
+        let (this, permission) = (self.clone(), self.permission.clone());
+        Box::pin(async move {
+            let permission = permission.ok_or("read-only: nothing was applied")?;
+            // A fix's plan is held to what its cause's fix writes; a setup's to the wizard's rules.
+            if plan.cause != crate::wizard::SETUP_CAUSE {
+                guard::check(&plan)?;
+            }
+            let writer = Writer::new(permission, this.session().await?).await?;
+            let pending = apply::pending(&writer, &plan).await?;
+            apply::carry_out(&writer, &plan, &pending, &apply::state_dir(None)).await
+        })
+    }
+
+    fn plan(&self, answers: Answers, facts: Arc<Facts>) -> Job<Result<Setup, String>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let session = this.session().await?;
+            let facts = super::wizard::setup_facts(&session, (*facts).clone(), &answers)
+                .await
+                .map_err(|f| f.0)?;
+            crate::wizard::plan(&facts, &answers).map_err(|errors| errors.join("; "))
+        })
+    }
+
+    fn verify(&self, setup: Setup) -> Job<Result<String, String>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let session = this.session().await?;
+            super::wizard::verify(&this.global, &session, &setup)
+                .await
+                .map(|(text, _)| text)
+                .map_err(|f| f.0)
+        })
+    }
+
+    fn contexts(&self) -> (Vec<String>, Option<String>) {
+        live::kube::contexts(
+            self.global.kubeconfig.as_deref(),
+            self.global.context.as_deref(),
+        )
+        .unwrap_or_default()
+    }
+
+    fn switch(&self, context: &str) -> Option<Arc<dyn Backend>> {
+        let mut opened = self.contexts.lock().ok()?;
+        let current = self.contexts().1.unwrap_or_default();
+        opened.entry(current).or_insert_with(|| self.clone());
+        let next = opened.entry(context.to_string()).or_insert_with(|| {
+            let mut other = (*self.global).clone();
+            other.context = Some(context.to_string());
+            other.cluster = None;
+            Live::new(&other, self.contexts.clone())
+        });
+        Some(Arc::new(next.clone()))
+    }
 }

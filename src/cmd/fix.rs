@@ -1,13 +1,16 @@
 //! `pulldoctor fix`: the plan → diff → confirm → back up → apply → re-verify flow on the command
 //! line.
 
+use super::load::read_live;
 use crate::cmd::{self as cli, Failure, FixArgs, Global};
 use crate::diagnose;
 use crate::fix::apply::{self, Plan, WritePermission, Writer};
 use crate::fix::guard;
 use crate::report::Status;
+use crate::source::live::Session;
 use std::io::{BufRead, IsTerminal, Write as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
     let from_file = args.plan.is_some();
@@ -43,11 +46,7 @@ pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(apply_plan(global, args, &plan, permission, from_file))
+    cli::block_on(apply_plan(global, args, &plan, permission, from_file))?
 }
 
 /// A plan file as written by `--plan-out`, or by anyone: its diffs and title are not trusted.
@@ -80,7 +79,11 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
 
 /// A plan from a file is applied only when it is exactly what pulldoctor's fix of its cause
 /// writes now, from a fresh read of the pod and its chain.
-fn recomputed_matches(global: &Global, plan: &Plan) -> Result<(), Failure> {
+async fn recomputed_matches(
+    global: &Global,
+    session: &Session,
+    plan: &Plan,
+) -> Result<(), Failure> {
     let refused = || {
         Failure(format!(
             "the plan does not match what the fix of {} for {} writes now: a target changed since it was read, or the file was edited; nothing was written (plan again)",
@@ -88,7 +91,7 @@ fn recomputed_matches(global: &Global, plan: &Plan) -> Result<(), Failure> {
         ))
     };
     let selection = cli::selection(global, std::slice::from_ref(&plan.subject), true)?;
-    let facts = cli::load(global, false, true)?;
+    let facts = read_live(session, &cli::live_options(global, true)).await?;
     let report = diagnose::diagnose(&facts, &selection);
     let finding = report
         .findings
@@ -158,15 +161,13 @@ async fn apply_plan(
     from_file: bool,
 ) -> Result<ExitCode, Failure> {
     let options = cli::live_options(global, true);
-    let writer = Writer::new(permission, &options).await.map_err(Failure)?;
+    let session = Arc::new(Session::connect(&options).await.map_err(Failure)?);
+    let writer = Writer::new(permission, session.clone())
+        .await
+        .map_err(Failure)?;
     let pending = apply::pending(&writer, plan).await.map_err(Failure)?;
     if from_file && !pending.is_empty() {
-        // The fresh diagnosis reads on a runtime of its own.
-        let global = global.clone();
-        let plan = plan.clone();
-        tokio::task::spawn_blocking(move || recomputed_matches(&global, &plan))
-            .await
-            .map_err(|e| Failure(format!("the check of the plan stopped: {e}")))??;
+        recomputed_matches(global, &session, plan).await?;
     }
     for write in plan.writes.iter().filter(|w| !pending.contains(w)) {
         eprintln!("pulldoctor: {} is already as planned", write.apply.target());
@@ -192,10 +193,7 @@ async fn apply_plan(
     let mut options = options;
     options.namespace = Some(namespace.to_string());
     options.pod = (!name.is_empty() && !name.contains('/')).then(|| name.to_string());
-    let collected = crate::source::live::collect(&options)
-        .await
-        .map_err(Failure)?;
-    let facts = crate::source::facts_from_collected(&collected);
+    let facts = read_live(&session, &options).await?;
     let report = diagnose::diagnose(
         &facts,
         &diagnose::Selection {
@@ -250,24 +248,4 @@ pub(crate) fn confirm(typed: bool) -> Result<(), Failure> {
     } else {
         Err(Failure("not applied".into()))
     }
-}
-
-/// The TUI's way to apply a confirmed plan: the same checks, backups and writes as `fix`.
-pub fn applier(global: &Global, permission: WritePermission) -> crate::tui::Applier {
-    let options = cli::live_options(global, true);
-    std::sync::Arc::new(move |plan: Plan| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        // A fix's plan is held to what its cause's fix writes; a setup's to the wizard's rules.
-        if plan.cause != crate::wizard::SETUP_CAUSE {
-            guard::check(&plan)?;
-        }
-        runtime.block_on(async {
-            let writer = Writer::new(permission.clone(), &options).await?;
-            let pending = apply::pending(&writer, &plan).await?;
-            apply::carry_out(&writer, &plan, &pending, &apply::state_dir(None)).await
-        })
-    })
 }

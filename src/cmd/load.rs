@@ -4,6 +4,7 @@
 use super::{Failure, Global};
 use crate::diagnose::Selection;
 use crate::facts::Facts;
+use crate::source::live::Session;
 use crate::source::{self, bundle};
 
 /// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
@@ -90,14 +91,24 @@ pub(super) fn collect_live(global: &Global, all: bool) -> Result<source::live::C
     collect(&live_options(global, all))
 }
 
+/// One live read on a session of its own: for commands that read once.
 pub(super) fn collect(options: &source::live::Options) -> Result<source::live::Collected, Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    runtime
-        .block_on(source::live::collect(options))
-        .map_err(Failure)
+    super::block_on(async {
+        let session = Session::connect(options).await?;
+        source::live::collect(&session, options).await
+    })?
+    .map_err(Failure)
+}
+
+/// The live facts for `options`, read through a session that is already open.
+pub(super) async fn read_live(
+    session: &Session,
+    options: &source::live::Options,
+) -> Result<Facts, Failure> {
+    let collected = source::live::collect(session, options)
+        .await
+        .map_err(Failure)?;
+    Ok(source::facts_from_collected(&collected))
 }
 
 pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options {

@@ -7,7 +7,6 @@ pub mod fix;
 mod load;
 pub mod wizard;
 
-use background::{background, context_switch};
 use load::{check_named_pods, collect_live, load_named};
 pub(crate) use load::{live_options, load, selection};
 
@@ -18,6 +17,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::LazyLock;
+
+/// The process's one tokio runtime: every live read, watch, plan and write runs on it.
+static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+});
+
+pub(crate) fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
+    RUNTIME.as_ref().map_err(|e| Failure(e.clone()))
+}
+
+/// Runs `future` to its end on the process's runtime (from synchronous command code only).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Failure> {
+    Ok(runtime()?.block_on(future))
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -185,17 +202,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 // A live read opens the TUI at once, fills it when the read is done, and follows
                 // the cluster with a watch.
-                let live = !demo && global.from.is_none();
-                let facts = if live {
-                    None
-                } else {
-                    Some(load(&global, demo, true)?)
-                };
-                let mut background = background(&global, demo);
-                if live {
-                    background.switch = context_switch(&global);
-                }
-                crate::tui::run(facts, background, false).map_err(Failure)?;
+                background::open_tui(&global, demo, false)?;
             } else {
                 let facts = load(&global, demo, true)?;
                 let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
@@ -237,8 +244,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if redact {
                 source::redact::redact_snapshot(&mut snapshot);
             }
-            let text =
-                serde_json::to_string_pretty(&snapshot).expect("a snapshot always serialises");
+            let text = serde_json::to_string_pretty(&snapshot)
+                .map_err(|e| Failure(format!("cannot write the snapshot: {e}")))?;
             std::fs::write(&out, text + "\n")
                 .map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))?;
             eprintln!(

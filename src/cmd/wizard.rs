@@ -1,16 +1,20 @@
 //! `pulldoctor wizard`: the setup of a new app by flags — checked, planned, then exported or
 //! applied through the fixes' writer and verified.
 
+use super::load::read_live;
 use crate::cmd::{self as cli, Failure, Global};
 use crate::diagnose::{self, Selection};
 use crate::facts::Facts;
 use crate::fix::apply::{self, WritePermission, Writer};
 use crate::iam::policy::PolicyDocument;
 use crate::report::Status;
+use crate::source::live::Session;
+use crate::source::live::setup::{SetupTarget, collect_setup};
 use crate::wizard::{Answers, Mode, Setup};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
@@ -105,81 +109,54 @@ fn short_list(allow: &[String]) -> Result<PolicyDocument, Failure> {
 }
 
 /// The facts the setup needs: a bundle as it is, or the live cluster plus the setup's own reads.
-fn facts(
-    global: &Global,
-    answers: &Answers,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<Facts, Failure> {
-    setup_facts(global, cli::load(global, false, true)?, answers, runtime)
+fn facts(global: &Global, session: Option<&Session>, answers: &Answers) -> Result<Facts, Failure> {
+    match session {
+        None => cli::load(global, false, true),
+        Some(session) => cli::block_on(async {
+            let base = read_live(session, &cli::live_options(global, true)).await?;
+            setup_facts(session, base, answers).await
+        })?,
+    }
 }
 
 /// `base` (the cluster as read for a diagnosis) with the setup's own reads folded in: the
 /// namespace's ServiceAccounts, the Pod Identity agent, the chosen role and repositories.
-fn setup_facts(
-    global: &Global,
+pub(super) async fn setup_facts(
+    session: &Session,
     mut base: Facts,
     answers: &Answers,
-    runtime: &tokio::runtime::Runtime,
 ) -> Result<Facts, Failure> {
-    if global.from.is_some() {
-        return Ok(base);
-    }
     let account = base
         .account()
         .ok_or_else(|| Failure("the account is unknown (sts:GetCallerIdentity failed)".into()))?;
     let region = base.region().unwrap_or_else(|| "us-east-1".into());
     let keys = crate::wizard::repository_keys(answers, &account, &region).map_err(Failure)?;
+    let cluster = base.cluster_name();
     let role_name = answers.role_name.clone().unwrap_or_else(|| {
         format!(
-            "{}-{}-{}",
-            base.cluster_name(),
-            answers.namespace,
-            answers.service_account
+            "{cluster}-{}-{}",
+            answers.namespace, answers.service_account
         )
     });
     let role_arn = format!(
         "arn:{}:iam::{account}:role/{role_name}",
         crate::iam::arn::partition_for_region(&region)
     );
-    let cluster = base.cluster_name();
-    with_setup_reads(
-        global,
-        &mut base,
-        (&account, &cluster, answers, &role_arn, &keys),
-        runtime,
-    )?;
+    let target = SetupTarget {
+        caller_account: &account,
+        cluster: &cluster,
+        namespace: &answers.namespace,
+        service_account: Some(&answers.service_account),
+        role_arn: &role_arn,
+        repositories: &keys,
+    };
+    fold_setup_reads(session, &mut base, &target).await;
     Ok(base)
 }
 
-/// Whose setup is read: the account, the cluster, the answers, the role and the repositories.
-type SetupTarget<'a> = (
-    &'a str,
-    &'a str,
-    &'a Answers,
-    &'a str,
-    &'a [crate::facts::RepoKey],
-);
-
-fn with_setup_reads(
-    global: &Global,
-    facts: &mut Facts,
-    (account, cluster, answers, role_arn, repositories): SetupTarget,
-    runtime: &tokio::runtime::Runtime,
-) -> Result<(), Failure> {
-    let options = cli::live_options(global, true);
-    let documents = runtime
-        .block_on(crate::source::live::collect_setup(
-            &options,
-            account,
-            cluster,
-            &answers.namespace,
-            Some(&answers.service_account),
-            role_arn,
-            repositories,
-        ))
-        .map_err(Failure)?;
+async fn fold_setup_reads(session: &Session, facts: &mut Facts, target: &SetupTarget<'_>) {
+    let documents = collect_setup(session, target).await;
     facts.fold_in(crate::facts::ingest::ingest(&documents));
-    Ok(())
 }
 
 fn render(setup: &Setup) -> String {
@@ -210,28 +187,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         && std::io::stdout().is_terminal()
     {
         // Live, the wizard opens at once and the cluster is read in the background.
-        let live = global.from.is_none();
-        let reload = global.clone();
-        let loader: crate::tui::Loader = std::sync::Arc::new(move |_| {
-            cli::load(&reload, false, true)
-                .map(crate::tui::app::Read::Everything)
-                .map_err(|f| f.0)
-        });
-        let facts = if live {
-            None
-        } else {
-            Some(cli::load(global, false, true)?)
-        };
-        let applier = WritePermission::from_flag(global.allow_writes && global.from.is_none())
-            .map(|permission| super::fix::applier(global, permission));
-        let background = crate::tui::Background {
-            loader: Some(loader),
-            verifier: applier.is_some().then(|| verifier(global)),
-            applier,
-            planner: live.then(|| planner(global)),
-            ..Default::default()
-        };
-        crate::tui::run(facts, background, true).map_err(Failure)?;
+        super::background::open_tui(global, false, true)?;
         return Ok(ExitCode::SUCCESS);
     }
     let answers = answers(global, args)?;
@@ -239,11 +195,14 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     if !errors.is_empty() {
         return Err(Failure(errors.join("; ")));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    let facts = facts(global, &answers, &runtime)?;
+    // Live, one session for the reads, the writes and the verification.
+    let session = match global.from {
+        Some(_) => None,
+        None => Some(Arc::new(
+            cli::block_on(Session::connect(&cli::live_options(global, true)))?.map_err(Failure)?,
+        )),
+    };
+    let facts = facts(global, session.as_deref(), &answers)?;
     let setup = crate::wizard::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;
     cli::print(&render(&setup))?;
     if let Some(dir) = &args.export {
@@ -259,16 +218,15 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if global.from.is_some() {
+    let Some(session) = session else {
         return Err(Failure(
             "--from is offline input: --export the setup, or apply against the live cluster".into(),
         ));
-    }
+    };
     let permission = WritePermission::from_flag(global.allow_writes)
         .ok_or_else(|| Failure("read-only: add --allow-writes to apply the setup".into()))?;
-    let options = cli::live_options(global, true);
-    let lines = runtime.block_on(async {
-        let writer = Writer::new(permission, &options).await?;
+    let lines = cli::block_on(async {
+        let writer = Writer::new(permission, session.clone()).await?;
         let pending = apply::pending(&writer, &setup.plan).await?;
         if pending.is_empty() {
             return Ok(vec!["nothing to change: the setup is in place".to_string()]);
@@ -284,11 +242,11 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
             &apply::state_dir(args.backup_dir.as_deref()),
         )
         .await
-    });
+    })?;
     for line in lines.map_err(Failure)? {
         println!("{line}");
     }
-    let (text, ok) = verify(global, &setup, &runtime)?;
+    let (text, ok) = cli::block_on(verify(global, &session, &setup))??;
     cli::print(&format!(
         "\na pod of the new ServiceAccount would see:\n{text}"
     ))?;
@@ -301,25 +259,22 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
 
 /// A pod of the new ServiceAccount, diagnosed against freshly read facts: its chain as text, and
 /// whether it is in order.
-pub fn verify(
+pub(super) async fn verify(
     global: &Global,
+    session: &Session,
     setup: &Setup,
-    runtime: &tokio::runtime::Runtime,
 ) -> Result<(String, bool), Failure> {
     let answers = &setup.answers;
-    let mut facts = cli::load(global, false, true)?;
-    with_setup_reads(
-        global,
-        &mut facts,
-        (
-            &setup.account,
-            &setup.cluster,
-            answers,
-            &setup.role_arn,
-            &setup.repositories,
-        ),
-        runtime,
-    )?;
+    let mut facts = read_live(session, &cli::live_options(global, true)).await?;
+    let target = SetupTarget {
+        caller_account: &setup.account,
+        cluster: &setup.cluster,
+        namespace: &answers.namespace,
+        service_account: Some(&answers.service_account),
+        role_arn: &setup.role_arn,
+        repositories: &setup.repositories,
+    };
+    fold_setup_reads(session, &mut facts, &target).await;
     let Some(pod) = crate::wizard::verification_pod(setup, &facts) else {
         return Ok(("no repository to check a pod against\n".into(), true));
     };
@@ -346,31 +301,4 @@ pub fn verify(
         .iter()
         .all(|f| matches!(f.verdict, Status::Ok | Status::Warning));
     Ok((text, ok))
-}
-
-/// The TUI's way to check and plan a setup: the setup's own reads folded into the facts it has.
-pub fn planner(global: &Global) -> crate::tui::Planner {
-    let global = global.clone();
-    std::sync::Arc::new(move |answers: Answers, facts: Facts| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        let facts = setup_facts(&global, facts, &answers, &runtime).map_err(|f| f.0)?;
-        crate::wizard::plan(&facts, &answers).map_err(|errors| errors.join("; "))
-    })
-}
-
-/// The TUI's way to check a setup after applying it.
-pub fn verifier(global: &Global) -> crate::tui::Verifier {
-    let global = global.clone();
-    std::sync::Arc::new(move |setup: Setup| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the runtime: {e}"))?;
-        verify(&global, &setup, &runtime)
-            .map(|(text, _)| text)
-            .map_err(|f| f.0)
-    })
 }

@@ -6,6 +6,10 @@ use std::sync::LazyLock;
 
 /// The host pattern of `ecr-credential-provider` (cloud-provider-aws): only these hosts get
 /// node credentials; anything else is pulled anonymously.
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by every test run"
+)]
 static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-z0-9][a-z0-9-]*)\.(amazonaws\.(com(\.cn)?|eu)|on\.(aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$",
@@ -15,6 +19,10 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A host that a person meant as private ECR: a 12-digit account and `dkr.ecr` / `dkr-ecr`, in
 /// any case (the credential provider matches case-sensitively, so `DKR.ECR` is not covered).
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by every test run"
+)]
 static ECR_LOOKALIKE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^\d{12}\.dkr[.-]ecr").expect("valid regex"));
 
@@ -56,6 +64,14 @@ impl EcrImage {
             (Some(t), None) => format!(":{t}"),
             (None, None) => ":latest".to_string(),
         }
+    }
+
+    /// The digest, else the tag, else `latest`: what a pull asks the registry for.
+    pub fn reference(&self) -> String {
+        self.digest
+            .clone()
+            .or_else(|| self.tag.clone())
+            .unwrap_or_else(|| "latest".to_string())
     }
 
     /// `--image-ids` argument for `aws ecr describe-images` / `batch-get-image`.

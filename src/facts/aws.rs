@@ -1,5 +1,9 @@
-//! The AWS documents a bundle may hold, in the shapes the AWS CLI prints them. Only the fields
-//! the chain reads are declared; everything else is ignored.
+//! The AWS documents a bundle may hold, in the shapes the AWS CLI prints them: defined once here,
+//! read by ingest and written by the live reader (and the wizard's setup read), so a live read
+//! and a collected bundle cannot drift apart. Only the fields the chain reads are declared;
+//! everything else is ignored. The `Describe…`/`List…`/`Get…` types are whole documents (the
+//! CLI's output of that call, plus the `registryId`/`region` pulldoctor records beside an answer
+//! that does not name what was asked); the others are their parts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,6 +14,98 @@ pub struct CallerIdentity {
     pub account: String,
     #[serde(rename = "Arn")]
     pub arn: String,
+    #[serde(rename = "UserId", default)]
+    pub user_id: String,
+}
+
+/// `aws eks describe-cluster`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeCluster {
+    pub cluster: Cluster,
+}
+
+/// `aws eks describe-nodegroup`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeNodegroup {
+    pub nodegroup: Nodegroup,
+}
+
+/// `aws eks describe-fargate-profile`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeFargateProfile {
+    pub fargate_profile: FargateProfile,
+}
+
+/// `aws eks describe-pod-identity-association`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribePodIdentityAssociation {
+    pub association: PodIdentityAssociation,
+}
+
+/// `aws eks describe-access-entry`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeAccessEntry {
+    pub access_entry: AccessEntry,
+}
+
+/// `aws iam list-open-id-connect-providers`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ListOidcProviders {
+    #[serde(rename = "OpenIDConnectProviderList")]
+    pub providers: Vec<OidcProviderEntry>,
+}
+
+/// `aws ecr describe-repositories`, with the registry and Region asked (an empty list names
+/// neither).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeRepositories {
+    pub repositories: Vec<Repository>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `aws ecr describe-images`, with the repository asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeImages {
+    pub image_details: Vec<ImageDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `aws ecr batch-get-image`, with the Region asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct BatchGetImage {
+    pub images: Vec<ImageManifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `aws ecr get-repository-policy`, with the Region asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct GetRepositoryPolicy {
+    #[serde(flatten)]
+    pub policy: RepositoryPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `aws ecr describe-pull-through-cache-rules`, with the registry asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribePullThroughCacheRules {
+    pub pull_through_cache_rules: Vec<PullThroughCacheRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -106,6 +202,13 @@ pub struct AuthorizationDetails {
     pub roles: Vec<RoleDetail>,
     #[serde(rename = "Policies", default)]
     pub policies: Vec<ManagedPolicyDetail>,
+    /// A live read lists roles one by one, which covers no account completely.
+    #[serde(
+        rename = "pulldoctorPartial",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub partial: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, PodTemplateSpec, ServiceAccount};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// One document with the name of where it came from (a file, or a file and an index).
 #[derive(Debug, Clone)]
@@ -117,43 +117,67 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
     let Some(object) = value.as_object() else {
         return Err("not a JSON object; skipped".to_string());
     };
-    let has = |key: &str| object.contains_key(key);
-    let region = object
-        .get("region")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    if has("apiVersion") && has("kind") {
+    if object.contains_key("apiVersion") && object.contains_key("kind") {
         let mut problems = Vec::new();
         let result = ingest_kube(facts, value, &mut problems);
         facts.problems.append(&mut problems);
         return result;
     }
     if let Some(lookup) = object.get("pulldoctorLookup") {
-        // How a live lookup ended: answered completely (what is missing is absent), or failed.
-        let scope = lookup["scope"]
-            .as_str()
-            .ok_or("pulldoctorLookup without a scope")?;
-        match (lookup["covered"].as_bool(), lookup["error"].as_str()) {
-            (_, Some(error)) => {
-                facts.errors.insert(scope.to_string(), error.to_string());
-            }
-            (Some(true), None) => {
-                facts.covered.insert(scope.to_string());
-            }
-            _ => {
-                return Err(format!(
-                    "pulldoctorLookup {scope} says neither covered nor error"
-                ));
-            }
-        }
-        return Ok(());
+        return ingest_lookup(facts, lookup);
     }
+    let known = ingest_account(facts, value, object)?
+        || ingest_eks(facts, object)?
+        || ingest_iam(facts, pending, value, object)?
+        || ingest_ecr(facts, pending, value, object)?;
+    match known {
+        true => Ok(()),
+        false => Err("not a document pulldoctor knows; skipped".to_string()),
+    }
+}
+
+/// How a live lookup ended: answered completely (what is missing is absent), or failed.
+fn ingest_lookup(facts: &mut Facts, lookup: &Value) -> Result<(), String> {
+    let scope = lookup["scope"]
+        .as_str()
+        .ok_or("pulldoctorLookup without a scope")?;
+    match (lookup["covered"].as_bool(), lookup["error"].as_str()) {
+        (_, Some(error)) => {
+            facts.errors.insert(scope.to_string(), error.to_string());
+        }
+        (Some(true), None) => {
+            facts.covered.insert(scope.to_string());
+        }
+        _ => {
+            return Err(format!(
+                "pulldoctorLookup {scope} says neither covered nor error"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Who the credentials are and their organization. Ok(false): not one of these.
+fn ingest_account(
+    facts: &mut Facts,
+    value: &Value,
+    object: &Map<String, Value>,
+) -> Result<bool, String> {
+    let has = |key: &str| object.contains_key(key);
     if has("Account") && has("Arn") && has("UserId") {
         facts.caller = Some(parse(value, "caller identity")?);
     } else if has("Organization") {
         let d: DescribeOrganization = parse(value, "organization")?;
         facts.organization = Some(d.organization.map(|o| o.id));
-    } else if let Some(cluster) = object.get("cluster") {
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The cluster and how its nodes and pods get their roles. Ok(false): not one of these.
+fn ingest_eks(facts: &mut Facts, object: &Map<String, Value>) -> Result<bool, String> {
+    if let Some(cluster) = object.get("cluster") {
         let cluster: Cluster = parse(cluster, "cluster")?;
         eks_name(&cluster.name, "cluster")?;
         if let Some(issuer) = cluster.issuer()
@@ -200,11 +224,25 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
                 });
             }
         }
-    } else if has("RoleDetailList") {
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Roles, policies and OIDC providers. Ok(false): not one of these.
+fn ingest_iam(
+    facts: &mut Facts,
+    pending: &mut Pending,
+    value: &Value,
+    object: &Map<String, Value>,
+) -> Result<bool, String> {
+    let has = |key: &str| object.contains_key(key);
+    if has("RoleDetailList") {
         let details: AuthorizationDetails = parse(value, "IAM authorization details")?;
         let account = details.roles.iter().find_map(|r| arn::account_of(&r.arn));
         // A live source reads roles one by one: that lists no account completely.
-        let complete = object.get("pulldoctorPartial") != Some(&Value::Bool(true));
+        let complete = !details.partial;
         pending
             .authorization_details
             .push((account.unwrap_or_default(), complete, details));
@@ -219,18 +257,30 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
         pending
             .provider_details
             .push(parse(value, "OIDC provider")?);
-    } else if let Some(list) = object.get("repositories") {
-        let repos: Vec<Repository> = parse(list, "repositories")?;
-        if repos.is_empty() {
-            let registry = object
-                .get("registryId")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            pending
-                .empty_listings
-                .push(registry.map(|r| format!("{r}|{}", region.clone().unwrap_or_default())));
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Repositories, images, manifests, repository policies, cache rules. Ok(false): not one of these.
+fn ingest_ecr(
+    facts: &mut Facts,
+    pending: &mut Pending,
+    value: &Value,
+    object: &Map<String, Value>,
+) -> Result<bool, String> {
+    let has = |key: &str| object.contains_key(key);
+    if has("repositories") {
+        let listing: DescribeRepositories = parse(value, "repositories")?;
+        if listing.repositories.is_empty() {
+            pending.empty_listings.push(
+                listing
+                    .registry_id
+                    .map(|r| format!("{r}|{}", listing.region.unwrap_or_default())),
+            );
         }
-        for repo in repos {
+        for repo in listing.repositories {
             let Some(parsed) = Arn::parse(&repo.repository_arn) else {
                 return Err(format!(
                     "repository ARN {} does not parse",
@@ -246,18 +296,16 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
                 name: repo.repository_name,
             });
         }
-    } else if let Some(list) = object.get("imageDetails") {
-        let images: Vec<ImageDetail> = parse(list, "image details")?;
-        if images.is_empty() {
-            // An empty answer still covers its repository, but names none: nothing to key it by.
-            let name = object.get("repositoryName").and_then(Value::as_str);
-            let registry = object.get("registryId").and_then(Value::as_str);
-            if let (Some(name), Some(registry)) = (name, registry) {
+    } else if has("imageDetails") {
+        let answer: DescribeImages = parse(value, "image details")?;
+        if answer.image_details.is_empty() {
+            // An empty answer still covers its repository, but names none: key it by the ask.
+            if let (Some(name), Some(registry)) = (answer.repository_name, answer.registry_id) {
                 pending.images.push((
-                    region.clone(),
+                    answer.region.clone(),
                     ImageDetail {
-                        registry_id: registry.to_string(),
-                        repository_name: name.to_string(),
+                        registry_id: registry,
+                        repository_name: name,
                         image_digest: String::new(),
                         image_tags: Vec::new(),
                         image_manifest_media_type: None,
@@ -265,29 +313,31 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
                 ));
             }
         }
-        pending
-            .images
-            .extend(images.into_iter().map(|i| (region.clone(), i)));
-    } else if let Some(list) = object.get("images") {
-        let manifests: Vec<ImageManifest> = parse(list, "image manifests")?;
+        let region = answer.region;
+        pending.images.extend(
+            answer
+                .image_details
+                .into_iter()
+                .map(|i| (region.clone(), i)),
+        );
+    } else if has("images") {
+        let answer: BatchGetImage = parse(value, "image manifests")?;
+        let region = answer.region;
         pending
             .manifests
-            .extend(manifests.into_iter().map(|m| (region.clone(), m)));
+            .extend(answer.images.into_iter().map(|m| (region.clone(), m)));
     } else if has("repositoryName") && has("policyText") {
+        let answer: GetRepositoryPolicy = parse(value, "repository policy")?;
+        pending.policies.push((answer.region, answer.policy));
+    } else if has("pullThroughCacheRules") {
+        let answer: DescribePullThroughCacheRules = parse(value, "pull-through cache rules")?;
         pending
-            .policies
-            .push((region, parse(value, "repository policy")?));
-    } else if let Some(list) = object.get("pullThroughCacheRules") {
-        let rules: Vec<PullThroughCacheRule> = parse(list, "pull-through cache rules")?;
-        let registry = object
-            .get("registryId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        pending.pull_through.push((registry, rules));
+            .pull_through
+            .push((answer.registry_id, answer.pull_through_cache_rules));
     } else {
-        return Err("not a document pulldoctor knows; skipped".to_string());
+        return Ok(false);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// EKS names (clusters, node groups, Fargate profiles): a letter or digit, then letters, digits,
@@ -327,33 +377,7 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
     let kind = value["kind"].as_str().unwrap_or_default();
     let api_version = value["apiVersion"].as_str().unwrap_or_default();
     if kind == "List" || kind.ends_with("List") {
-        let items = value["items"].as_array().ok_or("a List without items")?;
-        // An empty List is what `kubectl get pods -A -o json` prints for a cluster with no pods.
-        if kind == "PodList" || items.is_empty() {
-            facts.pods_listed = true;
-        }
-        let mut failed = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            // Items of a typed list (PodList) may omit their own kind.
-            let typed;
-            let item = if item.get("kind").is_none() && kind != "List" {
-                let mut copy = item.clone();
-                copy["kind"] = Value::String(kind.trim_end_matches("List").to_string());
-                copy["apiVersion"] = Value::String(api_version.to_string());
-                typed = copy;
-                &typed
-            } else {
-                item
-            };
-            if let Err(p) = ingest_kube(facts, item, problems) {
-                failed.push(format!("item {i}: {p}"));
-            }
-        }
-        return if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(failed.join("; "))
-        };
+        return ingest_list(facts, value, problems);
     }
     let name = value["metadata"]["name"].as_str().unwrap_or("?");
     let namespace = value["metadata"]["namespace"].as_str().unwrap_or("");
@@ -376,31 +400,7 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
         ));
     }
     match kind {
-        "Pod" => {
-            let pod: Pod = parse_lenient(value, &what, problems)?;
-            let spec = pod.spec.as_ref();
-            let names_ok = spec.is_none_or(|s| {
-                s.service_account_name.as_deref().is_none_or(dns_subdomain)
-                    && s.containers.iter().all(|c| dns_label(&c.name))
-                    && s.init_containers
-                        .iter()
-                        .flatten()
-                        .all(|c| dns_label(&c.name))
-            });
-            if !names_ok {
-                return Err(format!(
-                    "{what}: a container or ServiceAccount name Kubernetes does not allow; skipped"
-                ));
-            }
-            facts.pods_listed = true;
-            let containers = pod.spec.as_ref().map_or(0, |s| s.containers.len());
-            if containers == 0 {
-                problems.push(format!(
-                    "{what}: no containers in its spec; nothing of it can be diagnosed"
-                ));
-            }
-            facts.pods.push(pod);
-        }
+        "Pod" => ingest_pod(facts, value, &what, problems)?,
         "ServiceAccount" => {
             let sa: ServiceAccount = parse_lenient(value, &what, problems)?;
             let ns = sa.metadata.namespace.clone().unwrap_or_default();
@@ -423,50 +423,8 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
             let e: k8s_openapi::api::core::v1::Event = parse(value, &what)?;
             facts.events.extend(PodEvent::from_core(&e));
         }
-        "ReplicaSet" => {
-            let rs: ReplicaSet = parse(value, &what)?;
-            let failure = rs.status.as_ref().and_then(|s| {
-                s.conditions
-                    .iter()
-                    .flatten()
-                    .find(|c| {
-                        c.type_.as_deref() == Some("ReplicaFailure")
-                            && c.status.as_deref() == Some("True")
-                    })
-                    .map(|c| c.message.clone().unwrap_or_default())
-            });
-            facts.workloads.push(workload(
-                "ReplicaSet",
-                &rs.metadata,
-                rs.spec.template.as_ref(),
-                failure,
-            ));
-        }
-        "StatefulSet" => {
-            let s: StatefulSet = parse(value, &what)?;
-            facts.workloads.push(workload(
-                "StatefulSet",
-                &s.metadata,
-                Some(&s.spec.template),
-                None,
-            ));
-        }
-        "DaemonSet" => {
-            let d: DaemonSet = parse(value, &what)?;
-            facts.workloads.push(workload(
-                "DaemonSet",
-                &d.metadata,
-                Some(&d.spec.template),
-                None,
-            ));
-        }
-        "Job" => {
-            let j: Job = parse(value, &what)?;
-            if let Some(spec) = j.spec.as_ref() {
-                facts
-                    .workloads
-                    .push(workload("Job", &j.metadata, Some(&spec.template), None));
-            }
+        "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => {
+            facts.workloads.extend(ingest_workload(kind, value, &what)?)
         }
         "ConfigMap" if name == "aws-auth" && namespace == "kube-system" => {
             let cm: ConfigMap = parse(value, &what)?;
@@ -485,6 +443,123 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
         other => return Err(format!("{other} objects are not read; skipped")),
     }
     Ok(())
+}
+
+/// A `List` (or a typed list such as `PodList`): each item on its own, so one bad item costs
+/// only itself.
+fn ingest_list(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> Result<(), String> {
+    let kind = value["kind"].as_str().unwrap_or_default();
+    let api_version = value["apiVersion"].as_str().unwrap_or_default();
+    let items = value["items"].as_array().ok_or("a List without items")?;
+    // An empty List is what `kubectl get pods -A -o json` prints for a cluster with no pods.
+    if kind == "PodList" || items.is_empty() {
+        facts.pods_listed = true;
+    }
+    let mut failed = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        // Items of a typed list (PodList) may omit their own kind.
+        let typed;
+        let item = if item.get("kind").is_none() && kind != "List" {
+            let mut copy = item.clone();
+            copy["kind"] = Value::String(kind.trim_end_matches("List").to_string());
+            copy["apiVersion"] = Value::String(api_version.to_string());
+            typed = copy;
+            &typed
+        } else {
+            item
+        };
+        if let Err(p) = ingest_kube(facts, item, problems) {
+            failed.push(format!("item {i}: {p}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// A pod, unless a name in it is one Kubernetes does not allow.
+fn ingest_pod(
+    facts: &mut Facts,
+    value: &Value,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    let pod: Pod = parse_lenient(value, what, problems)?;
+    let spec = pod.spec.as_ref();
+    let names_ok = spec.is_none_or(|s| {
+        s.service_account_name.as_deref().is_none_or(dns_subdomain)
+            && s.containers.iter().all(|c| dns_label(&c.name))
+            && s.init_containers
+                .iter()
+                .flatten()
+                .all(|c| dns_label(&c.name))
+    });
+    if !names_ok {
+        return Err(format!(
+            "{what}: a container or ServiceAccount name Kubernetes does not allow; skipped"
+        ));
+    }
+    facts.pods_listed = true;
+    let containers = pod.spec.as_ref().map_or(0, |s| s.containers.len());
+    if containers == 0 {
+        problems.push(format!(
+            "{what}: no containers in its spec; nothing of it can be diagnosed"
+        ));
+    }
+    facts.pods.push(pod);
+    Ok(())
+}
+
+/// A controller, for the pods it cannot create (`None`: a Job without a spec).
+fn ingest_workload(kind: &str, value: &Value, what: &str) -> Result<Option<Workload>, String> {
+    Ok(match kind {
+        "ReplicaSet" => {
+            let rs: ReplicaSet = parse(value, what)?;
+            let failure = rs.status.as_ref().and_then(|s| {
+                s.conditions
+                    .iter()
+                    .flatten()
+                    .find(|c| {
+                        c.type_.as_deref() == Some("ReplicaFailure")
+                            && c.status.as_deref() == Some("True")
+                    })
+                    .map(|c| c.message.clone().unwrap_or_default())
+            });
+            Some(workload(
+                "ReplicaSet",
+                &rs.metadata,
+                rs.spec.template.as_ref(),
+                failure,
+            ))
+        }
+        "StatefulSet" => {
+            let s: StatefulSet = parse(value, what)?;
+            Some(workload(
+                "StatefulSet",
+                &s.metadata,
+                Some(&s.spec.template),
+                None,
+            ))
+        }
+        "DaemonSet" => {
+            let d: DaemonSet = parse(value, what)?;
+            Some(workload(
+                "DaemonSet",
+                &d.metadata,
+                Some(&d.spec.template),
+                None,
+            ))
+        }
+        "Job" => {
+            let j: Job = parse(value, what)?;
+            j.spec
+                .as_ref()
+                .map(|spec| workload("Job", &j.metadata, Some(&spec.template), None))
+        }
+        _ => None,
+    })
 }
 
 fn workload(
@@ -570,9 +645,34 @@ fn settle(facts: &mut Facts, pending: Pending) {
     if facts.covered.contains(scope::AWS_AUTH) {
         facts.aws_auth_roles.get_or_insert_with(Vec::new);
     }
+    let Pending {
+        authorization_details,
+        provider_lists,
+        provider_details,
+        empty_listings,
+        images,
+        manifests,
+        policies,
+        pull_through,
+    } = pending;
+    settle_iam(facts, authorization_details);
+    settle_oidc(facts, provider_lists, provider_details);
+    settle_ecr(
+        facts,
+        EcrPending {
+            empty_listings,
+            images,
+            manifests,
+            policies,
+            pull_through,
+        },
+    );
+}
+
+/// Roles and managed policies, keyed by account (the caller's when a document names none).
+fn settle_iam(facts: &mut Facts, authorization_details: Vec<(String, bool, AuthorizationDetails)>) {
     let account = facts.account();
-    let region = facts.region();
-    for (doc_account, complete, details) in pending.authorization_details {
+    for (doc_account, complete, details) in authorization_details {
         let acct = if doc_account.is_empty() {
             account.clone().unwrap_or_default()
         } else {
@@ -617,7 +717,16 @@ fn settle(facts: &mut Facts, pending: Pending) {
             facts.roles.insert((acct.clone(), r.role_name), role);
         }
     }
-    for list in pending.provider_lists {
+}
+
+/// The account's OIDC providers: listed (ARNs) and described (audiences).
+fn settle_oidc(
+    facts: &mut Facts,
+    provider_lists: Vec<Vec<OidcProviderEntry>>,
+    provider_details: Vec<OidcProviderDetail>,
+) {
+    let (account, region) = (facts.account(), facts.region());
+    for list in provider_lists {
         if list.is_empty() {
             facts.oidc_provider_accounts.extend(account.clone());
         }
@@ -628,7 +737,7 @@ fn settle(facts: &mut Facts, pending: Pending) {
             facts.oidc_providers.entry(entry.arn).or_insert(None);
         }
     }
-    for detail in pending.provider_details {
+    for detail in provider_details {
         let url = detail.url.trim_start_matches("https://");
         let Some(acct) = account.clone() else {
             facts.problems.push(format!(
@@ -646,6 +755,21 @@ fn settle(facts: &mut Facts, pending: Pending) {
             .oidc_providers
             .insert(provider_arn, Some(detail.client_id_list));
     }
+}
+
+/// The ECR answers still to key by repository, once every listing is in.
+struct EcrPending {
+    empty_listings: Vec<Option<String>>,
+    images: Vec<(Option<String>, ImageDetail)>,
+    manifests: Vec<(Option<String>, ImageManifest)>,
+    policies: Vec<(Option<String>, RepositoryPolicy)>,
+    pull_through: Vec<(Option<String>, Vec<PullThroughCacheRule>)>,
+}
+
+/// Listings, images, manifests, repository policies and cache rules, each keyed by its
+/// repository (the Region from the document, else the listing, else the cluster's).
+fn settle_ecr(facts: &mut Facts, pending: EcrPending) {
+    let (account, region) = (facts.account(), facts.region());
     for listing in pending.empty_listings {
         let (registry, reg) = match listing.as_deref().and_then(|l| l.split_once('|')) {
             Some((r, g)) if !g.is_empty() => (Some(r.to_string()), Some(g.to_string())),

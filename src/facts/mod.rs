@@ -67,6 +67,17 @@ pub struct RepoKey {
     pub name: String,
 }
 
+impl RepoKey {
+    /// The repository an ECR image reference names.
+    pub fn of(image: &crate::ecr::reference::EcrImage) -> RepoKey {
+        RepoKey {
+            registry: image.account.clone(),
+            region: image.region.clone(),
+            name: image.repository.clone(),
+        }
+    }
+}
+
 /// Everything the input said, indexed for the chain's lookups.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {

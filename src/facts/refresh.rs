@@ -155,8 +155,9 @@ impl Facts {
             }
             ["manifest", _, _, _, ..] => {
                 // The last part is the tag or digest; the repository name may hold slashes.
-                let (id, path) = parts.split_last().expect("four parts or more");
-                self.manifests.remove(&(repo(path), id.to_string()));
+                if let Some((id, path)) = parts.split_last() {
+                    self.manifests.remove(&(repo(path), id.to_string()));
+                }
             }
             ["repository-policy", _, _, _, ..] => {
                 self.repository_policies.remove(&repo(&parts));

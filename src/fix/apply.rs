@@ -5,12 +5,13 @@
 use crate::chain::identity_lane::ROLE_ANNOTATION;
 use crate::iam::policy::PolicyDocument;
 use crate::report::{Apply, Finding};
-use crate::source::live::{self, aws::Aws};
+use crate::source::live::{self, Session};
 use ::kube::api::{Patch, PatchParams};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Proof that the user passed `--allow-writes`. Only this crate's command line creates one.
 #[derive(Clone)]
@@ -129,12 +130,10 @@ pub fn render(plan: &Plan) -> String {
     out
 }
 
-/// The one thing that writes: AWS clients behind a [`WritePermission`].
+/// The one thing that writes: the context's session behind a [`WritePermission`].
 pub struct Writer {
-    aws: Aws,
+    session: Arc<Session>,
     account: String,
-    /// The Kubernetes client, or why there is none (only needed for Kubernetes writes).
-    kube: Result<::kube::Client, String>,
     _permission: WritePermission,
 }
 
@@ -176,15 +175,9 @@ pub fn same_writes(a: &[Write], b: &[Write]) -> bool {
 impl Writer {
     pub async fn new(
         _permission: WritePermission,
-        options: &live::Options,
+        session: Arc<Session>,
     ) -> Result<Writer, String> {
-        let limits = live::Limits::new(4, options.timeout);
-        let aws = live::aws::connect(
-            options.profile.as_deref(),
-            options.region.as_deref(),
-            limits,
-        )
-        .await;
+        let aws = &session.aws;
         let caller = aws
             .call(
                 "sts:GetCallerIdentity",
@@ -193,17 +186,9 @@ impl Writer {
             )
             .await
             .map_err(|e| e.message)?;
-        let kube = live::kube::connect(
-            options.kubeconfig.as_deref(),
-            options.context.as_deref(),
-            live::Limits::new(4, options.timeout),
-        )
-        .await
-        .map(|(k, _)| k.client);
         Ok(Writer {
             account: caller.account().unwrap_or_default().to_string(),
-            aws,
-            kube,
+            session,
             _permission,
         })
     }
@@ -234,8 +219,17 @@ impl Writer {
     }
 
     async fn now(&self, apply: &Apply) -> Result<Now, String> {
-        let (iam, aws) = (&self.aws.iam, &self.aws);
-        let missing = |e: &live::aws::AwsError, codes: &[&str]| e.is(codes);
+        match apply {
+            _ if apply.is_kubernetes() => self.now_kube(apply).await,
+            Apply::CreatePodIdentityAssociation { .. } | Apply::SetRepositoryPolicy { .. } => {
+                self.now_eks_ecr(apply).await
+            }
+            _ => self.now_iam(apply).await,
+        }
+    }
+
+    /// The ServiceAccount as it is, or a restart (always to do).
+    async fn now_kube(&self, apply: &Apply) -> Result<Now, String> {
         Ok(match apply {
             Apply::AnnotateServiceAccount {
                 namespace,
@@ -266,24 +260,15 @@ impl Writer {
                     Now::Present(role_arn.is_none() || current == role_arn.as_ref())
                 }
             },
-            Apply::CreatePodIdentityAssociation {
-                cluster,
-                namespace,
-                service_account,
-                ..
-            } => {
-                let request = aws
-                    .eks
-                    .list_pod_identity_associations()
-                    .cluster_name(cluster)
-                    .namespace(namespace)
-                    .service_account(service_account);
-                let out = aws
-                    .call("eks:ListPodIdentityAssociations", cluster, request.send())
-                    .await
-                    .map_err(|e| e.message)?;
-                Now::Present(!out.associations().is_empty())
-            }
+            other => return Err(format!("{} is not read here", other.call())),
+        })
+    }
+
+    /// The role, its policies or the OIDC provider as they are.
+    async fn now_iam(&self, apply: &Apply) -> Result<Now, String> {
+        let (iam, aws) = (&self.session.aws.iam, &self.session.aws);
+        let missing = |e: &live::aws::AwsError, codes: &[&str]| e.is(codes);
+        Ok(match apply {
             Apply::UpdateAssumeRolePolicy { role, .. } => {
                 let out = aws
                     .call("iam:GetRole", role, iam.get_role().role_name(role).send())
@@ -381,6 +366,33 @@ impl Writer {
                     .map_err(|e| e.message)?;
                 Now::Present(out.client_id_list().iter().any(|c| c == client_id))
             }
+            other => return Err(format!("{} is not read here", other.call())),
+        })
+    }
+
+    /// The Pod Identity association or the repository policy as it is.
+    async fn now_eks_ecr(&self, apply: &Apply) -> Result<Now, String> {
+        let aws = &self.session.aws;
+        let missing = |e: &live::aws::AwsError, codes: &[&str]| e.is(codes);
+        Ok(match apply {
+            Apply::CreatePodIdentityAssociation {
+                cluster,
+                namespace,
+                service_account,
+                ..
+            } => {
+                let request = aws
+                    .eks
+                    .list_pod_identity_associations()
+                    .cluster_name(cluster)
+                    .namespace(namespace)
+                    .service_account(service_account);
+                let out = aws
+                    .call("eks:ListPodIdentityAssociations", cluster, request.send())
+                    .await
+                    .map_err(|e| e.message)?;
+                Now::Present(!out.associations().is_empty())
+            }
             Apply::SetRepositoryPolicy {
                 registry,
                 region,
@@ -405,6 +417,7 @@ impl Writer {
                     Err(e) => return Err(e.message),
                 }
             }
+            other => return Err(format!("{} is not read here", other.call())),
         })
     }
 
@@ -413,44 +426,45 @@ impl Writer {
         namespace: &str,
         name: &str,
     ) -> Result<Option<ServiceAccount>, String> {
-        let api: ::kube::Api<ServiceAccount> = ::kube::Api::namespaced(self.kube()?, namespace);
+        let api: ::kube::Api<ServiceAccount> =
+            ::kube::Api::namespaced(self.session.kube.client.clone(), namespace);
         api.get_opt(name)
             .await
             .map_err(|e| format!("cannot read ServiceAccount {namespace}/{name}: {e}"))
     }
 
-    fn kube(&self) -> Result<::kube::Client, String> {
-        self.kube
-            .clone()
-            .map_err(|e| format!("no Kubernetes access for this change: {e}"))
-    }
-
     /// Makes the call. The caller has checked, confirmed and backed up first.
     pub async fn execute(&self, write: &Write) -> Result<(), String> {
-        let (iam, aws) = (&self.aws.iam, &self.aws);
-        let document = || {
-            write
-                .after
-                .clone()
-                .ok_or_else(|| format!("{} needs a document", write.apply.call()))
-        };
-        let target = write.apply.target();
-        let done = match &write.apply {
+        if write.apply.is_kubernetes() {
+            self.execute_kube(write).await
+        } else {
+            self.execute_aws(write).await
+        }
+    }
+
+    fn document(write: &Write) -> Result<String, String> {
+        write
+            .after
+            .clone()
+            .ok_or_else(|| format!("{} needs a document", write.apply.call()))
+    }
+
+    /// A write to the cluster: a ServiceAccount, or a controller's restart.
+    async fn execute_kube(&self, write: &Write) -> Result<(), String> {
+        let document = || Writer::document(write);
+        match &write.apply {
             Apply::AnnotateServiceAccount {
                 namespace,
                 name,
                 key,
             } => {
                 let api: ::kube::Api<ServiceAccount> =
-                    ::kube::Api::namespaced(self.kube()?, namespace);
+                    ::kube::Api::namespaced(self.session.kube.client.clone(), namespace);
                 let patch = serde_json::json!({"metadata": {"annotations": {key: document()?}}});
-                return api
-                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        format!("patching ServiceAccount {namespace}/{name} failed: {e}")
-                    });
+                    .map_err(|e| format!("patching ServiceAccount {namespace}/{name} failed: {e}"))
             }
             Apply::ApplyServiceAccount {
                 namespace,
@@ -458,7 +472,7 @@ impl Writer {
                 role_arn,
             } => {
                 let api: ::kube::Api<ServiceAccount> =
-                    ::kube::Api::namespaced(self.kube()?, namespace);
+                    ::kube::Api::namespaced(self.session.kube.client.clone(), namespace);
                 let annotations: std::collections::BTreeMap<String, String> = role_arn
                     .iter()
                     .map(|r| (ROLE_ANNOTATION.to_string(), r.clone()))
@@ -483,10 +497,34 @@ impl Writer {
                         .await
                         .map(|_| ())
                 };
-                return result.map_err(|e| {
-                    format!("applying ServiceAccount {namespace}/{name} failed: {e}")
-                });
+                result
+                    .map_err(|e| format!("applying ServiceAccount {namespace}/{name} failed: {e}"))
             }
+            Apply::RolloutRestart {
+                namespace,
+                kind,
+                name,
+            } => {
+                let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now_text()}}}}});
+                let client = self.session.kube.client.clone();
+                let result = match kind.as_str() {
+                    "Deployment" => restart::<Deployment>(client, namespace, name, &patch).await,
+                    "StatefulSet" => restart::<StatefulSet>(client, namespace, name, &patch).await,
+                    "DaemonSet" => restart::<DaemonSet>(client, namespace, name, &patch).await,
+                    other => return Err(format!("{other} controllers cannot be restarted")),
+                };
+                result.map_err(|e| format!("restarting {kind} {namespace}/{name} failed: {e}"))
+            }
+            _ => Err(format!("{} is not a Kubernetes write", write.apply.call())),
+        }
+    }
+
+    /// A write to AWS: IAM, EKS or ECR.
+    async fn execute_aws(&self, write: &Write) -> Result<(), String> {
+        let (iam, aws) = (&self.session.aws.iam, &self.session.aws);
+        let document = || Writer::document(write);
+        let target = write.apply.target();
+        let done = match &write.apply {
             Apply::CreatePodIdentityAssociation {
                 cluster,
                 namespace,
@@ -503,22 +541,6 @@ impl Writer {
                 aws.call(write.apply.call(), &target, request.send())
                     .await
                     .map(|_| ())
-            }
-            Apply::RolloutRestart {
-                namespace,
-                kind,
-                name,
-            } => {
-                let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now_text()}}}}});
-                let client = self.kube()?;
-                let result = match kind.as_str() {
-                    "Deployment" => restart::<Deployment>(client, namespace, name, &patch).await,
-                    "StatefulSet" => restart::<StatefulSet>(client, namespace, name, &patch).await,
-                    "DaemonSet" => restart::<DaemonSet>(client, namespace, name, &patch).await,
-                    other => return Err(format!("{other} controllers cannot be restarted")),
-                };
-                return result
-                    .map_err(|e| format!("restarting {kind} {namespace}/{name} failed: {e}"));
             }
             Apply::UpdateAssumeRolePolicy { role, .. } => aws
                 .call(
@@ -628,6 +650,7 @@ impl Writer {
                 )
                 .await
                 .map(|_| ()),
+            _ => return Err(format!("{} is not an AWS write", write.apply.call())),
         };
         done.map_err(|e| e.message)
     }

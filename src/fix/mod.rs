@@ -93,10 +93,49 @@ pub fn plan(
     let Some(cause) = link.cause else {
         return Vec::new();
     };
-    let facts = subject.facts;
+    use Cause::*;
+    match cause {
+        InvalidImageName
+        | ImageReferenceMalformed
+        | ImageNeverPull
+        | RegistryHostNotCovered
+        | PlatformMismatch => reference_fixes(cause, subject),
+        ServiceAccountMissing
+        | RoleArnMalformed
+        | PodPredatesAnnotation
+        | PodRoleMismatch
+        | RoleMissing
+        | TrustWrongProvider
+        | TrustWrongSubject
+        | TrustWrongAudience
+        | TrustWrongAction
+        | TrustConditionKeyHasScheme
+        | TrustWildcardInStringequals
+        | TrustNoAudienceCondition
+        | TrustPodIdentityPrincipalMissing => identity_fixes(cause, subject, identity),
+        OidcProviderMissing | OidcProviderAudienceMissing => oidc_fixes(cause, subject, identity),
+        RoleMissingEcrPull
+        | PullPermissionMissing
+        | AuthTokenNotWildcard
+        | PullThroughCacheImportMissing
+        | PullExplicitDeny
+        | RepositoryPolicyDenies
+        | PullBoundaryDenies
+        | NodeRoleUnresolved
+        | NodeRoleMissing
+        | CrossAccountNotAllowed => access_fixes(cause, link, subject, pull, identity),
+        RepositoryMissing | ImageTagMissing | ImageDigestMissing => {
+            registry_fixes(cause, subject, pull)
+        }
+        NetworkUnreachable | LayerDownloadDenied | RateLimited => {
+            network_fixes(cause, subject, pull)
+        }
+    }
+}
+
+/// The image reference and how the kubelet is told to pull it.
+fn reference_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
     let ns = &subject.namespace;
-    let sa = &subject.service_account_name;
-    let ecr = pull.ecr.as_ref();
     use Cause::*;
     match cause {
         InvalidImageName | ImageReferenceMalformed => vec![fix(
@@ -136,14 +175,43 @@ pub fn plan(
                 )],
             )]
         }
+        PlatformMismatch => vec![fix(
+            cause,
+            "Build the image for the node's platform, or schedule onto matching nodes",
+            false,
+            vec![
+                step("Build and push a multi-platform image.", Some(format!("docker buildx build --platform linux/amd64,linux/arm64 -t {} --push .", subject.image))),
+                step(
+                    "Or keep the pod on nodes of a platform the image offers.",
+                    controller(subject).map(|t| format!("kubectl -n {ns} patch {t} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"amd64\"}}}}}}}}}}'")),
+                ),
+            ],
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// The app-identity lane: the ServiceAccount, its annotation or association, the role, its trust and the OIDC provider.
+fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> Vec<Fix> {
+    let (facts, ns, sa) = (
+        subject.facts,
+        &subject.namespace,
+        &subject.service_account_name,
+    );
+    use Cause::*;
+    match cause {
         ServiceAccountMissing => vec![fix(
             cause,
             format!("Create ServiceAccount {ns}/{sa}"),
             true,
             vec![Step {
-                explain: format!("Pods name ServiceAccount {sa}, which does not exist in {ns}; the controller cannot create them until it does. If the pod should have an AWS identity, annotate it afterwards."),
+                explain: format!(
+                    "Pods name ServiceAccount {sa}, which does not exist in {ns}; the controller cannot create them until it does. If the pod should have an AWS identity, annotate it afterwards."
+                ),
                 command: Some(format!("kubectl -n {ns} create serviceaccount {sa}")),
-                document: Some(format!("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {ns}\n")),
+                document: Some(format!(
+                    "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {ns}\n"
+                )),
                 diff: None,
                 current: None,
                 apply: None,
@@ -159,7 +227,9 @@ pub fn plan(
                 format!("{ROLE_ANNOTATION} must be a full role ARN; \"{value}\" is not one."),
                 Some(format!(
                     "kubectl -n {ns} annotate serviceaccount {sa} {ROLE_ANNOTATION}={} --overwrite",
-                    corrected.as_deref().unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
+                    corrected
+                        .as_deref()
+                        .unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
                 )),
             );
             // Applied only where the right ARN is clear (a bare role name in the cluster's account).
@@ -176,70 +246,73 @@ pub fn plan(
                     },
                 );
             }
-            vec![fix(cause, "Correct the role annotation", true, vec![annotate])]
+            vec![fix(
+                cause,
+                "Correct the role annotation",
+                true,
+                vec![annotate],
+            )]
         }
         PodPredatesAnnotation | PodRoleMismatch => {
             let explain = "The pod identity webhook sets credentials only when a pod is created; pods created before the annotation or association keep what they had.";
             let restart = match subject.workload.as_deref().and_then(|w| w.split_once('/')) {
                 Some((kind @ ("Deployment" | "StatefulSet" | "DaemonSet"), name)) => applied(
-                    step(explain, Some(format!("kubectl -n {ns} rollout restart {}/{name}", kind.to_lowercase()))),
-                    Apply::RolloutRestart { namespace: ns.clone(), kind: kind.to_string(), name: name.to_string() },
+                    step(
+                        explain,
+                        Some(format!(
+                            "kubectl -n {ns} rollout restart {}/{name}",
+                            kind.to_lowercase()
+                        )),
+                    ),
+                    Apply::RolloutRestart {
+                        namespace: ns.clone(),
+                        kind: kind.to_string(),
+                        name: name.to_string(),
+                    },
                 ),
                 // A bare pod is not recreated by anyone: deleting it is for the user to decide.
                 _ => step(
                     format!("{explain} Recreate the pod from its manifest."),
-                    Some(format!("kubectl -n {ns} delete pod {} && kubectl apply -f POD_MANIFEST.yaml", subject.pod.map(crate::facts::kube::name_of).unwrap_or("POD"))),
+                    Some(format!(
+                        "kubectl -n {ns} delete pod {} && kubectl apply -f POD_MANIFEST.yaml",
+                        subject
+                            .pod
+                            .map(crate::facts::kube::name_of)
+                            .unwrap_or("POD")
+                    )),
                 ),
             };
-            vec![fix(cause, "Recreate the pods so the webhook injects the current identity", true, vec![restart])]
+            vec![fix(
+                cause,
+                "Recreate the pods so the webhook injects the current identity",
+                true,
+                vec![restart],
+            )]
         }
         RoleMissing => role_missing(identity),
-        TrustWrongProvider | TrustWrongSubject | TrustWrongAudience | TrustWrongAction
-        | TrustConditionKeyHasScheme | TrustWildcardInStringequals | TrustNoAudienceCondition
+        TrustWrongProvider
+        | TrustWrongSubject
+        | TrustWrongAudience
+        | TrustWrongAction
+        | TrustConditionKeyHasScheme
+        | TrustWildcardInStringequals
+        | TrustNoAudienceCondition
         | TrustPodIdentityPrincipalMissing => trust_fix(subject, identity, cause),
-        OidcProviderMissing => {
-            let issuer = match facts.issuer() {
-                Fact::Known(i) => i.to_string(),
-                _ => "ISSUER_URL".to_string(),
-            };
-            vec![fix(
-                cause,
-                "Create the IAM OIDC provider for the cluster's issuer",
-                true,
-                vec![applied(
-                    step(
-                        "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
-                        Some(format!("aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com")),
-                    ),
-                    Apply::CreateOpenIdConnectProvider {
-                        account: identity.identity.role_arn().and_then(arn::account_of).unwrap_or_default(),
-                        url: issuer.clone(),
-                        client_id: "sts.amazonaws.com".to_string(),
-                    },
-                )],
-            )]
-        }
-        OidcProviderAudienceMissing => {
-            let (provider, audience) = match &identity.identity {
-                AppIdentity::Irsa { role_arn, audience } => match facts.issuer() {
-                    Fact::Known(i) => (crate::chain::identity_lane::provider_arn(i, role_arn), audience.clone()),
-                    _ => ("PROVIDER_ARN".to_string(), audience.clone()),
-                },
-                _ => ("PROVIDER_ARN".to_string(), "sts.amazonaws.com".to_string()),
-            };
-            vec![fix(
-                cause,
-                format!("Add the audience {audience} to the OIDC provider"),
-                true,
-                vec![applied(
-                    step(
-                        "The token's audience must be one of the provider's client IDs.",
-                        Some(format!("aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id {audience}")),
-                    ),
-                    Apply::AddClientId { provider_arn: provider.clone(), client_id: audience.clone() },
-                )],
-            )]
-        }
+        _ => Vec::new(),
+    }
+}
+
+/// What the pull identity may do: its permissions, denies, boundary, and who it is.
+fn access_fixes(
+    cause: Cause,
+    link: &Link,
+    subject: &Subject<'_>,
+    pull: &PullLane,
+    identity: &IdentityLane,
+) -> Vec<Fix> {
+    let (facts, ecr) = (subject.facts, pull.ecr.as_ref());
+    use Cause::*;
+    match cause {
         RoleMissingEcrPull => match (identity.identity.role_arn().map(|a| facts.role(a)), ecr) {
             (Some(Fact::Known(role)), Some(ecr)) => permission_fixes(cause, role, ecr, pull.needs_import),
             _ => Vec::new(),
@@ -292,71 +365,121 @@ pub fn plan(
                 )],
             )]
         }
+        CrossAccountNotAllowed => cross_account_fix(subject, pull),
+        _ => Vec::new(),
+    }
+}
+
+/// The repository and the image in it.
+fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
+    let ecr = pull.ecr.as_ref();
+    use Cause::*;
+    match cause {
         RepositoryMissing => {
-            let e = ecr.expect("repository-missing comes from an ECR image");
+            let Some(e) = ecr else { return Vec::new() };
             vec![fix(
                 cause,
-                format!("Create repository {} or correct the reference", e.repository),
+                format!(
+                    "Create repository {} or correct the reference",
+                    e.repository
+                ),
                 true,
                 vec![
                     step(
-                        format!("Repository {} does not exist in {} {}. If the reference has a typo, correct the workload instead.", e.repository, e.account, e.region),
-                        Some(format!("aws ecr create-repository --registry-id {} --region {} --repository-name {}", e.account, e.region, e.repository)),
+                        format!(
+                            "Repository {} does not exist in {} {}. If the reference has a typo, correct the workload instead.",
+                            e.repository, e.account, e.region
+                        ),
+                        Some(format!(
+                            "aws ecr create-repository --registry-id {} --region {} --repository-name {}",
+                            e.account, e.region, e.repository
+                        )),
                     ),
-                    step("Then push the image.", Some(format!("docker push {}", subject.image))),
+                    step(
+                        "Then push the image.",
+                        Some(format!("docker push {}", subject.image)),
+                    ),
                 ],
             )]
         }
-        CrossAccountNotAllowed => cross_account_fix(subject, pull),
         ImageTagMissing | ImageDigestMissing => {
-            let e = ecr.expect("image links come from an ECR image");
+            let Some(e) = ecr else { return Vec::new() };
             vec![fix(
                 cause,
                 "Push the image or point the workload at one that exists",
                 false,
                 vec![
                     step(
-                        format!("{}{} is not in the repository (a typo, a push that never ran, or a lifecycle policy expired it). List what is there:", e.repository, e.version()),
-                        Some(format!("aws ecr describe-images --registry-id {} --region {} --repository-name {} --query 'sort_by(imageDetails,&imagePushedAt)[-10:].imageTags'", e.account, e.region, e.repository)),
+                        format!(
+                            "{}{} is not in the repository (a typo, a push that never ran, or a lifecycle policy expired it). List what is there:",
+                            e.repository,
+                            e.version()
+                        ),
+                        Some(format!(
+                            "aws ecr describe-images --registry-id {} --region {} --repository-name {} --query 'sort_by(imageDetails,&imagePushedAt)[-10:].imageTags'",
+                            e.account, e.region, e.repository
+                        )),
                     ),
-                    step("Point the workload at an existing tag, or push the missing one.", Some(set_image(subject, &format!("{}/{}:EXISTING_TAG", e.host, e.repository)))),
-                    step("If a lifecycle policy removed it, check its rules.", Some(format!("aws ecr get-lifecycle-policy --registry-id {} --region {} --repository-name {}", e.account, e.region, e.repository))),
+                    step(
+                        "Point the workload at an existing tag, or push the missing one.",
+                        Some(set_image(
+                            subject,
+                            &format!("{}/{}:EXISTING_TAG", e.host, e.repository),
+                        )),
+                    ),
+                    step(
+                        "If a lifecycle policy removed it, check its rules.",
+                        Some(format!(
+                            "aws ecr get-lifecycle-policy --registry-id {} --region {} --repository-name {}",
+                            e.account, e.region, e.repository
+                        )),
+                    ),
                 ],
             )]
         }
-        PlatformMismatch => vec![fix(
-            cause,
-            "Build the image for the node's platform, or schedule onto matching nodes",
-            false,
-            vec![
-                step("Build and push a multi-platform image.", Some(format!("docker buildx build --platform linux/amd64,linux/arm64 -t {} --push .", subject.image))),
-                step(
-                    "Or keep the pod on nodes of a platform the image offers.",
-                    controller(subject).map(|t| format!("kubectl -n {ns} patch {t} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"amd64\"}}}}}}}}}}'")),
-                ),
-            ],
-        )],
+        _ => Vec::new(),
+    }
+}
+
+/// The path from the nodes to the registry.
+fn network_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
+    let (facts, ecr) = (subject.facts, pull.ecr.as_ref());
+    use Cause::*;
+    match cause {
         NetworkUnreachable => {
-            let region = ecr.map(|e| e.region.clone()).or_else(|| facts.region()).unwrap_or_else(|| "REGION".into());
+            let region = ecr
+                .map(|e| e.region.clone())
+                .or_else(|| facts.region())
+                .unwrap_or_else(|| "REGION".into());
             vec![fix(
                 cause,
                 "Give the nodes a path to ECR",
                 false,
                 vec![step(
-                    format!("Nodes in private subnets need a NAT gateway or interface endpoints com.amazonaws.{region}.ecr.api and com.amazonaws.{region}.ecr.dkr plus the S3 gateway endpoint, with security groups allowing 443 from the nodes."),
-                    Some(format!("aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.ecr.api,com.amazonaws.{region}.ecr.dkr,com.amazonaws.{region}.s3")),
+                    format!(
+                        "Nodes in private subnets need a NAT gateway or interface endpoints com.amazonaws.{region}.ecr.api and com.amazonaws.{region}.ecr.dkr plus the S3 gateway endpoint, with security groups allowing 443 from the nodes."
+                    ),
+                    Some(format!(
+                        "aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.ecr.api,com.amazonaws.{region}.ecr.dkr,com.amazonaws.{region}.s3"
+                    )),
                 )],
             )]
         }
         LayerDownloadDenied => {
-            let region = ecr.map(|e| e.region.clone()).unwrap_or_else(|| "REGION".into());
+            let region = ecr
+                .map(|e| e.region.clone())
+                .unwrap_or_else(|| "REGION".into());
             vec![fix(
                 cause,
                 "Allow ECR's layer bucket through the S3 endpoint",
                 false,
                 vec![step(
-                    format!("Layers come from the bucket prod-{region}-starport-layer-bucket; an S3 gateway endpoint policy must allow s3:GetObject on arn:aws:s3:::prod-{region}-starport-layer-bucket/*."),
-                    Some(format!("aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.s3 --query 'VpcEndpoints[].PolicyDocument'")),
+                    format!(
+                        "Layers come from the bucket prod-{region}-starport-layer-bucket; an S3 gateway endpoint policy must allow s3:GetObject on arn:aws:s3:::prod-{region}-starport-layer-bucket/*."
+                    ),
+                    Some(format!(
+                        "aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.s3 --query 'VpcEndpoints[].PolicyDocument'"
+                    )),
                 )],
             )]
         }
@@ -369,6 +492,73 @@ pub fn plan(
                 None,
             )],
         )],
+        _ => Vec::new(),
+    }
+}
+
+/// The cluster's IAM OIDC provider, which STS trusts service-account tokens through.
+fn oidc_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> Vec<Fix> {
+    let facts = subject.facts;
+    use Cause::*;
+    match cause {
+        OidcProviderMissing => {
+            let issuer = match facts.issuer() {
+                Fact::Known(i) => i.to_string(),
+                _ => "ISSUER_URL".to_string(),
+            };
+            vec![fix(
+                cause,
+                "Create the IAM OIDC provider for the cluster's issuer",
+                true,
+                vec![applied(
+                    step(
+                        "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
+                        Some(format!(
+                            "aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com"
+                        )),
+                    ),
+                    Apply::CreateOpenIdConnectProvider {
+                        account: identity
+                            .identity
+                            .role_arn()
+                            .and_then(arn::account_of)
+                            .unwrap_or_default(),
+                        url: issuer.clone(),
+                        client_id: "sts.amazonaws.com".to_string(),
+                    },
+                )],
+            )]
+        }
+        OidcProviderAudienceMissing => {
+            let (provider, audience) = match &identity.identity {
+                AppIdentity::Irsa { role_arn, audience } => match facts.issuer() {
+                    Fact::Known(i) => (
+                        crate::chain::identity_lane::provider_arn(i, role_arn),
+                        audience.clone(),
+                    ),
+                    _ => ("PROVIDER_ARN".to_string(), audience.clone()),
+                },
+                _ => ("PROVIDER_ARN".to_string(), "sts.amazonaws.com".to_string()),
+            };
+            vec![fix(
+                cause,
+                format!("Add the audience {audience} to the OIDC provider"),
+                true,
+                vec![applied(
+                    step(
+                        "The token's audience must be one of the provider's client IDs.",
+                        Some(format!(
+                            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id {audience}"
+                        )),
+                    ),
+                    Apply::AddClientId {
+                        provider_arn: provider.clone(),
+                        client_id: audience.clone(),
+                    },
+                )],
+            )]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -574,11 +764,7 @@ fn cross_account_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
     let (Some(role), Some(ecr)) = (pull_identity_role(subject, pull), pull.ecr.as_ref()) else {
         return Vec::new();
     };
-    let key = RepoKey {
-        registry: ecr.account.clone(),
-        region: ecr.region.clone(),
-        name: ecr.repository.clone(),
-    };
+    let key = RepoKey::of(ecr);
     let current = match subject.facts.repository_policy(&key) {
         Fact::Known(Ok(doc)) => Some(doc.clone()),
         _ => None,

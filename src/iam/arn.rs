@@ -13,6 +13,10 @@ pub struct Arn {
 }
 
 /// The pod identity webhook's check for `eks.amazonaws.com/role-arn` (a mismatch only logs there).
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by every test run"
+)]
 static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^arn:aws[a-z0-9-]*:iam::\d{12}:role/[\w+=,.@/-]+$").expect("valid regex")
 });

@@ -363,6 +363,16 @@ pub enum Apply {
 }
 
 impl Apply {
+    /// A write to the cluster (a ServiceAccount, a restart), not to AWS.
+    pub fn is_kubernetes(&self) -> bool {
+        matches!(
+            self,
+            Apply::AnnotateServiceAccount { .. }
+                | Apply::ApplyServiceAccount { .. }
+                | Apply::RolloutRestart { .. }
+        )
+    }
+
     /// Trust and repository policies decide who may act at all: they need a typed `yes`.
     pub fn needs_typed_yes(&self) -> bool {
         matches!(

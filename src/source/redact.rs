@@ -14,6 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// Where sensitive names stand in any string.
+#[allow(
+    clippy::expect_used,
+    reason = "literal patterns, compiled by every test run"
+)]
 static NAMES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
         // Role and user names in ARNs (the last path segment), assumed-role sessions.

@@ -2,10 +2,13 @@
 //! IO — side effects come back as [`Effect`]s for the runtime to carry out.
 
 use super::browse::{self, Table};
+use super::keymap::{self, CommandKind};
+use super::views::Views;
 use crate::diagnose::{self, Selection};
 use crate::facts::Facts;
 use crate::report::{Finding, Report, Status};
 use k8s_openapi::jiff::Timestamp;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -30,8 +33,8 @@ pub enum Action {
     InputSubmit,
     InputCancel,
     Resize,
-    /// New facts from a source (a refresh, or a live update).
-    Facts(Box<Read>),
+    /// New facts and their diagnosis (a refresh, or a live update), made in the background.
+    Diagnosed(Box<Diagnosed>),
     /// Reading the facts failed; the old ones stay.
     LoadFailed(String),
     /// Choose the next of the finding's fixes.
@@ -50,6 +53,22 @@ pub enum Action {
     ClusterChanged,
 }
 
+impl Action {
+    /// Sent by background work, not typed: taken whatever is open, and it leaves the message.
+    fn is_from_background(&self) -> bool {
+        matches!(
+            self,
+            Action::Diagnosed(_)
+                | Action::LoadFailed(_)
+                | Action::Planned(_)
+                | Action::Verified(_)
+                | Action::Applied(_)
+                | Action::ClusterChanged
+                | Action::Resize
+        )
+    }
+}
+
 /// One pod, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodName {
@@ -66,6 +85,44 @@ pub enum Read {
     Pod(PodName, Facts),
 }
 
+/// Facts and their diagnosis (as made, before any text is escaped for the screen). Made off the
+/// UI thread: the UI thread only draws and reduces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnosed {
+    pub facts: Arc<Facts>,
+    pub report: Arc<Report>,
+}
+
+impl Diagnosed {
+    /// Every container of every pod, diagnosed.
+    pub fn of(facts: Facts) -> Diagnosed {
+        let report = diagnose::diagnose(
+            &facts,
+            &Selection {
+                all: true,
+                ..Default::default()
+            },
+        );
+        Diagnosed {
+            facts: Arc::new(facts),
+            report: Arc::new(report),
+        }
+    }
+
+    /// A read settled into the facts it refreshes (one pod's read is folded into them), then
+    /// diagnosed.
+    pub fn settle(read: Read, current: &Facts) -> Diagnosed {
+        match read {
+            Read::Everything(facts) => Diagnosed::of(facts),
+            Read::Pod(pod, fresh) => {
+                let mut facts = current.clone();
+                facts.refresh_pod(&pod.namespace, &pod.name, fresh);
+                Diagnosed::of(facts)
+            }
+        }
+    }
+}
+
 /// What the runtime must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -75,7 +132,7 @@ pub enum Effect {
         text: String,
     },
     /// Read the facts again (in the background) — of one pod where that is all that is asked —
-    /// and send them back as [`Action::Facts`].
+    /// diagnose them there, and send them back as [`Action::Diagnosed`].
     Reload(Option<PodName>),
     /// Check and plan the wizard's answers (reading what they name) and send back
     /// [`Action::Planned`].
@@ -138,13 +195,17 @@ pub enum InputKind {
 }
 
 pub struct App {
-    pub facts: Facts,
+    pub facts: Arc<Facts>,
+    /// The diagnosis as made: plans are made from it, so documents are sent exactly as read.
+    raw: Arc<Report>,
+    /// The same diagnosis with hostile text escaped: everything shown comes from it.
     pub report: Report,
     /// Finding indices in list order: failing first, grouped by namespace and workload.
     pub order: Vec<usize>,
-    pub stack: Vec<Screen>,
-    /// Selected row per screen depth.
-    pub cursor: Vec<usize>,
+    /// The screens opened, each with its cursor and scroll.
+    pub views: Views,
+    /// The table of the browse screen open, built when its data changes, not per frame.
+    browse: Option<(browse::Kind, Table)>,
     pub filter: String,
     pub namespace: Option<String>,
     visible: Vec<usize>,
@@ -158,7 +219,6 @@ pub struct App {
     pub page: usize,
     /// Which link of the chain is selected.
     pub link: usize,
-    pub fix_scroll: u16,
     /// What is being read in the background, while it is.
     pub loading: Option<String>,
     /// The cluster changed while a read was under way: read again when it ends.
@@ -178,22 +238,16 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(facts: Facts, now: Timestamp) -> App {
+    pub fn new(diagnosed: Diagnosed, now: Timestamp) -> App {
         // The TUI shows only escaped text (see `crate::text`).
-        let report = diagnose::diagnose(
-            &facts,
-            &Selection {
-                all: true,
-                ..Default::default()
-            },
-        )
-        .escaped();
+        let report = diagnosed.report.escaped();
         let mut app = App {
-            facts,
+            facts: diagnosed.facts,
+            raw: diagnosed.report,
             report,
             order: Vec::new(),
-            stack: vec![Screen::Pods],
-            cursor: vec![0],
+            views: Views::default(),
+            browse: None,
             filter: String::new(),
             namespace: None,
             visible: Vec::new(),
@@ -204,7 +258,6 @@ impl App {
             now,
             page: 10,
             link: 0,
-            fix_scroll: 0,
             loading: None,
             changed_while_loading: false,
             plan_when_read: false,
@@ -220,7 +273,7 @@ impl App {
     }
 
     pub fn screen(&self) -> &Screen {
-        self.stack.last().expect("the pod list is never popped")
+        &self.views.top().screen
     }
 
     fn reorder(&mut self) {
@@ -260,25 +313,37 @@ impl App {
                     && (needle.is_empty() || row_text(f).contains(&needle))
             })
             .collect();
+        self.rebuild_browse();
     }
 
-    /// The browse table of the current screen, filtered.
-    pub fn browse_table(&self, kind: browse::Kind) -> Table {
-        let mut table = browse::table(kind, &self.report, self.namespace.as_deref());
-        let needle = self.filter.to_lowercase();
-        if !needle.is_empty() {
-            table
-                .rows
-                .retain(|r| r.cells.join(" ").to_lowercase().contains(&needle));
-        }
-        table
+    /// Builds the open browse screen's table: on opening it, and when the report, namespace or
+    /// filter change.
+    fn rebuild_browse(&mut self) {
+        self.browse = match self.screen() {
+            Screen::Browse(kind) => {
+                let mut table = browse::table(*kind, &self.report, self.namespace.as_deref());
+                let needle = self.filter.to_lowercase();
+                if !needle.is_empty() {
+                    table
+                        .rows
+                        .retain(|r| r.cells.join(" ").to_lowercase().contains(&needle));
+                }
+                Some((*kind, table))
+            }
+            _ => None,
+        };
+    }
+
+    /// The table of the browse screen open, filtered (`None` on other screens).
+    pub fn browse_table(&self) -> Option<&Table> {
+        self.browse.as_ref().map(|(_, table)| table)
     }
 
     /// How many rows the current list has.
     pub fn row_count(&self) -> usize {
         match self.screen() {
             Screen::Pods => self.visible_findings().len(),
-            Screen::Browse(kind) => self.browse_table(*kind).rows.len(),
+            Screen::Browse(_) => self.browse_table().map_or(0, |t| t.rows.len()),
             Screen::Related { findings, .. } => findings.len(),
             Screen::Chain { finding } => self.report.findings[*finding].links.len(),
             Screen::Fix { .. } | Screen::Wizard => 0,
@@ -286,13 +351,20 @@ impl App {
     }
 
     pub fn selected(&self) -> usize {
-        *self.cursor.last().unwrap_or(&0)
+        self.views.top().cursor
     }
 
     fn set_selected(&mut self, value: usize) {
-        if let Some(c) = self.cursor.last_mut() {
-            *c = value;
-        }
+        self.views.top_mut().cursor = value;
+    }
+
+    /// How far the fix pane or the wizard is scrolled.
+    pub fn scroll(&self) -> u16 {
+        self.views.top().scroll
+    }
+
+    fn set_scroll(&mut self, value: u16) {
+        self.views.top_mut().scroll = value;
     }
 
     fn push(&mut self, screen: Screen) {
@@ -300,10 +372,9 @@ impl App {
             Screen::Chain { finding } => self.focus_link(*finding),
             _ => 0,
         };
-        self.stack.push(screen);
-        self.cursor.push(start);
-        self.fix_scroll = 0;
+        self.views.push(screen, start);
         self.fix_choice = 0;
+        self.rebuild_browse();
     }
 
     /// The broken link, else the first unknown or warning: where the eye should go.
@@ -324,122 +395,139 @@ impl App {
     }
 
     fn pop(&mut self) {
-        if self.stack.len() > 1 {
-            self.stack.pop();
-            self.cursor.pop();
-            self.fix_scroll = 0;
-        }
+        self.views.pop();
+        self.rebuild_browse();
     }
 
+    /// Back to the pod list, unfiltered.
+    fn close_all(&mut self) {
+        self.views.close_all();
+        self.filter.clear();
+        self.refilter();
+    }
+
+    /// The reducer: what arrives from the background is taken whatever is open; a key goes to
+    /// the line being typed, else closes help, else acts on the screen.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
-        if let Some((kind, text)) = &mut self.input {
-            match action {
-                Action::Input(c) => {
-                    text.push(c);
-                    if *kind == InputKind::Filter {
-                        self.filter = text.clone();
-                        self.refilter();
-                        self.set_selected(0);
-                    }
-                }
-                Action::InputBackspace => {
-                    text.pop();
-                    if *kind == InputKind::Filter {
-                        self.filter = text.clone();
-                        self.refilter();
-                    }
-                }
-                Action::InputSubmit => {
-                    let (kind, text) = self.input.take().expect("input is open");
-                    match kind {
-                        InputKind::Command => return self.command(text.trim()),
-                        InputKind::Confirm => return self.confirmed(text.trim()),
-                        InputKind::Wizard => {
-                            self.wizard.answer(&text);
-                            if !self.wizard.done() {
-                                let next = self.wizard.typed[self.wizard.step].clone();
-                                self.input = Some((InputKind::Wizard, next));
-                            } else if self.loading.is_some() {
-                                // The checks need the cluster as read: plan when it arrives.
-                                self.plan_when_read = true;
-                            } else {
-                                return self.plan_wizard();
-                            }
-                        }
-                        InputKind::ExportDir => {
-                            if let Some(setup) = self.wizard.setup.clone() {
-                                return vec![Effect::Export {
-                                    setup: Box::new(setup),
-                                    dir: text.trim().to_string(),
-                                }];
-                            }
-                        }
-                        InputKind::Filter => {}
-                    }
-                }
-                Action::InputCancel => {
-                    if *kind == InputKind::Filter {
-                        self.filter.clear();
-                        self.refilter();
-                    }
-                    self.input = None;
-                }
-                Action::Quit => return vec![Effect::Quit],
-                _ => {}
-            }
-            return Vec::new();
+        if action.is_from_background() {
+            return self.on_background(action);
         }
-        if self.help {
+        if self.input.is_some() {
+            return self.on_input(action);
+        }
+        if std::mem::take(&mut self.help) {
             // Any key closes help; q still quits.
-            self.help = false;
-            return if matches!(action, Action::Quit) {
-                vec![Effect::Quit]
-            } else {
-                Vec::new()
+            return match action {
+                Action::Quit => vec![Effect::Quit],
+                _ => Vec::new(),
             };
         }
         // A key clears the last message; what arrives from the background leaves it standing,
         // so that "applied …" stays while the facts are read again.
-        let from_background = matches!(
-            action,
-            Action::Facts(_)
-                | Action::LoadFailed(_)
-                | Action::Planned(_)
-                | Action::Verified(_)
-                | Action::Applied(_)
-                | Action::ClusterChanged
-                | Action::Resize
-        );
-        if !from_background {
-            self.message = None;
+        self.message = None;
+        if self.navigate(&action) {
+            return Vec::new();
         }
-        let rows = self.row_count();
-        let last = rows.saturating_sub(1);
+        self.on_key(action)
+    }
+
+    /// A key while the filter, command, confirmation or a wizard answer is being typed.
+    fn on_input(&mut self, action: Action) -> Vec<Effect> {
+        let Some((kind, text)) = &mut self.input else {
+            return Vec::new();
+        };
+        let kind = *kind;
         match action {
-            Action::Up if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) => {
-                self.fix_scroll = self.fix_scroll.saturating_sub(1);
+            Action::Input(c) => text.push(c),
+            Action::InputBackspace => {
+                text.pop();
             }
-            Action::PageUp if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) => {
-                self.fix_scroll = self.fix_scroll.saturating_sub(self.page as u16);
+            Action::InputSubmit => {
+                let Some((kind, text)) = self.input.take() else {
+                    return Vec::new();
+                };
+                return self.submitted(kind, text);
             }
-            Action::PageDown if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) => {
-                self.fix_scroll = self.fix_scroll.saturating_add(self.page as u16);
+            Action::InputCancel => {
+                self.input = None;
+                if kind == InputKind::Filter {
+                    self.filter.clear();
+                    self.refilter();
+                }
+                return Vec::new();
             }
-            Action::Up => self.set_selected(self.selected().saturating_sub(1)),
-            Action::Down => {
-                if matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard) {
-                    self.fix_scroll = self.fix_scroll.saturating_add(1);
+            Action::Quit => return vec![Effect::Quit],
+            _ => return Vec::new(),
+        }
+        // The filter applies as it is typed.
+        if let Some((InputKind::Filter, text)) = &self.input {
+            self.filter = text.clone();
+            self.refilter();
+            self.set_selected(0);
+        }
+        Vec::new()
+    }
+
+    /// The line typed, submitted with Enter.
+    fn submitted(&mut self, kind: InputKind, text: String) -> Vec<Effect> {
+        match kind {
+            InputKind::Command => return self.command(text.trim()),
+            InputKind::Confirm => return self.confirmed(text.trim()),
+            InputKind::Wizard => {
+                self.wizard.answer(&text);
+                if !self.wizard.done() {
+                    let next = self.wizard.typed[self.wizard.step].clone();
+                    self.input = Some((InputKind::Wizard, next));
+                } else if self.loading.is_some() {
+                    // The checks need the cluster as read: plan when it arrives.
+                    self.plan_when_read = true;
                 } else {
-                    self.set_selected((self.selected() + 1).min(last));
+                    return self.plan_wizard();
                 }
             }
-            Action::PageUp => self.set_selected(self.selected().saturating_sub(self.page)),
-            Action::PageDown => self.set_selected((self.selected() + self.page).min(last)),
+            InputKind::ExportDir => {
+                if let Some(setup) = self.wizard.setup.clone() {
+                    return vec![Effect::Export {
+                        setup: Box::new(setup),
+                        dir: text.trim().to_string(),
+                    }];
+                }
+            }
+            InputKind::Filter => {}
+        }
+        Vec::new()
+    }
+
+    /// Moves the cursor of a list or chain, or scrolls a pane of text. False: not a move.
+    fn navigate(&mut self, action: &Action) -> bool {
+        let last = self.row_count().saturating_sub(1);
+        let (page, pane) = (
+            self.page,
+            matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard),
+        );
+        let (cursor, scroll) = (self.selected(), self.scroll());
+        match action {
+            Action::Up if pane => self.set_scroll(scroll.saturating_sub(1)),
+            Action::Down if pane => self.set_scroll(scroll.saturating_add(1)),
+            Action::PageUp if pane => self.set_scroll(scroll.saturating_sub(page as u16)),
+            Action::PageDown if pane => self.set_scroll(scroll.saturating_add(page as u16)),
+            Action::Up => self.set_selected(cursor.saturating_sub(1)),
+            Action::Down => self.set_selected((cursor + 1).min(last)),
+            Action::PageUp => self.set_selected(cursor.saturating_sub(page)),
+            Action::PageDown => self.set_selected((cursor + page).min(last)),
             Action::Top => {
                 self.set_selected(0);
-                self.fix_scroll = 0;
+                self.set_scroll(0);
             }
             Action::Bottom => self.set_selected(last),
+            _ => return false,
+        }
+        true
+    }
+
+    /// A key that acts on the screen: open, go back, fix, copy, read again, ask.
+    fn on_key(&mut self, action: Action) -> Vec<Effect> {
+        match action {
             Action::Open => self.open(),
             Action::OpenFix => {
                 if let Screen::Chain { finding } = self.screen().clone() {
@@ -467,10 +555,62 @@ impl App {
             }
             Action::Apply => return self.start_apply(),
             Action::Export => self.start_export(),
+            Action::Copy => {
+                if let Screen::Fix { finding } = self.screen() {
+                    let f = &self.report.findings[*finding];
+                    return vec![Effect::Copy {
+                        name: f.subject().replace('/', "-"),
+                        text: fix_commands(f),
+                    }];
+                }
+            }
+            Action::Refresh if self.loading.is_none() => {
+                let pod = self.selected_pod();
+                self.loading = Some(match &pod {
+                    Some(p) => format!("reading {}/{} again…", p.namespace, p.name),
+                    None => "reading again…".to_string(),
+                });
+                return vec![Effect::Reload(pod)];
+            }
+            Action::StartFilter => self.input = Some((InputKind::Filter, self.filter.clone())),
+            Action::StartCommand => self.input = Some((InputKind::Command, String::new())),
+            Action::Help => self.help = true,
+            Action::Quit => return vec![Effect::Quit],
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// What the background sends back: facts and their diagnosis, a failed read, a plan, a
+    /// verification, the end of an apply, a change the watch saw.
+    fn on_background(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Diagnosed(diagnosed) => {
+                self.loading = None;
+                self.replace_facts(*diagnosed);
+                if std::mem::take(&mut self.plan_when_read) {
+                    return self.plan_wizard();
+                }
+                if std::mem::take(&mut self.changed_while_loading) {
+                    return self.read_again("the cluster changed; reading again…");
+                }
+            }
+            Action::ClusterChanged if self.loading.is_some() => self.changed_while_loading = true,
+            Action::ClusterChanged => {
+                return self.read_again("the cluster changed; reading again…");
+            }
+            Action::LoadFailed(why) => {
+                self.loading = None;
+                self.message = Some(why);
+                // The checks then say what they could not see.
+                if std::mem::take(&mut self.plan_when_read) {
+                    return self.plan_wizard();
+                }
+            }
             Action::Planned(result) => {
                 self.loading = None;
                 self.wizard.planned(result.map(|setup| *setup));
-                if !self.wizard.done() {
+                if !self.wizard.done() && self.input.is_none() {
                     let last = self.wizard.typed[self.wizard.step].clone();
                     self.input = Some((InputKind::Wizard, last));
                 }
@@ -483,106 +623,52 @@ impl App {
                 });
                 // Scroll the verification into view: it comes after the whole plan.
                 let lines = self.wizard.lines();
-                self.fix_scroll = lines
+                let verified = lines
                     .iter()
-                    .position(|l| l.kind == super::wizard::LineKind::Verified)
-                    .map_or(0, |i| i.saturating_sub(2) as u16);
+                    .position(|l| l.kind == super::wizard::LineKind::Verified);
+                self.set_scroll(verified.map_or(0, |i| i.saturating_sub(2) as u16));
             }
-            Action::Applied(result) => {
-                self.loading = None;
-                match result {
-                    Ok(lines) if lines.is_empty() => {
-                        self.message = Some("nothing to change: already as planned".into())
-                    }
-                    Ok(lines) if matches!(self.screen(), Screen::Wizard) => {
-                        self.message = Some(lines.join("; "));
-                        if let Some(setup) = self.wizard.setup.clone() {
-                            self.loading =
-                                Some("applied; checking a pod of the new ServiceAccount…".into());
-                            return vec![Effect::Verify(Box::new(setup))];
-                        }
-                    }
-                    Ok(lines) => {
-                        self.message = Some(lines.join("; "));
-                        // Re-verify: read the pod's facts again. What they share with other
-                        // pods (the role, the repository) is fresh for those pods too.
-                        let pod = self.selected_pod();
-                        self.loading = Some(match &pod {
-                            Some(p) => {
-                                format!("applied; reading {}/{} again…", p.namespace, p.name)
-                            }
-                            None => "applied; reading again…".into(),
-                        });
-                        return vec![Effect::Reload(pod)];
-                    }
-                    Err(why) => self.message = Some(format!("not applied: {why}")),
-                }
-            }
-            Action::Copy => {
-                if let Screen::Fix { finding } = self.screen() {
-                    let f = &self.report.findings[*finding];
-                    let text = fix_commands(f);
-                    return vec![Effect::Copy {
-                        name: f.subject().replace('/', "-"),
-                        text,
-                    }];
-                }
-            }
-            Action::Refresh => {
-                if self.loading.is_none() {
-                    let pod = self.selected_pod();
-                    self.loading = Some(match &pod {
-                        Some(p) => format!("reading {}/{} again…", p.namespace, p.name),
-                        None => "reading again…".to_string(),
-                    });
-                    return vec![Effect::Reload(pod)];
-                }
-            }
-            Action::StartFilter => self.input = Some((InputKind::Filter, self.filter.clone())),
-            Action::StartCommand => self.input = Some((InputKind::Command, String::new())),
-            Action::Help => self.help = true,
-            Action::Quit => return vec![Effect::Quit],
-            Action::Facts(read) => {
-                self.loading = None;
-                match *read {
-                    Read::Everything(facts) => self.replace_facts(facts),
-                    Read::Pod(pod, fresh) => {
-                        let mut facts = std::mem::take(&mut self.facts);
-                        facts.refresh_pod(&pod.namespace, &pod.name, fresh);
-                        self.replace_facts(facts);
-                    }
-                }
-                if std::mem::take(&mut self.plan_when_read) {
-                    return self.plan_wizard();
-                }
-                if std::mem::take(&mut self.changed_while_loading) {
-                    self.loading = Some("the cluster changed; reading again…".to_string());
-                    return vec![Effect::Reload(None)];
-                }
-            }
-            Action::ClusterChanged => {
-                if self.loading.is_some() {
-                    self.changed_while_loading = true;
-                } else {
-                    self.loading = Some("the cluster changed; reading again…".to_string());
-                    return vec![Effect::Reload(None)];
-                }
-            }
-            Action::LoadFailed(why) => {
-                self.loading = None;
-                self.message = Some(why);
-                // The checks then say what they could not see.
-                if std::mem::take(&mut self.plan_when_read) {
-                    return self.plan_wizard();
-                }
-            }
-            Action::Resize
-            | Action::Input(_)
-            | Action::InputBackspace
-            | Action::InputSubmit
-            | Action::InputCancel => {}
+            Action::Applied(result) => return self.applied(result),
+            _ => {}
         }
         Vec::new()
+    }
+
+    fn read_again(&mut self, why: &str) -> Vec<Effect> {
+        self.loading = Some(why.to_string());
+        vec![Effect::Reload(None)]
+    }
+
+    /// How applying went; then verify (a setup) or read the pod again (a fix).
+    fn applied(&mut self, result: Result<Vec<String>, String>) -> Vec<Effect> {
+        self.loading = None;
+        let lines = match result {
+            Ok(lines) if lines.is_empty() => {
+                self.message = Some("nothing to change: already as planned".into());
+                return Vec::new();
+            }
+            Ok(lines) => lines,
+            Err(why) => {
+                self.message = Some(format!("not applied: {why}"));
+                return Vec::new();
+            }
+        };
+        self.message = Some(lines.join("; "));
+        if matches!(self.screen(), Screen::Wizard) {
+            let Some(setup) = self.wizard.setup.clone() else {
+                return Vec::new();
+            };
+            self.loading = Some("applied; checking a pod of the new ServiceAccount…".into());
+            return vec![Effect::Verify(Box::new(setup))];
+        }
+        // Re-verify: read the pod's facts again. What they share with other pods (the role,
+        // the repository) is fresh for those pods too.
+        let pod = self.selected_pod();
+        self.loading = Some(match &pod {
+            Some(p) => format!("applied; reading {}/{} again…", p.namespace, p.name),
+            None => "applied; reading again…".into(),
+        });
+        vec![Effect::Reload(pod)]
     }
 
     /// The pod under the cursor: the pod of the open chain or fix, or the selected row of a pod
@@ -601,8 +687,8 @@ impl App {
         })
     }
 
-    /// New facts: diagnose again and keep the user where they were.
-    fn replace_facts(&mut self, facts: Facts) {
+    /// New facts and their diagnosis: keep the user where they were.
+    fn replace_facts(&mut self, diagnosed: Diagnosed) {
         let key = |f: &Finding| {
             (
                 f.namespace.clone(),
@@ -612,47 +698,30 @@ impl App {
             )
         };
         let old: Vec<_> = self.report.findings.iter().map(key).collect();
-        self.facts = facts;
-        self.report = diagnose::diagnose(
-            &self.facts,
-            &Selection {
-                all: true,
-                ..Default::default()
-            },
-        )
-        .escaped();
+        self.report = diagnosed.report.escaped();
+        (self.facts, self.raw) = (diagnosed.facts, diagnosed.report);
         self.reorder();
-        if self.stack.contains(&Screen::Wizard) && self.wizard.step <= 2 {
+        if self.views.contains(&Screen::Wizard) && self.wizard.step <= 2 {
             self.wizard.list_repositories(&self.facts);
         }
         let new_index = |i: usize| self.report.findings.iter().position(|f| key(f) == old[i]);
-        let mut stack = Vec::new();
-        for screen in &self.stack {
-            let mapped = match screen {
-                Screen::Chain { finding } => {
-                    new_index(*finding).map(|finding| Screen::Chain { finding })
-                }
-                Screen::Fix { finding } => {
-                    new_index(*finding).map(|finding| Screen::Fix { finding })
-                }
-                Screen::Related {
-                    title,
-                    lines,
-                    findings,
-                } => Some(Screen::Related {
-                    title: title.clone(),
-                    lines: lines.clone(),
-                    findings: findings.iter().filter_map(|&i| new_index(i)).collect(),
-                }),
-                other => Some(other.clone()),
-            };
-            match mapped {
-                Some(s) => stack.push(s),
-                None => break,
+        self.views.remap(|screen| match screen {
+            Screen::Chain { finding } => {
+                new_index(*finding).map(|finding| Screen::Chain { finding })
             }
-        }
-        self.cursor.truncate(stack.len());
-        self.stack = stack;
+            Screen::Fix { finding } => new_index(*finding).map(|finding| Screen::Fix { finding }),
+            Screen::Related {
+                title,
+                lines,
+                findings,
+            } => Some(Screen::Related {
+                title: title.clone(),
+                lines: lines.clone(),
+                findings: findings.iter().filter_map(|&i| new_index(i)).collect(),
+            }),
+            other => Some(other.clone()),
+        });
+        self.rebuild_browse();
         let rows = self.row_count();
         let selected = self.selected().min(rows.saturating_sub(1));
         self.set_selected(selected);
@@ -671,14 +740,15 @@ impl App {
                     self.push(Screen::Chain { finding });
                 }
             }
-            Screen::Browse(kind) => {
-                let table = self.browse_table(kind);
-                if let Some(row) = table.rows.get(selected) {
-                    self.push(Screen::Related {
+            Screen::Browse(_) => {
+                let row = self.browse_table().and_then(|t| t.rows.get(selected));
+                if let Some(row) = row {
+                    let related = Screen::Related {
                         title: row.title.clone(),
                         lines: row.details.clone(),
                         findings: row.findings.clone(),
-                    });
+                    };
+                    self.push(related);
                 }
             }
             Screen::Chain { .. } | Screen::Fix { .. } | Screen::Wizard => {}
@@ -687,8 +757,7 @@ impl App {
 
     /// Opens the setup wizard at its first question.
     pub fn open_wizard(&mut self) {
-        self.stack.truncate(1);
-        self.cursor.truncate(1);
+        self.views.close_all();
         self.push(Screen::Wizard);
         self.wizard = super::wizard::WizardState::new(self.namespace.as_deref(), &self.facts);
         self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
@@ -697,14 +766,13 @@ impl App {
     /// Leaves this context's cluster for another's: nothing of the old one stays on screen.
     fn switch_context(&mut self, name: &str) -> Vec<Effect> {
         self.context = Some(name.to_string());
-        self.stack.truncate(1);
-        self.cursor.truncate(1);
+        self.views.close_all();
         self.filter.clear();
         self.namespace = None;
         self.plan = None;
         self.plan_when_read = false;
         self.changed_while_loading = false;
-        self.replace_facts(Facts::default());
+        self.replace_facts(Diagnosed::of(Facts::default()));
         self.loading = Some(format!("reading context {name}…"));
         vec![Effect::SwitchContext(name.to_string())]
     }
@@ -727,19 +795,15 @@ impl App {
         }
     }
 
+    /// The diagnosis as made (unescaped).
+    pub fn raw(&self) -> Arc<Report> {
+        self.raw.clone()
+    }
+
     /// The finding as diagnosed, before its text was escaped for the screen: a plan must send
     /// the documents exactly as they are, not as they are shown.
     fn unescaped(&self, index: usize) -> Option<crate::report::Finding> {
-        let shown = self.report.findings.get(index)?;
-        let raw = diagnose::diagnose(
-            &self.facts,
-            &Selection {
-                all: true,
-                namespaces: vec![shown.namespace.clone()],
-                ..Default::default()
-            },
-        );
-        raw.findings.into_iter().find(|f| f.escaped() == *shown)
+        self.raw.findings.get(index).cloned()
     }
 
     /// `a` in the fix pane or on a finished wizard: plan and ask for confirmation.
@@ -806,85 +870,75 @@ impl App {
         vec![Effect::Apply(Box::new(plan))]
     }
 
-    /// `:` commands in the k9s manner.
+    /// `:` commands in the k9s manner (the table is [`super::keymap::COMMANDS`]).
     fn command(&mut self, text: &str) -> Vec<Effect> {
         let mut words = text.split_whitespace();
-        let verb = words.next().unwrap_or("");
-        let arg = words.next();
-        let go = |app: &mut App, screen: Screen| {
-            app.stack.truncate(1);
-            app.cursor.truncate(1);
-            app.filter.clear();
-            app.refilter();
-            if screen != Screen::Pods {
-                app.push(screen);
-            }
-            app.set_selected(0);
+        let (verb, arg) = (words.next().unwrap_or(""), words.next());
+        if verb.is_empty() {
+            return Vec::new();
+        }
+        let Some(command) = keymap::command(verb) else {
+            self.message = Some(format!(
+                "unknown command :{verb} — try {}",
+                keymap::command_usage()
+            ));
+            return Vec::new();
         };
-        match (verb, arg) {
-            ("q" | "quit" | "q!", _) => return vec![Effect::Quit],
-            ("pods" | "po" | "pod", _) => go(self, Screen::Pods),
-            ("sa" | "serviceaccounts" | "serviceaccount", _) => {
-                go(self, Screen::Browse(browse::Kind::ServiceAccounts))
+        match command.kind {
+            CommandKind::Quit => return vec![Effect::Quit],
+            CommandKind::Pods => self.close_all(),
+            CommandKind::Browse(kind) => {
+                self.close_all();
+                self.push(Screen::Browse(kind));
             }
-            ("roles" | "role", _) => go(self, Screen::Browse(browse::Kind::Roles)),
-            ("repos" | "repositories" | "repo", _) => {
-                go(self, Screen::Browse(browse::Kind::Repositories))
+            CommandKind::Namespace => self.set_namespace(arg),
+            CommandKind::Context => return self.context_command(arg),
+            CommandKind::Wizard => self.open_wizard(),
+        }
+        Vec::new()
+    }
+
+    /// `:ns NAME`; `:ns` or `:ns all` for every namespace.
+    fn set_namespace(&mut self, name: Option<&str>) {
+        let name = name.filter(|n| !matches!(*n, "all" | "-A"));
+        self.namespace = name.map(str::to_string);
+        self.refilter();
+        self.set_selected(0);
+        self.message = Some(match name {
+            None => "all namespaces".to_string(),
+            Some(ns) if self.report.findings.iter().any(|f| f.namespace == ns) => {
+                format!("namespace {ns}")
             }
-            ("ns" | "namespace", Some("all" | "-A")) | ("ns" | "namespace", None) => {
-                self.namespace = None;
-                self.refilter();
-                self.set_selected(0);
-                self.message = Some("all namespaces".to_string());
+            Some(ns) => format!("namespace {ns}: no pods in this input"),
+        });
+    }
+
+    /// `:ctx` lists the kubeconfig's contexts; `:ctx NAME` switches to one.
+    fn context_command(&mut self, name: Option<&str>) -> Vec<Effect> {
+        let message = match name {
+            _ if self.contexts.is_empty() => {
+                "offline input: there is no kube context to switch to".to_string()
             }
-            ("ns" | "namespace", Some(ns)) => {
-                self.namespace = Some(ns.to_string());
-                self.refilter();
-                self.set_selected(0);
-                let known = self.report.findings.iter().any(|f| f.namespace == ns);
-                self.message = Some(if known {
-                    format!("namespace {ns}")
-                } else {
-                    format!("namespace {ns}: no pods in this input")
-                });
-            }
-            ("ctx" | "context", _) if self.contexts.is_empty() => {
-                self.message = Some("offline input: there is no kube context to switch to".into());
-            }
-            ("ctx" | "context", None) => {
+            None => {
                 let names: Vec<String> = self
                     .contexts
                     .iter()
-                    .map(|c| {
-                        if Some(c) == self.context.as_ref() {
-                            format!("{c} (in use)")
-                        } else {
-                            c.clone()
-                        }
+                    .map(|c| match Some(c) == self.context.as_ref() {
+                        true => format!("{c} (in use)"),
+                        false => c.clone(),
                     })
                     .collect();
-                self.message = Some(format!(
-                    "contexts: {} — :ctx NAME switches",
-                    names.join(", ")
-                ));
+                format!("contexts: {} — :ctx NAME switches", names.join(", "))
             }
-            ("ctx" | "context", Some(name)) if !self.contexts.iter().any(|c| c == name) => {
-                self.message = Some(format!(
-                    "no context {name} in the kubeconfig; :ctx lists them"
-                ));
+            Some(name) if !self.contexts.iter().any(|c| c == name) => {
+                format!("no context {name} in the kubeconfig; :ctx lists them")
             }
-            ("ctx" | "context", Some(name)) if self.context.as_deref() == Some(name) => {
-                self.message = Some(format!("already on context {name}"));
+            Some(name) if self.context.as_deref() == Some(name) => {
+                format!("already on context {name}")
             }
-            ("ctx" | "context", Some(name)) => return self.switch_context(name),
-            ("wizard" | "setup", _) => self.open_wizard(),
-            ("", _) => {}
-            (other, _) => {
-                self.message = Some(format!(
-                    "unknown command :{other} — try :pods :sa :roles :repos :ns NAME"
-                ))
-            }
-        }
+            Some(name) => return self.switch_context(name),
+        };
+        self.message = Some(message);
         Vec::new()
     }
 

@@ -1,7 +1,8 @@
-//! Key bindings as data: the footer, the help screen and the key → action translation all read
-//! this one table.
+//! Key bindings and `:` commands as data: the footer, the help screen, the key → action
+//! translation and the command line all read these two tables.
 
 use super::app::{Action, Screen};
+use super::browse;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Where a binding applies.
@@ -216,4 +217,98 @@ pub fn footer(screen: &Screen) -> Vec<&'static Binding> {
         .iter()
         .filter(|b| b.footer.is_some() && b.scope.covers(screen))
         .collect()
+}
+
+/// What a `:` command does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandKind {
+    Quit,
+    Pods,
+    Browse(browse::Kind),
+    /// `:ns NAME`, `:ns` or `:ns all` for every namespace.
+    Namespace,
+    /// `:ctx` lists the contexts, `:ctx NAME` switches.
+    Context,
+    Wizard,
+}
+
+pub struct Command {
+    /// The name, then its aliases, in the k9s manner.
+    pub names: &'static [&'static str],
+    /// How help shows it.
+    pub usage: &'static str,
+    pub kind: CommandKind,
+}
+
+pub const COMMANDS: &[Command] = &[
+    Command {
+        names: &["pods", "po", "pod"],
+        usage: ":pods",
+        kind: CommandKind::Pods,
+    },
+    Command {
+        names: &["sa", "serviceaccounts", "serviceaccount"],
+        usage: ":sa",
+        kind: CommandKind::Browse(browse::Kind::ServiceAccounts),
+    },
+    Command {
+        names: &["roles", "role"],
+        usage: ":roles",
+        kind: CommandKind::Browse(browse::Kind::Roles),
+    },
+    Command {
+        names: &["repos", "repositories", "repo"],
+        usage: ":repos",
+        kind: CommandKind::Browse(browse::Kind::Repositories),
+    },
+    Command {
+        names: &["ns", "namespace"],
+        usage: ":ns NAME|all",
+        kind: CommandKind::Namespace,
+    },
+    Command {
+        names: &["ctx", "context"],
+        usage: ":ctx",
+        kind: CommandKind::Context,
+    },
+    Command {
+        names: &["wizard", "setup"],
+        usage: ":wizard",
+        kind: CommandKind::Wizard,
+    },
+    Command {
+        names: &["q", "quit", "q!"],
+        usage: ":q",
+        kind: CommandKind::Quit,
+    },
+];
+
+/// The command a typed verb names.
+pub fn command(verb: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.names.contains(&verb))
+}
+
+/// Every command as help and the unknown-command message show them.
+pub fn command_usage() -> String {
+    COMMANDS
+        .iter()
+        .map(|c| c.usage)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Help shows the commands in the `:` binding's text: it must name each one of the table.
+    #[test]
+    fn the_command_binding_names_every_command() {
+        let binding = BINDINGS
+            .iter()
+            .find(|b| b.action == Action::StartCommand)
+            .map(|b| b.help)
+            .unwrap_or_default();
+        assert!(binding.ends_with(&command_usage()), "{binding}");
+    }
 }

@@ -2,14 +2,17 @@
 //! background work send actions over a channel, so no frame waits on IO.
 
 pub mod app;
+pub mod backend;
 pub mod browse;
 pub mod keymap;
 pub mod theme;
 pub mod view;
+pub mod views;
 pub mod wizard;
 
 use crate::facts::Facts;
-use app::{Action, App, Effect, PodName, Read};
+use app::{Action, App, Diagnosed, Effect, PodName};
+use backend::Backend;
 use base64::Engine;
 use k8s_openapi::jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
@@ -60,93 +63,44 @@ pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
     }
     if app.help {
         // Any key closes help.
-        return Some(keymap::action_for(key, app.screen()).unwrap_or(Action::Resize));
+        return Some(keymap::action_for(key, app.screen()).unwrap_or(Action::Help));
     }
     keymap::action_for(key, app.screen())
 }
 
-/// Reads the facts again: the live cluster — only what one pod's chain needs when a pod is
-/// named — or the bundle file (which the collect script may have rewritten). Runs on a
-/// background thread, never on the drawing one.
-pub type Loader = Arc<dyn Fn(Option<&PodName>) -> Result<Read, String> + Send + Sync>;
-
-/// Follows the cluster on a background thread: calls its argument whenever the pods that cannot
-/// pull change, and stops when that returns false.
-pub type Follower = Box<dyn FnOnce(Box<dyn FnMut() -> bool + Send>) + Send>;
-
-/// Carries out a confirmed plan (checks, backups, writes) on a background thread. Only the
-/// command line makes one, and only with `--allow-writes`.
-pub type Applier =
-    Arc<dyn Fn(crate::fix::apply::Plan) -> Result<Vec<String>, String> + Send + Sync>;
-
-/// Diagnoses a pod of a newly set-up ServiceAccount (after the wizard applied), on a background
-/// thread: its chain as text.
-pub type Verifier = Arc<dyn Fn(crate::wizard::Setup) -> Result<String, String> + Send + Sync>;
-
-/// Checks and plans the wizard's answers on a background thread, reading what they name (the
-/// role, the repositories, the namespace) into the facts it is given.
-pub type Planner = Arc<
-    dyn Fn(crate::wizard::Answers, Facts) -> Result<crate::wizard::Setup, String> + Send + Sync,
->;
-
-/// The work the TUI hands to background threads; what is missing is not offered (no loader:
-/// nothing to read again; no applier: read-only; no planner: the wizard plans from the facts
-/// at hand).
-#[derive(Default)]
-pub struct Background {
-    pub loader: Option<Loader>,
-    pub follower: Option<Follower>,
-    pub applier: Option<Applier>,
-    pub verifier: Option<Verifier>,
-    pub planner: Option<Planner>,
-    /// Live: the kubeconfig's contexts, for `:ctx`.
-    pub switch: Option<ContextSwitch>,
-}
-
-/// `:ctx NAME`: the contexts there are, and the background work for another one.
-pub struct ContextSwitch {
-    pub names: Vec<String>,
-    pub current: Option<String>,
-    pub connect: Arc<dyn Fn(&str) -> Background + Send + Sync>,
-}
-
-/// Opens the TUI. With a loader and no facts yet, it opens at once and reads in the background;
-/// with a follower, it reads again whenever the watch sees the failing pods change; with an
-/// applier, the fix pane applies fixes. `wizard` opens the setup wizard first.
-pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result<(), String> {
-    let Background {
-        mut loader,
-        follower,
-        mut applier,
-        mut verifier,
-        mut planner,
-        switch,
-    } = background;
+/// Opens the TUI on `start` (diagnosed already), or — with none — at once, reading through the
+/// backend in the background. The backend's work runs on `runtime`; its reads are diagnosed
+/// there too, so no frame waits on the network or on a diagnosis. `wizard` opens the setup
+/// wizard first.
+pub fn run(
+    start: Option<Diagnosed>,
+    backend: Arc<dyn Backend>,
+    runtime: tokio::runtime::Handle,
+    wizard: bool,
+) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
-    // Which context's reads count: bumped by every switch.
-    let generation = Arc::new(AtomicUsize::new(0));
-    if let Some(follow) = follower {
-        start_following(follow, tx.clone(), generation.clone());
-    }
-    let mut app = match facts {
-        Some(facts) => {
-            let now = reference_time(&facts);
-            App::new(facts, now)
+    let mut runner = Runner {
+        backend,
+        runtime,
+        tx: tx.clone(),
+        generation: Arc::new(AtomicUsize::new(0)),
+        tasks: Vec::new(),
+    };
+    let mut app = match start {
+        Some(diagnosed) => {
+            let now = reference_time(&diagnosed.facts);
+            App::new(diagnosed, now)
         }
         None => {
-            let mut app = App::new(Facts::default(), reference_time(&Facts::default()));
+            let empty = Diagnosed::of(Facts::default());
+            let mut app = App::new(empty, reference_time(&Facts::default()));
             app.loading = Some("reading the cluster and AWS…".to_string());
-            if let Some(loader) = &loader {
-                load_in_background(loader.clone(), None, tx.clone(), 0);
-            }
+            runner.read(None, app.facts.clone());
             app
         }
     };
-    app.writes_allowed = applier.is_some();
-    if let Some(switch) = &switch {
-        app.contexts = switch.names.clone();
-        app.context = switch.current.clone();
-    }
+    runner.follow();
+    runner.offer(&mut app);
     if wizard {
         app.open_wizard();
     }
@@ -178,119 +132,162 @@ pub fn run(facts: Option<Facts>, background: Background, wizard: bool) -> Result
                 },
                 Ok(Message::Resize) => Action::Resize,
                 Ok(Message::Action(a)) => a,
-                Ok(Message::FromContext(g, a)) if g == generation.load(Ordering::SeqCst) => a,
+                Ok(Message::FromContext(g, a)) if g == runner.current() => a,
                 Ok(Message::FromContext(..)) => continue,
                 Err(_) => return Ok(()),
             };
             for effect in app.update(action) {
-                match effect {
-                    Effect::Quit => return Ok(()),
-                    Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
-                    Effect::Plan(answers) => {
-                        let tx = tx.clone();
-                        let facts = app.facts.clone();
-                        let planner = planner.clone();
-                        std::thread::spawn(move || {
-                            let planned = match planner {
-                                Some(planner) => planner(*answers, facts),
-                                None => crate::wizard::plan(&facts, &answers)
-                                    .map_err(|errors| errors.join("; ")),
-                            };
-                            let _ =
-                                tx.send(Message::Action(Action::Planned(planned.map(Box::new))));
-                        });
-                    }
-                    Effect::Verify(setup) => {
-                        if let Some(verifier) = &verifier {
-                            let (verifier, tx) = (verifier.clone(), tx.clone());
-                            std::thread::spawn(move || {
-                                let _ =
-                                    tx.send(Message::Action(Action::Verified(verifier(*setup))));
-                            });
-                        }
-                    }
-                    Effect::Export { setup, dir } => {
-                        app.message = Some(
-                            match crate::wizard::export::write(
-                                &setup,
-                                std::path::Path::new(&dir),
-                                false,
-                            ) {
-                                Ok(paths) => format!("wrote {} files to {dir}", paths.len()),
-                                Err(why) => why,
-                            },
-                        );
-                    }
-                    Effect::Apply(plan) => match &applier {
-                        Some(applier) => {
-                            let (applier, tx) = (applier.clone(), tx.clone());
-                            std::thread::spawn(move || {
-                                let _ = tx.send(Message::Action(Action::Applied(applier(*plan))));
-                            });
-                        }
-                        None => app.message = Some("read-only: nothing was applied".into()),
-                    },
-                    Effect::SwitchContext(context) => {
-                        let Some(switch) = &switch else { continue };
-                        let next = (switch.connect)(&context);
-                        let current = generation.fetch_add(1, Ordering::SeqCst) + 1;
-                        (loader, applier, verifier, planner) =
-                            (next.loader, next.applier, next.verifier, next.planner);
-                        app.writes_allowed = applier.is_some();
-                        if let Some(follow) = next.follower {
-                            start_following(follow, tx.clone(), generation.clone());
-                        }
-                        if let Some(loader) = &loader {
-                            load_in_background(loader.clone(), None, tx.clone(), current);
-                        }
-                    }
-                    Effect::Reload(pod) => match &loader {
-                        Some(loader) => load_in_background(
-                            loader.clone(),
-                            pod,
-                            tx.clone(),
-                            generation.load(Ordering::SeqCst),
-                        ),
-                        // Nothing to read again: diagnose the same facts again.
-                        None => {
-                            let facts = Read::Everything(app.facts.clone());
-                            let _ = tx.send(Message::Action(Action::Facts(Box::new(facts))));
-                        }
-                    },
+                if runner.carry_out(effect, &mut app) == Flow::Quit {
+                    return Ok(());
                 }
             }
         }
     })();
+    runner.stop();
     ratatui::restore();
     result
 }
 
-fn load_in_background(
-    loader: Loader,
-    pod: Option<PodName>,
-    tx: mpsc::Sender<Message>,
-    generation: usize,
-) {
-    std::thread::spawn(move || {
-        let action = match loader(pod.as_ref()) {
-            Ok(read) => Action::Facts(Box::new(read)),
-            Err(why) => Action::LoadFailed(why),
-        };
-        let _ = tx.send(Message::FromContext(generation, action));
-    });
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Go,
+    Quit,
 }
 
-/// Follows a context's cluster on its own thread until the TUI ends or switches context.
-fn start_following(follow: Follower, tx: mpsc::Sender<Message>, generation: Arc<AtomicUsize>) {
-    let mine = generation.load(Ordering::SeqCst);
-    std::thread::spawn(move || {
-        follow(Box::new(move || {
+/// Carries out effects: the backend's work on the runtime, tagged with the context it was
+/// asked of, aborted when the context changes.
+struct Runner {
+    backend: Arc<dyn Backend>,
+    runtime: tokio::runtime::Handle,
+    tx: mpsc::Sender<Message>,
+    /// Which context's answers count: bumped by every switch.
+    generation: Arc<AtomicUsize>,
+    /// The current context's reads, watch, plans and verifications.
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Runner {
+    fn current(&self) -> usize {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Runs `job` for the current context and sends what `done` makes of its result.
+    fn spawn<T: Send + 'static>(
+        &mut self,
+        job: backend::Job<T>,
+        done: impl FnOnce(T) -> Action + Send + 'static,
+    ) {
+        let (tx, generation) = (self.tx.clone(), self.current());
+        let task = self.runtime.spawn(async move {
+            let action = done(job.await);
+            let _ = tx.send(Message::FromContext(generation, action));
+        });
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(task.abort_handle());
+    }
+
+    /// Reads again and diagnoses what was read, both off the UI thread.
+    fn read(&mut self, pod: Option<PodName>, current: Arc<Facts>) {
+        let (job, tx, generation) = (self.backend.read(pod), self.tx.clone(), self.current());
+        let task = self.runtime.spawn(async move {
+            let action = match job.await {
+                Ok(read) => {
+                    match tokio::task::spawn_blocking(move || Diagnosed::settle(read, &current))
+                        .await
+                    {
+                        Ok(diagnosed) => Action::Diagnosed(Box::new(diagnosed)),
+                        Err(e) => Action::LoadFailed(format!("the diagnosis stopped: {e}")),
+                    }
+                }
+                Err(why) => Action::LoadFailed(why),
+            };
+            let _ = tx.send(Message::FromContext(generation, action));
+        });
+        self.tasks.push(task.abort_handle());
+    }
+
+    /// Follows the current context's cluster until the TUI ends or switches context.
+    fn follow(&mut self) {
+        if !self.backend.abilities().follow {
+            return;
+        }
+        let (tx, mine) = (self.tx.clone(), self.current());
+        let generation = self.generation.clone();
+        let job = self.backend.follow(Box::new(move || {
             generation.load(Ordering::SeqCst) == mine
                 && tx
                     .send(Message::FromContext(mine, Action::ClusterChanged))
                     .is_ok()
         }));
-    });
+        let task = self.runtime.spawn(job);
+        self.tasks.push(task.abort_handle());
+    }
+
+    /// What the app may offer: applying, and `:ctx` with the contexts there are.
+    fn offer(&self, app: &mut App) {
+        app.writes_allowed = self.backend.abilities().apply;
+        (app.contexts, app.context) = self.backend.contexts();
+    }
+
+    fn stop(&mut self) {
+        self.tasks.drain(..).for_each(|t| t.abort());
+    }
+
+    fn carry_out(&mut self, effect: Effect, app: &mut App) -> Flow {
+        match effect {
+            Effect::Quit => return Flow::Quit,
+            Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+            Effect::Plan(answers) => {
+                let job = self.backend.plan(*answers, app.facts.clone());
+                self.spawn(job, |planned| Action::Planned(planned.map(Box::new)));
+            }
+            Effect::Verify(setup) => {
+                let job = self.backend.verify(*setup);
+                self.spawn(job, Action::Verified);
+            }
+            Effect::Export { setup, dir } => {
+                let written =
+                    crate::wizard::export::write(&setup, std::path::Path::new(&dir), false);
+                app.message = Some(match written {
+                    Ok(paths) => format!("wrote {} files to {dir}", paths.len()),
+                    Err(why) => why,
+                });
+            }
+            // A write is never aborted half-way: it runs to its end whatever the context.
+            Effect::Apply(plan) if self.backend.abilities().apply => {
+                let (job, tx) = (self.backend.apply(*plan), self.tx.clone());
+                self.runtime.spawn(async move {
+                    let _ = tx.send(Message::Action(Action::Applied(job.await)));
+                });
+            }
+            Effect::Apply(_) => app.message = Some("read-only: nothing was applied".into()),
+            Effect::SwitchContext(context) => {
+                let Some(next) = self.backend.switch(&context) else {
+                    return Flow::Go;
+                };
+                self.stop();
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                self.backend = next;
+                self.offer(app);
+                self.follow();
+                self.read(None, app.facts.clone());
+            }
+            Effect::Reload(pod) if self.backend.abilities().read => {
+                self.read(pod, app.facts.clone())
+            }
+            // Nothing to read again: the same facts, diagnosed as they were.
+            Effect::Reload(_) => {
+                let same = Diagnosed {
+                    facts: app.facts.clone(),
+                    report: app.raw(),
+                };
+                let _ = self
+                    .tx
+                    .send(Message::Action(Action::Diagnosed(Box::new(same))));
+            }
+        }
+        Flow::Go
+    }
 }
 
 /// Copies with OSC 52 (works over SSH and in tmux with set-clipboard) and always saves a file,

@@ -468,7 +468,7 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.fix_scroll, 0))
+            .scroll((app.scroll(), 0))
             .block(
                 Block::new()
                     .borders(Borders::TOP)
@@ -480,7 +480,9 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
 }
 
 fn draw_browse(frame: &mut Frame, area: Rect, app: &App, kind: browse::Kind, theme: Theme) {
-    let table = app.browse_table(kind);
+    let Some(table) = app.browse_table() else {
+        return;
+    };
     let height = area.height.saturating_sub(3) as usize;
     let start = window(app.selected(), height);
     let last = table.headers.len() - 1;
@@ -625,7 +627,7 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.fix_scroll, 0))
+            .scroll((app.scroll(), 0))
             .block(
                 Block::new()
                     .borders(Borders::TOP)

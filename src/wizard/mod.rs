@@ -244,235 +244,391 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         .account()
         .ok_or_else(|| vec!["the account is unknown: read the cluster first".to_string()])?;
     let region = facts.region().unwrap_or_else(|| "us-east-1".into());
-    let partition = arn::partition_for_region(&region);
-    let cluster = facts.cluster_name();
-    let (ns, sa) = (&answers.namespace, &answers.service_account);
-    let mut checks = Vec::new();
-    let mut check = |status: Status, text: String| checks.push(Check { status, text });
-
-    // The mode: Pod Identity where its agent runs, else IRSA — and say why.
-    let agent = facts.workloads.iter().any(|w| {
-        w.kind == "DaemonSet" && w.namespace == "kube-system" && w.name == "eks-pod-identity-agent"
-    });
-    let (mode, mode_reason) = match answers.mode {
-        Some(m) => (m, "chosen with --mode".to_string()),
-        None if agent => (
-            Mode::PodIdentity,
-            "the eks-pod-identity-agent DaemonSet runs in kube-system".to_string(),
-        ),
-        None => (
-            Mode::Irsa,
-            "no eks-pod-identity-agent DaemonSet in kube-system, so IRSA".to_string(),
-        ),
+    let mut draft = Draft {
+        facts,
+        answers,
+        partition: arn::partition_for_region(&region),
+        cluster: facts.cluster_name(),
+        account,
+        region,
+        checks: Vec::new(),
+        writes: Vec::new(),
     };
-    if mode == Mode::PodIdentity && !agent {
-        check(Status::Warning, "Pod Identity chosen, but the eks-pod-identity-agent DaemonSet was not seen: install the add-on".into());
-    }
-    // The namespace.
-    if facts.service_account_namespaces.contains(ns) {
-        check(Status::Ok, format!("namespace {ns} exists"));
-    } else {
-        check(
-            Status::Warning,
-            format!("namespace {ns} was not seen: create it first (kubectl create namespace {ns})"),
-        );
-    }
-    let mut writes: Vec<Write> = Vec::new();
-    // The OIDC provider (IRSA).
+    let (mode, mode_reason) = draft.mode();
+    draft.namespace();
     let issuer = match facts.issuer() {
         Fact::Known(i) => Some(i.to_string()),
         _ => None,
     };
     if mode == Mode::Irsa {
-        let Some(issuer) = &issuer else {
+        draft.oidc_provider(issuer.as_deref())?;
+    }
+    let role = draft.role(mode, issuer.as_deref())?;
+    let repositories: Vec<RepoKey> = answers
+        .repositories
+        .iter()
+        .map(|r| repository_key(r, &draft.account, &draft.region))
+        .collect::<Result<_, _>>()
+        .map_err(|e| vec![e])?;
+    let pull_roles = pull_identities(facts, &answers.namespace);
+    draft.repositories(&repositories, &pull_roles);
+    draft.pull(&repositories, &pull_roles);
+    draft.service_account(mode, &role.arn);
+    let (ns, sa) = (&answers.namespace, &answers.service_account);
+    let plan = Plan {
+        schema: crate::fix::apply::PLAN_SCHEMA.into(),
+        subject: format!("{ns}/ServiceAccount/{sa}"),
+        container: String::new(),
+        cause: SETUP_CAUSE.into(),
+        title: format!(
+            "set up ServiceAccount {ns}/{sa} with role {} ({})",
+            role.name,
+            mode.as_str()
+        ),
+        writes: draft.writes,
+        by_hand: Vec::new(),
+    };
+    Ok(Setup {
+        answers: answers.clone(),
+        mode,
+        mode_reason,
+        cluster: draft.cluster,
+        account: draft.account,
+        region: draft.region,
+        role_name: role.name,
+        role_arn: role.arn,
+        trust: role.trust,
+        current_trust: role.current_trust,
+        checks: draft.checks,
+        plan,
+        repositories,
+        issuer,
+        pull_roles,
+    })
+}
+
+/// A setup as it is planned: the checks shown and the writes made, in order.
+struct Draft<'a> {
+    facts: &'a Facts,
+    answers: &'a Answers,
+    account: String,
+    region: String,
+    partition: &'static str,
+    cluster: String,
+    checks: Vec<Check>,
+    writes: Vec<Write>,
+}
+
+/// The app's role as planned.
+struct PlannedRole {
+    name: String,
+    arn: String,
+    trust: PolicyDocument,
+    current_trust: Option<PolicyDocument>,
+}
+
+impl Draft<'_> {
+    fn check(&mut self, status: Status, text: String) {
+        self.checks.push(Check { status, text });
+    }
+
+    fn write(&mut self, apply: Apply) {
+        self.writes.push(Write {
+            apply,
+            before: None,
+            after: None,
+            diff: None,
+        });
+    }
+
+    /// Pod Identity where its agent runs, else IRSA — and why.
+    fn mode(&mut self) -> (Mode, String) {
+        let agent = self.facts.workloads.iter().any(|w| {
+            w.kind == "DaemonSet"
+                && w.namespace == "kube-system"
+                && w.name == "eks-pod-identity-agent"
+        });
+        let (mode, reason) = match self.answers.mode {
+            Some(m) => (m, "chosen with --mode".to_string()),
+            None if agent => (
+                Mode::PodIdentity,
+                "the eks-pod-identity-agent DaemonSet runs in kube-system".to_string(),
+            ),
+            None => (
+                Mode::Irsa,
+                "no eks-pod-identity-agent DaemonSet in kube-system, so IRSA".to_string(),
+            ),
+        };
+        if mode == Mode::PodIdentity && !agent {
+            self.check(Status::Warning, "Pod Identity chosen, but the eks-pod-identity-agent DaemonSet was not seen: install the add-on".into());
+        }
+        (mode, reason)
+    }
+
+    fn namespace(&mut self) {
+        let ns = &self.answers.namespace;
+        let (status, text) = if self.facts.service_account_namespaces.contains(ns) {
+            (Status::Ok, format!("namespace {ns} exists"))
+        } else {
+            (
+                Status::Warning,
+                format!(
+                    "namespace {ns} was not seen: create it first (kubectl create namespace {ns})"
+                ),
+            )
+        };
+        self.check(status, text);
+    }
+
+    fn provider_arn(&self, issuer: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:oidc-provider/{}",
+            self.partition,
+            self.account,
+            issuer.trim_start_matches("https://")
+        )
+    }
+
+    /// IRSA: the account's IAM OIDC provider for the cluster's issuer, created when absent.
+    fn oidc_provider(&mut self, issuer: Option<&str>) -> Result<(), Vec<String>> {
+        let Some(issuer) = issuer else {
             return Err(vec![
                 "the cluster's OIDC issuer is unknown: read the cluster (aws eks describe-cluster)"
                     .into(),
             ]);
         };
-        let provider = format!(
-            "arn:{partition}:iam::{account}:oidc-provider/{}",
-            issuer.trim_start_matches("https://")
-        );
-        match facts.oidc_provider(&provider) {
-            Fact::Known(_) => check(Status::Ok, format!("IAM OIDC provider {provider} exists")),
+        let provider = self.provider_arn(issuer);
+        match self.facts.oidc_provider(&provider) {
+            Fact::Known(_) => {
+                self.check(Status::Ok, format!("IAM OIDC provider {provider} exists"))
+            }
             Fact::Absent => {
-                check(
+                self.check(
                     Status::Warning,
                     format!("no IAM OIDC provider for {issuer}: the plan creates it"),
                 );
-                writes.push(Write {
-                    apply: Apply::CreateOpenIdConnectProvider {
-                        account: account.clone(),
-                        url: issuer.clone(),
-                        client_id: "sts.amazonaws.com".into(),
-                    },
-                    before: None,
-                    after: None,
-                    diff: None,
+                self.write(Apply::CreateOpenIdConnectProvider {
+                    account: self.account.clone(),
+                    url: issuer.to_string(),
+                    client_id: "sts.amazonaws.com".into(),
                 });
             }
-            Fact::Unknown(why) => check(Status::Unknown, why),
+            Fact::Unknown(why) => self.check(Status::Unknown, why),
         }
+        Ok(())
     }
-    // The role and its trust policy.
-    let role_name = answers
-        .role_name
-        .clone()
-        .unwrap_or_else(|| format!("{cluster}-{ns}-{sa}"));
-    if !role_name_ok(&role_name) {
-        return Err(vec![format!(
-            "the role name {role_name} made from the cluster, namespace and ServiceAccount is not a valid IAM role name ({ROLE_NAME_RULE}, this one has {}): give one with --role-name",
-            role_name.len()
-        )]);
-    }
-    let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
-    let assumer = match mode {
-        Mode::Irsa => {
-            let issuer = issuer.clone().unwrap_or_default();
-            Assumer::Irsa {
-                provider_arn: format!(
-                    "arn:{partition}:iam::{account}:oidc-provider/{}",
-                    issuer.trim_start_matches("https://")
-                ),
-                issuer_key: issuer.trim_start_matches("https://").to_string(),
-                subject: format!("system:serviceaccount:{ns}:{sa}"),
-                audience: "sts.amazonaws.com".into(),
+
+    /// The app's role: created with its trust policy, or its trust policy edited (never
+    /// replaced); and the app's own permissions.
+    fn role(&mut self, mode: Mode, issuer: Option<&str>) -> Result<PlannedRole, Vec<String>> {
+        let (ns, sa) = (&self.answers.namespace, &self.answers.service_account);
+        let name = self
+            .answers
+            .role_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{ns}-{sa}", self.cluster));
+        if !role_name_ok(&name) {
+            return Err(vec![format!(
+                "the role name {name} made from the cluster, namespace and ServiceAccount is not a valid IAM role name ({ROLE_NAME_RULE}, this one has {}): give one with --role-name",
+                name.len()
+            )]);
+        }
+        let arn = format!("arn:{}:iam::{}:role/{name}", self.partition, self.account);
+        let assumer = match mode {
+            Mode::Irsa => {
+                let issuer = issuer.unwrap_or_default();
+                Assumer::Irsa {
+                    provider_arn: self.provider_arn(issuer),
+                    issuer_key: issuer.trim_start_matches("https://").to_string(),
+                    subject: format!("system:serviceaccount:{ns}:{sa}"),
+                    audience: "sts.amazonaws.com".into(),
+                }
             }
-        }
-        Mode::PodIdentity => Assumer::PodIdentity {
-            cluster_name: cluster.clone(),
-            namespace: ns.clone(),
-            service_account: sa.clone(),
-        },
-    };
-    let trust = documents::new_trust_policy(&assumer);
-    let current_trust = match facts.role(&role_arn) {
-        Fact::Known(role) => {
-            let current = role.trust.clone().ok();
-            let proposed = current
-                .as_ref()
-                .map(|c| documents::corrected_trust_policy(c, &assumer));
-            let unchanged = proposed.is_some() && proposed == current;
-            check(
-                if unchanged {
-                    Status::Ok
-                } else {
-                    Status::Warning
-                },
-                if unchanged {
-                    format!("role {role_name} exists and already trusts this ServiceAccount")
-                } else {
-                    format!(
-                        "role {role_name} exists: the plan edits its trust policy (see the diff), it does not replace it"
-                    )
-                },
-            );
-            if !unchanged {
-                let after = proposed.unwrap_or_else(|| trust.clone());
-                writes.push(document_write(
-                    Apply::UpdateAssumeRolePolicy {
-                        account: account.clone(),
-                        role: role_name.clone(),
+            Mode::PodIdentity => Assumer::PodIdentity {
+                cluster_name: self.cluster.clone(),
+                namespace: ns.clone(),
+                service_account: sa.clone(),
+            },
+        };
+        let trust = documents::new_trust_policy(&assumer);
+        let current_trust = match self.facts.role(&arn) {
+            Fact::Known(role) => self.edit_trust(&name, role, &assumer, &trust),
+            absent_or_unknown => {
+                match absent_or_unknown {
+                    Fact::Unknown(why) => self.check(
+                        Status::Unknown,
+                        format!("whether role {name} exists is unknown: {why}"),
+                    ),
+                    _ => self.check(Status::Ok, format!("role name {name} is free")),
+                }
+                self.writes.push(document_write(
+                    Apply::CreateRole {
+                        account: self.account.clone(),
+                        role: name.clone(),
+                        permissions_boundary: self.answers.permissions_boundary.clone(),
                     },
-                    current.as_ref(),
-                    &after,
+                    None,
+                    &trust,
                 ));
+                None
             }
-            current
-        }
-        absent_or_unknown => {
-            match absent_or_unknown {
-                Fact::Unknown(why) => check(
-                    Status::Unknown,
-                    format!("whether role {role_name} exists is unknown: {why}"),
-                ),
-                _ => check(Status::Ok, format!("role name {role_name} is free")),
-            }
-            writes.push(document_write(
-                Apply::CreateRole {
-                    account: account.clone(),
-                    role: role_name.clone(),
-                    permissions_boundary: answers.permissions_boundary.clone(),
+        };
+        if let Some(policy) = &self.answers.app_policy {
+            self.writes.push(document_write(
+                Apply::PutRolePolicy {
+                    account: self.account.clone(),
+                    role: name.clone(),
+                    policy_name: "app".into(),
                 },
                 None,
-                &trust,
+                policy,
             ));
-            None
         }
-    };
-    if let Some(policy) = &answers.app_policy {
-        writes.push(document_write(
-            Apply::PutRolePolicy {
-                account: account.clone(),
-                role: role_name.clone(),
-                policy_name: "app".into(),
-            },
-            None,
-            policy,
-        ));
+        Ok(PlannedRole {
+            name,
+            arn,
+            trust,
+            current_trust,
+        })
     }
-    // The pull: every identity that may pull this app's images, for every repository.
-    let repositories: Vec<RepoKey> = answers
-        .repositories
-        .iter()
-        .map(|r| repository_key(r, &account, &region))
-        .collect::<Result<_, _>>()
-        .map_err(|e| vec![e])?;
-    let pull_roles = pull_identities(facts, ns);
-    if pull_roles.is_empty() {
-        check(
-            Status::Unknown,
-            "no node group or Fargate profile was read: the pull identity is unknown".into(),
-        );
-    }
-    for key in &repositories {
-        match facts.repository(key) {
-            Fact::Known(()) => check(
+
+    /// An existing role's trust policy, with this ServiceAccount added where it is missing.
+    fn edit_trust(
+        &mut self,
+        name: &str,
+        role: &crate::facts::Role,
+        assumer: &Assumer,
+        trust: &PolicyDocument,
+    ) -> Option<PolicyDocument> {
+        let current = role.trust.clone().ok();
+        let proposed = current
+            .as_ref()
+            .map(|c| documents::corrected_trust_policy(c, assumer));
+        let unchanged = proposed.is_some() && proposed == current;
+        if unchanged {
+            self.check(
                 Status::Ok,
-                format!(
-                    "repository {} exists in {} {}",
-                    key.name, key.registry, key.region
-                ),
+                format!("role {name} exists and already trusts this ServiceAccount"),
+            );
+            return current;
+        }
+        self.check(
+            Status::Warning,
+            format!(
+                "role {name} exists: the plan edits its trust policy (see the diff), it does not replace it"
             ),
-            Fact::Absent => check(
-                Status::Warning,
-                format!(
-                    "repository {} does not exist in {} {}: create it (aws ecr create-repository --repository-name {})",
-                    key.name, key.registry, key.region, key.name
+        );
+        let after = proposed.unwrap_or_else(|| trust.clone());
+        self.writes.push(document_write(
+            Apply::UpdateAssumeRolePolicy {
+                account: self.account.clone(),
+                role: name.to_string(),
+            },
+            current.as_ref(),
+            &after,
+        ));
+        current
+    }
+
+    /// Whether each repository exists, and whether anything pulls at all.
+    fn repositories(&mut self, repositories: &[RepoKey], pull_roles: &[String]) {
+        if pull_roles.is_empty() {
+            self.check(
+                Status::Unknown,
+                "no node group or Fargate profile was read: the pull identity is unknown".into(),
+            );
+        }
+        for key in repositories {
+            match self.facts.repository(key) {
+                Fact::Known(()) => self.check(
+                    Status::Ok,
+                    format!(
+                        "repository {} exists in {} {}",
+                        key.name, key.registry, key.region
+                    ),
                 ),
-            ),
-            Fact::Unknown(why) => check(Status::Unknown, why),
+                Fact::Absent => self.check(
+                    Status::Warning,
+                    format!(
+                        "repository {} does not exist in {} {}: create it (aws ecr create-repository --repository-name {})",
+                        key.name, key.registry, key.region, key.name
+                    ),
+                ),
+                Fact::Unknown(why) => self.check(Status::Unknown, why),
+            }
         }
     }
-    let mut cross_account: std::collections::BTreeMap<RepoKey, Vec<(String, String)>> =
-        Default::default();
-    for role in &pull_roles {
-        let Fact::Known(r) = facts.role(role) else {
-            check(
-                Status::Unknown,
-                format!("the policies of pull identity {role} were not read"),
-            );
-            continue;
-        };
+
+    /// The pull: every identity that may pull this app's images, for every repository — its
+    /// own policy widened to the repositories, or another account's repository policy.
+    fn pull(&mut self, repositories: &[RepoKey], pull_roles: &[String]) {
+        let facts = self.facts;
+        let mut cross_account: std::collections::BTreeMap<RepoKey, Vec<(String, String)>> =
+            Default::default();
+        for role in pull_roles {
+            let Fact::Known(r) = facts.role(role) else {
+                self.check(
+                    Status::Unknown,
+                    format!("the policies of pull identity {role} were not read"),
+                );
+                continue;
+            };
+            let missing = self.pull_of(r, repositories, &mut cross_account);
+            if !missing.is_empty() {
+                self.widen_pull_policy(r, &missing);
+            }
+        }
+        for (key, roles) in &cross_account {
+            let current = match facts.repository_policy(key) {
+                Fact::Known(Ok(doc)) => Some(doc.clone()),
+                _ => None,
+            };
+            let proposed = roles.iter().fold(current.clone(), |policy, (arn, name)| {
+                Some(documents::repository_policy_allowing(
+                    policy.as_ref(),
+                    arn,
+                    name,
+                ))
+            });
+            let Some(proposed) = proposed else { continue };
+            self.writes.push(document_write(
+                Apply::SetRepositoryPolicy {
+                    registry: key.registry.clone(),
+                    region: key.region.clone(),
+                    repository: key.name.clone(),
+                },
+                current.as_ref(),
+                &proposed,
+            ));
+        }
+    }
+
+    /// What role `r` may pull of `repositories`: the repository ARNs its own policies miss;
+    /// another account's repositories that do not allow it go to `cross_account`.
+    fn pull_of(
+        &mut self,
+        r: &crate::facts::Role,
+        repositories: &[RepoKey],
+        cross_account: &mut std::collections::BTreeMap<RepoKey, Vec<(String, String)>>,
+    ) -> Vec<String> {
         let mut missing = Vec::new();
-        for key in &repositories {
+        for key in repositories {
             let image = crate::ecr::reference::EcrImage {
                 host: String::new(),
                 account: key.registry.clone(),
                 region: key.region.clone(),
-                partition: partition.to_string(),
+                partition: self.partition.to_string(),
                 repository: key.name.clone(),
                 tag: Some("latest".into()),
                 digest: None,
             };
-            let access = crate::chain::access::pull_access(facts, r, &image, false);
+            let access = crate::chain::access::pull_access(self.facts, r, &image, false);
             match (access.identity.status, access.repository.cause) {
                 (Status::Ok, None) => {
-                    check(Status::Ok, format!("{} may pull from {}", r.name, key.name))
+                    self.check(Status::Ok, format!("{} may pull from {}", r.name, key.name))
                 }
                 (_, Some(crate::report::Cause::CrossAccountNotAllowed)) => {
-                    check(
+                    self.check(
                         Status::Warning,
                         format!(
                             "repository {} (account {}) does not allow {}: the plan adds a statement for its owner",
@@ -486,7 +642,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                         .push((r.arn.clone(), r.name.clone()));
                 }
                 (Status::Broken, _) => missing.push(image.repository_arn()),
-                (_, _) => check(
+                (_, _) => self.check(
                     Status::Unknown,
                     format!(
                         "whether {} may pull from {} is unknown: {}",
@@ -495,127 +651,65 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
                 ),
             }
         }
-        if !missing.is_empty() {
-            check(
-                Status::Warning,
-                format!(
-                    "pull identity {} cannot pull from {}: the plan adds them to its {} policy (that is what makes the image pull work)",
-                    r.name,
-                    missing.join(", "),
-                    documents::SCOPED_POLICY_NAME
-                ),
-            );
-            let current = r
-                .permissions
-                .as_ref()
-                .and_then(|p| {
-                    p.inline
-                        .iter()
-                        .find(|(n, _)| n == documents::SCOPED_POLICY_NAME)
-                })
-                .and_then(|(_, d)| d.clone().ok());
-            let mut proposed = current.clone();
-            for repo in &missing {
-                proposed = Some(documents::scoped_pull_policy(
-                    proposed.as_ref(),
-                    repo,
-                    false,
-                ));
-            }
-            writes.push(document_write(
-                Apply::PutRolePolicy {
-                    account: arn::account_of(&r.arn).unwrap_or_default(),
-                    role: r.name.clone(),
-                    policy_name: documents::SCOPED_POLICY_NAME.into(),
-                },
-                current.as_ref(),
-                &proposed.expect("at least one repository"),
-            ));
-        }
+        missing
     }
-    for (key, roles) in &cross_account {
-        let current = match facts.repository_policy(key) {
-            Fact::Known(Ok(doc)) => Some(doc.clone()),
-            _ => None,
-        };
-        let mut proposed = current.clone();
-        for (role_arn, role_name) in roles {
-            proposed = Some(documents::repository_policy_allowing(
-                proposed.as_ref(),
-                role_arn,
-                role_name,
-            ));
-        }
-        writes.push(document_write(
-            Apply::SetRepositoryPolicy {
-                registry: key.registry.clone(),
-                region: key.region.clone(),
-                repository: key.name.clone(),
+
+    /// Adds `missing` repositories to the pull identity's scoped policy.
+    fn widen_pull_policy(&mut self, r: &crate::facts::Role, missing: &[String]) {
+        self.check(
+            Status::Warning,
+            format!(
+                "pull identity {} cannot pull from {}: the plan adds them to its {} policy (that is what makes the image pull work)",
+                r.name,
+                missing.join(", "),
+                documents::SCOPED_POLICY_NAME
+            ),
+        );
+        let current = r
+            .permissions
+            .as_ref()
+            .and_then(|p| {
+                p.inline
+                    .iter()
+                    .find(|(n, _)| n == documents::SCOPED_POLICY_NAME)
+            })
+            .and_then(|(_, d)| d.clone().ok());
+        let proposed = missing.iter().fold(current.clone(), |policy, repo| {
+            Some(documents::scoped_pull_policy(policy.as_ref(), repo, false))
+        });
+        let Some(proposed) = proposed else { return };
+        self.writes.push(document_write(
+            Apply::PutRolePolicy {
+                account: arn::account_of(&r.arn).unwrap_or_default(),
+                role: r.name.clone(),
+                policy_name: documents::SCOPED_POLICY_NAME.into(),
             },
             current.as_ref(),
-            &proposed.expect("at least one role"),
+            &proposed,
         ));
     }
-    // The ServiceAccount last: its annotation names a role that now exists.
-    writes.push(Write {
-        apply: match mode {
-            Mode::Irsa => Apply::ApplyServiceAccount {
-                namespace: ns.clone(),
-                name: sa.clone(),
-                role_arn: Some(role_arn.clone()),
-            },
-            Mode::PodIdentity => Apply::ApplyServiceAccount {
-                namespace: ns.clone(),
-                name: sa.clone(),
-                role_arn: None,
-            },
-        },
-        before: None,
-        after: None,
-        diff: None,
-    });
-    if mode == Mode::PodIdentity {
-        writes.push(Write {
-            apply: Apply::CreatePodIdentityAssociation {
-                cluster: cluster.clone(),
-                namespace: ns.clone(),
-                service_account: sa.clone(),
-                role_arn: role_arn.clone(),
-            },
-            before: None,
-            after: None,
-            diff: None,
+
+    /// The ServiceAccount last (its annotation names a role that now exists), then for Pod
+    /// Identity its association.
+    fn service_account(&mut self, mode: Mode, role_arn: &str) {
+        let (ns, sa) = (
+            self.answers.namespace.clone(),
+            self.answers.service_account.clone(),
+        );
+        self.write(Apply::ApplyServiceAccount {
+            namespace: ns.clone(),
+            name: sa.clone(),
+            role_arn: (mode == Mode::Irsa).then(|| role_arn.to_string()),
         });
+        if mode == Mode::PodIdentity {
+            self.write(Apply::CreatePodIdentityAssociation {
+                cluster: self.cluster.clone(),
+                namespace: ns,
+                service_account: sa,
+                role_arn: role_arn.to_string(),
+            });
+        }
     }
-    let plan = Plan {
-        schema: crate::fix::apply::PLAN_SCHEMA.into(),
-        subject: format!("{ns}/ServiceAccount/{sa}"),
-        container: String::new(),
-        cause: SETUP_CAUSE.into(),
-        title: format!(
-            "set up ServiceAccount {ns}/{sa} with role {role_name} ({})",
-            mode.as_str()
-        ),
-        writes,
-        by_hand: Vec::new(),
-    };
-    Ok(Setup {
-        answers: answers.clone(),
-        mode,
-        mode_reason,
-        cluster,
-        account,
-        region,
-        role_name,
-        role_arn,
-        trust,
-        current_trust,
-        checks,
-        plan,
-        repositories,
-        issuer,
-        pull_roles,
-    })
 }
 
 fn document_write(apply: Apply, current: Option<&PolicyDocument>, after: &PolicyDocument) -> Write {

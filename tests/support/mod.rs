@@ -236,16 +236,24 @@ impl Harness {
         self.run(&args)
     }
 
-    /// The real binary in tmux against the stand-ins, with `env` added to what `command` sets.
+    /// The real binary in tmux against the stand-ins, with `env` over what `command` sets (an
+    /// empty value unsets the variable).
     pub fn terminal(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Terminal {
         let command = self.command(args);
         let mut line = String::from("env");
-        for (k, v) in env {
+        // `env` takes its options before the first assignment.
+        for (k, _) in env.iter().filter(|(_, v)| v.is_empty()) {
+            line.push_str(&format!(" -u {k}"));
+        }
+        for (k, v) in env.iter().filter(|(_, v)| !v.is_empty()) {
             line.push_str(&format!(" {k}={v}"));
         }
         for (k, v) in command.get_envs() {
-            if let Some(v) = v {
-                line.push_str(&format!(" {}={}", k.to_string_lossy(), v.to_string_lossy()));
+            let k = k.to_string_lossy();
+            if let Some(v) = v
+                && !env.iter().any(|(name, _)| *name == k)
+            {
+                line.push_str(&format!(" {k}={}", v.to_string_lossy()));
             }
         }
         line.push_str(&format!(" {}", command.get_program().to_string_lossy()));

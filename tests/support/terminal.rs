@@ -53,16 +53,22 @@ impl Terminal {
     /// Waits (bounded) until the screen shows `text` and has stopped changing: a capture taken
     /// while a frame is half written would otherwise pass for the whole screen.
     pub fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |screen| screen.contains(text))
+    }
+
+    /// Waits (bounded) until the screen is as `wanted` says (described by `what`) and has
+    /// stopped changing.
+    pub fn wait_until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut previous = String::new();
         loop {
             let screen = self.screen();
-            if screen.contains(text) && screen == previous {
+            if wanted(&screen) && screen == previous {
                 return screen;
             }
             assert!(
                 Instant::now() < deadline,
-                "the screen never showed {text:?} (or never settled):\n{screen}"
+                "the screen never showed {what} (or never settled):\n{screen}"
             );
             previous = screen;
             sleep(Duration::from_millis(60));

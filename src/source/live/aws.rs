@@ -66,16 +66,21 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
 }
 
 impl Aws {
+    /// A new read tries every service again, even one that was silent during the last read.
+    pub fn forget_silence(&self) {
+        if let Ok(mut set) = self.silent.lock() {
+            set.clear();
+        }
+    }
+
     pub fn region(&self) -> Option<String> {
         self.config.region().map(|r| r.to_string())
     }
 
     /// The ECR client of a region: images name their registry's region.
     pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {
-        let mut clients = self
-            .ecr
-            .lock()
-            .expect("the ECR client map is never poisoned");
+        // A poisoned map still holds good clients: a panic elsewhere cannot break them.
+        let mut clients = self.ecr.lock().unwrap_or_else(|e| e.into_inner());
         clients
             .entry(region.to_string())
             .or_insert_with(|| {

@@ -1,7 +1,7 @@
 //! Following the cluster: a watch on pods (not polling) that says when the set of containers that
 //! cannot pull changes, so the TUI reads again only when there is something new to diagnose.
 
-use super::Options;
+use super::{Options, Session};
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, name_of, namespace_of};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -25,14 +25,12 @@ fn failing(pod: &Pod) -> Vec<String> {
 /// Watches pods until `changed` returns false; calls it whenever the failing set changes.
 /// kube-rs's watcher lists in pages, resumes from the last resource version, re-lists only when
 /// the server says the version is gone, and backs off when the API fails.
-pub async fn follow(options: &Options, mut changed: impl FnMut() -> bool) -> Result<(), String> {
-    let limits = super::Limits::new(1, options.timeout).with_max_body(options.max_body);
-    let (kube, _) = super::kube::connect(
-        options.kubeconfig.as_deref(),
-        options.context.as_deref(),
-        limits,
-    )
-    .await?;
+pub async fn follow(
+    session: &Session,
+    options: &Options,
+    mut changed: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let kube = &session.kube;
     let api: Api<Pod> = match &options.namespace {
         Some(ns) => Api::namespaced(kube.client.clone(), ns),
         None => Api::all(kube.client.clone()),

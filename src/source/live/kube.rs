@@ -87,6 +87,10 @@ fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {
 /// Where a kubeconfig is wrong, never what it says: it holds tokens and keys, and a parser's
 /// message quotes the lines around the error.
 fn kubeconfig_error(file: &str, error: &str) -> String {
+    #[allow(
+        clippy::expect_used,
+        reason = "a literal pattern, compiled by every test run"
+    )]
     static POSITION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"line (\d+),? column (\d+)").expect("valid regex")
     });

@@ -1,0 +1,1237 @@
+//! The live read in stages. Each stage asks for what the stages before it found (small typed
+//! keys: pods, node names, role ARNs, repositories), makes its calls concurrently under the
+//! session's bound, and returns what it found as documents in the AWS CLI's shapes
+//! ([`crate::facts::aws`]) and Kubernetes objects, with every lookup's end as a gap or a
+//! coverage. Stages that need nothing from each other run together.
+
+use super::session::Session;
+use super::{Gaps, Options, aws, kube};
+use crate::ecr::reference::{self, EcrImage, ImageRef};
+use crate::facts::RepoKey;
+use crate::facts::aws::*;
+use crate::facts::ingest::Document;
+use crate::facts::kube::{PULL_FAILURE_REASONS, containers, namespace_of, service_account_of};
+use crate::facts::scope;
+use crate::iam::arn;
+use ::aws_sdk_ecr::types::ImageIdentifier;
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// What stages found: AWS documents, Kubernetes objects (for one `List`), and how lookups ended.
+#[derive(Default)]
+pub(super) struct Found {
+    pub documents: Vec<Value>,
+    pub items: Vec<Value>,
+    pub gaps: Gaps,
+}
+
+impl Found {
+    pub fn push_document(&mut self, shape: &impl Serialize) {
+        self.documents
+            .push(serde_json::to_value(shape).unwrap_or_default());
+    }
+
+    fn item(&mut self, object: &impl Serialize) {
+        self.items
+            .push(serde_json::to_value(object).unwrap_or_default());
+    }
+
+    /// The documents of a read: the AWS documents, then one `List` of the Kubernetes objects,
+    /// then how each lookup ended; and the problems met.
+    pub fn into_documents(self, origin: &str) -> (Vec<Document>, Vec<String>) {
+        let Found {
+            mut documents,
+            items,
+            gaps,
+        } = self;
+        documents.push(json!({"apiVersion": "v1", "kind": "List", "items": items}));
+        documents.extend(gaps.documents);
+        let documents = documents
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Document {
+                origin: format!("{origin}[{i}]"),
+                value,
+            })
+            .collect();
+        (documents, gaps.problems)
+    }
+
+    pub fn merge(&mut self, other: Found) {
+        self.documents.extend(other.documents);
+        self.items.extend(other.items);
+        self.gaps.merge(other.gaps);
+    }
+}
+
+/// A registry in a Region.
+pub(super) type Registry = (String, String);
+
+fn failing(pod: &Pod) -> bool {
+    containers(pod).iter().any(|c| {
+        c.waiting_reason()
+            .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r))
+    })
+}
+
+fn label<'a>(
+    object: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    key: &str,
+) -> Option<&'a str> {
+    object.labels.as_ref()?.get(key).map(String::as_str)
+}
+
+/// Stage 1: the pods being diagnosed and the warning events about them (and about controllers
+/// that cannot create pods).
+pub(super) struct Pods {
+    pub pods: Vec<Pod>,
+    /// Controllers whose pods cannot be created: (kind, namespace, name).
+    pub create_failures: BTreeSet<(String, String, String)>,
+}
+
+pub(super) async fn pods(
+    session: &Session,
+    options: &Options,
+    found: &mut Found,
+) -> Result<Pods, String> {
+    let (namespace, pod) = (options.namespace.as_deref(), options.pod.as_deref());
+    let named = |p: &Pod| {
+        options.named.iter().any(|(ns, name)| {
+            namespace_of(p) == ns && p.metadata.name.as_deref() == Some(name.as_str())
+        })
+    };
+    let selecting = |p: &Pod| options.all || pod.is_some() || failing(p) || named(p);
+    let (pods, events) = tokio::join!(
+        session.kube.pods(namespace, pod, selecting),
+        session.kube.warning_events(namespace, pod)
+    );
+    let pods = pods.map_err(|e| e.message)?;
+    found.gaps.covered(scope::PODS);
+    let events = events.unwrap_or_else(|e| {
+        found.gaps.error(scope::EVENTS, &e.message);
+        Vec::new()
+    });
+    let create_failures: BTreeSet<(String, String, String)> = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+        .filter_map(|e| {
+            let o = &e.involved_object;
+            Some((o.kind.clone()?, o.namespace.clone()?, o.name.clone()?))
+        })
+        .collect();
+    let selected: BTreeSet<(&str, &str)> = pods
+        .iter()
+        .map(|p| {
+            (
+                namespace_of(p),
+                p.metadata.name.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    pods.iter().for_each(|p| found.item(p));
+    for e in &events {
+        let o = &e.involved_object;
+        let about_selected = o.kind.as_deref() == Some("Pod")
+            && selected.contains(&(
+                o.namespace.as_deref().unwrap_or_default(),
+                o.name.as_deref().unwrap_or_default(),
+            ));
+        if about_selected || e.reason.as_deref() == Some("FailedCreate") {
+            found.item(e);
+        }
+    }
+    Ok(Pods {
+        pods,
+        create_failures,
+    })
+}
+
+/// Stage 2: the ServiceAccounts of the namespaces involved, the pods' nodes, the controllers
+/// that cannot create pods.
+pub(super) struct Objects {
+    pub service_accounts: Vec<ServiceAccount>,
+    pub nodes: Vec<Node>,
+}
+
+pub(super) async fn objects(session: &Session, read: &Pods, found: &mut Found) -> Objects {
+    let kube = &session.kube;
+    let namespaces: BTreeSet<String> = read
+        .pods
+        .iter()
+        .map(|p| namespace_of(p).to_string())
+        .chain(read.create_failures.iter().map(|(_, ns, _)| ns.clone()))
+        .collect();
+    let node_names: BTreeSet<String> = read
+        .pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+        .collect();
+    let (accounts, nodes, workloads) = tokio::join!(
+        join_all(namespaces.iter().map(|ns| kube.service_accounts(ns))),
+        join_all(node_names.iter().map(|n| kube.node(n))),
+        join_all(
+            read.create_failures
+                .iter()
+                .map(|(kind, ns, name)| kube.workload(kind, ns, name))
+        ),
+    );
+    let mut out = Objects {
+        service_accounts: Vec::new(),
+        nodes: Vec::new(),
+    };
+    for (ns, result) in namespaces.iter().zip(accounts) {
+        match result {
+            Ok(list) => {
+                found.gaps.covered(&scope::service_accounts(ns));
+                out.service_accounts.extend(list);
+            }
+            Err(e) => kube::record(&mut found.gaps, &scope::service_accounts(ns), e),
+        }
+    }
+    for (name, result) in node_names.iter().zip(nodes) {
+        match result {
+            Ok(node) => out.nodes.push(node),
+            Err(e) => kube::record(&mut found.gaps, &scope::node(name), e),
+        }
+    }
+    for result in workloads {
+        match result {
+            Ok(w) => found.items.push(w),
+            Err(e) => found.gaps.problems.push(e.message),
+        }
+    }
+    out.service_accounts.iter().for_each(|s| found.item(s));
+    out.nodes.iter().for_each(|n| found.item(n));
+    out
+}
+
+/// Stage 3a: who the credentials are, their organization, and the account's OIDC providers.
+pub(super) struct Account {
+    pub account: Option<String>,
+    pub providers: Vec<String>,
+}
+
+/// Errors that mean no AWS call can work with these credentials: said once, not per link.
+const NO_USABLE_CREDENTIALS: [&str; 5] = [
+    aws::NO_CREDENTIALS,
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+];
+
+pub(super) async fn account(session: &Session) -> Result<(Account, Found), String> {
+    let aws = &session.aws;
+    let mut found = Found::default();
+    let (caller, organization, providers) = tokio::join!(
+        aws.call(
+            "sts:GetCallerIdentity",
+            "the current credentials",
+            aws.sts.get_caller_identity().send()
+        ),
+        aws.call(
+            "organizations:DescribeOrganization",
+            "the account",
+            aws.organizations.describe_organization().send()
+        ),
+        aws.call(
+            "iam:ListOpenIDConnectProviders",
+            "the account",
+            aws.iam.list_open_id_connect_providers().send()
+        ),
+    );
+    let account = match caller {
+        Ok(c) => {
+            let identity = CallerIdentity {
+                account: c.account().unwrap_or_default().to_string(),
+                arn: c.arn().unwrap_or_default().to_string(),
+                user_id: c.user_id().unwrap_or_default().to_string(),
+            };
+            found.push_document(&identity);
+            Some(identity.account)
+        }
+        Err(e) if e.is(&NO_USABLE_CREDENTIALS) => return Err(e.message),
+        Err(e) => {
+            found.gaps.problems.push(e.message);
+            None
+        }
+    };
+    // The organization settles `aws:PrincipalOrgID` conditions; an account in none is a fact.
+    match organization {
+        Ok(out) => found.push_document(&DescribeOrganization {
+            organization: out.organization().map(|o| Organization {
+                id: o.id().unwrap_or_default().to_string(),
+            }),
+        }),
+        Err(e) if e.is(&["AWSOrganizationsNotInUseException"]) => {
+            found.push_document(&DescribeOrganization { organization: None })
+        }
+        Err(e) => found.gaps.error(scope::ORGANIZATION, &e.message),
+    }
+    let providers_scope = scope::oidc_providers(account.as_deref().unwrap_or_default());
+    let providers = match providers {
+        Ok(out) => {
+            let arns: Vec<String> = out
+                .open_id_connect_provider_list()
+                .iter()
+                .filter_map(|p| p.arn().map(str::to_string))
+                .collect();
+            found.push_document(&ListOidcProviders {
+                providers: arns
+                    .iter()
+                    .map(|arn| OidcProviderEntry { arn: arn.clone() })
+                    .collect(),
+            });
+            found.gaps.covered(&providers_scope);
+            arns
+        }
+        Err(e) => {
+            found.gaps.error(&providers_scope, &e.message);
+            Vec::new()
+        }
+    };
+    Ok((Account { account, providers }, found))
+}
+
+/// Stage 3b: the cluster and how its nodes get their role — node groups, Fargate profiles,
+/// Karpenter/Auto Mode node classes, and for self-managed nodes access entries and `aws-auth`.
+pub(super) struct Compute {
+    pub issuer: Option<String>,
+    pub node_roles: BTreeSet<String>,
+    /// Node classes name a role by name; its account is the caller's, known after this stage.
+    pub node_class_roles: BTreeSet<String>,
+}
+
+pub(super) async fn compute(
+    session: &Session,
+    cluster: &str,
+    read: &Pods,
+    objects: &Objects,
+) -> (Compute, Found) {
+    let (aws, eks, nodes) = (&session.aws, &session.aws.eks, &objects.nodes);
+    let mut found = Found::default();
+    let nodegroups: BTreeSet<String> = nodes
+        .iter()
+        .filter_map(|n| label(&n.metadata, "eks.amazonaws.com/nodegroup").map(str::to_string))
+        .collect();
+    let fargate_profiles: BTreeSet<String> = read
+        .pods
+        .iter()
+        .filter_map(|p| label(&p.metadata, "eks.amazonaws.com/fargate-profile").map(str::to_string))
+        .collect();
+    let node_classes: BTreeSet<kube::NodeClass> =
+        nodes.iter().filter_map(kube::NodeClass::of).collect();
+    let self_managed = nodes.iter().any(|n| {
+        let fargate = n
+            .metadata
+            .name
+            .as_deref()
+            .is_some_and(|x| x.starts_with("fargate-"))
+            || label(&n.metadata, "eks.amazonaws.com/compute-type").is_some();
+        !fargate
+            && label(&n.metadata, "eks.amazonaws.com/nodegroup").is_none()
+            && label(&n.metadata, "karpenter.k8s.aws/ec2nodeclass").is_none()
+    });
+    let (described, groups, profiles, classes, candidates) = tokio::join!(
+        aws.call(
+            "eks:DescribeCluster",
+            cluster,
+            eks.describe_cluster().name(cluster).send()
+        ),
+        join_all(nodegroups.iter().map(|ng| {
+            let request = eks
+                .describe_nodegroup()
+                .cluster_name(cluster)
+                .nodegroup_name(ng);
+            aws.call("eks:DescribeNodegroup", ng, request.send())
+        })),
+        join_all(
+            fargate_profiles
+                .iter()
+                .map(|fp| fargate_profile(aws, cluster, fp))
+        ),
+        join_all(node_classes.iter().map(|c| session.kube.node_class(c))),
+        node_role_candidates(session, cluster, self_managed),
+    );
+    let mut out = Compute {
+        issuer: None,
+        node_roles: BTreeSet::new(),
+        node_class_roles: BTreeSet::new(),
+    };
+    match described {
+        Ok(answer) => {
+            if let Some(c) = answer.cluster() {
+                let compute_config = c.compute_config().map(|c| ComputeConfig {
+                    enabled: c.enabled(),
+                    node_role_arn: c.node_role_arn().map(str::to_string),
+                });
+                out.issuer = c
+                    .identity()
+                    .and_then(|i| i.oidc())
+                    .and_then(|o| o.issuer())
+                    .map(str::to_string);
+                let auto_mode = nodes
+                    .iter()
+                    .any(|n| label(&n.metadata, "eks.amazonaws.com/compute-type") == Some("auto"));
+                if auto_mode {
+                    out.node_roles.extend(
+                        compute_config
+                            .as_ref()
+                            .and_then(|c| c.node_role_arn.clone()),
+                    );
+                }
+                found.push_document(&DescribeCluster {
+                    cluster: Cluster {
+                        name: c.name().unwrap_or_default().to_string(),
+                        arn: c.arn().map(str::to_string),
+                        identity: Some(ClusterIdentity {
+                            oidc: Some(Oidc {
+                                issuer: out.issuer.clone(),
+                            }),
+                        }),
+                        compute_config,
+                    },
+                });
+            }
+        }
+        Err(e) => found.gaps.error(scope::CLUSTER, &e.message),
+    }
+    for (ng, result) in nodegroups.iter().zip(groups) {
+        match result {
+            Ok(answer) => {
+                if let Some(g) = answer.nodegroup() {
+                    out.node_roles.extend(g.node_role().map(str::to_string));
+                    found.push_document(&DescribeNodegroup {
+                        nodegroup: Nodegroup {
+                            nodegroup_name: g.nodegroup_name().unwrap_or_default().to_string(),
+                            node_role: g.node_role().unwrap_or_default().to_string(),
+                        },
+                    });
+                }
+            }
+            Err(e) => found.gaps.error(&scope::nodegroup(ng), &e.message),
+        }
+    }
+    for (fp, result) in fargate_profiles.iter().zip(profiles) {
+        match result {
+            Ok(Some(profile)) => {
+                out.node_roles
+                    .insert(profile.fargate_profile.pod_execution_role_arn.clone());
+                found.push_document(&profile);
+            }
+            Ok(None) => {}
+            Err(e) => found.gaps.error(&scope::fargate_profile(fp), &e.message),
+        }
+    }
+    for (class, result) in node_classes.iter().zip(classes) {
+        match result {
+            Ok(value) => {
+                out.node_class_roles
+                    .extend(value["spec"]["role"].as_str().map(str::to_string));
+                found.items.push(value);
+            }
+            Err(e) => kube::record(
+                &mut found.gaps,
+                &scope::node_class(class.kind(), &class.name),
+                e,
+            ),
+        }
+    }
+    out.node_roles.extend(candidates.1);
+    found.merge(candidates.0);
+    (out, found)
+}
+
+/// One Fargate profile, as `aws eks describe-fargate-profile` prints it.
+pub(super) async fn fargate_profile(
+    aws: &aws::Aws,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<DescribeFargateProfile>, aws::AwsError> {
+    let request = aws
+        .eks
+        .describe_fargate_profile()
+        .cluster_name(cluster)
+        .fargate_profile_name(name);
+    let answer = aws
+        .call("eks:DescribeFargateProfile", name, request.send())
+        .await?;
+    Ok(answer.fargate_profile().map(|p| DescribeFargateProfile {
+        fargate_profile: FargateProfile {
+            fargate_profile_name: p.fargate_profile_name().unwrap_or_default().to_string(),
+            pod_execution_role_arn: p.pod_execution_role_arn().unwrap_or_default().to_string(),
+            selectors: p
+                .selectors()
+                .iter()
+                .map(|s| FargateSelector {
+                    namespace: s.namespace().map(str::to_string),
+                    labels: s
+                        .labels()
+                        .map(|l| l.clone().into_iter().collect())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        },
+    }))
+}
+
+/// For self-managed nodes: access entries and `aws-auth`, which name the node roles.
+async fn node_role_candidates(
+    session: &Session,
+    cluster: &str,
+    needed: bool,
+) -> (Found, Vec<String>) {
+    let (aws, mut found) = (&session.aws, Found::default());
+    if !needed {
+        return (found, Vec::new());
+    }
+    let (config_map, entries) = tokio::join!(
+        session.kube.aws_auth(),
+        aws.call(
+            "eks:ListAccessEntries",
+            cluster,
+            aws.eks.list_access_entries().cluster_name(cluster).send()
+        ),
+    );
+    let mut roles = Vec::new();
+    match config_map {
+        Ok(cm) => {
+            let text = cm.data.as_ref().and_then(|d| d.get("mapRoles"));
+            if let Some(mapped) = text
+                .and_then(|t| serde_saphyr::from_str::<Vec<crate::facts::kube::MappedRole>>(t).ok())
+            {
+                roles.extend(
+                    mapped
+                        .into_iter()
+                        .filter(|m| m.is_node_role())
+                        .map(|m| m.rolearn),
+                );
+            }
+            found.item(&cm);
+        }
+        Err(e) => kube::record(&mut found.gaps, scope::AWS_AUTH, e),
+    }
+    match entries {
+        Ok(list) => {
+            found.gaps.covered(scope::ACCESS_ENTRIES);
+            let described = join_all(list.access_entries().iter().map(|p| {
+                let request = aws
+                    .eks
+                    .describe_access_entry()
+                    .cluster_name(cluster)
+                    .principal_arn(p);
+                aws.call("eks:DescribeAccessEntry", p, request.send())
+            }))
+            .await;
+            for e in described.iter().flatten().filter_map(|d| d.access_entry()) {
+                if matches!(e.r#type(), Some("EC2_LINUX" | "EC2_WINDOWS" | "EC2")) {
+                    let entry = AccessEntry {
+                        principal_arn: e.principal_arn().unwrap_or_default().to_string(),
+                        entry_type: e.r#type().map(str::to_string),
+                        kubernetes_groups: e.kubernetes_groups().to_vec(),
+                    };
+                    roles.push(entry.principal_arn.clone());
+                    found.push_document(&DescribeAccessEntry {
+                        access_entry: entry,
+                    });
+                }
+            }
+        }
+        Err(e) => found.gaps.error(scope::ACCESS_ENTRIES, &e.message),
+    }
+    (found, roles)
+}
+
+/// The (namespace, ServiceAccount) of every pod being diagnosed.
+pub(super) fn pod_service_accounts(read: &Pods) -> BTreeSet<(String, String)> {
+    read.pods
+        .iter()
+        .map(|p| {
+            (
+                namespace_of(p).to_string(),
+                service_account_of(p).to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Stage 3c: the roles the pods' ServiceAccounts name (IRSA, `ecr-role-arn`) and their Pod
+/// Identity associations' roles.
+pub(super) async fn identities(
+    session: &Session,
+    cluster: &str,
+    namespace: Option<&str>,
+    wanted: &BTreeSet<(String, String)>,
+    objects: &Objects,
+) -> (BTreeSet<String>, Found) {
+    let mut found = Found::default();
+    let mut roles: BTreeSet<String> = BTreeSet::new();
+    for sa in &objects.service_accounts {
+        let key = (
+            sa.metadata.namespace.clone().unwrap_or_default(),
+            sa.metadata.name.clone().unwrap_or_default(),
+        );
+        let annotations = sa
+            .metadata
+            .annotations
+            .as_ref()
+            .filter(|_| wanted.contains(&key));
+        for annotation in [
+            "eks.amazonaws.com/role-arn",
+            "eks.amazonaws.com/ecr-role-arn",
+        ] {
+            if let Some(value) = annotations.and_then(|a| a.get(annotation))
+                && arn::is_well_formed_role_arn(value)
+            {
+                roles.insert(value.clone());
+            }
+        }
+    }
+    match pod_identity_associations(&session.aws, cluster, namespace).await {
+        Ok(list) => {
+            found.gaps.covered(scope::POD_IDENTITY);
+            let wanted: Vec<_> = list
+                .into_iter()
+                .filter(|(ns, sa, _)| wanted.contains(&(ns.clone(), sa.clone())))
+                .collect();
+            let described = join_all(
+                wanted
+                    .iter()
+                    .map(|(ns, sa, id)| association(&session.aws, cluster, ns, sa, id)),
+            )
+            .await;
+            for result in described {
+                match result {
+                    Ok(document) => {
+                        roles.insert(document.association.role_arn.clone());
+                        found.push_document(&document);
+                    }
+                    Err((document, message)) => {
+                        found.gaps.problems.push(message);
+                        found.push_document(&document);
+                    }
+                }
+            }
+            roles.remove("");
+        }
+        Err(e) => found.gaps.error(scope::POD_IDENTITY, &e.message),
+    }
+    (roles, found)
+}
+
+/// One Pod Identity association with its role; when it cannot be described, the association
+/// without a role and why.
+pub(super) async fn association(
+    aws: &aws::Aws,
+    cluster: &str,
+    namespace: &str,
+    service_account: &str,
+    id: &str,
+) -> Result<DescribePodIdentityAssociation, (DescribePodIdentityAssociation, String)> {
+    let request = aws
+        .eks
+        .describe_pod_identity_association()
+        .cluster_name(cluster)
+        .association_id(id);
+    let answer = aws
+        .call("eks:DescribePodIdentityAssociation", id, request.send())
+        .await;
+    let role = answer.as_ref().ok().and_then(|o| {
+        o.association()
+            .and_then(|a| a.role_arn())
+            .map(str::to_string)
+    });
+    let document = DescribePodIdentityAssociation {
+        association: PodIdentityAssociation {
+            namespace: namespace.to_string(),
+            service_account: service_account.to_string(),
+            role_arn: role.unwrap_or_default(),
+            association_id: Some(id.to_string()),
+            target_role_arn: None,
+        },
+    };
+    match answer {
+        Ok(_) => Ok(document),
+        Err(e) => Err((document, e.message)),
+    }
+}
+
+/// Every association of the cluster (or namespace): namespace, ServiceAccount, id.
+pub(super) async fn pod_identity_associations(
+    aws: &aws::Aws,
+    cluster: &str,
+    namespace: Option<&str>,
+) -> Result<Vec<(String, String, String)>, aws::AwsError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut request = aws
+            .eks
+            .list_pod_identity_associations()
+            .cluster_name(cluster);
+        if let Some(ns) = namespace {
+            request = request.namespace(ns);
+        }
+        if let Some(t) = &token {
+            request = request.next_token(t);
+        }
+        let page = aws
+            .call("eks:ListPodIdentityAssociations", cluster, request.send())
+            .await?;
+        for a in page.associations() {
+            out.push((
+                a.namespace().unwrap_or_default().to_string(),
+                a.service_account().unwrap_or_default().to_string(),
+                a.association_id().unwrap_or_default().to_string(),
+            ));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The ECR images of the pods being diagnosed.
+pub(super) fn ecr_images(read: &Pods) -> Vec<EcrImage> {
+    read.pods
+        .iter()
+        .flat_map(containers)
+        .filter_map(|c| match reference::parse(c.image) {
+            Ok(ImageRef::Ecr(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Stage 3d: the repositories of each registry the images are in. Returns the repositories
+/// known to exist, and the registries whose listing failed (their repositories may exist).
+pub(super) struct Listings {
+    pub known: BTreeSet<RepoKey>,
+    pub failed: BTreeSet<Registry>,
+}
+
+pub(super) async fn listings(aws: &aws::Aws, registries: &BTreeSet<Registry>) -> (Listings, Found) {
+    let mut found = Found::default();
+    let mut out = Listings {
+        known: BTreeSet::new(),
+        failed: BTreeSet::new(),
+    };
+    let answers = join_all(
+        registries
+            .iter()
+            .map(|(registry, region)| repositories(aws, registry, region)),
+    )
+    .await;
+    for ((registry, region), result) in registries.iter().zip(answers) {
+        match result {
+            Ok(listing) => {
+                out.known
+                    .extend(listing.repositories.iter().map(|r| RepoKey {
+                        registry: registry.clone(),
+                        region: region.clone(),
+                        name: r.repository_name.clone(),
+                    }));
+                found.push_document(&listing);
+            }
+            Err(e) => {
+                found
+                    .gaps
+                    .error(&scope::repositories(registry, region), &e.message);
+                out.failed.insert((registry.clone(), region.clone()));
+            }
+        }
+    }
+    (out, found)
+}
+
+/// The repositories of one registry in one Region, as `aws ecr describe-repositories` prints
+/// them, with what was asked.
+pub(super) async fn repositories(
+    aws: &aws::Aws,
+    registry: &str,
+    region: &str,
+) -> Result<DescribeRepositories, aws::AwsError> {
+    let client = aws.ecr(region);
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    let target = format!("registry {registry} in {region}");
+    loop {
+        let mut request = client.describe_repositories().registry_id(registry);
+        if let Some(t) = &token {
+            request = request.next_token(t);
+        }
+        let page = aws
+            .call("ecr:DescribeRepositories", &target, request.send())
+            .await?;
+        names.extend(
+            page.repositories()
+                .iter()
+                .filter_map(|r| r.repository_name().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let partition = arn::partition_for_region(region);
+    Ok(DescribeRepositories {
+        repositories: names
+            .into_iter()
+            .map(|n| Repository {
+                repository_arn: format!("arn:{partition}:ecr:{region}:{registry}:repository/{n}"),
+                registry_id: registry.to_string(),
+                repository_name: n,
+            })
+            .collect(),
+        registry_id: Some(registry.to_string()),
+        region: Some(region.to_string()),
+    })
+}
+
+/// Stage 4a: the roles with their policies, and the managed policies they attach (next stage).
+pub(super) async fn roles(
+    aws: &aws::Aws,
+    role_arns: &BTreeSet<String>,
+    caller_account: &str,
+) -> (Vec<RoleDetail>, BTreeSet<String>, Found) {
+    let mut found = Found::default();
+    let results = join_all(role_arns.iter().map(|r| fetch_role(aws, r, caller_account))).await;
+    let (mut details, mut policy_arns) = (Vec::new(), BTreeSet::new());
+    for (role_arn, result) in role_arns.iter().zip(results) {
+        let role_scope = || {
+            scope::role(
+                &arn::account_of(role_arn).unwrap_or_default(),
+                &arn::role_name_of(role_arn),
+            )
+        };
+        match result {
+            RoleResult::Found(detail) => {
+                policy_arns.extend(
+                    detail
+                        .attached_managed_policies
+                        .iter()
+                        .map(|p| p.policy_arn.clone()),
+                );
+                policy_arns.extend(
+                    detail
+                        .permissions_boundary
+                        .as_ref()
+                        .map(|b| b.permissions_boundary_arn.clone()),
+                );
+                details.push(*detail);
+            }
+            RoleResult::Absent => found.gaps.covered(&role_scope()),
+            RoleResult::Failed(message) => found.gaps.error(&role_scope(), &message),
+        }
+    }
+    (details, policy_arns, found)
+}
+
+pub(super) enum RoleResult {
+    Found(Box<RoleDetail>),
+    Absent,
+    Failed(String),
+}
+
+/// A role with its inline and attached policies, as a `RoleDetailList` entry.
+pub(super) async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &str) -> RoleResult {
+    let account = arn::account_of(role_arn).unwrap_or_default();
+    let name = arn::role_name_of(role_arn);
+    if !caller_account.is_empty() && account != caller_account {
+        return RoleResult::Failed(format!(
+            "role {role_arn} is in account {account}; these credentials read the IAM of account {caller_account} (use --profile for {account})"
+        ));
+    }
+    let iam = &aws.iam;
+    let role = match aws
+        .call("iam:GetRole", &name, iam.get_role().role_name(&name).send())
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.is(&["NoSuchEntity"]) => return RoleResult::Absent,
+        Err(e) => return RoleResult::Failed(e.message),
+    };
+    let Some(role) = role.role() else {
+        return RoleResult::Failed(format!("iam:GetRole for {name} returned no role"));
+    };
+    let (inline_names, attached) = tokio::join!(
+        aws.call(
+            "iam:ListRolePolicies",
+            &name,
+            iam.list_role_policies().role_name(&name).send()
+        ),
+        aws.call(
+            "iam:ListAttachedRolePolicies",
+            &name,
+            iam.list_attached_role_policies().role_name(&name).send()
+        ),
+    );
+    let (inline_names, attached) = match (inline_names, attached) {
+        (Ok(i), Ok(a)) => (i, a),
+        (Err(e), _) | (_, Err(e)) => return RoleResult::Failed(e.message),
+    };
+    let inline = join_all(inline_names.policy_names().iter().map(|p| {
+        let request = iam.get_role_policy().role_name(&name).policy_name(p);
+        aws.call("iam:GetRolePolicy", p, request.send())
+    }))
+    .await;
+    let mut role_policies = Vec::new();
+    for result in inline {
+        match result {
+            Ok(p) => role_policies.push(InlinePolicy {
+                policy_name: p.policy_name().to_string(),
+                policy_document: Value::String(p.policy_document().to_string()),
+            }),
+            Err(e) => return RoleResult::Failed(e.message),
+        }
+    }
+    RoleResult::Found(Box::new(RoleDetail {
+        role_name: role.role_name().to_string(),
+        arn: role.arn().to_string(),
+        assume_role_policy_document: role
+            .assume_role_policy_document()
+            .map(|d| Value::String(d.to_string()))
+            .unwrap_or_default(),
+        role_policy_list: role_policies,
+        attached_managed_policies: attached
+            .attached_policies()
+            .iter()
+            .map(|p| AttachedPolicy {
+                policy_name: p.policy_name().map(str::to_string),
+                policy_arn: p.policy_arn().unwrap_or_default().to_string(),
+            })
+            .collect(),
+        permissions_boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(|arn| Boundary {
+                permissions_boundary_arn: arn.to_string(),
+            }),
+        tags: Some(
+            role.tags()
+                .iter()
+                .map(|t| Tag {
+                    key: t.key().to_string(),
+                    value: t.value().to_string(),
+                })
+                .collect(),
+        ),
+    }))
+}
+
+/// Stage 4b: the cluster's OIDC provider, when the account lists it.
+pub(super) async fn oidc_provider(aws: &aws::Aws, provider_arn: Option<&str>) -> Found {
+    let mut found = Found::default();
+    let Some(arn) = provider_arn else {
+        return found;
+    };
+    let request = aws
+        .iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(arn);
+    match aws
+        .call("iam:GetOpenIDConnectProvider", arn, request.send())
+        .await
+    {
+        Ok(out) => found.push_document(&OidcProviderDetail {
+            url: out.url().unwrap_or_default().to_string(),
+            client_id_list: out.client_id_list().to_vec(),
+        }),
+        Err(e) => found.gaps.problems.push(e.message),
+    }
+    found
+}
+
+/// Stage 4c: of each repository that exists (or may: its listing failed), the images, the
+/// repository policy and the manifests of the images asked for. Returns whether an image
+/// asked for is not among the repository's images.
+pub(super) async fn repository_contents(
+    aws: &aws::Aws,
+    images: &[EcrImage],
+    listings: &Listings,
+) -> (bool, Found) {
+    let mut found = Found::default();
+    let repos: BTreeSet<RepoKey> = images
+        .iter()
+        .map(RepoKey::of)
+        .filter(|k| {
+            listings.known.contains(k)
+                || listings
+                    .failed
+                    .contains(&(k.registry.clone(), k.region.clone()))
+        })
+        .collect();
+    let manifests: BTreeSet<(RepoKey, String)> = images
+        .iter()
+        .filter(|e| repos.contains(&RepoKey::of(e)))
+        .map(|e| (RepoKey::of(e), e.reference()))
+        .collect();
+    let (image_lists, policies, manifest_docs) = tokio::join!(
+        join_all(repos.iter().map(|k| describe_images(aws, k))),
+        join_all(repos.iter().map(|k| repository_policy(aws, k))),
+        join_all(manifests.iter().map(|(k, id)| batch_get_image(aws, k, id))),
+    );
+    let mut missing_images = false;
+    for (key, result) in repos.iter().zip(image_lists) {
+        match result {
+            Ok(answer) => {
+                missing_images |= images
+                    .iter()
+                    .filter(|e| RepoKey::of(e) == *key)
+                    .any(|e| !answer.image_details.iter().any(|d| listed(e, d)));
+                found
+                    .gaps
+                    .covered(&scope::images(&key.registry, &key.region, &key.name));
+                found.push_document(&answer);
+            }
+            Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
+            Err(e) => found.gaps.error(
+                &scope::images(&key.registry, &key.region, &key.name),
+                &e.message,
+            ),
+        }
+    }
+    for (key, result) in repos.iter().zip(policies) {
+        match result {
+            Ok(answer) => found.push_document(&answer),
+            Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
+            Err(e) => found.gaps.error(
+                &scope::repository_policy(&key.registry, &key.region, &key.name),
+                &e.message,
+            ),
+        }
+    }
+    for ((key, id), result) in manifests.iter().zip(manifest_docs) {
+        match result {
+            Ok(answer) if answer.images.is_empty() => {}
+            Ok(answer) => found.push_document(&answer),
+            Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
+            Err(e) => found.gaps.error(
+                &scope::manifest(&key.registry, &key.region, &key.name, id),
+                &e.message,
+            ),
+        }
+    }
+    (missing_images, found)
+}
+
+/// Whether `image` is this listed image: by digest, else by tag.
+fn listed(image: &EcrImage, detail: &ImageDetail) -> bool {
+    image.digest.as_deref() == Some(detail.image_digest.as_str())
+        || image
+            .tag
+            .as_ref()
+            .is_some_and(|t| detail.image_tags.contains(t))
+}
+
+/// A repository's images, as `aws ecr describe-images` prints them, with what was asked.
+pub(super) async fn describe_images(
+    aws: &aws::Aws,
+    key: &RepoKey,
+) -> Result<DescribeImages, aws::AwsError> {
+    let client = aws.ecr(&key.region);
+    let mut details = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut request = client
+            .describe_images()
+            .registry_id(&key.registry)
+            .repository_name(&key.name);
+        if let Some(t) = &token {
+            request = request.next_token(t);
+        }
+        let page = aws
+            .call("ecr:DescribeImages", &key.name, request.send())
+            .await?;
+        details.extend(page.image_details().iter().map(|d| ImageDetail {
+            registry_id: key.registry.clone(),
+            repository_name: key.name.clone(),
+            image_digest: d.image_digest().unwrap_or_default().to_string(),
+            image_tags: d.image_tags().to_vec(),
+            image_manifest_media_type: d.image_manifest_media_type().map(str::to_string),
+        }));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(DescribeImages {
+        image_details: details,
+        registry_id: Some(key.registry.clone()),
+        repository_name: Some(key.name.clone()),
+        region: Some(key.region.clone()),
+    })
+}
+
+/// A repository's policy (`policyText: null` when it has none).
+pub(super) async fn repository_policy(
+    aws: &aws::Aws,
+    key: &RepoKey,
+) -> Result<GetRepositoryPolicy, aws::AwsError> {
+    let request = aws
+        .ecr(&key.region)
+        .get_repository_policy()
+        .registry_id(&key.registry)
+        .repository_name(&key.name);
+    let policy_text = match aws
+        .call("ecr:GetRepositoryPolicy", &key.name, request.send())
+        .await
+    {
+        Ok(out) => out.policy_text().map(str::to_string),
+        Err(e) if e.is(&["RepositoryPolicyNotFoundException"]) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(GetRepositoryPolicy {
+        policy: RepositoryPolicy {
+            registry_id: key.registry.clone(),
+            repository_name: key.name.clone(),
+            policy_text,
+        },
+        region: Some(key.region.clone()),
+    })
+}
+
+/// The manifest of one image (by digest or tag), in any of the media types a kubelet accepts.
+async fn batch_get_image(
+    aws: &aws::Aws,
+    key: &RepoKey,
+    id: &str,
+) -> Result<BatchGetImage, aws::AwsError> {
+    let image_id = if id.starts_with("sha256:") {
+        ImageIdentifier::builder().image_digest(id).build()
+    } else {
+        ImageIdentifier::builder().image_tag(id).build()
+    };
+    let request = aws
+        .ecr(&key.region)
+        .batch_get_image()
+        .registry_id(&key.registry)
+        .repository_name(&key.name)
+        .image_ids(image_id)
+        .accepted_media_types("application/vnd.oci.image.index.v1+json")
+        .accepted_media_types("application/vnd.docker.distribution.manifest.list.v2+json")
+        .accepted_media_types("application/vnd.oci.image.manifest.v1+json")
+        .accepted_media_types("application/vnd.docker.distribution.manifest.v2+json");
+    let answer = aws
+        .call("ecr:BatchGetImage", &key.name, request.send())
+        .await?;
+    Ok(BatchGetImage {
+        images: answer
+            .images()
+            .iter()
+            .filter_map(|i| {
+                let image_id = i.image_id()?;
+                Some(ImageManifest {
+                    registry_id: key.registry.clone(),
+                    repository_name: key.name.clone(),
+                    image_id: ImageId {
+                        image_digest: image_id.image_digest().map(str::to_string),
+                        image_tag: image_id.image_tag().map(str::to_string),
+                    },
+                    image_manifest: i.image_manifest()?.to_string(),
+                })
+            })
+            .collect(),
+        region: Some(key.region.clone()),
+    })
+}
+
+/// Stage 5a: each managed policy once, for every role that attaches it.
+pub(super) async fn managed_policies(
+    aws: &aws::Aws,
+    policy_arns: &BTreeSet<String>,
+) -> (Vec<ManagedPolicyDetail>, Found) {
+    let mut found = Found::default();
+    let documents = join_all(policy_arns.iter().map(|p| fetch_policy(aws, p))).await;
+    let mut managed = Vec::new();
+    for (policy_arn, result) in policy_arns.iter().zip(documents) {
+        match result {
+            Ok(document) => managed.push(ManagedPolicyDetail {
+                arn: policy_arn.clone(),
+                policy_name: None,
+                versions: vec![PolicyVersion {
+                    document: Value::String(document),
+                    is_default_version: true,
+                    version_id: None,
+                }],
+            }),
+            Err(e) => found.gaps.error(&scope::policy(policy_arn), &e.message),
+        }
+    }
+    (managed, found)
+}
+
+/// The default version of a managed policy.
+pub(crate) async fn fetch_policy(
+    aws: &aws::Aws,
+    policy_arn: &str,
+) -> Result<String, aws::AwsError> {
+    let iam = &aws.iam;
+    let policy = aws
+        .call(
+            "iam:GetPolicy",
+            policy_arn,
+            iam.get_policy().policy_arn(policy_arn).send(),
+        )
+        .await?;
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .unwrap_or("v1")
+        .to_string();
+    let request = iam
+        .get_policy_version()
+        .policy_arn(policy_arn)
+        .version_id(&version);
+    let out = aws
+        .call("iam:GetPolicyVersion", policy_arn, request.send())
+        .await?;
+    Ok(out
+        .policy_version()
+        .and_then(|v| v.document())
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Stage 5b: the pull-through cache rules of registries, which can explain a missing
+/// repository or image.
+pub(super) async fn cache_rules(aws: &aws::Aws, registries: &[Registry]) -> Found {
+    let mut found = Found::default();
+    let answers = join_all(registries.iter().map(|(registry, region)| {
+        let request = aws
+            .ecr(region)
+            .describe_pull_through_cache_rules()
+            .registry_id(registry);
+        aws.call(
+            "ecr:DescribePullThroughCacheRules",
+            registry,
+            request.send(),
+        )
+    }))
+    .await;
+    for ((registry, _), result) in registries.iter().zip(answers) {
+        match result {
+            Ok(out) => found.push_document(&DescribePullThroughCacheRules {
+                pull_through_cache_rules: out
+                    .pull_through_cache_rules()
+                    .iter()
+                    .map(|r| PullThroughCacheRule {
+                        ecr_repository_prefix: r
+                            .ecr_repository_prefix()
+                            .unwrap_or_default()
+                            .to_string(),
+                        upstream_registry_url: r.upstream_registry_url().map(str::to_string),
+                        registry_id: Some(registry.clone()),
+                    })
+                    .collect(),
+                registry_id: Some(registry.clone()),
+            }),
+            Err(e) => found.gaps.error(&scope::pull_through(registry), &e.message),
+        }
+    }
+    found
+}
