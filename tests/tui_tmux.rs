@@ -38,3 +38,35 @@ fn demo_in_a_real_terminal() {
     tmux.keys(&["q"]);
     assert!(tmux.wait_for_exit(), "q quits");
 }
+
+/// A bug (a panic) with the TUI's terminal open: the terminal is restored first, then a report
+/// says where it happened and where to file it — never a raw-mode screen with a backtrace
+/// smeared across it.
+#[test]
+fn a_panic_restores_the_terminal_then_reports() {
+    let binary = env!("CARGO_BIN_EXE_pulldoctor");
+    let tmux = Terminal::start(
+        "crash",
+        100,
+        30,
+        &format!("RUST_BACKTRACE=0 {binary} crash-test; echo exit=$?; sleep 30"),
+    );
+    let screen = tmux.wait_for("exit=");
+    assert!(screen.contains("exit=101"), "{screen}");
+    assert!(screen.contains("This is a bug in pulldoctor"), "{screen}");
+    assert!(screen.contains("issue tracker"), "{screen}");
+    assert!(
+        screen.contains("crash-test: a deliberate panic"),
+        "{screen}"
+    );
+    // Restored: lines start at the left margin (raw mode would leave them staircased) and the
+    // report is on the normal screen, where the shell's output stays.
+    let report_lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        report_lines
+            .iter()
+            .all(|l| !l.starts_with("   ") || l.contains("at ")),
+        "{screen}"
+    );
+    assert!(!tmux.alternate_screen(), "{screen}");
+}

@@ -129,6 +129,9 @@ pub enum Command {
     },
     /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
     CollectScript,
+    /// Opens the terminal as the TUI does and panics: shows how a bug is reported (tested).
+    #[command(hide = true)]
+    CrashTest,
     /// Set up a new app: ServiceAccount, role, trust, policy, and what the image pull needs —
     /// checked, planned, then exported (--export DIR) or applied (--apply --allow-writes).
     Wizard(wizard::WizardArgs),
@@ -166,6 +169,7 @@ pub struct FixArgs {
 pub struct Failure(pub String);
 
 pub fn main() -> ExitCode {
+    install_panic_report();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -186,11 +190,33 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A panic is a bug, never an expected failure (those are one line, [`Failure`]): color-eyre
+/// reports where it happened and where to send it. In the TUI, ratatui's hook (installed when
+/// the terminal opens, around this one) restores the terminal before the report is printed.
+fn install_panic_report() {
+    let installed = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .panic_section(concat!(
+            "This is a bug in pulldoctor ",
+            env!("CARGO_PKG_VERSION"),
+            ". Please file it in the project's issue tracker with this report and the command \
+             you ran. To share the input without names, write it with \
+             `pulldoctor snapshot --redact --out FILE`."
+        ))
+        .install();
+    if let Err(e) = installed {
+        eprintln!("pulldoctor: panics will be reported plainly: {e}");
+    }
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = cli.global;
     match cli.command {
         Some(Command::Fix(args)) => fix::run(&global, &args),
         Some(Command::Wizard(args)) => wizard::run(&global, &args),
+        Some(Command::CrashTest) => crate::tui::crash_test()
+            .map_err(Failure)
+            .map(|()| ExitCode::SUCCESS),
         Some(Command::CollectScript) => {
             print(&crate::collect::script())?;
             Ok(ExitCode::SUCCESS)

@@ -290,6 +290,13 @@ impl Runner {
     }
 }
 
+/// Opens the terminal as [`run`] does, then panics: the hidden `crash-test` command, which shows
+/// (and lets a test check) that a bug is reported after the terminal is restored.
+pub fn crash_test() -> Result<(), String> {
+    let _terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;
+    panic!("crash-test: a deliberate panic with the terminal in raw mode and the alternate screen");
+}
+
 /// Copies with OSC 52 (works over SSH and in tmux with set-clipboard) and always saves a file,
 /// since no terminal says whether OSC 52 worked.
 fn copy(name: &str, text: &str) -> String {

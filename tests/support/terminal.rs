@@ -75,6 +75,12 @@ impl Terminal {
         }
     }
 
+    /// Whether the program has the terminal's alternate screen open.
+    pub fn alternate_screen(&self) -> bool {
+        let shown = self.tmux(&["display-message", "-p", "-t", "pd", "#{alternate_on}"]);
+        String::from_utf8_lossy(&shown.stdout).trim() == "1"
+    }
+
     pub fn alive(&self) -> bool {
         self.tmux(&["has-session", "-t", "pd"]).status.success()
     }
