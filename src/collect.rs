@@ -62,6 +62,7 @@ for arn in $(aws iam list-open-id-connect-providers --query 'OpenIDConnectProvid
 done
 
 # ECR: every private registry, repository and image the pods point at
+me="$(aws sts get-caller-identity --query Account --output text)"
 kubectl get pods -A -o jsonpath='{range .items[*]}{range .spec.initContainers[*]}{.image}{"\n"}{end}{range .spec.containers[*]}{.image}{"\n"}{end}{end}' | sort -u |
 while read -r image; do
   host="${image%%/*}"
@@ -71,7 +72,27 @@ while read -r image; do
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
   [ -f "$OUT/repositories-$account-$region.json" ] || save "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
-  [ -f "$OUT/ptc-$account-$region.json" ] || save "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
+  if [ ! -f "$OUT/ptc-$account-$region.json" ]; then
+    save "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
+    # ECR's own check that each rule can use its upstream (it reads the credential; we never do).
+    if [ "$account" = "$me" ]; then
+      for prefix in $(aws ecr describe-pull-through-cache-rules --region "$region" --query 'pullThroughCacheRules[].ecrRepositoryPrefix' --output text); do
+        save "ptc-validate-$region-$(safe "$prefix").json" aws ecr validate-pull-through-cache-rule --region "$region" --ecr-repository-prefix "$prefix"
+      done
+    fi
+  fi
+  # The registry policy (one's own registry only) can grant a pull-through cache's create and
+  # import; a registry without one is a fact, not a gap.
+  if [ "$account" = "$me" ] && [ ! -f "$OUT/registry-policy-$region.json" ]; then
+    if ! aws ecr get-registry-policy --region "$region" > "$OUT/registry-policy-$region.json" 2> "$OUT/registry-policy-$region.err"; then
+      if grep -q RegistryPolicyNotFoundException "$OUT/registry-policy-$region.err"; then
+        printf '{"registryId": "%s", "policyText": null, "region": "%s"}\n' "$account" "$region" > "$OUT/registry-policy-$region.json"
+      else
+        echo "collect: get-registry-policy in $region failed: $(head -c 300 "$OUT/registry-policy-$region.err")" >&2; rm -f "$OUT/registry-policy-$region.json"
+      fi
+    fi
+    rm -f "$OUT/registry-policy-$region.err"
+  fi
   save "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
   save "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
     --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::diagnose::{Selection, diagnose};
+use pulldoctor::ecr::reference::AWS_EKS_REGISTRIES;
 use pulldoctor::report::{Cause, Report, Status};
 use pulldoctor::scenario;
 use pulldoctor::source::{self, bundle};
@@ -246,7 +247,9 @@ fn secrets(documents: &[serde_json::Value]) -> BTreeSet<String> {
         for caps in regex::Regex::new(p).unwrap().captures_iter(&text) {
             for m in caps.iter().skip(1).flatten() {
                 let rest = &text[m.end()..];
-                if m.as_str().len() >= 3 && !rest.starts_with(['*', '?']) {
+                // AWS's own registries are not the user's: they stay, by design.
+                let aws_owned = AWS_EKS_REGISTRIES.contains(&m.as_str());
+                if m.as_str().len() >= 3 && !rest.starts_with(['*', '?']) && !aws_owned {
                     out.insert(m.as_str().to_string());
                 }
             }

@@ -11,6 +11,31 @@ use crate::report::{Cause, Status};
 pub const TOKEN_ACTION: &str = "ecr:GetAuthorizationToken";
 pub const PULL_ACTIONS: [&str; 2] = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
 pub const IMPORT_ACTION: &str = "ecr:BatchImportUpstreamImage";
+/// A pull-through cache's first pull of a repository creates it, as the puller.
+pub const CREATE_ACTION: &str = "ecr:CreateRepository";
+
+/// What a pull through a pull-through cache asks of ECR beyond the pull itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CachePull {
+    /// Not through a cache, or the image is cached already.
+    #[default]
+    Cached,
+    /// A tag not yet cached, in a repository the cache made before: it is imported.
+    Import,
+    /// The first pull through the rule: the repository is created, then the image imported.
+    CreateAndImport,
+}
+
+impl CachePull {
+    /// The actions this adds to a pull.
+    pub fn actions(self) -> &'static [&'static str] {
+        match self {
+            CachePull::Cached => &[],
+            CachePull::Import => &[IMPORT_ACTION],
+            CachePull::CreateAndImport => &[CREATE_ACTION, IMPORT_ACTION],
+        }
+    }
+}
 
 /// One link's worth of result.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,6 +310,12 @@ fn decide_repository(
     resource: &str,
     context: &Context,
 ) -> ResourceAnswer {
+    if crate::ecr::reference::AWS_EKS_REGISTRIES.contains(&key.registry.as_str()) {
+        return ResourceAnswer::Allows(vec![format!(
+            "AWS's EKS image registry {} (every AWS account may pull)",
+            key.registry
+        )]);
+    }
     match facts.repository_policy(key) {
         Fact::Absent => ResourceAnswer::NoPolicy,
         Fact::Unknown(why) => ResourceAnswer::Unknown(why),
@@ -325,9 +356,70 @@ pub struct PullAccess {
     pub repository: Outcome,
 }
 
-/// Evaluates everything a pull of `image` by `role` needs. `needs_import` adds the
-/// pull-through cache import for an image not yet cached.
-pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: bool) -> PullAccess {
+/// What the registry permissions policy says to this role. AWS counts it for what a
+/// pull-through cache does on the puller's behalf (creating the repository, importing the
+/// image), not for the pull itself.
+fn decide_registry(
+    facts: &Facts,
+    key: &RepoKey,
+    role_arn: &str,
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> ResourceAnswer {
+    match facts.registry_policy(key) {
+        Fact::Absent => ResourceAnswer::NoPolicy,
+        Fact::Unknown(why) => ResourceAnswer::Unknown(why),
+        Fact::Known(Err(e)) => {
+            ResourceAnswer::Unknown(format!("the registry policy is malformed: {e}"))
+        }
+        Fact::Known(Ok(doc)) => {
+            let source = format!("the registry policy of {} in {}", key.registry, key.region);
+            let result = eval::evaluate(
+                &[Sourced {
+                    source: &source,
+                    document: doc,
+                }],
+                &Request {
+                    action,
+                    resource: Some(resource),
+                    principal: Some(Caller::Aws(role_arn)),
+                    context: context.clone(),
+                },
+            );
+            let deciding = result.deciding.iter().map(|s| s.to_string()).collect();
+            match result.decision {
+                Decision::Allow => ResourceAnswer::Allows(deciding),
+                Decision::ExplicitDeny => ResourceAnswer::Denies(deciding),
+                Decision::ImplicitDeny => ResourceAnswer::Silent,
+                Decision::Indeterminate => {
+                    ResourceAnswer::Unknown(result.unknown_reason.unwrap_or_default())
+                }
+            }
+        }
+    }
+}
+
+/// The repository's and the registry's policies together, for a cache action: a deny in
+/// either wins, then an allow in either, then what could not be read.
+fn combine(repository: ResourceAnswer, registry: ResourceAnswer) -> ResourceAnswer {
+    use ResourceAnswer::*;
+    match (repository, registry) {
+        (Denies(mut a), Denies(b)) => {
+            a.extend(b);
+            Denies(a)
+        }
+        (Denies(by), _) | (_, Denies(by)) => Denies(by),
+        (Allows(by), _) | (_, Allows(by)) => Allows(by),
+        (Unknown(why), _) | (_, Unknown(why)) => Unknown(why),
+        (Silent, _) | (_, Silent) => Silent,
+        (NoPolicy, NoPolicy) => NoPolicy,
+    }
+}
+
+/// Evaluates everything a pull of `image` by `role` needs; `cache` adds what a pull-through
+/// cache does for an image not cached yet.
+pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, cache: CachePull) -> PullAccess {
     let role_account = arn::account_of(&role.arn).unwrap_or_default();
     let pull = Pull {
         facts,
@@ -342,11 +434,7 @@ pub fn pull_access(facts: &Facts, role: &Role, image: &EcrImage, needs_import: b
     let mut tally = Tally::default();
     let (token, token_outcome) = pull.token(&mut tally.notes);
     tally.identity = token_outcome.filter(|o| o.status == Status::Broken);
-    let mut actions: Vec<&str> = PULL_ACTIONS.to_vec();
-    if needs_import {
-        actions.push(IMPORT_ACTION);
-    }
-    for action in actions {
+    for &action in PULL_ACTIONS.iter().chain(cache.actions()) {
         pull.weigh(action, &mut tally);
     }
     pull.finish(tally, matches!(token, IdentityAnswer::Unknown(_)))
@@ -427,14 +515,13 @@ impl Pull<'_> {
                 tally.notes.push(n);
             }
         }
-        let resource = decide_repository(
-            self.facts,
-            &self.key,
-            &role.arn,
-            action,
-            &self.repo_arn,
-            &self.context,
-        );
+        let (facts, key, context) = (self.facts, &self.key, &self.context);
+        let mut resource =
+            decide_repository(facts, key, &role.arn, action, &self.repo_arn, context);
+        if [IMPORT_ACTION, CREATE_ACTION].contains(&action) {
+            let registry = decide_registry(facts, key, &role.arn, action, &self.repo_arn, context);
+            resource = combine(resource, registry);
+        }
         if let ResourceAnswer::Denies(by) = &resource {
             tally.repository.get_or_insert(Outcome::broken(
                 Cause::RepositoryPolicyDenies,
@@ -472,8 +559,12 @@ impl Pull<'_> {
                 ));
             }
             (IdentityAnswer::NotAllowed, ResourceAnswer::Unknown(why)) if !self.cross_account => {
+                let could = match [IMPORT_ACTION, CREATE_ACTION].contains(&action) {
+                    true => "the repository or the registry policy",
+                    false => "the repository policy",
+                };
                 tally.identity_unknown.get_or_insert(format!(
-                    "no identity policy of role {} allows {action}; only the repository policy could ({why})",
+                    "no identity policy of role {} allows {action}; only {could} could ({why})",
                     role.name
                 ));
             }
@@ -486,12 +577,16 @@ impl Pull<'_> {
 
     /// No policy of the role allows `action`.
     fn not_allowed(&self, action: &str) -> Outcome {
-        let cause = if action == IMPORT_ACTION {
+        let cause = if [IMPORT_ACTION, CREATE_ACTION].contains(&action) {
             Cause::PullThroughCacheImportMissing
         } else {
             Cause::PullPermissionMissing
         };
-        let extra = if self.cross_account {
+        let extra = if action == CREATE_ACTION {
+            " (nor does the registry policy): the first pull through the pull-through cache creates the repository as the puller".to_string()
+        } else if action == IMPORT_ACTION {
+            " (nor does the registry policy): the pull-through cache imports an image not cached yet as the puller".to_string()
+        } else if self.cross_account {
             format!(
                 " (the repository is in account {}: the role's own policies must allow it too)",
                 self.image.account

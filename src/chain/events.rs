@@ -30,6 +30,10 @@ pub enum PullError {
     AssumeRoleFailed,
     /// KEP-2535: a cached image the pod is not entitled to.
     NotEnsured,
+    /// The node's image store is full (`no space left on device`).
+    DiskFull,
+    /// A pull-through cache could not authenticate to its upstream registry.
+    UpstreamAuthFailed,
     Other,
 }
 
@@ -49,6 +53,10 @@ impl PullError {
             PullError::NeverPull => "pull policy Never and the image is not on the node",
             PullError::AssumeRoleFailed => "the credential provider could not assume its role",
             PullError::NotEnsured => "the cached image is not verified for this pod",
+            PullError::DiskFull => "the node ran out of disk space while unpacking the image",
+            PullError::UpstreamAuthFailed => {
+                "the pull-through cache could not authenticate to its upstream registry"
+            }
             PullError::Other => "an unclassified pull error",
         }
     }
@@ -60,6 +68,10 @@ pub fn classify(message: &str) -> PullError {
     let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
     if has(&["is not present with pull policy of never"]) {
         PullError::NeverPull
+    } else if has(&["no space left on device"]) {
+        PullError::DiskFull
+    } else if has(&["authentication to the upstream registry failed"]) {
+        PullError::UpstreamAuthFailed
     } else if has(&["does not have the proper auth"]) {
         PullError::NotEnsured
     } else if has(&[
@@ -164,6 +176,26 @@ impl<'a> EventIndex<'a> {
                 detailed && (e.message.contains(&quoted) || e.message.contains(image))
             })
             .max_by(|a, b| a.at.cmp(&b.at))
+    }
+
+    /// The latest `FailedCreatePodSandBox` event of a pod that says the sandbox (pause) image
+    /// could not be pulled, and that image. Such a pod waits in `ContainerCreating`, not in
+    /// `ImagePullBackOff`, yet it cannot start for a pull.
+    pub fn latest_sandbox_pull_failure(
+        &self,
+        namespace: &str,
+        pod: &str,
+    ) -> Option<(&'a PodEvent, String)> {
+        const MARK: &str = "failed to get sandbox image \"";
+        self.about("Pod", namespace, pod)
+            .iter()
+            .copied()
+            .filter(|e| e.reason == "FailedCreatePodSandBox")
+            .filter_map(|e| {
+                let rest = &e.message[e.message.find(MARK)? + MARK.len()..];
+                Some((e, rest[..rest.find('"')?].to_string()))
+            })
+            .max_by(|(a, _), (b, _)| a.at.cmp(&b.at))
     }
 
     /// The latest `FailedCreate` event of a controller.

@@ -403,7 +403,7 @@ fn role_permissions(subject: &Subject<'_>, role: &Fact<&Role>, pull: &PullLane) 
     let Some(ecr) = &pull.ecr else {
         return Outcome::new(Status::Skipped, "the image is not on private ECR");
     };
-    let access = access::pull_access(subject.facts, role, ecr, pull.needs_import);
+    let access = access::pull_access(subject.facts, role, ecr, pull.cache);
     if is_pull_identity {
         return match access.identity.status {
             Status::Broken => Outcome::broken(

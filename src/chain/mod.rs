@@ -44,4 +44,6 @@ pub struct Subject<'a> {
     pub ephemeral: bool,
     /// The controller's word on why pods are not created.
     pub create_failure: Option<String>,
+    /// This is the pod's sandbox (pause) image, not one of its containers.
+    pub sandbox: bool,
 }

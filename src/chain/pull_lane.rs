@@ -3,11 +3,11 @@
 //! the repository's policy allow the pull, and a network path.
 
 use super::Subject;
-use super::access::{self, Outcome, PullAccess};
+use super::access::{self, CachePull, Outcome, PullAccess};
 use super::events::PullError;
 use super::pull_identity::Resolution;
 use crate::ecr::manifest::{self, ManifestKind};
-use crate::ecr::reference::{EcrImage, ImageRef};
+use crate::ecr::reference::{AWS_EKS_REGISTRIES, EcrImage, ImageRef};
 use crate::facts::{Fact, RepoKey, scope};
 use crate::report::{Cause, LinkId, Status};
 use std::collections::BTreeMap;
@@ -33,10 +33,82 @@ pub struct PullLane {
     pub ecr: Option<EcrImage>,
     /// The repository is served by a pull-through cache rule (its prefix).
     pub cache_prefix: Option<String>,
-    /// The image is not cached yet, so the pull must import it.
-    pub needs_import: bool,
+    /// What a pull-through cache must do for this pull (create the repository, import).
+    pub cache: CachePull,
+    /// The upstream registry of the cache rule serving the repository.
+    pub cache_upstream: Option<String>,
     /// Pull access of each candidate pull identity that exists.
     pub access: Vec<(String, PullAccess)>,
+    /// Where the pull must get to, which decides what a network path needs.
+    pub destination: Destination,
+}
+
+/// Where a pull goes: what decides whether VPC endpoints can carry it or it needs the internet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A private ECR registry of this Region: interface endpoints (ecr.api, ecr.dkr) and the S3
+    /// gateway endpoint carry it, or egress.
+    PrivateEcr { region: String },
+    /// `public.ecr.aws`: no VPC endpoint exists, only a route to the internet helps.
+    PublicEcr,
+    /// The layer download went to another host (a pull-through cache redirecting to its
+    /// upstream's CDN): the internet, whatever endpoints exist.
+    Upstream { host: String },
+    /// A registry outside AWS.
+    Internet { host: String },
+}
+
+impl Destination {
+    fn of(subject: &Subject<'_>) -> Destination {
+        match &subject.image_ref {
+            Ok(ImageRef::Ecr(e)) => match other_host(subject, &e.host) {
+                Some(host) => Destination::Upstream { host },
+                None => Destination::PrivateEcr {
+                    region: e.region.clone(),
+                },
+            },
+            Ok(ImageRef::PublicEcr { .. }) => Destination::PublicEcr,
+            Ok(ImageRef::Other { host } | ImageRef::EcrLookalike { host }) => {
+                Destination::Internet { host: host.clone() }
+            }
+            Err(_) => Destination::Internet {
+                host: "the registry".to_string(),
+            },
+        }
+    }
+
+    /// What the nodes need to reach it.
+    pub fn needs(&self) -> String {
+        match self {
+            Destination::PrivateEcr { region } => format!(
+                "a NAT gateway, or the interface endpoints com.amazonaws.{region}.ecr.api and com.amazonaws.{region}.ecr.dkr plus the S3 gateway endpoint"
+            ),
+            Destination::PublicEcr => "a route to the internet (NAT gateway, or an internet gateway and a public IP): public.ecr.aws has no VPC endpoint".to_string(),
+            Destination::Upstream { host } => format!(
+                "a route to the internet for {host}: the pull-through cache sent the download to its upstream's host, which no ECR endpoint carries"
+            ),
+            Destination::Internet { host } => {
+                format!("a route to the internet for {host}: it is not in AWS")
+            }
+        }
+    }
+}
+
+/// The host the event says the pull failed to reach, when it is neither the image's registry
+/// nor AWS's (ECR, its S3 layer bucket).
+fn other_host(subject: &Subject<'_>, registry: &str) -> Option<String> {
+    let event = subject.event.as_deref()?;
+    event
+        .split("https://")
+        .skip(1)
+        .filter_map(|rest| rest.split(['/', '"', ':', ' ']).next())
+        .find(|host| {
+            !host.is_empty()
+                && !host.eq_ignore_ascii_case(registry)
+                && !host.ends_with(".amazonaws.com")
+                && !host.ends_with(".amazonaws.com.cn")
+        })
+        .map(str::to_string)
 }
 
 impl PullLane {
@@ -50,13 +122,16 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
         links: BTreeMap::new(),
         ecr: None,
         cache_prefix: None,
-        needs_import: false,
+        cache: CachePull::Cached,
+        cache_upstream: None,
         access: Vec::new(),
+        destination: Destination::of(subject),
     };
     lane.links.insert(LinkId::Pod, pod(subject));
     lane.links
         .insert(LinkId::ImageReference, image_reference(subject));
-    lane.links.insert(LinkId::Network, network(subject));
+    lane.links
+        .insert(LinkId::Network, network(subject, &lane.destination));
     let ecr = match &subject.image_ref {
         Ok(ImageRef::Ecr(image)) => image.clone(),
         other => {
@@ -83,26 +158,76 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
     };
     let key = RepoKey::of(&ecr);
     let (repository, cache_prefix, repo_missing) = repository(subject, &key);
+    lane.cache_upstream = match subject.facts.pull_through_rule(&key) {
+        Fact::Known(rule) => rule.upstream_registry_url.clone(),
+        _ => None,
+    };
     lane.links.insert(LinkId::Repository, repository);
     lane.cache_prefix = cache_prefix;
-    let (image, needs_import) = if repo_missing {
+    let first_pull = lane.cache_prefix.is_some() && subject.facts.repository(&key) == Fact::Absent;
+    let (image, cache) = if repo_missing {
         (
             Outcome::new(Status::Skipped, "the repository does not exist"),
-            false,
+            CachePull::Cached,
+        )
+    } else if first_pull {
+        (
+            Outcome::new(
+                Status::Ok,
+                format!(
+                    "{}{} is not cached yet: the first pull through the cache creates the repository and imports the image",
+                    ecr.repository,
+                    ecr.version()
+                ),
+            ),
+            CachePull::CreateAndImport,
         )
     } else {
         image(subject, &key, &ecr, lane.cache_prefix.is_some())
     };
-    lane.needs_import = needs_import;
+    lane.cache = cache;
+    // The upstream matters only when the image must come from it.
+    let upstream = match cache {
+        CachePull::Cached if subject.pull_error != Some(PullError::UpstreamAuthFailed) => None,
+        _ => upstream_trouble(
+            subject,
+            &key,
+            lane.cache_prefix.as_deref(),
+            lane.cache_upstream.as_deref(),
+        ),
+    };
+    let image = upstream.unwrap_or(image);
+    if lane.cache_prefix.is_some() && subject.pull_error == Some(PullError::RateLimited) {
+        let upstream = lane.cache_upstream.as_deref().unwrap_or("its upstream");
+        let throttled = Outcome::broken(
+            Cause::PullThroughCacheUpstreamRateLimited,
+            format!("the pull-through cache's upstream {upstream} throttled the import of an image not cached yet"),
+        )
+        .with_evidence(event_evidence(subject));
+        lane.links.insert(LinkId::Network, throttled);
+    }
     lane.links.insert(LinkId::Image, image);
-    lane.links
-        .insert(LinkId::Platform, platform(subject, &key, &ecr));
+    let platform = match cache {
+        CachePull::CreateAndImport if !subject.pulled => Outcome::new(
+            Status::Unknown,
+            format!(
+                "{} is not cached yet, so its manifest is the upstream's ({}): its platforms are known after the first pull",
+                ecr.repository,
+                lane.cache_upstream
+                    .as_deref()
+                    .unwrap_or("the rule's upstream")
+            ),
+        ),
+        _ => platform(subject, &key, &ecr),
+    };
+    lane.links.insert(LinkId::Platform, platform);
     let (node_role, existing) = node_role(subject);
     lane.links.insert(LinkId::NodeRole, node_role);
-    let (permissions, repo_policy, access) = permissions(subject, &ecr, &existing, needs_import);
+    let (permissions, repo_policy, access) = permissions(subject, &ecr, &existing, cache);
     lane.links.insert(LinkId::PullPermissions, permissions);
     lane.links.insert(LinkId::RepositoryPolicy, repo_policy);
     lane.access = access;
+    aws_owned_registry(&mut lane, subject, &ecr);
     lane.ecr = Some(ecr);
     lane
 }
@@ -160,6 +285,9 @@ fn pod(subject: &Subject<'_>) -> Outcome {
         )
         .with_evidence(event_evidence(subject)),
         _ if subject.failing => {
+            if let Some(broken) = node_trouble(subject) {
+                return broken.with_evidence(event_evidence(subject));
+            }
             let what = subject
                 .pull_error
                 .map(|e| e.describe())
@@ -172,6 +300,123 @@ fn pod(subject: &Subject<'_>) -> Outcome {
             format!("container {} is {}", subject.container, subject.state),
         ),
     }
+}
+
+/// AWS's own EKS image registry (the pause image, add-ons): every account may pull from it and
+/// no other account can read it, so only the pull identity's side is evaluated. A sandbox image
+/// the registry got no credentials for, while that side is in order, is the node's own copy
+/// gone: containerd pulls sandbox images without the kubelet's credential provider, so once
+/// image garbage collection removed the pre-pulled pause image it cannot get it back
+/// (awslabs/amazon-eks-ami#1597, #1740, #2061).
+fn aws_owned_registry(lane: &mut PullLane, subject: &Subject<'_>, ecr: &EcrImage) {
+    if !AWS_EKS_REGISTRIES.contains(&ecr.account.as_str()) {
+        return;
+    }
+    let why = format!(
+        "AWS's EKS image registry {}: every AWS account may pull from it, and no other account can read its repositories",
+        ecr.account
+    );
+    for id in [LinkId::Repository, LinkId::Image, LinkId::Platform] {
+        lane.links
+            .insert(id, Outcome::new(Status::Skipped, why.clone()));
+    }
+    let allowed = lane.status(LinkId::PullPermissions) == Some(Status::Ok);
+    if subject.sandbox && allowed && subject.pull_error == Some(PullError::Unauthorized) {
+        let gone = Outcome::broken(
+            Cause::SandboxImageNotCached,
+            format!(
+                "the node no longer holds the sandbox image {}: containerd pulls it without the node's ECR credentials, so once image garbage collection removed it the registry answers 401",
+                subject.image
+            ),
+        )
+        .with_evidence(event_evidence(subject));
+        lane.links.insert(LinkId::Image, gone);
+    }
+}
+
+/// A cache rule whose upstream refuses ECR: ECR's own validation of the rule says so, or
+/// (when it was not read) the event does.
+fn upstream_trouble(
+    subject: &Subject<'_>,
+    key: &RepoKey,
+    prefix: Option<&str>,
+    upstream: Option<&str>,
+) -> Option<Outcome> {
+    let prefix = prefix?;
+    let upstream = upstream.unwrap_or("its upstream");
+    let validation = subject
+        .facts
+        .cache_rule_validations
+        .get(&(key.registry.clone(), prefix.to_string()));
+    match validation {
+        Some(v) if v.is_valid => None,
+        Some(v) => Some(Outcome::broken(
+            Cause::PullThroughCacheUpstreamAuthFailed,
+            format!(
+                "pull-through cache rule {prefix} cannot use its upstream {upstream}: {}",
+                v.failure.as_deref().unwrap_or("ECR finds the rule not valid")
+            ),
+        )),
+        None => (subject.pull_error == Some(PullError::UpstreamAuthFailed)).then(|| {
+            Outcome::broken(
+                Cause::PullThroughCacheUpstreamAuthFailed,
+                format!(
+                    "pull-through cache rule {prefix} could not authenticate to {upstream}: the credentials of the rule are wrong or expired"
+                ),
+            )
+            .with_evidence(event_evidence(subject))
+        }),
+    }
+}
+
+/// The node itself stops the pull: its image store is full, or it is not ready. Neither IAM nor
+/// the network is then to blame.
+fn node_trouble(subject: &Subject<'_>) -> Option<Outcome> {
+    let node_name = subject.pod?.spec.as_ref()?.node_name.as_deref()?;
+    let node = subject.facts.nodes.get(node_name);
+    let condition = |kind: &str| {
+        node?
+            .status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_ == kind)
+    };
+    let describe = |c: &k8s_openapi::api::core::v1::NodeCondition| {
+        format!(
+            "node {node_name} condition {}={}{}",
+            c.type_,
+            c.status,
+            c.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        )
+    };
+    if subject.pull_error == Some(PullError::DiskFull) {
+        let pressure = condition("DiskPressure").map(describe);
+        return Some(
+            Outcome::broken(
+                Cause::NodeDiskFull,
+                format!(
+                    "node {node_name} ran out of disk space unpacking the image: its image store is full"
+                ),
+            )
+            .with_evidence(pressure.into_iter().collect()),
+        );
+    }
+    let ready = condition("Ready")?;
+    (ready.status != "True").then(|| {
+        Outcome::broken(
+            Cause::NodeNotReady,
+            format!(
+                "node {node_name} is not ready (Ready={}): its kubelet cannot be trusted to pull",
+                ready.status
+            ),
+        )
+        .with_evidence(vec![describe(ready)])
+    })
 }
 
 fn image_reference(subject: &Subject<'_>) -> Outcome {
@@ -275,7 +520,12 @@ fn repository(subject: &Subject<'_>, key: &RepoKey) -> (Outcome, Option<String>,
 }
 
 /// The image link and whether a pull-through cache must import the image.
-fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> (Outcome, bool) {
+fn image(
+    subject: &Subject<'_>,
+    key: &RepoKey,
+    ecr: &EcrImage,
+    cached: bool,
+) -> (Outcome, CachePull) {
     let facts = subject.facts;
     let wanted = ecr
         .digest
@@ -288,7 +538,7 @@ fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> 
                 Status::Ok,
                 format!("{}{} exists", ecr.repository, ecr.version()),
             ),
-            false,
+            CachePull::Cached,
         );
     }
     let images_scope = scope::images(&key.registry, &key.region, &key.name);
@@ -316,7 +566,7 @@ fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> 
                 ecr.version()
             )
         });
-        return (unknown_or_pulled(subject, &why, hint), false);
+        return (unknown_or_pulled(subject, &why, hint), CachePull::Cached);
     };
     let found = images.iter().find(|i| match &ecr.digest {
         Some(d) => &i.image_digest == d,
@@ -333,7 +583,7 @@ fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> 
                     short(&found.image_digest)
                 ),
             ),
-            false,
+            CachePull::Cached,
         );
     }
     if cached {
@@ -346,7 +596,7 @@ fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> 
                     ecr.version()
                 ),
             ),
-            true,
+            CachePull::Import,
         );
     }
     let mut tags: Vec<&str> = images
@@ -373,7 +623,7 @@ fn image(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage, cached: bool) -> 
             ),
         ),
     };
-    (outcome.with_evidence(evidence), false)
+    (outcome.with_evidence(evidence), CachePull::Cached)
 }
 
 fn short(digest: &str) -> String {
@@ -536,7 +786,7 @@ fn permissions(
     subject: &Subject<'_>,
     ecr: &EcrImage,
     roles: &[&crate::facts::Role],
-    needs_import: bool,
+    cache: CachePull,
 ) -> (Outcome, Outcome, Vec<(String, PullAccess)>) {
     if roles.is_empty() {
         let why = "no pull identity to evaluate (see node-role)";
@@ -557,7 +807,7 @@ fn permissions(
         .map(|r| {
             (
                 r.arn.clone(),
-                access::pull_access(subject.facts, r, ecr, needs_import),
+                access::pull_access(subject.facts, r, ecr, cache),
             )
         })
         .collect();
@@ -601,12 +851,12 @@ fn permissions(
     (identity, repository, access)
 }
 
-fn network(subject: &Subject<'_>) -> Outcome {
+fn network(subject: &Subject<'_>, destination: &Destination) -> Outcome {
     let evidence = event_evidence(subject);
     match subject.pull_error {
         Some(PullError::Network) => Outcome::broken(
             Cause::NetworkUnreachable,
-            "the node cannot reach the registry: no route (NAT) or no VPC endpoints for ecr.api, ecr.dkr and S3",
+            format!("the node cannot reach the registry: it needs {}", destination.needs()),
         )
         .with_evidence(evidence),
         Some(PullError::LayerDenied) => Outcome::broken(

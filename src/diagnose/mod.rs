@@ -3,8 +3,9 @@
 //! lanes of the chain ([`crate::chain`]) and attaches the fixes of its broken link ([`crate::fix`]).
 
 use crate::chain::access::Outcome;
+use crate::chain::events::PullError;
 use crate::chain::{Subject, events, identity_lane, pull_identity, pull_lane};
-use crate::ecr::reference;
+use crate::ecr::reference::{self, ImageRef};
 use crate::facts::kube::{self, PULL_FAILURE_REASONS, Workload};
 use crate::facts::{Fact, Facts};
 use crate::report::{Basis, Finding, Link, LinkId, PullIdentity, Report, SCHEMA, Status};
@@ -45,6 +46,7 @@ pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
                 findings.push(diagnose_container(facts, &events, pod, &container, failing));
             }
         }
+        findings.extend(diagnose_sandbox(facts, &events, pod));
     }
     for workload in &facts.workloads {
         // Workloads have no pod to name, so a selection of pods leaves them out.
@@ -145,8 +147,54 @@ fn diagnose_container(
         skipped_by_webhook: skip_list,
         ephemeral: container.spec.is_none(),
         create_failure: None,
+        sandbox: false,
     };
     build_finding(&subject)
+}
+
+/// The name a sandbox finding carries as its container: no real container can have it.
+pub const SANDBOX: &str = "(sandbox)";
+
+/// A pod that cannot start because its sandbox (pause) image cannot be pulled: the kubelet
+/// pulls it with the node's credentials, like any image, but the pod waits in
+/// `ContainerCreating`. Only while no container of the pod runs.
+fn diagnose_sandbox(facts: &Facts, events: &events::EventIndex<'_>, pod: &Pod) -> Option<Finding> {
+    let (namespace, name) = (kube::namespace_of(pod), kube::name_of(pod));
+    let started = kube::containers(pod).iter().any(|c| c.has_pulled());
+    if started {
+        return None;
+    }
+    let (event, image) = events.latest_sandbox_pull_failure(namespace, name)?;
+    let service_account_name = kube::service_account_of(pod).to_string();
+    let service_account = facts.service_account(namespace, &service_account_name);
+    let sa_object = match &service_account {
+        Fact::Known(sa) => Some(*sa),
+        _ => None,
+    };
+    let subject = Subject {
+        facts,
+        namespace: namespace.to_string(),
+        pod: Some(pod),
+        workload: kube::workload_of(pod),
+        container: SANDBOX.to_string(),
+        image_ref: reference::parse(&image),
+        image,
+        state: "ContainerCreating".to_string(),
+        waiting_reason: Some("ContainerCreating".to_string()),
+        failing: true,
+        pulled: false,
+        pull_error: Some(events::classify(&event.message)),
+        event: Some(event.message.clone()),
+        service_account_name,
+        service_account,
+        pull_identity: pull_identity::resolve(facts, Some(pod), sa_object),
+        env: Vec::new(),
+        skipped_by_webhook: false,
+        ephemeral: false,
+        create_failure: None,
+        sandbox: true,
+    };
+    Some(build_finding(&subject))
 }
 
 /// A controller whose pods cannot be created because their ServiceAccount is missing.
@@ -187,6 +235,7 @@ fn diagnose_workload(
         skipped_by_webhook: false,
         ephemeral: false,
         create_failure: Some(failure),
+        sandbox: false,
     };
     Some(build_finding(&subject))
 }
@@ -335,6 +384,30 @@ fn verdict(links: &[Link], failing: bool) -> Status {
     }
 }
 
+/// What can refuse a pull that every readable policy allows, each with where to look.
+fn unreadable_denials(subject: &Subject<'_>) -> String {
+    let (account, region, host) = match &subject.image_ref {
+        Ok(ImageRef::Ecr(e)) => (e.account.as_str(), e.region.as_str(), e.host.as_str()),
+        _ => ("ACCOUNT", "REGION", "the registry host"),
+    };
+    let pulling = subject
+        .facts
+        .account()
+        .unwrap_or_else(|| "the pulling account".to_string());
+    [
+        format!(
+            "a service control policy or resource control policy of AWS Organizations (aws organizations list-policies-for-target --target-id {pulling} --filter SERVICE_CONTROL_POLICY, and RESOURCE_CONTROL_POLICY for {account}, from the management account)"
+        ),
+        format!(
+            "a VPC endpoint policy on the ECR endpoints (aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.ecr.api,com.amazonaws.{region}.ecr.dkr --query 'VpcEndpoints[].PolicyDocument')"
+        ),
+        format!(
+            "the node's credential provider configuration, whose matchImages must cover {host} (/etc/eks/image-credential-provider/config.json on the node; the kubelet log says \"Failed getting credential from external registry credential provider\" when it fails)"
+        ),
+    ]
+    .join("; ")
+}
+
 fn summarise(
     subject: &Subject<'_>,
     links: &[Link],
@@ -365,9 +438,15 @@ fn summarise(
             .filter(|l| l.status == Status::Unknown && l.lane != crate::report::Lane::Identity)
             .collect();
         if unknown.is_empty() {
-            return format!(
-                "The pull fails ({reported}), but every fact pulldoctor can read checks out: the cause is outside what it sees (read the event)."
-            );
+            return match subject.pull_error {
+                Some(PullError::Forbidden | PullError::Unauthorized) => format!(
+                    "The pull fails ({reported}), but every fact pulldoctor can read allows it. What it cannot read: {}.",
+                    unreadable_denials(subject)
+                ),
+                _ => format!(
+                    "The pull fails ({reported}), but every fact pulldoctor can read checks out: the cause is outside what it sees (read the event)."
+                ),
+            };
         }
         let names: Vec<&str> = unknown.iter().map(|l| l.id.as_str()).collect();
         let hint = match probable

@@ -87,6 +87,11 @@ impl EcrImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferenceError(pub String);
 
+/// AWS's own ECR registries of EKS images (the pause image, add-ons): every AWS account may pull
+/// from them, and no one else's credentials can read their repositories or policies. The first
+/// serves most Regions; the second af-south-1 (seen in aws/amazon-vpc-cni-k8s#2783).
+pub const AWS_EKS_REGISTRIES: [&str; 2] = ["602401143452", "877085696533"];
+
 /// Parses an image reference as the container runtime does, then classifies its registry.
 pub fn parse(image: &str) -> Result<ImageRef, ReferenceError> {
     let reference = Reference::try_from(image)

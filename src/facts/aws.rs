@@ -99,6 +99,31 @@ pub struct GetRepositoryPolicy {
     pub region: Option<String>,
 }
 
+/// `aws ecr get-registry-policy`, with the Region asked; `policyText: null` records a registry
+/// without one (`RegistryPolicyNotFoundException`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRegistryPolicy {
+    pub registry_id: String,
+    pub policy_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `aws ecr validate-pull-through-cache-rule`: whether ECR can reach and authenticate to the
+/// rule's upstream (it reads the credential's secret itself; pulldoctor never does).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatePullThroughCacheRule {
+    pub ecr_repository_prefix: String,
+    pub registry_id: String,
+    #[serde(default)]
+    pub upstream_registry_url: Option<String>,
+    pub is_valid: bool,
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
 /// `aws ecr describe-pull-through-cache-rules`, with the registry asked.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

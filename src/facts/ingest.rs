@@ -30,6 +30,7 @@ struct Pending {
     manifests: Vec<(Option<String>, ImageManifest)>,
     policies: Vec<(Option<String>, RepositoryPolicy)>,
     pull_through: Vec<(Option<String>, Vec<PullThroughCacheRule>)>,
+    registry_policies: Vec<GetRegistryPolicy>,
 }
 
 pub fn ingest(documents: &[Document]) -> Facts {
@@ -326,6 +327,18 @@ fn ingest_ecr(
         pending
             .manifests
             .extend(answer.images.into_iter().map(|m| (region.clone(), m)));
+    } else if has("isValid") && has("ecrRepositoryPrefix") {
+        let answer: ValidatePullThroughCacheRule = parse(value, "cache rule validation")?;
+        facts.cache_rule_validations.insert(
+            (
+                answer.registry_id.clone(),
+                answer.ecr_repository_prefix.clone(),
+            ),
+            answer,
+        );
+    } else if has("registryId") && has("policyText") && !has("repositoryName") {
+        let answer: GetRegistryPolicy = parse(value, "registry policy")?;
+        pending.registry_policies.push(answer);
     } else if has("repositoryName") && has("policyText") {
         let answer: GetRepositoryPolicy = parse(value, "repository policy")?;
         pending.policies.push((answer.region, answer.policy));
@@ -654,6 +667,7 @@ fn settle(facts: &mut Facts, pending: Pending) {
         manifests,
         policies,
         pull_through,
+        registry_policies,
     } = pending;
     settle_iam(facts, authorization_details);
     settle_oidc(facts, provider_lists, provider_details);
@@ -665,6 +679,7 @@ fn settle(facts: &mut Facts, pending: Pending) {
             manifests,
             policies,
             pull_through,
+            registry_policies,
         },
     );
 }
@@ -764,6 +779,7 @@ struct EcrPending {
     manifests: Vec<(Option<String>, ImageManifest)>,
     policies: Vec<(Option<String>, RepositoryPolicy)>,
     pull_through: Vec<(Option<String>, Vec<PullThroughCacheRule>)>,
+    registry_policies: Vec<GetRegistryPolicy>,
 }
 
 /// Listings, images, manifests, repository policies and cache rules, each keyed by its
@@ -850,5 +866,20 @@ fn settle_ecr(facts: &mut Facts, pending: EcrPending) {
             .entry(registry)
             .or_default()
             .extend(rules);
+    }
+    for answer in pending.registry_policies {
+        let Some(region) = answer.region.or_else(|| region.clone()) else {
+            facts.problems.push(format!(
+                "registry policy of {}: no Region to key it by (add \"region\" or the cluster); skipped",
+                answer.registry_id
+            ));
+            continue;
+        };
+        let doc = answer
+            .policy_text
+            .map(|text| PolicyDocument::from_text(&text).map_err(|e| e.0));
+        facts
+            .registry_policies
+            .insert((answer.registry_id, region), doc);
     }
 }

@@ -133,6 +133,11 @@ pub struct Facts {
     pub repository_policies: BTreeMap<RepoKey, Option<Result<PolicyDocument, String>>>,
     /// Pull-through cache rules per registry account, when read.
     pub pull_through_rules: BTreeMap<String, Vec<aws::PullThroughCacheRule>>,
+    /// Validations of pull-through cache rules, by (registry, prefix).
+    pub cache_rule_validations: BTreeMap<(String, String), aws::ValidatePullThroughCacheRule>,
+    /// Registry permissions policies by (registry, Region); `None`: the registry has none. They
+    /// grant what a pull-through cache does for a principal (create, import) and replication.
+    pub registry_policies: BTreeMap<(String, String), Option<Result<PolicyDocument, String>>>,
 
     /// Scopes (see [`scope`]) that a live lookup answered completely: what is not there is absent.
     pub covered: BTreeSet<String>,
@@ -171,6 +176,9 @@ pub mod scope {
     }
     pub fn repository_policy(registry: &str, region: &str, repository: &str) -> String {
         format!("repository-policy/{registry}/{region}/{repository}")
+    }
+    pub fn registry_policy(registry: &str, region: &str) -> String {
+        format!("registry-policy/{registry}/{region}")
     }
     pub fn pull_through(registry: &str) -> String {
         format!("pull-through-cache/{registry}")
@@ -335,6 +343,10 @@ impl Facts {
     }
 
     pub fn repository_policy(&self, key: &RepoKey) -> Fact<&Result<PolicyDocument, String>> {
+        // A repository that does not exist (yet) has no policy.
+        if self.repository(key) == Fact::Absent {
+            return Fact::Absent;
+        }
         match self.repository_policies.get(key) {
             Some(Some(policy)) => Fact::Known(policy),
             Some(None) => Fact::Absent,
@@ -343,6 +355,24 @@ impl Facts {
                 format!(
                     "the policy of repository {} was not read: aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
                     key.name, key.registry, key.region, key.name
+                ),
+            ),
+        }
+    }
+
+    /// The registry permissions policy of the registry of `key`.
+    pub fn registry_policy(&self, key: &RepoKey) -> Fact<&Result<PolicyDocument, String>> {
+        match self
+            .registry_policies
+            .get(&(key.registry.clone(), key.region.clone()))
+        {
+            Some(Some(policy)) => Fact::Known(policy),
+            Some(None) => Fact::Absent,
+            None => self.gap(
+                &scope::registry_policy(&key.registry, &key.region),
+                format!(
+                    "the registry policy of {} in {} was not read: aws ecr get-registry-policy --region {} (with credentials of account {})",
+                    key.registry, key.region, key.region, key.registry
                 ),
             ),
         }

@@ -72,6 +72,8 @@ impl Facts {
             manifests,
             repository_policies,
             pull_through_rules,
+            registry_policies,
+            cache_rule_validations,
             covered,
             errors,
         } = fresh;
@@ -114,6 +116,8 @@ impl Facts {
         self.manifests.extend(manifests);
         self.repository_policies.extend(repository_policies);
         self.pull_through_rules.extend(pull_through_rules);
+        self.registry_policies.extend(registry_policies);
+        self.cache_rule_validations.extend(cache_rule_validations);
         self.covered.extend(covered);
         self.errors.extend(errors);
     }
@@ -161,6 +165,10 @@ impl Facts {
             }
             ["repository-policy", _, _, _, ..] => {
                 self.repository_policies.remove(&repo(&parts));
+            }
+            ["registry-policy", registry, region] => {
+                self.registry_policies
+                    .remove(&(registry.to_string(), region.to_string()));
             }
             ["organization"] => self.organization = None,
             ["pull-through-cache", registry] => {
@@ -245,6 +253,12 @@ impl Facts {
                 .pull_through_rules
                 .keys()
                 .map(|r| super::scope::pull_through(r)),
+        );
+        settled.extend(
+            fresh
+                .registry_policies
+                .keys()
+                .map(|(r, g)| super::scope::registry_policy(r, g)),
         );
         settled.extend(
             fresh

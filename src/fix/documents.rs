@@ -1,7 +1,7 @@
 //! Proposed documents: the current one with the one wrong statement edited or one statement
 //! added — never a whole policy replaced.
 
-use crate::chain::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
+use crate::chain::access::{CachePull, PULL_ACTIONS, TOKEN_ACTION};
 use crate::chain::trust::{self, Assumer, POD_IDENTITY_SERVICE, WEB_IDENTITY};
 use crate::iam::policy::{Effect, PolicyDocument, Principal, Statement, Strings};
 use crate::report::Cause;
@@ -234,7 +234,7 @@ fn push_condition(s: &mut Statement, key: &str, value: &str) {
 pub fn scoped_pull_policy(
     current: Option<&PolicyDocument>,
     repository_arn: &str,
-    import: bool,
+    cache: CachePull,
 ) -> PolicyDocument {
     let mut doc = current.cloned().unwrap_or_else(empty_document);
     if !doc
@@ -246,9 +246,7 @@ pub fn scoped_pull_policy(
             .push(statement("EcrAuthToken", None, &[TOKEN_ACTION], Some("*")));
     }
     let mut actions: Vec<&str> = PULL_ACTIONS.to_vec();
-    if import {
-        actions.push(IMPORT_ACTION);
-    }
+    actions.extend(cache.actions());
     match doc
         .statements
         .iter_mut()

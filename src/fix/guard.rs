@@ -4,7 +4,7 @@
 //! a removed deny), is refused whole.
 
 use super::apply::{Plan, Write};
-use crate::chain::access::{IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
+use crate::chain::access::{CREATE_ACTION, IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
 use crate::chain::trust::{POD_IDENTITY_SERVICE, WEB_IDENTITY};
 use crate::iam::managed::{PULL_ONLY, READ_ONLY};
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
@@ -182,6 +182,7 @@ fn pull_statement(s: &Statement) -> Result<(), String> {
     allowed.extend([
         TOKEN_ACTION,
         IMPORT_ACTION,
+        CREATE_ACTION,
         "ecr:BatchCheckLayerAvailability",
     ]);
     only_actions(s, &allowed)?;

@@ -6,6 +6,7 @@ pub mod documents;
 pub mod guard;
 
 use crate::chain::Subject;
+use crate::chain::access::CachePull;
 use crate::chain::identity_lane::{AppIdentity, IdentityLane, ROLE_ANNOTATION};
 use crate::chain::pull_lane::PullLane;
 use crate::ecr::reference::EcrImage;
@@ -129,6 +130,10 @@ pub fn plan(
         }
         NetworkUnreachable | LayerDownloadDenied | RateLimited => {
             network_fixes(cause, subject, pull)
+        }
+        NodeDiskFull | NodeNotReady | SandboxImageNotCached => node_fixes(cause, subject),
+        PullThroughCacheUpstreamAuthFailed | PullThroughCacheUpstreamRateLimited => {
+            upstream_fixes(cause, pull)
         }
     }
 }
@@ -314,13 +319,13 @@ fn access_fixes(
     use Cause::*;
     match cause {
         RoleMissingEcrPull => match (identity.identity.role_arn().map(|a| facts.role(a)), ecr) {
-            (Some(Fact::Known(role)), Some(ecr)) => permission_fixes(cause, role, ecr, pull.needs_import),
+            (Some(Fact::Known(role)), Some(ecr)) => permission_fixes(cause, role, ecr, pull.cache),
             _ => Vec::new(),
         },
         PullPermissionMissing | AuthTokenNotWildcard | PullThroughCacheImportMissing => {
             pull_identity_role(subject, pull)
                 .zip(ecr)
-                .map(|(role, ecr)| permission_fixes(cause, role, ecr, pull.needs_import))
+                .map(|(role, ecr)| permission_fixes(cause, role, ecr, pull.cache))
                 .unwrap_or_default()
         }
         PullExplicitDeny | RepositoryPolicyDenies => vec![fix(
@@ -562,6 +567,121 @@ fn oidc_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> V
     }
 }
 
+/// The node: its disk, its readiness. Guided only: pulldoctor does not touch nodes.
+fn node_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
+    let node = subject
+        .pod
+        .and_then(|p| p.spec.as_ref()?.node_name.clone())
+        .unwrap_or_else(|| "NODE".to_string());
+    let replace = step(
+        "Or move the pods off it and let the node group replace it.",
+        Some(format!(
+            "kubectl cordon {node} && kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"
+        )),
+    );
+    let look = step(
+        "See the node's conditions and what it reports.",
+        Some(format!("kubectl describe node {node}")),
+    );
+    match cause {
+        Cause::NodeDiskFull => vec![fix(
+            cause,
+            format!("Free or grow the image store of node {node}"),
+            false,
+            vec![
+                look,
+                step(
+                    "Remove unused images on the node (through SSM or SSH), or lower the kubelet's imageGCHighThresholdPercent so it collects them sooner.",
+                    Some("sudo crictl rmi --prune".to_string()),
+                ),
+                step(
+                    "Give the nodes a larger root volume: the node group's disk size or its launch template's block device.",
+                    None,
+                ),
+                replace,
+            ],
+        )],
+        Cause::SandboxImageNotCached => {
+            let region = match &subject.image_ref {
+                Ok(crate::ecr::reference::ImageRef::Ecr(e)) => e.region.clone(),
+                _ => "REGION".to_string(),
+            };
+            vec![fix(
+                cause,
+                format!("Put the sandbox image back on node {node}"),
+                false,
+                vec![
+                    step(
+                        "Pull it again on the node with the node's ECR credentials (through SSM or SSH); EKS AMIs run the same pull at boot.",
+                        Some(format!(
+                            "sudo crictl pull --creds \"AWS:$(aws ecr get-login-password --region {region})\" {}",
+                            crate::text::shell_quote(&subject.image)
+                        )),
+                    ),
+                    step(
+                        "Keep it from being collected again: newer EKS AMIs pin the sandbox image. Move the node group to a current AMI release.",
+                        None,
+                    ),
+                    replace,
+                ],
+            )]
+        }
+        _ => vec![fix(
+            cause,
+            format!("Bring node {node} back or replace it"),
+            false,
+            vec![look, replace],
+        )],
+    }
+}
+
+/// A pull-through cache whose upstream refuses or throttles it.
+fn upstream_fixes(cause: Cause, pull: &PullLane) -> Vec<Fix> {
+    let prefix = pull.cache_prefix.as_deref().unwrap_or("PREFIX");
+    let upstream = pull.cache_upstream.as_deref().unwrap_or("the upstream");
+    let region = pull
+        .ecr
+        .as_ref()
+        .map(|e| e.region.clone())
+        .unwrap_or_else(|| "REGION".into());
+    let validate = step(
+        "Ask ECR whether the rule can use its upstream now.",
+        Some(format!(
+            "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {prefix} --region {region}"
+        )),
+    );
+    match cause {
+        Cause::PullThroughCacheUpstreamAuthFailed => vec![fix(
+            cause,
+            format!("Give cache rule {prefix} working credentials for {upstream}"),
+            false,
+            vec![
+                step(
+                    "The rule's credentials live in a Secrets Manager secret whose name starts with ecr-pullthroughcache/ (username and accessToken). Put a valid token into it, or point the rule at another secret.",
+                    Some(format!(
+                        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --region {region} --credential-arn SECRET_ARN"
+                    )),
+                ),
+                validate,
+            ],
+        )],
+        _ => vec![fix(
+            cause,
+            format!("Stop {upstream} throttling cache rule {prefix}"),
+            false,
+            vec![
+                step(
+                    format!(
+                        "{upstream} limits pulls: give the rule credentials with a higher limit, cache the tags before scaling out, or stagger node launches. The kubelet retries with back-off."
+                    ),
+                    None,
+                ),
+                validate,
+            ],
+        )],
+    }
+}
+
 /// The single existing pull-identity role, for fixes that edit it.
 fn pull_identity_role<'a>(subject: &Subject<'a>, pull: &PullLane) -> Option<&'a Role> {
     let arn = pull.access.first().map(|(arn, _)| arn.clone())?;
@@ -580,14 +700,17 @@ fn inline_policy<'a>(role: &'a Role, name: &str) -> Option<&'a PolicyDocument> {
         .and_then(|(_, d)| d.as_ref().ok())
 }
 
-fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, import: bool) -> Vec<Fix> {
+fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull) -> Vec<Fix> {
     let account = arn::account_of(&role.arn).unwrap_or_default();
     let partition = arn::partition_of(&role.arn);
     let current = inline_policy(role, SCOPED_POLICY_NAME);
-    let proposed = documents::scoped_pull_policy(current, &ecr.repository_arn(), import);
+    let proposed = documents::scoped_pull_policy(current, &ecr.repository_arn(), cache);
     let why = match cause {
         Cause::AuthTokenNotWildcard => {
             "ecr:GetAuthorizationToken has no resource-level permissions: it must be allowed on \"*\"."
+        }
+        Cause::PullThroughCacheImportMissing if cache == CachePull::CreateAndImport => {
+            "The first pull through a pull-through cache creates the repository and imports the image: it needs ecr:CreateRepository and ecr:BatchImportUpstreamImage (from the role's policies or the registry policy)."
         }
         Cause::PullThroughCacheImportMissing => {
             "A pull-through cache pull of an image not yet cached needs ecr:BatchImportUpstreamImage."
@@ -596,55 +719,58 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, import: bool) -> 
             "The pull identity needs ecr:GetAuthorizationToken on \"*\" and ecr:BatchGetImage + ecr:GetDownloadUrlForLayer on the repository."
         }
     };
-    vec![
-        fix(
-            cause,
-            format!(
-                "Allow role {} to pull from {} only",
-                role.name, ecr.repository
+    let scoped = fix(
+        cause,
+        format!(
+            "Allow role {} to pull from {} only",
+            role.name, ecr.repository
+        ),
+        true,
+        vec![applied(
+            document_step(
+                format!(
+                    "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
+                ),
+                format!(
+                    "aws iam put-role-policy --role-name {} --policy-name {SCOPED_POLICY_NAME} --policy-document file://{SCOPED_POLICY_NAME}.json",
+                    role.name
+                ),
+                current,
+                &proposed,
             ),
-            true,
-            vec![applied(
-                document_step(
-                    format!(
-                        "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
-                    ),
-                    format!(
-                        "aws iam put-role-policy --role-name {} --policy-name {SCOPED_POLICY_NAME} --policy-document file://{SCOPED_POLICY_NAME}.json",
-                        role.name
-                    ),
-                    current,
-                    &proposed,
+            Apply::PutRolePolicy {
+                account: account.clone(),
+                role: role.name.clone(),
+                policy_name: SCOPED_POLICY_NAME.to_string(),
+            },
+        )],
+    );
+    // The managed policy holds no ecr:CreateRepository: it cannot fix a cache's first pull.
+    if cache == CachePull::CreateAndImport {
+        return vec![scoped];
+    }
+    let attach = fix(
+        cause,
+        format!("Attach {PULL_ONLY} to role {}", role.name),
+        true,
+        vec![applied(
+            step(
+                format!(
+                    "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
                 ),
-                Apply::PutRolePolicy {
-                    account: account.clone(),
-                    role: role.name.clone(),
-                    policy_name: SCOPED_POLICY_NAME.to_string(),
-                },
-            )],
-        ),
-        fix(
-            cause,
-            format!("Attach {PULL_ONLY} to role {}", role.name),
-            true,
-            vec![applied(
-                step(
-                    format!(
-                        "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
-                    ),
-                    Some(format!(
-                        "aws iam attach-role-policy --role-name {} --policy-arn arn:{partition}:iam::aws:policy/{PULL_ONLY}",
-                        role.name
-                    )),
-                ),
-                Apply::AttachRolePolicy {
-                    account,
-                    role: role.name.clone(),
-                    policy_arn: format!("arn:{partition}:iam::aws:policy/{PULL_ONLY}"),
-                },
-            )],
-        ),
-    ]
+                Some(format!(
+                    "aws iam attach-role-policy --role-name {} --policy-arn arn:{partition}:iam::aws:policy/{PULL_ONLY}",
+                    role.name
+                )),
+            ),
+            Apply::AttachRolePolicy {
+                account,
+                role: role.name.clone(),
+                policy_arn: format!("arn:{partition}:iam::aws:policy/{PULL_ONLY}"),
+            },
+        )],
+    );
+    vec![scoped, attach]
 }
 
 fn role_missing(identity: &IdentityLane) -> Vec<Fix> {

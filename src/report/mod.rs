@@ -257,6 +257,11 @@ kebab_enum!(
         NetworkUnreachable = "network-unreachable",
         LayerDownloadDenied = "layer-download-denied",
         RateLimited = "rate-limited",
+        NodeDiskFull = "node-disk-full",
+        NodeNotReady = "node-not-ready",
+        PullThroughCacheUpstreamAuthFailed = "pull-through-cache-upstream-auth-failed",
+        PullThroughCacheUpstreamRateLimited = "pull-through-cache-upstream-rate-limited",
+        SandboxImageNotCached = "sandbox-image-not-cached",
     }
 );
 

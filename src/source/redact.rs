@@ -117,7 +117,10 @@ impl Redactor {
             }
         };
         for s in &strings {
-            for account in twelve_digit_runs(s) {
+            // AWS's own registries are public structure, not the user's: kept.
+            let aws_owned =
+                |a: &String| crate::ecr::reference::AWS_EKS_REGISTRIES.contains(&a.as_str());
+            for account in twelve_digit_runs(s).into_iter().filter(|a| !aws_owned(a)) {
                 let n = accounts.len() as u64 + 1;
                 accounts
                     .entry(account)

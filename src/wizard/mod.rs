@@ -622,7 +622,8 @@ impl Draft<'_> {
                 tag: Some("latest".into()),
                 digest: None,
             };
-            let access = crate::chain::access::pull_access(self.facts, r, &image, false);
+            let access =
+                crate::chain::access::pull_access(self.facts, r, &image, Default::default());
             match (access.identity.status, access.repository.cause) {
                 (Status::Ok, None) => {
                     self.check(Status::Ok, format!("{} may pull from {}", r.name, key.name))
@@ -675,7 +676,11 @@ impl Draft<'_> {
             })
             .and_then(|(_, d)| d.clone().ok());
         let proposed = missing.iter().fold(current.clone(), |policy, repo| {
-            Some(documents::scoped_pull_policy(policy.as_ref(), repo, false))
+            Some(documents::scoped_pull_policy(
+                policy.as_ref(),
+                repo,
+                Default::default(),
+            ))
         });
         let Some(proposed) = proposed else { return };
         self.writes.push(document_write(

@@ -38,6 +38,11 @@ pub struct World {
     pub access_entries: Option<Vec<Value>>,
     /// Pull-through cache rules per registry, when the scenario has them.
     pub cache_rules: Option<Vec<Value>>,
+    /// ECR's validation of each cache rule the scenario knows, by (registry, prefix).
+    pub cache_validations: BTreeMap<(String, String), Value>,
+    /// Registry policies the scenario knows, by (registry, Region); `None`: none (moto would
+    /// answer for a registry the scenario says nothing about).
+    pub registry_policies: BTreeMap<(String, String), Option<String>>,
     /// Audiences added to OIDC providers (moto answers AddClientIDToOpenIDConnectProvider with a
     /// 500), by provider ARN: shown in GetOpenIDConnectProvider beside moto's own.
     pub added_client_ids: BTreeMap<String, Vec<String>>,
@@ -302,6 +307,33 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
                     .contains(&(registry.clone(), repository.clone())) =>
             {
                 return refuse(&format!("the policy of {repository}"));
+            }
+            "ecr:ValidatePullThroughCacheRule" => {
+                let prefix = json_body["ecrRepositoryPrefix"].as_str().unwrap_or("");
+                return match world
+                    .cache_validations
+                    .get(&(registry.clone(), prefix.to_string()))
+                {
+                    Some(answer) => ok(answer.clone()),
+                    None => refuse(&format!("the validation of cache rule {prefix}")),
+                };
+            }
+            "ecr:GetRegistryPolicy" => {
+                let known = world
+                    .registry_policies
+                    .iter()
+                    .find(|((_, r), _)| *r == region);
+                return match known {
+                    Some(((registry, _), Some(text))) => {
+                        ok(json!({"registryId": registry, "policyText": text}))
+                    }
+                    Some((_, None)) => error(
+                        &service,
+                        "RegistryPolicyNotFoundException",
+                        "the registry has no policy",
+                    ),
+                    None => refuse(&format!("the registry policy in {region}")),
+                };
             }
             "ecr:DescribePullThroughCacheRules" => {
                 return match &world.cache_rules {

@@ -333,6 +333,19 @@ fn world(facts: &Facts, cluster: &str) -> World {
                 .map(|r| json!({"ecrRepositoryPrefix": r.ecr_repository_prefix, "upstreamRegistryUrl": r.upstream_registry_url, "registryId": r.registry_id}))
                 .collect()
         }),
+        cache_validations: facts
+            .cache_rule_validations
+            .iter()
+            .map(|(key, v)| (key.clone(), serde_json::to_value(v).unwrap()))
+            .collect(),
+        registry_policies: facts
+            .registry_policies
+            .iter()
+            .map(|(key, policy)| {
+                let text = policy.as_ref().map(|p| p.as_ref().unwrap().to_pretty_json());
+                (key.clone(), text)
+            })
+            .collect(),
         added_client_ids: Default::default(),
         compute_config: facts
             .cluster

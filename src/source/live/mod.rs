@@ -193,12 +193,31 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     } else {
         Vec::new()
     };
-    let ((managed, managed_found), cache_found) = tokio::join!(
+    let own = own_registries(&cache_registries, &caller_account);
+    let ((managed, managed_found), (rules, cache_found), registry_found) = tokio::join!(
         read::managed_policies(aws, &policy_arns),
         read::cache_rules(aws, &cache_registries),
+        read::registry_policies(aws, &own),
     );
-    found.merge(managed_found);
-    found.merge(cache_found);
+    for part in [managed_found, cache_found, registry_found] {
+        found.merge(part);
+    }
+    // The rules that serve an image being diagnosed, in one's own registry: validated once each.
+    let serving: BTreeSet<read::CacheRule> = rules
+        .into_iter()
+        .filter(|r| r.registry == caller_account)
+        .filter(|r| {
+            images.iter().any(|e| {
+                e.account == r.registry
+                    && e.region == r.region
+                    && e.repository.starts_with(&format!("{}/", r.prefix))
+            })
+        })
+        .collect();
+    if !serving.is_empty() {
+        let rules: Vec<read::CacheRule> = serving.into_iter().collect();
+        found.merge(read::validate_cache_rules(aws, &rules).await);
+    }
     // Roles read one by one: a partial listing, so a role not read stays unknown.
     let details = AuthorizationDetails {
         roles,
@@ -217,6 +236,15 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
         captured_at: None,
     };
     Ok(Collected::new(source, found, "live"))
+}
+
+/// Of `registries`, those of the caller's account: `GetRegistryPolicy` reads only one's own.
+fn own_registries(registries: &[read::Registry], account: &str) -> Vec<read::Registry> {
+    registries
+        .iter()
+        .filter(|(registry, _)| registry == account)
+        .cloned()
+        .collect()
 }
 
 impl Collected {

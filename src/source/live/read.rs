@@ -70,10 +70,11 @@ impl Found {
 /// A registry in a Region.
 pub(super) type Registry = (String, String);
 
+/// A pod that cannot pull, or that is still being created (its sandbox image may be what fails).
 fn failing(pod: &Pod) -> bool {
     containers(pod).iter().any(|c| {
         c.waiting_reason()
-            .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r))
+            .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r) || r == "ContainerCreating")
     })
 }
 
@@ -1199,8 +1200,12 @@ pub(crate) async fn fetch_policy(
 
 /// Stage 5b: the pull-through cache rules of registries, which can explain a missing
 /// repository or image.
-pub(super) async fn cache_rules(aws: &aws::Aws, registries: &[Registry]) -> Found {
+pub(super) async fn cache_rules(
+    aws: &aws::Aws,
+    registries: &[Registry],
+) -> (Vec<CacheRule>, Found) {
     let mut found = Found::default();
+    let mut read = Vec::new();
     let answers = join_all(registries.iter().map(|(registry, region)| {
         let request = aws
             .ecr(region)
@@ -1213,24 +1218,100 @@ pub(super) async fn cache_rules(aws: &aws::Aws, registries: &[Registry]) -> Foun
         )
     }))
     .await;
-    for ((registry, _), result) in registries.iter().zip(answers) {
+    for ((registry, region), result) in registries.iter().zip(answers) {
         match result {
-            Ok(out) => found.push_document(&DescribePullThroughCacheRules {
-                pull_through_cache_rules: out
-                    .pull_through_cache_rules()
-                    .iter()
-                    .map(|r| PullThroughCacheRule {
-                        ecr_repository_prefix: r
-                            .ecr_repository_prefix()
-                            .unwrap_or_default()
-                            .to_string(),
-                        upstream_registry_url: r.upstream_registry_url().map(str::to_string),
-                        registry_id: Some(registry.clone()),
-                    })
-                    .collect(),
-                registry_id: Some(registry.clone()),
-            }),
+            Ok(out) => {
+                read.extend(out.pull_through_cache_rules().iter().map(|r| CacheRule {
+                    registry: registry.clone(),
+                    region: region.clone(),
+                    prefix: r.ecr_repository_prefix().unwrap_or_default().to_string(),
+                }));
+                found.push_document(&DescribePullThroughCacheRules {
+                    pull_through_cache_rules: out
+                        .pull_through_cache_rules()
+                        .iter()
+                        .map(|r| PullThroughCacheRule {
+                            ecr_repository_prefix: r
+                                .ecr_repository_prefix()
+                                .unwrap_or_default()
+                                .to_string(),
+                            upstream_registry_url: r.upstream_registry_url().map(str::to_string),
+                            registry_id: Some(registry.clone()),
+                        })
+                        .collect(),
+                    registry_id: Some(registry.clone()),
+                })
+            }
             Err(e) => found.gaps.error(&scope::pull_through(registry), &e.message),
+        }
+    }
+    (read, found)
+}
+
+/// Stage 5c: the registry permissions policies of registries with cache rules: they can grant
+/// what a pull-through cache does for the puller. A registry without one is a fact.
+pub(super) async fn registry_policies(aws: &aws::Aws, registries: &[Registry]) -> Found {
+    let mut found = Found::default();
+    let answers = join_all(registries.iter().map(|(registry, region)| {
+        let request = aws.ecr(region).get_registry_policy();
+        aws.call("ecr:GetRegistryPolicy", registry, request.send())
+    }))
+    .await;
+    for ((registry, region), result) in registries.iter().zip(answers) {
+        let policy_text = match result {
+            Ok(out) => out.policy_text().map(str::to_string),
+            Err(e) if e.is(&["RegistryPolicyNotFoundException"]) => None,
+            Err(e) => {
+                let scope = scope::registry_policy(registry, region);
+                found.gaps.error(&scope, &e.message);
+                continue;
+            }
+        };
+        found.push_document(&GetRegistryPolicy {
+            registry_id: registry.clone(),
+            policy_text,
+            region: Some(region.clone()),
+        });
+    }
+    found
+}
+
+/// A pull-through cache rule as read: its registry, Region and prefix.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct CacheRule {
+    pub registry: String,
+    pub region: String,
+    pub prefix: String,
+}
+
+/// Stage 6 (only for images under a cache rule): ECR's own check that each rule can use its
+/// upstream. It reads the rule's credentials itself; pulldoctor never reads the secret.
+pub(super) async fn validate_cache_rules(aws: &aws::Aws, rules: &[CacheRule]) -> Found {
+    let mut found = Found::default();
+    let answers = join_all(rules.iter().map(|rule| {
+        let request = aws
+            .ecr(&rule.region)
+            .validate_pull_through_cache_rule()
+            .registry_id(&rule.registry)
+            .ecr_repository_prefix(&rule.prefix);
+        aws.call(
+            "ecr:ValidatePullThroughCacheRule",
+            &rule.prefix,
+            request.send(),
+        )
+    }))
+    .await;
+    for (rule, result) in rules.iter().zip(answers) {
+        match result {
+            Ok(out) => found.push_document(&ValidatePullThroughCacheRule {
+                ecr_repository_prefix: rule.prefix.clone(),
+                registry_id: rule.registry.clone(),
+                upstream_registry_url: out.upstream_registry_url().map(str::to_string),
+                is_valid: out.is_valid(),
+                failure: out.failure().map(str::to_string),
+            }),
+            // Not knowing leaves the event to tell; a refusal is a problem, not a verdict.
+            Err(e) => found.gaps.problems.push(e.message),
         }
     }
     found

@@ -1,0 +1,207 @@
+//! Failures rebuilt from public reports (assets/scenarios/causes/real-world.yaml and
+//! pull-through-cache.yaml): beyond their verdicts, which the scenario suite checks, what the
+//! user is told — advice that fits the registry, what remains when every readable policy allows a
+//! refused pull, and the pull-through cache's first pull.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use pulldoctor::diagnose::{Selection, diagnose};
+use pulldoctor::facts::Facts;
+use pulldoctor::report::{Finding, Report};
+use pulldoctor::source::{self, bundle};
+use std::path::Path;
+
+fn facts_of(name: &str) -> Facts {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/scenarios/causes/{name}"));
+    source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot")
+}
+
+fn report_of(facts: &Facts) -> Report {
+    diagnose(
+        facts,
+        &Selection {
+            all: true,
+            ..Default::default()
+        },
+    )
+}
+
+fn finding<'a>(report: &'a Report, pod: &str) -> &'a Finding {
+    report
+        .findings
+        .iter()
+        .find(|f| f.pod.as_deref() == Some(pod))
+        .unwrap_or_else(|| panic!("no finding for {pod}"))
+}
+
+#[test]
+fn network_advice_fits_where_the_pull_goes() {
+    let report = report_of(&facts_of("real-world.yaml"));
+    // Public ECR has no VPC endpoint: the advice is a route to the internet, not endpoints.
+    let public = &finding(&report, "public-ecr").summary;
+    assert!(
+        public.contains("no VPC endpoint") && public.contains("route to the internet"),
+        "{public}"
+    );
+    assert!(
+        !public.contains("ecr.dkr") && !public.contains("ecr.api"),
+        "{public}"
+    );
+    // A cache that sent the download to its upstream's CDN: that host, and the internet.
+    let cdn = &finding(&report, "cdn-redirect").summary;
+    assert!(
+        cdn.contains("production.cloudflare.docker.com") && cdn.contains("route to the internet"),
+        "{cdn}"
+    );
+    assert!(!cdn.contains("ecr.api"), "{cdn}");
+    // A private registry keeps the endpoint advice.
+    let timeout = &finding(&report, "not-ready");
+    assert_eq!(timeout.cause.map(|c| c.as_str()), Some("node-not-ready"));
+    let network = timeout
+        .links
+        .iter()
+        .find(|l| l.id.as_str() == "network")
+        .unwrap();
+    assert!(network.summary.contains("ecr.dkr"), "{}", network.summary);
+}
+
+#[test]
+fn a_refused_pull_that_every_readable_policy_allows_names_what_remains() {
+    let report = report_of(&facts_of("real-world.yaml"));
+    let f = finding(&report, "forbidden-all-fine");
+    assert_eq!(f.verdict.as_str(), "unknown");
+    for remaining in [
+        "SERVICE_CONTROL_POLICY",
+        "RESOURCE_CONTROL_POLICY",
+        "VpcEndpoints[].PolicyDocument",
+        "matchImages",
+    ] {
+        assert!(
+            f.summary.contains(remaining),
+            "{remaining} in {}",
+            f.summary
+        );
+    }
+    assert!(f.fixes.is_empty(), "no fix for a link that is not broken");
+}
+
+#[test]
+fn node_trouble_names_the_node_and_is_neither_iam_nor_network() {
+    let report = report_of(&facts_of("real-world.yaml"));
+    let disk = finding(&report, "disk-full");
+    assert!(disk.summary.contains("node n-disk"), "{}", disk.summary);
+    let pod_link = disk.links.iter().find(|l| l.id.as_str() == "pod").unwrap();
+    assert!(
+        pod_link
+            .evidence
+            .iter()
+            .any(|e| e.contains("DiskPressure=True")),
+        "{:?}",
+        pod_link.evidence
+    );
+    let commands: Vec<&str> = disk.fixes[0]
+        .steps
+        .iter()
+        .filter_map(|s| s.command.as_deref())
+        .collect();
+    assert!(
+        commands.contains(&"kubectl describe node n-disk"),
+        "{commands:?}"
+    );
+    assert!(!disk.fixes[0].writes, "nodes are guided, never written");
+}
+
+#[test]
+fn a_first_pull_through_the_cache_needs_create_and_import_rights() {
+    let facts = facts_of("pull-through-cache.yaml");
+    let report = report_of(&facts);
+    let first = finding(&report, "first-readonly");
+    assert!(!first.summary.contains("probably"), "{}", first.summary);
+    let image = first
+        .links
+        .iter()
+        .find(|l| l.id.as_str() == "image")
+        .unwrap();
+    assert!(
+        image.summary.contains("creates the repository"),
+        "{}",
+        image.summary
+    );
+    // The managed policy has no ecr:CreateRepository: the one fix is the scoped policy with both.
+    assert_eq!(first.fixes.len(), 1, "{:#?}", first.fixes);
+    let document = first.fixes[0].steps[0].document.as_deref().unwrap();
+    assert!(
+        document.contains("ecr:CreateRepository")
+            && document.contains("ecr:BatchImportUpstreamImage"),
+        "{document}"
+    );
+    // The registry policy counts: granted there, the same pull is in order.
+    assert_eq!(
+        finding(&report, "first-registry-grant").verdict.as_str(),
+        "ok"
+    );
+    // Unread, it is unknown — not "missing".
+    let mut unread = facts.clone();
+    unread.registry_policies.clear();
+    let report = report_of(&unread);
+    let f = finding(&report, "first-pullonly");
+    assert_eq!(f.verdict.as_str(), "unknown", "{}", f.summary);
+    let permissions = f
+        .links
+        .iter()
+        .find(|l| l.id.as_str() == "pull-permissions")
+        .unwrap();
+    assert!(
+        permissions.summary.contains("aws ecr get-registry-policy"),
+        "{}",
+        permissions.summary
+    );
+}
+
+#[test]
+fn a_sandbox_image_that_cannot_be_pulled_is_a_finding_of_its_own() {
+    let report = report_of(&facts_of("sandbox.yaml"));
+    let sandbox: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.container == "(sandbox)")
+        .collect();
+    assert_eq!(
+        sandbox.len(),
+        3,
+        "one per pod whose sandbox cannot be pulled"
+    );
+    let gc = sandbox
+        .iter()
+        .find(|f| f.pod.as_deref() == Some("gc"))
+        .unwrap();
+    assert_eq!(
+        gc.image,
+        "602401143452.dkr.ecr.ap-south-1.amazonaws.com/eks/pause:3.5"
+    );
+    assert_eq!(gc.state, "ContainerCreating");
+    // AWS's registry is not read, nor called unknown: every account may pull from it.
+    let repository = gc
+        .links
+        .iter()
+        .find(|l| l.id.as_str() == "repository")
+        .unwrap();
+    assert_eq!(
+        repository.status.as_str(),
+        "skipped",
+        "{}",
+        repository.summary
+    );
+    let commands: Vec<&str> = gc.fixes[0]
+        .steps
+        .iter()
+        .filter_map(|s| s.command.as_deref())
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("sudo crictl pull --creds")
+                && c.ends_with(" 602401143452.dkr.ecr.ap-south-1.amazonaws.com/eks/pause:3.5")),
+        "{commands:?}"
+    );
+}
