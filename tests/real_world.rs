@@ -205,3 +205,34 @@ fn a_sandbox_image_that_cannot_be_pulled_is_a_finding_of_its_own() {
         "{commands:?}"
     );
 }
+
+/// imagePullSecrets show on the pull with when and by whom they were last written; a Secret's
+/// data is never kept, even when the input carries it.
+#[test]
+fn pull_secrets_are_metadata_only_and_the_kubelet_tries_them_all() {
+    let facts = facts_of("pull-secrets.yaml");
+    assert_eq!(facts.secrets.len(), 2);
+    let held = format!("{facts:?}");
+    assert!(!held.contains("eyJhdXRocyI6e319"), "secret data was kept");
+    let report = report_of(&facts);
+    // The node role pulls; a stale token beside it is a warning, not the cause.
+    let stale = finding(&report, "stale-secret");
+    assert_eq!(stale.verdict.as_str(), "warning");
+    assert!(stale.summary.contains("ecr-static"), "{}", stale.summary);
+    // Both fail: the node role is the broken link, and the secret is named beside it.
+    let both = finding(&report, "both-fail");
+    let permissions = both
+        .links
+        .iter()
+        .find(|l| l.id.as_str() == "pull-permissions")
+        .unwrap();
+    assert_eq!(permissions.status.as_str(), "broken");
+    assert!(
+        permissions
+            .evidence
+            .iter()
+            .any(|e| e.contains("ecr-static") && e.contains("kubectl-create")),
+        "{:?}",
+        permissions.evidence
+    );
+}

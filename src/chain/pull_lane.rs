@@ -228,6 +228,7 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
     lane.links.insert(LinkId::RepositoryPolicy, repo_policy);
     lane.access = access;
     aws_owned_registry(&mut lane, subject, &ecr);
+    pull_secrets(&mut lane, subject);
     lane.ecr = Some(ecr);
     lane
 }
@@ -299,6 +300,84 @@ fn pod(subject: &Subject<'_>) -> Outcome {
             Status::Ok,
             format!("container {} is {}", subject.container, subject.state),
         ),
+    }
+}
+
+/// An ECR token lives 12 hours; a static one in a Secret is dead after that.
+const ECR_TOKEN_HOURS: i64 = 12;
+
+/// The pod's `imagePullSecrets` (metadata only: name, when and by whom last written). The
+/// kubelet tries each of them besides the node's credentials, so they show on the pull; a static
+/// ECR token in one expired 12 hours after it was written — harmless while the node's
+/// credentials work, a warning to clean up.
+fn pull_secrets(lane: &mut PullLane, subject: &Subject<'_>) {
+    let Some(pod) = subject.pod else { return };
+    let names: Vec<&str> = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.as_str())
+        .collect();
+    if names.is_empty() || !matches!(subject.image_ref, Ok(ImageRef::Ecr(_))) {
+        return;
+    }
+    let now = subject.facts.observed_at();
+    let mut evidence = Vec::new();
+    let mut stale = Vec::new();
+    for name in names {
+        match subject.facts.secret(&subject.namespace, name) {
+            Fact::Known(meta) => {
+                let (written, by) = last_write(meta);
+                let hours = match (now, written) {
+                    (Some(now), Some(at)) => Some((now.as_second() - at.as_second()) / 3600),
+                    _ => None,
+                };
+                if hours.is_some_and(|h| h >= ECR_TOKEN_HOURS) {
+                    stale.push(name.to_string());
+                }
+                evidence.push(format!(
+                    "imagePullSecrets {name}: last written {}{} by {}",
+                    written.map_or("at an unknown time".to_string(), |t| t.to_string()),
+                    hours.map_or(String::new(), |h| format!(" ({h} h before this input)")),
+                    by.unwrap_or("an unknown writer")
+                ));
+            }
+            Fact::Absent => evidence.push(format!(
+                "imagePullSecrets {name} does not exist: the kubelet skips it"
+            )),
+            Fact::Unknown(why) => evidence.push(format!("imagePullSecrets {name}: {why}")),
+        }
+    }
+    let Some(link) = lane.links.get_mut(&LinkId::PullPermissions) else {
+        return;
+    };
+    link.evidence.extend(evidence);
+    if link.status == Status::Ok && !stale.is_empty() {
+        link.status = Status::Warning;
+        link.summary = format!(
+            "{}; imagePullSecrets {} was last written more than {ECR_TOKEN_HOURS} h ago, so an ECR token in it has expired: the kubelet tries it besides the node's credentials, harmless while they work — remove it, or let something refresh it",
+            link.summary,
+            stale.join(", ")
+        );
+    }
+}
+
+/// When a Secret was last written and by whom: its newest managed-fields entry, else its
+/// creation.
+fn last_write(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> (Option<k8s_openapi::jiff::Timestamp>, Option<&str>) {
+    let newest = meta
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|f| Some((f.time.as_ref()?.0, f.manager.as_deref())))
+        .max_by_key(|(t, _)| *t);
+    match newest {
+        Some((at, by)) => (Some(at), by),
+        None => (meta.creation_timestamp.as_ref().map(|t| t.0), None),
     }
 }
 

@@ -422,6 +422,15 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
                 .service_accounts
                 .insert((ns, sa.metadata.name.clone().unwrap_or_default()), sa);
         }
+        // Only the metadata is kept: whatever data a bundle's Secret carries is never read.
+        "Secret" => {
+            let meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta =
+                parse(&value["metadata"], &what)?;
+            facts.secret_namespaces.insert(namespace.to_string());
+            facts
+                .secrets
+                .insert((namespace.to_string(), name.to_string()), meta);
+        }
         "Node" => {
             let node: Node = parse_lenient(value, &what, problems)?;
             facts

@@ -10,6 +10,7 @@ mod refresh;
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
 use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,6 +134,10 @@ pub struct Facts {
     pub repository_policies: BTreeMap<RepoKey, Option<Result<PolicyDocument, String>>>,
     /// Pull-through cache rules per registry account, when read.
     pub pull_through_rules: BTreeMap<String, Vec<aws::PullThroughCacheRule>>,
+    /// Secrets by (namespace, name), metadata only: pulldoctor never holds a secret's data.
+    pub secrets: BTreeMap<(String, String), ObjectMeta>,
+    /// Namespaces whose Secrets were listed (an unlisted name there is absent).
+    pub secret_namespaces: BTreeSet<String>,
     /// Validations of pull-through cache rules, by (registry, prefix).
     pub cache_rule_validations: BTreeMap<(String, String), aws::ValidatePullThroughCacheRule>,
     /// Registry permissions policies by (registry, Region); `None`: the registry has none. They
@@ -176,6 +181,9 @@ pub mod scope {
     }
     pub fn repository_policy(registry: &str, region: &str, repository: &str) -> String {
         format!("repository-policy/{registry}/{region}/{repository}")
+    }
+    pub fn secrets(namespace: &str) -> String {
+        format!("secrets/{namespace}")
     }
     pub fn registry_policy(registry: &str, region: &str) -> String {
         format!("registry-policy/{registry}/{region}")
@@ -358,6 +366,32 @@ impl Facts {
                 ),
             ),
         }
+    }
+
+    /// A Secret's metadata.
+    pub fn secret(&self, namespace: &str, name: &str) -> Fact<&ObjectMeta> {
+        match self.secrets.get(&(namespace.to_string(), name.to_string())) {
+            Some(meta) => Fact::Known(meta),
+            None if self.secret_namespaces.contains(namespace)
+                || self.covered.contains(&scope::secrets(namespace)) =>
+            {
+                Fact::Absent
+            }
+            None => self.gap(
+                &scope::secrets(namespace),
+                format!("the Secrets of namespace {namespace} were not listed (pulldoctor reads their metadata only)"),
+            ),
+        }
+    }
+
+    /// The instant the input describes: when it was captured, else its latest event.
+    pub fn observed_at(&self) -> Option<k8s_openapi::jiff::Timestamp> {
+        let captured = self
+            .source
+            .captured_at
+            .as_deref()
+            .and_then(|t| t.parse().ok());
+        captured.or_else(|| self.events.iter().filter_map(|e| e.at).max())
     }
 
     /// The registry permissions policy of the registry of `key`.

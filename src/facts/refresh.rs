@@ -74,6 +74,8 @@ impl Facts {
             pull_through_rules,
             registry_policies,
             cache_rule_validations,
+            secrets,
+            secret_namespaces,
             covered,
             errors,
         } = fresh;
@@ -118,6 +120,8 @@ impl Facts {
         self.pull_through_rules.extend(pull_through_rules);
         self.registry_policies.extend(registry_policies);
         self.cache_rule_validations.extend(cache_rule_validations);
+        self.secrets.extend(secrets);
+        self.secret_namespaces.extend(secret_namespaces);
         self.covered.extend(covered);
         self.errors.extend(errors);
     }
@@ -166,6 +170,10 @@ impl Facts {
             ["repository-policy", _, _, _, ..] => {
                 self.repository_policies.remove(&repo(&parts));
             }
+            ["secrets", namespace] => {
+                self.secrets.retain(|(ns, _), _| ns != namespace);
+                self.secret_namespaces.remove(*namespace);
+            }
             ["registry-policy", registry, region] => {
                 self.registry_policies
                     .remove(&(registry.to_string(), region.to_string()));
@@ -202,6 +210,12 @@ impl Facts {
                 .service_account_namespaces
                 .iter()
                 .map(|ns| super::scope::service_accounts(ns)),
+        );
+        settled.extend(
+            fresh
+                .secret_namespaces
+                .iter()
+                .map(|ns| super::scope::secrets(ns)),
         );
         settled.extend(
             fresh

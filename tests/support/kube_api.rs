@@ -106,6 +106,7 @@ impl KubeApi {
 fn kind_of(plural: &str) -> Option<&'static str> {
     Some(match plural {
         "pods" => "Pod",
+        "secrets" => "Secret",
         "events" => "Event",
         "serviceaccounts" => "ServiceAccount",
         "nodes" => "Node",
@@ -144,6 +145,12 @@ fn field(object: &Value, path: &str) -> Option<String> {
 async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    // A metadata-only list, as kube-rs's list_metadata asks for it: no object bodies come back.
+    let metadata_only = request
+        .headers()
+        .get("accept")
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=PartialObjectMetadataList"));
     let uri = request.uri().clone();
     let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
@@ -208,6 +215,15 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
     let Some(kind) = kind_of(plural) else {
         return status(404, "NotFound", "unknown resource");
     };
+    // Secret data never leaves the stand-in: a read that is not metadata-only is refused, so a
+    // test sees any attempt.
+    if kind == "Secret" && !metadata_only {
+        return status(
+            403,
+            "Forbidden",
+            "the stand-in sends Secrets as metadata only",
+        );
+    }
     let selectors: Vec<(String, String)> = query
         .get("fieldSelector")
         .map(|s| {
@@ -292,16 +308,23 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         .iter()
         .skip(start)
         .take(limit)
-        .map(|o| (*o).clone())
+        .map(|o| match metadata_only {
+            true => json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": o["metadata"]}),
+            false => (*o).clone(),
+        })
         .collect();
     let next = start + page.len();
     let mut metadata = json!({"resourceVersion": "1"});
     if next < matching.len() {
         metadata["continue"] = Value::String(next.to_string());
     }
+    let (api_version, list_kind) = match metadata_only {
+        true => ("meta.k8s.io/v1", "PartialObjectMetadataList".to_string()),
+        false => ("v1", format!("{kind}List")),
+    };
     json_response(
         StatusCode::OK,
-        json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": metadata, "items": page}),
+        json!({"apiVersion": api_version, "kind": list_kind, "metadata": metadata, "items": page}),
     )
 }
 

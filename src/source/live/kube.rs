@@ -5,7 +5,8 @@
 use super::{Gaps, Limits};
 use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod, Secret, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
@@ -334,6 +335,22 @@ impl Kube {
             "serviceaccounts",
         )
         .await
+    }
+
+    /// The Secrets of a namespace, metadata only (names, times, who wrote them): the API server
+    /// sends no data, so no secret value ever reaches this process.
+    pub async fn secret_metadata(&self, namespace: &str) -> Result<Vec<ObjectMeta>, CallError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let params = ListParams::default();
+        let listed = self
+            .call(
+                &format!("list secrets (metadata only) in {namespace}"),
+                "list",
+                "secrets",
+                || api.list_metadata(&params),
+            )
+            .await?;
+        Ok(listed.items.into_iter().map(|i| i.metadata).collect())
     }
 
     pub async fn node(&self, name: &str) -> Result<Node, CallError> {

@@ -170,7 +170,18 @@ pub(super) async fn objects(session: &Session, read: &Pods, found: &mut Found) -
         .iter()
         .filter_map(|p| p.spec.as_ref()?.node_name.clone())
         .collect();
-    let (accounts, nodes, workloads) = tokio::join!(
+    // Namespaces whose pods name imagePullSecrets: their Secrets, metadata only.
+    let secret_namespaces: BTreeSet<String> = read
+        .pods
+        .iter()
+        .filter(|p| {
+            p.spec
+                .as_ref()
+                .is_some_and(|s| s.image_pull_secrets.as_ref().is_some_and(|l| !l.is_empty()))
+        })
+        .map(|p| namespace_of(p).to_string())
+        .collect();
+    let (accounts, nodes, workloads, secrets) = tokio::join!(
         join_all(namespaces.iter().map(|ns| kube.service_accounts(ns))),
         join_all(node_names.iter().map(|n| kube.node(n))),
         join_all(
@@ -178,7 +189,21 @@ pub(super) async fn objects(session: &Session, read: &Pods, found: &mut Found) -
                 .iter()
                 .map(|(kind, ns, name)| kube.workload(kind, ns, name))
         ),
+        join_all(secret_namespaces.iter().map(|ns| kube.secret_metadata(ns))),
     );
+    for (ns, result) in secret_namespaces.iter().zip(secrets) {
+        match result {
+            Ok(list) => {
+                found.gaps.covered(&scope::secrets(ns));
+                for metadata in list {
+                    found
+                        .items
+                        .push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata}));
+                }
+            }
+            Err(e) => kube::record(&mut found.gaps, &scope::secrets(ns), e),
+        }
+    }
     let mut out = Objects {
         service_accounts: Vec::new(),
         nodes: Vec::new(),
