@@ -904,3 +904,57 @@ async fn an_endless_answer_stops_at_the_cap() {
     endless.abort();
     let _ = std::fs::remove_file(&kubeconfig);
 }
+
+/// The network lane read live: the nodes' instances and each VPC once; EC2 refusing a read
+/// leaves the network link `unknown`, naming the call — never a guess from the event alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_path_is_read_once_per_vpc_and_a_refusal_is_unknown() {
+    let h = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/network-path.yaml"),
+    )
+    .await;
+    let run = |h: &Harness| tokio::task::block_in_place(|| h.live_report(&[]));
+    let (report, out) = run(&h);
+    completed(&h, &out, "network");
+    let ops = h.front.operations();
+    let count = |op: &str| ops.iter().filter(|o| *o == op).count();
+    assert_eq!(count("ec2:DescribeInstances"), 1, "{ops:?}");
+    // Five VPCs, each read whole once.
+    assert_eq!(count("ec2:DescribeRouteTables"), 5, "{ops:?}");
+    assert_eq!(count("ec2:DescribeVpcEndpoints"), 5, "{ops:?}");
+    let network = link(&report, "s3-not-on-table", "network");
+    assert_eq!(
+        network["cause"], "s3-gateway-not-on-route-table",
+        "{network}"
+    );
+
+    h.front.clear();
+    h.front.fault(
+        "ec2:DescribeVpcEndpoints",
+        "UnauthorizedOperation",
+        usize::MAX,
+    );
+    let (report, out) = run(&h);
+    completed(&h, &out, "endpoints refused");
+    let network = link(&report, "s3-not-on-table", "network");
+    assert_eq!(network["status"], "unknown", "{network}");
+    let summary = network["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("grant ec2:DescribeVpcEndpoints"),
+        "{summary}"
+    );
+
+    h.front.clear();
+    h.front
+        .fault("ec2:DescribeInstances", "UnauthorizedOperation", usize::MAX);
+    let (report, _) = run(&h);
+    let network = link(&report, "no-endpoints", "network");
+    assert_eq!(network["status"], "unknown", "{network}");
+    assert!(
+        network["summary"]
+            .as_str()
+            .unwrap()
+            .contains("ec2:DescribeInstances"),
+        "{network}"
+    );
+}

@@ -931,6 +931,18 @@ fn permissions(
 }
 
 fn network(subject: &Subject<'_>, destination: &Destination) -> Outcome {
+    // Observed facts decide where the registry did not answer at all; an answer (403, not
+    // found) proves the path.
+    let unanswered = matches!(
+        subject.pull_error,
+        None | Some(PullError::Network | PullError::Other)
+    );
+    if subject.failing
+        && unanswered
+        && let Some(observed) = super::network::observed(subject, destination)
+    {
+        return observed.with_evidence(event_evidence(subject));
+    }
     let evidence = event_evidence(subject);
     match subject.pull_error {
         Some(PullError::Network) => Outcome::broken(

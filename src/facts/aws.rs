@@ -410,3 +410,186 @@ pub struct PullThroughCacheRule {
     #[serde(default)]
     pub registry_id: Option<String>,
 }
+
+/// `aws ec2 describe-instances`: the nodes' instances (subnet, security groups, public IP).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeInstances {
+    #[serde(rename = "Reservations", default)]
+    pub reservations: Vec<Reservation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Reservation {
+    #[serde(rename = "Instances", default)]
+    pub instances: Vec<Instance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Instance {
+    pub instance_id: String,
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default)]
+    pub placement: Option<Placement>,
+    #[serde(default)]
+    pub public_ip_address: Option<String>,
+    #[serde(default)]
+    pub security_groups: Vec<GroupRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Placement {
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupRef {
+    pub group_id: String,
+}
+
+/// `aws ec2 describe-subnets`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeSubnets {
+    #[serde(rename = "Subnets", default)]
+    pub subnets: Vec<Subnet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Subnet {
+    pub subnet_id: String,
+    pub vpc_id: String,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub cidr_block: Option<String>,
+}
+
+/// `aws ec2 describe-route-tables`, with the VPC asked (every table of it).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeRouteTables {
+    #[serde(rename = "RouteTables", default)]
+    pub route_tables: Vec<RouteTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RouteTable {
+    pub route_table_id: String,
+    pub vpc_id: String,
+    #[serde(default)]
+    pub associations: Vec<RouteTableAssociation>,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RouteTableAssociation {
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub main: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Route {
+    #[serde(default)]
+    pub destination_cidr_block: Option<String>,
+    #[serde(default)]
+    pub destination_prefix_list_id: Option<String>,
+    #[serde(default)]
+    pub gateway_id: Option<String>,
+    #[serde(default)]
+    pub nat_gateway_id: Option<String>,
+    #[serde(default)]
+    pub transit_gateway_id: Option<String>,
+    #[serde(default)]
+    pub vpc_peering_connection_id: Option<String>,
+    #[serde(default)]
+    pub network_interface_id: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// `aws ec2 describe-vpc-endpoints`, with the VPC asked (every endpoint of it).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeVpcEndpoints {
+    #[serde(rename = "VpcEndpoints", default)]
+    pub vpc_endpoints: Vec<VpcEndpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VpcEndpoint {
+    pub vpc_endpoint_id: String,
+    pub vpc_id: String,
+    pub service_name: String,
+    #[serde(default)]
+    pub vpc_endpoint_type: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub private_dns_enabled: Option<bool>,
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
+    #[serde(default)]
+    pub route_table_ids: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<EndpointGroup>,
+    #[serde(default)]
+    pub policy_document: Option<String>,
+    /// The Region of the service, for a cross-Region endpoint.
+    #[serde(default)]
+    pub service_region: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointGroup {
+    pub group_id: String,
+}
+
+/// `aws ec2 describe-nat-gateways`, with the VPC asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeNatGateways {
+    #[serde(rename = "NatGateways", default)]
+    pub nat_gateways: Vec<NatGateway>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NatGateway {
+    pub nat_gateway_id: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+}
+
+/// `aws ec2 describe-vpc-attribute --attribute enableDnsSupport` (or `enableDnsHostnames`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeVpcAttribute {
+    pub vpc_id: String,
+    #[serde(default)]
+    pub enable_dns_support: Option<AttributeBoolean>,
+    #[serde(default)]
+    pub enable_dns_hostnames: Option<AttributeBoolean>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeBoolean {
+    #[serde(default)]
+    pub value: Option<bool>,
+}

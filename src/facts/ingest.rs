@@ -327,6 +327,53 @@ fn ingest_ecr(
         pending
             .manifests
             .extend(answer.images.into_iter().map(|m| (region.clone(), m)));
+    } else if has("Reservations") {
+        let answer: DescribeInstances = parse(value, "EC2 instances")?;
+        for instance in answer.reservations.into_iter().flat_map(|r| r.instances) {
+            facts
+                .ec2
+                .instances
+                .insert(instance.instance_id.clone(), instance);
+        }
+    } else if has("Subnets") {
+        let answer: DescribeSubnets = parse(value, "subnets")?;
+        for subnet in answer.subnets {
+            facts.ec2.subnets.insert(subnet.subnet_id.clone(), subnet);
+        }
+    } else if has("RouteTables") {
+        let answer: DescribeRouteTables = parse(value, "route tables")?;
+        for table in answer.route_tables {
+            facts
+                .ec2
+                .route_tables
+                .entry(table.vpc_id.clone())
+                .or_default()
+                .push(table);
+        }
+    } else if has("VpcEndpoints") {
+        let answer: DescribeVpcEndpoints = parse(value, "VPC endpoints")?;
+        for endpoint in answer.vpc_endpoints {
+            facts
+                .ec2
+                .endpoints
+                .entry(endpoint.vpc_id.clone())
+                .or_default()
+                .push(endpoint);
+        }
+    } else if has("NatGateways") {
+        let answer: DescribeNatGateways = parse(value, "NAT gateways")?;
+        for gateway in answer.nat_gateways {
+            let vpc = gateway.vpc_id.clone().unwrap_or_default();
+            facts.ec2.nat_gateways.entry(vpc).or_default().push(gateway);
+        }
+    } else if has("VpcId") && (has("EnableDnsSupport") || has("EnableDnsHostnames")) {
+        let answer: DescribeVpcAttribute = parse(value, "VPC attribute")?;
+        if let Some(v) = answer.enable_dns_support.and_then(|a| a.value) {
+            facts.ec2.dns_support.insert(answer.vpc_id.clone(), v);
+        }
+        if let Some(v) = answer.enable_dns_hostnames.and_then(|a| a.value) {
+            facts.ec2.dns_hostnames.insert(answer.vpc_id, v);
+        }
     } else if has("isValid") && has("ecrRepositoryPrefix") {
         let answer: ValidatePullThroughCacheRule = parse(value, "cache rule validation")?;
         facts.cache_rule_validations.insert(
@@ -678,6 +725,17 @@ fn settle(facts: &mut Facts, pending: Pending) {
         pull_through,
         registry_policies,
     } = pending;
+    // A VPC read whole holds no more endpoints, route tables or NAT gateways than it listed.
+    let vpcs: Vec<String> = facts
+        .covered
+        .iter()
+        .filter_map(|s| s.strip_prefix("ec2-vpc/").map(str::to_string))
+        .collect();
+    for vpc in vpcs {
+        facts.ec2.route_tables.entry(vpc.clone()).or_default();
+        facts.ec2.endpoints.entry(vpc.clone()).or_default();
+        facts.ec2.nat_gateways.entry(vpc).or_default();
+    }
     settle_iam(facts, authorization_details);
     settle_oidc(facts, provider_lists, provider_details);
     settle_ecr(

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod ingest;
 pub mod kube;
+pub mod network;
 mod refresh;
 
 use crate::iam::arn::{self, Arn};
@@ -134,6 +135,8 @@ pub struct Facts {
     pub repository_policies: BTreeMap<RepoKey, Option<Result<PolicyDocument, String>>>,
     /// Pull-through cache rules per registry account, when read.
     pub pull_through_rules: BTreeMap<String, Vec<aws::PullThroughCacheRule>>,
+    /// The nodes' network path, from EC2.
+    pub ec2: network::Ec2,
     /// Secrets by (namespace, name), metadata only: pulldoctor never holds a secret's data.
     pub secrets: BTreeMap<(String, String), ObjectMeta>,
     /// Namespaces whose Secrets were listed (an unlisted name there is absent).
@@ -181,6 +184,16 @@ pub mod scope {
     }
     pub fn repository_policy(registry: &str, region: &str, repository: &str) -> String {
         format!("repository-policy/{registry}/{region}/{repository}")
+    }
+    pub fn ec2_instance(id: &str) -> String {
+        format!("ec2-instance/{id}")
+    }
+    pub fn ec2_subnet(id: &str) -> String {
+        format!("ec2-subnet/{id}")
+    }
+    /// The route tables, endpoints and NAT gateways of a VPC.
+    pub fn ec2_vpc(vpc: &str) -> String {
+        format!("ec2-vpc/{vpc}")
     }
     pub fn secrets(namespace: &str) -> String {
         format!("secrets/{namespace}")

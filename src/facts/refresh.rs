@@ -76,6 +76,7 @@ impl Facts {
             cache_rule_validations,
             secrets,
             secret_namespaces,
+            ec2,
             covered,
             errors,
         } = fresh;
@@ -121,6 +122,7 @@ impl Facts {
         self.registry_policies.extend(registry_policies);
         self.cache_rule_validations.extend(cache_rule_validations);
         self.secrets.extend(secrets);
+        self.ec2.merge(ec2);
         self.secret_namespaces.extend(secret_namespaces);
         self.covered.extend(covered);
         self.errors.extend(errors);

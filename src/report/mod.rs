@@ -262,6 +262,12 @@ kebab_enum!(
         PullThroughCacheUpstreamAuthFailed = "pull-through-cache-upstream-auth-failed",
         PullThroughCacheUpstreamRateLimited = "pull-through-cache-upstream-rate-limited",
         SandboxImageNotCached = "sandbox-image-not-cached",
+        NoRouteToRegistry = "no-route-to-registry",
+        VpcEndpointMissing = "vpc-endpoint-missing",
+        VpcEndpointPrivateDnsDisabled = "vpc-endpoint-private-dns-disabled",
+        VpcEndpointNotInAz = "vpc-endpoint-not-in-az",
+        S3GatewayNotOnRouteTable = "s3-gateway-not-on-route-table",
+        VpcEndpointPolicyDenies = "vpc-endpoint-policy-denies",
     }
 );
 

@@ -38,6 +38,8 @@ pub struct World {
     pub access_entries: Option<Vec<Value>>,
     /// Pull-through cache rules per registry, when the scenario has them.
     pub cache_rules: Option<Vec<Value>>,
+    /// The EC2 facts of the scenario (its nodes' network path), when it has any.
+    pub ec2: Option<pulldoctor::facts::network::Ec2>,
     /// ECR's validation of each cache rule the scenario knows, by (registry, prefix).
     pub cache_validations: BTreeMap<(String, String), Value>,
     /// Registry policies the scenario knows, by (registry, Region); `None`: none (moto would
@@ -217,6 +219,13 @@ pub fn is_mutating(op: &str) -> bool {
 
 fn error(service: &str, code: &str, message: &str) -> Response {
     match service {
+        "ec2" => Response::builder()
+            .status(if code.contains("Throttl") || code.contains("RequestLimit") { 503 } else { 403 })
+            .header("content-type", "text/xml")
+            .body(Body::from(format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>front</RequestID></Response>"
+            )))
+            .unwrap(),
         "iam" | "sts" => Response::builder()
             .status(if code.contains("Throttl") { 400 } else { 403 })
             .header("content-type", "text/xml")
@@ -307,6 +316,14 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
                     .contains(&(registry.clone(), repository.clone())) =>
             {
                 return refuse(&format!("the policy of {repository}"));
+            }
+            op if op.starts_with("ec2:") => {
+                let action = op.trim_start_matches("ec2:");
+                // A scenario that says nothing of EC2 has an empty one: nothing to find.
+                let empty = pulldoctor::facts::network::Ec2::default();
+                let ec2 = world.ec2.as_ref().unwrap_or(&empty);
+                let answered = super::ec2_front::answer(action, &form(&body), ec2);
+                return answered.unwrap_or_else(|| refuse(&format!("EC2 {action}")));
             }
             "ecr:ValidatePullThroughCacheRule" => {
                 let prefix = json_body["ecrRepositoryPrefix"].as_str().unwrap_or("");

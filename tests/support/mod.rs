@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod aws_front;
+pub mod ec2_front;
 pub mod kube_api;
 pub mod terminal;
 
@@ -333,6 +334,7 @@ fn world(facts: &Facts, cluster: &str) -> World {
                 .map(|r| json!({"ecrRepositoryPrefix": r.ecr_repository_prefix, "upstreamRegistryUrl": r.upstream_registry_url, "registryId": r.registry_id}))
                 .collect()
         }),
+        ec2: (!facts.ec2.is_empty()).then(|| facts.ec2.clone()),
         cache_validations: facts
             .cache_rule_validations
             .iter()

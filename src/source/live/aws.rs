@@ -17,6 +17,8 @@ pub struct Aws {
     pub eks: aws_sdk_eks::Client,
     pub iam: aws_sdk_iam::Client,
     pub organizations: aws_sdk_organizations::Client,
+    /// In the cluster's Region: the nodes' network path.
+    pub ec2: aws_sdk_ec2::Client,
     ecr: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
     limits: Limits,
     /// Services that let a call time out: later calls to them fail at once, so an endpoint that
@@ -58,6 +60,7 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
         eks: aws_sdk_eks::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
         organizations: aws_sdk_organizations::Client::new(&config),
+        ec2: aws_sdk_ec2::Client::new(&config),
         ecr: Mutex::new(HashMap::new()),
         config,
         limits,

@@ -143,12 +143,14 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let wanted = read::pod_service_accounts(&pods);
     let namespace = options.namespace.as_deref();
     let aws = &session.aws;
-    let (account, (compute, compute_found), (identity_roles, identity_found), listings) = tokio::join!(
+    let (account, (compute, compute_found), (identity_roles, identity_found), listings, network) = tokio::join!(
         read::account(session),
         read::compute(session, &cluster, &pods, &objects),
         read::identities(session, &cluster, namespace, &wanted, &objects),
         read::listings(aws, &registries),
+        read::network(aws, &objects),
     );
+    found.merge(network);
     let (account, account_found) = account?;
     let (listings, listings_found) = listings;
     for part in [account_found, compute_found, identity_found, listings_found] {

@@ -1341,3 +1341,238 @@ pub(super) async fn validate_cache_rules(aws: &aws::Aws, rules: &[CacheRule]) ->
     }
     found
 }
+
+/// The instance ids of nodes (`spec.providerID` is `aws:///ZONE/i-…`).
+fn instance_ids(nodes: &[Node]) -> Vec<String> {
+    let mut ids: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
+        .filter(|p| p.starts_with("aws://"))
+        .filter_map(|p| p.rsplit('/').next())
+        .filter(|i| i.starts_with("i-"))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn vpc_filter(vpc: &str) -> ::aws_sdk_ec2::types::Filter {
+    ::aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build()
+}
+
+/// Stage 3e: the nodes' network path, from EC2 — their instances, then per VPC its subnets,
+/// route tables, endpoints, NAT gateways and DNS attributes (each VPC read whole, once).
+pub(super) async fn network(aws: &aws::Aws, objects: &Objects) -> Found {
+    let mut found = Found::default();
+    let ids = instance_ids(&objects.nodes);
+    if ids.is_empty() {
+        return found;
+    }
+    let ec2 = &aws.ec2;
+    let request = ec2.describe_instances().set_instance_ids(Some(ids.clone()));
+    let answer = match aws
+        .call(
+            "ec2:DescribeInstances",
+            "the nodes' instances",
+            request.send(),
+        )
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            ids.iter()
+                .for_each(|id| found.gaps.error(&scope::ec2_instance(id), &e.message));
+            return found;
+        }
+    };
+    let instances: Vec<Instance> = answer
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| Instance {
+            instance_id: i.instance_id().unwrap_or_default().to_string(),
+            subnet_id: i.subnet_id().map(str::to_string),
+            vpc_id: i.vpc_id().map(str::to_string),
+            placement: Some(Placement {
+                availability_zone: i
+                    .placement()
+                    .and_then(|p| p.availability_zone())
+                    .map(str::to_string),
+            }),
+            public_ip_address: i.public_ip_address().map(str::to_string),
+            security_groups: i
+                .security_groups()
+                .iter()
+                .filter_map(|g| {
+                    Some(GroupRef {
+                        group_id: g.group_id()?.to_string(),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    ids.iter()
+        .for_each(|id| found.gaps.covered(&scope::ec2_instance(id)));
+    let vpcs: BTreeSet<String> = instances.iter().filter_map(|i| i.vpc_id.clone()).collect();
+    found.push_document(&DescribeInstances {
+        reservations: vec![Reservation { instances }],
+    });
+    let parts = join_all(vpcs.iter().map(|vpc| vpc_path(aws, vpc))).await;
+    parts.into_iter().for_each(|part| found.merge(part));
+    found
+}
+
+/// One VPC, whole: subnets, route tables, endpoints, NAT gateways, DNS attributes.
+async fn vpc_path(aws: &aws::Aws, vpc: &str) -> Found {
+    use ::aws_sdk_ec2::types::VpcAttributeName;
+    let (ec2, mut found) = (&aws.ec2, Found::default());
+    let (subnets, tables, endpoints, gateways, dns, hostnames) = tokio::join!(
+        aws.call(
+            "ec2:DescribeSubnets",
+            vpc,
+            ec2.describe_subnets().filters(vpc_filter(vpc)).send()
+        ),
+        aws.call(
+            "ec2:DescribeRouteTables",
+            vpc,
+            ec2.describe_route_tables().filters(vpc_filter(vpc)).send()
+        ),
+        aws.call(
+            "ec2:DescribeVpcEndpoints",
+            vpc,
+            ec2.describe_vpc_endpoints().filters(vpc_filter(vpc)).send()
+        ),
+        aws.call(
+            "ec2:DescribeNatGateways",
+            vpc,
+            ec2.describe_nat_gateways().filter(vpc_filter(vpc)).send()
+        ),
+        aws.call(
+            "ec2:DescribeVpcAttribute",
+            vpc,
+            ec2.describe_vpc_attribute()
+                .vpc_id(vpc)
+                .attribute(VpcAttributeName::EnableDnsSupport)
+                .send()
+        ),
+        aws.call(
+            "ec2:DescribeVpcAttribute",
+            vpc,
+            ec2.describe_vpc_attribute()
+                .vpc_id(vpc)
+                .attribute(VpcAttributeName::EnableDnsHostnames)
+                .send()
+        ),
+    );
+    let (subnets, tables, endpoints, gateways) = match (subnets, tables, endpoints, gateways) {
+        (Ok(s), Ok(t), Ok(e), Ok(g)) => (s, t, e, g),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
+            found.gaps.error(&scope::ec2_vpc(vpc), &e.message);
+            return found;
+        }
+    };
+    found.gaps.covered(&scope::ec2_vpc(vpc));
+    found.push_document(&DescribeSubnets {
+        subnets: subnets
+            .subnets()
+            .iter()
+            .map(|s| Subnet {
+                subnet_id: s.subnet_id().unwrap_or_default().to_string(),
+                vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+                availability_zone: s.availability_zone().map(str::to_string),
+                cidr_block: s.cidr_block().map(str::to_string),
+            })
+            .collect(),
+    });
+    found.push_document(&DescribeRouteTables {
+        route_tables: tables.route_tables().iter().map(route_table).collect(),
+    });
+    found.push_document(&DescribeVpcEndpoints {
+        vpc_endpoints: endpoints.vpc_endpoints().iter().map(vpc_endpoint).collect(),
+    });
+    found.push_document(&DescribeNatGateways {
+        nat_gateways: gateways
+            .nat_gateways()
+            .iter()
+            .map(|g| NatGateway {
+                nat_gateway_id: g.nat_gateway_id().unwrap_or_default().to_string(),
+                state: g.state().map(|s| s.as_str().to_string()),
+                subnet_id: g.subnet_id().map(str::to_string),
+                vpc_id: g.vpc_id().map(str::to_string),
+            })
+            .collect(),
+    });
+    let flag = |v: Option<bool>| Some(AttributeBoolean { value: v });
+    if let Ok(out) = dns {
+        found.push_document(&DescribeVpcAttribute {
+            vpc_id: vpc.to_string(),
+            enable_dns_support: flag(out.enable_dns_support().and_then(|a| a.value())),
+            enable_dns_hostnames: None,
+        });
+    }
+    if let Ok(out) = hostnames {
+        found.push_document(&DescribeVpcAttribute {
+            vpc_id: vpc.to_string(),
+            enable_dns_support: None,
+            enable_dns_hostnames: flag(out.enable_dns_hostnames().and_then(|a| a.value())),
+        });
+    }
+    found
+}
+
+fn route_table(t: &::aws_sdk_ec2::types::RouteTable) -> RouteTable {
+    RouteTable {
+        route_table_id: t.route_table_id().unwrap_or_default().to_string(),
+        vpc_id: t.vpc_id().unwrap_or_default().to_string(),
+        associations: t
+            .associations()
+            .iter()
+            .map(|a| RouteTableAssociation {
+                subnet_id: a.subnet_id().map(str::to_string),
+                main: a.main().unwrap_or(false),
+            })
+            .collect(),
+        routes: t
+            .routes()
+            .iter()
+            .map(|r| Route {
+                destination_cidr_block: r.destination_cidr_block().map(str::to_string),
+                destination_prefix_list_id: r.destination_prefix_list_id().map(str::to_string),
+                gateway_id: r.gateway_id().map(str::to_string),
+                nat_gateway_id: r.nat_gateway_id().map(str::to_string),
+                transit_gateway_id: r.transit_gateway_id().map(str::to_string),
+                vpc_peering_connection_id: r.vpc_peering_connection_id().map(str::to_string),
+                network_interface_id: r.network_interface_id().map(str::to_string),
+                state: r.state().map(|s| s.as_str().to_string()),
+            })
+            .collect(),
+    }
+}
+
+fn vpc_endpoint(e: &::aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
+    VpcEndpoint {
+        vpc_endpoint_id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+        vpc_id: e.vpc_id().unwrap_or_default().to_string(),
+        service_name: e.service_name().unwrap_or_default().to_string(),
+        vpc_endpoint_type: e.vpc_endpoint_type().map(|t| t.as_str().to_string()),
+        state: e.state().map(|s| s.as_str().to_string()),
+        private_dns_enabled: e.private_dns_enabled(),
+        subnet_ids: e.subnet_ids().to_vec(),
+        route_table_ids: e.route_table_ids().to_vec(),
+        groups: e
+            .groups()
+            .iter()
+            .filter_map(|g| {
+                Some(EndpointGroup {
+                    group_id: g.group_id()?.to_string(),
+                })
+            })
+            .collect(),
+        policy_document: e.policy_document().map(str::to_string),
+        service_region: e.service_region().map(str::to_string),
+    }
+}

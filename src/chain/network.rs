@@ -1,0 +1,444 @@
+//! The network link from observed facts: the node's instance and subnet, the route its subnet's
+//! table gives to the internet (NAT, internet gateway), and the VPC's endpoints for the
+//! registry's Region (ecr.api for the token, ecr.dkr for the registry, S3 for the layers). The
+//! destination decides what the path needs: a private registry can be reached through endpoints
+//! or egress; public ECR, a cache's upstream and other registries only through egress.
+//! Without EC2 facts the caller falls back to what the kubelet's event says.
+
+use super::Subject;
+use super::access::Outcome;
+use super::events::PullError;
+use super::pull_lane::Destination;
+use crate::facts::aws::{Instance, RouteTable, Subnet, VpcEndpoint};
+use crate::facts::{Fact, scope};
+use crate::report::{Cause, Status};
+
+/// How the subnet reaches the internet.
+enum Egress {
+    Yes(String),
+    No(String),
+    /// A target pulldoctor cannot see past (transit gateway, peering, an appliance).
+    Beyond(String),
+}
+
+/// The network link from EC2 facts, or `None` when there are none to judge by.
+pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outcome> {
+    let facts = subject.facts;
+    let node_name = subject.pod?.spec.as_ref()?.node_name.as_deref()?;
+    let provider_id = facts
+        .nodes
+        .get(node_name)?
+        .spec
+        .as_ref()?
+        .provider_id
+        .as_deref()?;
+    // `aws:///us-east-1a/i-0123456789abcdef0`
+    let instance_id = provider_id
+        .rsplit('/')
+        .next()
+        .filter(|i| i.starts_with("i-"))?;
+    let instance = match instance(subject, instance_id) {
+        Some(Fact::Known(i)) => i,
+        Some(Fact::Unknown(why)) => return Some(Outcome::new(Status::Unknown, why)),
+        _ => return None,
+    };
+    let path = match path(subject, instance) {
+        Ok(path) => path,
+        Err(why) => return Some(Outcome::new(Status::Unknown, why)),
+    };
+    let outcome = match destination {
+        Destination::PrivateEcr { region } => private_registry(subject, &path, region),
+        other => internet_only(subject, &path, other),
+    };
+    Some(outcome.with_evidence(path.hops()))
+}
+
+/// The EC2 facts of the node's instance: `None` when nothing of EC2 was read at all.
+fn instance<'a>(subject: &Subject<'a>, id: &str) -> Option<Fact<&'a Instance>> {
+    let facts = subject.facts;
+    if let Some(i) = facts.ec2.instances.get(id) {
+        return Some(Fact::Known(i));
+    }
+    let scope = scope::ec2_instance(id);
+    if let Some(error) = facts.errors.get(&scope) {
+        return Some(Fact::Unknown(format!(
+            "the node's instance {id} could not be read ({error}): ec2:DescribeInstances is needed"
+        )));
+    }
+    (!facts.ec2.is_empty()).then(|| {
+        Fact::Unknown(format!(
+            "the node's instance {id} was not read: aws ec2 describe-instances --instance-ids {id}"
+        ))
+    })
+}
+
+/// The hops from the node's instance: subnet, route table, default route.
+struct Path<'a> {
+    instance: &'a Instance,
+    subnet: &'a Subnet,
+    table: &'a RouteTable,
+    egress: Egress,
+    endpoints: &'a [VpcEndpoint],
+}
+
+impl Path<'_> {
+    fn hops(&self) -> Vec<String> {
+        let egress = match &self.egress {
+            Egress::Yes(how) | Egress::No(how) | Egress::Beyond(how) => how.clone(),
+        };
+        vec![format!(
+            "path: node {} → subnet {} ({}, {}) → route table {} → {egress}",
+            self.instance.instance_id,
+            self.subnet.subnet_id,
+            self.subnet.availability_zone.as_deref().unwrap_or("?"),
+            self.subnet.vpc_id,
+            self.table.route_table_id
+        )]
+    }
+}
+
+fn path<'a>(subject: &Subject<'a>, instance: &'a Instance) -> Result<Path<'a>, String> {
+    let ec2 = &subject.facts.ec2;
+    let subnet_id = instance
+        .subnet_id
+        .as_deref()
+        .ok_or_else(|| format!("instance {} names no subnet", instance.instance_id))?;
+    let vpc_of_instance = instance.vpc_id.as_deref().unwrap_or_default();
+    let vpc_not_read = |vpc: &str| {
+        subject.facts.unknown_reason(
+            &scope::ec2_vpc(vpc),
+            format!(
+                "the subnets, route tables and endpoints of {vpc} were not read (ec2:DescribeSubnets, ec2:DescribeRouteTables, ec2:DescribeVpcEndpoints): aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc}"
+            ),
+        )
+    };
+    let subnet = ec2
+        .subnets
+        .get(subnet_id)
+        .ok_or_else(|| vpc_not_read(vpc_of_instance))?;
+    let vpc = &subnet.vpc_id;
+    let not_read = || vpc_not_read(vpc);
+    let table = ec2.route_table_of(subnet).ok_or_else(not_read)?;
+    let endpoints = ec2.endpoints.get(vpc).ok_or_else(not_read)?;
+    Ok(Path {
+        instance,
+        subnet,
+        table,
+        egress: egress(subject, instance, table),
+        endpoints,
+    })
+}
+
+/// The default route of the table and whether it leads to the internet.
+fn egress(subject: &Subject<'_>, instance: &Instance, table: &RouteTable) -> Egress {
+    let default = table
+        .routes
+        .iter()
+        .find(|r| r.destination_cidr_block.as_deref() == Some("0.0.0.0/0"));
+    let Some(route) = default else {
+        return Egress::No("no default route (0.0.0.0/0)".to_string());
+    };
+    if route.state.as_deref() == Some("blackhole") {
+        return Egress::No("the default route is a blackhole".to_string());
+    }
+    if let Some(nat) = &route.nat_gateway_id {
+        let state = subject
+            .facts
+            .ec2
+            .nat_gateways
+            .values()
+            .flatten()
+            .find(|g| &g.nat_gateway_id == nat)
+            .and_then(|g| g.state.clone());
+        return match state.as_deref() {
+            Some("available") => Egress::Yes(format!("NAT gateway {nat}")),
+            Some(other) => Egress::No(format!("NAT gateway {nat} is {other}")),
+            None => Egress::Beyond(format!("NAT gateway {nat}, whose state was not read")),
+        };
+    }
+    if let Some(gateway) = route
+        .gateway_id
+        .as_deref()
+        .filter(|g| g.starts_with("igw-"))
+    {
+        return match &instance.public_ip_address {
+            Some(ip) => Egress::Yes(format!("internet gateway {gateway} (public IP {ip})")),
+            None => Egress::No(format!(
+                "internet gateway {gateway}, but the instance has no public IP"
+            )),
+        };
+    }
+    let target = route
+        .transit_gateway_id
+        .clone()
+        .or_else(|| route.vpc_peering_connection_id.clone())
+        .or_else(|| route.network_interface_id.clone())
+        .or_else(|| route.gateway_id.clone())
+        .unwrap_or_else(|| "an unnamed target".to_string());
+    Egress::Beyond(format!(
+        "{target}, beyond what pulldoctor can see (a transit gateway, peering or appliance)"
+    ))
+}
+
+/// The observed path leads there: `ok`, unless the event says the pull timed out anyway — then
+/// what was checked, and what remains.
+fn reached(subject: &Subject<'_>, how: String) -> Outcome {
+    match subject.pull_error {
+        Some(PullError::Network) => Outcome::new(
+            Status::Unknown,
+            format!(
+                "{how}, yet the event says the pull timed out: what remains is DNS resolution in the VPC, a firewall or proxy on the way, security groups or network ACLs"
+            ),
+        ),
+        _ => Outcome::new(Status::Ok, how),
+    }
+}
+
+/// Public ECR, a cache's upstream, another registry: only a route to the internet helps.
+fn internet_only(subject: &Subject<'_>, path: &Path<'_>, destination: &Destination) -> Outcome {
+    match &path.egress {
+        Egress::Yes(how) => reached(
+            subject,
+            format!("the node reaches the internet through {how}"),
+        ),
+        Egress::No(why) => Outcome::broken(
+            Cause::NoRouteToRegistry,
+            format!(
+                "the node has no route to the internet ({why}); it needs {}",
+                destination.needs()
+            ),
+        ),
+        Egress::Beyond(what) => Outcome::new(
+            Status::Unknown,
+            format!(
+                "the default route goes to {what}: whether it reaches the internet is not known"
+            ),
+        ),
+    }
+}
+
+fn service(endpoints: &[VpcEndpoint], region: &str, name: &str) -> Vec<VpcEndpoint> {
+    let wanted = format!("com.amazonaws.{region}.{name}");
+    endpoints
+        .iter()
+        .filter(|e| {
+            e.service_name == wanted
+                || e.service_region.as_deref() == Some(region)
+                    && e.service_name.ends_with(&format!(".{name}"))
+        })
+        .filter(|e| {
+            e.state
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("available"))
+        })
+        .cloned()
+        .collect()
+}
+
+/// A private registry: egress, or the three endpoints with what they need.
+fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Outcome {
+    // Endpoints with private DNS carry ECR's traffic whatever else the subnet can reach: their
+    // policies apply even beside a NAT gateway.
+    if let Some(refused) = endpoint_policies(subject, path, region) {
+        return refused;
+    }
+    if let Egress::Yes(how) = &path.egress {
+        return reached(subject, format!("the node reaches ECR through {how}"));
+    }
+    match endpoint_gap(subject, path, region) {
+        Some(broken) => match &path.egress {
+            Egress::Beyond(what) => Outcome::new(
+                Status::Unknown,
+                format!(
+                    "{}; unless the default route to {what} reaches ECR",
+                    broken.summary
+                ),
+            ),
+            _ => broken,
+        },
+        None => {
+            let timeout = subject.pull_error == Some(PullError::Network);
+            match timeout {
+                true => Outcome::new(
+                    Status::Unknown,
+                    "every observed hop is in place (route table, ecr.api, ecr.dkr and S3 endpoints in the node's zone); the event says the pull timed out: what remains is DNS resolution in the VPC, a firewall or proxy, or the endpoints' security groups",
+                ),
+                false => Outcome::new(
+                    Status::Ok,
+                    format!("the node reaches ECR through the VPC endpoints of {region}"),
+                ),
+            }
+        }
+    }
+}
+
+/// The first endpoint hop that is missing or wrong, when there is no egress.
+fn endpoint_gap(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Outcome> {
+    let vpc = &path.subnet.vpc_id;
+    let no_egress = match &path.egress {
+        Egress::Yes(_) => return None,
+        Egress::No(why) | Egress::Beyond(why) => why.clone(),
+    };
+    for name in ["ecr.api", "ecr.dkr"] {
+        let found = service(path.endpoints, region, name);
+        let Some(endpoint) = found.first() else {
+            return Some(Outcome::broken(
+                Cause::VpcEndpointMissing,
+                format!(
+                    "no interface endpoint com.amazonaws.{region}.{name} in {vpc}, and no route to the internet ({no_egress})"
+                ),
+            ));
+        };
+        if name == "ecr.dkr" {
+            let dns = subject.facts.ec2.dns_support.get(vpc).copied();
+            let hostnames = subject.facts.ec2.dns_hostnames.get(vpc).copied();
+            if endpoint.private_dns_enabled == Some(false)
+                || dns == Some(false)
+                || hostnames == Some(false)
+            {
+                return Some(Outcome::broken(
+                    Cause::VpcEndpointPrivateDnsDisabled,
+                    format!(
+                        "endpoint {} for ecr.dkr needs private DNS (the registry host must resolve to it) and the VPC's enableDnsSupport and enableDnsHostnames",
+                        endpoint.vpc_endpoint_id
+                    ),
+                ));
+            }
+        }
+        let zone = path.subnet.availability_zone.as_deref();
+        let zones: Vec<&str> = endpoint
+            .subnet_ids
+            .iter()
+            .filter_map(|s| subject.facts.ec2.subnets.get(s))
+            .filter_map(|s| s.availability_zone.as_deref())
+            .collect();
+        if let Some(zone) = zone
+            && !zones.is_empty()
+            && !zones.contains(&zone)
+        {
+            return Some(Outcome::broken(
+                Cause::VpcEndpointNotInAz,
+                format!(
+                    "endpoint {} for {name} has no subnet in the node's zone {zone} (it is in {})",
+                    endpoint.vpc_endpoint_id,
+                    zones.join(", ")
+                ),
+            ));
+        }
+    }
+    let s3 = service(path.endpoints, region, "s3");
+    let table = &path.table.route_table_id;
+    let gateway_on_table = s3.iter().any(|e| {
+        e.vpc_endpoint_type.as_deref() == Some("Gateway") && e.route_table_ids.contains(table)
+    });
+    let interface = s3
+        .iter()
+        .any(|e| e.vpc_endpoint_type.as_deref() == Some("Interface"));
+    if gateway_on_table || interface {
+        return None;
+    }
+    Some(
+        match s3
+            .iter()
+            .find(|e| e.vpc_endpoint_type.as_deref() == Some("Gateway"))
+        {
+            Some(gateway) => Outcome::broken(
+                Cause::S3GatewayNotOnRouteTable,
+                format!(
+                    "the S3 gateway endpoint {} is not on the node subnet's route table {table}: layers come from S3",
+                    gateway.vpc_endpoint_id
+                ),
+            ),
+            None => Outcome::broken(
+                Cause::VpcEndpointMissing,
+                format!(
+                    "no S3 endpoint (com.amazonaws.{region}.s3) in {vpc}, and no route to the internet ({no_egress}): layers come from S3"
+                ),
+            ),
+        },
+    )
+}
+
+/// The endpoint policies on the pull's way, evaluated for the pull identity: the token on
+/// `ecr.api`, the manifest and layer URLs on `ecr.dkr`, the layers on the S3 gateway.
+fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Outcome> {
+    use crate::iam::eval::{self, Caller, Context, Decision, Request, Sourced};
+    use crate::iam::policy::PolicyDocument;
+    let Ok(crate::ecr::reference::ImageRef::Ecr(image)) = &subject.image_ref else {
+        return None;
+    };
+    let role = subject.pull_identity.roles().first()?.clone();
+    let context = match subject.facts.role(&role) {
+        Fact::Known(r) => super::access::pull_context(subject.facts, r, image),
+        _ => Context::open(),
+    };
+    let repository = image.repository_arn();
+    let bucket = format!("arn:aws:s3:::prod-{region}-starport-layer-bucket/*");
+    let table = &path.table.route_table_id;
+    let calls: [(&str, &str, &str); 4] = [
+        ("ecr.api", "ecr:GetAuthorizationToken", "*"),
+        ("ecr.dkr", "ecr:BatchGetImage", &repository),
+        ("ecr.dkr", "ecr:GetDownloadUrlForLayer", &repository),
+        ("s3", "s3:GetObject", &bucket),
+    ];
+    for (service_name, action, resource) in calls {
+        let on_path = service(path.endpoints, region, service_name)
+            .into_iter()
+            .filter(|e| match e.vpc_endpoint_type.as_deref() {
+                Some("Gateway") => e.route_table_ids.contains(table),
+                _ => e.private_dns_enabled != Some(false),
+            });
+        for endpoint in on_path {
+            let Some(text) = &endpoint.policy_document else {
+                continue;
+            };
+            let source = format!("the policy of endpoint {}", endpoint.vpc_endpoint_id);
+            let document = match PolicyDocument::from_text(text) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Some(Outcome::new(
+                        Status::Unknown,
+                        format!("{source} does not parse: {}", e.0),
+                    ));
+                }
+            };
+            let result = eval::evaluate(
+                &[Sourced {
+                    source: &source,
+                    document: &document,
+                }],
+                &Request {
+                    action,
+                    resource: Some(resource),
+                    principal: Some(Caller::Aws(&role)),
+                    context: context.clone(),
+                },
+            );
+            match result.decision {
+                Decision::Allow => {}
+                Decision::ExplicitDeny | Decision::ImplicitDeny => {
+                    return Some(Outcome::broken(
+                        Cause::VpcEndpointPolicyDenies,
+                        format!(
+                            "{source} does not allow {action} on {resource} for {role}{}",
+                            match result.deciding.first() {
+                                Some(by) => format!(" ({by} denies it)"),
+                                None => String::new(),
+                            }
+                        ),
+                    ));
+                }
+                Decision::Indeterminate => {
+                    return Some(Outcome::new(
+                        Status::Unknown,
+                        format!(
+                            "whether {source} allows {action} is not known: {}",
+                            result.unknown_reason.unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,192 @@
+//! EC2 as the AWS front serves it from a scenario: the nodes' instances and their VPCs'
+//! subnets, route tables, endpoints, NAT gateways and DNS attributes, in the EC2 query
+//! protocol's XML. moto holds EC2 too, but gives every object an id of its own, while the
+//! scenario's nodes name theirs (`spec.providerID`); serving the scenario keeps both the same.
+
+use axum::body::Body;
+use axum::response::Response;
+use pulldoctor::facts::network::Ec2;
+use std::collections::BTreeMap;
+
+fn text(tag: &str, value: Option<&str>) -> String {
+    match value {
+        Some(v) => {
+            let v = v
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            format!("<{tag}>{v}</{tag}>")
+        }
+        None => String::new(),
+    }
+}
+
+fn set(tag: &str, items: impl IntoIterator<Item = String>) -> String {
+    let items: String = items
+        .into_iter()
+        .map(|i| format!("<item>{i}</item>"))
+        .collect();
+    format!("<{tag}>{items}</{tag}>")
+}
+
+fn response(action: &str, inner: String) -> Response {
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/xml")
+        .body(Body::from(format!(
+            "<{action}Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>front</requestId>{inner}</{action}Response>"
+        )))
+        .unwrap()
+}
+
+/// The values of `Name.N` parameters, and the first filter's values.
+fn numbered(form: &BTreeMap<String, String>, prefix: &str) -> Vec<String> {
+    form.iter()
+        .filter(|(k, _)| {
+            k.strip_prefix(prefix)
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The answer to an EC2 read, or `None` for an action this does not serve.
+pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Option<Response> {
+    let vpc = form.get("Filter.1.Value.1").cloned().unwrap_or_default();
+    Some(match action {
+        "DescribeInstances" => {
+            let ids = numbered(form, "InstanceId.");
+            let instances = ec2
+                .instances
+                .values()
+                .filter(|i| ids.is_empty() || ids.contains(&i.instance_id))
+                .map(|i| {
+                    let zone = i
+                        .placement
+                        .as_ref()
+                        .and_then(|p| p.availability_zone.as_deref());
+                    format!(
+                        "{}{}{}<placement>{}</placement>{}{}",
+                        text("instanceId", Some(&i.instance_id)),
+                        text("subnetId", i.subnet_id.as_deref()),
+                        text("vpcId", i.vpc_id.as_deref()),
+                        text("availabilityZone", zone),
+                        text("ipAddress", i.public_ip_address.as_deref()),
+                        set(
+                            "groupSet",
+                            i.security_groups
+                                .iter()
+                                .map(|g| text("groupId", Some(&g.group_id)))
+                        )
+                    )
+                });
+            let reservation = format!(
+                "<reservationId>r-front</reservationId>{}",
+                set("instancesSet", instances)
+            );
+            response(action, set("reservationSet", [reservation]))
+        }
+        "DescribeSubnets" => {
+            let subnets = ec2.subnets.values().filter(|s| s.vpc_id == vpc).map(|s| {
+                format!(
+                    "{}{}{}{}",
+                    text("subnetId", Some(&s.subnet_id)),
+                    text("vpcId", Some(&s.vpc_id)),
+                    text("availabilityZone", s.availability_zone.as_deref()),
+                    text("cidrBlock", s.cidr_block.as_deref())
+                )
+            });
+            response(action, set("subnetSet", subnets))
+        }
+        "DescribeRouteTables" => {
+            let tables = ec2.route_tables.get(&vpc).into_iter().flatten().map(|t| {
+                let associations = t.associations.iter().map(|a| {
+                    format!(
+                        "{}<main>{}</main>",
+                        text("subnetId", a.subnet_id.as_deref()),
+                        a.main
+                    )
+                });
+                let routes = t.routes.iter().map(|r| {
+                    [
+                        text("destinationCidrBlock", r.destination_cidr_block.as_deref()),
+                        text(
+                            "destinationPrefixListId",
+                            r.destination_prefix_list_id.as_deref(),
+                        ),
+                        text("gatewayId", r.gateway_id.as_deref()),
+                        text("natGatewayId", r.nat_gateway_id.as_deref()),
+                        text("transitGatewayId", r.transit_gateway_id.as_deref()),
+                        text(
+                            "vpcPeeringConnectionId",
+                            r.vpc_peering_connection_id.as_deref(),
+                        ),
+                        text("networkInterfaceId", r.network_interface_id.as_deref()),
+                        text("state", r.state.as_deref()),
+                    ]
+                    .concat()
+                });
+                format!(
+                    "{}{}{}{}",
+                    text("routeTableId", Some(&t.route_table_id)),
+                    text("vpcId", Some(&t.vpc_id)),
+                    set("associationSet", associations),
+                    set("routeSet", routes)
+                )
+            });
+            response(action, set("routeTableSet", tables))
+        }
+        "DescribeVpcEndpoints" => {
+            let endpoints = ec2.endpoints.get(&vpc).into_iter().flatten().map(|e| {
+                format!(
+                    "{}{}{}{}{}{}{}{}{}{}{}",
+                    text("vpcEndpointId", Some(&e.vpc_endpoint_id)),
+                    text("vpcEndpointType", e.vpc_endpoint_type.as_deref()),
+                    text("vpcId", Some(&e.vpc_id)),
+                    text("serviceName", Some(&e.service_name)),
+                    text("state", e.state.as_deref()),
+                    text("policyDocument", e.policy_document.as_deref()),
+                    set("routeTableIdSet", e.route_table_ids.clone()),
+                    set("subnetIdSet", e.subnet_ids.clone()),
+                    set(
+                        "groupSet",
+                        e.groups.iter().map(|g| text("groupId", Some(&g.group_id)))
+                    ),
+                    e.private_dns_enabled
+                        .map(|p| format!("<privateDnsEnabled>{p}</privateDnsEnabled>"))
+                        .unwrap_or_default(),
+                    text("serviceRegion", e.service_region.as_deref())
+                )
+            });
+            response(action, set("vpcEndpointSet", endpoints))
+        }
+        "DescribeNatGateways" => {
+            let gateways = ec2.nat_gateways.get(&vpc).into_iter().flatten().map(|g| {
+                format!(
+                    "{}{}{}{}",
+                    text("natGatewayId", Some(&g.nat_gateway_id)),
+                    text("state", g.state.as_deref()),
+                    text("subnetId", g.subnet_id.as_deref()),
+                    text("vpcId", g.vpc_id.as_deref())
+                )
+            });
+            response(action, set("natGatewaySet", gateways))
+        }
+        "DescribeVpcAttribute" => {
+            let vpc = form.get("VpcId").cloned().unwrap_or_default();
+            let (tag, value) = match form.get("Attribute").map(String::as_str) {
+                Some("enableDnsHostnames") => ("enableDnsHostnames", ec2.dns_hostnames.get(&vpc)),
+                _ => ("enableDnsSupport", ec2.dns_support.get(&vpc)),
+            };
+            let value = value.copied().unwrap_or(true);
+            response(
+                action,
+                format!(
+                    "{}<{tag}><value>{value}</value></{tag}>",
+                    text("vpcId", Some(&vpc))
+                ),
+            )
+        }
+        _ => return None,
+    })
+}
