@@ -56,6 +56,8 @@ if [ -n "$ids" ]; then
     save "ec2-route-tables-$vpc.json" aws ec2 describe-route-tables --filters "Name=vpc-id,Values=$vpc"
     save "ec2-vpc-endpoints-$vpc.json" aws ec2 describe-vpc-endpoints --filters "Name=vpc-id,Values=$vpc"
     save "ec2-nat-gateways-$vpc.json" aws ec2 describe-nat-gateways --filter "Name=vpc-id,Values=$vpc"
+    save "ec2-security-groups-$vpc.json" aws ec2 describe-security-groups --filters "Name=vpc-id,Values=$vpc"
+    save "ec2-network-acls-$vpc.json" aws ec2 describe-network-acls --filters "Name=vpc-id,Values=$vpc"
     save "ec2-dns-support-$vpc.json" aws ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsSupport
     save "ec2-dns-hostnames-$vpc.json" aws ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsHostnames
     if [ -f "$OUT/ec2-subnets-$vpc.json" ] && [ -f "$OUT/ec2-route-tables-$vpc.json" ] && [ -f "$OUT/ec2-vpc-endpoints-$vpc.json" ] && [ -f "$OUT/ec2-nat-gateways-$vpc.json" ]; then

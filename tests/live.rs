@@ -919,9 +919,9 @@ async fn the_network_path_is_read_once_per_vpc_and_a_refusal_is_unknown() {
     let ops = h.front.operations();
     let count = |op: &str| ops.iter().filter(|o| *o == op).count();
     assert_eq!(count("ec2:DescribeInstances"), 1, "{ops:?}");
-    // Five VPCs, each read whole once.
-    assert_eq!(count("ec2:DescribeRouteTables"), 5, "{ops:?}");
-    assert_eq!(count("ec2:DescribeVpcEndpoints"), 5, "{ops:?}");
+    // Seven VPCs, each read whole once.
+    assert_eq!(count("ec2:DescribeRouteTables"), 7, "{ops:?}");
+    assert_eq!(count("ec2:DescribeVpcEndpoints"), 7, "{ops:?}");
     let network = link(&report, "s3-not-on-table", "network");
     assert_eq!(
         network["cause"], "s3-gateway-not-on-route-table",

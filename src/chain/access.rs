@@ -302,6 +302,35 @@ pub enum ResourceAnswer {
     Unknown(String),
 }
 
+/// What one resource policy (`source`) says to `role_arn` about `action` on `resource`.
+fn resource_answer(
+    source: &str,
+    document: &PolicyDocument,
+    role_arn: &str,
+    action: &str,
+    resource: &str,
+    context: &Context,
+) -> ResourceAnswer {
+    let result = eval::evaluate(
+        &[Sourced { source, document }],
+        &Request {
+            action,
+            resource: Some(resource),
+            principal: Some(Caller::Aws(role_arn)),
+            context: context.clone(),
+        },
+    );
+    let deciding = result.deciding.iter().map(|s| s.to_string()).collect();
+    match result.decision {
+        Decision::Allow => ResourceAnswer::Allows(deciding),
+        Decision::ExplicitDeny => ResourceAnswer::Denies(deciding),
+        Decision::ImplicitDeny => ResourceAnswer::Silent,
+        Decision::Indeterminate => {
+            ResourceAnswer::Unknown(result.unknown_reason.unwrap_or_default())
+        }
+    }
+}
+
 fn decide_repository(
     facts: &Facts,
     key: &RepoKey,
@@ -324,27 +353,7 @@ fn decide_repository(
         }
         Fact::Known(Ok(doc)) => {
             let source = format!("the repository policy of {}", key.name);
-            let result = eval::evaluate(
-                &[Sourced {
-                    source: &source,
-                    document: doc,
-                }],
-                &Request {
-                    action,
-                    resource: Some(resource),
-                    principal: Some(Caller::Aws(role_arn)),
-                    context: context.clone(),
-                },
-            );
-            let deciding = result.deciding.iter().map(|s| s.to_string()).collect();
-            match result.decision {
-                Decision::Allow => ResourceAnswer::Allows(deciding),
-                Decision::ExplicitDeny => ResourceAnswer::Denies(deciding),
-                Decision::ImplicitDeny => ResourceAnswer::Silent,
-                Decision::Indeterminate => {
-                    ResourceAnswer::Unknown(result.unknown_reason.unwrap_or_default())
-                }
-            }
+            resource_answer(&source, doc, role_arn, action, resource, context)
         }
     }
 }
@@ -375,27 +384,7 @@ fn decide_registry(
         }
         Fact::Known(Ok(doc)) => {
             let source = format!("the registry policy of {} in {}", key.registry, key.region);
-            let result = eval::evaluate(
-                &[Sourced {
-                    source: &source,
-                    document: doc,
-                }],
-                &Request {
-                    action,
-                    resource: Some(resource),
-                    principal: Some(Caller::Aws(role_arn)),
-                    context: context.clone(),
-                },
-            );
-            let deciding = result.deciding.iter().map(|s| s.to_string()).collect();
-            match result.decision {
-                Decision::Allow => ResourceAnswer::Allows(deciding),
-                Decision::ExplicitDeny => ResourceAnswer::Denies(deciding),
-                Decision::ImplicitDeny => ResourceAnswer::Silent,
-                Decision::Indeterminate => {
-                    ResourceAnswer::Unknown(result.unknown_reason.unwrap_or_default())
-                }
-            }
+            resource_answer(&source, doc, role_arn, action, resource, context)
         }
     }
 }

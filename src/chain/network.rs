@@ -242,6 +242,9 @@ fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Out
     if let Some(refused) = endpoint_policies(subject, path, region) {
         return refused;
     }
+    if let Some(blocked) = firewalls(subject, path, region) {
+        return blocked;
+    }
     if let Egress::Yes(how) = &path.egress {
         return reached(subject, format!("the node reaches ECR through {how}"));
     }
@@ -261,7 +264,7 @@ fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Out
             match timeout {
                 true => Outcome::new(
                     Status::Unknown,
-                    "every observed hop is in place (route table, ecr.api, ecr.dkr and S3 endpoints in the node's zone); the event says the pull timed out: what remains is DNS resolution in the VPC, a firewall or proxy, or the endpoints' security groups",
+                    "every observed hop is in place (route table, ecr.api, ecr.dkr and S3 endpoints in the node's zone, with their policies, security groups and network ACL where read); the event says the pull timed out: what remains is DNS resolution in the VPC, a firewall or proxy, or what was not read",
                 ),
                 false => Outcome::new(
                     Status::Ok,
@@ -434,6 +437,194 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
                         format!(
                             "whether {source} allows {action} is not known: {}",
                             result.unknown_reason.unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// An IPv4 block: network and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block(u32, u32);
+
+impl Block {
+    fn parse(text: &str) -> Option<Block> {
+        let (ip, bits) = text.split_once('/').unwrap_or((text, "32"));
+        let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
+        let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+        Some(Block(u32::from(ip) & Block::mask(bits), bits))
+    }
+
+    fn mask(bits: u32) -> u32 {
+        match bits {
+            0 => 0,
+            b => u32::MAX << (32 - b),
+        }
+    }
+
+    /// Every address of `inner` is in this block.
+    fn covers(self, inner: Block) -> bool {
+        inner.1 >= self.1 && inner.0 & Block::mask(self.1) == self.0
+    }
+}
+
+/// A rule's protocol and ports cover TCP `port`.
+fn tcp_port(protocol: &str, from: Option<i32>, to: Option<i32>, port: i32) -> bool {
+    match protocol {
+        "-1" | "all" => true,
+        "tcp" | "6" => from.is_none_or(|f| f <= port) && to.is_none_or(|t| port <= t),
+        _ => false,
+    }
+}
+
+/// Some rule of these groups lets TCP 443 through from (or to) `peer` — an address block or
+/// one of `peer_groups`.
+fn groups_allow(
+    groups: &[&crate::facts::aws::SecurityGroup],
+    egress: bool,
+    peers: &[Block],
+    peer_groups: &[String],
+) -> bool {
+    groups.iter().any(|g| {
+        let rules = if egress {
+            &g.ip_permissions_egress
+        } else {
+            &g.ip_permissions
+        };
+        rules.iter().any(|r| {
+            tcp_port(&r.ip_protocol, r.from_port, r.to_port, 443)
+                && (r
+                    .ip_ranges
+                    .iter()
+                    .filter_map(|x| Block::parse(&x.cidr_ip))
+                    .any(|b| peers.iter().any(|p| b.covers(*p)))
+                    || r.user_id_group_pairs
+                        .iter()
+                        .any(|p| peer_groups.contains(&p.group_id)))
+        })
+    })
+}
+
+/// The first rule of the ACL in one direction that matches TCP `port` to or from `peer`:
+/// allowed or not (no rule: the final deny).
+fn acl_allows(acl: &crate::facts::aws::NetworkAcl, egress: bool, port: i32, peer: Block) -> bool {
+    let mut entries: Vec<&crate::facts::aws::NetworkAclEntry> =
+        acl.entries.iter().filter(|e| e.egress == egress).collect();
+    entries.sort_by_key(|e| e.rule_number);
+    entries
+        .into_iter()
+        .find(|e| {
+            let range = e.port_range.as_ref();
+            tcp_port(
+                &e.protocol,
+                range.map(|r| r.from),
+                range.map(|r| r.to),
+                port,
+            ) && e
+                .cidr_block
+                .as_deref()
+                .and_then(Block::parse)
+                .is_some_and(|b| b.covers(peer))
+        })
+        .is_some_and(|e| e.rule_action.eq_ignore_ascii_case("allow"))
+}
+
+/// Security groups and the node subnet's network ACL between the node and the interface
+/// endpoints it uses: 443 into the endpoint, 443 out of the node, the answer back to an
+/// ephemeral port. Judged only on what was read.
+fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Outcome> {
+    let ec2 = &subject.facts.ec2;
+    let node = path.instance;
+    let node_groups: Vec<String> = node
+        .security_groups
+        .iter()
+        .map(|g| g.group_id.clone())
+        .collect();
+    let node_blocks: Vec<Block> = node
+        .private_ip_address
+        .as_deref()
+        .and_then(Block::parse)
+        .into_iter()
+        .chain(path.subnet.cidr_block.as_deref().and_then(Block::parse))
+        .collect();
+    for name in ["ecr.api", "ecr.dkr"] {
+        for endpoint in service(path.endpoints, region, name)
+            .into_iter()
+            .filter(|e| e.private_dns_enabled != Some(false))
+        {
+            let endpoint_groups: Vec<&crate::facts::aws::SecurityGroup> = endpoint
+                .groups
+                .iter()
+                .filter_map(|g| ec2.security_groups.get(&g.group_id))
+                .collect();
+            let endpoint_group_ids: Vec<String> =
+                endpoint.groups.iter().map(|g| g.group_id.clone()).collect();
+            if !endpoint_groups.is_empty()
+                && endpoint_groups.len() == endpoint.groups.len()
+                && !groups_allow(&endpoint_groups, false, &node_blocks, &node_groups)
+            {
+                return Some(Outcome::broken(
+                    Cause::VpcEndpointSecurityGroupBlocks,
+                    format!(
+                        "the security groups of endpoint {} ({}) let no TCP 443 in from the node ({})",
+                        endpoint.vpc_endpoint_id,
+                        endpoint_group_ids.join(", "),
+                        node_groups.join(", ")
+                    ),
+                ));
+            }
+            let endpoint_blocks: Vec<Block> = endpoint
+                .subnet_ids
+                .iter()
+                .filter_map(|s| {
+                    ec2.subnets
+                        .get(s)?
+                        .cidr_block
+                        .as_deref()
+                        .and_then(Block::parse)
+                })
+                .collect();
+            let mine: Vec<&crate::facts::aws::SecurityGroup> = node_groups
+                .iter()
+                .filter_map(|g| ec2.security_groups.get(g))
+                .collect();
+            if !mine.is_empty()
+                && mine.len() == node_groups.len()
+                && !endpoint_blocks.is_empty()
+                && !groups_allow(&mine, true, &endpoint_blocks, &endpoint_group_ids)
+            {
+                return Some(Outcome::broken(
+                    Cause::VpcEndpointSecurityGroupBlocks,
+                    format!(
+                        "the node's security groups ({}) let no TCP 443 out to endpoint {}",
+                        node_groups.join(", "),
+                        endpoint.vpc_endpoint_id
+                    ),
+                ));
+            }
+            let Some(acl) = ec2.network_acl_of(path.subnet) else {
+                continue;
+            };
+            for peer in &endpoint_blocks {
+                let out = acl_allows(acl, true, 443, *peer);
+                // The answer comes back to an ephemeral port (Linux uses 32768–60999).
+                let back = acl_allows(acl, false, 40000, *peer);
+                if !(out && back) {
+                    return Some(Outcome::broken(
+                        Cause::NetworkAclBlocks,
+                        format!(
+                            "network ACL {} of subnet {} drops {} endpoint {}",
+                            acl.network_acl_id,
+                            path.subnet.subnet_id,
+                            if out {
+                                "the answers (to ephemeral ports) from"
+                            } else {
+                                "TCP 443 out to"
+                            },
+                            endpoint.vpc_endpoint_id
                         ),
                     ));
                 }

@@ -437,6 +437,8 @@ pub struct Instance {
     #[serde(default)]
     pub public_ip_address: Option<String>,
     #[serde(default)]
+    pub private_ip_address: Option<String>,
+    #[serde(default)]
     pub security_groups: Vec<GroupRef>,
 }
 
@@ -592,4 +594,93 @@ pub struct DescribeVpcAttribute {
 pub struct AttributeBoolean {
     #[serde(default)]
     pub value: Option<bool>,
+}
+
+/// `aws ec2 describe-security-groups`, with the VPC asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeSecurityGroups {
+    #[serde(rename = "SecurityGroups", default)]
+    pub security_groups: Vec<SecurityGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecurityGroup {
+    pub group_id: String,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default)]
+    pub ip_permissions: Vec<IpPermission>,
+    #[serde(default)]
+    pub ip_permissions_egress: Vec<IpPermission>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpPermission {
+    /// `tcp`, `6`, or `-1` for every protocol.
+    pub ip_protocol: String,
+    #[serde(default)]
+    pub from_port: Option<i32>,
+    #[serde(default)]
+    pub to_port: Option<i32>,
+    #[serde(default)]
+    pub ip_ranges: Vec<IpRange>,
+    #[serde(default)]
+    pub user_id_group_pairs: Vec<GroupRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpRange {
+    pub cidr_ip: String,
+}
+
+/// `aws ec2 describe-network-acls`, with the VPC asked.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeNetworkAcls {
+    #[serde(rename = "NetworkAcls", default)]
+    pub network_acls: Vec<NetworkAcl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkAcl {
+    pub network_acl_id: String,
+    pub vpc_id: String,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub associations: Vec<NetworkAclAssociation>,
+    #[serde(default)]
+    pub entries: Vec<NetworkAclEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkAclAssociation {
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkAclEntry {
+    pub rule_number: i32,
+    /// `6` (TCP), or `-1` for every protocol.
+    pub protocol: String,
+    /// `allow` or `deny`.
+    pub rule_action: String,
+    pub egress: bool,
+    #[serde(default)]
+    pub cidr_block: Option<String>,
+    #[serde(default)]
+    pub port_range: Option<PortRange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortRange {
+    pub from: i32,
+    pub to: i32,
 }

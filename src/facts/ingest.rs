@@ -360,6 +360,24 @@ fn ingest_ecr(
                 .or_default()
                 .push(endpoint);
         }
+    } else if has("SecurityGroups") {
+        let answer: DescribeSecurityGroups = parse(value, "security groups")?;
+        for group in answer.security_groups {
+            facts
+                .ec2
+                .security_groups
+                .insert(group.group_id.clone(), group);
+        }
+    } else if has("NetworkAcls") {
+        let answer: DescribeNetworkAcls = parse(value, "network ACLs")?;
+        for acl in answer.network_acls {
+            facts
+                .ec2
+                .network_acls
+                .entry(acl.vpc_id.clone())
+                .or_default()
+                .push(acl);
+        }
     } else if has("NatGateways") {
         let answer: DescribeNatGateways = parse(value, "NAT gateways")?;
         for gateway in answer.nat_gateways {

@@ -2,7 +2,9 @@
 //! tables, endpoints, NAT gateways and DNS attributes. A VPC listed in a map was read whole, so
 //! what it lacks there is absent.
 
-use super::aws::{Instance, NatGateway, RouteTable, Subnet, VpcEndpoint};
+use super::aws::{
+    Instance, NatGateway, NetworkAcl, RouteTable, SecurityGroup, Subnet, VpcEndpoint,
+};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,6 +17,10 @@ pub struct Ec2 {
     pub endpoints: BTreeMap<String, Vec<VpcEndpoint>>,
     /// By VPC.
     pub nat_gateways: BTreeMap<String, Vec<NatGateway>>,
+    /// By id.
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    /// By VPC.
+    pub network_acls: BTreeMap<String, Vec<NetworkAcl>>,
     /// `enableDnsSupport` and `enableDnsHostnames` by VPC.
     pub dns_support: BTreeMap<String, bool>,
     pub dns_hostnames: BTreeMap<String, bool>,
@@ -32,8 +38,22 @@ impl Ec2 {
         self.route_tables.extend(fresh.route_tables);
         self.endpoints.extend(fresh.endpoints);
         self.nat_gateways.extend(fresh.nat_gateways);
+        self.security_groups.extend(fresh.security_groups);
+        self.network_acls.extend(fresh.network_acls);
         self.dns_support.extend(fresh.dns_support);
         self.dns_hostnames.extend(fresh.dns_hostnames);
+    }
+
+    /// The network ACL of a subnet: its association, else its VPC's default.
+    pub fn network_acl_of(&self, subnet: &Subnet) -> Option<&NetworkAcl> {
+        let acls = self.network_acls.get(&subnet.vpc_id)?;
+        acls.iter()
+            .find(|a| {
+                a.associations
+                    .iter()
+                    .any(|x| x.subnet_id.as_deref() == Some(subnet.subnet_id.as_str()))
+            })
+            .or_else(|| acls.iter().find(|a| a.is_default))
     }
 
     /// The route table a subnet uses: its explicit association, else its VPC's main table.

@@ -136,7 +136,9 @@ pub fn plan(
         | VpcEndpointPrivateDnsDisabled
         | VpcEndpointNotInAz
         | S3GatewayNotOnRouteTable
-        | VpcEndpointPolicyDenies => path_fixes(cause, link, pull),
+        | VpcEndpointPolicyDenies
+        | VpcEndpointSecurityGroupBlocks
+        | NetworkAclBlocks => path_fixes(cause, link, pull),
         NodeDiskFull | NodeNotReady | SandboxImageNotCached => node_fixes(cause, subject),
         PullThroughCacheUpstreamAuthFailed | PullThroughCacheUpstreamRateLimited => {
             upstream_fixes(cause, pull)
@@ -765,6 +767,32 @@ fn path_fixes(cause: Cause, link: &Link, pull: &PullLane) -> Vec<Fix> {
                 ),
                 Some(format!(
                     "aws ec2 describe-vpc-endpoints --region {region} --vpc-endpoint-ids {vpce} --query 'VpcEndpoints[].PolicyDocument' --output text; aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {vpce} --policy-document file://endpoint-policy.json"
+                )),
+            )],
+        ),
+        Cause::VpcEndpointSecurityGroupBlocks => (
+            "Let TCP 443 through between the nodes and the endpoint".to_string(),
+            vec![step(
+                format!(
+                    "{} Allow 443 into the endpoint's security group from the node subnet (or the nodes' security group), and 443 out of the nodes' groups.",
+                    link.summary
+                ),
+                Some(format!(
+                    "aws ec2 authorize-security-group-ingress --region {region} --group-id {} --protocol tcp --port 443 --cidr NODE_SUBNET_CIDR",
+                    word("sg-")
+                )),
+            )],
+        ),
+        Cause::NetworkAclBlocks => (
+            "Open the subnet's network ACL for the pull".to_string(),
+            vec![step(
+                format!(
+                    "{} A network ACL is stateless: allow TCP 443 out and the ephemeral ports 1024-65535 back in.",
+                    link.summary
+                ),
+                Some(format!(
+                    "aws ec2 create-network-acl-entry --region {region} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow",
+                    word("acl-")
                 )),
             )],
         ),

@@ -268,6 +268,8 @@ kebab_enum!(
         VpcEndpointNotInAz = "vpc-endpoint-not-in-az",
         S3GatewayNotOnRouteTable = "s3-gateway-not-on-route-table",
         VpcEndpointPolicyDenies = "vpc-endpoint-policy-denies",
+        VpcEndpointSecurityGroupBlocks = "vpc-endpoint-security-group-blocks",
+        NetworkAclBlocks = "network-acl-blocks",
     }
 );
 

@@ -66,19 +66,19 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
                         .as_ref()
                         .and_then(|p| p.availability_zone.as_deref());
                     format!(
-                        "{}{}{}<placement>{}</placement>{}{}",
+                        "{}{}{}<placement>{}</placement>{}",
                         text("instanceId", Some(&i.instance_id)),
                         text("subnetId", i.subnet_id.as_deref()),
                         text("vpcId", i.vpc_id.as_deref()),
                         text("availabilityZone", zone),
                         text("ipAddress", i.public_ip_address.as_deref()),
-                        set(
+                    ) + &text("privateIpAddress", i.private_ip_address.as_deref())
+                        + &set(
                             "groupSet",
                             i.security_groups
                                 .iter()
-                                .map(|g| text("groupId", Some(&g.group_id)))
+                                .map(|g| text("groupId", Some(&g.group_id))),
                         )
-                    )
                 });
             let reservation = format!(
                 "<reservationId>r-front</reservationId>{}",
@@ -171,6 +171,82 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
                 )
             });
             response(action, set("natGatewaySet", gateways))
+        }
+        "DescribeSecurityGroups" => {
+            let permission = |p: &pulldoctor::facts::aws::IpPermission| {
+                format!(
+                    "{}{}{}{}{}",
+                    text("ipProtocol", Some(&p.ip_protocol)),
+                    p.from_port
+                        .map(|f| format!("<fromPort>{f}</fromPort>"))
+                        .unwrap_or_default(),
+                    p.to_port
+                        .map(|t| format!("<toPort>{t}</toPort>"))
+                        .unwrap_or_default(),
+                    set(
+                        "ipRanges",
+                        p.ip_ranges.iter().map(|r| text("cidrIp", Some(&r.cidr_ip)))
+                    ),
+                    set(
+                        "groups",
+                        p.user_id_group_pairs
+                            .iter()
+                            .map(|g| text("groupId", Some(&g.group_id)))
+                    )
+                )
+            };
+            let groups = ec2
+                .security_groups
+                .values()
+                .filter(|g| g.vpc_id.as_deref() == Some(vpc.as_str()))
+                .map(|g| {
+                    format!(
+                        "{}{}{}{}",
+                        text("groupId", Some(&g.group_id)),
+                        text("vpcId", g.vpc_id.as_deref()),
+                        set("ipPermissions", g.ip_permissions.iter().map(permission)),
+                        set(
+                            "ipPermissionsEgress",
+                            g.ip_permissions_egress.iter().map(permission)
+                        )
+                    )
+                });
+            response(action, set("securityGroupInfo", groups))
+        }
+        "DescribeNetworkAcls" => {
+            let acls = ec2.network_acls.get(&vpc).into_iter().flatten().map(|a| {
+                let entries = a.entries.iter().map(|e| {
+                    format!(
+                        "<ruleNumber>{}</ruleNumber>{}{}<egress>{}</egress>{}{}",
+                        e.rule_number,
+                        text("protocol", Some(&e.protocol)),
+                        text("ruleAction", Some(&e.rule_action)),
+                        e.egress,
+                        text("cidrBlock", e.cidr_block.as_deref()),
+                        e.port_range
+                            .as_ref()
+                            .map(|r| format!(
+                                "<portRange><from>{}</from><to>{}</to></portRange>",
+                                r.from, r.to
+                            ))
+                            .unwrap_or_default()
+                    )
+                });
+                format!(
+                    "{}{}<default>{}</default>{}{}",
+                    text("networkAclId", Some(&a.network_acl_id)),
+                    text("vpcId", Some(&a.vpc_id)),
+                    a.is_default,
+                    set(
+                        "associationSet",
+                        a.associations
+                            .iter()
+                            .map(|x| text("subnetId", x.subnet_id.as_deref()))
+                    ),
+                    set("entrySet", entries)
+                )
+            });
+            response(action, set("networkAclSet", acls))
         }
         "DescribeVpcAttribute" => {
             let vpc = form.get("VpcId").cloned().unwrap_or_default();

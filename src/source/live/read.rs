@@ -1404,6 +1404,7 @@ pub(super) async fn network(aws: &aws::Aws, objects: &Objects) -> Found {
                     .map(str::to_string),
             }),
             public_ip_address: i.public_ip_address().map(str::to_string),
+            private_ip_address: i.private_ip_address().map(str::to_string),
             security_groups: i
                 .security_groups()
                 .iter()
@@ -1430,7 +1431,7 @@ pub(super) async fn network(aws: &aws::Aws, objects: &Objects) -> Found {
 async fn vpc_path(aws: &aws::Aws, vpc: &str) -> Found {
     use ::aws_sdk_ec2::types::VpcAttributeName;
     let (ec2, mut found) = (&aws.ec2, Found::default());
-    let (subnets, tables, endpoints, gateways, dns, hostnames) = tokio::join!(
+    let (subnets, tables, endpoints, gateways, dns, hostnames, groups, acls) = tokio::join!(
         aws.call(
             "ec2:DescribeSubnets",
             vpc,
@@ -1467,7 +1468,32 @@ async fn vpc_path(aws: &aws::Aws, vpc: &str) -> Found {
                 .attribute(VpcAttributeName::EnableDnsHostnames)
                 .send()
         ),
+        aws.call(
+            "ec2:DescribeSecurityGroups",
+            vpc,
+            ec2.describe_security_groups()
+                .filters(vpc_filter(vpc))
+                .send()
+        ),
+        aws.call(
+            "ec2:DescribeNetworkAcls",
+            vpc,
+            ec2.describe_network_acls().filters(vpc_filter(vpc)).send()
+        ),
     );
+    // Security groups and ACLs refine the verdict; without them the hops above still stand.
+    match groups {
+        Ok(out) => found.push_document(&DescribeSecurityGroups {
+            security_groups: out.security_groups().iter().map(security_group).collect(),
+        }),
+        Err(e) => found.gaps.problems.push(e.message),
+    }
+    match acls {
+        Ok(out) => found.push_document(&DescribeNetworkAcls {
+            network_acls: out.network_acls().iter().map(network_acl).collect(),
+        }),
+        Err(e) => found.gaps.problems.push(e.message),
+    }
     let (subnets, tables, endpoints, gateways) = match (subnets, tables, endpoints, gateways) {
         (Ok(s), Ok(t), Ok(e), Ok(g)) => (s, t, e, g),
         (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => {
@@ -1574,5 +1600,75 @@ fn vpc_endpoint(e: &::aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
             .collect(),
         policy_document: e.policy_document().map(str::to_string),
         service_region: e.service_region().map(str::to_string),
+    }
+}
+
+fn permission(p: &::aws_sdk_ec2::types::IpPermission) -> IpPermission {
+    IpPermission {
+        ip_protocol: p.ip_protocol().unwrap_or("-1").to_string(),
+        from_port: p.from_port(),
+        to_port: p.to_port(),
+        ip_ranges: p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| {
+                Some(IpRange {
+                    cidr_ip: r.cidr_ip()?.to_string(),
+                })
+            })
+            .collect(),
+        user_id_group_pairs: p
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|g| {
+                Some(GroupRef {
+                    group_id: g.group_id()?.to_string(),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn security_group(g: &::aws_sdk_ec2::types::SecurityGroup) -> SecurityGroup {
+    SecurityGroup {
+        group_id: g.group_id().unwrap_or_default().to_string(),
+        vpc_id: g.vpc_id().map(str::to_string),
+        ip_permissions: g.ip_permissions().iter().map(permission).collect(),
+        ip_permissions_egress: g.ip_permissions_egress().iter().map(permission).collect(),
+    }
+}
+
+fn network_acl(a: &::aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
+    NetworkAcl {
+        network_acl_id: a.network_acl_id().unwrap_or_default().to_string(),
+        vpc_id: a.vpc_id().unwrap_or_default().to_string(),
+        is_default: a.is_default().unwrap_or(false),
+        associations: a
+            .associations()
+            .iter()
+            .map(|x| NetworkAclAssociation {
+                subnet_id: x.subnet_id().map(str::to_string),
+            })
+            .collect(),
+        entries: a
+            .entries()
+            .iter()
+            .map(|e| NetworkAclEntry {
+                rule_number: e.rule_number().unwrap_or(32767),
+                protocol: e.protocol().unwrap_or("-1").to_string(),
+                rule_action: e
+                    .rule_action()
+                    .map(|r| r.as_str().to_string())
+                    .unwrap_or_default(),
+                egress: e.egress().unwrap_or(false),
+                cidr_block: e.cidr_block().map(str::to_string),
+                port_range: e.port_range().and_then(|r| {
+                    Some(PortRange {
+                        from: r.from()?,
+                        to: r.to()?,
+                    })
+                }),
+            })
+            .collect(),
     }
 }
