@@ -122,8 +122,8 @@ pub enum Command {
         /// Capture the facts of every pod, not only those that cannot pull.
         #[arg(long)]
         all: bool,
-        /// Replace account ids, the cluster name, the issuer id, role and repository names
-        /// consistently, so the snapshot can go into a ticket.
+        /// Replace account ids, the cluster name, the issuer id, role and repository names and
+        /// EC2 ids consistently, so the snapshot can go into a ticket.
         #[arg(long)]
         redact: bool,
     },

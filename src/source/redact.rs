@@ -85,6 +85,16 @@ const STRUCTURAL: &[&str] = &[
     "southwest",
 ];
 
+/// EC2 resource ids as AWS writes them: a kind, a dash, 8 or 17 hex digits.
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by every test run"
+)]
+static EC2_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:i|subnet|vpc|rtb|vpce|sg|acl|nat|igw|eni|tgw|pcx|eipalloc)-(?:[0-9a-f]{17}|[0-9a-f]{8})\b")
+        .expect("valid regex")
+});
+
 /// Characters that separate the words of a name.
 fn is_separator(c: char) -> bool {
     matches!(c, '-' | '_' | '.' | '/' | '@' | '+' | '=' | ',')
@@ -96,6 +106,9 @@ pub struct Redactor {
     accounts: BTreeMap<String, String>,
     /// The issuer id → its stand-in.
     issuers: BTreeMap<String, String>,
+    /// EC2 resource ids (instances, subnets, VPCs, route tables, endpoints, groups, ACLs,
+    /// gateways) → a stand-in of the same kind and length.
+    ec2_ids: BTreeMap<String, String>,
     /// Whole names (roles, repositories, users, the cluster) learned from the documents.
     names: Vec<String>,
     /// Each word of a name → its stand-in word.
@@ -213,9 +226,20 @@ impl Redactor {
                 .unwrap_or_default();
             words.insert(word.to_string(), format!("{head}zz{n}q"));
         }
+        let mut ec2_ids = BTreeMap::new();
+        for id in strings.iter().flat_map(|s| EC2_ID.find_iter(s)) {
+            let id = id.as_str();
+            let n = ec2_ids.len() as u64 + 1;
+            if let Some((kind, hex)) = id.split_once('-') {
+                ec2_ids
+                    .entry(id.to_string())
+                    .or_insert_with(|| format!("{kind}-{n:0width$x}", width = hex.len()));
+            }
+        }
         Redactor {
             accounts,
             issuers,
+            ec2_ids,
             names,
             words,
         }
@@ -290,6 +314,9 @@ impl Redactor {
         }
         for (issuer, stand_in) in &self.issuers {
             out = replace_where(&out, issuer, stand_in, is_name_char);
+        }
+        for (id, stand_in) in &self.ec2_ids {
+            out = replace_where(&out, id, stand_in, is_name_char);
         }
         for (index, name) in self.names.iter().enumerate() {
             if out.contains(name.as_str()) {
@@ -400,6 +427,42 @@ pub fn redact_snapshot(snapshot: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn ec2_ids_are_replaced_consistently_keeping_their_kind() {
+        let documents = vec![
+            serde_json::json!({"Reservations": [{"Instances": [{"InstanceId": "i-0123456789abcdef0", "SubnetId": "subnet-0aa11bb22cc33dd44", "VpcId": "vpc-1a2b3c4d"}]}]}),
+            serde_json::json!({"RouteTables": [{"RouteTableId": "rtb-0fedcba9876543210", "VpcId": "vpc-1a2b3c4d", "Associations": [{"SubnetId": "subnet-0aa11bb22cc33dd44"}]}]}),
+            serde_json::json!({"note": "aws:///us-east-1a/i-0123456789abcdef0"}),
+        ];
+        let redactor = Redactor::new(&documents);
+        let mut redacted = documents.clone();
+        redactor.apply(&mut redacted);
+        let text = serde_json::to_string(&redacted).unwrap_or_default();
+        for id in [
+            "i-0123456789abcdef0",
+            "subnet-0aa11bb22cc33dd44",
+            "vpc-1a2b3c4d",
+            "rtb-0fedcba9876543210",
+        ] {
+            assert!(!text.contains(id), "{id} in {text}");
+        }
+        let vpc = |d: &Value| d["Reservations"][0]["Instances"][0]["VpcId"].clone();
+        assert_eq!(vpc(&redacted[0]), redacted[1]["RouteTables"][0]["VpcId"]);
+        let subnet = redacted[0]["Reservations"][0]["Instances"][0]["SubnetId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            subnet.starts_with("subnet-") && subnet.len() == "subnet-0aa11bb22cc33dd44".len(),
+            "{subnet}"
+        );
+        let provider = redacted[2]["note"].as_str().unwrap_or_default();
+        let instance = redacted[0]["Reservations"][0]["Instances"][0]["InstanceId"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(provider.ends_with(instance), "{provider} names {instance}");
+    }
     use super::*;
     use serde_json::json;
 
