@@ -236,3 +236,57 @@ fn pull_secrets_are_metadata_only_and_the_kubelet_tries_them_all() {
         permissions.evidence
     );
 }
+
+/// Ids the input names reach printed commands quoted: a forged one cannot run a command.
+#[test]
+fn ids_in_network_fixes_are_shell_quoted() {
+    let mut facts = facts_of("network-path.yaml");
+    let forged = "subnet-a1;touch${IFS}pwned";
+    let subnet = facts.ec2.subnets.get("subnet-a1").cloned().unwrap();
+    facts.ec2.subnets.insert(
+        forged.to_string(),
+        pulldoctor::facts::aws::Subnet {
+            subnet_id: forged.to_string(),
+            ..subnet
+        },
+    );
+    let instance = facts.ec2.instances.get_mut("i-0000000000000001").unwrap();
+    instance.subnet_id = Some(forged.to_string());
+    for tables in facts.ec2.route_tables.values_mut() {
+        for association in tables.iter_mut().flat_map(|t| t.associations.iter_mut()) {
+            if association.subnet_id.as_deref() == Some("subnet-a1") {
+                association.subnet_id = Some(forged.to_string());
+            }
+        }
+    }
+    let report = report_of(&facts);
+    let f = finding(&report, "no-endpoints");
+    let network = f.links.iter().find(|l| l.id.as_str() == "network").unwrap();
+    assert!(
+        network.evidence.iter().any(|e| e.contains(forged)),
+        "{:?}",
+        network.evidence
+    );
+    let commands: Vec<&str> = f
+        .fixes
+        .iter()
+        .flat_map(|x| &x.steps)
+        .filter_map(|s| s.command.as_deref())
+        .collect();
+    assert!(!commands.is_empty());
+    for command in commands {
+        let words = shlex::split(command).unwrap();
+        assert!(
+            !words
+                .iter()
+                .any(|w| w == "touch${IFS}pwned" || w.starts_with("pwned")),
+            "{command}"
+        );
+        assert!(!command.contains(" subnet-a1;"), "{command}");
+    }
+    let create = f.fixes[0].steps[0].command.as_deref().unwrap();
+    assert!(
+        create.contains("--subnet-ids 'subnet-a1;touch${IFS}pwned'"),
+        "{create}"
+    );
+}

@@ -645,7 +645,7 @@ fn node_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
 
 /// A pull-through cache whose upstream refuses or throttles it.
 fn upstream_fixes(cause: Cause, pull: &PullLane) -> Vec<Fix> {
-    let prefix = pull.cache_prefix.as_deref().unwrap_or("PREFIX");
+    let prefix = crate::text::shell_quote(pull.cache_prefix.as_deref().unwrap_or("PREFIX"));
     let upstream = pull.cache_upstream.as_deref().unwrap_or("the upstream");
     let region = pull
         .ecr
@@ -704,13 +704,15 @@ fn path_fixes(cause: Cause, link: &Link, pull: &PullLane) -> Vec<Fix> {
         .find(|e| e.starts_with("path: "))
         .cloned()
         .unwrap_or_default();
-    // The ids the path and the summary name (pulldoctor's own text, made from EC2's ids).
+    // The ids the path and the summary name (pulldoctor's own text, made from EC2's ids, which
+    // an input could forge: quoted as a shell reads them).
     let text = format!("{} {path}", link.summary);
     let word = |prefix: &str| {
-        text.split([' ', '(', ')', ',', ':'])
+        let id = text
+            .split([' ', '(', ')', ',', ':'])
             .find(|w| w.starts_with(prefix))
-            .unwrap_or("")
-            .to_string()
+            .unwrap_or("ID");
+        crate::text::shell_quote(id).into_owned()
     };
     let (subnet, table, vpc, vpce) = (word("subnet-"), word("rtb-"), word("vpc-"), word("vpce-"));
     let endpoint = |service: &str, kind: &str| {
