@@ -359,3 +359,48 @@ async fn a_forged_plan_is_refused() {
         );
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_path_fixes_apply_through_ec2_and_verify() {
+    let h = Harness::new(&scenario("network-path.yaml")).await;
+    let backups = TempDir::new("network-backups");
+    tokio::task::block_in_place(|| {
+        // Read-only first: the EC2 call is planned, nothing is sent.
+        let out = h.run(&["fix", "net/s3-not-on-table"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            text(&out).contains("ec2:ModifyVpcEndpoint") && text(&out).contains("read-only"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(writes(&h), Vec::<String>::new(), "a read-only fix wrote");
+        apply(&h, &backups.0, "net/s3-not-on-table", "1", None);
+        apply(&h, &backups.0, "net/wrong-zone", "1", None);
+        apply(&h, &backups.0, "net/dns-off", "1", None);
+        apply(&h, &backups.0, "net/security-group", "1", None);
+        // The endpoint policy: one statement added, the original kept in the backup.
+        apply(
+            &h,
+            &backups.0,
+            "net/endpoint-policy",
+            "1",
+            Some("repository/platform/*"),
+        );
+        let sent = writes(&h);
+        for call in ["ec2:ModifyVpcEndpoint", "ec2:AuthorizeSecurityGroupIngress"] {
+            assert!(
+                sent.iter().any(|w| w.starts_with(call)),
+                "{call} was not sent: {sent:#?}"
+            );
+        }
+        // Applying again changes nothing.
+        h.front.clear();
+        let out = h.fix("net/s3-not-on-table", &backups.0, &[]);
+        assert!(
+            text(&out).contains("nothing to fix") || text(&out).contains("nothing to change"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(writes(&h), Vec::<String>::new(), "a second apply wrote");
+    });
+}

@@ -48,6 +48,8 @@ pub struct Outcome {
     pub pulled: bool,
     /// For an `unknown` link: the cause the kubelet's event suggests, for the finding's summary.
     pub hint: Option<String>,
+    /// The network link's observed path.
+    pub network: Option<Box<super::network::NetworkPath>>,
 }
 
 impl Outcome {
@@ -59,6 +61,7 @@ impl Outcome {
             evidence: Vec::new(),
             pulled: false,
             hint: None,
+            network: None,
         }
     }
 
@@ -70,6 +73,7 @@ impl Outcome {
             evidence: Vec::new(),
             pulled: false,
             hint: None,
+            network: None,
         }
     }
 

@@ -11,15 +11,89 @@ use super::events::PullError;
 use super::pull_lane::Destination;
 use crate::facts::aws::{Instance, RouteTable, Subnet, VpcEndpoint};
 use crate::facts::{Fact, scope};
-use crate::report::{Cause, Status};
+use crate::report::{Cause, Hop, HopKind, Status};
 
 /// How the subnet reaches the internet.
 enum Egress {
-    Yes(String),
+    Yes(HopKind, String, String),
     No(String),
     /// A target pulldoctor cannot see past (transit gateway, peering, an appliance).
-    Beyond(String),
+    Beyond(String, String),
 }
+
+impl Egress {
+    fn how(&self) -> String {
+        match self {
+            Egress::Yes(kind, id, detail) => format!("{} {id}{detail}", kind.as_str()),
+            Egress::No(why) => why.clone(),
+            Egress::Beyond(id, _) => format!(
+                "{id}, beyond what pulldoctor can see (a transit gateway, peering or appliance)"
+            ),
+        }
+    }
+}
+
+/// The observed path of one pull: what the network link's hops show and its fixes name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkPath {
+    /// The Region of the VPC, where endpoints are made.
+    pub region: String,
+    /// The Region whose ECR endpoints the pull needs (the registry's).
+    pub service_region: String,
+    pub vpc: String,
+    pub subnet: String,
+    pub subnet_cidr: Option<String>,
+    pub route_table: String,
+    pub hops: Vec<Hop>,
+    /// The hop that stops the pull, when one does.
+    pub culprit: Option<Culprit>,
+}
+
+/// The hop that stops the pull, with what its fix needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Culprit {
+    /// No working route to the internet, where only the internet helps.
+    Egress,
+    /// No endpoint of this service (`ecr.api`, `ecr.dkr`, `s3`) on the way.
+    MissingEndpoint { service: &'static str },
+    /// The endpoint of `service` is there but off the way (private DNS, zone, route table).
+    Endpoint { service: &'static str, id: String },
+    /// The endpoint's policy does not allow the pull; an added statement would, unless a
+    /// statement denies it.
+    EndpointPolicy {
+        id: String,
+        policy: String,
+        statement: serde_json::Value,
+        denied: bool,
+    },
+    /// These interface endpoints have no subnet in the node's zone.
+    NotInZone { ids: Vec<String> },
+    /// A security group of the endpoint lets no 443 in from the node.
+    EndpointGroup { endpoint: String, group: String },
+    /// The node's security groups let no 443 out to the endpoint.
+    NodeGroup { endpoint: String, group: String },
+    /// The node subnet's network ACL drops the pull or its answers.
+    Acl { id: String },
+}
+
+impl Culprit {
+    /// This is about the endpoint `id`.
+    fn names_endpoint(&self, id: &str) -> bool {
+        match self {
+            Culprit::Endpoint { id: own, .. } | Culprit::EndpointPolicy { id: own, .. } => {
+                own == id
+            }
+            Culprit::EndpointGroup { endpoint, .. } | Culprit::NodeGroup { endpoint, .. } => {
+                endpoint == id
+            }
+            Culprit::NotInZone { ids } => ids.iter().any(|i| i == id),
+            _ => false,
+        }
+    }
+}
+
+/// A verdict on the path: the link's outcome and the hop that decides it.
+type Judged = (Outcome, Option<Culprit>);
 
 /// The network link from EC2 facts, or `None` when there are none to judge by.
 pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outcome> {
@@ -46,11 +120,51 @@ pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outc
         Ok(path) => path,
         Err(why) => return Some(Outcome::new(Status::Unknown, why)),
     };
-    let outcome = match destination {
+    let (outcome, culprit) = match destination {
         Destination::PrivateEcr { region } => private_registry(subject, &path, region),
         other => internet_only(subject, &path, other),
     };
-    Some(outcome.with_evidence(path.hops()))
+    let service_region = match destination {
+        Destination::PrivateEcr { region } => region.clone(),
+        _ => path.region.clone(),
+    };
+    let hops = path.hops(
+        subject,
+        destination,
+        &service_region,
+        &outcome,
+        culprit.as_ref(),
+    );
+    let evidence = vec![format!(
+        "path: {}",
+        hops.iter()
+            .map(|h| {
+                let mark = match h.status {
+                    Status::Broken => " ✗",
+                    Status::Unknown => " ?",
+                    _ => "",
+                };
+                match h.id.as_str() {
+                    "" => format!("{} ({}){mark}", h.kind.as_str(), h.detail),
+                    id => format!("{} {id}{mark}", h.kind.as_str()),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    )];
+    Some(Outcome {
+        network: Some(Box::new(NetworkPath {
+            region: path.region.clone(),
+            service_region,
+            vpc: path.subnet.vpc_id.clone(),
+            subnet: path.subnet.subnet_id.clone(),
+            subnet_cidr: path.subnet.cidr_block.clone(),
+            route_table: path.table.route_table_id.clone(),
+            hops,
+            culprit,
+        })),
+        ..outcome.with_evidence(evidence)
+    })
 }
 
 /// The EC2 facts of the node's instance: `None` when nothing of EC2 was read at all.
@@ -74,6 +188,7 @@ fn instance<'a>(subject: &Subject<'a>, id: &str) -> Option<Fact<&'a Instance>> {
 
 /// The hops from the node's instance: subnet, route table, default route.
 struct Path<'a> {
+    region: String,
     instance: &'a Instance,
     subnet: &'a Subnet,
     table: &'a RouteTable,
@@ -82,18 +197,139 @@ struct Path<'a> {
 }
 
 impl Path<'_> {
-    fn hops(&self) -> Vec<String> {
-        let egress = match &self.egress {
-            Egress::Yes(how) | Egress::No(how) | Egress::Beyond(how) => how.clone(),
+    /// Node → subnet → route table → the endpoints or the egress used → registry, the broken
+    /// hop marked.
+    fn hops(
+        &self,
+        subject: &Subject<'_>,
+        destination: &Destination,
+        service_region: &str,
+        outcome: &Outcome,
+        culprit: Option<&Culprit>,
+    ) -> Vec<Hop> {
+        let hop = |kind, id: &str, detail: String, broken: bool| Hop {
+            kind,
+            id: id.to_string(),
+            detail,
+            status: if broken { Status::Broken } else { Status::Ok },
         };
-        vec![format!(
-            "path: node {} → subnet {} ({}, {}) → route table {} → {egress}",
-            self.instance.instance_id,
-            self.subnet.subnet_id,
-            self.subnet.availability_zone.as_deref().unwrap_or("?"),
-            self.subnet.vpc_id,
-            self.table.route_table_id
-        )]
+        let node = self.instance;
+        let subnet = self.subnet;
+        let mut hops = vec![
+            hop(
+                HopKind::Node,
+                &node.instance_id,
+                node.private_ip_address
+                    .iter()
+                    .map(|ip| format!("private IP {ip}"))
+                    .chain((!node.security_groups.is_empty()).then(|| {
+                        let groups: Vec<&str> = node
+                            .security_groups
+                            .iter()
+                            .map(|g| g.group_id.as_str())
+                            .collect();
+                        format!("security groups {}", groups.join(", "))
+                    }))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                matches!(culprit, Some(Culprit::NodeGroup { .. })),
+            ),
+            hop(
+                HopKind::Subnet,
+                &subnet.subnet_id,
+                format!(
+                    "{} in {}, {}",
+                    subnet.cidr_block.as_deref().unwrap_or("?"),
+                    subnet.availability_zone.as_deref().unwrap_or("?"),
+                    subnet.vpc_id
+                ),
+                matches!(culprit, Some(Culprit::Acl { .. })),
+            ),
+            hop(
+                HopKind::RouteTable,
+                &self.table.route_table_id,
+                match &self.egress {
+                    Egress::No(why) => why.clone(),
+                    other => format!("default route to {}", other.how()),
+                },
+                matches!(culprit, Some(Culprit::Egress)),
+            ),
+        ];
+        if matches!(destination, Destination::PrivateEcr { .. }) {
+            let through_endpoints = !matches!(self.egress, Egress::Yes(..));
+            for name in SERVICES {
+                let found = service(self.endpoints, service_region, name);
+                let on_way = found.iter().find(|e| match name {
+                    "s3" => {
+                        e.vpc_endpoint_type.as_deref() != Some("Gateway")
+                            || e.route_table_ids.contains(&self.table.route_table_id)
+                    }
+                    _ => true,
+                });
+                match on_way.or(found.first()) {
+                    Some(e) => hops.push(hop(
+                        HopKind::Endpoint,
+                        &e.vpc_endpoint_id,
+                        format!(
+                            "{name} ({}{})",
+                            e.vpc_endpoint_type.as_deref().unwrap_or("Interface"),
+                            match e.vpc_endpoint_type.as_deref() == Some("Gateway")
+                                && !e.route_table_ids.contains(&self.table.route_table_id)
+                            {
+                                true => ", not on this route table",
+                                false => "",
+                            }
+                        ),
+                        culprit.is_some_and(|c| c.names_endpoint(&e.vpc_endpoint_id)),
+                    )),
+                    None if through_endpoints => hops.push(hop(
+                        HopKind::Endpoint,
+                        "",
+                        format!("no com.amazonaws.{service_region}.{name}"),
+                        true,
+                    )),
+                    None => {}
+                }
+            }
+        }
+        match &self.egress {
+            Egress::Yes(kind, id, detail) => {
+                hops.push(hop(*kind, id, detail.trim_start().to_string(), false))
+            }
+            Egress::Beyond(id, detail) => hops.push(Hop {
+                status: Status::Unknown,
+                ..hop(HopKind::Beyond, id, detail.clone(), false)
+            }),
+            Egress::No(_) => {}
+        }
+        hops.push(Hop {
+            status: match outcome.status {
+                Status::Ok => Status::Ok,
+                _ => Status::Unknown,
+            },
+            ..hop(
+                HopKind::Registry,
+                &registry_host(subject, destination),
+                match outcome.status {
+                    Status::Ok => "reachable".to_string(),
+                    _ => "not reached".to_string(),
+                },
+                false,
+            )
+        });
+        hops
+    }
+}
+
+const SERVICES: [&str; 3] = ["ecr.api", "ecr.dkr", "s3"];
+
+fn registry_host(subject: &Subject<'_>, destination: &Destination) -> String {
+    use crate::ecr::reference::ImageRef;
+    match (destination, &subject.image_ref) {
+        (Destination::Upstream { host } | Destination::Internet { host }, _) => host.clone(),
+        (Destination::PublicEcr, _) => "public.ecr.aws".to_string(),
+        (_, Ok(ImageRef::Ecr(e))) => e.host.clone(),
+        _ => String::new(),
     }
 }
 
@@ -120,7 +356,19 @@ fn path<'a>(subject: &Subject<'a>, instance: &'a Instance) -> Result<Path<'a>, S
     let not_read = || vpc_not_read(vpc);
     let table = ec2.route_table_of(subnet).ok_or_else(not_read)?;
     let endpoints = ec2.endpoints.get(vpc).ok_or_else(not_read)?;
+    // The VPC's Region: the zone's name less its letter, else the cluster's.
+    let region = subnet
+        .availability_zone
+        .as_deref()
+        .map(|z| {
+            z.trim_end_matches(|c: char| c.is_ascii_lowercase())
+                .to_string()
+        })
+        .filter(|r| !r.is_empty())
+        .or_else(|| subject.facts.source.region.clone())
+        .unwrap_or_else(|| "REGION".to_string());
     Ok(Path {
+        region,
         instance,
         subnet,
         table,
@@ -151,9 +399,9 @@ fn egress(subject: &Subject<'_>, instance: &Instance, table: &RouteTable) -> Egr
             .find(|g| &g.nat_gateway_id == nat)
             .and_then(|g| g.state.clone());
         return match state.as_deref() {
-            Some("available") => Egress::Yes(format!("NAT gateway {nat}")),
+            Some("available") => Egress::Yes(HopKind::NatGateway, nat.clone(), String::new()),
             Some(other) => Egress::No(format!("NAT gateway {nat} is {other}")),
-            None => Egress::Beyond(format!("NAT gateway {nat}, whose state was not read")),
+            None => Egress::Beyond(nat.clone(), "a NAT gateway whose state was not read".into()),
         };
     }
     if let Some(gateway) = route
@@ -162,7 +410,11 @@ fn egress(subject: &Subject<'_>, instance: &Instance, table: &RouteTable) -> Egr
         .filter(|g| g.starts_with("igw-"))
     {
         return match &instance.public_ip_address {
-            Some(ip) => Egress::Yes(format!("internet gateway {gateway} (public IP {ip})")),
+            Some(ip) => Egress::Yes(
+                HopKind::InternetGateway,
+                gateway.to_string(),
+                format!(" (public IP {ip})"),
+            ),
             None => Egress::No(format!(
                 "internet gateway {gateway}, but the instance has no public IP"
             )),
@@ -175,9 +427,7 @@ fn egress(subject: &Subject<'_>, instance: &Instance, table: &RouteTable) -> Egr
         .or_else(|| route.network_interface_id.clone())
         .or_else(|| route.gateway_id.clone())
         .unwrap_or_else(|| "an unnamed target".to_string());
-    Egress::Beyond(format!(
-        "{target}, beyond what pulldoctor can see (a transit gateway, peering or appliance)"
-    ))
+    Egress::Beyond(target, "beyond what pulldoctor can see".into())
 }
 
 /// The observed path leads there: `ok`, unless the event says the pull timed out anyway — then
@@ -195,24 +445,37 @@ fn reached(subject: &Subject<'_>, how: String) -> Outcome {
 }
 
 /// Public ECR, a cache's upstream, another registry: only a route to the internet helps.
-fn internet_only(subject: &Subject<'_>, path: &Path<'_>, destination: &Destination) -> Outcome {
+fn internet_only(subject: &Subject<'_>, path: &Path<'_>, destination: &Destination) -> Judged {
     match &path.egress {
-        Egress::Yes(how) => reached(
-            subject,
-            format!("the node reaches the internet through {how}"),
-        ),
-        Egress::No(why) => Outcome::broken(
-            Cause::NoRouteToRegistry,
-            format!(
-                "the node has no route to the internet ({why}); it needs {}",
-                destination.needs()
+        Egress::Yes(..) => (
+            reached(
+                subject,
+                format!(
+                    "the node reaches the internet through {}",
+                    path.egress.how()
+                ),
             ),
+            None,
         ),
-        Egress::Beyond(what) => Outcome::new(
-            Status::Unknown,
-            format!(
-                "the default route goes to {what}: whether it reaches the internet is not known"
+        Egress::No(why) => (
+            Outcome::broken(
+                Cause::NoRouteToRegistry,
+                format!(
+                    "the node has no route to the internet ({why}); it needs {}",
+                    destination.needs()
+                ),
             ),
+            Some(Culprit::Egress),
+        ),
+        Egress::Beyond(..) => (
+            Outcome::new(
+                Status::Unknown,
+                format!(
+                    "the default route goes to {}: whether it reaches the internet is not known",
+                    path.egress.how()
+                ),
+            ),
+            None,
         ),
     }
 }
@@ -236,7 +499,7 @@ fn service(endpoints: &[VpcEndpoint], region: &str, name: &str) -> Vec<VpcEndpoi
 }
 
 /// A private registry: egress, or the three endpoints with what they need.
-fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Outcome {
+fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Judged {
     // Endpoints with private DNS carry ECR's traffic whatever else the subnet can reach: their
     // policies apply even beside a NAT gateway.
     if let Some(refused) = endpoint_policies(subject, path, region) {
@@ -245,23 +508,33 @@ fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Out
     if let Some(blocked) = firewalls(subject, path, region) {
         return blocked;
     }
-    if let Egress::Yes(how) = &path.egress {
-        return reached(subject, format!("the node reaches ECR through {how}"));
+    if let Egress::Yes(..) = &path.egress {
+        return (
+            reached(
+                subject,
+                format!("the node reaches ECR through {}", path.egress.how()),
+            ),
+            None,
+        );
     }
     match endpoint_gap(subject, path, region) {
-        Some(broken) => match &path.egress {
-            Egress::Beyond(what) => Outcome::new(
-                Status::Unknown,
-                format!(
-                    "{}; unless the default route to {what} reaches ECR",
-                    broken.summary
+        Some((broken, culprit)) => match &path.egress {
+            Egress::Beyond(..) => (
+                Outcome::new(
+                    Status::Unknown,
+                    format!(
+                        "{}; unless the default route to {} reaches ECR",
+                        broken.summary,
+                        path.egress.how()
+                    ),
                 ),
+                None,
             ),
-            _ => broken,
+            _ => (broken, Some(culprit)),
         },
         None => {
             let timeout = subject.pull_error == Some(PullError::Network);
-            match timeout {
+            let outcome = match timeout {
                 true => Outcome::new(
                     Status::Unknown,
                     "every observed hop is in place (route table, ecr.api, ecr.dkr and S3 endpoints in the node's zone, with their policies, security groups and network ACL where read); the event says the pull timed out: what remains is DNS resolution in the VPC, a firewall or proxy, or what was not read",
@@ -270,26 +543,34 @@ fn private_registry(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Out
                     Status::Ok,
                     format!("the node reaches ECR through the VPC endpoints of {region}"),
                 ),
-            }
+            };
+            (outcome, None)
         }
     }
 }
 
 /// The first endpoint hop that is missing or wrong, when there is no egress.
-fn endpoint_gap(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Outcome> {
+fn endpoint_gap(
+    subject: &Subject<'_>,
+    path: &Path<'_>,
+    region: &str,
+) -> Option<(Outcome, Culprit)> {
     let vpc = &path.subnet.vpc_id;
     let no_egress = match &path.egress {
-        Egress::Yes(_) => return None,
-        Egress::No(why) | Egress::Beyond(why) => why.clone(),
+        Egress::Yes(..) => return None,
+        other => other.how(),
     };
     for name in ["ecr.api", "ecr.dkr"] {
         let found = service(path.endpoints, region, name);
         let Some(endpoint) = found.first() else {
-            return Some(Outcome::broken(
-                Cause::VpcEndpointMissing,
-                format!(
-                    "no interface endpoint com.amazonaws.{region}.{name} in {vpc}, and no route to the internet ({no_egress})"
+            return Some((
+                Outcome::broken(
+                    Cause::VpcEndpointMissing,
+                    format!(
+                        "no interface endpoint com.amazonaws.{region}.{name} in {vpc}, and no route to the internet ({no_egress})"
+                    ),
                 ),
+                Culprit::MissingEndpoint { service: name },
             ));
         };
         if name == "ecr.dkr" {
@@ -299,33 +580,42 @@ fn endpoint_gap(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<
                 || dns == Some(false)
                 || hostnames == Some(false)
             {
-                return Some(Outcome::broken(
-                    Cause::VpcEndpointPrivateDnsDisabled,
-                    format!(
-                        "endpoint {} for ecr.dkr needs private DNS (the registry host must resolve to it) and the VPC's enableDnsSupport and enableDnsHostnames",
-                        endpoint.vpc_endpoint_id
+                return Some((
+                    Outcome::broken(
+                        Cause::VpcEndpointPrivateDnsDisabled,
+                        format!(
+                            "endpoint {} for ecr.dkr needs private DNS (the registry host must resolve to it) and the VPC's enableDnsSupport and enableDnsHostnames",
+                            endpoint.vpc_endpoint_id
+                        ),
                     ),
+                    Culprit::Endpoint {
+                        service: name,
+                        id: endpoint.vpc_endpoint_id.clone(),
+                    },
                 ));
             }
         }
         let zone = path.subnet.availability_zone.as_deref();
-        let zones: Vec<&str> = endpoint
-            .subnet_ids
-            .iter()
-            .filter_map(|s| subject.facts.ec2.subnets.get(s))
-            .filter_map(|s| s.availability_zone.as_deref())
-            .collect();
         if let Some(zone) = zone
-            && !zones.is_empty()
-            && !zones.contains(&zone)
+            && let Some(zones) = elsewhere(subject, endpoint, zone)
         {
-            return Some(Outcome::broken(
-                Cause::VpcEndpointNotInAz,
-                format!(
-                    "endpoint {} for {name} has no subnet in the node's zone {zone} (it is in {})",
-                    endpoint.vpc_endpoint_id,
-                    zones.join(", ")
+            // Every ECR interface endpoint without the zone, so that one fix adds it to all.
+            let ids: Vec<String> = ["ecr.api", "ecr.dkr"]
+                .into_iter()
+                .flat_map(|n| service(path.endpoints, region, n))
+                .filter(|e| elsewhere(subject, e, zone).is_some())
+                .map(|e| e.vpc_endpoint_id)
+                .collect();
+            return Some((
+                Outcome::broken(
+                    Cause::VpcEndpointNotInAz,
+                    format!(
+                        "endpoint {} for {name} has no subnet in the node's zone {zone} (it is in {})",
+                        endpoint.vpc_endpoint_id,
+                        zones.join(", ")
+                    ),
                 ),
+                Culprit::NotInZone { ids },
             ));
         }
     }
@@ -345,26 +635,46 @@ fn endpoint_gap(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<
             .iter()
             .find(|e| e.vpc_endpoint_type.as_deref() == Some("Gateway"))
         {
-            Some(gateway) => Outcome::broken(
-                Cause::S3GatewayNotOnRouteTable,
-                format!(
-                    "the S3 gateway endpoint {} is not on the node subnet's route table {table}: layers come from S3",
-                    gateway.vpc_endpoint_id
+            Some(gateway) => (
+                Outcome::broken(
+                    Cause::S3GatewayNotOnRouteTable,
+                    format!(
+                        "the S3 gateway endpoint {} is not on the node subnet's route table {table}: layers come from S3",
+                        gateway.vpc_endpoint_id
+                    ),
                 ),
+                Culprit::Endpoint {
+                    service: "s3",
+                    id: gateway.vpc_endpoint_id.clone(),
+                },
             ),
-            None => Outcome::broken(
-                Cause::VpcEndpointMissing,
-                format!(
-                    "no S3 endpoint (com.amazonaws.{region}.s3) in {vpc}, and no route to the internet ({no_egress}): layers come from S3"
+            None => (
+                Outcome::broken(
+                    Cause::VpcEndpointMissing,
+                    format!(
+                        "no S3 endpoint (com.amazonaws.{region}.s3) in {vpc}, and no route to the internet ({no_egress}): layers come from S3"
+                    ),
                 ),
+                Culprit::MissingEndpoint { service: "s3" },
             ),
         },
     )
 }
 
+/// The zones of an interface endpoint's subnets, when they are known and leave out `zone`.
+fn elsewhere(subject: &Subject<'_>, endpoint: &VpcEndpoint, zone: &str) -> Option<Vec<String>> {
+    let zones: Vec<String> = endpoint
+        .subnet_ids
+        .iter()
+        .filter_map(|s| subject.facts.ec2.subnets.get(s))
+        .filter_map(|s| s.availability_zone.clone())
+        .collect();
+    (!zones.is_empty() && !zones.iter().any(|z| z == zone)).then_some(zones)
+}
+
 /// The endpoint policies on the pull's way, evaluated for the pull identity: the token on
 /// `ecr.api`, the manifest and layer URLs on `ecr.dkr`, the layers on the S3 gateway.
-fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Outcome> {
+fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Judged> {
     use crate::iam::eval::{self, Caller, Context, Decision, Request, Sourced};
     use crate::iam::policy::PolicyDocument;
     let Ok(crate::ecr::reference::ImageRef::Ecr(image)) = &subject.image_ref else {
@@ -399,9 +709,9 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
             let document = match PolicyDocument::from_text(text) {
                 Ok(d) => d,
                 Err(e) => {
-                    return Some(Outcome::new(
-                        Status::Unknown,
-                        format!("{source} does not parse: {}", e.0),
+                    return Some((
+                        Outcome::new(Status::Unknown, format!("{source} does not parse: {}", e.0)),
+                        None,
                     ));
                 }
             };
@@ -420,24 +730,47 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
             match result.decision {
                 Decision::Allow => {}
                 Decision::ExplicitDeny | Decision::ImplicitDeny => {
-                    return Some(Outcome::broken(
-                        Cause::VpcEndpointPolicyDenies,
-                        format!(
-                            "{source} does not allow {action} on {resource} for {role}{}",
-                            match result.deciding.first() {
-                                Some(by) => format!(" ({by} denies it)"),
-                                None => String::new(),
-                            }
+                    let actions: Vec<&str> = calls
+                        .iter()
+                        .filter(|(s, _, _)| *s == service_name)
+                        .map(|(_, a, _)| *a)
+                        .collect();
+                    let statement = serde_json::json!({
+                        "Sid": "PulldoctorAllowPull",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": role},
+                        "Action": actions,
+                        "Resource": resource,
+                    });
+                    return Some((
+                        Outcome::broken(
+                            Cause::VpcEndpointPolicyDenies,
+                            format!(
+                                "{source} does not allow {action} on {resource} for {role}{}",
+                                match result.deciding.first() {
+                                    Some(by) => format!(" ({by} denies it)"),
+                                    None => String::new(),
+                                }
+                            ),
                         ),
+                        Some(Culprit::EndpointPolicy {
+                            id: endpoint.vpc_endpoint_id.clone(),
+                            policy: text.clone(),
+                            statement,
+                            denied: result.decision == Decision::ExplicitDeny,
+                        }),
                     ));
                 }
                 Decision::Indeterminate => {
-                    return Some(Outcome::new(
-                        Status::Unknown,
-                        format!(
-                            "whether {source} allows {action} is not known: {}",
-                            result.unknown_reason.unwrap_or_default()
+                    return Some((
+                        Outcome::new(
+                            Status::Unknown,
+                            format!(
+                                "whether {source} allows {action} is not known: {}",
+                                result.unknown_reason.unwrap_or_default()
+                            ),
                         ),
+                        None,
                     ));
                 }
             }
@@ -535,7 +868,7 @@ fn acl_allows(acl: &crate::facts::aws::NetworkAcl, egress: bool, port: i32, peer
 /// Security groups and the node subnet's network ACL between the node and the interface
 /// endpoints it uses: 443 into the endpoint, 443 out of the node, the answer back to an
 /// ephemeral port. Judged only on what was read.
-fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Outcome> {
+fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Judged> {
     let ec2 = &subject.facts.ec2;
     let node = path.instance;
     let node_groups: Vec<String> = node
@@ -566,14 +899,20 @@ fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Out
                 && endpoint_groups.len() == endpoint.groups.len()
                 && !groups_allow(&endpoint_groups, false, &node_blocks, &node_groups)
             {
-                return Some(Outcome::broken(
-                    Cause::VpcEndpointSecurityGroupBlocks,
-                    format!(
-                        "the security groups of endpoint {} ({}) let no TCP 443 in from the node ({})",
-                        endpoint.vpc_endpoint_id,
-                        endpoint_group_ids.join(", "),
-                        node_groups.join(", ")
+                return Some((
+                    Outcome::broken(
+                        Cause::VpcEndpointSecurityGroupBlocks,
+                        format!(
+                            "the security groups of endpoint {} ({}) let no TCP 443 in from the node ({})",
+                            endpoint.vpc_endpoint_id,
+                            endpoint_group_ids.join(", "),
+                            node_groups.join(", ")
+                        ),
                     ),
+                    Some(Culprit::EndpointGroup {
+                        endpoint: endpoint.vpc_endpoint_id.clone(),
+                        group: endpoint_group_ids.first().cloned().unwrap_or_default(),
+                    }),
                 ));
             }
             let endpoint_blocks: Vec<Block> = endpoint
@@ -596,13 +935,19 @@ fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Out
                 && !endpoint_blocks.is_empty()
                 && !groups_allow(&mine, true, &endpoint_blocks, &endpoint_group_ids)
             {
-                return Some(Outcome::broken(
-                    Cause::VpcEndpointSecurityGroupBlocks,
-                    format!(
-                        "the node's security groups ({}) let no TCP 443 out to endpoint {}",
-                        node_groups.join(", "),
-                        endpoint.vpc_endpoint_id
+                return Some((
+                    Outcome::broken(
+                        Cause::VpcEndpointSecurityGroupBlocks,
+                        format!(
+                            "the node's security groups ({}) let no TCP 443 out to endpoint {}",
+                            node_groups.join(", "),
+                            endpoint.vpc_endpoint_id
+                        ),
                     ),
+                    Some(Culprit::NodeGroup {
+                        endpoint: endpoint.vpc_endpoint_id.clone(),
+                        group: node_groups.first().cloned().unwrap_or_default(),
+                    }),
                 ));
             }
             let Some(acl) = ec2.network_acl_of(path.subnet) else {
@@ -613,19 +958,24 @@ fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Out
                 // The answer comes back to an ephemeral port (Linux uses 32768–60999).
                 let back = acl_allows(acl, false, 40000, *peer);
                 if !(out && back) {
-                    return Some(Outcome::broken(
-                        Cause::NetworkAclBlocks,
-                        format!(
-                            "network ACL {} of subnet {} drops {} endpoint {}",
-                            acl.network_acl_id,
-                            path.subnet.subnet_id,
-                            if out {
-                                "the answers (to ephemeral ports) from"
-                            } else {
-                                "TCP 443 out to"
-                            },
-                            endpoint.vpc_endpoint_id
+                    return Some((
+                        Outcome::broken(
+                            Cause::NetworkAclBlocks,
+                            format!(
+                                "network ACL {} of subnet {} drops {} endpoint {}",
+                                acl.network_acl_id,
+                                path.subnet.subnet_id,
+                                if out {
+                                    "the answers (to ephemeral ports) from"
+                                } else {
+                                    "TCP 443 out to"
+                                },
+                                endpoint.vpc_endpoint_id
+                            ),
                         ),
+                        Some(Culprit::Acl {
+                            id: acl.network_acl_id.clone(),
+                        }),
                     ));
                 }
             }

@@ -350,6 +350,8 @@ fn app_identity_report(identity: &identity_lane::AppIdentity) -> crate::report::
 fn to_link(id: LinkId, outcome: Outcome, subject: &Subject<'_>) -> Link {
     let basis = if outcome.pulled {
         Basis::Pulled
+    } else if outcome.network.is_some() {
+        Basis::Observed
     } else if matches!(id, LinkId::Pod | LinkId::Network)
         && subject.event.is_some()
         && subject.failing
@@ -366,6 +368,7 @@ fn to_link(id: LinkId, outcome: Outcome, subject: &Subject<'_>) -> Link {
         summary: outcome.summary,
         evidence: outcome.evidence,
         basis,
+        path: outcome.network.map(|n| n.hops).unwrap_or_default(),
     }
 }
 

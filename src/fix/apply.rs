@@ -132,14 +132,14 @@ pub fn render(plan: &Plan) -> String {
 
 /// The one thing that writes: the context's session behind a [`WritePermission`].
 pub struct Writer {
-    session: Arc<Session>,
+    pub(super) session: Arc<Session>,
     account: String,
     _permission: WritePermission,
 }
 
 /// What the target looks like now.
 #[derive(Debug, Clone, PartialEq)]
-enum Now {
+pub(super) enum Now {
     /// A document, normalised (or `None`: there is none).
     Document(Option<String>),
     /// Whether the thing the call creates or attaches is already there.
@@ -155,7 +155,7 @@ pub enum Check {
 }
 
 /// A policy document in one canonical text, so that AWS's URL-encoding and spacing compare equal.
-fn normal(text: &str) -> String {
+pub(super) fn normal(text: &str) -> String {
     PolicyDocument::from_text(text)
         .map(|d| d.to_pretty_json())
         .unwrap_or_else(|_| text.to_string())
@@ -224,6 +224,9 @@ impl Writer {
             Apply::CreatePodIdentityAssociation { .. } | Apply::SetRepositoryPolicy { .. } => {
                 self.now_eks_ecr(apply).await
             }
+            Apply::CreateGatewayEndpoint { .. }
+            | Apply::ModifyVpcEndpoint { .. }
+            | Apply::AllowHttpsIngress { .. } => self.now_ec2(apply).await,
             _ => self.now_iam(apply).await,
         }
     }
@@ -442,7 +445,7 @@ impl Writer {
         }
     }
 
-    fn document(write: &Write) -> Result<String, String> {
+    pub(super) fn document(write: &Write) -> Result<String, String> {
         write
             .after
             .clone()
@@ -519,12 +522,15 @@ impl Writer {
         }
     }
 
-    /// A write to AWS: IAM, EKS or ECR.
+    /// A write to AWS: IAM, EKS, ECR or EC2.
     async fn execute_aws(&self, write: &Write) -> Result<(), String> {
         let (iam, aws) = (&self.session.aws.iam, &self.session.aws);
         let document = || Writer::document(write);
         let target = write.apply.target();
         let done = match &write.apply {
+            Apply::CreateGatewayEndpoint { .. }
+            | Apply::ModifyVpcEndpoint { .. }
+            | Apply::AllowHttpsIngress { .. } => return self.execute_ec2(write).await,
             Apply::CreatePodIdentityAssociation {
                 cluster,
                 namespace,

@@ -19,6 +19,8 @@ enum Family {
     Trust,
     /// A repository policy: the pull actions for named principals.
     Repository,
+    /// A VPC endpoint's policy: the pull's calls for named principals.
+    Endpoint,
 }
 
 /// Refuses a plan that is not what a fix of its cause writes.
@@ -107,7 +109,85 @@ fn check_write(cause: Cause, write: &Write) -> Result<(), String> {
             }
         }
         (Apply::RolloutRestart { .. }, PodPredatesAnnotation | PodRoleMismatch) => Ok(()),
+        (
+            Apply::CreateGatewayEndpoint {
+                service_name,
+                route_table_ids,
+                ..
+            },
+            VpcEndpointMissing,
+        ) => {
+            let s3 = service_name.starts_with("com.amazonaws.") && service_name.ends_with(".s3");
+            if s3 && !route_table_ids.is_empty() && write.after.is_none() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{service_name} is not an S3 gateway endpoint on a route table"
+                ))
+            }
+        }
+        (Apply::ModifyVpcEndpoint { .. }, VpcEndpointPolicyDenies) => {
+            endpoint_change(&write.apply, EndpointChange::Policy)?;
+            document(write, Family::Endpoint)
+        }
+        (Apply::ModifyVpcEndpoint { .. }, S3GatewayNotOnRouteTable) => {
+            endpoint_change(&write.apply, EndpointChange::RouteTable)
+        }
+        (Apply::ModifyVpcEndpoint { .. }, VpcEndpointNotInAz) => {
+            endpoint_change(&write.apply, EndpointChange::Subnet)
+        }
+        (Apply::ModifyVpcEndpoint { .. }, VpcEndpointPrivateDnsDisabled) => {
+            endpoint_change(&write.apply, EndpointChange::PrivateDns)
+        }
+        (Apply::AllowHttpsIngress { cidr, .. }, VpcEndpointSecurityGroupBlocks) => {
+            // A subnet's block, never the whole internet.
+            match cidr
+                .split_once('/')
+                .map(|(ip, bits)| (ip.parse::<std::net::Ipv4Addr>(), bits.parse::<u8>()))
+            {
+                Some((Ok(_), Ok(bits))) if (16..=32).contains(&bits) => Ok(()),
+                _ => Err(format!("{cidr} is wider than a subnet")),
+            }
+        }
         _ => Err("this call".to_string()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndpointChange {
+    RouteTable,
+    Subnet,
+    PrivateDns,
+    Policy,
+}
+
+/// An endpoint change makes exactly the one change its cause needs.
+fn endpoint_change(apply: &Apply, wanted: EndpointChange) -> Result<(), String> {
+    let Apply::ModifyVpcEndpoint {
+        add_route_table_ids,
+        add_subnet_ids,
+        enable_private_dns,
+        policy,
+        ..
+    } = apply
+    else {
+        return Err("this call".into());
+    };
+    let made: Vec<EndpointChange> = [
+        (!add_route_table_ids.is_empty(), EndpointChange::RouteTable),
+        (!add_subnet_ids.is_empty(), EndpointChange::Subnet),
+        (*enable_private_dns, EndpointChange::PrivateDns),
+        (*policy, EndpointChange::Policy),
+    ]
+    .into_iter()
+    .filter_map(|(on, change)| on.then_some(change))
+    .collect();
+    if made == [wanted] {
+        Ok(())
+    } else {
+        Err(format!(
+            "it changes {made:?} of the endpoint, not {wanted:?} alone"
+        ))
     }
 }
 
@@ -135,6 +215,7 @@ fn document(write: &Write, family: Family) -> Result<(), String> {
             Family::Pull => pull_statement(statement),
             Family::Trust => trust_statement(statement),
             Family::Repository => repository_statement(statement),
+            Family::Endpoint => endpoint_statement(statement),
         };
         rule.map_err(|why| {
             format!(
@@ -250,6 +331,39 @@ fn repository_statement(s: &Statement) -> Result<(), String> {
     only_actions(s, &allowed)
 }
 
+/// An endpoint policy's added statement: the pull's calls for a named principal, on the
+/// repository, `*` for the token, ECR's layer bucket for S3.
+fn endpoint_statement(s: &Statement) -> Result<(), String> {
+    plain_allow(s)?;
+    let principal = s.principal.as_ref().ok_or("names no principal")?;
+    let aws = principal.values("AWS");
+    if principal.is_wildcard() || aws.is_empty() || aws.iter().any(|p| p.contains('*')) {
+        return Err("is not for a named role".into());
+    }
+    let mut allowed: Vec<&str> = PULL_ACTIONS.to_vec();
+    allowed.extend([
+        TOKEN_ACTION,
+        "ecr:BatchCheckLayerAvailability",
+        "s3:GetObject",
+    ]);
+    only_actions(s, &allowed)?;
+    let all = actions(s);
+    let only = |a: &str| all.iter().all(|x| x.eq_ignore_ascii_case(a));
+    for resource in s.resource.as_ref().map(|r| r.iter()).into_iter().flatten() {
+        let repository = resource.contains(":ecr:")
+            && resource.contains(":repository/")
+            && !resource.contains('*');
+        let token = only(TOKEN_ACTION) && resource == "*";
+        let layers = only("s3:GetObject")
+            && resource.starts_with("arn:aws:s3:::prod-")
+            && resource.ends_with("-starport-layer-bucket/*");
+        if !(repository || token || layers) {
+            return Err(format!("applies to {resource}"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +475,99 @@ mod tests {
                 "{doc}"
             );
         }
+    }
+
+    fn endpoint(route_tables: &[&str], subnets: &[&str], dns: bool, policy: bool) -> Apply {
+        Apply::ModifyVpcEndpoint {
+            region: "us-east-1".into(),
+            vpc_endpoint_id: "vpce-1".into(),
+            add_route_table_ids: route_tables.iter().map(|t| t.to_string()).collect(),
+            add_subnet_ids: subnets.iter().map(|t| t.to_string()).collect(),
+            enable_private_dns: dns,
+            policy,
+        }
+    }
+
+    #[test]
+    fn network_fixes_make_their_one_change_and_open_nothing_wider() {
+        let bare = |apply: Apply| Write {
+            apply,
+            before: None,
+            after: None,
+            diff: None,
+        };
+        let table = bare(endpoint(&["rtb-1"], &[], false, false));
+        assert_eq!(check_write(Cause::S3GatewayNotOnRouteTable, &table), Ok(()));
+        // The same call for another cause, or with a second change, is refused.
+        assert!(check_write(Cause::VpcEndpointNotInAz, &table).is_err());
+        let two = bare(endpoint(&["rtb-1"], &["subnet-1"], false, false));
+        assert!(check_write(Cause::S3GatewayNotOnRouteTable, &two).is_err());
+        let dns = bare(endpoint(&[], &[], true, false));
+        assert_eq!(
+            check_write(Cause::VpcEndpointPrivateDnsDisabled, &dns),
+            Ok(())
+        );
+        // 443 from a subnet, never from everywhere.
+        let ingress = |cidr: &str| {
+            bare(Apply::AllowHttpsIngress {
+                region: "us-east-1".into(),
+                group_id: "sg-1".into(),
+                cidr: cidr.into(),
+            })
+        };
+        let cause = Cause::VpcEndpointSecurityGroupBlocks;
+        assert_eq!(check_write(cause, &ingress("10.0.1.0/24")), Ok(()));
+        for wide in ["0.0.0.0/0", "10.0.0.0/8", "not-a-block"] {
+            assert!(check_write(cause, &ingress(wide)).is_err(), "{wide}");
+        }
+        // A gateway endpoint for S3 only.
+        let create = |service: &str| {
+            bare(Apply::CreateGatewayEndpoint {
+                region: "us-east-1".into(),
+                vpc_id: "vpc-1".into(),
+                service_name: service.into(),
+                route_table_ids: vec!["rtb-1".into()],
+            })
+        };
+        let missing = Cause::VpcEndpointMissing;
+        assert_eq!(
+            check_write(missing, &create("com.amazonaws.us-east-1.s3")),
+            Ok(())
+        );
+        assert!(check_write(missing, &create("com.amazonaws.vpce.us-east-1.vpce-svc-1")).is_err());
+    }
+
+    #[test]
+    fn endpoint_policy_fixes_add_the_pull_for_a_named_role_only() {
+        let before = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Resource": "arn:aws:ecr:us-east-1:111122223333:repository/platform/*"},
+            {"Sid": "NoDelete", "Effect": "Deny", "Principal": "*", "Action": "ecr:DeleteRepository", "Resource": "*"}]});
+        let with = |added: serde_json::Value| {
+            let mut after = before.clone();
+            after["Statement"].as_array_mut().unwrap().push(added);
+            write(endpoint(&[], &[], false, true), Some(before.clone()), after)
+        };
+        let cause = Cause::VpcEndpointPolicyDenies;
+        let role = json!({"AWS": "arn:aws:iam::111122223333:role/node"});
+        let good = json!({"Effect": "Allow", "Principal": role, "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": REPO});
+        assert_eq!(check_write(cause, &with(good)), Ok(()));
+        let layers = json!({"Effect": "Allow", "Principal": role, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"});
+        assert_eq!(check_write(cause, &with(layers)), Ok(()));
+        for wider in [
+            json!({"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Resource": REPO}),
+            json!({"Effect": "Allow", "Principal": role, "Action": "ecr:*", "Resource": REPO}),
+            json!({"Effect": "Allow", "Principal": role, "Action": "s3:GetObject", "Resource": "*"}),
+            json!({"Effect": "Allow", "Principal": role, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"}),
+        ] {
+            assert!(check_write(cause, &with(wider.clone())).is_err(), "{wider}");
+        }
+        // Dropping the deny is refused.
+        let after = json!({"Version": "2012-10-17", "Statement": []});
+        let dropped = write(endpoint(&[], &[], false, true), Some(before.clone()), after);
+        assert!(
+            check_write(cause, &dropped)
+                .unwrap_err()
+                .contains("removes a Deny")
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod apply;
 pub mod documents;
+mod ec2_writes;
 pub mod guard;
+mod network;
 
 use crate::chain::Subject;
 use crate::chain::access::CachePull;
@@ -138,7 +140,7 @@ pub fn plan(
         | S3GatewayNotOnRouteTable
         | VpcEndpointPolicyDenies
         | VpcEndpointSecurityGroupBlocks
-        | NetworkAclBlocks => path_fixes(cause, link, pull),
+        | NetworkAclBlocks => network::path_fixes(cause, &link.summary, pull),
         NodeDiskFull | NodeNotReady | SandboxImageNotCached => node_fixes(cause, subject),
         PullThroughCacheUpstreamAuthFailed | PullThroughCacheUpstreamRateLimited => {
             upstream_fixes(cause, pull)
@@ -688,148 +690,6 @@ fn upstream_fixes(cause: Cause, pull: &PullLane) -> Vec<Fix> {
             ],
         )],
     }
-}
-
-/// The network path observed: guided commands with the real ids (NAT and routing are the
-/// network owner's to change).
-fn path_fixes(cause: Cause, link: &Link, pull: &PullLane) -> Vec<Fix> {
-    let region = pull
-        .ecr
-        .as_ref()
-        .map(|e| e.region.clone())
-        .unwrap_or_else(|| "REGION".into());
-    let path = link
-        .evidence
-        .iter()
-        .find(|e| e.starts_with("path: "))
-        .cloned()
-        .unwrap_or_default();
-    // The ids the path and the summary name (pulldoctor's own text, made from EC2's ids, which
-    // an input could forge: quoted as a shell reads them).
-    let text = format!("{} {path}", link.summary);
-    let word = |prefix: &str| {
-        let id = text
-            .split([' ', '(', ')', ',', ':'])
-            .find(|w| w.starts_with(prefix))
-            .unwrap_or("ID");
-        crate::text::shell_quote(id).into_owned()
-    };
-    let (subnet, table, vpc, vpce) = (word("subnet-"), word("rtb-"), word("vpc-"), word("vpce-"));
-    let endpoint = |service: &str, kind: &str| {
-        format!(
-            "aws ec2 create-vpc-endpoint --region {region} --vpc-id {vpc} --service-name com.amazonaws.{region}.{service} --vpc-endpoint-type {kind} {}",
-            match kind {
-                "Gateway" => format!("--route-table-ids {table}"),
-                _ => format!(
-                    "--subnet-ids {subnet} --security-group-ids SG_ALLOWING_443_FROM_NODES --private-dns-enabled"
-                ),
-            }
-        )
-    };
-    let (title, steps) = match cause {
-        Cause::NoRouteToRegistry => (
-            "Give the nodes a route to the internet".to_string(),
-            vec![step(
-                format!(
-                    "{} Add a NAT gateway route to the subnet's route table {table} (or move the nodes to subnets that have one).",
-                    link.summary
-                ),
-                Some(format!(
-                    "aws ec2 create-route --region {region} --route-table-id {table} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_GATEWAY_ID"
-                )),
-            )],
-        ),
-        Cause::S3GatewayNotOnRouteTable => (
-            format!("Put the S3 gateway endpoint on route table {table}"),
-            vec![step(
-                format!(
-                    "{} Associate it with the node subnet's table.",
-                    link.summary
-                ),
-                Some(format!(
-                    "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {vpce} --add-route-table-ids {table}"
-                )),
-            )],
-        ),
-        Cause::VpcEndpointPrivateDnsDisabled => (
-            "Turn on private DNS for the ECR endpoint".to_string(),
-            vec![step(
-                link.summary.clone(),
-                Some(format!(
-                    "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {vpce} --private-dns-enabled; aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support; aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames"
-                )),
-            )],
-        ),
-        Cause::VpcEndpointPolicyDenies => (
-            "Let the endpoint's policy allow the pull".to_string(),
-            vec![step(
-                format!(
-                    "{} Add a statement that allows it (an endpoint policy never grants by itself: it only limits what IAM allows), then check the result.",
-                    link.summary
-                ),
-                Some(format!(
-                    "aws ec2 describe-vpc-endpoints --region {region} --vpc-endpoint-ids {vpce} --query 'VpcEndpoints[].PolicyDocument' --output text; aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {vpce} --policy-document file://endpoint-policy.json"
-                )),
-            )],
-        ),
-        Cause::VpcEndpointSecurityGroupBlocks => (
-            "Let TCP 443 through between the nodes and the endpoint".to_string(),
-            vec![step(
-                format!(
-                    "{} Allow 443 into the endpoint's security group from the node subnet (or the nodes' security group), and 443 out of the nodes' groups.",
-                    link.summary
-                ),
-                Some(format!(
-                    "aws ec2 authorize-security-group-ingress --region {region} --group-id {} --protocol tcp --port 443 --cidr NODE_SUBNET_CIDR",
-                    word("sg-")
-                )),
-            )],
-        ),
-        Cause::NetworkAclBlocks => (
-            "Open the subnet's network ACL for the pull".to_string(),
-            vec![step(
-                format!(
-                    "{} A network ACL is stateless: allow TCP 443 out and the ephemeral ports 1024-65535 back in.",
-                    link.summary
-                ),
-                Some(format!(
-                    "aws ec2 create-network-acl-entry --region {region} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow",
-                    word("acl-")
-                )),
-            )],
-        ),
-        Cause::VpcEndpointNotInAz => (
-            "Add the node's zone to the endpoint".to_string(),
-            vec![step(
-                link.summary.clone(),
-                Some(format!(
-                    "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {vpce} --add-subnet-ids {subnet}"
-                )),
-            )],
-        ),
-        _ => {
-            let service = ["ecr.api", "ecr.dkr"]
-                .into_iter()
-                .find(|s| link.summary.contains(&format!(".{s} ")))
-                .unwrap_or("s3");
-            let kind = if service == "s3" {
-                "Gateway"
-            } else {
-                "Interface"
-            };
-            (
-                format!("Create the {service} endpoint"),
-                vec![step(
-                    format!(
-                        "{} Nodes without a route to the internet reach ECR through three endpoints: ecr.api (the token), ecr.dkr (the registry) and S3 (the layers).",
-                        link.summary
-                    ),
-                    Some(endpoint(service, kind)),
-                )],
-            )
-        }
-    };
-    vec![fix(cause, title, false, steps)]
 }
 
 /// The single existing pull-identity role, for fixes that edit it.

@@ -103,6 +103,51 @@ pub struct Link {
     pub summary: String,
     pub evidence: Vec<String>,
     pub basis: Basis,
+    /// The network link's path as observed, hop by hop (empty for other links, or without EC2
+    /// facts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<Hop>,
+}
+
+/// One hop of the way a pull takes from the node to the registry.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Hop {
+    pub kind: HopKind,
+    /// The EC2 id (or the registry's host); empty for a hop that is missing.
+    pub id: String,
+    /// What was seen of it, in a few words.
+    pub detail: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum HopKind {
+    Node,
+    Subnet,
+    RouteTable,
+    NatGateway,
+    InternetGateway,
+    /// A route target pulldoctor cannot see past (transit gateway, peering, appliance).
+    Beyond,
+    Endpoint,
+    Registry,
+}
+
+impl HopKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HopKind::Node => "node",
+            HopKind::Subnet => "subnet",
+            HopKind::RouteTable => "route table",
+            HopKind::NatGateway => "NAT gateway",
+            HopKind::InternetGateway => "internet gateway",
+            HopKind::Beyond => "route target",
+            HopKind::Endpoint => "endpoint",
+            HopKind::Registry => "registry",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -373,6 +418,36 @@ pub enum Apply {
         service_account: String,
         role_arn: String,
     },
+    /// A gateway endpoint (S3) on the node subnet's route tables.
+    #[serde(rename = "ec2:CreateVpcEndpoint")]
+    CreateGatewayEndpoint {
+        region: String,
+        vpc_id: String,
+        service_name: String,
+        route_table_ids: Vec<String>,
+    },
+    /// One change to an endpoint: a route table or a subnet added, private DNS turned on, or its
+    /// policy set to the step's document.
+    #[serde(rename = "ec2:ModifyVpcEndpoint")]
+    ModifyVpcEndpoint {
+        region: String,
+        vpc_endpoint_id: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        add_route_table_ids: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        add_subnet_ids: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        enable_private_dns: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        policy: bool,
+    },
+    /// TCP 443 into a security group from an address block.
+    #[serde(rename = "ec2:AuthorizeSecurityGroupIngress")]
+    AllowHttpsIngress {
+        region: String,
+        group_id: String,
+        cidr: String,
+    },
 }
 
 impl Apply {
@@ -410,6 +485,9 @@ impl Apply {
             Apply::RolloutRestart { .. } => "kube:RolloutRestart",
             Apply::ApplyServiceAccount { .. } => "kube:ApplyServiceAccount",
             Apply::CreatePodIdentityAssociation { .. } => "eks:CreatePodIdentityAssociation",
+            Apply::CreateGatewayEndpoint { .. } => "ec2:CreateVpcEndpoint",
+            Apply::ModifyVpcEndpoint { .. } => "ec2:ModifyVpcEndpoint",
+            Apply::AllowHttpsIngress { .. } => "ec2:AuthorizeSecurityGroupIngress",
         }
     }
 
@@ -431,6 +509,10 @@ impl Apply {
             | Apply::RolloutRestart { .. }
             | Apply::ApplyServiceAccount { .. }
             | Apply::CreatePodIdentityAssociation { .. } => String::new(),
+            // The VPC's objects are named by id; EC2 refuses another account's.
+            Apply::CreateGatewayEndpoint { .. }
+            | Apply::ModifyVpcEndpoint { .. }
+            | Apply::AllowHttpsIngress { .. } => String::new(),
         }
     }
 
@@ -476,6 +558,39 @@ impl Apply {
                 service_account,
                 ..
             } => format!("Pod Identity association of {namespace}/{service_account}"),
+            Apply::CreateGatewayEndpoint {
+                vpc_id,
+                service_name,
+                route_table_ids,
+                ..
+            } => format!(
+                "new endpoint {service_name} in {vpc_id} on {}",
+                route_table_ids.join(", ")
+            ),
+            Apply::ModifyVpcEndpoint {
+                vpc_endpoint_id,
+                add_route_table_ids,
+                add_subnet_ids,
+                enable_private_dns,
+                policy,
+                ..
+            } => {
+                let mut changes: Vec<String> = add_route_table_ids
+                    .iter()
+                    .map(|t| format!("+ route table {t}"))
+                    .chain(add_subnet_ids.iter().map(|s| format!("+ subnet {s}")))
+                    .collect();
+                if *enable_private_dns {
+                    changes.push("private DNS on".into());
+                }
+                if *policy {
+                    changes.push("policy".into());
+                }
+                format!("endpoint {vpc_endpoint_id} ({})", changes.join(", "))
+            }
+            Apply::AllowHttpsIngress { group_id, cidr, .. } => {
+                format!("security group {group_id} ← TCP 443 from {cidr}")
+            }
         }
     }
 }
@@ -547,6 +662,10 @@ impl Finding {
         for link in &mut finding.links {
             escape_line_in(&mut link.summary);
             link.evidence.iter_mut().for_each(escape_line_in);
+            for hop in &mut link.path {
+                escape_line_in(&mut hop.id);
+                escape_line_in(&mut hop.detail);
+            }
         }
         for fix in &mut finding.fixes {
             escape_line_in(&mut fix.title);

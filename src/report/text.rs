@@ -130,6 +130,10 @@ pub fn render_finding(out: &mut String, f: &Finding) {
                 for line in diff.lines() {
                     let _ = writeln!(out, "       {line}");
                 }
+            } else if let (Some(document), None) = (&step.document, &step.apply) {
+                for line in document.lines() {
+                    let _ = writeln!(out, "       {line}");
+                }
             }
         }
     }

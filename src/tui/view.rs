@@ -387,10 +387,21 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
             Span::styled(cause.to_string(), theme.status(link.status)),
         ]));
     }
-    if !link.evidence.is_empty() {
+    if !link.path.is_empty() {
+        detail.push(Line::default());
+        detail.push(Line::from(Span::styled("path", theme.dim())));
+        detail.extend(path_lines(&link.path, theme));
+    }
+    // The path's one-line form is for text output; the hops above draw it here.
+    let evidence: Vec<&String> = link
+        .evidence
+        .iter()
+        .filter(|e| link.path.is_empty() || !e.starts_with("path: "))
+        .collect();
+    if !evidence.is_empty() {
         detail.push(Line::default());
         detail.push(Line::from(Span::styled("evidence", theme.dim())));
-        for e in &link.evidence {
+        for e in evidence {
             detail.push(Line::from(format!(" {e}")));
         }
     }
@@ -416,6 +427,38 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
         ),
         right,
     );
+}
+
+/// The network path hop by hop, like the chain: the broken hop marked and coloured.
+fn path_lines(path: &[crate::report::Hop], theme: Theme) -> Vec<Line<'static>> {
+    let last = path.len().saturating_sub(1);
+    path.iter()
+        .enumerate()
+        .map(|(i, hop)| {
+            let branch = match i {
+                0 => "┌",
+                i if i == last => "└",
+                _ => "├",
+            };
+            let pointer = if hop.status == Status::Broken {
+                "▶"
+            } else {
+                " "
+            };
+            Line::from(vec![
+                Span::raw(format!("{pointer}{branch} ")),
+                Span::styled(
+                    format!("{:<10}", marker(hop.status)),
+                    theme.status(hop.status),
+                ),
+                Span::styled(format!(" {:<16} ", hop.kind.as_str()), theme.dim()),
+                Span::raw(match hop.id.as_str() {
+                    "" => hop.detail.clone(),
+                    id => format!("{id}  {}", hop.detail),
+                }),
+            ])
+        })
+        .collect()
 }
 
 fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
@@ -461,6 +504,10 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
                         theme.dim()
                     };
                     lines.push(Line::from(Span::styled(format!("    {d}"), style)));
+                }
+            } else if let (Some(document), None) = (&step.document, &step.apply) {
+                for d in document.lines() {
+                    lines.push(Line::from(Span::styled(format!("    {d}"), theme.dim())));
                 }
             }
         }

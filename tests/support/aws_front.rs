@@ -206,6 +206,10 @@ pub fn is_mutating(op: &str) -> bool {
         "Add",
         "Remove",
         "Upload",
+        "Authorize",
+        "Revoke",
+        "Modify",
+        "Replace",
         "Complete",
         "Initiate",
         "POST",
@@ -320,9 +324,12 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
             op if op.starts_with("ec2:") => {
                 let action = op.trim_start_matches("ec2:");
                 // A scenario that says nothing of EC2 has an empty one: nothing to find.
-                let empty = pulldoctor::facts::network::Ec2::default();
-                let ec2 = world.ec2.as_ref().unwrap_or(&empty);
-                let answered = super::ec2_front::answer(action, &form(&body), ec2);
+                let ec2 = world.ec2.get_or_insert_with(Default::default);
+                let form = form(&body);
+                let answered = match is_mutating(op) {
+                    true => super::ec2_front::write(action, &form, ec2),
+                    false => super::ec2_front::answer(action, &form, ec2),
+                };
                 return answered.unwrap_or_else(|| refuse(&format!("EC2 {action}")));
             }
             "ecr:ValidatePullThroughCacheRule" => {

@@ -137,7 +137,15 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
             response(action, set("routeTableSet", tables))
         }
         "DescribeVpcEndpoints" => {
-            let endpoints = ec2.endpoints.get(&vpc).into_iter().flatten().map(|e| {
+            // By id (the writer's re-check), else by VPC and perhaps service name.
+            let ids = numbered(form, "VpcEndpointId.");
+            let service = form.get("Filter.2.Value.1");
+            let endpoints = ec2.endpoints.values().flatten();
+            let endpoints = endpoints.filter(|e| match ids.is_empty() {
+                false => ids.contains(&e.vpc_endpoint_id),
+                true => e.vpc_id == vpc && service.is_none_or(|s| *s == e.service_name),
+            });
+            let endpoints = endpoints.map(|e| {
                 format!(
                     "{}{}{}{}{}{}{}{}{}{}{}",
                     text("vpcEndpointId", Some(&e.vpc_endpoint_id)),
@@ -198,7 +206,13 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
             let groups = ec2
                 .security_groups
                 .values()
-                .filter(|g| g.vpc_id.as_deref() == Some(vpc.as_str()))
+                .filter(|g| {
+                    let ids = numbered(form, "GroupId.");
+                    match ids.is_empty() {
+                        true => g.vpc_id.as_deref() == Some(vpc.as_str()),
+                        false => ids.contains(&g.group_id),
+                    }
+                })
                 .map(|g| {
                     format!(
                         "{}{}{}{}",
@@ -262,6 +276,74 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
                     text("vpcId", Some(&vpc))
                 ),
             )
+        }
+        _ => return None,
+    })
+}
+
+/// An EC2 write a network fix makes, carried out on the scenario's facts; `None` for an action
+/// this does not serve.
+pub fn write(action: &str, form: &BTreeMap<String, String>, ec2: &mut Ec2) -> Option<Response> {
+    use pulldoctor::facts::aws::{IpPermission, IpRange, VpcEndpoint};
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let done = || response(action, "<return>true</return>".to_string());
+    Some(match action {
+        "ModifyVpcEndpoint" => {
+            let id = get("VpcEndpointId");
+            let endpoint = ec2
+                .endpoints
+                .values_mut()
+                .flatten()
+                .find(|e| e.vpc_endpoint_id == id)?;
+            endpoint
+                .route_table_ids
+                .extend(numbered(form, "AddRouteTableId."));
+            endpoint.subnet_ids.extend(numbered(form, "AddSubnetId."));
+            if form.get("PrivateDnsEnabled").map(String::as_str) == Some("true") {
+                endpoint.private_dns_enabled = Some(true);
+            }
+            if let Some(policy) = form.get("PolicyDocument") {
+                endpoint.policy_document = Some(policy.clone());
+            }
+            done()
+        }
+        "CreateVpcEndpoint" => {
+            let vpc = get("VpcId");
+            let endpoints = ec2.endpoints.entry(vpc.clone()).or_default();
+            let id = format!("vpce-front{}", endpoints.len());
+            endpoints.push(VpcEndpoint {
+                vpc_endpoint_id: id.clone(),
+                vpc_id: vpc,
+                service_name: get("ServiceName"),
+                vpc_endpoint_type: Some(get("VpcEndpointType")),
+                state: Some("available".into()),
+                private_dns_enabled: None,
+                subnet_ids: numbered(form, "SubnetId."),
+                route_table_ids: numbered(form, "RouteTableId."),
+                groups: Vec::new(),
+                policy_document: None,
+                service_region: None,
+            });
+            response(
+                action,
+                format!(
+                    "<vpcEndpoint>{}</vpcEndpoint>",
+                    text("vpcEndpointId", Some(&id))
+                ),
+            )
+        }
+        "AuthorizeSecurityGroupIngress" => {
+            let group = ec2.security_groups.get_mut(&get("GroupId"))?;
+            group.ip_permissions.push(IpPermission {
+                ip_protocol: get("IpProtocol"),
+                from_port: get("FromPort").parse().ok(),
+                to_port: get("ToPort").parse().ok(),
+                ip_ranges: vec![IpRange {
+                    cidr_ip: get("CidrIp"),
+                }],
+                user_id_group_pairs: Vec::new(),
+            });
+            done()
         }
         _ => return None,
     })

@@ -1,0 +1,345 @@
+//! Fixes of the observed network path, from its typed hops: the real ids filled in and quoted,
+//! applied with `--allow-writes` where one EC2 call repairs the hop (an endpoint's route table,
+//! subnet, private DNS or policy; an S3 gateway endpoint; 443 into an endpoint's security group).
+//! Routes, NAT gateways, network ACLs and the VPC's DNS attributes are the network owner's:
+//! guided only.
+
+use super::{applied, document_step, fix, step};
+use crate::chain::network::{Culprit, NetworkPath};
+use crate::chain::pull_lane::PullLane;
+use crate::iam::policy::{PolicyDocument, Statement};
+use crate::report::{Apply, Cause, Fix, LinkId, Step};
+use crate::text::shell_quote;
+
+pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fix> {
+    let Some(path) = pull
+        .links
+        .get(&LinkId::Network)
+        .and_then(|o| o.network.as_deref())
+    else {
+        return Vec::new();
+    };
+    let q = |id: &str| shell_quote(id).into_owned();
+    let (region, vpc, subnet, table) = (
+        q(&path.region),
+        q(&path.vpc),
+        q(&path.subnet),
+        q(&path.route_table),
+    );
+    match (cause, &path.culprit) {
+        (Cause::NoRouteToRegistry, _) => vec![fix(
+            cause,
+            "Give the nodes a route to the internet",
+            false,
+            vec![step(
+                format!(
+                    "{summary} Add a NAT gateway route to the subnet's route table {} (or move the nodes to subnets that have one).",
+                    path.route_table
+                ),
+                Some(format!(
+                    "aws ec2 create-route --region {region} --route-table-id {table} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_GATEWAY_ID"
+                )),
+            )],
+        )],
+        (Cause::S3GatewayNotOnRouteTable, Some(Culprit::Endpoint { id, .. })) => vec![fix(
+            cause,
+            format!("Put the S3 gateway endpoint on route table {}", path.route_table),
+            true,
+            vec![applied(
+                step(
+                    format!("{summary} Associate it with the node subnet's table."),
+                    Some(format!(
+                        "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {} --add-route-table-ids {table}",
+                        q(id)
+                    )),
+                ),
+                modify(path, id, Change::RouteTable),
+            )],
+        )],
+        (Cause::VpcEndpointPrivateDnsDisabled, Some(Culprit::Endpoint { id, .. })) => vec![fix(
+            cause,
+            "Turn on private DNS for the ECR endpoint",
+            true,
+            vec![
+                applied(
+                    step(
+                        summary.to_string(),
+                        Some(format!(
+                            "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {} --private-dns-enabled",
+                            q(id)
+                        )),
+                    ),
+                    modify(path, id, Change::PrivateDns),
+                ),
+                step(
+                    "Private DNS needs both DNS attributes of the VPC on (a VPC-wide change: its owner's to make).",
+                    Some(format!(
+                        "aws ec2 modify-vpc-attribute --region {region} --vpc-id {vpc} --enable-dns-support; aws ec2 modify-vpc-attribute --region {region} --vpc-id {vpc} --enable-dns-hostnames"
+                    )),
+                ),
+            ],
+        )],
+        (Cause::VpcEndpointNotInAz, Some(Culprit::NotInZone { ids })) => vec![fix(
+            cause,
+            "Add the node's zone to the endpoints",
+            true,
+            ids.iter()
+                .map(|id| {
+                    applied(
+                        step(
+                            format!("{summary} Add the node's subnet to endpoint {id}."),
+                            Some(format!(
+                                "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {} --add-subnet-ids {subnet}",
+                                q(id)
+                            )),
+                        ),
+                        modify(path, id, Change::Subnet),
+                    )
+                })
+                .collect(),
+        )],
+        (
+            Cause::VpcEndpointPolicyDenies,
+            Some(Culprit::EndpointPolicy {
+                id,
+                policy,
+                statement,
+                denied,
+            }),
+        ) => endpoint_policy_fix(summary, path, id, policy, statement, *denied),
+        (Cause::VpcEndpointSecurityGroupBlocks, Some(culprit)) => {
+            security_group_fix(summary, path, culprit)
+        }
+        (Cause::NetworkAclBlocks, Some(Culprit::Acl { id })) => vec![fix(
+            cause,
+            "Open the subnet's network ACL for the pull",
+            false,
+            vec![step(
+                format!(
+                    "{summary} A network ACL is stateless: allow TCP 443 out and the ephemeral ports 1024-65535 back in."
+                ),
+                Some(format!(
+                    "aws ec2 create-network-acl-entry --region {region} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow",
+                    q(id)
+                )),
+            )],
+        )],
+        (Cause::VpcEndpointMissing, Some(Culprit::MissingEndpoint { service })) => {
+            missing_endpoint_fix(summary, path, service)
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The one change an endpoint fix makes.
+enum Change {
+    RouteTable,
+    Subnet,
+    PrivateDns,
+    Policy,
+}
+
+fn modify(path: &NetworkPath, id: &str, change: Change) -> Apply {
+    Apply::ModifyVpcEndpoint {
+        region: path.region.clone(),
+        vpc_endpoint_id: id.to_string(),
+        add_route_table_ids: match change {
+            Change::RouteTable => vec![path.route_table.clone()],
+            _ => Vec::new(),
+        },
+        add_subnet_ids: match change {
+            Change::Subnet => vec![path.subnet.clone()],
+            _ => Vec::new(),
+        },
+        enable_private_dns: matches!(change, Change::PrivateDns),
+        policy: matches!(change, Change::Policy),
+    }
+}
+
+fn endpoint_policy_fix(
+    summary: &str,
+    path: &NetworkPath,
+    id: &str,
+    policy: &str,
+    statement: &serde_json::Value,
+    denied: bool,
+) -> Vec<Fix> {
+    let cause = Cause::VpcEndpointPolicyDenies;
+    let command = format!(
+        "aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --policy-document file://endpoint-policy.json",
+        shell_quote(&path.region),
+        shell_quote(id)
+    );
+    let current = PolicyDocument::from_text(policy).ok();
+    let added: Option<Statement> = serde_json::from_value(statement.clone()).ok();
+    match (current, added, denied) {
+        (Some(current), Some(added), false) => {
+            let mut proposed = current.clone();
+            proposed.statements.push(added);
+            vec![fix(
+                cause,
+                format!("Let endpoint {id}'s policy allow the pull"),
+                true,
+                vec![applied(
+                    document_step(
+                        format!(
+                            "{summary} This adds one statement for the pull identity and keeps the rest (an endpoint policy never grants by itself: it only limits what IAM allows)."
+                        ),
+                        command,
+                        Some(&current),
+                        &proposed,
+                    ),
+                    modify(path, id, Change::Policy),
+                )],
+            )]
+        }
+        _ => vec![fix(
+            cause,
+            format!("Let endpoint {id}'s policy allow the pull"),
+            false,
+            vec![step(
+                format!(
+                    "{summary} A statement of the policy denies it: an added Allow cannot win over a Deny, so the Deny must be narrowed by whoever owns it."
+                ),
+                Some(command),
+            )],
+        )],
+    }
+}
+
+fn security_group_fix(summary: &str, path: &NetworkPath, culprit: &Culprit) -> Vec<Fix> {
+    let cause = Cause::VpcEndpointSecurityGroupBlocks;
+    let region = shell_quote(&path.region);
+    match (culprit, &path.subnet_cidr) {
+        (Culprit::EndpointGroup { group, .. }, Some(cidr)) => vec![fix(
+            cause,
+            format!("Let TCP 443 into {group} from the node subnet"),
+            true,
+            vec![applied(
+                step(
+                    format!("{summary} Allow 443 in from the node subnet ({cidr})."),
+                    Some(format!(
+                        "aws ec2 authorize-security-group-ingress --region {region} --group-id {} --protocol tcp --port 443 --cidr {}",
+                        shell_quote(group),
+                        shell_quote(cidr)
+                    )),
+                ),
+                Apply::AllowHttpsIngress {
+                    region: path.region.clone(),
+                    group_id: group.clone(),
+                    cidr: cidr.clone(),
+                },
+            )],
+        )],
+        (Culprit::EndpointGroup { group, .. } | Culprit::NodeGroup { group, .. }, _) => {
+            let direction = match culprit {
+                Culprit::NodeGroup { .. } => "egress",
+                _ => "ingress",
+            };
+            vec![fix(
+                cause,
+                "Let TCP 443 through between the nodes and the endpoint",
+                false,
+                vec![step(
+                    format!(
+                        "{summary} Security groups of nodes are shared by the node group: allow 443 {direction} where its owner agrees."
+                    ),
+                    Some(format!(
+                        "aws ec2 authorize-security-group-{direction} --region {region} --group-id {} --protocol tcp --port 443 --cidr ENDPOINT_SUBNET_CIDR",
+                        shell_quote(group)
+                    )),
+                )],
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn missing_endpoint_fix(summary: &str, path: &NetworkPath, service: &str) -> Vec<Fix> {
+    let cause = Cause::VpcEndpointMissing;
+    let q = |id: &str| shell_quote(id).into_owned();
+    let service_name = format!("com.amazonaws.{}.{service}", path.service_region);
+    // An endpoint for another Region's ECR is an interface endpoint across Regions.
+    let service_region = match path.service_region == path.region {
+        true => String::new(),
+        false => format!(" --service-region {}", q(&path.service_region)),
+    };
+    let why = format!(
+        "{summary} Nodes without a route to the internet reach ECR through three endpoints: ecr.api (the token), ecr.dkr (the registry) and S3 (the layers)."
+    );
+    let terraform = |body: String| Step {
+        explain: "The same in Terraform:".to_string(),
+        command: None,
+        document: Some(format!(
+            "resource \"aws_vpc_endpoint\" \"{}\" {{\n  vpc_id            = {}\n  service_name      = {}\n{body}}}\n",
+            service.replace('.', "_"),
+            hcl(&path.vpc),
+            hcl(&service_name)
+        )),
+        diff: None,
+        current: None,
+        apply: None,
+    };
+    if service == "s3" {
+        return vec![fix(
+            cause,
+            "Create the S3 gateway endpoint",
+            true,
+            vec![
+                applied(
+                    step(
+                        why,
+                        Some(format!(
+                            "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {} --vpc-endpoint-type Gateway --route-table-ids {}",
+                            q(&path.region),
+                            q(&path.vpc),
+                            q(&service_name),
+                            q(&path.route_table)
+                        )),
+                    ),
+                    Apply::CreateGatewayEndpoint {
+                        region: path.region.clone(),
+                        vpc_id: path.vpc.clone(),
+                        service_name: service_name.clone(),
+                        route_table_ids: vec![path.route_table.clone()],
+                    },
+                ),
+                terraform(format!(
+                    "  vpc_endpoint_type = \"Gateway\"\n  route_table_ids   = [{}]\n",
+                    hcl(&path.route_table)
+                )),
+            ],
+        )];
+    }
+    vec![fix(
+        cause,
+        format!("Create the {service} endpoint"),
+        false,
+        vec![
+            step(
+                format!(
+                    "{why} An interface endpoint needs a security group that lets TCP 443 in from the nodes: choose or create one."
+                ),
+                Some(format!(
+                    "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {}{service_region} --vpc-endpoint-type Interface --subnet-ids {} --security-group-ids SG_ALLOWING_443_FROM_NODES --private-dns-enabled",
+                    q(&path.region),
+                    q(&path.vpc),
+                    q(&service_name),
+                    q(&path.subnet)
+                )),
+            ),
+            terraform(format!(
+                "  vpc_endpoint_type   = \"Interface\"\n  subnet_ids          = [{}]\n  security_group_ids  = [\"SG_ALLOWING_443_FROM_NODES\"]\n  private_dns_enabled = true\n",
+                hcl(&path.subnet)
+            )),
+        ],
+    )]
+}
+
+/// A Terraform string literal: JSON's escapes, and `${` / `%{` kept from interpolating.
+fn hcl(text: &str) -> String {
+    serde_json::to_string(text)
+        .unwrap_or_default()
+        .replace("${", "$${")
+        .replace("%{", "%%{")
+}
