@@ -87,7 +87,7 @@ fn json_report_has_the_contract_shape() {
     assert_eq!(report["source"]["kind"], "snapshot");
     assert_eq!(report["source"]["cluster"], "prod-east");
     let findings = report["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), 15);
+    assert_eq!(findings.len(), 16);
     for f in findings {
         for key in [
             "namespace",
@@ -231,7 +231,7 @@ fn malformed_and_unknown_files_are_reported_and_skipped() {
     );
     // Nothing of the good input was lost.
     assert_eq!(report["source"]["kind"], "bundle");
-    assert_eq!(report["findings"].as_array().unwrap().len(), 8);
+    assert_eq!(report["findings"].as_array().unwrap().len(), 9);
 }
 
 #[test]

@@ -240,6 +240,7 @@ fn applied_fixes_repair_their_link() {
         "vpc-endpoint-private-dns-disabled",
         "vpc-endpoint-policy-denies",
         "vpc-endpoint-security-group-blocks",
+        "vpc-endpoint-missing",
     ] {
         assert!(
             repaired.iter().any(|r| r.ends_with(cause)),

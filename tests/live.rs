@@ -515,7 +515,7 @@ async fn snapshot_replays_to_the_same_report() {
 async fn the_tui_reads_a_live_cluster_in_the_background() {
     let h = Harness::new(&demo()).await;
     let screen = h.terminal("live", &[], &[]);
-    let text = tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
+    let text = tokio::task::block_in_place(|| screen.wait_for("pods (16)"));
     assert!(
         text.contains("prod-east") && text.contains("(live)"),
         "{text}"
@@ -528,7 +528,7 @@ async fn the_tui_reads_a_live_cluster_in_the_background() {
 async fn the_tui_follows_the_cluster_with_a_watch() {
     let h = Harness::new(&demo()).await;
     let screen = h.terminal("follow", &[], &[]);
-    tokio::task::block_in_place(|| screen.wait_for("pods (15)"));
+    tokio::task::block_in_place(|| screen.wait_for("pods (16)"));
     // Once the watch is open (the stand-in does not replay missed events), a new pod fails.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !h.kube.requests().iter().any(|r| r.contains("watch=true")) {
@@ -548,7 +548,7 @@ async fn the_tui_follows_the_cluster_with_a_watch() {
         "metadata": {"name": "late-1", "namespace": "shop", "creationTimestamp": "2026-11-28T10:09:00Z"},
         "spec": {"nodeName": "ip-10-0-1-10.ec2.internal", "containers": [{"name": "late", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/cart:9.9"}]},
         "status": {"containerStatuses": [{"name": "late", "image": "x", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]}}));
-    let text = tokio::task::block_in_place(|| screen.wait_for("pods (16)"));
+    let text = tokio::task::block_in_place(|| screen.wait_for("pods (17)"));
     assert!(text.contains("late-1"), "{text}");
     // Not polling: one new read after the change, not one per interval.
     let lists_after = lists(&h);
@@ -724,14 +724,14 @@ async fn ctx_switches_to_another_cluster_with_one_session_per_context() {
         screen.keys(&[":", "ctx", "Enter"]);
         screen.wait_for("contexts: first (in use), second");
         screen.keys(&[":", "ctx second", "Enter"]);
-        let second = screen.wait_for("pods (15)");
+        let second = screen.wait_for("pods (16)");
         assert!(
             second.contains("prod-east") && second.contains("checkout-6c9e7a-m3n"),
             "{second}"
         );
         assert!(!second.contains("t-subject"), "{second}");
         let second_connect = (count("kube", "second"), count("aws", "run"));
-        read_again("pods (15)");
+        read_again("pods (16)");
         screen.keys(&[":", "ctx first", "Enter"]);
         screen.wait_for("pods (9)");
         read_again("pods (9)");

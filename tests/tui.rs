@@ -118,6 +118,24 @@ fn chain_with_a_broken_trust_link() {
 }
 
 #[test]
+fn the_network_link_draws_its_path_with_the_broken_hop_marked() {
+    let mut app = demo_app();
+    open_pod(&mut app, "settle-5c4d3b-h7g");
+    let screen = render(&mut app, 130, 32);
+    let broken_hop = screen
+        .lines()
+        .find(|l| l.contains("no com.amazonaws.us-east-1.s3"))
+        .unwrap_or_else(|| panic!("no S3 hop:\n{screen}"));
+    assert!(
+        broken_hop.contains("▶") && broken_hop.contains("✗ BROKEN"),
+        "{broken_hop}"
+    );
+    // Drawn as hops, not repeated as the one-line form.
+    assert!(!screen.contains("path: node"), "{screen}");
+    insta::assert_snapshot!("chain_network_path", screen);
+}
+
+#[test]
 fn chain_with_a_broken_node_permission() {
     let mut app = demo_app();
     open_pod(&mut app, "checkout-6c9e7a-m3n");
@@ -361,7 +379,7 @@ fn opening_before_the_facts_arrive() {
     assert!(screen.contains("reading the cluster and AWS"), "{screen}");
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
     app.update(read_back(&app, Read::Everything(demo)));
-    assert_eq!(app.visible_findings().len(), 15);
+    assert_eq!(app.visible_findings().len(), 16);
 }
 
 #[test]

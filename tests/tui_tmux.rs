@@ -12,7 +12,7 @@ fn demo_in_a_real_terminal() {
     let binary = env!("CARGO_BIN_EXE_pulldoctor");
     let tmux = Terminal::start("demo", 80, 24, &format!("{binary} demo"));
     // The list: failing pods first.
-    let list = tmux.wait_for("pods (15)");
+    let list = tmux.wait_for("pods (16)");
     assert!(list.contains("✗ BROKEN"), "{list}");
     let first_row = list.lines().nth(3).unwrap_or("");
     assert!(

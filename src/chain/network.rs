@@ -220,28 +220,18 @@ impl Path<'_> {
                 HopKind::Node,
                 &node.instance_id,
                 node.private_ip_address
-                    .iter()
+                    .as_deref()
                     .map(|ip| format!("private IP {ip}"))
-                    .chain((!node.security_groups.is_empty()).then(|| {
-                        let groups: Vec<&str> = node
-                            .security_groups
-                            .iter()
-                            .map(|g| g.group_id.as_str())
-                            .collect();
-                        format!("security groups {}", groups.join(", "))
-                    }))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                    .unwrap_or_default(),
                 matches!(culprit, Some(Culprit::NodeGroup { .. })),
             ),
             hop(
                 HopKind::Subnet,
                 &subnet.subnet_id,
                 format!(
-                    "{} in {}, {}",
+                    "{} in {}",
                     subnet.cidr_block.as_deref().unwrap_or("?"),
-                    subnet.availability_zone.as_deref().unwrap_or("?"),
-                    subnet.vpc_id
+                    subnet.availability_zone.as_deref().unwrap_or("?")
                 ),
                 matches!(culprit, Some(Culprit::Acl { .. })),
             ),

@@ -177,6 +177,13 @@ fn target(path: &str, body: &[u8]) -> String {
         "PolicyArn=",
         "VersionId=",
         "OpenIDConnectProviderArn=",
+        // EC2: the VPC and the attribute asked, the instances, endpoints and groups named.
+        "VpcId=",
+        "Attribute=",
+        "Filter.1.Value.1=",
+        "InstanceId.",
+        "VpcEndpointId",
+        "GroupId",
     ];
     let form: Vec<&str> = text
         .split('&')
