@@ -44,27 +44,35 @@ for arn in $(aws eks list-access-entries --cluster-name "$CLUSTER" --query 'acce
   save "access-entry-$(safe "$arn").json" aws eks describe-access-entry --cluster-name "$CLUSTER" --principal-arn "$arn"
 done
 
-# EC2: the nodes' network path — their instances, then each VPC whole (subnets, route tables,
-# endpoints, NAT gateways, DNS attributes); a VPC whose lists were all saved is recorded as read.
+# EC2: the pods' network path — the nodes' instances and the Fargate pods' own interfaces, then
+# each VPC whole (subnets, route tables, endpoints, NAT gateways, security groups, network ACLs,
+# DNS attributes); a VPC whose lists were all saved is recorded as read.
+vpcs=""
 ids="$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.providerID}{"\n"}{end}' | grep '^aws://' | sed 's|.*/||' | grep '^i-' | sort -u | tr '\n' ' ')"
 if [ -n "$ids" ]; then
   # shellcheck disable=SC2086
   save ec2-instances.json aws ec2 describe-instances --instance-ids $ids
   # shellcheck disable=SC2086
-  for vpc in $(aws ec2 describe-instances --instance-ids $ids --query 'Reservations[].Instances[].VpcId' --output text | tr '\t' '\n' | sort -u); do
-    save "ec2-subnets-$vpc.json" aws ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc"
-    save "ec2-route-tables-$vpc.json" aws ec2 describe-route-tables --filters "Name=vpc-id,Values=$vpc"
-    save "ec2-vpc-endpoints-$vpc.json" aws ec2 describe-vpc-endpoints --filters "Name=vpc-id,Values=$vpc"
-    save "ec2-nat-gateways-$vpc.json" aws ec2 describe-nat-gateways --filter "Name=vpc-id,Values=$vpc"
-    save "ec2-security-groups-$vpc.json" aws ec2 describe-security-groups --filters "Name=vpc-id,Values=$vpc"
-    save "ec2-network-acls-$vpc.json" aws ec2 describe-network-acls --filters "Name=vpc-id,Values=$vpc"
-    save "ec2-dns-support-$vpc.json" aws ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsSupport
-    save "ec2-dns-hostnames-$vpc.json" aws ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsHostnames
-    if [ -f "$OUT/ec2-subnets-$vpc.json" ] && [ -f "$OUT/ec2-route-tables-$vpc.json" ] && [ -f "$OUT/ec2-vpc-endpoints-$vpc.json" ] && [ -f "$OUT/ec2-nat-gateways-$vpc.json" ]; then
-      printf '{"pulldoctorLookup": {"scope": "ec2-vpc/%s", "covered": true}}\n' "$vpc" > "$OUT/ec2-vpc-$vpc-read.json"
-    fi
-  done
+  vpcs="$(aws ec2 describe-instances --instance-ids $ids --query 'Reservations[].Instances[].VpcId' --output text)"
 fi
+ips="$(kubectl get pods -A -o jsonpath='{range .items[*]}{.spec.nodeName}{" "}{.status.podIP}{"\n"}{end}' | awk '$1 ~ /^fargate-/ && $2 != "" {print $2}' | sort -u | paste -sd, -)"
+if [ -n "$ips" ]; then
+  save ec2-fargate-interfaces.json aws ec2 describe-network-interfaces --filters "Name=addresses.private-ip-address,Values=$ips"
+  vpcs="$vpcs $(aws ec2 describe-network-interfaces --filters "Name=addresses.private-ip-address,Values=$ips" --query 'NetworkInterfaces[].VpcId' --output text)"
+fi
+for vpc in $(printf '%s\n' $vpcs | sort -u); do
+  save "ec2-subnets-$vpc.json" aws ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc"
+  save "ec2-route-tables-$vpc.json" aws ec2 describe-route-tables --filters "Name=vpc-id,Values=$vpc"
+  save "ec2-vpc-endpoints-$vpc.json" aws ec2 describe-vpc-endpoints --filters "Name=vpc-id,Values=$vpc"
+  save "ec2-nat-gateways-$vpc.json" aws ec2 describe-nat-gateways --filter "Name=vpc-id,Values=$vpc"
+  save "ec2-security-groups-$vpc.json" aws ec2 describe-security-groups --filters "Name=vpc-id,Values=$vpc"
+  save "ec2-network-acls-$vpc.json" aws ec2 describe-network-acls --filters "Name=vpc-id,Values=$vpc"
+  save "ec2-dns-support-$vpc.json" aws ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsSupport
+  save "ec2-dns-hostnames-$vpc.json" aws ec2 describe-vpc-attribute --vpc-id "$vpc" --attribute enableDnsHostnames
+  if [ -f "$OUT/ec2-subnets-$vpc.json" ] && [ -f "$OUT/ec2-route-tables-$vpc.json" ] && [ -f "$OUT/ec2-vpc-endpoints-$vpc.json" ] && [ -f "$OUT/ec2-nat-gateways-$vpc.json" ]; then
+    printf '{"pulldoctorLookup": {"scope": "ec2-vpc/%s", "covered": true}}\n' "$vpc" > "$OUT/ec2-vpc-$vpc-read.json"
+  fi
+done
 
 # The organization settles aws:PrincipalOrgID conditions; an account in none is recorded as such.
 if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT/organization.err"; then

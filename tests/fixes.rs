@@ -126,26 +126,23 @@ fn apply_ec2(facts: &mut Facts, command: &str, document: Option<&str>) -> bool {
         if command.contains("--enable-dns-hostnames") {
             ec2.dns_hostnames.insert(vpc, true);
         }
-    } else if command.starts_with("aws ec2 create-vpc-endpoint")
-        && arg(command, "--vpc-endpoint-type") == Some("Gateway")
-    {
+    } else if command.starts_with("aws ec2 create-vpc-endpoint") {
         let vpc = arg(command, "--vpc-id").unwrap().to_string();
-        ec2.endpoints
-            .entry(vpc.clone())
-            .or_default()
-            .push(VpcEndpoint {
-                vpc_endpoint_id: "vpce-created".into(),
-                vpc_id: vpc,
-                service_name: arg(command, "--service-name").unwrap().into(),
-                vpc_endpoint_type: Some("Gateway".into()),
-                state: Some("available".into()),
-                private_dns_enabled: None,
-                subnet_ids: Vec::new(),
-                route_table_ids: vec![arg(command, "--route-table-ids").unwrap().into()],
-                groups: Vec::new(),
-                policy_document: None,
-                service_region: None,
-            });
+        let list = |flag: &str| arg(command, flag).map(str::to_string).into_iter().collect();
+        let endpoints = ec2.endpoints.entry(vpc.clone()).or_default();
+        endpoints.push(VpcEndpoint {
+            vpc_endpoint_id: format!("vpce-created{}", endpoints.len()),
+            vpc_id: vpc,
+            service_name: arg(command, "--service-name").unwrap().into(),
+            vpc_endpoint_type: arg(command, "--vpc-endpoint-type").map(str::to_string),
+            state: Some("available".into()),
+            private_dns_enabled: Some(command.contains("--private-dns-enabled")),
+            subnet_ids: list("--subnet-ids"),
+            route_table_ids: list("--route-table-ids"),
+            groups: Vec::new(),
+            policy_document: None,
+            service_region: None,
+        });
     } else if command.starts_with("aws ec2 authorize-security-group-ingress") {
         let group = arg(command, "--group-id").unwrap();
         ec2.security_groups

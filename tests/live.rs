@@ -919,9 +919,13 @@ async fn the_network_path_is_read_once_per_vpc_and_a_refusal_is_unknown() {
     let ops = h.front.operations();
     let count = |op: &str| ops.iter().filter(|o| *o == op).count();
     assert_eq!(count("ec2:DescribeInstances"), 1, "{ops:?}");
-    // Seven VPCs, each read whole once.
-    assert_eq!(count("ec2:DescribeRouteTables"), 7, "{ops:?}");
-    assert_eq!(count("ec2:DescribeVpcEndpoints"), 7, "{ops:?}");
+    assert_eq!(count("ec2:DescribeNetworkInterfaces"), 1, "{ops:?}");
+    // Eight VPCs (seven of nodes, one of a Fargate pod), each read whole once.
+    assert_eq!(count("ec2:DescribeRouteTables"), 8, "{ops:?}");
+    assert_eq!(count("ec2:DescribeVpcEndpoints"), 8, "{ops:?}");
+    let fargate = link(&report, "fargate-private", "network");
+    assert_eq!(fargate["cause"], "vpc-endpoint-missing", "{fargate}");
+    assert_eq!(fargate["path"][0]["kind"], "pod-interface", "{fargate}");
     let network = link(&report, "s3-not-on-table", "network");
     assert_eq!(
         network["cause"], "s3-gateway-not-on-route-table",
@@ -955,6 +959,23 @@ async fn the_network_path_is_read_once_per_vpc_and_a_refusal_is_unknown() {
             .as_str()
             .unwrap()
             .contains("ec2:DescribeInstances"),
+        "{network}"
+    );
+
+    h.front.clear();
+    h.front.fault(
+        "ec2:DescribeNetworkInterfaces",
+        "UnauthorizedOperation",
+        usize::MAX,
+    );
+    let (report, _) = run(&h);
+    let network = link(&report, "fargate-private", "network");
+    assert_eq!(network["status"], "unknown", "{network}");
+    assert!(
+        network["summary"]
+            .as_str()
+            .unwrap()
+            .contains("ec2:DescribeNetworkInterfaces"),
         "{network}"
     );
 }

@@ -284,9 +284,25 @@ fn ids_in_network_fixes_are_shell_quoted() {
         );
         assert!(!command.contains(" subnet-a1;"), "{command}");
     }
-    let create = f.fixes[0].steps[0].command.as_deref().unwrap();
+    let create = f.fixes[0]
+        .steps
+        .iter()
+        .filter_map(|s| s.command.as_deref())
+        .find(|c| c.contains("--subnet-ids"))
+        .unwrap();
     assert!(
         create.contains("--subnet-ids 'subnet-a1;touch${IFS}pwned'"),
         "{create}"
+    );
+    // In the Terraform snippets the id is a string that does not interpolate.
+    let terraform = f.fixes[0]
+        .steps
+        .iter()
+        .filter_map(|s| s.document.as_deref())
+        .find(|d| d.contains("subnet_ids"))
+        .unwrap();
+    assert!(
+        terraform.contains(r#"["subnet-a1;touch$${IFS}pwned"]"#),
+        "{terraform}"
     );
 }

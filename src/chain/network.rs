@@ -54,8 +54,8 @@ pub struct NetworkPath {
 pub enum Culprit {
     /// No working route to the internet, where only the internet helps.
     Egress,
-    /// No endpoint of this service (`ecr.api`, `ecr.dkr`, `s3`) on the way.
-    MissingEndpoint { service: &'static str },
+    /// No endpoint of these services (`ecr.api`, `ecr.dkr`, `s3`) in the VPC.
+    MissingEndpoints { services: Vec<&'static str> },
     /// The endpoint of `service` is there but off the way (private DNS, zone, route table).
     Endpoint { service: &'static str, id: String },
     /// The endpoint's policy does not allow the pull; an added statement would, unless a
@@ -97,26 +97,12 @@ type Judged = (Outcome, Option<Culprit>);
 
 /// The network link from EC2 facts, or `None` when there are none to judge by.
 pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outcome> {
-    let facts = subject.facts;
-    let node_name = subject.pod?.spec.as_ref()?.node_name.as_deref()?;
-    let provider_id = facts
-        .nodes
-        .get(node_name)?
-        .spec
-        .as_ref()?
-        .provider_id
-        .as_deref()?;
-    // `aws:///us-east-1a/i-0123456789abcdef0`
-    let instance_id = provider_id
-        .rsplit('/')
-        .next()
-        .filter(|i| i.starts_with("i-"))?;
-    let instance = match instance(subject, instance_id) {
-        Some(Fact::Known(i)) => i,
-        Some(Fact::Unknown(why)) => return Some(Outcome::new(Status::Unknown, why)),
-        _ => return None,
+    let (instance, fargate) = match host(subject)? {
+        Fact::Known(found) => found,
+        Fact::Unknown(why) => return Some(Outcome::new(Status::Unknown, why)),
+        Fact::Absent => return None,
     };
-    let path = match path(subject, instance) {
+    let path = match path(subject, instance, fargate) {
         Ok(path) => path,
         Err(why) => return Some(Outcome::new(Status::Unknown, why)),
     };
@@ -167,29 +153,71 @@ pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outc
     })
 }
 
-/// The EC2 facts of the node's instance: `None` when nothing of EC2 was read at all.
-fn instance<'a>(subject: &Subject<'a>, id: &str) -> Option<Fact<&'a Instance>> {
+/// Where the pull starts: the node's instance, or a Fargate pod's own interface (`true`).
+/// `None` when the pod runs nowhere EC2 knows of; absent when nothing of EC2 was read at all.
+fn host(subject: &Subject<'_>) -> Option<Fact<(Instance, bool)>> {
+    let facts = subject.facts;
+    let pod = subject.pod?;
+    let node_name = pod.spec.as_ref()?.node_name.as_deref()?;
+    let provider_id = facts
+        .nodes
+        .get(node_name)
+        .and_then(|n| n.spec.as_ref()?.provider_id.as_deref())
+        .unwrap_or_default();
+    // `aws:///us-east-1a/i-0123456789abcdef0`, or a Fargate pod's `…/fargate-ip-…`.
+    let last = provider_id.rsplit('/').next().unwrap_or_default();
+    if last.starts_with("i-") {
+        return Some(instance(subject, last));
+    }
+    let fargate = node_name.starts_with("fargate-") || last.starts_with("fargate-");
+    let ip = pod.status.as_ref()?.pod_ip.as_deref().filter(|_| fargate)?;
+    if let Some(interface) = facts.ec2.interfaces.get(ip) {
+        return Some(Fact::Known((interface.as_instance(), true)));
+    }
+    let scope = scope::ec2_interface(ip);
+    let why = match facts.errors.get(&scope) {
+        Some(error) => format!(
+            "the Fargate pod's interface ({ip}) could not be read ({error}): ec2:DescribeNetworkInterfaces is needed"
+        ),
+        None if facts.covered.contains(&scope) => format!(
+            "no network interface has the Fargate pod's IP {ip}: the pod was replaced since it was listed"
+        ),
+        None => format!(
+            "the Fargate pod's interface was not read: aws ec2 describe-network-interfaces --filters Name=addresses.private-ip-address,Values={ip}"
+        ),
+    };
+    Some(match facts.ec2.is_empty() {
+        true => Fact::Absent,
+        false => Fact::Unknown(why),
+    })
+}
+
+/// The EC2 facts of the node's instance: absent when nothing of EC2 was read at all.
+fn instance(subject: &Subject<'_>, id: &str) -> Fact<(Instance, bool)> {
     let facts = subject.facts;
     if let Some(i) = facts.ec2.instances.get(id) {
-        return Some(Fact::Known(i));
+        return Fact::Known((i.clone(), false));
     }
     let scope = scope::ec2_instance(id);
     if let Some(error) = facts.errors.get(&scope) {
-        return Some(Fact::Unknown(format!(
+        return Fact::Unknown(format!(
             "the node's instance {id} could not be read ({error}): ec2:DescribeInstances is needed"
-        )));
+        ));
     }
-    (!facts.ec2.is_empty()).then(|| {
-        Fact::Unknown(format!(
+    match facts.ec2.is_empty() {
+        true => Fact::Absent,
+        false => Fact::Unknown(format!(
             "the node's instance {id} was not read: aws ec2 describe-instances --instance-ids {id}"
-        ))
-    })
+        )),
+    }
 }
 
 /// The hops from the node's instance: subnet, route table, default route.
 struct Path<'a> {
     region: String,
-    instance: &'a Instance,
+    /// The node's instance, or a Fargate pod's interface.
+    instance: Instance,
+    fargate: bool,
     subnet: &'a Subnet,
     table: &'a RouteTable,
     egress: Egress,
@@ -213,16 +241,20 @@ impl Path<'_> {
             detail,
             status: if broken { Status::Broken } else { Status::Ok },
         };
-        let node = self.instance;
+        let node = &self.instance;
         let subnet = self.subnet;
         let mut hops = vec![
             hop(
-                HopKind::Node,
+                match self.fargate {
+                    true => HopKind::PodInterface,
+                    false => HopKind::Node,
+                },
                 &node.instance_id,
-                node.private_ip_address
-                    .as_deref()
-                    .map(|ip| format!("private IP {ip}"))
-                    .unwrap_or_default(),
+                match (self.fargate, node.private_ip_address.as_deref()) {
+                    (true, ip) => format!("Fargate, IP {}", ip.unwrap_or("?")),
+                    (false, Some(ip)) => format!("private IP {ip}"),
+                    (false, None) => String::new(),
+                },
                 matches!(culprit, Some(Culprit::NodeGroup { .. })),
             ),
             hop(
@@ -323,7 +355,7 @@ fn registry_host(subject: &Subject<'_>, destination: &Destination) -> String {
     }
 }
 
-fn path<'a>(subject: &Subject<'a>, instance: &'a Instance) -> Result<Path<'a>, String> {
+fn path<'a>(subject: &Subject<'a>, instance: Instance, fargate: bool) -> Result<Path<'a>, String> {
     let ec2 = &subject.facts.ec2;
     let subnet_id = instance
         .subnet_id
@@ -359,11 +391,12 @@ fn path<'a>(subject: &Subject<'a>, instance: &'a Instance) -> Result<Path<'a>, S
         .unwrap_or_else(|| "REGION".to_string());
     Ok(Path {
         region,
-        instance,
         subnet,
         table,
-        egress: egress(subject, instance, table),
+        egress: egress(subject, &instance, table),
         endpoints,
+        instance,
+        fargate,
     })
 }
 
@@ -550,6 +583,11 @@ fn endpoint_gap(
         Egress::Yes(..) => return None,
         other => other.how(),
     };
+    // Every service without an endpoint, so that one fix creates them all.
+    let missing: Vec<&'static str> = SERVICES
+        .into_iter()
+        .filter(|name| service(path.endpoints, region, name).is_empty())
+        .collect();
     for name in ["ecr.api", "ecr.dkr"] {
         let found = service(path.endpoints, region, name);
         let Some(endpoint) = found.first() else {
@@ -560,7 +598,7 @@ fn endpoint_gap(
                         "no interface endpoint com.amazonaws.{region}.{name} in {vpc}, and no route to the internet ({no_egress})"
                     ),
                 ),
-                Culprit::MissingEndpoint { service: name },
+                Culprit::MissingEndpoints { services: missing },
             ));
         };
         if name == "ecr.dkr" {
@@ -645,7 +683,7 @@ fn endpoint_gap(
                         "no S3 endpoint (com.amazonaws.{region}.s3) in {vpc}, and no route to the internet ({no_egress}): layers come from S3"
                     ),
                 ),
-                Culprit::MissingEndpoint { service: "s3" },
+                Culprit::MissingEndpoints { services: missing },
             ),
         },
     )
@@ -860,7 +898,7 @@ fn acl_allows(acl: &crate::facts::aws::NetworkAcl, egress: bool, port: i32, peer
 /// ephemeral port. Judged only on what was read.
 fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Judged> {
     let ec2 = &subject.facts.ec2;
-    let node = path.instance;
+    let node = &path.instance;
     let node_groups: Vec<String> = node
         .security_groups
         .iter()

@@ -455,6 +455,55 @@ pub struct GroupRef {
     pub group_id: String,
 }
 
+/// `aws ec2 describe-network-interfaces`: a Fargate pod's own interface (found by its IP).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct DescribeNetworkInterfaces {
+    #[serde(rename = "NetworkInterfaces", default)]
+    pub network_interfaces: Vec<NetworkInterface>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkInterface {
+    pub network_interface_id: String,
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub private_ip_address: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<GroupRef>,
+    #[serde(default)]
+    pub association: Option<InterfaceAssociation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InterfaceAssociation {
+    #[serde(default)]
+    pub public_ip: Option<String>,
+}
+
+impl NetworkInterface {
+    /// The interface as the host of a path: what an instance would say of itself.
+    pub fn as_instance(&self) -> Instance {
+        Instance {
+            instance_id: self.network_interface_id.clone(),
+            subnet_id: self.subnet_id.clone(),
+            vpc_id: self.vpc_id.clone(),
+            placement: Some(Placement {
+                availability_zone: self.availability_zone.clone(),
+            }),
+            public_ip_address: self.association.as_ref().and_then(|a| a.public_ip.clone()),
+            private_ip_address: self.private_ip_address.clone(),
+            security_groups: self.groups.clone(),
+        }
+    }
+}
+
 /// `aws ec2 describe-subnets`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct DescribeSubnets {

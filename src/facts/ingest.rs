@@ -335,6 +335,13 @@ fn ingest_ecr(
                 .instances
                 .insert(instance.instance_id.clone(), instance);
         }
+    } else if has("NetworkInterfaces") {
+        let answer: DescribeNetworkInterfaces = parse(value, "network interfaces")?;
+        for interface in answer.network_interfaces {
+            if let Some(ip) = interface.private_ip_address.clone() {
+                facts.ec2.interfaces.insert(ip, interface);
+            }
+        }
     } else if has("Subnets") {
         let answer: DescribeSubnets = parse(value, "subnets")?;
         for subnet in answer.subnets {

@@ -188,6 +188,10 @@ pub mod scope {
     pub fn ec2_instance(id: &str) -> String {
         format!("ec2-instance/{id}")
     }
+    /// A Fargate pod's interface, by the pod's IP.
+    pub fn ec2_interface(ip: &str) -> String {
+        format!("ec2-interface/{ip}")
+    }
     pub fn ec2_subnet(id: &str) -> String {
         format!("ec2-subnet/{id}")
     }

@@ -3,13 +3,16 @@
 //! what it lacks there is absent.
 
 use super::aws::{
-    Instance, NatGateway, NetworkAcl, RouteTable, SecurityGroup, Subnet, VpcEndpoint,
+    Instance, NatGateway, NetworkAcl, NetworkInterface, RouteTable, SecurityGroup, Subnet,
+    VpcEndpoint,
 };
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ec2 {
     pub instances: BTreeMap<String, Instance>,
+    /// Fargate pods' interfaces, by the pod's IP.
+    pub interfaces: BTreeMap<String, NetworkInterface>,
     pub subnets: BTreeMap<String, Subnet>,
     /// By VPC.
     pub route_tables: BTreeMap<String, Vec<RouteTable>>,
@@ -28,12 +31,16 @@ pub struct Ec2 {
 
 impl Ec2 {
     pub fn is_empty(&self) -> bool {
-        self.instances.is_empty() && self.subnets.is_empty() && self.route_tables.is_empty()
+        self.instances.is_empty()
+            && self.interfaces.is_empty()
+            && self.subnets.is_empty()
+            && self.route_tables.is_empty()
     }
 
     /// A fresh read wins over what was known of the same things.
     pub fn merge(&mut self, fresh: Ec2) {
         self.instances.extend(fresh.instances);
+        self.interfaces.extend(fresh.interfaces);
         self.subnets.extend(fresh.subnets);
         self.route_tables.extend(fresh.route_tables);
         self.endpoints.extend(fresh.endpoints);

@@ -124,8 +124,8 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                 )),
             )],
         )],
-        (Cause::VpcEndpointMissing, Some(Culprit::MissingEndpoint { service })) => {
-            missing_endpoint_fix(summary, path, service)
+        (Cause::VpcEndpointMissing, Some(Culprit::MissingEndpoints { services })) => {
+            missing_endpoints_fix(summary, path, services)
         }
         _ => Vec::new(),
     }
@@ -255,85 +255,104 @@ fn security_group_fix(summary: &str, path: &NetworkPath, culprit: &Culprit) -> V
     }
 }
 
-fn missing_endpoint_fix(summary: &str, path: &NetworkPath, service: &str) -> Vec<Fix> {
-    let cause = Cause::VpcEndpointMissing;
+/// One fix that creates every missing endpoint: the S3 gateway by API call (its route table is
+/// known); the interface endpoints guided, since they need a security group the owner chooses.
+fn missing_endpoints_fix(summary: &str, path: &NetworkPath, services: &[&str]) -> Vec<Fix> {
+    let mut steps = vec![step(
+        format!(
+            "{summary} Nodes without a route to the internet reach ECR through three endpoints: ecr.api (the token), ecr.dkr (the registry) and S3 (the layers). Missing here: {}.",
+            services.join(", ")
+        ),
+        None,
+    )];
+    for service in services {
+        steps.extend(endpoint_steps(path, service));
+    }
+    let writes = steps.iter().any(|s| s.apply.is_some());
+    vec![fix(
+        Cause::VpcEndpointMissing,
+        format!("Create the missing endpoints ({})", services.join(", ")),
+        writes,
+        steps,
+    )]
+}
+
+/// The command (and, for S3's gateway, the call) that creates one endpoint, and its Terraform.
+fn endpoint_steps(path: &NetworkPath, service: &str) -> Vec<Step> {
     let q = |id: &str| shell_quote(id).into_owned();
     let service_name = format!("com.amazonaws.{}.{service}", path.service_region);
-    // An endpoint for another Region's ECR is an interface endpoint across Regions.
-    let service_region = match path.service_region == path.region {
-        true => String::new(),
-        false => format!(" --service-region {}", q(&path.service_region)),
-    };
-    let why = format!(
-        "{summary} Nodes without a route to the internet reach ECR through three endpoints: ecr.api (the token), ecr.dkr (the registry) and S3 (the layers)."
-    );
-    let terraform = |body: String| Step {
-        explain: "The same in Terraform:".to_string(),
+    let terraform = |fields: &[(&str, String)]| Step {
+        explain: format!("{service} in Terraform:"),
         command: None,
         document: Some(format!(
-            "resource \"aws_vpc_endpoint\" \"{}\" {{\n  vpc_id            = {}\n  service_name      = {}\n{body}}}\n",
+            "resource \"aws_vpc_endpoint\" \"{}\" {{\n{}}}\n",
             service.replace('.', "_"),
-            hcl(&path.vpc),
-            hcl(&service_name)
+            [
+                ("vpc_id", hcl(&path.vpc)),
+                ("service_name", hcl(&service_name)),
+            ]
+            .iter()
+            .chain(fields)
+            .map(|(key, value)| format!("  {key:<19} = {value}\n"))
+            .collect::<String>()
         )),
         diff: None,
         current: None,
         apply: None,
     };
     if service == "s3" {
-        return vec![fix(
-            cause,
-            "Create the S3 gateway endpoint",
-            true,
-            vec![
-                applied(
-                    step(
-                        why,
-                        Some(format!(
-                            "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {} --vpc-endpoint-type Gateway --route-table-ids {}",
-                            q(&path.region),
-                            q(&path.vpc),
-                            q(&service_name),
-                            q(&path.route_table)
-                        )),
-                    ),
-                    Apply::CreateGatewayEndpoint {
-                        region: path.region.clone(),
-                        vpc_id: path.vpc.clone(),
-                        service_name: service_name.clone(),
-                        route_table_ids: vec![path.route_table.clone()],
-                    },
-                ),
-                terraform(format!(
-                    "  vpc_endpoint_type = \"Gateway\"\n  route_table_ids   = [{}]\n",
-                    hcl(&path.route_table)
-                )),
-            ],
-        )];
-    }
-    vec![fix(
-        cause,
-        format!("Create the {service} endpoint"),
-        false,
-        vec![
+        let create = applied(
             step(
-                format!(
-                    "{why} An interface endpoint needs a security group that lets TCP 443 in from the nodes: choose or create one."
-                ),
+                "The S3 gateway endpoint on the node subnet's route table (gateway endpoints cost nothing).",
                 Some(format!(
-                    "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {}{service_region} --vpc-endpoint-type Interface --subnet-ids {} --security-group-ids SG_ALLOWING_443_FROM_NODES --private-dns-enabled",
+                    "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {} --vpc-endpoint-type Gateway --route-table-ids {}",
                     q(&path.region),
                     q(&path.vpc),
                     q(&service_name),
-                    q(&path.subnet)
+                    q(&path.route_table)
                 )),
             ),
-            terraform(format!(
-                "  vpc_endpoint_type   = \"Interface\"\n  subnet_ids          = [{}]\n  security_group_ids  = [\"SG_ALLOWING_443_FROM_NODES\"]\n  private_dns_enabled = true\n",
-                hcl(&path.subnet)
+            Apply::CreateGatewayEndpoint {
+                region: path.region.clone(),
+                vpc_id: path.vpc.clone(),
+                service_name: service_name.clone(),
+                route_table_ids: vec![path.route_table.clone()],
+            },
+        );
+        let tf = terraform(&[
+            ("vpc_endpoint_type", hcl("Gateway")),
+            ("route_table_ids", format!("[{}]", hcl(&path.route_table))),
+        ]);
+        return vec![create, tf];
+    }
+    // An endpoint for another Region's ECR is an interface endpoint across Regions.
+    let service_region = match path.service_region == path.region {
+        true => String::new(),
+        false => format!(" --service-region {}", q(&path.service_region)),
+    };
+    vec![
+        step(
+            format!(
+                "The {service} interface endpoint, with private DNS, in the node's subnet, behind a security group that lets TCP 443 in from the nodes (choose or create one)."
+            ),
+            Some(format!(
+                "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {}{service_region} --vpc-endpoint-type Interface --subnet-ids {} --security-group-ids SG_ALLOWING_443_FROM_NODES --private-dns-enabled",
+                q(&path.region),
+                q(&path.vpc),
+                q(&service_name),
+                q(&path.subnet)
             )),
-        ],
-    )]
+        ),
+        terraform(&[
+            ("vpc_endpoint_type", hcl("Interface")),
+            ("subnet_ids", format!("[{}]", hcl(&path.subnet))),
+            (
+                "security_group_ids",
+                format!("[{}]", hcl("SG_ALLOWING_443_FROM_NODES")),
+            ),
+            ("private_dns_enabled", "true".to_string()),
+        ]),
+    ]
 }
 
 /// A Terraform string literal: JSON's escapes, and `${` / `%{` kept from interpolating.

@@ -125,6 +125,8 @@ pub struct Hop {
 #[serde(rename_all = "kebab-case")]
 pub enum HopKind {
     Node,
+    /// A Fargate pod's own network interface (it has no node of its own).
+    PodInterface,
     Subnet,
     RouteTable,
     NatGateway,
@@ -139,6 +141,7 @@ impl HopKind {
     pub fn as_str(self) -> &'static str {
         match self {
             HopKind::Node => "node",
+            HopKind::PodInterface => "pod interface",
             HopKind::Subnet => "subnet",
             HopKind::RouteTable => "route table",
             HopKind::NatGateway => "NAT gateway",

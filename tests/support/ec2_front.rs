@@ -86,6 +86,35 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
             );
             response(action, set("reservationSet", [reservation]))
         }
+        "DescribeNetworkInterfaces" => {
+            let ips = numbered(form, "Filter.1.Value.");
+            let interfaces = ec2
+                .interfaces
+                .iter()
+                .filter(|(ip, _)| ips.contains(ip))
+                .map(|(_, i)| {
+                    format!(
+                        "{}{}{}{}{}{}{}",
+                        text("networkInterfaceId", Some(&i.network_interface_id)),
+                        text("subnetId", i.subnet_id.as_deref()),
+                        text("vpcId", i.vpc_id.as_deref()),
+                        text("availabilityZone", i.availability_zone.as_deref()),
+                        text("privateIpAddress", i.private_ip_address.as_deref()),
+                        set(
+                            "groupSet",
+                            i.groups.iter().map(|g| text("groupId", Some(&g.group_id)))
+                        ),
+                        i.association
+                            .as_ref()
+                            .map(|a| format!(
+                                "<association>{}</association>",
+                                text("publicIp", a.public_ip.as_deref())
+                            ))
+                            .unwrap_or_default()
+                    )
+                });
+            response(action, set("networkInterfaceSet", interfaces))
+        }
         "DescribeSubnets" => {
             let subnets = ec2.subnets.values().filter(|s| s.vpc_id == vpc).map(|s| {
                 format!(

@@ -148,7 +148,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
         read::compute(session, &cluster, &pods, &objects),
         read::identities(session, &cluster, namespace, &wanted, &objects),
         read::listings(aws, &registries),
-        read::network(aws, &objects),
+        read::network(aws, &objects, &pods.pods),
     );
     found.merge(network);
     let (account, account_found) = account?;

@@ -1364,16 +1364,51 @@ fn vpc_filter(vpc: &str) -> ::aws_sdk_ec2::types::Filter {
         .build()
 }
 
-/// Stage 3e: the nodes' network path, from EC2 — their instances, then per VPC its subnets,
-/// route tables, endpoints, NAT gateways and DNS attributes (each VPC read whole, once).
-pub(super) async fn network(aws: &aws::Aws, objects: &Objects) -> Found {
+/// The IPs of pods on Fargate: each has an interface of its own in the profile's subnets.
+fn fargate_pod_ips(pods: &[Pod]) -> Vec<String> {
+    let mut ips: Vec<String> = pods
+        .iter()
+        .filter(|p| {
+            let node = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+            node.is_some_and(|n| n.starts_with("fargate-"))
+        })
+        .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// Stage 3e: the pods' network path, from EC2 — the nodes' instances and the Fargate pods'
+/// interfaces (together), then per VPC its subnets, route tables, endpoints, NAT gateways, DNS
+/// attributes, security groups and network ACLs (each VPC read whole, once).
+pub(super) async fn network(aws: &aws::Aws, objects: &Objects, pods: &[Pod]) -> Found {
     let mut found = Found::default();
-    let ids = instance_ids(&objects.nodes);
+    let (ids, ips) = (instance_ids(&objects.nodes), fargate_pod_ips(pods));
+    let ((instances, instances_found), (interfaces, interfaces_found)) =
+        tokio::join!(instances(aws, &ids), fargate_interfaces(aws, &ips));
+    found.merge(instances_found);
+    found.merge(interfaces_found);
+    let vpcs: BTreeSet<String> = instances
+        .iter()
+        .filter_map(|i| i.vpc_id.clone())
+        .chain(interfaces.iter().filter_map(|i| i.vpc_id.clone()))
+        .collect();
+    let parts = join_all(vpcs.iter().map(|vpc| vpc_path(aws, vpc))).await;
+    parts.into_iter().for_each(|part| found.merge(part));
+    found
+}
+
+/// The nodes' instances, in one call.
+async fn instances(aws: &aws::Aws, ids: &[String]) -> (Vec<Instance>, Found) {
+    let mut found = Found::default();
     if ids.is_empty() {
-        return found;
+        return (Vec::new(), found);
     }
-    let ec2 = &aws.ec2;
-    let request = ec2.describe_instances().set_instance_ids(Some(ids.clone()));
+    let request = aws
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids.to_vec()));
     let answer = match aws
         .call(
             "ec2:DescribeInstances",
@@ -1386,7 +1421,7 @@ pub(super) async fn network(aws: &aws::Aws, objects: &Objects) -> Found {
         Err(e) => {
             ids.iter()
                 .for_each(|id| found.gaps.error(&scope::ec2_instance(id), &e.message));
-            return found;
+            return (Vec::new(), found);
         }
     };
     let instances: Vec<Instance> = answer
@@ -1405,26 +1440,74 @@ pub(super) async fn network(aws: &aws::Aws, objects: &Objects) -> Found {
             }),
             public_ip_address: i.public_ip_address().map(str::to_string),
             private_ip_address: i.private_ip_address().map(str::to_string),
-            security_groups: i
-                .security_groups()
-                .iter()
-                .filter_map(|g| {
-                    Some(GroupRef {
-                        group_id: g.group_id()?.to_string(),
-                    })
-                })
-                .collect(),
+            security_groups: group_refs(i.security_groups().iter().map(|g| g.group_id())),
         })
         .collect();
     ids.iter()
         .for_each(|id| found.gaps.covered(&scope::ec2_instance(id)));
-    let vpcs: BTreeSet<String> = instances.iter().filter_map(|i| i.vpc_id.clone()).collect();
     found.push_document(&DescribeInstances {
-        reservations: vec![Reservation { instances }],
+        reservations: vec![Reservation {
+            instances: instances.clone(),
+        }],
     });
-    let parts = join_all(vpcs.iter().map(|vpc| vpc_path(aws, vpc))).await;
-    parts.into_iter().for_each(|part| found.merge(part));
-    found
+    (instances, found)
+}
+
+fn group_refs<'a>(ids: impl Iterator<Item = Option<&'a str>>) -> Vec<GroupRef> {
+    ids.flatten()
+        .map(|id| GroupRef {
+            group_id: id.to_string(),
+        })
+        .collect()
+}
+
+/// The Fargate pods' own interfaces, found by their IPs in one call.
+async fn fargate_interfaces(aws: &aws::Aws, ips: &[String]) -> (Vec<NetworkInterface>, Found) {
+    let mut found = Found::default();
+    if ips.is_empty() {
+        return (Vec::new(), found);
+    }
+    let filter = ::aws_sdk_ec2::types::Filter::builder()
+        .name("addresses.private-ip-address")
+        .set_values(Some(ips.to_vec()))
+        .build();
+    let request = aws.ec2.describe_network_interfaces().filters(filter);
+    let answer = match aws
+        .call(
+            "ec2:DescribeNetworkInterfaces",
+            "the Fargate pods' interfaces",
+            request.send(),
+        )
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => {
+            ips.iter()
+                .for_each(|ip| found.gaps.error(&scope::ec2_interface(ip), &e.message));
+            return (Vec::new(), found);
+        }
+    };
+    let interfaces: Vec<NetworkInterface> = answer
+        .network_interfaces()
+        .iter()
+        .map(|i| NetworkInterface {
+            network_interface_id: i.network_interface_id().unwrap_or_default().to_string(),
+            subnet_id: i.subnet_id().map(str::to_string),
+            vpc_id: i.vpc_id().map(str::to_string),
+            availability_zone: i.availability_zone().map(str::to_string),
+            private_ip_address: i.private_ip_address().map(str::to_string),
+            groups: group_refs(i.groups().iter().map(|g| g.group_id())),
+            association: i.association().map(|a| InterfaceAssociation {
+                public_ip: a.public_ip().map(str::to_string),
+            }),
+        })
+        .collect();
+    ips.iter()
+        .for_each(|ip| found.gaps.covered(&scope::ec2_interface(ip)));
+    found.push_document(&DescribeNetworkInterfaces {
+        network_interfaces: interfaces.clone(),
+    });
+    (interfaces, found)
 }
 
 /// One VPC, whole: subnets, route tables, endpoints, NAT gateways, DNS attributes.
