@@ -25,7 +25,7 @@ fn time<T>(runs: u32, mut f: impl FnMut() -> T) -> (Duration, T) {
 }
 
 fn documents(pods: usize, failing: usize) -> Vec<Document> {
-    common::synthetic_cluster(pods, failing)
+    common::synthetic_cluster(pods, failing, true)
         .into_iter()
         .map(|value| Document {
             origin: "bench".into(),
@@ -38,7 +38,7 @@ fn documents(pods: usize, failing: usize) -> Vec<Document> {
 fn large() {
     // With PULLDOCTOR_BENCH_WRITE=FILE the bundle is also written out, to time the binary on it.
     if let Some(path) = std::env::var_os("PULLDOCTOR_BENCH_WRITE") {
-        let bundle = serde_json::Value::Array(common::synthetic_cluster(100_000, 20_000));
+        let bundle = serde_json::Value::Array(common::synthetic_cluster(100_000, 20_000, true));
         std::fs::write(path, bundle.to_string()).expect("the bundle is written");
     }
     let docs = documents(100_000, 20_000);

@@ -135,22 +135,50 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let pods = read::pods(session, options, &mut found).await?;
     let objects = read::objects(session, &pods, &mut found).await;
     let cluster = session.cluster_name().await?;
-    let images = read::ecr_images(&pods);
+    // The network path runs beside the IAM and ECR stages: neither waits for the other.
+    let (network, iam_and_ecr) = tokio::join!(
+        read::network(&session.aws, &objects, &pods.pods),
+        iam_and_ecr(session, options, &cluster, &pods, &objects),
+    );
+    found.merge(network);
+    let (account, rest) = iam_and_ecr?;
+    found.merge(rest);
+    let source = SourceInfo {
+        kind: "live".to_string(),
+        context: session.context.context.clone(),
+        cluster: Some(cluster),
+        region: session.region(),
+        account,
+        captured_at: None,
+    };
+    Ok(Collected::new(source, found, "live"))
+}
+
+/// Stages 3 to 5: the account, compute, identities and listings; then roles, the OIDC provider
+/// and repository contents; then policies, cache rules and registry policies. The caller's
+/// account and what was found.
+async fn iam_and_ecr(
+    session: &Session,
+    options: &Options,
+    cluster: &str,
+    pods: &read::Pods,
+    objects: &read::Objects,
+) -> Result<(Option<String>, Found), String> {
+    let mut found = Found::default();
+    let images = read::ecr_images(pods);
     let registries: BTreeSet<read::Registry> = images
         .iter()
         .map(|e| (e.account.clone(), e.region.clone()))
         .collect();
-    let wanted = read::pod_service_accounts(&pods);
+    let wanted = read::pod_service_accounts(pods);
     let namespace = options.namespace.as_deref();
     let aws = &session.aws;
-    let (account, (compute, compute_found), (identity_roles, identity_found), listings, network) = tokio::join!(
+    let (account, (compute, compute_found), (identity_roles, identity_found), listings) = tokio::join!(
         read::account(session),
-        read::compute(session, &cluster, &pods, &objects),
-        read::identities(session, &cluster, namespace, &wanted, &objects),
+        read::compute(session, cluster, pods, objects),
+        read::identities(session, cluster, namespace, &wanted, objects),
         read::listings(aws, &registries),
-        read::network(aws, &objects, &pods.pods),
     );
-    found.merge(network);
     let (account, account_found) = account?;
     let (listings, listings_found) = listings;
     for part in [account_found, compute_found, identity_found, listings_found] {
@@ -229,15 +257,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     found
         .documents
         .push(serde_json::to_value(&details).unwrap_or_default());
-    let source = SourceInfo {
-        kind: "live".to_string(),
-        context: session.context.context.clone(),
-        cluster: Some(cluster),
-        region: session.region(),
-        account: account.account,
-        captured_at: None,
-    };
-    Ok(Collected::new(source, found, "live"))
+    Ok((account.account, found))
 }
 
 /// Of `registries`, those of the caller's account: `GetRegistryPolicy` reads only one's own.
