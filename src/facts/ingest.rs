@@ -130,7 +130,8 @@ fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result
     let known = ingest_account(facts, value, object)?
         || ingest_eks(facts, object)?
         || ingest_iam(facts, pending, value, object)?
-        || ingest_ecr(facts, pending, value, object)?;
+        || ingest_ecr(facts, pending, value, object)?
+        || ingest_ec2(facts, value, object)?;
     match known {
         true => Ok(()),
         false => Err("not a document pulldoctor knows; skipped".to_string()),
@@ -327,7 +328,40 @@ fn ingest_ecr(
         pending
             .manifests
             .extend(answer.images.into_iter().map(|m| (region.clone(), m)));
-    } else if has("Reservations") {
+    } else if has("isValid") && has("ecrRepositoryPrefix") {
+        let answer: ValidatePullThroughCacheRule = parse(value, "cache rule validation")?;
+        facts.cache_rule_validations.insert(
+            (
+                answer.registry_id.clone(),
+                answer.ecr_repository_prefix.clone(),
+            ),
+            answer,
+        );
+    } else if has("registryId") && has("policyText") && !has("repositoryName") {
+        let answer: GetRegistryPolicy = parse(value, "registry policy")?;
+        pending.registry_policies.push(answer);
+    } else if has("repositoryName") && has("policyText") {
+        let answer: GetRepositoryPolicy = parse(value, "repository policy")?;
+        pending.policies.push((answer.region, answer.policy));
+    } else if has("pullThroughCacheRules") {
+        let answer: DescribePullThroughCacheRules = parse(value, "pull-through cache rules")?;
+        pending
+            .pull_through
+            .push((answer.registry_id, answer.pull_through_cache_rules));
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// EC2's describes of the pods' network path.
+fn ingest_ec2(
+    facts: &mut Facts,
+    value: &Value,
+    object: &Map<String, Value>,
+) -> Result<bool, String> {
+    let has = |key: &str| object.contains_key(key);
+    if has("Reservations") {
         let answer: DescribeInstances = parse(value, "EC2 instances")?;
         for instance in answer.reservations.into_iter().flat_map(|r| r.instances) {
             facts
@@ -399,26 +433,6 @@ fn ingest_ecr(
         if let Some(v) = answer.enable_dns_hostnames.and_then(|a| a.value) {
             facts.ec2.dns_hostnames.insert(answer.vpc_id, v);
         }
-    } else if has("isValid") && has("ecrRepositoryPrefix") {
-        let answer: ValidatePullThroughCacheRule = parse(value, "cache rule validation")?;
-        facts.cache_rule_validations.insert(
-            (
-                answer.registry_id.clone(),
-                answer.ecr_repository_prefix.clone(),
-            ),
-            answer,
-        );
-    } else if has("registryId") && has("policyText") && !has("repositoryName") {
-        let answer: GetRegistryPolicy = parse(value, "registry policy")?;
-        pending.registry_policies.push(answer);
-    } else if has("repositoryName") && has("policyText") {
-        let answer: GetRepositoryPolicy = parse(value, "repository policy")?;
-        pending.policies.push((answer.region, answer.policy));
-    } else if has("pullThroughCacheRules") {
-        let answer: DescribePullThroughCacheRules = parse(value, "pull-through cache rules")?;
-        pending
-            .pull_through
-            .push((answer.registry_id, answer.pull_through_cache_rules));
     } else {
         return Ok(false);
     }

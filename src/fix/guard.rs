@@ -319,13 +319,19 @@ fn trust_statement(s: &Statement) -> Result<(), String> {
     Err("trusts a principal no fix trusts".into())
 }
 
-fn repository_statement(s: &Statement) -> Result<(), String> {
-    plain_allow(s)?;
+/// The statement is for named AWS principals only: no `*`, no wildcard in an ARN.
+fn named_principal(s: &Statement) -> Result<(), String> {
     let principal = s.principal.as_ref().ok_or("names no principal")?;
     let aws = principal.values("AWS");
     if principal.is_wildcard() || aws.is_empty() || aws.iter().any(|p| p.contains('*')) {
         return Err("is not for a named role".into());
     }
+    Ok(())
+}
+
+fn repository_statement(s: &Statement) -> Result<(), String> {
+    plain_allow(s)?;
+    named_principal(s)?;
     let mut allowed: Vec<&str> = PULL_ACTIONS.to_vec();
     allowed.push("ecr:BatchCheckLayerAvailability");
     only_actions(s, &allowed)
@@ -335,11 +341,7 @@ fn repository_statement(s: &Statement) -> Result<(), String> {
 /// repository, `*` for the token, ECR's layer bucket for S3.
 fn endpoint_statement(s: &Statement) -> Result<(), String> {
     plain_allow(s)?;
-    let principal = s.principal.as_ref().ok_or("names no principal")?;
-    let aws = principal.values("AWS");
-    if principal.is_wildcard() || aws.is_empty() || aws.iter().any(|p| p.contains('*')) {
-        return Err("is not for a named role".into());
-    }
+    named_principal(s)?;
     let mut allowed: Vec<&str> = PULL_ACTIONS.to_vec();
     allowed.extend([
         TOKEN_ACTION,
