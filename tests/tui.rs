@@ -382,6 +382,36 @@ fn opening_before_the_facts_arrive() {
     assert_eq!(app.visible_findings().len(), 16);
 }
 
+/// `pulldoctor NS/POD` (the k9s plugin): the chain of that pod opens once it is diagnosed; a pod
+/// the read does not hold says so on the list.
+#[test]
+fn opening_on_one_pod_waits_for_its_diagnosis() {
+    let empty = pulldoctor::facts::Facts::default();
+    let mut app = App::new(Diagnosed::of(empty.clone()), reference_time(&empty));
+    app.loading = Some("reading the cluster and AWS…".into());
+    let pod = |namespace: &str, name: &str| PodName {
+        namespace: namespace.into(),
+        name: name.into(),
+    };
+    app.focus_on(pod("shop", "checkout-6c9e7a-m3n"));
+    assert_eq!(app.screen(), &Screen::Pods, "nothing to open yet");
+    let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    app.update(read_back(&app, Read::Everything(demo)));
+    let screen = render(&mut app, 100, 30);
+    assert!(
+        screen.contains("shop/checkout-6c9e7a-m3n · checkout") && screen.contains("PULL LANE"),
+        "{screen}"
+    );
+    let mut app = demo_app();
+    app.focus_on(pod("shop", "no-such-pod"));
+    assert_eq!(app.screen(), &Screen::Pods);
+    let screen = render(&mut app, 100, 30);
+    assert!(
+        screen.contains("pod shop/no-such-pod is not in"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn resizes_draw_cleanly_at_any_size() {
     let mut app = demo_app();

@@ -18,17 +18,24 @@ use tokio::sync::OnceCell;
 
 /// Opens the TUI for these options: the demo or a bundle diagnosed before the first frame, or
 /// the live cluster read in the background. `wizard` opens the setup wizard first.
-pub(super) fn open_tui(global: &Global, demo: bool, wizard: bool) -> Result<(), Failure> {
+/// The TUI: on the list, the wizard, or one pod (`focus`, read alone when live).
+pub(super) fn open_tui(
+    global: &Global,
+    demo: bool,
+    wizard: bool,
+    focus: Option<PodName>,
+) -> Result<(), Failure> {
     let runtime = super::runtime()?.handle().clone();
+    let opening = crate::tui::Opening { wizard, focus };
     if demo || global.from.is_some() {
         let start = Diagnosed::of(load(global, demo, true)?);
         let backend = Arc::new(Offline {
             global: (!demo).then(|| global.clone()),
         });
-        return crate::tui::run(Some(start), backend, runtime, wizard).map_err(Failure);
+        return crate::tui::run(Some(start), backend, runtime, opening).map_err(Failure);
     }
     let backend = Live::new(global, Arc::new(Mutex::new(HashMap::new())));
-    crate::tui::run(None, Arc::new(backend), runtime, wizard).map_err(Failure)
+    crate::tui::run(None, Arc::new(backend), runtime, opening).map_err(Failure)
 }
 
 /// The demo (nothing to read again) or a bundle (read again from disk: the collect script may

@@ -44,11 +44,15 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, F
     long_about = "Why can't my pods on Amazon EKS pull their images from Amazon ECR?\n\n\
         On a stock EKS node the kubelet pulls with the node's IAM role (on Fargate, the pod \
         execution role) — not with the pod's IRSA or Pod Identity role. pulldoctor walks both \
-        lanes and marks the link that is broken."
+        lanes and marks the link that is broken.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Open the TUI on this pod: NAMESPACE/POD, or POD with -n (as the k9s plugin does).
+    #[arg(value_name = "POD")]
+    pub pod: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -129,6 +133,13 @@ pub enum Command {
     },
     /// Print a shell script of plain kubectl / aws commands that writes a bundle by hand.
     CollectScript,
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), for `man -l -` or a man directory.
+    Man,
     /// Opens the terminal as the TUI does and panics: shows how a bug is reported (tested).
     #[command(hide = true)]
     CrashTest,
@@ -169,8 +180,19 @@ pub struct FixArgs {
 pub struct Failure(pub String);
 
 pub fn main() -> ExitCode {
+    main_as("pulldoctor")
+}
+
+/// The command line under the name it was run by: `pulldoctor`, or `kubectl pulldoctor` as a
+/// kubectl plugin (help and errors say so).
+pub fn main_as(name: &str) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
     install_panic_report();
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .bin_name(name)
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -221,17 +243,43 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             print(&crate::collect::script())?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pulldoctor", &mut out);
+            print(&String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Failure(format!("cannot render the man page: {e}")))?;
+            print(&String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo) | None => {
             // `demo` is `--from` on the embedded demo; given a `--from` of its own, it opens that.
             let demo = matches!(cli.command, Some(Command::Demo)) && global.from.is_none();
             // The TUI needs a terminal; piped, the same diagnosis prints as a report.
+            let named: Vec<String> = cli.pod.into_iter().collect();
+            let selection = selection(&global, &named, true)?;
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 // A live read opens the TUI at once, fills it when the read is done, and follows
                 // the cluster with a watch.
-                background::open_tui(&global, demo, false)?;
+                let focus = selection.pods.first().and_then(|p| {
+                    let (namespace, name) = p.split_once('/')?;
+                    Some(crate::tui::PodName {
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                    })
+                });
+                background::open_tui(&global, demo, false, focus)?;
             } else {
-                let facts = load(&global, demo, true)?;
-                let report = diagnose::diagnose(&facts, &selection(&global, &[], true)?);
+                let facts = load_named(&global, demo, true, &selection.pods)?;
+                check_named_pods(&facts, &selection)?;
+                let report = diagnose::diagnose(&facts, &selection);
                 emit(&report, global.output)?;
             }
             Ok(ExitCode::SUCCESS)

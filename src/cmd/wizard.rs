@@ -187,7 +187,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         && std::io::stdout().is_terminal()
     {
         // Live, the wizard opens at once and the cluster is read in the background.
-        super::background::open_tui(global, false, true)?;
+        super::background::open_tui(global, false, true, None)?;
         return Ok(ExitCode::SUCCESS);
     }
     let answers = answers(global, args)?;

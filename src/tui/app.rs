@@ -235,6 +235,8 @@ pub struct App {
     /// Live: the kubeconfig's contexts and the one in use, for `:ctx`.
     pub contexts: Vec<String>,
     pub context: Option<String>,
+    /// A pod to open as soon as it is diagnosed (`pulldoctor NS/POD`, the k9s plugin).
+    pub focus: Option<PodName>,
 }
 
 impl App {
@@ -267,6 +269,7 @@ impl App {
             wizard: Default::default(),
             contexts: Vec::new(),
             context: None,
+            focus: None,
         };
         app.reorder();
         app
@@ -588,6 +591,7 @@ impl App {
             Action::Diagnosed(diagnosed) => {
                 self.loading = None;
                 self.replace_facts(*diagnosed);
+                self.open_focus();
                 if std::mem::take(&mut self.plan_when_read) {
                     return self.plan_wizard();
                 }
@@ -601,6 +605,7 @@ impl App {
             }
             Action::LoadFailed(why) => {
                 self.loading = None;
+                self.focus = None;
                 self.message = Some(why);
                 // The checks then say what they could not see.
                 if std::mem::take(&mut self.plan_when_read) {
@@ -725,6 +730,43 @@ impl App {
         let rows = self.row_count();
         let selected = self.selected().min(rows.saturating_sub(1));
         self.set_selected(selected);
+    }
+
+    /// Opens `pod`'s chain now, or once a read has diagnosed it.
+    pub fn focus_on(&mut self, pod: PodName) {
+        self.focus = Some(pod);
+        self.open_focus();
+    }
+
+    fn open_focus(&mut self) {
+        let Some(pod) = self.focus.clone() else {
+            return;
+        };
+        let found = self
+            .report
+            .findings
+            .iter()
+            .position(|f| f.namespace == pod.namespace && f.pod.as_deref() == Some(&pod.name));
+        match found {
+            Some(finding) => {
+                self.focus = None;
+                self.push(Screen::Chain { finding });
+            }
+            None if self.loading.is_none() => {
+                self.focus = None;
+                let message = format!(
+                    "pod {}/{} is not in {}",
+                    pod.namespace,
+                    pod.name,
+                    match self.facts.source.kind.as_str() {
+                        "live" => "the cluster",
+                        _ => "this input",
+                    }
+                );
+                self.message = Some(crate::text::escape_line(&message).into_owned());
+            }
+            None => {}
+        }
     }
 
     fn open(&mut self) {

@@ -11,7 +11,8 @@ pub mod views;
 pub mod wizard;
 
 use crate::facts::Facts;
-use app::{Action, App, Diagnosed, Effect, PodName};
+pub use app::PodName;
+use app::{Action, App, Diagnosed, Effect};
 use backend::Backend;
 use base64::Engine;
 use k8s_openapi::jiff::Timestamp;
@@ -72,11 +73,18 @@ pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
 /// backend in the background. The backend's work runs on `runtime`; its reads are diagnosed
 /// there too, so no frame waits on the network or on a diagnosis. `wizard` opens the setup
 /// wizard first.
+/// Where the TUI opens: the pod list, the wizard, or one pod's chain.
+#[derive(Debug, Clone, Default)]
+pub struct Opening {
+    pub wizard: bool,
+    pub focus: Option<PodName>,
+}
+
 pub fn run(
     start: Option<Diagnosed>,
     backend: Arc<dyn Backend>,
     runtime: tokio::runtime::Handle,
-    wizard: bool,
+    opening: Opening,
 ) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Message>();
     let mut runner = Runner {
@@ -95,14 +103,18 @@ pub fn run(
             let empty = Diagnosed::of(Facts::default());
             let mut app = App::new(empty, reference_time(&Facts::default()));
             app.loading = Some("reading the cluster and AWS…".to_string());
-            runner.read(None, app.facts.clone());
+            // One pod asked for is read alone: its chain opens as soon as it is diagnosed.
+            runner.read(opening.focus.clone(), app.facts.clone());
             app
         }
     };
     runner.follow();
     runner.offer(&mut app);
-    if wizard {
+    if opening.wizard {
         app.open_wizard();
+    }
+    if let Some(pod) = opening.focus {
+        app.focus_on(pod);
     }
     let theme = theme::Theme::from_env();
     let mut terminal = ratatui::try_init().map_err(|e| format!("cannot open the terminal: {e}"))?;

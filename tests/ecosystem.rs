@@ -1,0 +1,148 @@
+//! Where on-call engineers already are: the kubectl plugin name, the k9s plugin entry, shell
+//! completions and the man page — each run for real.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+#[path = "support/terminal.rs"]
+mod terminal;
+
+use std::path::Path;
+use std::process::Command;
+use terminal::Terminal;
+
+fn demo() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/scenarios/demo.yaml")
+        .display()
+        .to_string()
+}
+
+fn run(binary: &str, args: &[&str]) -> std::process::Output {
+    Command::new(binary).args(args).output().unwrap()
+}
+
+#[test]
+fn the_binary_answers_to_its_kubectl_plugin_name() {
+    let plugin = env!("CARGO_BIN_EXE_kubectl-pulldoctor");
+    let help = run(plugin, &["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Usage: kubectl pulldoctor"), "{text}");
+    // The same program under either name: the same report.
+    let args = ["diagnose", "--from", &demo(), "-o", "json"];
+    let as_plugin = run(plugin, &args);
+    let as_itself = run(env!("CARGO_BIN_EXE_pulldoctor"), &args);
+    assert_eq!(as_plugin.status.code(), Some(1));
+    assert_eq!(as_plugin.stdout, as_itself.stdout);
+    // kubectl's flags, as kubectl passes them through to a plugin.
+    let named = run(
+        plugin,
+        &[
+            "diagnose",
+            "--from",
+            &demo(),
+            "-n",
+            "shop",
+            "cart-5b8d4f-q7w",
+        ],
+    );
+    let text = String::from_utf8_lossy(&named.stdout);
+    assert!(text.contains("image-tag-missing"), "{text}");
+}
+
+#[test]
+fn the_krew_manifest_names_the_plugin_binary() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/krew/pulldoctor.yaml");
+    let manifest: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(manifest["metadata"]["name"], "pulldoctor");
+    for platform in manifest["spec"]["platforms"].as_array().unwrap() {
+        assert_eq!(platform["bin"], "kubectl-pulldoctor");
+    }
+}
+
+/// The k9s entry, its variables expanded as k9s expands them on the pod view, opens pulldoctor on
+/// that pod.
+#[test]
+fn the_k9s_plugin_opens_pulldoctor_on_the_selected_pod() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/k9s/plugins.yaml");
+    let config: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let plugin = &config["plugins"]["pulldoctor"];
+    assert_eq!(plugin["scopes"], serde_json::json!(["pods"]));
+    assert_eq!(plugin["command"], "pulldoctor");
+    assert!(plugin["shortCut"].as_str().is_some() && plugin["description"].as_str().is_some());
+    let expand = |arg: &str| match arg {
+        "$CONTEXT" => "prod-east".to_string(),
+        "$NAMESPACE" => "billing".to_string(),
+        "$NAME" => "api-58d7c9-t4r".to_string(),
+        other => {
+            assert!(!other.starts_with('$'), "unexpanded {other}");
+            other.to_string()
+        }
+    };
+    let mut words: Vec<String> = vec![env!("CARGO_BIN_EXE_pulldoctor").to_string()];
+    words.extend(
+        plugin["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| expand(a.as_str().unwrap())),
+    );
+    // Against the demo snapshot rather than a cluster.
+    words.extend(["--from".to_string(), demo()]);
+    let line = shlex::try_join(words.iter().map(String::as_str)).unwrap();
+    let screen = Terminal::start("k9s-plugin", 100, 30, &line);
+    let chain = screen.wait_for("PULL LANE");
+    assert!(chain.contains("billing/api-58d7c9-t4r"), "{chain}");
+    assert!(chain.contains("trust-wrong-subject"), "{chain}");
+    // Back to the list, which holds every pod.
+    screen.keys(&["Escape"]);
+    screen.wait_for("pods (16)");
+    screen.keys(&["q"]);
+    assert!(screen.wait_for_exit());
+}
+
+#[test]
+fn completions_load_in_bash_and_complete_subcommands() {
+    let script = run(env!("CARGO_BIN_EXE_pulldoctor"), &["completions", "bash"]);
+    assert!(script.status.success());
+    let dir = std::env::temp_dir().join(format!("pulldoctor-completions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pulldoctor.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    // Source it, then ask for the words after `pulldoctor di`, as bash would on <tab>.
+    let probe = format!(
+        "source {}; COMP_WORDS=(pulldoctor di); COMP_CWORD=1; _pulldoctor pulldoctor di pulldoctor; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        shlex::try_quote(file.to_str().unwrap()).unwrap()
+    );
+    let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let words = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        words.lines().any(|w| w == "diagnose"),
+        "{words} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        let out = run(env!("CARGO_BIN_EXE_pulldoctor"), &["completions", shell]);
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_man_page_is_roff_naming_every_command() {
+    let out = run(env!("CARGO_BIN_EXE_pulldoctor"), &["man"]);
+    // roff writes a hyphen as `\-`.
+    let page = String::from_utf8_lossy(&out.stdout).replace("\\-", "-");
+    assert!(page.contains(".TH pulldoctor 1"), "{page}");
+    for command in [
+        "diagnose",
+        "snapshot",
+        "collect-script",
+        "fix",
+        "wizard",
+        "completions",
+    ] {
+        assert!(page.contains(command), "{command} missing");
+    }
+}
