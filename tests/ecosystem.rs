@@ -93,6 +93,7 @@ fn the_k9s_plugin_opens_pulldoctor_on_the_selected_pod() {
     let line = shlex::try_join(words.iter().map(String::as_str)).unwrap();
     let screen = Terminal::start("k9s-plugin", 100, 30, &line);
     let chain = screen.wait_for("PULL LANE");
+    assert!(screen.alternate_screen(), "the TUI, not a printed report");
     assert!(chain.contains("billing/api-58d7c9-t4r"), "{chain}");
     assert!(chain.contains("trust-wrong-subject"), "{chain}");
     // Back to the list, which holds every pod.
