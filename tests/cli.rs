@@ -558,3 +558,19 @@ fn names_kubernetes_and_eks_do_not_allow_are_refused() {
         !findings.contains("rm -rf") && !findings.contains("$(id)") && !findings.contains("`id`")
     );
 }
+
+/// `--output markdown`: one finding as it would be pasted into a ticket (golden file).
+#[test]
+fn markdown_report_of_one_finding() {
+    let out = pulldoctor(&[
+        "diagnose",
+        "--from",
+        &asset("assets/scenarios/demo.yaml"),
+        "shop/checkout-6c9e7a-m3n",
+        "--output",
+        "markdown",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("markdown_checkout", text);
+}

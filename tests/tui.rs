@@ -160,8 +160,8 @@ fn fix_pane() {
     insta::assert_snapshot!("fix_cross_account", screen);
     let effects = press(&mut app, KeyCode::Char('y'));
     match effects.as_slice() {
-        [Effect::Copy { name, text }] => {
-            assert_eq!(name, "batch-export-29013-4hq7d");
+        [Effect::Copy { name, text, .. }] => {
+            assert_eq!(name, "fix-batch-export-29013-4hq7d");
             assert!(text.contains("aws ecr set-repository-policy --registry-id 444455556666"));
         }
         other => panic!("expected a copy, got {other:?}"),
@@ -410,6 +410,32 @@ fn opening_on_one_pod_waits_for_its_diagnosis() {
         screen.contains("pod shop/no-such-pod is not in"),
         "{screen}"
     );
+}
+
+/// `y` on a chain copies the finding as Markdown; on the fix pane, the fix's commands.
+#[test]
+fn y_copies_the_finding_as_markdown() {
+    let mut app = demo_app();
+    open_pod(&mut app, "checkout-6c9e7a-m3n");
+    match press(&mut app, KeyCode::Char('y')).as_slice() {
+        [Effect::Copy { suffix, text, .. }] => {
+            assert_eq!(*suffix, ".md");
+            assert!(
+                text.starts_with("### ✗ broken `shop/checkout-6c9e7a-m3n`"),
+                "{text}"
+            );
+            assert!(text.contains("**✗ pull-permissions**"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    press(&mut app, KeyCode::Char('f'));
+    match press(&mut app, KeyCode::Char('y')).as_slice() {
+        [Effect::Copy { suffix, text, .. }] => {
+            assert_eq!(*suffix, ".sh");
+            assert!(text.contains("aws iam put-role-policy"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

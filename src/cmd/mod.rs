@@ -105,6 +105,8 @@ pub enum Output {
     #[default]
     Text,
     Json,
+    /// For an incident ticket or a chat.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -340,6 +342,7 @@ fn emit(report: &Report, output: Output) -> Result<(), Failure> {
             serde_json::to_string_pretty(report).unwrap_or_default()
         )),
         Output::Text => print(&crate::report::text::render(report)),
+        Output::Markdown => print(&crate::report::markdown::render(report)),
     }
 }
 

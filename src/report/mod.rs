@@ -1,6 +1,7 @@
 //! The report: findings, their chains and fixes, as `diagnose` prints them (text or JSON,
 //! schema `pulldoctor.report/v1`) and the TUI shows them.
 
+pub mod markdown;
 pub mod text;
 
 use crate::facts::SourceInfo;

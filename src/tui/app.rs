@@ -126,8 +126,9 @@ impl Diagnosed {
 /// What the runtime must do after an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Copy text to the clipboard and save it to a file named for `name`.
+    /// Copy text to the clipboard and save it to a file named for `name`, ending in `suffix`.
     Copy {
+        suffix: &'static str,
         name: String,
         text: String,
     },
@@ -558,15 +559,26 @@ impl App {
             }
             Action::Apply => return self.start_apply(),
             Action::Export => self.start_export(),
-            Action::Copy => {
-                if let Screen::Fix { finding } = self.screen() {
+            Action::Copy => match self.screen() {
+                Screen::Fix { finding } => {
                     let f = &self.report.findings[*finding];
                     return vec![Effect::Copy {
-                        name: f.subject().replace('/', "-"),
+                        name: format!("fix-{}", f.subject().replace('/', "-")),
+                        suffix: ".sh",
                         text: fix_commands(f),
                     }];
                 }
-            }
+                // From the raw finding: the Markdown escapes it for Markdown.
+                Screen::Chain { finding } => {
+                    let f = &self.raw.findings[*finding];
+                    return vec![Effect::Copy {
+                        name: f.subject().replace('/', "-"),
+                        suffix: ".md",
+                        text: crate::report::markdown::finding_markdown(f),
+                    }];
+                }
+                _ => {}
+            },
             Action::Refresh if self.loading.is_none() => {
                 let pod = self.selected_pod();
                 self.loading = Some(match &pod {

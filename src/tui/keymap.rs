@@ -108,7 +108,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "a",
         scope: Scope::Wizard,
         action: Action::Apply,
-        help: "apply the setup (needs --allow-writes)",
+        help: "apply the setup",
         footer: Some("apply the setup"),
     },
     Binding {
@@ -134,6 +134,14 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::NextFix,
         help: "choose the next fix",
         footer: Some("choose the next fix"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('y')],
+        label: "y",
+        scope: Scope::Chain,
+        action: Action::Copy,
+        help: "copy the finding as Markdown",
+        footer: Some("copy as Markdown"),
     },
     Binding {
         keys: &[KeyCode::Char('y')],

@@ -248,7 +248,7 @@ impl Runner {
     fn carry_out(&mut self, effect: Effect, app: &mut App) -> Flow {
         match effect {
             Effect::Quit => return Flow::Quit,
-            Effect::Copy { name, text } => app.message = Some(copy(&name, &text)),
+            Effect::Copy { name, suffix, text } => app.message = Some(copy(&name, suffix, &text)),
             Effect::Plan(answers) => {
                 let job = self.backend.plan(*answers, app.facts.clone());
                 self.spawn(job, |planned| Action::Planned(planned.map(Box::new)));
@@ -311,7 +311,7 @@ pub fn crash_test() -> Result<(), String> {
 
 /// Copies with OSC 52 (works over SSH and in tmux with set-clipboard) and always saves a file,
 /// since no terminal says whether OSC 52 worked.
-fn copy(name: &str, text: &str) -> String {
+fn copy(name: &str, suffix: &str, text: &str) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(text);
     let mut out = std::io::stdout();
     let _ = write!(out, "\x1b]52;c;{encoded}\x07");
@@ -319,8 +319,8 @@ fn copy(name: &str, text: &str) -> String {
     // A new file of a random name, created exclusively and private: a planted file or symlink
     // in the shared temporary directory is never written through.
     let saved = tempfile::Builder::new()
-        .prefix(&format!("pulldoctor-fix-{name}-"))
-        .suffix(".sh")
+        .prefix(&format!("pulldoctor-{name}-"))
+        .suffix(suffix)
         .tempfile()
         .and_then(|mut file| {
             file.write_all(text.as_bytes())?;

@@ -688,7 +688,15 @@ fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     let width = 76.min(area.width);
-    let height = (keymap::BINDINGS.len() as u16 + 7).min(area.height);
+    // A key bound on several screens is one line: what it does on each, in table order.
+    let mut keys: Vec<(&str, Vec<&keymap::Binding>)> = Vec::new();
+    for b in keymap::BINDINGS {
+        match keys.iter_mut().find(|(label, _)| *label == b.label) {
+            Some((_, bindings)) => bindings.push(b),
+            None => keys.push((b.label, vec![b])),
+        }
+    }
+    let height = (keys.len() as u16 + 6).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -700,15 +708,18 @@ fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
         Line::from(" role), not with the pod's IRSA / Pod Identity role."),
         Line::default(),
     ];
-    for b in keymap::BINDINGS {
-        let active = b.scope.covers(app.screen());
-        let style = if active { Style::new() } else { theme.dim() };
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {:<8}", b.label), theme.key()),
-            Span::styled(b.help.to_string(), style),
-        ]));
+    for (label, bindings) in keys {
+        let mut spans = vec![Span::styled(format!(" {label:<8}"), theme.key())];
+        for (i, b) in bindings.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled("; ", theme.dim()));
+            }
+            let active = b.scope.covers(app.screen());
+            let style = if active { Style::new() } else { theme.dim() };
+            spans.push(Span::styled(b.help.to_string(), style));
+        }
+        lines.push(Line::from(spans));
     }
-    lines.push(Line::default());
     lines.push(Line::from(Span::styled(
         " any key closes this help",
         theme.dim(),
