@@ -140,7 +140,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "y",
         scope: Scope::Chain,
         action: Action::Copy,
-        help: "copy the finding as Markdown",
+        help: "copy as Markdown",
         footer: Some("copy as Markdown"),
     },
     Binding {
