@@ -102,10 +102,27 @@ fn pod_list_at_80x24() {
     insta::assert_snapshot!("pod_list_80x24", screen);
 }
 
+/// Columns sized to their content: from 100 columns on, every cause of the demo is whole; names
+/// give way first.
 #[test]
 fn pod_list_wide() {
     let mut app = demo_app();
-    insta::assert_snapshot!("pod_list_160x30", render(&mut app, 160, 30));
+    let causes: Vec<String> = app
+        .report
+        .findings
+        .iter()
+        .filter_map(|f| Some(format!("{}: {}", f.broken_link?, f.cause?)))
+        .collect();
+    for width in [100, 130, 200] {
+        let screen = render(&mut app, width, 24);
+        for cause in &causes {
+            assert!(
+                screen.contains(cause.as_str()),
+                "{width}: {cause} cut:\n{screen}"
+            );
+        }
+        insta::assert_snapshot!(format!("pod_list_{width}x24"), screen);
+    }
 }
 
 #[test]

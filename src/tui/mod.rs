@@ -4,6 +4,7 @@
 pub mod app;
 pub mod backend;
 pub mod browse;
+pub mod columns;
 pub mod keymap;
 pub mod theme;
 pub mod view;

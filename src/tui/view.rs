@@ -159,61 +159,119 @@ fn verdict_cell(status: Status, theme: Theme) -> Cell<'static> {
     Cell::from(Span::styled(marker(status), theme.status(status)))
 }
 
+/// What the BROKEN LINK column says of a finding: the link (and, with room, its cause).
+fn broken_text(app: &App, f: &Finding, with_cause: bool) -> String {
+    let broken = match (f.broken_link, f.cause) {
+        (Some(l), Some(c)) if with_cause => format!("{l}: {c}"),
+        (Some(l), _) => l.to_string(),
+        _ => match f.verdict {
+            Status::Unknown => "facts missing".to_string(),
+            Status::Warning => f
+                .links
+                .iter()
+                .find(|l| l.status == Status::Warning)
+                .map(|l| l.id.to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
+    };
+    // While a read is under way, the pods whose facts it is reading carry a mark.
+    if app.loading.is_some() && f.verdict != Status::Ok {
+        format!("⟳ {broken}")
+    } else {
+        broken
+    }
+}
+
 fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    use super::columns::{Column, fit, widths};
     let visible = app.visible_findings();
-    // At 80 columns the broken link is what matters; wider terminals add the container, the
-    // cause beside the link, and the workload.
-    let medium = area.width >= 100;
-    let wide = area.width >= 140;
+    // At 80 columns the broken link is what matters; wider terminals add its cause, then the
+    // container, then the workload. Columns are as wide as their content; names give way
+    // before the cause.
+    let with_cause = area.width >= 100;
+    let container = area.width >= 130;
+    let workload = area.width >= 160;
+    let column = |header, least, gives_way| Column {
+        header,
+        least,
+        gives_way,
+    };
+    let mut columns = vec![
+        column("VERDICT", 9, None),
+        column("NAMESPACE", 6, Some(3)),
+        column("POD", 12, Some(2)),
+    ];
+    if workload {
+        columns.push(column("WORKLOAD", 10, Some(0)));
+    }
+    if container {
+        columns.push(column("CONTAINER", 6, Some(1)));
+    }
+    columns.extend([
+        column("STATE", 16, None),
+        column("AGE", 3, None),
+        column(
+            if with_cause {
+                "BROKEN LINK: CAUSE"
+            } else {
+                "BROKEN LINK"
+            },
+            11,
+            Some(4),
+        ),
+    ]);
+    let texts = |i: usize| -> Vec<String> {
+        let f = &app.report.findings[i];
+        let mut cells = vec![
+            marker(f.verdict).to_string(),
+            f.namespace.clone(),
+            f.pod
+                .clone()
+                .unwrap_or_else(|| f.workload.clone().unwrap_or_default()),
+        ];
+        if workload {
+            cells.push(f.workload.clone().unwrap_or_default());
+        }
+        if container {
+            cells.push(f.container.clone());
+        }
+        cells.extend([
+            f.state.clone(),
+            app.age(i).to_string(),
+            broken_text(app, f, with_cause),
+        ]);
+        cells
+    };
+    let all: Vec<Vec<String>> = visible.iter().map(|&i| texts(i)).collect();
+    let borrowed: Vec<Vec<&str>> = all
+        .iter()
+        .map(|row| row.iter().map(String::as_str).collect())
+        .collect();
+    let sizes = widths(&columns, &borrowed, area.width as usize);
     let height = area.height.saturating_sub(3) as usize;
     let start = window(app.selected(), height);
+    let last = columns.len() - 1;
     let rows: Vec<Row> = visible
         .iter()
+        .zip(&all)
         .enumerate()
         .skip(start)
         .take(height)
-        .map(|(row, &i)| {
+        .map(|(row, (&i, texts))| {
             let f = &app.report.findings[i];
-            let broken = match (f.broken_link, f.cause) {
-                (Some(l), Some(c)) if medium => format!("{l}: {c}"),
-                (Some(l), _) => l.to_string(),
-                _ => match f.verdict {
-                    Status::Unknown => "facts missing".to_string(),
-                    Status::Warning => f
-                        .links
-                        .iter()
-                        .find(|l| l.status == Status::Warning)
-                        .map(|l| l.id.to_string())
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                },
-            };
-            // While a read is under way, the pods whose facts it is reading carry a mark.
-            let broken = if app.loading.is_some() && f.verdict != Status::Ok {
-                format!("⟳ {broken}")
-            } else {
-                broken
-            };
-            let mut cells = vec![
-                verdict_cell(f.verdict, theme),
-                Cell::from(f.namespace.clone()),
-                Cell::from(
-                    f.pod
-                        .clone()
-                        .unwrap_or_else(|| f.workload.clone().unwrap_or_default()),
-                ),
-            ];
-            if wide {
-                cells.push(Cell::from(f.workload.clone().unwrap_or_default()));
-            }
-            if medium {
-                cells.push(Cell::from(f.container.clone()));
-            }
-            cells.extend([
-                Cell::from(f.state.clone()),
-                Cell::from(app.age(i).to_string()),
-                Cell::from(Span::styled(broken, theme.status(f.verdict))),
-            ]);
+            let cells: Vec<Cell> = texts
+                .iter()
+                .zip(&sizes)
+                .enumerate()
+                .map(|(c, (text, &width))| match c {
+                    0 => verdict_cell(f.verdict, theme),
+                    c if c == last => {
+                        Cell::from(Span::styled(fit(text, width), theme.status(f.verdict)))
+                    }
+                    _ => Cell::from(fit(text, width)),
+                })
+                .collect();
             let style = if row == app.selected() {
                 theme.selected()
             } else {
@@ -222,36 +280,17 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Row::new(cells).style(style)
         })
         .collect();
-    let mut widths = vec![
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Min(19),
-    ];
-    let mut headers = vec!["VERDICT", "NAMESPACE", "POD"];
-    if wide {
-        widths.push(Constraint::Length(24));
-        headers.push("WORKLOAD");
-    }
-    if medium {
-        widths.push(Constraint::Length(10));
-        headers.push("CONTAINER");
-    }
-    widths.extend([
-        Constraint::Length(16),
-        Constraint::Length(4),
-        Constraint::Fill(1),
-    ]);
-    headers.extend([
-        "STATE",
-        "AGE",
-        if medium {
-            "BROKEN LINK: CAUSE"
-        } else {
-            "BROKEN LINK"
-        },
-    ]);
+    let constraints: Vec<Constraint> = sizes
+        .iter()
+        .enumerate()
+        .map(|(c, &w)| match c == last {
+            true => Constraint::Fill(1),
+            false => Constraint::Length(w as u16),
+        })
+        .collect();
+    let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
     let title = format!(" pods ({}) — failing first ", visible.len());
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, constraints)
         .header(Row::new(headers).style(theme.title()))
         .column_spacing(1)
         .block(
