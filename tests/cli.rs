@@ -574,3 +574,50 @@ fn markdown_report_of_one_finding() {
     let text = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!("markdown_checkout", text);
 }
+
+/// The first run, with no kubeconfig or an unreachable cluster: one line that says what was
+/// tried, what to do, and that the demo needs neither — never an error chain.
+#[test]
+fn first_run_without_a_cluster_says_what_to_do() {
+    let home = temp_dir("first-run");
+    let run = |kubeconfig: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pulldoctor"));
+        command
+            .args(["diagnose", "--timeout", "3"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("HOME", &home);
+        if let Some(path) = kubeconfig {
+            command.env("KUBECONFIG", path);
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let none = run(None);
+    assert_eq!(none.lines().count(), 1, "{none}");
+    for needle in [
+        "~/.kube/config does not exist",
+        "aws eks update-kubeconfig --name",
+        "pulldoctor demo",
+    ] {
+        assert!(none.contains(needle), "{needle}: {none}");
+    }
+    // A context whose API server does not answer (nothing listens on port 1).
+    let config = home.join("config");
+    std::fs::write(
+        &config,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\ncontexts:\n- name: lab\n  context: {cluster: c, user: u}\ncurrent-context: lab\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let unreachable = run(Some(&config));
+    assert_eq!(unreachable.lines().count(), 1, "{unreachable}");
+    for needle in [
+        "cannot reach the cluster's API server",
+        "context lab",
+        "pulldoctor demo",
+    ] {
+        assert!(unreachable.contains(needle), "{needle}: {unreachable}");
+    }
+    assert!(!unreachable.contains("ServiceError"), "{unreachable}");
+}

@@ -3,6 +3,7 @@
 //! kept as data so that a refusal becomes a recorded gap.
 
 use super::Limits;
+use super::{innermost, one_line};
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -186,7 +187,7 @@ where
             SdkError::DispatchFailure(d) if mentions_credentials(error) || d.is_user() => failed(
                 NO_CREDENTIALS,
                 format!(
-                    "no usable AWS credentials ({}): log in (aws sso login), or pass --profile",
+                    "no usable AWS credentials ({}): log in (aws sso login, aws configure), or pass --profile; without AWS: pulldoctor demo, or --from a bundle (pulldoctor collect-script)",
                     innermost(error)
                 ),
             ),
@@ -222,22 +223,4 @@ fn mentions_credentials(error: &dyn std::error::Error) -> bool {
         next = e.source();
     }
     false
-}
-
-/// The deepest cause's own words, on one short line: never a `Debug` dump or a response body.
-fn innermost(error: &dyn std::error::Error) -> String {
-    let mut last = error;
-    while let Some(source) = last.source() {
-        last = source;
-    }
-    one_line(&last.to_string())
-}
-
-fn one_line(text: &str) -> String {
-    const MAX: usize = 160;
-    let line = text.lines().next().unwrap_or_default().trim();
-    match line.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line.to_string(),
-    }
 }

@@ -74,9 +74,11 @@ pub async fn connect(
 }
 
 fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {
-    let file = match kubeconfig {
-        Some(path) => path.display().to_string(),
-        None => "the kubeconfig ($KUBECONFIG, else ~/.kube/config)".to_string(),
+    let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+    let file = match (kubeconfig, &from_env) {
+        (Some(path), _) => path.display().to_string(),
+        (None, Some(value)) => format!("$KUBECONFIG ({})", value.to_string_lossy()),
+        (None, None) => "~/.kube/config".to_string(),
     };
     match kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
@@ -84,6 +86,9 @@ fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {
     }
     .map_err(|e| kubeconfig_error(&file, &e.to_string()))
 }
+
+/// What a first run without a cluster can do.
+pub const FIRST_RUN: &str = "for an EKS cluster: aws eks update-kubeconfig --name CLUSTER --region REGION (or pass --kubeconfig / --context); without one: pulldoctor demo";
 
 /// Where a kubeconfig is wrong, never what it says: it holds tokens and keys, and a parser's
 /// message quotes the lines around the error.
@@ -102,7 +107,7 @@ fn kubeconfig_error(file: &str, error: &str) -> String {
             &at[1], &at[2]
         ),
         None if error.contains("No such file") || error.contains("not found") => {
-            format!("cannot read {file}: no such file {fix}")
+            format!("no kubeconfig: {file} does not exist; {FIRST_RUN}")
         }
         None => format!("cannot read {file}: it is not a kubeconfig {fix}"),
     }
@@ -178,9 +183,14 @@ fn classify(error: kube::Error, what: &str, verb: &str, resource: &str) -> CallE
             };
             CallError { code, message }
         }
+        // A transport failure: the deepest cause's own words (connection refused, no such
+        // host), never the client's error chain.
         other => CallError {
             code: 0,
-            message: format!("{what} failed: {other}"),
+            message: format!(
+                "cannot reach the cluster's API server ({what}): {}",
+                super::innermost(&other)
+            ),
         },
     }
 }

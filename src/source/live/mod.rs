@@ -128,6 +128,25 @@ impl Collected {
     }
 }
 
+/// The deepest cause's own words, on one short line: never a `Debug` dump, an error chain or a
+/// response body.
+pub(crate) fn innermost(error: &dyn std::error::Error) -> String {
+    let mut last = error;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    one_line(&last.to_string())
+}
+
+pub(crate) fn one_line(text: &str) -> String {
+    const MAX: usize = 160;
+    let line = text.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
 /// Reads everything the diagnosis of the selected pods needs, in stages (see [`read`]).
 pub async fn collect(session: &Session, options: &Options) -> Result<Collected, String> {
     session.aws.forget_silence();

@@ -109,7 +109,15 @@ pub(super) async fn pods(
         session.kube.pods(namespace, pod, selecting),
         session.kube.warning_events(namespace, pod)
     );
-    let pods = pods.map_err(|e| e.message)?;
+    let pods = pods.map_err(|e| match e.code {
+        // Nothing answered at all: say where to look, and what works without a cluster.
+        0 => format!(
+            "{} — is the endpoint of context {} reachable from here (VPN, a private endpoint)? Without a cluster: pulldoctor demo",
+            e.message,
+            session.context.context.as_deref().unwrap_or("(current)")
+        ),
+        _ => e.message,
+    })?;
     found.gaps.covered(scope::PODS);
     let events = events.unwrap_or_else(|e| {
         found.gaps.error(scope::EVENTS, &e.message);
