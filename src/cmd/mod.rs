@@ -39,7 +39,7 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, F
 #[derive(Debug, Parser)]
 #[command(
     name = "pulldoctor",
-    version,
+    version = env!("PULLDOCTOR_VERSION"),
     about = "Why can't my pods on Amazon EKS pull their images from Amazon ECR?",
     long_about = "Why can't my pods on Amazon EKS pull their images from Amazon ECR?\n\n\
         On a stock EKS node the kubelet pulls with the node's IAM role (on Fargate, the pod \
