@@ -147,3 +147,42 @@ fn the_man_page_is_roff_naming_every_command() {
         assert!(page.contains(command), "{command} missing");
     }
 }
+
+/// `--version` names the commit of a git checkout; `cargo install --path .` installs both names.
+#[test]
+fn version_names_the_commit_and_install_gives_both_binaries() {
+    let out = run(env!("CARGO_BIN_EXE_pulldoctor"), &["--version"]);
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(head.status.success(), "the tests run in a git checkout");
+    let commit = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(
+        version,
+        format!("pulldoctor {} ({commit})", env!("CARGO_PKG_VERSION"))
+    );
+    let metadata = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).unwrap();
+    let mut binaries: Vec<&str> = metadata["packages"][0]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == serde_json::json!(["bin"]))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    binaries.sort();
+    assert_eq!(binaries, ["kubectl-pulldoctor", "pulldoctor"]);
+}

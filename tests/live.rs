@@ -979,3 +979,51 @@ async fn the_network_path_is_read_once_per_vpc_and_a_refusal_is_unknown() {
         "{network}"
     );
 }
+
+/// A live read on a terminal shows its stage and counts on stderr while it runs and clears the
+/// line at the end; with --quiet, or when stderr is not a terminal, nothing — stdout stays the
+/// report alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_read_shows_progress_on_a_terminal_only() {
+    let h = Harness::new(&demo()).await;
+    *h.front.state.latency.lock().unwrap() = std::time::Duration::from_millis(250);
+    let dir = support::TempDir::new("progress");
+    tokio::task::block_in_place(|| {
+        let piped = h.command(&["diagnose", "-o", "json"]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&piped.stdout).unwrap();
+        assert!(report["findings"].as_array().is_some());
+        let err = String::from_utf8_lossy(&piped.stderr);
+        assert!(!err.contains("to diagnose"), "{err}");
+        for (name, quiet) in [("progress", false), ("quiet", true)] {
+            let out = dir.0.join(format!("{name}.json"));
+            let mut args = vec!["diagnose", "-o", "json"];
+            if quiet {
+                args.push("--quiet");
+            }
+            // stdout to a file, stderr to the terminal; the pane stays after the run.
+            let line = format!(
+                "{} > {}; echo finished; sleep 60",
+                h.shell_line(&args, &[]),
+                out.display()
+            );
+            let screen = support::terminal::Terminal::start(name, 120, 20, &line);
+            let mut seen_progress = false;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let now = screen.screen();
+                seen_progress |= now.contains("pod(s) to diagnose") || now.contains("role(s)");
+                if now.contains("finished") {
+                    // Cleared at the end: only the shell's line is left.
+                    assert!(!now.contains("role(s)"), "{now}");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{now}");
+                std::thread::sleep(std::time::Duration::from_millis(40));
+            }
+            assert_eq!(seen_progress, !quiet, "{name}");
+            let report: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+            assert!(report["findings"].as_array().is_some());
+        }
+    });
+}

@@ -36,6 +36,7 @@ pub(super) fn load_named(
         }
         None => {
             let mut options = live_options(global, all);
+            let _spinner = Spinner::start(global, &mut options);
             options.named = named
                 .iter()
                 .filter_map(|p| p.split_once('/'))
@@ -88,7 +89,9 @@ pub(super) fn check_named_pods(facts: &Facts, selection: &Selection) -> Result<(
 }
 
 pub(super) fn collect_live(global: &Global, all: bool) -> Result<source::live::Collected, Failure> {
-    collect(&live_options(global, all))
+    let mut options = live_options(global, all);
+    let _spinner = Spinner::start(global, &mut options);
+    collect(&options)
 }
 
 /// One live read on a session of its own: for commands that read once.
@@ -130,6 +133,39 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
         timeout: std::time::Duration::from_secs(global.timeout),
         max_body: usize::try_from(global.max_input_mb.saturating_mul(1024 * 1024))
             .unwrap_or(usize::MAX),
+        progress: source::live::Progress::default(),
+    }
+}
+
+/// A progress line on stderr while a one-shot live read runs (stage and counts): only on a
+/// terminal and without --quiet, so a pipe or a JSON consumer sees nothing of it. Cleared when
+/// dropped.
+pub(super) struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    pub(super) fn start(global: &Global, options: &mut source::live::Options) -> Spinner {
+        use std::io::IsTerminal;
+        if global.quiet || !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        let shown = bar.clone();
+        options.progress = source::live::Progress::new(move |text| {
+            shown.set_message(crate::text::escape_line(&text).into_owned())
+        });
+        Spinner(Some(bar))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
     }
 }
 

@@ -95,6 +95,9 @@ pub struct Global {
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// No progress line on stderr during a live read.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     /// The largest input file --from reads, and the largest Kubernetes API answer, in MiB.
     #[arg(long, global = true, value_name = "MIB", default_value_t = bundle::DEFAULT_MAX_INPUT_MB)]
     pub max_input_mb: u64,

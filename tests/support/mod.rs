@@ -240,6 +240,12 @@ impl Harness {
     /// The real binary in tmux against the stand-ins, with `env` over what `command` sets (an
     /// empty value unsets the variable).
     pub fn terminal(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+        Terminal::start(name, 100, 30, &self.shell_line(args, env))
+    }
+
+    /// The shell line that runs the real binary against the stand-ins, with `env` over what
+    /// `command` sets (an empty value unsets the variable).
+    pub fn shell_line(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let command = self.command(args);
         let mut line = String::from("env");
         // `env` takes its options before the first assignment.
@@ -261,7 +267,7 @@ impl Harness {
         for a in command.get_args() {
             line.push_str(&format!(" {}", a.to_string_lossy()));
         }
-        Terminal::start(name, 100, 30, &line)
+        line
     }
 
     /// The command that runs the real binary against the stand-ins.

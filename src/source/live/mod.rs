@@ -83,6 +83,33 @@ impl Gaps {
     }
 }
 
+/// A long read's progress, said as it goes (stage and counts), for a progress line; silent unless
+/// the command line asked for it.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(String) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(say: impl Fn(String) + Send + Sync + 'static) -> Progress {
+        Progress(Some(Arc::new(say)))
+    }
+
+    fn say(&self, what: impl FnOnce() -> String) {
+        if let Some(say) = &self.0 {
+            say(what());
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(on)"
+        } else {
+            "Progress(off)"
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub kubeconfig: Option<PathBuf>,
@@ -102,6 +129,7 @@ pub struct Options {
     pub timeout: Duration,
     /// The largest API response body read, in bytes.
     pub max_body: usize,
+    pub progress: Progress,
 }
 
 pub struct Collected {
@@ -151,9 +179,24 @@ pub(crate) fn one_line(text: &str) -> String {
 pub async fn collect(session: &Session, options: &Options) -> Result<Collected, String> {
     session.aws.forget_silence();
     let mut found = Found::default();
+    let progress = &options.progress;
+    progress.say(|| "listing pods…".to_string());
     let pods = read::pods(session, options, &mut found).await?;
+    progress.say(|| {
+        format!(
+            "{} pod(s) to diagnose; reading their nodes, ServiceAccounts and controllers…",
+            pods.pods.len()
+        )
+    });
     let objects = read::objects(session, &pods, &mut found).await;
     let cluster = session.cluster_name().await?;
+    progress.say(|| {
+        format!(
+            "{} pod(s), {} node(s): reading the account, node groups, identities, repositories and the network path…",
+            pods.pods.len(),
+            objects.nodes.len()
+        )
+    });
     // The network path runs beside the IAM and ECR stages: neither waits for the other.
     let (network, iam_and_ecr) = tokio::join!(
         read::network(&session.aws, &objects, &pods.pods),
@@ -224,6 +267,13 @@ async fn iam_and_ecr(
             )
         })
         .filter(|arn| account.providers.contains(arn));
+    options.progress.say(|| {
+        format!(
+            "reading {} role(s), the OIDC provider and the images of {} repositories…",
+            role_arns.len(),
+            listings.known.len()
+        )
+    });
     let ((roles, policy_arns, roles_found), provider_found, (missing_images, contents_found)) = tokio::join!(
         read::roles(aws, &role_arns, &caller_account),
         read::oidc_provider(aws, provider_arn.as_deref()),
@@ -243,6 +293,13 @@ async fn iam_and_ecr(
         Vec::new()
     };
     let own = own_registries(&cache_registries, &caller_account);
+    options.progress.say(|| {
+        format!(
+            "{} role(s) read; reading {} managed policies, cache rules and registry policies…",
+            roles.len(),
+            policy_arns.len()
+        )
+    });
     let ((managed, managed_found), (rules, cache_found), registry_found) = tokio::join!(
         read::managed_policies(aws, &policy_arns),
         read::cache_rules(aws, &cache_registries),
