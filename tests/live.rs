@@ -1027,3 +1027,28 @@ async fn a_live_read_shows_progress_on_a_terminal_only() {
         }
     });
 }
+
+/// `pulldoctor -n NS POD` on a live cluster (the k9s plugin's command): that pod is read alone
+/// and its chain opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_opens_on_one_pod_reading_it_alone() {
+    let h = Harness::new(&demo()).await;
+    let screen = h.terminal("one-pod", &["-n", "shop", "checkout-6c9e7a-m3n"], &[]);
+    let chain = tokio::task::block_in_place(|| screen.wait_for("PULL LANE"));
+    assert!(chain.contains("shop/checkout-6c9e7a-m3n"), "{chain}");
+    assert!(chain.contains("pull-permission-missing"), "{chain}");
+    let pod_reads: Vec<String> = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/pods?") && !r.contains("watch"))
+        .collect();
+    assert!(
+        pod_reads
+            .first()
+            .is_some_and(|r| r.contains("/namespaces/shop/pods?")
+                && r.contains("metadata.name%3Dcheckout-6c9e7a-m3n")),
+        "{pod_reads:?}"
+    );
+    screen.keys(&["q"]);
+}
