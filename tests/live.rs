@@ -520,7 +520,8 @@ async fn the_tui_reads_a_live_cluster_in_the_background() {
         text.contains("prod-east") && text.contains("(live)"),
         "{text}"
     );
-    assert!(text.contains("checkout-6c9e7a-m3n"), "{text}");
+    // At 100 columns the causes are whole and long pod names give way.
+    assert!(text.contains("checkout-6c9e"), "{text}");
 }
 
 /// Following: a pod that starts failing after the TUI opened appears without a keypress.
@@ -726,7 +727,7 @@ async fn ctx_switches_to_another_cluster_with_one_session_per_context() {
         screen.keys(&[":", "ctx second", "Enter"]);
         let second = screen.wait_for("pods (16)");
         assert!(
-            second.contains("prod-east") && second.contains("checkout-6c9e7a-m3n"),
+            second.contains("prod-east") && second.contains("checkout-6c9e"),
             "{second}"
         );
         assert!(!second.contains("t-subject"), "{second}");
@@ -1043,10 +1044,11 @@ async fn the_tui_opens_on_one_pod_reading_it_alone() {
         .into_iter()
         .filter(|r| r.contains("/pods?") && !r.contains("watch"))
         .collect();
+    // (The watch that follows the cluster lists every pod on its own.)
     assert!(
         pod_reads
-            .first()
-            .is_some_and(|r| r.contains("/namespaces/shop/pods?")
+            .iter()
+            .any(|r| r.contains("/namespaces/shop/pods?")
                 && r.contains("metadata.name%3Dcheckout-6c9e7a-m3n")),
         "{pod_reads:?}"
     );
