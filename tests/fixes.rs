@@ -157,6 +157,7 @@ fn apply_ec2(facts: &mut Facts, command: &str, document: Option<&str>) -> bool {
                     cidr_ip: arg(command, "--cidr").unwrap().into(),
                 }],
                 user_id_group_pairs: Vec::new(),
+                prefix_list_ids: Vec::new(),
             });
     } else {
         return false;

@@ -306,3 +306,34 @@ fn ids_in_network_fixes_are_shell_quoted() {
         "{terraform}"
     );
 }
+
+/// A security group rule that allows 443 from a managed prefix list: pulldoctor does not expand
+/// prefix lists, so the link is unknown and names the list — never "blocks".
+#[test]
+fn a_prefix_list_rule_is_unknown_not_blocking() {
+    let mut facts = facts_of("network-path.yaml");
+    let group = facts.ec2.security_groups.get_mut("sg-ep-f").unwrap();
+    for rule in &mut group.ip_permissions {
+        rule.ip_ranges.clear();
+        rule.prefix_list_ids = vec![pulldoctor::facts::aws::PrefixListRef {
+            prefix_list_id: "pl-0123456789abcdef0".into(),
+        }];
+    }
+    let report = report_of(&facts);
+    let network = finding(&report, "security-group")
+        .links
+        .iter()
+        .find(|l| l.id.as_str() == "network")
+        .unwrap();
+    assert_eq!(
+        network.status,
+        pulldoctor::report::Status::Unknown,
+        "{}",
+        network.summary
+    );
+    assert!(
+        network.summary.contains("prefix list pl-0123456789abcdef0"),
+        "{}",
+        network.summary
+    );
+}

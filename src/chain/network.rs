@@ -841,6 +841,15 @@ fn tcp_port(protocol: &str, from: Option<i32>, to: Option<i32>, port: i32) -> bo
     }
 }
 
+/// Whether some rule of a set of security groups lets TCP 443 through.
+enum Reach {
+    Yes,
+    No,
+    /// No rule names the peer, but one on the port names this prefix list, whose addresses
+    /// pulldoctor does not expand.
+    PrefixList(String),
+}
+
 /// Some rule of these groups lets TCP 443 through from (or to) `peer` — an address block or
 /// one of `peer_groups`.
 fn groups_allow(
@@ -848,25 +857,50 @@ fn groups_allow(
     egress: bool,
     peers: &[Block],
     peer_groups: &[String],
-) -> bool {
-    groups.iter().any(|g| {
-        let rules = if egress {
-            &g.ip_permissions_egress
-        } else {
-            &g.ip_permissions
-        };
-        rules.iter().any(|r| {
-            tcp_port(&r.ip_protocol, r.from_port, r.to_port, 443)
-                && (r
-                    .ip_ranges
-                    .iter()
-                    .filter_map(|x| Block::parse(&x.cidr_ip))
-                    .any(|b| peers.iter().any(|p| b.covers(*p)))
-                    || r.user_id_group_pairs
-                        .iter()
-                        .any(|p| peer_groups.contains(&p.group_id)))
+) -> Reach {
+    let rules = groups
+        .iter()
+        .flat_map(|g| match egress {
+            true => &g.ip_permissions_egress,
+            false => &g.ip_permissions,
         })
-    })
+        .filter(|r| tcp_port(&r.ip_protocol, r.from_port, r.to_port, 443));
+    let mut prefix_list = None;
+    for r in rules {
+        let by_block = r
+            .ip_ranges
+            .iter()
+            .filter_map(|x| Block::parse(&x.cidr_ip))
+            .any(|b| peers.iter().any(|p| b.covers(*p)));
+        let by_group = r
+            .user_id_group_pairs
+            .iter()
+            .any(|p| peer_groups.contains(&p.group_id));
+        if by_block || by_group {
+            return Reach::Yes;
+        }
+        if let Some(list) = r.prefix_list_ids.first() {
+            prefix_list = Some(list.prefix_list_id.clone());
+        }
+    }
+    match prefix_list {
+        Some(list) => Reach::PrefixList(list),
+        None => Reach::No,
+    }
+}
+
+/// A security group rule on 443 names a prefix list: whether it holds the peer is not known.
+fn prefix_list_unknown(endpoint: &str, list: &str) -> Judged {
+    (
+        Outcome::new(
+            Status::Unknown,
+            format!(
+                "between the node and endpoint {endpoint}, TCP 443 is allowed only through prefix list {list}, whose addresses pulldoctor does not read: aws ec2 get-managed-prefix-list-entries --prefix-list-id {}",
+                crate::text::shell_quote(list)
+            ),
+        ),
+        None,
+    )
 }
 
 /// The first rule of the ACL in one direction that matches TCP `port` to or from `peer`:
@@ -923,10 +957,16 @@ fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Jud
                 .collect();
             let endpoint_group_ids: Vec<String> =
                 endpoint.groups.iter().map(|g| g.group_id.clone()).collect();
-            if !endpoint_groups.is_empty()
-                && endpoint_groups.len() == endpoint.groups.len()
-                && !groups_allow(&endpoint_groups, false, &node_blocks, &node_groups)
-            {
+            let complete =
+                !endpoint_groups.is_empty() && endpoint_groups.len() == endpoint.groups.len();
+            let ingress = match complete {
+                true => groups_allow(&endpoint_groups, false, &node_blocks, &node_groups),
+                false => Reach::Yes,
+            };
+            if let Reach::PrefixList(list) = &ingress {
+                return Some(prefix_list_unknown(&endpoint.vpc_endpoint_id, list));
+            }
+            if let Reach::No = ingress {
                 return Some((
                     Outcome::broken(
                         Cause::VpcEndpointSecurityGroupBlocks,
@@ -958,11 +998,16 @@ fn firewalls(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Jud
                 .iter()
                 .filter_map(|g| ec2.security_groups.get(g))
                 .collect();
-            if !mine.is_empty()
-                && mine.len() == node_groups.len()
-                && !endpoint_blocks.is_empty()
-                && !groups_allow(&mine, true, &endpoint_blocks, &endpoint_group_ids)
-            {
+            let complete =
+                !mine.is_empty() && mine.len() == node_groups.len() && !endpoint_blocks.is_empty();
+            let egress = match complete {
+                true => groups_allow(&mine, true, &endpoint_blocks, &endpoint_group_ids),
+                false => Reach::Yes,
+            };
+            if let Reach::PrefixList(list) = &egress {
+                return Some(prefix_list_unknown(&endpoint.vpc_endpoint_id, list));
+            }
+            if let Reach::No = egress {
                 return Some((
                     Outcome::broken(
                         Cause::VpcEndpointSecurityGroupBlocks,

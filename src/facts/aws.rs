@@ -677,6 +677,15 @@ pub struct IpPermission {
     pub ip_ranges: Vec<IpRange>,
     #[serde(default)]
     pub user_id_group_pairs: Vec<GroupRef>,
+    /// Managed prefix lists: address sets pulldoctor does not expand.
+    #[serde(default)]
+    pub prefix_list_ids: Vec<PrefixListRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrefixListRef {
+    pub prefix_list_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -230,6 +230,11 @@ pub fn answer(action: &str, form: &BTreeMap<String, String>, ec2: &Ec2) -> Optio
                             .iter()
                             .map(|g| text("groupId", Some(&g.group_id)))
                     )
+                ) + &set(
+                    "prefixListIds",
+                    p.prefix_list_ids
+                        .iter()
+                        .map(|l| text("prefixListId", Some(&l.prefix_list_id))),
                 )
             };
             let groups = ec2
@@ -371,6 +376,7 @@ pub fn write(action: &str, form: &BTreeMap<String, String>, ec2: &mut Ec2) -> Op
                     cidr_ip: get("CidrIp"),
                 }],
                 user_id_group_pairs: Vec::new(),
+                prefix_list_ids: Vec::new(),
             });
             done()
         }

@@ -1717,6 +1717,15 @@ fn permission(p: &::aws_sdk_ec2::types::IpPermission) -> IpPermission {
                 })
             })
             .collect(),
+        prefix_list_ids: p
+            .prefix_list_ids()
+            .iter()
+            .filter_map(|l| {
+                Some(PrefixListRef {
+                    prefix_list_id: l.prefix_list_id()?.to_string(),
+                })
+            })
+            .collect(),
     }
 }
 
