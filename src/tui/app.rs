@@ -238,6 +238,8 @@ pub struct App {
     pub context: Option<String>,
     /// A pod to open as soon as it is diagnosed (`pulldoctor NS/POD`, the k9s plugin).
     pub focus: Option<PodName>,
+    /// The pod list's widest cells, measured when its rows change.
+    pod_widths: super::columns::PodWidths,
 }
 
 impl App {
@@ -271,6 +273,7 @@ impl App {
             contexts: Vec::new(),
             context: None,
             focus: None,
+            pod_widths: Default::default(),
         };
         app.reorder();
         app
@@ -317,7 +320,18 @@ impl App {
                     && (needle.is_empty() || row_text(f).contains(&needle))
             })
             .collect();
+        let mut widths = super::columns::PodWidths::default();
+        for &i in &self.visible {
+            let f = &self.report.findings[i];
+            widths.measure(f, super::theme::marker(f.verdict), self.age(i));
+        }
+        self.pod_widths = widths;
         self.rebuild_browse();
+    }
+
+    /// The widest cell of each pod-list column over the visible rows.
+    pub fn pod_widths(&self) -> &super::columns::PodWidths {
+        &self.pod_widths
     }
 
     /// Builds the open browse screen's table: on opening it, and when the report, namespace or

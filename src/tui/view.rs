@@ -159,119 +159,88 @@ fn verdict_cell(status: Status, theme: Theme) -> Cell<'static> {
     Cell::from(Span::styled(marker(status), theme.status(status)))
 }
 
-/// What the BROKEN LINK column says of a finding: the link (and, with room, its cause).
-fn broken_text(app: &App, f: &Finding, with_cause: bool) -> String {
-    let broken = match (f.broken_link, f.cause) {
-        (Some(l), Some(c)) if with_cause => format!("{l}: {c}"),
-        (Some(l), _) => l.to_string(),
-        _ => match f.verdict {
-            Status::Unknown => "facts missing".to_string(),
-            Status::Warning => f
-                .links
-                .iter()
-                .find(|l| l.status == Status::Warning)
-                .map(|l| l.id.to_string())
-                .unwrap_or_default(),
-            _ => String::new(),
-        },
-    };
-    // While a read is under way, the pods whose facts it is reading carry a mark.
-    if app.loading.is_some() && f.verdict != Status::Ok {
-        format!("⟳ {broken}")
-    } else {
-        broken
-    }
-}
-
 fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    use super::columns::{Column, fit, widths};
+    use super::columns::{Column, broken_label, fit, widths};
     let visible = app.visible_findings();
     // At 80 columns the broken link is what matters; wider terminals add its cause, then the
-    // container, then the workload. Columns are as wide as their content; names give way
-    // before the cause.
+    // container, then the workload. Columns are as wide as their content (measured when the
+    // rows change); names give way before the cause.
     let with_cause = area.width >= 100;
     let container = area.width >= 130;
     let workload = area.width >= 160;
-    let column = |header, least, gives_way| Column {
+    let content = app.pod_widths();
+    // While a read is under way, the pods whose facts it is reading carry a mark.
+    let reading = app.loading.is_some();
+    let column = |header, content, least, gives_way| Column {
         header,
+        content,
         least,
         gives_way,
     };
     let mut columns = vec![
-        column("VERDICT", 9, None),
-        column("NAMESPACE", 6, Some(3)),
-        column("POD", 12, Some(2)),
+        column("VERDICT", content.verdict, 9, None),
+        column("NAMESPACE", content.namespace, 6, Some(3)),
+        column("POD", content.pod, 12, Some(2)),
     ];
     if workload {
-        columns.push(column("WORKLOAD", 10, Some(0)));
+        columns.push(column("WORKLOAD", content.workload, 10, Some(0)));
     }
     if container {
-        columns.push(column("CONTAINER", 6, Some(1)));
+        columns.push(column("CONTAINER", content.container, 6, Some(1)));
     }
+    let broken = match with_cause {
+        true => ("BROKEN LINK: CAUSE", content.link_and_cause),
+        false => ("BROKEN LINK", content.link),
+    };
     columns.extend([
-        column("STATE", 16, None),
-        column("AGE", 3, None),
+        column("STATE", content.state, 16, None),
+        column("AGE", content.age, 3, None),
         column(
-            if with_cause {
-                "BROKEN LINK: CAUSE"
-            } else {
-                "BROKEN LINK"
-            },
+            broken.0,
+            broken.1 + if reading { 2 } else { 0 },
             11,
             Some(4),
         ),
     ]);
-    let texts = |i: usize| -> Vec<String> {
-        let f = &app.report.findings[i];
-        let mut cells = vec![
-            marker(f.verdict).to_string(),
-            f.namespace.clone(),
-            f.pod
-                .clone()
-                .unwrap_or_else(|| f.workload.clone().unwrap_or_default()),
-        ];
-        if workload {
-            cells.push(f.workload.clone().unwrap_or_default());
-        }
-        if container {
-            cells.push(f.container.clone());
-        }
-        cells.extend([
-            f.state.clone(),
-            app.age(i).to_string(),
-            broken_text(app, f, with_cause),
-        ]);
-        cells
-    };
-    let all: Vec<Vec<String>> = visible.iter().map(|&i| texts(i)).collect();
-    let borrowed: Vec<Vec<&str>> = all
-        .iter()
-        .map(|row| row.iter().map(String::as_str).collect())
-        .collect();
-    let sizes = widths(&columns, &borrowed, area.width as usize);
+    let sizes = widths(&columns, area.width as usize);
     let height = area.height.saturating_sub(3) as usize;
     let start = window(app.selected(), height);
-    let last = columns.len() - 1;
     let rows: Vec<Row> = visible
         .iter()
-        .zip(&all)
         .enumerate()
         .skip(start)
         .take(height)
-        .map(|(row, (&i, texts))| {
+        .map(|(row, &i)| {
             let f = &app.report.findings[i];
-            let cells: Vec<Cell> = texts
-                .iter()
-                .zip(&sizes)
-                .enumerate()
-                .map(|(c, (text, &width))| match c {
-                    0 => verdict_cell(f.verdict, theme),
-                    c if c == last => {
-                        Cell::from(Span::styled(fit(text, width), theme.status(f.verdict)))
-                    }
-                    _ => Cell::from(fit(text, width)),
-                })
-                .collect();
+            let mut texts = vec![
+                f.namespace.clone(),
+                f.pod
+                    .clone()
+                    .unwrap_or_else(|| f.workload.clone().unwrap_or_default()),
+            ];
+            if workload {
+                texts.push(f.workload.clone().unwrap_or_default());
+            }
+            if container {
+                texts.push(f.container.clone());
+            }
+            texts.extend([f.state.clone(), app.age(i).to_string()]);
+            let label = broken_label(f, with_cause);
+            let label = match reading && f.verdict != Status::Ok {
+                true => format!("⟳ {label}"),
+                false => label,
+            };
+            let mut cells = vec![verdict_cell(f.verdict, theme)];
+            cells.extend(
+                texts
+                    .iter()
+                    .zip(&sizes[1..])
+                    .map(|(text, &width)| Cell::from(fit(text, width))),
+            );
+            cells.push(Cell::from(Span::styled(
+                fit(&label, sizes[sizes.len() - 1]),
+                theme.status(f.verdict),
+            )));
             let style = if row == app.selected() {
                 theme.selected()
             } else {
@@ -280,6 +249,7 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Row::new(cells).style(style)
         })
         .collect();
+    let last = sizes.len() - 1;
     let constraints: Vec<Constraint> = sizes
         .iter()
         .enumerate()
