@@ -81,6 +81,9 @@ pub fn finding_markdown(f: &Finding) -> String {
             }
             if let Some(diff) = &step.diff {
                 out.push_str(&block("diff", diff));
+            } else if let (Some(document), None) = (&step.document, &step.apply) {
+                // A snippet to use as it is (Terraform), not a change pulldoctor makes.
+                out.push_str(&block("", document));
             }
         }
     }
