@@ -19,12 +19,23 @@ save() { # save FILE COMMAND...: keep the output only when the command succeeds
   else echo "collect: $* failed: $(head -c 300 "$file.err")" >&2; rm -f "$file.tmp" "$file.err"; fi
 }
 safe() { echo "$1" | tr -c 'A-Za-z0-9._-' '_'; }
+save_kind() { # save_kind KIND [ARGS...]: one kind a file, so a kind RBAC refuses costs only itself;
+  # an empty list is kept for pods alone (an empty List says "no pods"; of another kind, nothing)
+  local kind="$1"; shift
+  save "kube-$kind.json" kubectl get "$kind" "$@" -o json
+  if [ "$kind" != pods ] && [ -f "$OUT/kube-$kind.json" ] && grep -q '"items": \[\]' "$OUT/kube-$kind.json"; then
+    rm -f "$OUT/kube-$kind.json"
+  fi
+}
 
-# Kubernetes
-save kube.json kubectl get pods,serviceaccounts,nodes,events,replicasets -A -o json
-save kube-workloads.json kubectl get daemonsets,statefulsets,jobs -A -o json
+# Kubernetes: the pods first; without them nothing can be said
+save_kind pods -A
+[ -f "$OUT/kube-pods.json" ] || echo "collect: the pods could not be listed: the bundle cannot say which pods fail" >&2
+for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
+  case "$kind" in nodes) save_kind "$kind" ;; *) save_kind "$kind" -A ;; esac
+done
 save aws-auth.json kubectl -n kube-system get configmap aws-auth -o json
-save ec2nodeclasses.json kubectl get ec2nodeclasses.karpenter.k8s.aws -o json
+save_kind ec2nodeclasses.karpenter.k8s.aws
 
 # EKS
 save caller.json aws sts get-caller-identity

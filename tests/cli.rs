@@ -621,3 +621,79 @@ fn first_run_without_a_cluster_says_what_to_do() {
     }
     assert!(!unreachable.contains("ServiceError"), "{unreachable}");
 }
+
+/// The collect script against clients that answer as a namespace-scoped user's would: `nodes`
+/// refused (kubectl prints part of a list and exits 1), AWS refusing everything. The pods must
+/// still reach the bundle — before, one refused kind threw the whole Kubernetes file away and an
+/// empty list of another kind passed for "no pods", so the diagnosis said nothing was failing.
+#[test]
+fn the_collect_script_keeps_the_pods_when_rbac_refuses_a_kind() {
+    let dir = temp_dir("collect-rbac");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let pods = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}, "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"}]}, "status": {"phase": "Pending", "containerStatuses": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}]}"#;
+    std::fs::write(dir.join("pods.json"), pods).unwrap();
+    let stub = |name: &str, body: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    stub(
+        "aws",
+        r#"echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; exit 254"#,
+    );
+    let run = |refused: &str| {
+        stub(
+            "kubectl",
+            &format!(
+                r#"case "$*" in
+  *{refused}*) printf '{{"apiVersion": "v1", "items": [' ; echo "Error from server (Forbidden): {refused} is forbidden" >&2; exit 1 ;;
+  *jsonpath*) exit 0 ;;
+  "get pods -A -o json") cat "{}" ;;
+  get*) printf '{{\n    "apiVersion": "v1",\n    "items": [],\n    "kind": "List"\n}}\n' ;;
+  *) exit 1 ;;
+esac"#,
+                dir.join("pods.json").display()
+            ),
+        );
+        let out_dir = dir.join(format!("bundle-{refused}"));
+        let script = pulldoctor(&["collect-script"]).stdout;
+        let mut bash = Command::new("bash")
+            .args(["-s", "lab", out_dir.to_str().unwrap()])
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        bash.stdin.take().unwrap().write_all(&script).unwrap();
+        let collected = bash.wait_with_output().unwrap();
+        (
+            pulldoctor(&[
+                "diagnose",
+                "--from",
+                out_dir.to_str().unwrap(),
+                "-o",
+                "json",
+            ]),
+            String::from_utf8_lossy(&collected.stderr).into_owned(),
+        )
+    };
+    // Nodes refused: the failing pod is in the bundle and diagnosed.
+    let (out, log) = run("nodes");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        report["findings"][0]["pod"],
+        "web-1",
+        "{log}\n{}",
+        stderr(&out)
+    );
+    // Pods refused: no pod list, so "could not run" (2) — never "nothing is failing" (0).
+    let (out, log) = run("pods");
+    assert_eq!(out.status.code(), Some(2), "{log}\n{}", stderr(&out));
+    assert!(log.contains("the pods could not be listed"), "{log}");
+}
