@@ -13,12 +13,16 @@ set -u
 CLUSTER="${1:?usage: collect.sh CLUSTER_NAME [OUT_DIR]}"
 OUT="${2:-pulldoctor-bundle}"
 mkdir -p "$OUT"
+# JSON whatever the profile's `output` says (commands that ask for text still get text).
+export AWS_DEFAULT_OUTPUT=json
+reason() { head -c 300 "$1" | tr '\n\r' '  '; }
 save() { # save FILE COMMAND...: keep the output only when the command succeeds
   local file="$OUT/$1"; shift
   if "$@" > "$file.tmp" 2> "$file.err"; then mv "$file.tmp" "$file"; rm -f "$file.err"
-  else echo "collect: $* failed: $(head -c 300 "$file.err")" >&2; rm -f "$file.tmp" "$file.err"; fi
+  else echo "collect: $* failed: $(reason "$file.err")" >&2; rm -f "$file.tmp" "$file.err"; fi
 }
-safe() { echo "$1" | tr -c 'A-Za-z0-9._-' '_'; }
+# A file name for a value: readable, and told apart by a checksum (shop/web is not shop_web).
+safe() { printf '%s-%s' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' '_')" "$(printf '%s' "$1" | cksum | cut -d' ' -f1)"; }
 save_kind() { # save_kind KIND [ARGS...]: one kind a file, so a kind RBAC refuses costs only itself;
   # an empty list is kept for pods alone (an empty List says "no pods"; of another kind, nothing)
   local kind="$1"; shift
@@ -90,7 +94,7 @@ if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT
   if grep -q AWSOrganizationsNotInUseException "$OUT/organization.err"; then
     echo '{"Organization": null}' > "$OUT/organization.json"
   else
-    echo "collect: describe-organization failed: $(head -c 300 "$OUT/organization.err")" >&2; rm -f "$OUT/organization.json"
+    echo "collect: describe-organization failed: $(reason "$OUT/organization.err")" >&2; rm -f "$OUT/organization.json"
   fi
 fi
 rm -f "$OUT/organization.err"
@@ -108,7 +112,9 @@ kubectl get pods -A -o jsonpath='{range .items[*]}{range .spec.initContainers[*]
 while read -r image; do
   host="${image%%/*}"
   case "$host" in *.dkr.ecr.*|*.dkr-ecr.*|*.dkr.ecr-fips.*|*.dkr-ecr-fips.*) ;; *) continue ;; esac
-  account="${host%%.*}"; region="$(echo "$host" | cut -d. -f4)"
+  # ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com, or dual-stack ACCOUNT.dkr-ecr[-fips].REGION.on.aws
+  account="${host%%.*}"
+  case "$host" in *.dkr-ecr.*|*.dkr-ecr-fips.*) region="$(echo "$host" | cut -d. -f3)" ;; *) region="$(echo "$host" | cut -d. -f4)" ;; esac
   rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
@@ -129,7 +135,7 @@ while read -r image; do
       if grep -q RegistryPolicyNotFoundException "$OUT/registry-policy-$region.err"; then
         printf '{"registryId": "%s", "policyText": null, "region": "%s"}\n' "$account" "$region" > "$OUT/registry-policy-$region.json"
       else
-        echo "collect: get-registry-policy in $region failed: $(head -c 300 "$OUT/registry-policy-$region.err")" >&2; rm -f "$OUT/registry-policy-$region.json"
+        echo "collect: get-registry-policy in $region failed: $(reason "$OUT/registry-policy-$region.err")" >&2; rm -f "$OUT/registry-policy-$region.json"
       fi
     fi
     rm -f "$OUT/registry-policy-$region.err"
@@ -142,7 +148,7 @@ while read -r image; do
       # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
       printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null}\n' "$account" "$repo" > "$OUT/policy-$tag.json"
     else
-      echo "collect: get-repository-policy $repo failed: $(head -c 300 "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
+      echo "collect: get-repository-policy $repo failed: $(reason "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
     fi
   fi
   rm -f "$OUT/policy-$tag.err"

@@ -622,6 +622,37 @@ fn first_run_without_a_cluster_says_what_to_do() {
     assert!(!unreachable.contains("ServiceError"), "{unreachable}");
 }
 
+/// Stub clients on the PATH: `kubectl` and `aws` as shell bodies.
+fn stub_clients(bin: &Path, kubectl: &str, aws: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(bin).unwrap();
+    for (name, body) in [("kubectl", kubectl), ("aws", aws)] {
+        let path = bin.join(name);
+        std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+/// Runs the collect script with the clients of `bin` first on the PATH; what it said on stderr.
+fn run_collect_script(bin: &Path, out_dir: &Path) -> String {
+    let script = pulldoctor(&["collect-script"]).stdout;
+    let mut bash = Command::new("bash")
+        .args(["-s", "lab", out_dir.to_str().unwrap()])
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bash.stdin.take().unwrap().write_all(&script).unwrap();
+    String::from_utf8_lossy(&bash.wait_with_output().unwrap().stderr).into_owned()
+}
+
+const ONE_FAILING_POD: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}, "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"}]}, "status": {"phase": "Pending", "containerStatuses": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}]}"#;
+
 /// The collect script against clients that answer as a namespace-scoped user's would: `nodes`
 /// refused (kubectl prints part of a list and exits 1), AWS refusing everything. The pods must
 /// still reach the bundle — before, one refused kind threw the whole Kubernetes file away and an
@@ -629,23 +660,11 @@ fn first_run_without_a_cluster_says_what_to_do() {
 #[test]
 fn the_collect_script_keeps_the_pods_when_rbac_refuses_a_kind() {
     let dir = temp_dir("collect-rbac");
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let pods = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}, "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"}]}, "status": {"phase": "Pending", "containerStatuses": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}]}"#;
-    std::fs::write(dir.join("pods.json"), pods).unwrap();
-    let stub = |name: &str, body: &str| {
-        use std::os::unix::fs::PermissionsExt;
-        let path = bin.join(name);
-        std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    };
-    stub(
-        "aws",
-        r#"echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; exit 254"#,
-    );
+    std::fs::write(dir.join("pods.json"), ONE_FAILING_POD).unwrap();
     let run = |refused: &str| {
-        stub(
-            "kubectl",
+        let bin = dir.join(format!("bin-{refused}"));
+        stub_clients(
+            &bin,
             &format!(
                 r#"case "$*" in
   *{refused}*) printf '{{"apiVersion": "v1", "items": [' ; echo "Error from server (Forbidden): {refused} is forbidden" >&2; exit 1 ;;
@@ -656,22 +675,10 @@ fn the_collect_script_keeps_the_pods_when_rbac_refuses_a_kind() {
 esac"#,
                 dir.join("pods.json").display()
             ),
+            r#"echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; exit 254"#,
         );
         let out_dir = dir.join(format!("bundle-{refused}"));
-        let script = pulldoctor(&["collect-script"]).stdout;
-        let mut bash = Command::new("bash")
-            .args(["-s", "lab", out_dir.to_str().unwrap()])
-            .env(
-                "PATH",
-                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        bash.stdin.take().unwrap().write_all(&script).unwrap();
-        let collected = bash.wait_with_output().unwrap();
+        let log = run_collect_script(&bin, &out_dir);
         (
             pulldoctor(&[
                 "diagnose",
@@ -680,7 +687,7 @@ esac"#,
                 "-o",
                 "json",
             ]),
-            String::from_utf8_lossy(&collected.stderr).into_owned(),
+            log,
         )
     };
     // Nodes refused: the failing pod is in the bundle and diagnosed.
@@ -696,4 +703,80 @@ esac"#,
     let (out, log) = run("pods");
     assert_eq!(out.status.code(), Some(2), "{log}\n{}", stderr(&out));
     assert!(log.contains("the pods could not be listed"), "{log}");
+}
+
+/// Dual-stack and FIPS registry hosts give their Region; JSON whatever the profile's output says;
+/// `shop/web` and `shop_web` get files of their own, none ending in `_`; a failure's reason stays
+/// on its line.
+#[test]
+fn the_collect_script_reads_regions_names_files_and_reports_failures_right() {
+    let dir = temp_dir("collect-names");
+    let images = [
+        "111122223333.dkr-ecr.eu-west-1.on.aws/shop/web:1",
+        "111122223333.dkr.ecr-fips.us-gov-west-1.amazonaws.com/shop_web:1",
+    ];
+    let bin = dir.join("bin");
+    let calls = dir.join("aws-calls.log");
+    stub_clients(
+        &bin,
+        &format!(
+            r#"case "$*" in
+  *jsonpath*) printf '%s
+' {} ;;
+  "get pods -A -o json") printf '{{"apiVersion": "v1", "kind": "List", "items": []}}' ;;
+  *) exit 1 ;;
+esac"#,
+            images.join(" ")
+        ),
+        &format!(
+            r#"echo "$AWS_DEFAULT_OUTPUT $*" >> "{}"
+case "$*" in
+  "ecr describe-images"*) echo '{{"imageDetails": []}}' ;;
+  *) printf 'An error occurred (AccessDenied)
+when calling the operation: denied
+' >&2; exit 254 ;;
+esac"#,
+            calls.display()
+        ),
+    );
+    let out_dir = dir.join("bundle");
+    let log = run_collect_script(&bin, &out_dir);
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.lines().all(|c| c.starts_with("json ")),
+        "AWS_DEFAULT_OUTPUT: {calls}"
+    );
+    for (repository, region) in [("shop/web", "eu-west-1"), ("shop_web", "us-gov-west-1")] {
+        assert!(
+            calls.contains(&format!(
+                "ecr describe-images --registry-id 111122223333 --region {region} --repository-name {repository}"
+            )),
+            "{calls}"
+        );
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let images_files: Vec<&String> = files.iter().filter(|f| f.starts_with("images-")).collect();
+    assert_eq!(images_files.len(), 2, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.trim_end_matches(".json").ends_with('_')),
+        "{files:?}"
+    );
+    // The AWS CLI's two-line error stays on the "collect: … failed:" line.
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("collect: aws "))
+        .collect();
+    assert!(!failures.is_empty(), "{log}");
+    for line in failures {
+        assert!(
+            line.contains("(AccessDenied) when calling the operation: denied"),
+            "{line}"
+        );
+    }
 }
