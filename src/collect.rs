@@ -21,6 +21,16 @@ save() { # save FILE COMMAND...: keep the output only when the command succeeds
   if "$@" > "$file.tmp" 2> "$file.err"; then mv "$file.tmp" "$file"; rm -f "$file.err"
   else echo "collect: $* failed: $(reason "$file.err")" >&2; rm -f "$file.tmp" "$file.err"; fi
 }
+asked() { # asked FILE NAME VALUE...: record beside an answer what was asked — an empty answer
+  # ({"imageDetails": []}) says nothing of its repository, registry or Region by itself
+  local file="$OUT/$1" fields=""; shift
+  [ -f "$file" ] || return 0
+  while [ $# -ge 2 ]; do
+    case "$2" in ""|*[!A-Za-z0-9._/-]*) return 0 ;; esac
+    fields="$fields\"$1\": \"$2\", "; shift 2
+  done
+  sed -i.bak "1s|^{|{$fields|" "$file" && rm -f "$file.bak"
+}
 # A file name for a value: readable, and told apart by a checksum (shop/web is not shop_web).
 safe() { printf '%s-%s' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' '_')" "$(printf '%s' "$1" | cksum | cut -d' ' -f1)"; }
 save_kind() { # save_kind KIND [ARGS...]: one kind a file, so a kind RBAC refuses costs only itself;
@@ -118,7 +128,10 @@ while read -r image; do
   rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
-  [ -f "$OUT/repositories-$account-$region.json" ] || save "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
+  if [ ! -f "$OUT/repositories-$account-$region.json" ]; then
+    save "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
+    asked "repositories-$account-$region.json" registryId "$account" region "$region"
+  fi
   if [ ! -f "$OUT/ptc-$account-$region.json" ]; then
     save "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
     # ECR's own check that each rule can use its upstream (it reads the credential; we never do).
@@ -141,12 +154,13 @@ while read -r image; do
     rm -f "$OUT/registry-policy-$region.err"
   fi
   save "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
+  asked "images-$tag.json" registryId "$account" repositoryName "$repo" region "$region"
   save "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
     --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
   if ! aws ecr get-repository-policy --registry-id "$account" --region "$region" --repository-name "$repo" > "$OUT/policy-$tag.json" 2> "$OUT/policy-$tag.err"; then
     if grep -q RepositoryPolicyNotFoundException "$OUT/policy-$tag.err"; then
       # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
-      printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null}\n' "$account" "$repo" > "$OUT/policy-$tag.json"
+      printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null, "region": "%s"}\n' "$account" "$repo" "$region" > "$OUT/policy-$tag.json"
     else
       echo "collect: get-repository-policy $repo failed: $(reason "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
     fi

@@ -761,6 +761,27 @@ esac"#,
     files.sort();
     let images_files: Vec<&String> = files.iter().filter(|f| f.starts_with("images-")).collect();
     assert_eq!(images_files.len(), 2, "{files:?}");
+    // An empty answer carries what was asked.
+    let mut asked: Vec<(String, String)> = images_files
+        .iter()
+        .map(|f| {
+            let answer: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out_dir.join(f)).unwrap()).unwrap();
+            assert_eq!(answer["registryId"], "111122223333", "{answer}");
+            (
+                answer["repositoryName"].as_str().unwrap().to_string(),
+                answer["region"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            ("shop/web".to_string(), "eu-west-1".to_string()),
+            ("shop_web".to_string(), "us-gov-west-1".to_string())
+        ]
+    );
     assert!(
         files
             .iter()
