@@ -7,12 +7,27 @@ pub fn script() -> String {
 
 const SCRIPT: &str = r#"#!/usr/bin/env bash
 # Writes a pulldoctor bundle: every file is plain kubectl / aws CLI JSON output.
-# Usage: bash collect.sh CLUSTER_NAME [OUT_DIR]      then: pulldoctor diagnose --from OUT_DIR
+# Usage: bash collect.sh CLUSTER_NAME [OUT_DIR] [REGION]    then: pulldoctor diagnose --from OUT_DIR
 # Read-only: it only runs get / describe / list commands. Secrets are never read.
 set -u
-CLUSTER="${1:?usage: collect.sh CLUSTER_NAME [OUT_DIR]}"
+CLUSTER="${1:?usage: collect.sh CLUSTER_NAME [OUT_DIR] [REGION]}"
 OUT="${2:-pulldoctor-bundle}"
 mkdir -p "$OUT"
+# The cluster's Region: the third argument, else the current context's EKS endpoint
+# (https://….REGION.eks.amazonaws.com), else whatever the AWS configuration says.
+REGION="${3:-}"
+if [ -z "$REGION" ]; then
+  server="$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}' 2>/dev/null)"
+  REGION="$(printf '%s' "$server" | sed -n 's|^https://[^/]*\.\([a-z0-9-]*\)\.eks\.amazonaws\.com.*$|\1|p')"
+fi
+if [ -n "$REGION" ]; then
+  export AWS_REGION="$REGION" AWS_DEFAULT_REGION="$REGION"
+else
+  echo "collect: no Region found in the kube context: the AWS configuration's is used (or pass it: collect.sh CLUSTER OUT_DIR REGION)" >&2
+fi
+# Each registry-level or repository-level lookup once, even when it failed.
+SEEN="$(mktemp -d)"; trap 'rm -rf "$SEEN"' EXIT
+once() { [ -e "$SEEN/$1" ] && return 1; : > "$SEEN/$1"; }
 # JSON whatever the profile's `output` says (commands that ask for text still get text).
 export AWS_DEFAULT_OUTPUT=json
 reason() { head -c 300 "$1" | tr '\n\r' '  '; }
@@ -50,6 +65,7 @@ for kind in serviceaccounts nodes events replicasets daemonsets statefulsets job
 done
 save aws-auth.json kubectl -n kube-system get configmap aws-auth -o json
 save_kind ec2nodeclasses.karpenter.k8s.aws
+save_kind nodeclasses.eks.amazonaws.com
 
 # EKS
 save caller.json aws sts get-caller-identity
@@ -128,11 +144,11 @@ while read -r image; do
   rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
-  if [ ! -f "$OUT/repositories-$account-$region.json" ]; then
+  if once "repositories-$account-$region"; then
     save "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
     asked "repositories-$account-$region.json" registryId "$account" region "$region"
   fi
-  if [ ! -f "$OUT/ptc-$account-$region.json" ]; then
+  if once "ptc-$account-$region"; then
     save "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
     # ECR's own check that each rule can use its upstream (it reads the credential; we never do).
     if [ "$account" = "$me" ]; then
@@ -143,7 +159,7 @@ while read -r image; do
   fi
   # The registry policy (one's own registry only) can grant a pull-through cache's create and
   # import; a registry without one is a fact, not a gap.
-  if [ "$account" = "$me" ] && [ ! -f "$OUT/registry-policy-$region.json" ]; then
+  if [ "$account" = "$me" ] && once "registry-policy-$region"; then
     if ! aws ecr get-registry-policy --region "$region" > "$OUT/registry-policy-$region.json" 2> "$OUT/registry-policy-$region.err"; then
       if grep -q RegistryPolicyNotFoundException "$OUT/registry-policy-$region.err"; then
         printf '{"registryId": "%s", "policyText": null, "region": "%s"}\n' "$account" "$region" > "$OUT/registry-policy-$region.json"
@@ -153,19 +169,23 @@ while read -r image; do
     fi
     rm -f "$OUT/registry-policy-$region.err"
   fi
-  save "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
-  asked "images-$tag.json" registryId "$account" repositoryName "$repo" region "$region"
+  if once "images-$tag"; then
+    save "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
+    asked "images-$tag.json" registryId "$account" repositoryName "$repo" region "$region"
+  fi
   save "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
     --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
-  if ! aws ecr get-repository-policy --registry-id "$account" --region "$region" --repository-name "$repo" > "$OUT/policy-$tag.json" 2> "$OUT/policy-$tag.err"; then
-    if grep -q RepositoryPolicyNotFoundException "$OUT/policy-$tag.err"; then
-      # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
-      printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null, "region": "%s"}\n' "$account" "$repo" "$region" > "$OUT/policy-$tag.json"
-    else
-      echo "collect: get-repository-policy $repo failed: $(reason "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
+  if once "policy-$tag"; then
+    if ! aws ecr get-repository-policy --registry-id "$account" --region "$region" --repository-name "$repo" > "$OUT/policy-$tag.json" 2> "$OUT/policy-$tag.err"; then
+      if grep -q RepositoryPolicyNotFoundException "$OUT/policy-$tag.err"; then
+        # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
+        printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null, "region": "%s"}\n' "$account" "$repo" "$region" > "$OUT/policy-$tag.json"
+      else
+        echo "collect: get-repository-policy $repo failed: $(reason "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
+      fi
     fi
+    rm -f "$OUT/policy-$tag.err"
   fi
-  rm -f "$OUT/policy-$tag.err"
 done
 echo "bundle written to $OUT — run: pulldoctor diagnose --from $OUT" >&2
 "#;

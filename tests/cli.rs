@@ -801,3 +801,90 @@ esac"#,
         );
     }
 }
+
+/// The collect script takes the cluster's Region from the kube context (or its third argument),
+/// reads Auto Mode's node classes, and asks each registry- and repository-level question once,
+/// even when it failed: 24 tags of one repository are one `describe-images`.
+#[test]
+fn the_collect_script_asks_each_question_once_in_the_clusters_region() {
+    let dir = temp_dir("collect-once");
+    let images: Vec<String> = (0..24)
+        .map(|t| format!("111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:{t}"))
+        .collect();
+    let node_classes = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "eks.amazonaws.com/v1", "kind": "NodeClass", "metadata": {"name": "default"}, "spec": {"role": "auto-node"}}]}"#;
+    let calls = dir.join("aws-calls.log");
+    let run = |region_argument: Option<&str>| {
+        let bin = dir.join("bin");
+        stub_clients(
+            &bin,
+            &format!(
+                r#"case "$*" in
+  "config view"*) printf 'https://0A1B2C3D.gr7.eu-central-1.eks.amazonaws.com' ;;
+  *jsonpath*) printf '%s\n' {} ;;
+  "get nodeclasses.eks.amazonaws.com -o json") printf '%s' '{node_classes}' ;;
+  "get pods -A -o json") printf '{{"apiVersion": "v1", "kind": "List", "items": []}}' ;;
+  *) exit 1 ;;
+esac"#,
+                images.join(" ")
+            ),
+            &format!(
+                r#"echo "$AWS_REGION $*" >> "{}"
+echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; exit 254"#,
+                calls.display()
+            ),
+        );
+        let _ = std::fs::remove_file(&calls);
+        let out_dir = dir.join("bundle");
+        let script = pulldoctor(&["collect-script"]).stdout;
+        let mut args = vec![
+            "-s".to_string(),
+            "lab".to_string(),
+            out_dir.display().to_string(),
+        ];
+        args.extend(region_argument.map(str::to_string));
+        let mut bash = Command::new("bash")
+            .args(&args)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        bash.stdin.take().unwrap().write_all(&script).unwrap();
+        bash.wait().unwrap();
+        (std::fs::read_to_string(&calls).unwrap(), out_dir)
+    };
+    let (calls, out_dir) = run(None);
+    assert!(
+        calls.contains("eu-central-1 eks describe-cluster --name lab"),
+        "{calls}"
+    );
+    let count = |what: &str| calls.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("ecr describe-images"), 1, "{calls}");
+    assert_eq!(count("ecr get-repository-policy"), 1, "{calls}");
+    assert_eq!(count("ecr describe-repositories"), 1, "{calls}");
+    assert_eq!(
+        count("ecr describe-pull-through-cache-rules --registry-id"),
+        1,
+        "{calls}"
+    );
+    assert_eq!(
+        count("ecr batch-get-image"),
+        24,
+        "one manifest per tag: {calls}"
+    );
+    assert!(
+        out_dir
+            .join("kube-nodeclasses.eks.amazonaws.com.json")
+            .exists(),
+        "Auto Mode's node classes"
+    );
+    let (calls, _) = run(Some("ap-south-1"));
+    assert!(
+        calls.contains("ap-south-1 eks describe-cluster --name lab"),
+        "{calls}"
+    );
+}
