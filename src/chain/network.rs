@@ -56,8 +56,9 @@ pub enum Culprit {
     Egress,
     /// No endpoint of these services (`ecr.api`, `ecr.dkr`, `s3`) in the VPC.
     MissingEndpoints { services: Vec<&'static str> },
-    /// The endpoint of `service` is there but off the way (private DNS, zone, route table).
-    Endpoint { service: &'static str, id: String },
+    /// An endpoint is there but off the way (private DNS off, or an S3 gateway not on the route
+    /// table).
+    Endpoint { id: String },
     /// The endpoint's policy does not allow the pull; an added statement would, unless a
     /// statement denies it.
     EndpointPolicy {
@@ -617,7 +618,6 @@ fn endpoint_gap(
                         ),
                     ),
                     Culprit::Endpoint {
-                        service: name,
                         id: endpoint.vpc_endpoint_id.clone(),
                     },
                 ));
@@ -672,7 +672,6 @@ fn endpoint_gap(
                     ),
                 ),
                 Culprit::Endpoint {
-                    service: "s3",
                     id: gateway.vpc_endpoint_id.clone(),
                 },
             ),
