@@ -186,3 +186,19 @@ fn version_names_the_commit_and_install_gives_both_binaries() {
     binaries.sort();
     assert_eq!(binaries, ["kubectl-pulldoctor", "pulldoctor"]);
 }
+
+/// The README's first command names no binary: `cargo run` must pick pulldoctor of the two.
+#[test]
+fn cargo_run_runs_pulldoctor() {
+    let out = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--", "--version"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("pulldoctor "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
