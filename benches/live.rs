@@ -22,32 +22,14 @@ struct Run {
     peak_rss: Option<String>,
 }
 
-/// One `diagnose` of the failing pods, under `/usr/bin/time` when it exists (for peak memory).
+/// One `diagnose` of the failing pods, with its peak memory.
 fn diagnose(h: &support::Harness, concurrency: &str, latency: Duration) -> Run {
     h.kube.clear();
     h.front.clear();
     *h.kube.state.latency.lock().unwrap() = latency;
     *h.front.state.latency.lock().unwrap() = latency;
     let command = h.command(&["diagnose", "--output", "json", "--concurrency", concurrency]);
-    let timed = std::path::Path::new("/usr/bin/time").exists();
-    let mut runner = if timed {
-        let mut t = std::process::Command::new("/usr/bin/time");
-        t.args(["-f", "peak RSS %M KiB"])
-            .arg(command.get_program())
-            .args(command.get_args());
-        for (k, v) in command.get_envs() {
-            match v {
-                Some(v) => t.env(k, v),
-                None => t.env_remove(k),
-            };
-        }
-        t
-    } else {
-        command
-    };
-    let start = Instant::now();
-    let out = tokio::task::block_in_place(|| runner.output().unwrap());
-    let wall = start.elapsed();
+    let (out, wall, peak) = tokio::task::block_in_place(|| common::timed(&command));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     Run {
         wall,
@@ -63,22 +45,13 @@ fn diagnose(h: &support::Harness, concurrency: &str, latency: Duration) -> Run {
         ),
         kube: h.kube.requests(),
         aws: h.front.requests(),
-        peak_rss: timed.then(|| {
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_string()
-        }),
+        peak_rss: peak.map(|kib| format!("peak RSS {kib} KiB")),
     }
 }
 
 /// The stand-ins seeded with the synthetic cluster, with or without its EC2 network facts.
 async fn seeded(dir: &support::TempDir, network: bool) -> support::Harness {
-    let path = dir.0.join(format!("synthetic-{network}.json"));
-    let documents = common::synthetic_cluster(10_000, 500, network);
-    let snapshot = serde_json::json!({"source": {"cluster": "bench", "region": "us-east-1"}, "documents": documents});
-    std::fs::write(&path, snapshot.to_string()).unwrap();
+    let path = common::synthetic_snapshot(&dir.0, 10_000, 500, network);
     let started = Instant::now();
     let h = support::Harness::new(&path).await;
     println!(

@@ -34,7 +34,20 @@ reason() { head -c 300 "$1" | tr '\n\r' '  '; }
 save() { # save FILE COMMAND...: keep the output only when the command succeeds
   local file="$OUT/$1"; shift
   if "$@" > "$file.tmp" 2> "$file.err"; then mv "$file.tmp" "$file"; rm -f "$file.err"
-  else echo "collect: $* failed: $(reason "$file.err")" >&2; rm -f "$file.tmp" "$file.err"; fi
+  else WHY="$(reason "$file.err")"; echo "collect: $* failed: $WHY" >&2; rm -f "$file.tmp" "$file.err"; fi
+}
+json() { printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+failed() { # failed FILE SCOPE ACTION TARGET: record in the bundle why a lookup went unanswered, so
+  # pulldoctor says "refused" or "throttled" (as live), not only "not read"; a repository that
+  # does not exist is told by the repository listing, not by its images, manifest or policy
+  case "$WHY" in *"(RepositoryNotFoundException)"*) return 0 ;; esac
+  printf '{"pulldoctorLookup": {"scope": %s, "action": %s, "target": %s, "cliError": %s}}\n' \
+    "$(json "$2")" "$(json "$3")" "$(json "$4")" "$(json "$WHY")" > "$OUT/${1%.json}-failed.json"
+}
+ask() { # ask SCOPE ACTION TARGET FILE COMMAND...: save, recording a failure with its reason
+  local scope="$1" action="$2" target="$3" file="$4"; shift 4
+  save "$file" "$@"
+  [ -f "$OUT/$file" ] || failed "$file" "$scope" "$action" "$target"
 }
 asked() { # asked FILE NAME VALUE...: record beside an answer what was asked — an empty answer
   # ({"imageDetails": []}) says nothing of its repository, registry or Region by itself
@@ -47,6 +60,9 @@ asked() { # asked FILE NAME VALUE...: record beside an answer what was asked —
   sed -i.bak "1s|^{|{$fields|" "$file" && rm -f "$file.bak"
 }
 # A file name for a value: readable, and told apart by a checksum (shop/web is not shop_web).
+# The string values of a field in a saved answer (the CLI writes `"Name": "value"`), each once;
+# nothing when the answer was not saved — a list is asked for once, its items read from the file.
+values() { [ -f "$OUT/$1" ] && grep -o "\"$2\": \"[^\"]*\"" "$OUT/$1" | cut -d'"' -f4 | sort -u; }
 safe() { printf '%s-%s' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9.-' '_')" "$(printf '%s' "$1" | cksum | cut -d' ' -f1)"; }
 save_kind() { # save_kind KIND [ARGS...]: one kind a file, so a kind RBAC refuses costs only itself;
   # an empty list is kept for pods alone (an empty List says "no pods"; of another kind, nothing)
@@ -60,6 +76,8 @@ save_kind() { # save_kind KIND [ARGS...]: one kind a file, so a kind RBAC refuse
 # Kubernetes: the pods first; without them nothing can be said
 save_kind pods -A
 [ -f "$OUT/kube-pods.json" ] || echo "collect: the pods could not be listed: the bundle cannot say which pods fail" >&2
+# What the AWS part needs of each pod, in one more read: its images, and its node and IP (Fargate).
+kubectl get pods -A -o jsonpath='{range .items[*]}{range .spec.initContainers[*]}image {.image}{"\n"}{end}{range .spec.containers[*]}image {.image}{"\n"}{end}pod {.spec.nodeName} {.status.podIP}{"\n"}{end}' > "$SEEN/pod-lines" 2>/dev/null
 for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
   case "$kind" in nodes) save_kind "$kind" ;; *) save_kind "$kind" -A ;; esac
 done
@@ -69,19 +87,19 @@ save_kind nodeclasses.eks.amazonaws.com
 
 # EKS
 save caller.json aws sts get-caller-identity
-save cluster.json aws eks describe-cluster --name "$CLUSTER"
+ask cluster eks:DescribeCluster "$CLUSTER" cluster.json aws eks describe-cluster --name "$CLUSTER"
 for ng in $(aws eks list-nodegroups --cluster-name "$CLUSTER" --query 'nodegroups[]' --output text); do
-  save "nodegroup-$(safe "$ng").json" aws eks describe-nodegroup --cluster-name "$CLUSTER" --nodegroup-name "$ng"
+  ask "nodegroup/$ng" eks:DescribeNodegroup "$ng" "nodegroup-$(safe "$ng").json" aws eks describe-nodegroup --cluster-name "$CLUSTER" --nodegroup-name "$ng"
 done
 for fp in $(aws eks list-fargate-profiles --cluster-name "$CLUSTER" --query 'fargateProfileNames[]' --output text); do
-  save "fargate-$(safe "$fp").json" aws eks describe-fargate-profile --cluster-name "$CLUSTER" --fargate-profile-name "$fp"
+  ask "fargate-profile/$fp" eks:DescribeFargateProfile "$fp" "fargate-$(safe "$fp").json" aws eks describe-fargate-profile --cluster-name "$CLUSTER" --fargate-profile-name "$fp"
 done
-save pod-identity-associations.json aws eks list-pod-identity-associations --cluster-name "$CLUSTER"
-for id in $(aws eks list-pod-identity-associations --cluster-name "$CLUSTER" --query 'associations[].associationId' --output text); do
+ask pod-identity-associations eks:ListPodIdentityAssociations "$CLUSTER" pod-identity-associations.json aws eks list-pod-identity-associations --cluster-name "$CLUSTER"
+for id in $(values pod-identity-associations.json associationId); do
   save "pod-identity-$(safe "$id").json" aws eks describe-pod-identity-association --cluster-name "$CLUSTER" --association-id "$id"
 done
-save access-entries.json aws eks list-access-entries --cluster-name "$CLUSTER"
-for arn in $(aws eks list-access-entries --cluster-name "$CLUSTER" --query 'accessEntries[]' --output text); do
+ask access-entries eks:ListAccessEntries "$CLUSTER" access-entries.json aws eks list-access-entries --cluster-name "$CLUSTER"
+for arn in $( [ -f "$OUT/access-entries.json" ] && grep -o '"arn:aws[^"]*"' "$OUT/access-entries.json" | tr -d '"'); do
   save "access-entry-$(safe "$arn").json" aws eks describe-access-entry --cluster-name "$CLUSTER" --principal-arn "$arn"
 done
 
@@ -94,12 +112,12 @@ if [ -n "$ids" ]; then
   # shellcheck disable=SC2086
   save ec2-instances.json aws ec2 describe-instances --instance-ids $ids
   # shellcheck disable=SC2086
-  vpcs="$(aws ec2 describe-instances --instance-ids $ids --query 'Reservations[].Instances[].VpcId' --output text)"
+  vpcs="$(values ec2-instances.json VpcId)"
 fi
-ips="$(kubectl get pods -A -o jsonpath='{range .items[*]}{.spec.nodeName}{" "}{.status.podIP}{"\n"}{end}' | awk '$1 ~ /^fargate-/ && $2 != "" {print $2}' | sort -u | paste -sd, -)"
+ips="$(awk '$1 == "pod" && $2 ~ /^fargate-/ && $3 != "" {print $3}' "$SEEN/pod-lines" | sort -u | paste -sd, -)"
 if [ -n "$ips" ]; then
   save ec2-fargate-interfaces.json aws ec2 describe-network-interfaces --filters "Name=addresses.private-ip-address,Values=$ips"
-  vpcs="$vpcs $(aws ec2 describe-network-interfaces --filters "Name=addresses.private-ip-address,Values=$ips" --query 'NetworkInterfaces[].VpcId' --output text)"
+  vpcs="$vpcs $(values ec2-fargate-interfaces.json VpcId)"
 fi
 for vpc in $(printf '%s\n' $vpcs | sort -u); do
   save "ec2-subnets-$vpc.json" aws ec2 describe-subnets --filters "Name=vpc-id,Values=$vpc"
@@ -120,21 +138,22 @@ if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT
   if grep -q AWSOrganizationsNotInUseException "$OUT/organization.err"; then
     echo '{"Organization": null}' > "$OUT/organization.json"
   else
-    echo "collect: describe-organization failed: $(reason "$OUT/organization.err")" >&2; rm -f "$OUT/organization.json"
+    WHY="$(reason "$OUT/organization.err")"; echo "collect: describe-organization failed: $WHY" >&2; rm -f "$OUT/organization.json"
+    failed organization.json organization organizations:DescribeOrganization "the account"
   fi
 fi
 rm -f "$OUT/organization.err"
 
 # IAM
 save iam.json aws iam get-account-authorization-details --filter Role LocalManagedPolicy AWSManagedPolicy
-save oidc-providers.json aws iam list-open-id-connect-providers
-for arn in $(aws iam list-open-id-connect-providers --query 'OpenIDConnectProviderList[].Arn' --output text); do
+me="$(values caller.json Account)"
+ask "oidc-providers/$me" iam:ListOpenIDConnectProviders "the account" oidc-providers.json aws iam list-open-id-connect-providers
+for arn in $(values oidc-providers.json Arn); do
   save "oidc-provider-$(safe "$arn").json" aws iam get-open-id-connect-provider --open-id-connect-provider-arn "$arn"
 done
 
 # ECR: every private registry, repository and image the pods point at
-me="$(aws sts get-caller-identity --query Account --output text)"
-kubectl get pods -A -o jsonpath='{range .items[*]}{range .spec.initContainers[*]}{.image}{"\n"}{end}{range .spec.containers[*]}{.image}{"\n"}{end}{end}' | sort -u |
+sed -n 's/^image //p' "$SEEN/pod-lines" | sort -u |
 while read -r image; do
   host="${image%%/*}"
   case "$host" in *.dkr.ecr.*|*.dkr-ecr.*|*.dkr.ecr-fips.*|*.dkr-ecr-fips.*) ;; *) continue ;; esac
@@ -145,43 +164,48 @@ while read -r image; do
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
   if once "repositories-$account-$region"; then
-    save "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
+    ask "repositories/$account/$region" ecr:DescribeRepositories "registry $account in $region" "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
     asked "repositories-$account-$region.json" registryId "$account" region "$region"
   fi
   if once "ptc-$account-$region"; then
-    save "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
+    ask "pull-through-cache/$account" ecr:DescribePullThroughCacheRules "$account" "ptc-$account-$region.json" aws ecr describe-pull-through-cache-rules --registry-id "$account" --region "$region"
     # ECR's own check that each rule can use its upstream (it reads the credential; we never do).
     if [ "$account" = "$me" ]; then
-      for prefix in $(aws ecr describe-pull-through-cache-rules --region "$region" --query 'pullThroughCacheRules[].ecrRepositoryPrefix' --output text); do
-        save "ptc-validate-$region-$(safe "$prefix").json" aws ecr validate-pull-through-cache-rule --region "$region" --ecr-repository-prefix "$prefix"
+      for prefix in $(values "ptc-$account-$region.json" ecrRepositoryPrefix); do
+        save "ptc-validate-$region-$(safe "$prefix").json" aws ecr validate-pull-through-cache-rule --registry-id "$account" --region "$region" --ecr-repository-prefix "$prefix"
       done
     fi
   fi
   # The registry policy (one's own registry only) can grant a pull-through cache's create and
   # import; a registry without one is a fact, not a gap.
   if [ "$account" = "$me" ] && once "registry-policy-$region"; then
-    if ! aws ecr get-registry-policy --region "$region" > "$OUT/registry-policy-$region.json" 2> "$OUT/registry-policy-$region.err"; then
+    if aws ecr get-registry-policy --region "$region" > "$OUT/registry-policy-$region.json" 2> "$OUT/registry-policy-$region.err"; then
+      asked "registry-policy-$region.json" region "$region"
+    else
       if grep -q RegistryPolicyNotFoundException "$OUT/registry-policy-$region.err"; then
         printf '{"registryId": "%s", "policyText": null, "region": "%s"}\n' "$account" "$region" > "$OUT/registry-policy-$region.json"
       else
-        echo "collect: get-registry-policy in $region failed: $(reason "$OUT/registry-policy-$region.err")" >&2; rm -f "$OUT/registry-policy-$region.json"
+        WHY="$(reason "$OUT/registry-policy-$region.err")"; echo "collect: get-registry-policy in $region failed: $WHY" >&2; rm -f "$OUT/registry-policy-$region.json"
+        failed "registry-policy-$region.json" "registry-policy/$account/$region" ecr:GetRegistryPolicy "$account"
       fi
     fi
     rm -f "$OUT/registry-policy-$region.err"
   fi
   if once "images-$tag"; then
-    save "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
+    ask "images/$account/$region/$repo" ecr:DescribeImages "$repo" "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
     asked "images-$tag.json" registryId "$account" repositoryName "$repo" region "$region"
   fi
-  save "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
+  ask "manifest/$account/$region/$repo/${id#*=}" ecr:BatchGetImage "$repo" "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
     --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
+  asked "manifest-$tag-$(safe "$id").json" registryId "$account" repositoryName "$repo" region "$region"
   if once "policy-$tag"; then
     if ! aws ecr get-repository-policy --registry-id "$account" --region "$region" --repository-name "$repo" > "$OUT/policy-$tag.json" 2> "$OUT/policy-$tag.err"; then
       if grep -q RepositoryPolicyNotFoundException "$OUT/policy-$tag.err"; then
         # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
         printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null, "region": "%s"}\n' "$account" "$repo" "$region" > "$OUT/policy-$tag.json"
       else
-        echo "collect: get-repository-policy $repo failed: $(reason "$OUT/policy-$tag.err")" >&2; rm -f "$OUT/policy-$tag.json"
+        WHY="$(reason "$OUT/policy-$tag.err")"; echo "collect: get-repository-policy $repo failed: $WHY" >&2; rm -f "$OUT/policy-$tag.json"
+        failed "policy-$tag.json" "repository-policy/$account/$region/$repo" ecr:GetRepositoryPolicy "$repo"
       fi
     fi
     rm -f "$OUT/policy-$tag.err"

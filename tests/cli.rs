@@ -721,7 +721,7 @@ fn the_collect_script_reads_regions_names_files_and_reports_failures_right() {
         &bin,
         &format!(
             r#"case "$*" in
-  *jsonpath*) printf '%s
+  *jsonpath*) printf 'image %s
 ' {} ;;
   "get pods -A -o json") printf '{{"apiVersion": "v1", "kind": "List", "items": []}}' ;;
   *) exit 1 ;;
@@ -820,7 +820,7 @@ fn the_collect_script_asks_each_question_once_in_the_clusters_region() {
             &format!(
                 r#"case "$*" in
   "config view"*) printf 'https://0A1B2C3D.gr7.eu-central-1.eks.amazonaws.com' ;;
-  *jsonpath*) printf '%s\n' {} ;;
+  *jsonpath*) printf 'image %s\n' {} ;;
   "get nodeclasses.eks.amazonaws.com -o json") printf '%s' '{node_classes}' ;;
   "get pods -A -o json") printf '{{"apiVersion": "v1", "kind": "List", "items": []}}' ;;
   *) exit 1 ;;

@@ -1,6 +1,9 @@
 //! The synthetic cluster the benchmarks run on.
 
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub const ACCOUNT: &str = "111122223333";
 
@@ -143,4 +146,56 @@ fn vpcs() -> Vec<Value> {
         ]);
     }
     docs
+}
+
+/// The synthetic cluster as a snapshot file in `dir`, for the stand-ins to be seeded from.
+#[allow(
+    dead_code,
+    reason = "used by the benches that seed stand-ins, not by speed"
+)]
+pub fn synthetic_snapshot(dir: &Path, pods: usize, failing: usize, network: bool) -> PathBuf {
+    let path = dir.join(format!("synthetic-{pods}-{network}.json"));
+    let documents = synthetic_cluster(pods, failing, network);
+    let snapshot =
+        json!({"source": {"cluster": "bench", "region": "us-east-1"}, "documents": documents});
+    std::fs::write(&path, snapshot.to_string()).unwrap();
+    path
+}
+
+/// A command's output, its wall time, and the peak memory (KiB) of its largest process, measured
+/// by `/usr/bin/time` where it exists.
+#[allow(
+    dead_code,
+    reason = "used by the benches that seed stand-ins, not by speed"
+)]
+pub fn timed(command: &Command) -> (Output, Duration, Option<u64>) {
+    let timer = Path::new("/usr/bin/time");
+    let mut runner = Command::new(if timer.exists() {
+        timer
+    } else {
+        Path::new(command.get_program())
+    });
+    if timer.exists() {
+        runner
+            .args(["-f", "peak-rss-kib %M"])
+            .arg(command.get_program());
+    }
+    runner.args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        runner.current_dir(dir);
+    }
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => runner.env(k, v),
+            None => runner.env_remove(k),
+        };
+    }
+    let start = Instant::now();
+    let out = runner.output().unwrap();
+    let wall = start.elapsed();
+    let peak = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-rss-kib ")?.trim().parse().ok());
+    (out, wall, peak)
 }

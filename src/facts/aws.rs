@@ -742,3 +742,63 @@ pub struct PortRange {
     pub from: i32,
     pub to: i32,
 }
+
+/// How a refused or failed AWS call is worded, from its error code: the same words whether the
+/// SDK met it (a live read) or the AWS CLI did (a collected bundle records the CLI's error).
+pub fn refusal(code: &str, action: &str, target: &str, detail: &str) -> String {
+    match code {
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+            format!("AccessDenied: {action} on {target} was refused — grant {action} to settle it")
+        }
+        "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException" => format!(
+            "{code}: the AWS credentials were refused for {action} (log in again, e.g. aws sso login, or pass --profile)"
+        ),
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+            format!("throttled: {action} on {target} (retries exhausted)")
+        }
+        "" => format!("{action} on {target} failed: {detail}"),
+        _ => format!("{code}: {action} on {target}: {detail}"),
+    }
+}
+
+/// The code and message of an AWS CLI error line: `An error occurred (CODE) when calling the
+/// OPERATION operation: MESSAGE`; anything else (a connection failure) has no code.
+pub fn cli_error(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    let parsed = text
+        .strip_prefix("An error occurred (")
+        .and_then(|rest| rest.split_once(')'))
+        .map(|(code, rest)| {
+            let message = rest.split_once("operation: ").map_or(rest, |(_, m)| m);
+            (code, message.trim())
+        });
+    parsed.unwrap_or(("", text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cli_error_is_worded_as_the_sdk_error_of_the_same_code() {
+        let line = "\nAn error occurred (AccessDeniedException) when calling the DescribeImages operation: User: x is not authorized\n";
+        assert_eq!(
+            cli_error(line),
+            ("AccessDeniedException", "User: x is not authorized")
+        );
+        let (code, detail) = cli_error(line);
+        assert_eq!(
+            refusal(code, "ecr:DescribeImages", "shop/web", detail),
+            "AccessDenied: ecr:DescribeImages on shop/web was refused — grant ecr:DescribeImages to settle it"
+        );
+        let (code, detail) = cli_error("Could not connect to the endpoint URL: \"https://x/\"");
+        assert_eq!(code, "");
+        assert_eq!(
+            refusal(code, "eks:DescribeCluster", "lab", detail),
+            "eks:DescribeCluster on lab failed: Could not connect to the endpoint URL: \"https://x/\""
+        );
+    }
+}

@@ -143,7 +143,16 @@ fn ingest_lookup(facts: &mut Facts, lookup: &Value) -> Result<(), String> {
     let scope = lookup["scope"]
         .as_str()
         .ok_or("pulldoctorLookup without a scope")?;
-    match (lookup["covered"].as_bool(), lookup["error"].as_str()) {
+    // The collect script records the AWS CLI's error line with the call it was answering.
+    let from_cli = lookup["cliError"].as_str().map(|text| {
+        let (code, detail) = super::aws::cli_error(text);
+        let call = |key: &str| lookup[key].as_str().unwrap_or("?");
+        super::aws::refusal(code, call("action"), call("target"), detail)
+    });
+    match (
+        lookup["covered"].as_bool(),
+        lookup["error"].as_str().or(from_cli.as_deref()),
+    ) {
         (_, Some(error)) => {
             facts.errors.insert(scope.to_string(), error.to_string());
         }

@@ -465,9 +465,6 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         "eks:DescribeCluster" => state.world.lock().unwrap().compute_config.clone(),
         _ => None,
     };
-    if let Some(config) = compute_config {
-        return with_compute_config(forward(&state, parts, body).await, config).await;
-    }
     let added = match op.as_str() {
         "iam:GetOpenIDConnectProvider" => {
             form(&body).get("OpenIDConnectProviderArn").and_then(|arn| {
@@ -483,24 +480,49 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         _ => None,
     };
     let response = forward(&state, parts, body).await;
-    match added {
-        Some(ids) => with_client_ids(response, &ids).await,
-        None => response,
+    if let Some(ids) = added {
+        return with_client_ids(response, &ids).await;
+    }
+    match op.as_str() {
+        // moto's DescribeCluster has no computeConfig: the scenario's Auto Mode settings.
+        "eks:DescribeCluster" => {
+            rewrite_json(response, |value| {
+                if let Some(config) = compute_config
+                    && value["cluster"].is_object()
+                {
+                    value["cluster"]["computeConfig"] = config;
+                }
+            })
+            .await
+        }
+        // moto answers for another registry's images with the caller's account as their
+        // registryId; ECR names the registry asked.
+        "ecr:DescribeImages" | "ecr:BatchGetImage" if !registry.is_empty() => {
+            rewrite_json(response, |value| {
+                for list in ["imageDetails", "images"] {
+                    for item in value[list].as_array_mut().into_iter().flatten() {
+                        item["registryId"] = Value::String(registry.clone());
+                    }
+                }
+            })
+            .await
+        }
+        _ => response,
     }
 }
 
-/// moto's DescribeCluster answer with the scenario's Auto Mode settings.
-async fn with_compute_config(response: Response, config: Value) -> Response {
+/// moto's JSON answer, changed by `change`.
+async fn rewrite_json(response: Response, change: impl FnOnce(&mut Value)) -> Response {
     let (mut parts, body) = response.into_parts();
     let bytes = body
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let mut value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if value["cluster"].is_object() {
-        value["cluster"]["computeConfig"] = config;
-    }
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    change(&mut value);
     parts.headers.remove("content-length");
     Response::from_parts(parts, Body::from(value.to_string()))
 }

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -103,21 +103,110 @@ impl KubeApi {
     }
 }
 
-fn kind_of(plural: &str) -> Option<&'static str> {
-    Some(match plural {
-        "pods" => "Pod",
-        "secrets" => "Secret",
-        "events" => "Event",
-        "serviceaccounts" => "ServiceAccount",
-        "nodes" => "Node",
-        "configmaps" => "ConfigMap",
-        "replicasets" => "ReplicaSet",
-        "statefulsets" => "StatefulSet",
-        "daemonsets" => "DaemonSet",
-        "jobs" => "Job",
-        "ec2nodeclasses" => "EC2NodeClass",
-        "nodeclasses" => "NodeClass",
-        "deployments" => "Deployment",
+/// A resource the stand-in serves: what discovery tells a client, and what a path names.
+struct Resource {
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+}
+
+const fn resource(
+    group: &'static str,
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+) -> Resource {
+    Resource {
+        group,
+        version: "v1",
+        plural,
+        kind,
+        namespaced,
+        short,
+    }
+}
+
+const RESOURCES: &[Resource] = &[
+    resource("", "pods", "Pod", true, &["po"]),
+    resource("", "secrets", "Secret", true, &[]),
+    resource("", "events", "Event", true, &["ev"]),
+    resource("", "serviceaccounts", "ServiceAccount", true, &["sa"]),
+    resource("", "nodes", "Node", false, &["no"]),
+    resource("", "configmaps", "ConfigMap", true, &["cm"]),
+    resource("", "namespaces", "Namespace", false, &["ns"]),
+    resource("apps", "replicasets", "ReplicaSet", true, &["rs"]),
+    resource("apps", "statefulsets", "StatefulSet", true, &["sts"]),
+    resource("apps", "daemonsets", "DaemonSet", true, &["ds"]),
+    resource("apps", "deployments", "Deployment", true, &["deploy"]),
+    resource("batch", "jobs", "Job", true, &[]),
+    resource(
+        "karpenter.k8s.aws",
+        "ec2nodeclasses",
+        "EC2NodeClass",
+        false,
+        &[],
+    ),
+    resource("eks.amazonaws.com", "nodeclasses", "NodeClass", false, &[]),
+];
+
+impl Resource {
+    fn group_version(&self) -> String {
+        match self.group {
+            "" => self.version.to_string(),
+            group => format!("{group}/{}", self.version),
+        }
+    }
+}
+
+fn resource_of(group: &str, plural: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
+}
+
+/// The discovery documents a client such as kubectl reads before it lists anything: the
+/// version, the core and named groups, and each group version's resources.
+fn discovery(parts: &[&str]) -> Option<Value> {
+    let groups: BTreeSet<&str> = RESOURCES
+        .iter()
+        .map(|r| r.group)
+        .filter(|g| !g.is_empty())
+        .collect();
+    let resources = |group: &str| -> Value {
+        let list: Vec<Value> = RESOURCES
+            .iter()
+            .filter(|r| r.group == group)
+            .map(|r| json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
+                "kind": r.kind, "verbs": ["get", "list", "watch"], "shortNames": r.short}))
+            .collect();
+        let group_version = match group {
+            "" => "v1".to_string(),
+            g => format!("{g}/v1"),
+        };
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": list})
+    };
+    Some(match parts {
+        ["version"] => {
+            json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-stand-in", "platform": "linux/amd64"})
+        }
+        ["api"] => json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+        ["api", "v1"] => resources(""),
+        ["apis"] => {
+            let list: Vec<Value> = groups
+                .iter()
+                .map(|g| {
+                    let version = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+                    json!({"name": g, "versions": [version], "preferredVersion": version})
+                })
+                .collect();
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list})
+        }
+        ["apis", group, "v1"] if groups.contains(group) => resources(group),
         _ => return None,
     })
 }
@@ -200,9 +289,14 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         );
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let rest: &[&str] = match parts.as_slice() {
-        ["api", "v1", rest @ ..] => rest,
-        ["apis", _group, _version, rest @ ..] => rest,
+    if method == Method::GET
+        && let Some(document) = discovery(&parts)
+    {
+        return json_response(StatusCode::OK, document);
+    }
+    let (group, rest): (&str, &[&str]) = match parts.as_slice() {
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", group, "v1", rest @ ..] => (group, rest),
         _ => return status(404, "NotFound", "unknown path"),
     };
     let (namespace, plural, name) = match rest {
@@ -212,9 +306,10 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         [plural, name] => (None, *plural, Some(*name)),
         _ => return status(404, "NotFound", "unknown path"),
     };
-    let Some(kind) = kind_of(plural) else {
+    let Some(resource) = resource_of(group, plural) else {
         return status(404, "NotFound", "unknown resource");
     };
+    let kind = resource.kind;
     // Secret data never leaves the stand-in: a read that is not metadata-only is refused, so a
     // test sees any attempt.
     if kind == "Secret" && !metadata_only {
@@ -236,14 +331,7 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
     if method == Method::POST {
         let mut object: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         object["kind"] = Value::String(kind.to_string());
-        object["apiVersion"] = Value::String(
-            if kind == "Deployment" {
-                "apps/v1"
-            } else {
-                "v1"
-            }
-            .to_string(),
-        );
+        object["apiVersion"] = Value::String(resource.group_version());
         if let Some(ns) = namespace {
             object["metadata"]["namespace"] = Value::String(ns.to_string());
         }
@@ -278,7 +366,10 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
     if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return watch(&state);
     }
-    let objects = state.objects.lock().unwrap().clone();
+    let mut objects = state.objects.lock().unwrap().clone();
+    if kind == "Namespace" {
+        objects = namespaces(&objects);
+    }
     let matching: Vec<&Value> = objects
         .iter()
         .filter(|o| o["kind"] == kind)
@@ -319,13 +410,29 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         metadata["continue"] = Value::String(next.to_string());
     }
     let (api_version, list_kind) = match metadata_only {
-        true => ("meta.k8s.io/v1", "PartialObjectMetadataList".to_string()),
-        false => ("v1", format!("{kind}List")),
+        true => (
+            "meta.k8s.io/v1".to_string(),
+            "PartialObjectMetadataList".to_string(),
+        ),
+        false => (resource.group_version(), format!("{kind}List")),
     };
     json_response(
         StatusCode::OK,
         json!({"apiVersion": api_version, "kind": list_kind, "metadata": metadata, "items": page}),
     )
+}
+
+/// The namespaces the objects live in, and the two every cluster has, as Namespace objects.
+fn namespaces(objects: &[Value]) -> Vec<Value> {
+    let names: BTreeSet<&str> = objects
+        .iter()
+        .filter_map(|o| o["metadata"]["namespace"].as_str())
+        .chain(["default", "kube-system"])
+        .collect();
+    names
+        .into_iter()
+        .map(|name| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "status": {"phase": "Active"}}))
+        .collect()
 }
 
 /// JSON merge patch (RFC 7386).

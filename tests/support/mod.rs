@@ -6,6 +6,7 @@
 pub mod aws_front;
 pub mod ec2_front;
 pub mod kube_api;
+pub mod real_clients;
 pub mod terminal;
 
 use aws_front::{AwsFront, World};

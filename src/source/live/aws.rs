@@ -4,6 +4,7 @@
 
 use super::Limits;
 use super::{innermost, one_line};
+use crate::facts::aws::refusal;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -163,23 +164,6 @@ where
         message,
     };
     match code.as_str() {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => failed(
-            &code,
-            format!("AccessDenied: {action} on {target} was refused — grant {action} to settle it"),
-        ),
-        "ExpiredToken"
-        | "ExpiredTokenException"
-        | "InvalidClientTokenId"
-        | "UnrecognizedClientException" => failed(
-            &code,
-            format!(
-                "{code}: the AWS credentials were refused for {action} (log in again, e.g. aws sso login, or pass --profile)"
-            ),
-        ),
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => failed(
-            &code,
-            format!("throttled: {action} on {target} (retries exhausted)"),
-        ),
         "" => match error {
             SdkError::TimeoutError(_) => {
                 failed("Timeout", format!("{action} on {target} timed out"))
@@ -204,7 +188,7 @@ where
             ),
             _ => failed("", format!("{action} on {target} failed: {}", detail())),
         },
-        _ => failed(&code, format!("{code}: {action} on {target}: {}", detail())),
+        _ => failed(&code, refusal(&code, action, target, &detail())),
     }
 }
 

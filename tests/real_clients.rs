@@ -1,0 +1,314 @@
+//! Real clients against the stand-ins: the machine's `kubectl` lists from the Kubernetes API
+//! stand-in as from an API server, and the collect script — run with that `kubectl` and the
+//! pinned AWS CLI — writes, for every scenario, a bundle that diagnoses as the live read does.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod support;
+
+use futures::StreamExt;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::{Harness, TempDir, real_clients};
+
+fn scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("causes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.insert(0, dir.join("demo.yaml"));
+    files
+}
+
+fn kubectl(h: &Harness, dir: &Path, args: &[&str]) -> Output {
+    real_clients::command(real_clients::kubectl(), h, dir)
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_kubectl_lists_from_the_stand_in_as_from_an_api_server() {
+    let Some(_) = real_clients::available() else {
+        return;
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/demo.yaml");
+    let h = Harness::new(&path).await;
+    let dir = TempDir::new("kubectl");
+    let run = |args: &[&str]| tokio::task::block_in_place(|| kubectl(&h, &dir.0, args));
+
+    // Several kinds in one call, across namespaces: one List of both kinds.
+    let out = run(&["get", "pods,serviceaccounts", "-A", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["Pod", "ServiceAccount"]
+    );
+    let pods = h.facts.pods.len();
+    let listed = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "Pod")
+        .count();
+    assert_eq!(listed, pods, "every pod, across the pages kubectl asks for");
+
+    // A namespace, a field selector, a named object, a group's kind, the table a person reads.
+    let out = run(&[
+        "get",
+        "pods",
+        "-n",
+        "billing",
+        "--field-selector",
+        "metadata.name=api-58d7c9-t4r",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "api-58d7c9-t4r",
+        "{}",
+        text(&out)
+    );
+    let out = run(&[
+        "-n",
+        "billing",
+        "get",
+        "pod",
+        "api-58d7c9-t4r",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["kind"],
+        "Pod"
+    );
+    let out = run(&[
+        "-n",
+        "kube-system",
+        "get",
+        "configmap",
+        "aws-auth",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(r#"configmaps "aws-auth" not found"#),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["get", "replicasets", "-A", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["kind"],
+        "List"
+    );
+    let out = run(&["get", "pods", "-n", "billing"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("api-58d7c9-t4r"),
+        "{}",
+        text(&out)
+    );
+
+    // A kind RBAC refuses: kubectl says Forbidden and exits 1, as against a real API server.
+    h.kube.fault("/api/v1/nodes", 403, usize::MAX);
+    let out = run(&["get", "nodes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Forbidden"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The collect script, run for real on one scenario: its bundle's report and what it printed.
+fn collect(h: &Harness, dir: &Path) -> (Value, String) {
+    let script = dir.join("collect.sh");
+    let out = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .arg("collect-script")
+        .output()
+        .unwrap();
+    std::fs::write(&script, &out.stdout).unwrap();
+    let bundle = dir.join("bundle");
+    let cluster = h.facts.cluster.as_ref().unwrap().name.clone();
+    let run = real_clients::command("bash", h, dir)
+        .arg(&script)
+        .args([cluster.as_str(), bundle.to_str().unwrap(), support::REGION])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&run.stderr).into_owned();
+    let report = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["diagnose", "--all", "--output", "json", "--from"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let parsed = serde_json::from_slice(&report.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: no report from the bundle ({e}): {}\ncollect printed: {printed}",
+            h.name,
+            String::from_utf8_lossy(&report.stderr)
+        )
+    });
+    (parsed, printed)
+}
+
+/// What of a finding must be the same from a bundle as live: the verdict, broken link, cause and
+/// fixes, and each link's status, cause, basis and path; the words of every link that was decided
+/// (ok, warning, broken). Two documented exceptions: where a lookup failed, live quotes AWS's
+/// refusal and a bundle names the command that was not answered (the script records no reason),
+/// so the words of unknown and skipped links and of an unknown verdict may differ; and the
+/// script never reads Secrets, so a pull secret's age is not judged from a bundle.
+fn comparable(f: &Value) -> Value {
+    let secret_age = |line: &str| line.starts_with("imagePullSecrets ");
+    let links: Vec<Value> = f["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let decided = !matches!(l["status"].as_str(), Some("unknown" | "skipped"));
+            let evidence: Vec<&Value> = l["evidence"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| !e.as_str().is_some_and(secret_age))
+                .collect();
+            serde_json::json!({
+                "id": l["id"], "status": l["status"], "cause": l["cause"], "basis": l["basis"],
+                "path": l["path"],
+                "summary": if decided { l["summary"].clone() } else { Value::Null },
+                "evidence": if decided { serde_json::json!(evidence) } else { Value::Null },
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "verdict": f["verdict"], "brokenLink": f["brokenLink"], "cause": f["cause"],
+        "fixes": f["fixes"], "links": links,
+        "summary": if f["verdict"] == "unknown" { Value::Null } else { f["summary"].clone() },
+    })
+}
+
+/// A pull secret whose age live judged (a warning): from a bundle, without the Secret, not.
+fn secret_age_only(live: &Value, collected: &Value) -> bool {
+    let without_secret_link = |f: &Value| {
+        let mut c = comparable(f);
+        let judged = |l: &Value| {
+            l["evidence"].as_array().into_iter().flatten().any(|e| {
+                e.as_str()
+                    .is_some_and(|e| e.starts_with("imagePullSecrets "))
+            })
+        };
+        for (l, original) in c["links"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .zip(f["links"].as_array().unwrap())
+        {
+            if judged(original) {
+                l["status"] = Value::Null;
+                l["summary"] = Value::Null;
+            }
+        }
+        c["verdict"] = Value::Null;
+        c["summary"] = Value::Null;
+        c
+    };
+    live["verdict"] == "warning"
+        && collected["verdict"] == "ok"
+        && without_secret_link(live) == without_secret_link(collected)
+}
+
+/// Differences between the live report and the bundle's, finding by finding.
+fn differences(live: &Value, collected: &Value) -> Vec<String> {
+    let index = |r: &Value| -> std::collections::BTreeMap<String, Value> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let key = format!("{}/{} {}", f["namespace"], f["pod"], f["container"]);
+                (key, f.clone())
+            })
+            .collect()
+    };
+    let (a, b) = (index(live), index(collected));
+    let mut out = Vec::new();
+    for (key, f) in &a {
+        match b.get(key) {
+            None => out.push(format!("{key}: not in the bundle's report")),
+            Some(g) if comparable(f) != comparable(g) && !secret_age_only(f, g) => {
+                out.push(format!(
+                    "{key}:\n  live      {}\n  collected {}",
+                    comparable(f),
+                    comparable(g)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    for key in b.keys().filter(|k| !a.contains_key(*k)) {
+        out.push(format!("{key}: only in the bundle's report"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_collect_script_run_for_real_diagnoses_every_scenario_as_live() {
+    let Some(_) = real_clients::available() else {
+        return;
+    };
+    // Scenarios side by side: each has its own stand-ins; the AWS CLI's start-up is the cost.
+    let failures: Vec<String> = futures::stream::iter(scenarios())
+        .map(|path| async move {
+            let h = Harness::new(&path).await;
+            let dir = TempDir::new(&format!("collect-{}", h.name));
+            let (live, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+            h.front.clear();
+            let (collected, printed) = tokio::task::block_in_place(|| collect(&h, &dir.0));
+            let mut problems: Vec<String> = differences(&live, &collected)
+                .into_iter()
+                .map(|d| format!("{}: {d}", h.name))
+                .collect();
+            if let Some(p) = collected.get("problems") {
+                problems.push(format!("{}: bundle problems {p}", h.name));
+            }
+            let writes: Vec<String> = h
+                .front
+                .requests()
+                .into_iter()
+                .filter(|op| support::aws_front::is_mutating(op))
+                .collect();
+            if !writes.is_empty() {
+                problems.push(format!("{}: the script wrote {writes:?}", h.name));
+            }
+            if !problems.is_empty() {
+                problems.push(format!("{}: the script printed:\n{printed}", h.name));
+            }
+            problems
+        })
+        .buffer_unordered(4)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
