@@ -56,9 +56,24 @@ pub struct FrontState {
     pub moto: String,
     pub world: Mutex<World>,
     pub requests: Mutex<Vec<String>>,
+    /// When each request arrived, and what it asked: the waves of a read under latency.
+    pub arrivals: Mutex<Vec<(std::time::Instant, String)>>,
     pub faults: Mutex<Vec<AwsFault>>,
     pub latency: Mutex<Duration>,
+    /// moto's answers by request (operation, Region, URI and body), each recorded as it passes.
+    recorded: Mutex<BTreeMap<String, Recorded>>,
+    /// Answer a request recorded before from memory instead of asking moto again: for timing
+    /// runs, which should measure pulldoctor and the latency, not moto's own time.
+    pub replay: std::sync::atomic::AtomicBool,
     client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// A response of moto's, kept whole enough to answer the same request again.
+#[derive(Clone)]
+struct Recorded {
+    status: axum::http::StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
 }
 
 pub struct AwsFront {
@@ -72,8 +87,11 @@ impl AwsFront {
             moto: moto.to_string(),
             world: Mutex::new(world),
             requests: Mutex::new(Vec::new()),
+            arrivals: Mutex::default(),
             faults: Mutex::new(Vec::new()),
             latency: Mutex::new(Duration::ZERO),
+            recorded: Mutex::default(),
+            replay: Default::default(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -102,6 +120,7 @@ impl AwsFront {
 
     pub fn clear(&self) {
         self.state.requests.lock().unwrap().clear();
+        self.state.arrivals.lock().unwrap().clear();
         self.state.faults.lock().unwrap().clear();
     }
 
@@ -276,6 +295,11 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         .lock()
         .unwrap()
         .push(format!("{op}|{}", target(&path, &body)));
+    state
+        .arrivals
+        .lock()
+        .unwrap()
+        .push((std::time::Instant::now(), op.clone()));
     let service = op.split(':').next().unwrap_or("").to_string();
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {
@@ -479,7 +503,12 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         }
         _ => None,
     };
-    let response = forward(&state, parts, body).await;
+    let key = format!(
+        "{op}|{region}|{method} {}|{}",
+        parts.uri,
+        String::from_utf8_lossy(&body)
+    );
+    let response = forward(&state, key, parts, body).await;
     if let Some(ids) = added {
         return with_client_ids(response, &ids).await;
     }
@@ -569,7 +598,26 @@ async fn with_client_ids(response: Response, ids: &[String]) -> Response {
     Response::from_parts(parts, Body::from(text))
 }
 
-async fn forward(state: &FrontState, parts: axum::http::request::Parts, body: Bytes) -> Response {
+async fn forward(
+    state: &FrontState,
+    key: String,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
+    let replay = state.replay.load(std::sync::atomic::Ordering::Relaxed);
+    let recorded = |r: &Recorded| {
+        let mut response = Response::new(Body::from(r.body.clone()));
+        *response.status_mut() = r.status;
+        *response.headers_mut() = r.headers.clone();
+        response
+    };
+    let read = !is_mutating(key.split('|').next().unwrap_or(""));
+    if replay
+        && read
+        && let Some(r) = state.recorded.lock().unwrap().get(&key)
+    {
+        return recorded(r);
+    }
     let uri = format!(
         "{}{}",
         state.moto,
@@ -594,7 +642,14 @@ async fn forward(state: &FrontState, parts: axum::http::request::Parts, body: By
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            Response::from_parts(parts, Body::from(bytes))
+            let answer = Recorded {
+                status: parts.status,
+                headers: parts.headers,
+                body: bytes,
+            };
+            let response = recorded(&answer);
+            state.recorded.lock().unwrap().insert(key, answer);
+            response
         }
         Err(e) => Response::builder()
             .status(502)

@@ -26,6 +26,8 @@ pub struct KubeState {
     /// Watch events (one JSON line each) for every open watch.
     pub events: tokio::sync::broadcast::Sender<String>,
     pub requests: Mutex<Vec<String>>,
+    /// When each request arrived, and what it asked: the waves of a read under latency.
+    pub arrivals: Mutex<Vec<(std::time::Instant, String)>>,
     pub faults: Mutex<Vec<Fault>>,
     pub latency: Mutex<Duration>,
 }
@@ -41,6 +43,7 @@ impl KubeApi {
             objects: Mutex::new(objects),
             events: tokio::sync::broadcast::channel(64).0,
             requests: Mutex::default(),
+            arrivals: Mutex::default(),
             faults: Mutex::default(),
             latency: Mutex::default(),
         });
@@ -81,6 +84,7 @@ impl KubeApi {
 
     pub fn clear(&self) {
         self.state.requests.lock().unwrap().clear();
+        self.state.arrivals.lock().unwrap().clear();
         self.state.faults.lock().unwrap().clear();
         *self.state.latency.lock().unwrap() = Duration::ZERO;
     }
@@ -257,6 +261,11 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         .lock()
         .unwrap()
         .push(format!("{method} {uri}"));
+    state
+        .arrivals
+        .lock()
+        .unwrap()
+        .push((std::time::Instant::now(), format!("{method} {path}")));
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -366,10 +375,15 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
     if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return watch(&state);
     }
-    let mut objects = state.objects.lock().unwrap().clone();
-    if kind == "Namespace" {
-        objects = namespaces(&objects);
-    }
+    // Only the page is cloned: a list of 10,000 pods must not copy every object per request.
+    let stored = state.objects.lock().unwrap();
+    let synthesized;
+    let objects: &[Value] = if kind == "Namespace" {
+        synthesized = namespaces(&stored);
+        &synthesized
+    } else {
+        &stored
+    };
     let matching: Vec<&Value> = objects
         .iter()
         .filter(|o| o["kind"] == kind)

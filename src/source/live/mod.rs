@@ -181,7 +181,14 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let mut found = Found::default();
     let progress = &options.progress;
     progress.say(|| "listing pods…".to_string());
-    let pods = read::pods(session, options, &mut found).await?;
+    // What does not depend on the pods — who the credentials are, the account's OIDC providers
+    // and organization, which cluster this is — is read while the pod list pages in.
+    let (pods, account, cluster) = tokio::join!(
+        read::pods(session, options, &mut found),
+        read::account(session),
+        session.cluster_name(),
+    );
+    let pods = pods?;
     progress.say(|| {
         format!(
             "{} pod(s) to diagnose; reading their nodes, ServiceAccounts and controllers…",
@@ -189,7 +196,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
         )
     });
     let objects = read::objects(session, &pods, &mut found).await;
-    let cluster = session.cluster_name().await?;
+    let cluster = cluster?;
     progress.say(|| {
         format!(
             "{} pod(s), {} node(s): reading the account, node groups, identities, repositories and the network path…",
@@ -200,7 +207,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     // The network path runs beside the IAM and ECR stages: neither waits for the other.
     let (network, iam_and_ecr) = tokio::join!(
         read::network(&session.aws, &objects, &pods.pods),
-        iam_and_ecr(session, options, &cluster, &pods, &objects),
+        iam_and_ecr(session, options, &cluster, &pods, &objects, account),
     );
     found.merge(network);
     let (account, rest) = iam_and_ecr?;
@@ -216,7 +223,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     Ok(Collected::new(source, found, "live"))
 }
 
-/// Stages 3 to 5: the account, compute, identities and listings; then roles, the OIDC provider
+/// Stages 3 to 5 (the account read beside the pod list): compute, identities and listings; then roles, the OIDC provider
 /// and repository contents; then policies, cache rules and registry policies. The caller's
 /// account and what was found.
 async fn iam_and_ecr(
@@ -225,6 +232,7 @@ async fn iam_and_ecr(
     cluster: &str,
     pods: &read::Pods,
     objects: &read::Objects,
+    account: Result<(read::Account, Found), String>,
 ) -> Result<(Option<String>, Found), String> {
     let mut found = Found::default();
     let images = read::ecr_images(pods);
@@ -235,8 +243,7 @@ async fn iam_and_ecr(
     let wanted = read::pod_service_accounts(pods);
     let namespace = options.namespace.as_deref();
     let aws = &session.aws;
-    let (account, (compute, compute_found), (identity_roles, identity_found), listings) = tokio::join!(
-        read::account(session),
+    let ((compute, compute_found), (identity_roles, identity_found), listings) = tokio::join!(
         read::compute(session, cluster, pods, objects),
         read::identities(session, cluster, namespace, &wanted, objects),
         read::listings(aws, &registries),
