@@ -116,7 +116,7 @@ fn waves(h: &support::Harness) {
     let mut wave: std::collections::BTreeMap<String, usize> = Default::default();
     let mut last = arrivals.first().map(|a| a.0);
     let mut number = 0;
-    let mut show = |number: usize, wave: &mut std::collections::BTreeMap<String, usize>| {
+    let show = |number: usize, wave: &mut std::collections::BTreeMap<String, usize>| {
         let ops: Vec<String> = wave.iter().map(|(op, n)| format!("{op} x{n}")).collect();
         println!("    wave {number}: {}", ops.join(", "));
         wave.clear();
