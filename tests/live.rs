@@ -11,17 +11,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::Harness;
 
-fn scenarios() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("causes"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.insert(0, dir.join("demo.yaml"));
-    files
-}
-
 type Key = (String, Option<String>, Option<String>, String);
 
 fn key_of(f: &Value) -> Key {
@@ -89,7 +78,7 @@ fn cross_account_iam(name: &str, key: &Key) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_reads_the_same_live_as_offline() {
     let mut failures = Vec::new();
-    for path in scenarios() {
+    for path in support::scenarios() {
         let harness = Harness::new(&path).await;
         let (live, out) = tokio::task::block_in_place(|| harness.live_report(&[]));
         assert!(

@@ -7,20 +7,9 @@ mod support;
 
 use futures::StreamExt;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use support::{Harness, TempDir, real_clients};
-
-fn scenarios() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("causes"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.insert(0, dir.join("demo.yaml"));
-    files
-}
 
 fn kubectl(h: &Harness, dir: &Path, args: &[&str]) -> Output {
     real_clients::command(real_clients::kubectl(), h, dir)
@@ -278,7 +267,7 @@ async fn the_collect_script_run_for_real_diagnoses_every_scenario_as_live() {
         return;
     };
     // Scenarios side by side: each has its own stand-ins; the AWS CLI's start-up is the cost.
-    let failures: Vec<String> = futures::stream::iter(scenarios())
+    let failures: Vec<String> = futures::stream::iter(support::scenarios())
         .map(|path| async move {
             let h = Harness::new(&path).await;
             let dir = TempDir::new(&format!("collect-{}", h.name));

@@ -23,6 +23,18 @@ use terminal::Terminal;
 
 pub const REGION: &str = "us-east-1";
 
+/// Every scenario: the demo, then each cause's file.
+pub fn scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("causes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.insert(0, dir.join("demo.yaml"));
+    files
+}
+
 /// A moto server on a free loopback port, stopped on drop.
 pub struct Moto {
     pub url: String,
