@@ -159,6 +159,13 @@ pub fn node_class(kind: &str, name: &str) -> String {
     format!("{kind}/{name}")
 }
 
+/// Why a role is not read: it is in another account than the credentials'.
+pub fn other_account_role(role_arn: &str, account: &str, caller_account: &str) -> String {
+    format!(
+        "role {role_arn} is in account {account}; these credentials read the IAM of account {caller_account} (use --profile for {account})"
+    )
+}
+
 /// Names of lookup scopes, shared by the live sources (which record them) and the lookups.
 pub mod scope {
     pub fn service_accounts(namespace: &str) -> String {
@@ -309,13 +316,25 @@ impl Facts {
             {
                 Fact::Absent
             }
-            None => self.gap(
-                &role_scope,
-                format!(
+            None => {
+                let settle = format!(
                     "the roles of account {} were not read: aws iam get-role --role-name {name}",
                     parsed.account
-                ),
-            ),
+                );
+                // Read (live or by the collect script) with another account's credentials: say
+                // so, whichever way it was read.
+                match self.caller.as_ref().map(|c| c.account.as_str()) {
+                    Some(caller)
+                        if caller != parsed.account && !self.errors.contains_key(&role_scope) =>
+                    {
+                        Fact::Unknown(format!(
+                            "{} ({settle})",
+                            other_account_role(role_arn, &parsed.account, caller)
+                        ))
+                    }
+                    _ => self.gap(&role_scope, settle),
+                }
+            }
         }
     }
 

@@ -876,8 +876,10 @@ pub(super) async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &
     let account = arn::account_of(role_arn).unwrap_or_default();
     let name = arn::role_name_of(role_arn);
     if !caller_account.is_empty() && account != caller_account {
-        return RoleResult::Failed(format!(
-            "role {role_arn} is in account {account}; these credentials read the IAM of account {caller_account} (use --profile for {account})"
+        return RoleResult::Failed(crate::facts::other_account_role(
+            role_arn,
+            &account,
+            caller_account,
         ));
     }
     let iam = &aws.iam;
