@@ -105,12 +105,7 @@ async fn every_scenario_reads_the_same_live_as_offline() {
             }
         }
         // A read-only run sends no mutating request to either stand-in.
-        let writes: Vec<String> = harness
-            .front
-            .requests()
-            .into_iter()
-            .filter(|op| support::aws_front::is_mutating(op))
-            .collect();
+        let writes = harness.front.writes();
         assert!(
             writes.is_empty(),
             "{}: mutating AWS requests {writes:?}",

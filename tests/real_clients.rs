@@ -246,12 +246,7 @@ async fn the_collect_script_run_for_real_diagnoses_every_scenario_as_live() {
             if let Some(p) = collected.get("problems") {
                 problems.push(format!("{}: bundle problems {p}", h.name));
             }
-            let writes: Vec<String> = h
-                .front
-                .requests()
-                .into_iter()
-                .filter(|op| support::aws_front::is_mutating(op))
-                .collect();
+            let writes = h.front.writes();
             if !writes.is_empty() {
                 problems.push(format!("{}: the script wrote {writes:?}", h.name));
             }

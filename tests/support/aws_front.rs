@@ -110,6 +110,14 @@ impl AwsFront {
         self.state.requests.lock().unwrap().clone()
     }
 
+    /// The requests that would change something: a read-only run sends none.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|op| is_mutating(op))
+            .collect()
+    }
+
     /// The operations of every request.
     pub fn operations(&self) -> Vec<String> {
         self.requests()
