@@ -31,10 +31,13 @@ once() { [ -e "$SEEN/$1" ] && return 1; : > "$SEEN/$1"; }
 # JSON whatever the profile's `output` says (commands that ask for text still get text).
 export AWS_DEFAULT_OUTPUT=json
 reason() { head -c 300 "$1" | tr '\n\r' '  '; }
+# A line for the terminal: names come from tenants and AWS echoes them, so control characters
+# (an escape sequence in an image reference) are dropped, never sent raw.
+say() { printf '%s\n' "$*" | tr -d '\000-\011\013-\037\177' >&2; }
 save() { # save FILE COMMAND...: keep the output only when the command succeeds
   local file="$OUT/$1"; shift
   if "$@" > "$file.tmp" 2> "$file.err"; then mv "$file.tmp" "$file"; rm -f "$file.err"
-  else WHY="$(reason "$file.err")"; echo "collect: $* failed: $WHY" >&2; rm -f "$file.tmp" "$file.err"; fi
+  else WHY="$(reason "$file.err")"; say "collect: $* failed: $WHY"; rm -f "$file.tmp" "$file.err"; fi
 }
 json() { printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 failed() { # failed FILE SCOPE ACTION TARGET: record in the bundle why a lookup went unanswered, so
@@ -138,7 +141,7 @@ if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT
   if grep -q AWSOrganizationsNotInUseException "$OUT/organization.err"; then
     echo '{"Organization": null}' > "$OUT/organization.json"
   else
-    WHY="$(reason "$OUT/organization.err")"; echo "collect: describe-organization failed: $WHY" >&2; rm -f "$OUT/organization.json"
+    WHY="$(reason "$OUT/organization.err")"; say "collect: describe-organization failed: $WHY"; rm -f "$OUT/organization.json"
     failed organization.json organization organizations:DescribeOrganization "the account"
   fi
 fi
@@ -185,7 +188,7 @@ while read -r image; do
       if grep -q RegistryPolicyNotFoundException "$OUT/registry-policy-$region.err"; then
         printf '{"registryId": "%s", "policyText": null, "region": "%s"}\n' "$account" "$region" > "$OUT/registry-policy-$region.json"
       else
-        WHY="$(reason "$OUT/registry-policy-$region.err")"; echo "collect: get-registry-policy in $region failed: $WHY" >&2; rm -f "$OUT/registry-policy-$region.json"
+        WHY="$(reason "$OUT/registry-policy-$region.err")"; say "collect: get-registry-policy in $region failed: $WHY"; rm -f "$OUT/registry-policy-$region.json"
         failed "registry-policy-$region.json" "registry-policy/$account/$region" ecr:GetRegistryPolicy "$account"
       fi
     fi
@@ -204,7 +207,7 @@ while read -r image; do
         # No policy is a fact (absent), not a gap: record it as pulldoctor reads it.
         printf '{"registryId": "%s", "repositoryName": "%s", "policyText": null, "region": "%s"}\n' "$account" "$repo" "$region" > "$OUT/policy-$tag.json"
       else
-        WHY="$(reason "$OUT/policy-$tag.err")"; echo "collect: get-repository-policy $repo failed: $WHY" >&2; rm -f "$OUT/policy-$tag.json"
+        WHY="$(reason "$OUT/policy-$tag.err")"; say "collect: get-repository-policy $repo failed: $WHY"; rm -f "$OUT/policy-$tag.json"
         failed "policy-$tag.json" "repository-policy/$account/$region/$repo" ecr:GetRepositoryPolicy "$repo"
       fi
     fi

@@ -888,3 +888,23 @@ echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; 
         "{calls}"
     );
 }
+
+/// An image reference is tenant text, and AWS echoes it back in its errors: the collect script's
+/// lines on the terminal drop control characters instead of sending an escape sequence raw.
+#[test]
+fn the_collect_script_never_prints_an_escape_sequence_from_a_name() {
+    let dir = temp_dir("collect-escape");
+    let bin = dir.join("bin");
+    stub_clients(
+        &bin,
+        r#"case "$*" in
+  *jsonpath*) printf 'image 111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/\033[31mweb:1\n' ;;
+  "get pods -A -o json") printf '{"apiVersion": "v1", "kind": "List", "items": []}' ;;
+  *) exit 1 ;;
+esac"#,
+        r#"echo "An error occurred (AccessDenied) when calling the operation: $*" >&2; exit 254"#,
+    );
+    let log = run_collect_script(&bin, &dir.join("bundle"));
+    assert!(log.contains("shop/[31mweb"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
