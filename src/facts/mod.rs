@@ -325,7 +325,9 @@ impl Facts {
                 // so, whichever way it was read.
                 match self.caller.as_ref().map(|c| c.account.as_str()) {
                     Some(caller)
-                        if caller != parsed.account && !self.errors.contains_key(&role_scope) =>
+                        if caller != parsed.account
+                            && !self.errors.contains_key(&role_scope)
+                            && !self.covered.contains(&role_scope) =>
                     {
                         Fact::Unknown(format!(
                             "{} ({settle})",
@@ -501,5 +503,35 @@ impl Facts {
                 ),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_of_another_account_is_unknown_unless_its_lookup_was_answered() {
+        let arn = "arn:aws:iam::777788889999:role/reporting";
+        let mut facts = Facts {
+            caller: Some(aws::CallerIdentity {
+                account: "111122223333".into(),
+                arn: "arn:aws:iam::111122223333:user/oncall".into(),
+                user_id: "A".into(),
+            }),
+            ..Facts::default()
+        };
+        match facts.role(arn) {
+            Fact::Unknown(why) => assert!(
+                why.starts_with(&other_account_role(arn, "777788889999", "111122223333")),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Answered completely (as by that account's credentials): absent, not unknown.
+        facts
+            .covered
+            .insert(scope::role("777788889999", "reporting"));
+        assert!(matches!(facts.role(arn), Fact::Absent));
     }
 }
