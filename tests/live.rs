@@ -1038,3 +1038,166 @@ async fn the_tui_opens_on_one_pod_reading_it_alone() {
     );
     screen.keys(&["q"]);
 }
+
+/// A cluster of several pod-list pages (500 pods a page): each page's failing pods are looked
+/// into as the page arrives — before the last page is even asked for — every entity the pages
+/// share is fetched once, and a failing pod on a later page is diagnosed as its twin on the
+/// first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_looked_into_as_they_arrive_and_share_each_lookup() {
+    let dir = support::TempDir::new("pages");
+    let bundle = pulldoctor::source::bundle::read(&demo()).unwrap();
+    let mut documents: Vec<Value> = bundle.documents.iter().map(|d| d.value.clone()).collect();
+    let list = documents
+        .iter_mut()
+        .find(|d| {
+            d["kind"] == "List"
+                && d["items"]
+                    .as_array()
+                    .is_some_and(|i| i.iter().any(|o| o["kind"] == "Pod"))
+        })
+        .unwrap();
+    let items = list["items"].as_array_mut().unwrap();
+    let originals: Vec<Value> = items
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Pod" || (o["kind"] == "Event" && o["involvedObject"]["kind"] == "Pod")
+        })
+        .cloned()
+        .collect();
+    let healthy = originals
+        .iter()
+        .find(|o| o["metadata"]["name"] == "web-7f9c6d-x2x")
+        .unwrap()
+        .clone();
+    // Healthy pods fill pages; a twin of every demo pod (and its events) sits on the third and
+    // on the sixth page.
+    for (fillers, suffix) in [(1_200, "p3"), (1_300, "p6")] {
+        for i in 0..fillers {
+            let mut pod = healthy.clone();
+            pod["metadata"]["name"] = serde_json::json!(format!("filler-{suffix}-{i}"));
+            items.push(pod);
+        }
+        for original in &originals {
+            let mut twin = original.clone();
+            let name = |o: &Value| format!("{}-{suffix}", o.as_str().unwrap());
+            twin["metadata"]["name"] = serde_json::json!(name(&twin["metadata"]["name"]));
+            if twin["kind"] == "Event" {
+                twin["involvedObject"]["name"] =
+                    serde_json::json!(name(&twin["involvedObject"]["name"]));
+            }
+            items.push(twin);
+        }
+    }
+    let path = dir.0.join("pages.json");
+    let snapshot = serde_json::json!({"source": bundle.source, "documents": documents});
+    std::fs::write(&path, snapshot.to_string()).unwrap();
+    let h = Harness::new(&path).await;
+    *h.kube.state.latency.lock().unwrap() = std::time::Duration::from_millis(100);
+    let out = tokio::task::block_in_place(|| h.run(&["diagnose", "--output", "json"]));
+    completed(&h, &out, "pages");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let kube = h.kube.requests();
+    let pages = kube.iter().filter(|r| r.contains("/pods")).count();
+    assert_eq!(pages, 6, "{kube:#?}");
+    for list in [&h.front.requests(), &kube] {
+        let mut seen = std::collections::BTreeSet::new();
+        let repeated: Vec<&String> = list.iter().filter(|r| !seen.insert(*r)).collect();
+        assert!(repeated.is_empty(), "fetched twice: {repeated:#?}");
+    }
+    let count = |op: &str| {
+        h.front
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with(&format!("{op}|")))
+            .count()
+    };
+    assert_eq!(count("eks:DescribeCluster"), 1);
+    assert_eq!(count("sts:GetCallerIdentity"), 1);
+
+    // The first page's lookups reach IAM while the pod list is still being read.
+    let last_page = h
+        .kube
+        .state
+        .arrivals
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, op)| op.contains("/pods"))
+        .map(|a| a.0)
+        .max()
+        .unwrap();
+    let first_role = h
+        .front
+        .state
+        .arrivals
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, op)| op == "iam:GetRole")
+        .map(|a| a.0)
+        .min()
+        .unwrap();
+    assert!(
+        first_role < last_page,
+        "roles were read only after the last page of pods"
+    );
+
+    let findings = report["findings"].as_array().unwrap();
+    let failing: Vec<&Value> = findings
+        .iter()
+        .filter(|f| {
+            f["pod"]
+                .as_str()
+                .is_some_and(|p| !p.ends_with("-p3") && !p.ends_with("-p6"))
+        })
+        .collect();
+    assert_eq!(failing.len(), 8, "the demo's failing pods: {report:#}");
+    for original in failing {
+        for suffix in ["p3", "p6"] {
+            let twin = finding(
+                &report,
+                &format!("{}-{suffix}", original["pod"].as_str().unwrap()),
+            );
+            for field in ["verdict", "brokenLink", "cause"] {
+                assert_eq!(twin[field], original[field], "{}: {field}", twin["pod"]);
+            }
+        }
+    }
+
+    // The TUI shows the first pages' pods diagnosed while the rest is still read — each row as
+    // the whole read (of every pod, as the TUI reads) has it.
+    let (everything, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+    h.kube.clear();
+    *h.kube.state.latency.lock().unwrap() = std::time::Duration::from_millis(300);
+    let terminal = support::terminal::Terminal::start("pages", 160, 40, &h.shell_line(&[], &[]));
+    let partial = tokio::task::block_in_place(|| {
+        terminal.wait_until("a failing pod while the read goes on", |screen| {
+            screen.contains("read so far") && screen.contains("ImagePullBackOff")
+        })
+    });
+    let rows: Vec<(&str, &str, &str)> = partial
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words[..] {
+                [_, verdict, _, pod, ..]
+                    if ["broken", "unknown", "ok"].contains(&verdict.to_lowercase().as_str())
+                        && !pod.contains('/') =>
+                {
+                    Some((verdict, pod, *words.last().unwrap()))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(rows.iter().any(|r| r.0 == "BROKEN"), "{partial}");
+    for (verdict, pod, cause) in rows {
+        let whole = finding(&everything, pod);
+        assert_eq!(whole["verdict"], verdict.to_lowercase(), "{pod}: {partial}");
+        if verdict != "ok" {
+            assert_eq!(whole["cause"], cause, "{pod}: {partial}");
+        }
+    }
+}

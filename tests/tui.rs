@@ -761,3 +761,51 @@ fn background_results_arrive_while_typing_or_in_help() {
     assert!(app.loading.is_none() && app.help);
     assert_eq!(app.message.as_deref(), Some("AccessDenied"));
 }
+
+/// A live read tells the pods it has read whole while it goes on: the list shows them at once,
+/// still marked as reading; the read's end replaces them, and a part told after the end (a
+/// race) changes nothing.
+#[test]
+fn a_read_in_progress_shows_the_pods_read_so_far() {
+    let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let mut app = App::new(Diagnosed::of(Default::default()), reference_time(&demo));
+    app.loading = Some("reading the cluster and AWS…".into());
+    let mut part = demo.clone();
+    part.pods
+        .retain(|p| p.metadata.namespace.as_deref() == Some("shop"));
+    let shop = part.pods.len();
+    assert!(shop > 0 && shop < demo.pods.len());
+
+    let effects = app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(
+        part.clone(),
+    ))));
+    assert_eq!(effects, vec![]);
+    assert_eq!(app.facts.pods.len(), shop);
+    assert!(
+        app.report
+            .findings
+            .iter()
+            .any(|f| f.pod.as_deref() == Some("cart-5b8d4f-q7w"))
+    );
+    let loading = app.loading.clone().expect("still reading");
+    assert!(
+        loading.contains(&format!("{shop} pod(s) read so far")),
+        "{loading}"
+    );
+    let screen = render(&mut app, 120, 30);
+    assert!(
+        screen.contains("cart-5b8d4f-q7w") && screen.contains("so far"),
+        "{screen}"
+    );
+
+    app.update(read_back(&app, Read::Everything(demo.clone())));
+    assert!(app.loading.is_none());
+    assert_eq!(app.facts.pods.len(), demo.pods.len());
+    app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(part))));
+    assert_eq!(
+        app.facts.pods.len(),
+        demo.pods.len(),
+        "a late part is ignored"
+    );
+    assert!(app.loading.is_none());
+}

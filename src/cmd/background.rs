@@ -10,7 +10,7 @@ use crate::fix::apply::{self, Plan, WritePermission, Writer};
 use crate::fix::guard;
 use crate::source::live::{self, Session};
 use crate::tui::app::{Diagnosed, PodName, Read};
-use crate::tui::backend::{Abilities, Backend, Job};
+use crate::tui::backend::{Abilities, Backend, Job, Partly};
 use crate::wizard::{Answers, Setup};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ impl Backend for Offline {
         }
     }
 
-    fn read(&self, _pod: Option<PodName>) -> Job<Result<Read, String>> {
+    fn read(&self, _pod: Option<PodName>, _partly: Partly) -> Job<Result<Read, String>> {
         let global = self.global.clone();
         Box::pin(async move {
             let global = global.ok_or("the demo has nothing to read again")?;
@@ -105,14 +105,21 @@ impl Backend for Live {
         }
     }
 
-    fn read(&self, pod: Option<PodName>) -> Job<Result<Read, String>> {
+    fn read(&self, pod: Option<PodName>, partly: Partly) -> Job<Result<Read, String>> {
         let this = self.clone();
         Box::pin(async move {
             let session = this.session().await?;
             let mut options = live_options(&this.global, true);
-            if let Some(pod) = &pod {
-                options.namespace = Some(pod.namespace.clone());
-                options.pod = Some(pod.name.clone());
+            match &pod {
+                Some(pod) => {
+                    options.namespace = Some(pod.namespace.clone());
+                    options.pod = Some(pod.name.clone());
+                }
+                None => {
+                    options.partial = live::Partial::new(move |collected| {
+                        partly(crate::source::facts_from_collected(&collected))
+                    })
+                }
             }
             let facts = read_live(&session, &options).await.map_err(|f| f.0)?;
             Ok(match pod {

@@ -134,6 +134,7 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
         max_body: usize::try_from(global.max_input_mb.saturating_mul(1024 * 1024))
             .unwrap_or(usize::MAX),
         progress: source::live::Progress::default(),
+        partial: source::live::Partial::default(),
     }
 }
 

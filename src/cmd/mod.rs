@@ -23,6 +23,8 @@ use std::sync::LazyLock;
 static RUNTIME: LazyLock<Result<tokio::runtime::Runtime, String>> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // A live read is deep nested futures; the main thread's stack size, not tokio's 2 MiB.
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
 });

@@ -35,6 +35,8 @@ pub enum Action {
     Resize,
     /// New facts and their diagnosis (a refresh, or a live update), made in the background.
     Diagnosed(Box<Diagnosed>),
+    /// While a read goes on: the pods read whole so far, diagnosed.
+    PartlyDiagnosed(Box<Diagnosed>),
     /// Reading the facts failed; the old ones stay.
     LoadFailed(String),
     /// Choose the next of the finding's fixes.
@@ -59,6 +61,7 @@ impl Action {
         matches!(
             self,
             Action::Diagnosed(_)
+                | Action::PartlyDiagnosed(_)
                 | Action::LoadFailed(_)
                 | Action::Planned(_)
                 | Action::Verified(_)
@@ -625,6 +628,15 @@ impl App {
                     return self.read_again("the cluster changed; reading again…");
                 }
             }
+            // Shown while the read goes on; one that ended has said it all.
+            Action::PartlyDiagnosed(diagnosed) if self.loading.is_some() => {
+                let pods = diagnosed.facts.pods.len();
+                self.replace_facts(*diagnosed);
+                self.loading = Some(format!(
+                    "{pods} pod(s) read so far, diagnosed; reading the rest…"
+                ));
+            }
+            Action::PartlyDiagnosed(_) => {}
             Action::ClusterChanged if self.loading.is_some() => self.changed_while_loading = true,
             Action::ClusterChanged => {
                 return self.read_again("the cluster changed; reading again…");

@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// Work a backend hands the TUI to run in the background.
 pub type Job<T> = BoxFuture<'static, T>;
 
+/// Told, while a read of everything goes on, the facts of the pods read whole so far.
+pub type Partly = Box<dyn Fn(Facts) + Send + Sync>;
+
 /// What a backend can do; the TUI offers only these.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Abilities {
@@ -29,8 +32,9 @@ pub struct Abilities {
 pub trait Backend: Send + Sync {
     fn abilities(&self) -> Abilities;
 
-    /// Reads the facts again: everything, or one pod and what its chain needs.
-    fn read(&self, pod: Option<PodName>) -> Job<Result<Read, String>>;
+    /// Reads the facts again: everything, or one pod and what its chain needs. A read of
+    /// everything may tell `partly` what it has read whole so far.
+    fn read(&self, pod: Option<PodName>, partly: Partly) -> Job<Result<Read, String>>;
 
     /// Follows the cluster: calls `changed` whenever the pods that cannot pull change, and ends
     /// when it returns false.

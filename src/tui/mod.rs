@@ -201,7 +201,14 @@ impl Runner {
 
     /// Reads again and diagnoses what was read, both off the UI thread.
     fn read(&mut self, pod: Option<PodName>, current: Arc<Facts>) {
-        let (job, tx, generation) = (self.backend.read(pod), self.tx.clone(), self.current());
+        let (tx, generation) = (self.tx.clone(), self.current());
+        let partly_tx = tx.clone();
+        // Told on the read's own task, before its end is sent: never after it.
+        let partly: backend::Partly = Box::new(move |facts| {
+            let action = Action::PartlyDiagnosed(Box::new(Diagnosed::of(facts)));
+            let _ = partly_tx.send(Message::FromContext(generation, action));
+        });
+        let job = self.backend.read(pod, partly);
         let task = self.runtime.spawn(async move {
             let action = match job.await {
                 Ok(read) => {

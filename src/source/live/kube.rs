@@ -203,10 +203,35 @@ fn retryable(error: &kube::Error) -> bool {
     }
 }
 
+/// Whose place in the concurrency bound a call takes.
+#[derive(Clone, Copy)]
+enum Lane {
+    /// One of the bounded lookups.
+    Shared,
+    /// A list read page after page (the pods, the events): one request at a time, so it is not
+    /// queued behind the lookups its own pages start.
+    Own,
+}
+
 impl Kube {
     /// One API call with the concurrency bound, a timeout, and up to three tries with backoff.
     async fn call<T, F, Fut>(
         &self,
+        what: &str,
+        verb: &str,
+        resource: &str,
+        f: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        self.call_in(Lane::Shared, what, verb, resource, f).await
+    }
+
+    async fn call_in<T, F, Fut>(
+        &self,
+        lane: Lane,
         what: &str,
         verb: &str,
         resource: &str,
@@ -221,7 +246,10 @@ impl Kube {
         // that, not three timeouts and their backoff.
         let deadline = tokio::time::Instant::now() + self.limits.timeout * 2;
         for attempt in 1..=3 {
-            let _permit = self.limits.permit().await;
+            let _permit = match lane {
+                Lane::Shared => Some(self.limits.permit().await),
+                Lane::Own => None,
+            };
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let outcome = tokio::time::timeout(left.min(self.limits.timeout), f()).await;
             let last = attempt == 3 || tokio::time::Instant::now() + delay >= deadline;
@@ -255,23 +283,34 @@ impl Kube {
     where
         K: Clone + DeserializeOwned + Debug,
     {
-        self.list_where(api, params, what, resource, |_| true).await
+        let mut items = Vec::new();
+        let all = |_: &K| true;
+        self.list_pages(Lane::Shared, api, params, what, resource, all, |page| {
+            items.extend(page)
+        })
+        .await?;
+        Ok(items)
     }
 
-    /// Every page of a list, keeping only what `keep` accepts as each page arrives: a large
-    /// cluster's healthy pods are never all held at once.
-    async fn list_where<K>(
+    /// Every page of a list, what `keep` accepts of each page handed to `on_page` as it
+    /// arrives (the next page needs this one's continue token).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a list's what, where and how, each distinct"
+    )]
+    async fn list_pages<K>(
         &self,
+        lane: Lane,
         api: &Api<K>,
         params: ListParams,
         what: &str,
         resource: &str,
         keep: impl Fn(&K) -> bool,
-    ) -> Result<Vec<K>, CallError>
+        mut on_page: impl FnMut(Vec<K>),
+    ) -> Result<(), CallError>
     where
         K: Clone + DeserializeOwned + Debug,
     {
-        let mut items = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let mut page_params = params.clone().limit(500);
@@ -279,35 +318,38 @@ impl Kube {
                 page_params = page_params.continue_token(t);
             }
             let page = self
-                .call(what, "list", resource, || api.list(&page_params))
+                .call_in(lane, what, "list", resource, || api.list(&page_params))
                 .await?;
-            items.extend(page.items.into_iter().filter(|item| keep(item)));
+            on_page(page.items.into_iter().filter(|item| keep(item)).collect());
             token = page.metadata.continue_.filter(|t| !t.is_empty());
             if token.is_none() {
-                return Ok(items);
+                return Ok(());
             }
         }
     }
 
-    /// The pods of a namespace (or all), or the one named `only`; of those, the ones `keep`
-    /// accepts.
+    /// The pods of a namespace (or all), or the one named `only`; of each page, the pods
+    /// `keep` accepts, handed to `on_page` as the page arrives.
     pub async fn pods(
         &self,
         namespace: Option<&str>,
         only: Option<&str>,
         keep: impl Fn(&Pod) -> bool,
-    ) -> Result<Vec<Pod>, CallError> {
+        on_page: impl FnMut(Vec<Pod>),
+    ) -> Result<(), CallError> {
         let api: Api<Pod> = namespaced_or_all(&self.client, namespace);
         let params = match only {
             Some(name) => ListParams::default().fields(&format!("metadata.name={name}")),
             None => ListParams::default(),
         };
-        self.list_where(
+        self.list_pages(
+            Lane::Own,
             &api,
             params,
             &format!("list pods{}", in_ns(namespace)),
             "pods",
             keep,
+            on_page,
         )
         .await
     }
@@ -324,13 +366,18 @@ impl Kube {
             Some(pod) => format!("type=Warning,involvedObject.kind=Pod,involvedObject.name={pod}"),
             None => "type=Warning".to_string(),
         };
-        self.list(
+        let mut events = Vec::new();
+        self.list_pages(
+            Lane::Own,
             &api,
             ListParams::default().fields(&fields),
             &format!("list events{}", in_ns(namespace)),
             "events",
+            |_| true,
+            |page| events.extend(page),
         )
-        .await
+        .await?;
+        Ok(events)
     }
 
     pub async fn service_accounts(

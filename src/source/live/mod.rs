@@ -8,21 +8,24 @@
 pub mod aws;
 pub mod follow;
 pub mod kube;
+mod memo;
 mod read;
 pub mod session;
 pub mod setup;
 
-use crate::facts::aws::AuthorizationDetails;
+use crate::ecr::reference::EcrImage;
 use crate::facts::ingest::Document;
 use crate::facts::{RepoKey, SourceInfo};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Event, Pod};
 use read::Found;
 pub(crate) use read::fetch_policy;
 use serde_json::{Value, json};
 pub use session::Session;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The bound on concurrent requests and the timeout of each.
@@ -59,7 +62,7 @@ impl Limits {
 }
 
 /// How lookups ended, as `pulldoctorLookup` documents.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Gaps {
     documents: Vec<Value>,
     pub problems: Vec<String>,
@@ -76,6 +79,12 @@ impl Gaps {
         self.problems.extend(other.problems);
     }
 
+    fn in_stable_order(&mut self) {
+        read::sort_values(&mut self.documents);
+        self.problems.sort();
+        self.problems.dedup();
+    }
+
     pub fn error(&mut self, scope: &str, message: &str) {
         self.documents
             .push(json!({"pulldoctorLookup": {"scope": scope, "error": message}}));
@@ -83,30 +92,47 @@ impl Gaps {
     }
 }
 
-/// A long read's progress, said as it goes (stage and counts), for a progress line; silent unless
-/// the command line asked for it.
-#[derive(Clone, Default)]
-pub struct Progress(Option<Arc<dyn Fn(String) + Send + Sync>>);
+/// Something a long read tells as it goes; silent unless the caller listens.
+pub struct Callback<T>(Option<Arc<dyn Fn(T) + Send + Sync>>);
 
-impl Progress {
-    pub fn new(say: impl Fn(String) + Send + Sync + 'static) -> Progress {
-        Progress(Some(Arc::new(say)))
+/// A long read's progress (stage and counts), for a progress line.
+pub type Progress = Callback<String>;
+
+/// What a long read has diagnosable so far: the pods whose lookups have all ended, with
+/// everything their chains need (see [`collect`]), for a screen to show before the rest is read.
+pub type Partial = Callback<Collected>;
+
+impl<T> Callback<T> {
+    pub fn new(tell: impl Fn(T) + Send + Sync + 'static) -> Callback<T> {
+        Callback(Some(Arc::new(tell)))
     }
 
-    fn say(&self, what: impl FnOnce() -> String) {
-        if let Some(say) = &self.0 {
-            say(what());
+    fn listening(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn tell(&self, what: impl FnOnce() -> T) {
+        if let Some(tell) = &self.0 {
+            tell(what());
         }
     }
 }
 
-impl std::fmt::Debug for Progress {
+impl<T> Default for Callback<T> {
+    fn default() -> Self {
+        Callback(None)
+    }
+}
+
+impl<T> Clone for Callback<T> {
+    fn clone(&self) -> Self {
+        Callback(self.0.clone())
+    }
+}
+
+impl<T> std::fmt::Debug for Callback<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Progress(on)"
-        } else {
-            "Progress(off)"
-        })
+        f.write_str(if self.0.is_some() { "on" } else { "off" })
     }
 }
 
@@ -130,6 +156,7 @@ pub struct Options {
     /// The largest API response body read, in bytes.
     pub max_body: usize,
     pub progress: Progress,
+    pub partial: Partial,
 }
 
 pub struct Collected {
@@ -175,66 +202,181 @@ pub(crate) fn one_line(text: &str) -> String {
     }
 }
 
-/// Reads everything the diagnosis of the selected pods needs, in stages (see [`read`]).
+/// Reads everything the diagnosis of the selected pods needs, in stages (see [`read`]). The
+/// pods' lookups start page by page as the pod list arrives; what two pages share is read once
+/// ([`memo`]). A listener of `options.partial` is told, as pages' lookups end, what can be
+/// diagnosed so far.
 pub async fn collect(session: &Session, options: &Options) -> Result<Collected, String> {
     session.aws.forget_silence();
-    let mut found = Found::default();
-    let progress = &options.progress;
-    progress.say(|| "listing pods…".to_string());
+    let reading = Reading {
+        session,
+        options,
+        shared: read::Shared::default(),
+        selected: Mutex::default(),
+        done: Mutex::default(),
+        events: OnceLock::new(),
+        last_partial: Mutex::default(),
+    };
+    let (shared, progress) = (&reading.shared, &options.progress);
+    progress.tell(|| "listing pods…".to_string());
+    let (pages, arriving) = futures::channel::mpsc::unbounded::<Vec<Pod>>();
+    let listing = async move {
+        read::pod_pages(session, options, shared, |page| {
+            // The receiver lives until every page is in: a send cannot fail.
+            let _ = pages.unbounded_send(page);
+        })
+        .await
+    };
+    let looking_up = arriving
+        // Boxed: a page's lookups are a large future, and the TUI reads on a worker's stack.
+        .map(|pods| Box::pin(reading.page(pods)))
+        .buffer_unordered(usize::MAX)
+        .try_collect::<Vec<PageLookups>>();
+    // The controllers that cannot create pods, from the warning events read beside the pods.
+    let events = async {
+        let (create_failures, events) = read::warning_events(session, options, shared).await;
+        let _ = reading.events.set(events);
+        let pods = read::Pods {
+            pods: Vec::new(),
+            create_failures,
+        };
+        read::objects(session, shared, &pods).await;
+    };
     // What does not depend on the pods — who the credentials are, the account's OIDC providers
     // and organization, which cluster this is — is read while the pod list pages in.
-    let (pods, account, cluster) = tokio::join!(
-        read::pods(session, options, &mut found),
-        read::account(session),
-        session.cluster_name(),
+    let (listed, looked_up, (), account, cluster) = tokio::join!(
+        listing,
+        looking_up,
+        events,
+        read::account(session, shared),
+        read::cluster_name(session, shared),
     );
-    let pods = pods?;
-    progress.say(|| {
-        format!(
-            "{} pod(s) to diagnose; reading their nodes, ServiceAccounts and controllers…",
-            pods.pods.len()
-        )
-    });
-    let objects = read::objects(session, &pods, &mut found).await;
+    listed?;
     let cluster = cluster?;
-    progress.say(|| {
-        format!(
-            "{} pod(s), {} node(s): reading the account, node groups, identities, repositories and the network path…",
-            pods.pods.len(),
-            objects.nodes.len()
-        )
-    });
-    // The network path runs beside the IAM and ECR stages: neither waits for the other.
-    let (network, iam_and_ecr) = tokio::join!(
-        read::network(&session.aws, &objects, &pods.pods),
-        iam_and_ecr(session, options, &cluster, &pods, &objects, account),
-    );
-    found.merge(network);
-    let (account, rest) = iam_and_ecr?;
-    found.merge(rest);
-    let source = SourceInfo {
-        kind: "live".to_string(),
-        context: session.context.context.clone(),
-        cluster: Some(cluster),
-        region: session.region(),
-        account,
-        captured_at: None,
-    };
+    let account = account?;
+    let looked_up = looked_up?;
+    let selected = memo::lock(&reading.selected).len();
+    progress.tell(|| format!("{selected} pod(s): the last lookups…"));
+    cache_rules(&session.aws, shared, &looked_up, &account).await;
+    let source = reading.source(cluster, &account);
+    let Reading {
+        shared,
+        done,
+        events,
+        ..
+    } = reading;
+    let details = shared.authorization_details();
+    let mut found = shared.into_found();
+    let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    read::keep_events_about(&mut found, events.get().map_or(&[], Vec::as_slice), &done);
+    found.push_document(&details);
     Ok(Collected::new(source, found, "live"))
 }
 
-/// Stages 3 to 5 (the account read beside the pod list): compute, identities and listings; then roles, the OIDC provider
-/// and repository contents; then policies, cache rules and registry policies. The caller's
-/// account and what was found.
+/// One read in progress.
+struct Reading<'a> {
+    session: &'a Session,
+    options: &'a Options,
+    shared: read::Shared,
+    /// The pods listed so far to be diagnosed: (namespace, name).
+    selected: Mutex<BTreeSet<(String, String)>>,
+    /// The pods whose lookups have all ended, kept as found.
+    done: Mutex<BTreeSet<(String, String)>>,
+    /// The warning events, once read.
+    events: OnceLock<Vec<Event>>,
+    /// When `options.partial` was last told.
+    last_partial: Mutex<Option<Instant>>,
+}
+
+/// How often a listener is told of a partial read at most: each is a copy of all found so far.
+const PARTIAL_EVERY: Duration = Duration::from_millis(250);
+
+impl Reading<'_> {
+    /// Stages 2 to 6 for one page of pods; then its pods are kept with what they need.
+    async fn page(&self, pods: Vec<Pod>) -> Result<PageLookups, String> {
+        let (session, options, shared) = (self.session, self.options, &self.shared);
+        let count = {
+            let mut selected = memo::lock(&self.selected);
+            selected.extend(pods.iter().map(read::pod_key));
+            selected.len()
+        };
+        options.progress.tell(|| {
+            format!("{count} pod(s) to diagnose so far; reading their nodes, ServiceAccounts, roles and repositories…")
+        });
+        let pods = read::Pods {
+            pods,
+            create_failures: BTreeSet::new(),
+        };
+        let objects = read::objects(session, shared, &pods).await;
+        let cluster = read::cluster_name(session, shared).await?;
+        let account = read::account(session, shared).await?;
+        let (_, page) = tokio::join!(
+            read::network(&session.aws, shared, &objects, &pods.pods),
+            iam_and_ecr(
+                session, options, shared, &cluster, &pods, &objects, &account
+            ),
+        );
+        shared.record(|found| pods.pods.iter().for_each(|p| found.item(p)));
+        memo::lock(&self.done).extend(pods.pods.iter().map(read::pod_key));
+        self.tell_partial(cluster, &account);
+        Ok(page)
+    }
+
+    fn source(&self, cluster: String, account: &read::Account) -> SourceInfo {
+        SourceInfo {
+            kind: "live".to_string(),
+            context: self.session.context.context.clone(),
+            cluster: Some(cluster),
+            region: self.session.region(),
+            account: account.account.clone(),
+            captured_at: None,
+        }
+    }
+
+    /// Tells a listener what can be diagnosed now: the pods whose lookups have ended, once the
+    /// events about them are in.
+    fn tell_partial(&self, cluster: String, account: &read::Account) {
+        let Some(events) = self.events.get() else {
+            return;
+        };
+        if !self.options.partial.listening() {
+            return;
+        }
+        {
+            let mut last = memo::lock(&self.last_partial);
+            if last.is_some_and(|at| at.elapsed() < PARTIAL_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let done = memo::lock(&self.done).clone();
+        let mut found = self.shared.snapshot();
+        read::keep_events_about(&mut found, events, &done);
+        let source = self.source(cluster, account);
+        self.options
+            .partial
+            .tell(|| Collected::new(source, found, "live"));
+    }
+}
+
+/// What one page's lookups leave for the end: its images, and whether one of them (or its
+/// repository) is missing — then every registry's cache rules are read, as they could explain it.
+struct PageLookups {
+    images: Vec<EcrImage>,
+    missing: bool,
+}
+
+/// Stages 3 to 6 for one page: compute, identities and listings; then roles, the OIDC provider
+/// and repository contents; then policies and, when an image is missing, cache rules.
 async fn iam_and_ecr(
     session: &Session,
     options: &Options,
+    shared: &read::Shared,
     cluster: &str,
     pods: &read::Pods,
     objects: &read::Objects,
-    account: Result<(read::Account, Found), String>,
-) -> Result<(Option<String>, Found), String> {
-    let mut found = Found::default();
+    account: &read::Account,
+) -> PageLookups {
     let images = read::ecr_images(pods);
     let registries: BTreeSet<read::Registry> = images
         .iter()
@@ -243,16 +385,11 @@ async fn iam_and_ecr(
     let wanted = read::pod_service_accounts(pods);
     let namespace = options.namespace.as_deref();
     let aws = &session.aws;
-    let ((compute, compute_found), (identity_roles, identity_found), listings) = tokio::join!(
-        read::compute(session, cluster, pods, objects),
-        read::identities(session, cluster, namespace, &wanted, objects),
-        read::listings(aws, &registries),
+    let (compute, identity_roles, listings) = tokio::join!(
+        read::compute(session, shared, cluster, pods, objects),
+        read::identities(session, shared, cluster, namespace, &wanted, objects),
+        read::listings(aws, shared, &registries),
     );
-    let (account, account_found) = account?;
-    let (listings, listings_found) = listings;
-    for part in [account_found, compute_found, identity_found, listings_found] {
-        found.merge(part);
-    }
     let caller_account = account.account.clone().unwrap_or_default();
     let mut role_arns = compute.node_roles;
     role_arns.extend(identity_roles);
@@ -274,48 +411,50 @@ async fn iam_and_ecr(
             )
         })
         .filter(|arn| account.providers.contains(arn));
-    options.progress.say(|| {
-        format!(
-            "reading {} role(s), the OIDC provider and the images of {} repositories…",
-            role_arns.len(),
-            listings.known.len()
-        )
-    });
-    let ((roles, policy_arns, roles_found), provider_found, (missing_images, contents_found)) = tokio::join!(
-        read::roles(aws, &role_arns, &caller_account),
-        read::oidc_provider(aws, provider_arn.as_deref()),
-        read::repository_contents(aws, &images, &listings),
+    let (policy_arns, (), missing_images) = tokio::join!(
+        read::roles(aws, shared, &role_arns, &caller_account),
+        read::oidc_provider(aws, shared, provider_arn.as_deref()),
+        read::repository_contents(aws, shared, &images, &listings),
     );
-    for part in [roles_found, provider_found, contents_found] {
-        found.merge(part);
-    }
     // Cache rules only when a repository or image is missing: they could explain it.
-    let needs_cache_rules = missing_images
+    let missing = missing_images
         || images
             .iter()
             .any(|e| !listings.known.contains(&RepoKey::of(e)));
-    let cache_registries: Vec<read::Registry> = if needs_cache_rules {
-        registries.into_iter().collect()
-    } else {
-        Vec::new()
-    };
-    let own = own_registries(&cache_registries, &caller_account);
-    options.progress.say(|| {
-        format!(
-            "{} role(s) read; reading {} managed policies, cache rules and registry policies…",
-            roles.len(),
-            policy_arns.len()
-        )
-    });
-    let ((managed, managed_found), (rules, cache_found), registry_found) = tokio::join!(
-        read::managed_policies(aws, &policy_arns),
-        read::cache_rules(aws, &cache_registries),
-        read::registry_policies(aws, &own),
+    let page = PageLookups { images, missing };
+    tokio::join!(
+        read::managed_policies(aws, shared, &policy_arns),
+        cache_rules(aws, shared, std::slice::from_ref(&page), account),
     );
-    for part in [managed_found, cache_found, registry_found] {
-        found.merge(part);
+    page
+}
+
+/// When any page's image (or its repository) is missing, the cache rules and registry policies
+/// of the registries of every page's images (a page with a missing image read its own already:
+/// each is read once); then ECR's check of each rule, in one's own registry, that serves one of
+/// the images.
+async fn cache_rules(
+    aws: &aws::Aws,
+    shared: &read::Shared,
+    pages: &[PageLookups],
+    account: &read::Account,
+) {
+    if !pages.iter().any(|p| p.missing) {
+        return;
     }
-    // The rules that serve an image being diagnosed, in one's own registry: validated once each.
+    let images: Vec<&EcrImage> = pages.iter().flat_map(|p| &p.images).collect();
+    let registries: Vec<read::Registry> = images
+        .iter()
+        .map(|e| (e.account.clone(), e.region.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let caller_account = account.account.clone().unwrap_or_default();
+    let own = own_registries(&registries, &caller_account);
+    let (rules, ()) = tokio::join!(
+        read::cache_rules(aws, shared, &registries),
+        read::registry_policies(aws, shared, &own),
+    );
     let serving: BTreeSet<read::CacheRule> = rules
         .into_iter()
         .filter(|r| r.registry == caller_account)
@@ -327,20 +466,8 @@ async fn iam_and_ecr(
             })
         })
         .collect();
-    if !serving.is_empty() {
-        let rules: Vec<read::CacheRule> = serving.into_iter().collect();
-        found.merge(read::validate_cache_rules(aws, &rules).await);
-    }
-    // Roles read one by one: a partial listing, so a role not read stays unknown.
-    let details = AuthorizationDetails {
-        roles,
-        policies: managed,
-        partial: true,
-    };
-    found
-        .documents
-        .push(serde_json::to_value(&details).unwrap_or_default());
-    Ok((account.account, found))
+    let serving: Vec<read::CacheRule> = serving.into_iter().collect();
+    read::validate_cache_rules(aws, shared, &serving).await;
 }
 
 /// Of `registries`, those of the caller's account: `GetRegistryPolicy` reads only one's own.

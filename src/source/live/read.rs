@@ -4,6 +4,7 @@
 //! ([`crate::facts::aws`]) and Kubernetes objects, with every lookup's end as a gap or a
 //! coverage. Stages that need nothing from each other run together.
 
+use super::memo::{Memo, lock};
 use super::session::Session;
 use super::{Gaps, Options, aws, kube};
 use crate::ecr::reference::{self, EcrImage, ImageRef};
@@ -15,13 +16,14 @@ use crate::facts::scope;
 use crate::iam::arn;
 use ::aws_sdk_ecr::types::ImageIdentifier;
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 /// What stages found: AWS documents, Kubernetes objects (for one `List`), and how lookups ended.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Found {
     pub documents: Vec<Value>,
     pub items: Vec<Value>,
@@ -34,7 +36,7 @@ impl Found {
             .push(serde_json::to_value(shape).unwrap_or_default());
     }
 
-    fn item(&mut self, object: &impl Serialize) {
+    pub fn item(&mut self, object: &impl Serialize) {
         self.items
             .push(serde_json::to_value(object).unwrap_or_default());
     }
@@ -65,6 +67,21 @@ impl Found {
         self.items.extend(other.items);
         self.gaps.merge(other.gaps);
     }
+
+    /// Lookups end in whatever order the network answers: sorted, the same read gives the same
+    /// documents.
+    fn in_stable_order(&mut self) {
+        sort_values(&mut self.documents);
+        sort_values(&mut self.items);
+        self.gaps.in_stable_order();
+    }
+}
+
+/// Sorts JSON values by their text.
+pub(super) fn sort_values(values: &mut Vec<Value>) {
+    let mut keyed: Vec<(String, Value)> = values.drain(..).map(|v| (v.to_string(), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    values.extend(keyed.into_iter().map(|(_, v)| v));
 }
 
 /// A registry in a Region.
@@ -85,19 +102,21 @@ fn label<'a>(
     object.labels.as_ref()?.get(key).map(String::as_str)
 }
 
-/// Stage 1: the pods being diagnosed and the warning events about them (and about controllers
-/// that cannot create pods).
+/// Stage 1: the pods being diagnosed — of one page, or none (the controllers that cannot create
+/// pods, from the warning events).
 pub(super) struct Pods {
     pub pods: Vec<Pod>,
     /// Controllers whose pods cannot be created: (kind, namespace, name).
     pub create_failures: BTreeSet<(String, String, String)>,
 }
 
-pub(super) async fn pods(
+/// The pods to diagnose, page by page: each page's to `on_page` as it arrives.
+pub(super) async fn pod_pages(
     session: &Session,
     options: &Options,
-    found: &mut Found,
-) -> Result<Pods, String> {
+    shared: &Shared,
+    on_page: impl FnMut(Vec<Pod>),
+) -> Result<(), String> {
     let (namespace, pod) = (options.namespace.as_deref(), options.pod.as_deref());
     let named = |p: &Pod| {
         options.named.iter().any(|(ns, name)| {
@@ -105,67 +124,149 @@ pub(super) async fn pods(
         })
     };
     let selecting = |p: &Pod| options.all || pod.is_some() || failing(p) || named(p);
-    let (pods, events) = tokio::join!(
-        session.kube.pods(namespace, pod, selecting),
-        session.kube.warning_events(namespace, pod)
-    );
-    let pods = pods.map_err(|e| match e.code {
-        // Nothing answered at all: say where to look, and what works without a cluster.
-        0 => format!(
-            "{} — is the endpoint of context {} reachable from here (VPN, a private endpoint)? Without a cluster: pulldoctor demo",
-            e.message,
-            session.context.context.as_deref().unwrap_or("(current)")
-        ),
-        _ => e.message,
-    })?;
-    found.gaps.covered(scope::PODS);
-    let events = events.unwrap_or_else(|e| {
-        found.gaps.error(scope::EVENTS, &e.message);
-        Vec::new()
-    });
-    let create_failures: BTreeSet<(String, String, String)> = events
+    session
+        .kube
+        .pods(namespace, pod, selecting, on_page)
+        .await
+        .map_err(|e| match e.code {
+            // Nothing answered at all: say where to look, and what works without a cluster.
+            0 => format!(
+                "{} — is the endpoint of context {} reachable from here (VPN, a private endpoint)? Without a cluster: pulldoctor demo",
+                e.message,
+                session.context.context.as_deref().unwrap_or("(current)")
+            ),
+            _ => e.message,
+        })?;
+    shared.record(|found| found.gaps.covered(scope::PODS));
+    Ok(())
+}
+
+/// The warning events (read beside the pods): the controllers that cannot create pods, whose
+/// events are kept; the others are kept by [`keep_events_about`] once every pod is listed.
+pub(super) async fn warning_events(
+    session: &Session,
+    options: &Options,
+    shared: &Shared,
+) -> (BTreeSet<(String, String, String)>, Vec<Event>) {
+    let (namespace, pod) = (options.namespace.as_deref(), options.pod.as_deref());
+    let events = session
+        .kube
+        .warning_events(namespace, pod)
+        .await
+        .unwrap_or_else(|e| {
+            shared.record(|found| found.gaps.error(scope::EVENTS, &e.message));
+            Vec::new()
+        });
+    let (create, other): (Vec<Event>, Vec<Event>) = events
+        .into_iter()
+        .partition(|e| e.reason.as_deref() == Some("FailedCreate"));
+    let create_failures = create
         .iter()
-        .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
         .filter_map(|e| {
             let o = &e.involved_object;
             Some((o.kind.clone()?, o.namespace.clone()?, o.name.clone()?))
         })
         .collect();
-    let selected: BTreeSet<(&str, &str)> = pods
-        .iter()
-        .map(|p| {
-            (
-                namespace_of(p),
-                p.metadata.name.as_deref().unwrap_or_default(),
-            )
-        })
-        .collect();
-    pods.iter().for_each(|p| found.item(p));
-    for e in &events {
+    shared.record(|found| create.iter().for_each(|e| found.item(e)));
+    (create_failures, other)
+}
+
+/// Of `events`, those about a pod being diagnosed (`selected`: namespace and name).
+pub(super) fn keep_events_about(
+    found: &mut Found,
+    events: &[Event],
+    selected: &BTreeSet<(String, String)>,
+) {
+    for e in events {
         let o = &e.involved_object;
-        let about_selected = o.kind.as_deref() == Some("Pod")
-            && selected.contains(&(
-                o.namespace.as_deref().unwrap_or_default(),
-                o.name.as_deref().unwrap_or_default(),
-            ));
-        if about_selected || e.reason.as_deref() == Some("FailedCreate") {
+        let key = (
+            o.namespace.clone().unwrap_or_default(),
+            o.name.clone().unwrap_or_default(),
+        );
+        if o.kind.as_deref() == Some("Pod") && selected.contains(&key) {
             found.item(e);
         }
     }
-    Ok(Pods {
-        pods,
-        create_failures,
-    })
+}
+
+/// A Pod Identity association: namespace, ServiceAccount, id.
+type Association = (String, String, String);
+
+/// One read's state: what was found so far, and each kind of lookup memoized (see [`Memo`]),
+/// so that the pods of every page share one fetch of each thing.
+#[derive(Default)]
+pub(super) struct Shared {
+    found: Mutex<Found>,
+    cluster_name: Memo<(), Result<String, String>>,
+    account: Memo<(), Result<Arc<Account>, String>>,
+    service_accounts: Memo<String, Arc<Vec<ServiceAccount>>>,
+    secrets: Memo<String, ()>,
+    nodes: Memo<String, Option<Arc<Node>>>,
+    workloads: Memo<(String, String, String), ()>,
+    cluster: Memo<(), ClusterRead>,
+    nodegroups: Memo<String, Option<String>>,
+    fargate_profiles: Memo<String, Option<String>>,
+    node_classes: Memo<kube::NodeClass, Option<String>>,
+    node_role_candidates: Memo<(), Vec<String>>,
+    associations: Memo<(), Option<Arc<Vec<Association>>>>,
+    association_roles: Memo<String, String>,
+    listings: Memo<Registry, Option<Arc<BTreeSet<String>>>>,
+    images: Memo<RepoKey, Option<Arc<Vec<ImageDetail>>>>,
+    repository_policies: Memo<RepoKey, ()>,
+    manifests: Memo<(RepoKey, String), ()>,
+    roles: Memo<String, Option<Arc<RoleDetail>>>,
+    providers: Memo<String, ()>,
+    policies: Memo<String, Option<Arc<ManagedPolicyDetail>>>,
+    cache_rules: Memo<Registry, Arc<Vec<CacheRule>>>,
+    registry_policies: Memo<Registry, ()>,
+    validated: Memo<CacheRule, ()>,
+    instances: Memo<String, ()>,
+    interfaces: Memo<String, ()>,
+    vpcs: Memo<String, ()>,
+}
+
+impl Shared {
+    /// Adds to what was found.
+    pub fn record(&self, add: impl FnOnce(&mut Found)) {
+        add(&mut lock(&self.found));
+    }
+
+    /// The roles and managed policies read, as one partial listing: a role not read stays
+    /// unknown.
+    pub fn authorization_details(&self) -> AuthorizationDetails {
+        let roles = self.roles.values().into_iter().flatten();
+        let policies = self.policies.values().into_iter().flatten();
+        AuthorizationDetails {
+            roles: roles.map(|r| (*r).clone()).collect(),
+            policies: policies.map(|p| (*p).clone()).collect(),
+            partial: true,
+        }
+    }
+
+    /// A copy of everything found so far, with the roles and policies read so far.
+    pub fn snapshot(&self) -> Found {
+        let mut found = lock(&self.found).clone();
+        found.push_document(&self.authorization_details());
+        found.in_stable_order();
+        found
+    }
+
+    /// Everything found, in a stable order.
+    pub fn into_found(self) -> Found {
+        let mut found = self.found.into_inner().unwrap_or_else(|e| e.into_inner());
+        found.in_stable_order();
+        found
+    }
 }
 
 /// Stage 2: the ServiceAccounts of the namespaces involved, the pods' nodes, the controllers
 /// that cannot create pods.
 pub(super) struct Objects {
     pub service_accounts: Vec<ServiceAccount>,
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Arc<Node>>,
 }
 
-pub(super) async fn objects(session: &Session, read: &Pods, found: &mut Found) -> Objects {
+pub(super) async fn objects(session: &Session, shared: &Shared, read: &Pods) -> Objects {
     let kube = &session.kube;
     let namespaces: BTreeSet<String> = read
         .pods
@@ -189,57 +290,72 @@ pub(super) async fn objects(session: &Session, read: &Pods, found: &mut Found) -
         })
         .map(|p| namespace_of(p).to_string())
         .collect();
-    let (accounts, nodes, workloads, secrets) = tokio::join!(
-        join_all(namespaces.iter().map(|ns| kube.service_accounts(ns))),
-        join_all(node_names.iter().map(|n| kube.node(n))),
-        join_all(
-            read.create_failures
-                .iter()
-                .map(|(kind, ns, name)| kube.workload(kind, ns, name))
-        ),
-        join_all(secret_namespaces.iter().map(|ns| kube.secret_metadata(ns))),
-    );
-    for (ns, result) in secret_namespaces.iter().zip(secrets) {
-        match result {
-            Ok(list) => {
-                found.gaps.covered(&scope::secrets(ns));
-                for metadata in list {
-                    found
-                        .items
-                        .push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata}));
+    let into = &shared.found;
+    let (accounts, nodes, _, _) = tokio::join!(
+        join_all(namespaces.iter().map(|ns| {
+            shared.service_accounts.once(into, ns.clone(), async move {
+                let mut found = Found::default();
+                match kube.service_accounts(ns).await {
+                    Ok(list) => {
+                        found.gaps.covered(&scope::service_accounts(ns));
+                        list.iter().for_each(|s| found.item(s));
+                        (Arc::new(list), found)
+                    }
+                    Err(e) => {
+                        kube::record(&mut found.gaps, &scope::service_accounts(ns), e);
+                        (Arc::default(), found)
+                    }
                 }
-            }
-            Err(e) => kube::record(&mut found.gaps, &scope::secrets(ns), e),
-        }
+            })
+        })),
+        join_all(node_names.iter().map(|name| {
+            shared.nodes.once(into, name.clone(), async move {
+                let mut found = Found::default();
+                match kube.node(name).await {
+                    Ok(node) => {
+                        found.item(&node);
+                        (Some(Arc::new(node)), found)
+                    }
+                    Err(e) => {
+                        kube::record(&mut found.gaps, &scope::node(name), e);
+                        (None, found)
+                    }
+                }
+            })
+        })),
+        join_all(read.create_failures.iter().map(|key| {
+            let (kind, ns, name) = key;
+            shared.workloads.once(into, key.clone(), async move {
+                let mut found = Found::default();
+                match kube.workload(kind, ns, name).await {
+                    Ok(w) => found.items.push(w),
+                    Err(e) => found.gaps.problems.push(e.message),
+                }
+                ((), found)
+            })
+        })),
+        join_all(secret_namespaces.iter().map(|ns| {
+            shared.secrets.once(into, ns.clone(), async move {
+                let mut found = Found::default();
+                match kube.secret_metadata(ns).await {
+                    Ok(list) => {
+                        found.gaps.covered(&scope::secrets(ns));
+                        for metadata in list {
+                            found.items.push(
+                                json!({"apiVersion": "v1", "kind": "Secret", "metadata": metadata}),
+                            );
+                        }
+                    }
+                    Err(e) => kube::record(&mut found.gaps, &scope::secrets(ns), e),
+                }
+                ((), found)
+            })
+        })),
+    );
+    Objects {
+        service_accounts: accounts.iter().flat_map(|l| l.iter().cloned()).collect(),
+        nodes: nodes.into_iter().flatten().collect(),
     }
-    let mut out = Objects {
-        service_accounts: Vec::new(),
-        nodes: Vec::new(),
-    };
-    for (ns, result) in namespaces.iter().zip(accounts) {
-        match result {
-            Ok(list) => {
-                found.gaps.covered(&scope::service_accounts(ns));
-                out.service_accounts.extend(list);
-            }
-            Err(e) => kube::record(&mut found.gaps, &scope::service_accounts(ns), e),
-        }
-    }
-    for (name, result) in node_names.iter().zip(nodes) {
-        match result {
-            Ok(node) => out.nodes.push(node),
-            Err(e) => kube::record(&mut found.gaps, &scope::node(name), e),
-        }
-    }
-    for result in workloads {
-        match result {
-            Ok(w) => found.items.push(w),
-            Err(e) => found.gaps.problems.push(e.message),
-        }
-    }
-    out.service_accounts.iter().for_each(|s| found.item(s));
-    out.nodes.iter().for_each(|n| found.item(n));
-    out
 }
 
 /// Stage 3a: who the credentials are, their organization, and the account's OIDC providers.
@@ -257,7 +373,35 @@ const NO_USABLE_CREDENTIALS: [&str; 5] = [
     "UnrecognizedClientException",
 ];
 
-pub(super) async fn account(session: &Session) -> Result<(Account, Found), String> {
+/// Who the credentials are (read once, beside the first page of pods); an error when no AWS
+/// call can work with them.
+pub(super) async fn account(session: &Session, shared: &Shared) -> Result<Arc<Account>, String> {
+    shared
+        .account
+        .once(&shared.found, (), async {
+            match read_account(session).await {
+                Ok((account, found)) => (Ok(Arc::new(account)), found),
+                Err(message) => (Err(message), Found::default()),
+            }
+        })
+        .await
+}
+
+/// Which EKS cluster this is (read once, beside the first page of pods).
+pub(super) async fn cluster_name(session: &Session, shared: &Shared) -> Result<String, String> {
+    let find = async { (session.cluster_name().await, Found::default()) };
+    shared.cluster_name.once(&shared.found, (), find).await
+}
+
+/// A pod's namespace and name.
+pub(super) fn pod_key(pod: &Pod) -> (String, String) {
+    (
+        namespace_of(pod).to_string(),
+        pod.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+async fn read_account(session: &Session) -> Result<(Account, Found), String> {
     let aws = &session.aws;
     let mut found = Found::default();
     let (caller, organization, providers) = tokio::join!(
@@ -339,14 +483,23 @@ pub(super) struct Compute {
     pub node_class_roles: BTreeSet<String>,
 }
 
+/// What `DescribeCluster` says that the pods' chains need.
+#[derive(Clone, Default)]
+pub(super) struct ClusterRead {
+    issuer: Option<String>,
+    /// Auto Mode's node role.
+    auto_node_role: Option<String>,
+}
+
 pub(super) async fn compute(
     session: &Session,
+    shared: &Shared,
     cluster: &str,
     read: &Pods,
     objects: &Objects,
-) -> (Compute, Found) {
+) -> Compute {
     let (aws, eks, nodes) = (&session.aws, &session.aws.eks, &objects.nodes);
-    let mut found = Found::default();
+    let into = &shared.found;
     let nodegroups: BTreeSet<String> = nodes
         .iter()
         .filter_map(|n| label(&n.metadata, "eks.amazonaws.com/nodegroup").map(str::to_string))
@@ -356,8 +509,10 @@ pub(super) async fn compute(
         .iter()
         .filter_map(|p| label(&p.metadata, "eks.amazonaws.com/fargate-profile").map(str::to_string))
         .collect();
-    let node_classes: BTreeSet<kube::NodeClass> =
-        nodes.iter().filter_map(kube::NodeClass::of).collect();
+    let node_classes: BTreeSet<kube::NodeClass> = nodes
+        .iter()
+        .filter_map(|n| kube::NodeClass::of(n))
+        .collect();
     let self_managed = nodes.iter().any(|n| {
         let fargate = n
             .metadata
@@ -370,32 +525,109 @@ pub(super) async fn compute(
             && label(&n.metadata, "karpenter.k8s.aws/ec2nodeclass").is_none()
     });
     let (described, groups, profiles, classes, candidates) = tokio::join!(
-        aws.call(
+        shared
+            .cluster
+            .once(into, (), describe_cluster(aws, cluster)),
+        join_all(nodegroups.iter().map(|ng| {
+            shared.nodegroups.once(into, ng.clone(), async move {
+                let mut found = Found::default();
+                let request = eks
+                    .describe_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(ng);
+                let role = match aws.call("eks:DescribeNodegroup", ng, request.send()).await {
+                    Ok(answer) => answer.nodegroup().map(|g| {
+                        found.push_document(&DescribeNodegroup {
+                            nodegroup: Nodegroup {
+                                nodegroup_name: g.nodegroup_name().unwrap_or_default().to_string(),
+                                node_role: g.node_role().unwrap_or_default().to_string(),
+                            },
+                        });
+                        g.node_role().map(str::to_string)
+                    }),
+                    Err(e) => {
+                        found.gaps.error(&scope::nodegroup(ng), &e.message);
+                        None
+                    }
+                };
+                (role.flatten(), found)
+            })
+        })),
+        join_all(fargate_profiles.iter().map(|fp| {
+            shared.fargate_profiles.once(into, fp.clone(), async move {
+                let mut found = Found::default();
+                let role = match fargate_profile(aws, cluster, fp).await {
+                    Ok(Some(profile)) => {
+                        found.push_document(&profile);
+                        Some(profile.fargate_profile.pod_execution_role_arn)
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        found.gaps.error(&scope::fargate_profile(fp), &e.message);
+                        None
+                    }
+                };
+                (role, found)
+            })
+        })),
+        join_all(node_classes.iter().map(|class| {
+            shared.node_classes.once(into, class.clone(), async move {
+                let mut found = Found::default();
+                let role = match session.kube.node_class(class).await {
+                    Ok(value) => {
+                        let role = value["spec"]["role"].as_str().map(str::to_string);
+                        found.items.push(value);
+                        role
+                    }
+                    Err(e) => {
+                        kube::record(
+                            &mut found.gaps,
+                            &scope::node_class(class.kind(), &class.name),
+                            e,
+                        );
+                        None
+                    }
+                };
+                (role, found)
+            })
+        })),
+        async {
+            if self_managed {
+                let read = node_role_candidates(session, cluster);
+                shared.node_role_candidates.once(into, (), read).await
+            } else {
+                Vec::new()
+            }
+        },
+    );
+    let auto_mode = nodes
+        .iter()
+        .any(|n| label(&n.metadata, "eks.amazonaws.com/compute-type") == Some("auto"));
+    let mut node_roles: BTreeSet<String> = groups.into_iter().flatten().collect();
+    node_roles.extend(profiles.into_iter().flatten());
+    node_roles.extend(candidates);
+    if auto_mode {
+        node_roles.extend(described.auto_node_role.clone());
+    }
+    Compute {
+        issuer: described.issuer,
+        node_roles,
+        node_class_roles: classes.into_iter().flatten().collect(),
+    }
+}
+
+/// The cluster: its OIDC issuer and Auto Mode configuration.
+async fn describe_cluster(aws: &aws::Aws, cluster: &str) -> (ClusterRead, Found) {
+    let mut found = Found::default();
+    let mut out = ClusterRead::default();
+    match aws
+        .call(
             "eks:DescribeCluster",
             cluster,
-            eks.describe_cluster().name(cluster).send()
-        ),
-        join_all(nodegroups.iter().map(|ng| {
-            let request = eks
-                .describe_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(ng);
-            aws.call("eks:DescribeNodegroup", ng, request.send())
-        })),
-        join_all(
-            fargate_profiles
-                .iter()
-                .map(|fp| fargate_profile(aws, cluster, fp))
-        ),
-        join_all(node_classes.iter().map(|c| session.kube.node_class(c))),
-        node_role_candidates(session, cluster, self_managed),
-    );
-    let mut out = Compute {
-        issuer: None,
-        node_roles: BTreeSet::new(),
-        node_class_roles: BTreeSet::new(),
-    };
-    match described {
+            aws.eks.describe_cluster().name(cluster).send(),
+        )
+        .await
+    {
         Ok(answer) => {
             if let Some(c) = answer.cluster() {
                 let compute_config = c.compute_config().map(|c| ComputeConfig {
@@ -407,16 +639,9 @@ pub(super) async fn compute(
                     .and_then(|i| i.oidc())
                     .and_then(|o| o.issuer())
                     .map(str::to_string);
-                let auto_mode = nodes
-                    .iter()
-                    .any(|n| label(&n.metadata, "eks.amazonaws.com/compute-type") == Some("auto"));
-                if auto_mode {
-                    out.node_roles.extend(
-                        compute_config
-                            .as_ref()
-                            .and_then(|c| c.node_role_arn.clone()),
-                    );
-                }
+                out.auto_node_role = compute_config
+                    .as_ref()
+                    .and_then(|c| c.node_role_arn.clone());
                 found.push_document(&DescribeCluster {
                     cluster: Cluster {
                         name: c.name().unwrap_or_default().to_string(),
@@ -433,49 +658,6 @@ pub(super) async fn compute(
         }
         Err(e) => found.gaps.error(scope::CLUSTER, &e.message),
     }
-    for (ng, result) in nodegroups.iter().zip(groups) {
-        match result {
-            Ok(answer) => {
-                if let Some(g) = answer.nodegroup() {
-                    out.node_roles.extend(g.node_role().map(str::to_string));
-                    found.push_document(&DescribeNodegroup {
-                        nodegroup: Nodegroup {
-                            nodegroup_name: g.nodegroup_name().unwrap_or_default().to_string(),
-                            node_role: g.node_role().unwrap_or_default().to_string(),
-                        },
-                    });
-                }
-            }
-            Err(e) => found.gaps.error(&scope::nodegroup(ng), &e.message),
-        }
-    }
-    for (fp, result) in fargate_profiles.iter().zip(profiles) {
-        match result {
-            Ok(Some(profile)) => {
-                out.node_roles
-                    .insert(profile.fargate_profile.pod_execution_role_arn.clone());
-                found.push_document(&profile);
-            }
-            Ok(None) => {}
-            Err(e) => found.gaps.error(&scope::fargate_profile(fp), &e.message),
-        }
-    }
-    for (class, result) in node_classes.iter().zip(classes) {
-        match result {
-            Ok(value) => {
-                out.node_class_roles
-                    .extend(value["spec"]["role"].as_str().map(str::to_string));
-                found.items.push(value);
-            }
-            Err(e) => kube::record(
-                &mut found.gaps,
-                &scope::node_class(class.kind(), &class.name),
-                e,
-            ),
-        }
-    }
-    out.node_roles.extend(candidates.1);
-    found.merge(candidates.0);
     (out, found)
 }
 
@@ -513,15 +695,8 @@ pub(super) async fn fargate_profile(
 }
 
 /// For self-managed nodes: access entries and `aws-auth`, which name the node roles.
-async fn node_role_candidates(
-    session: &Session,
-    cluster: &str,
-    needed: bool,
-) -> (Found, Vec<String>) {
+async fn node_role_candidates(session: &Session, cluster: &str) -> (Vec<String>, Found) {
     let (aws, mut found) = (&session.aws, Found::default());
-    if !needed {
-        return (found, Vec::new());
-    }
     let (config_map, entries) = tokio::join!(
         session.kube.aws_auth(),
         aws.call(
@@ -576,7 +751,7 @@ async fn node_role_candidates(
         }
         Err(e) => found.gaps.error(scope::ACCESS_ENTRIES, &e.message),
     }
-    (found, roles)
+    (roles, found)
 }
 
 /// The (namespace, ServiceAccount) of every pod being diagnosed.
@@ -596,12 +771,12 @@ pub(super) fn pod_service_accounts(read: &Pods) -> BTreeSet<(String, String)> {
 /// Identity associations' roles.
 pub(super) async fn identities(
     session: &Session,
+    shared: &Shared,
     cluster: &str,
     namespace: Option<&str>,
     wanted: &BTreeSet<(String, String)>,
     objects: &Objects,
-) -> (BTreeSet<String>, Found) {
-    let mut found = Found::default();
+) -> BTreeSet<String> {
     let mut roles: BTreeSet<String> = BTreeSet::new();
     for sa in &objects.service_accounts {
         let key = (
@@ -624,36 +799,48 @@ pub(super) async fn identities(
             }
         }
     }
-    match pod_identity_associations(&session.aws, cluster, namespace).await {
-        Ok(list) => {
-            found.gaps.covered(scope::POD_IDENTITY);
-            let wanted: Vec<_> = list
-                .into_iter()
-                .filter(|(ns, sa, _)| wanted.contains(&(ns.clone(), sa.clone())))
-                .collect();
-            let described = join_all(
-                wanted
-                    .iter()
-                    .map(|(ns, sa, id)| association(&session.aws, cluster, ns, sa, id)),
-            )
-            .await;
-            for result in described {
-                match result {
-                    Ok(document) => {
-                        roles.insert(document.association.role_arn.clone());
-                        found.push_document(&document);
-                    }
-                    Err((document, message)) => {
-                        found.gaps.problems.push(message);
-                        found.push_document(&document);
-                    }
+    let (aws, into) = (&session.aws, &shared.found);
+    let listed = shared
+        .associations
+        .once(into, (), async {
+            let mut found = Found::default();
+            match pod_identity_associations(aws, cluster, namespace).await {
+                Ok(list) => {
+                    found.gaps.covered(scope::POD_IDENTITY);
+                    (Some(Arc::new(list)), found)
+                }
+                Err(e) => {
+                    found.gaps.error(scope::POD_IDENTITY, &e.message);
+                    (None, found)
                 }
             }
-            roles.remove("");
-        }
-        Err(e) => found.gaps.error(scope::POD_IDENTITY, &e.message),
-    }
-    (roles, found)
+        })
+        .await;
+    let Some(listed) = listed else {
+        return roles;
+    };
+    let described = join_all(
+        listed
+            .iter()
+            .filter(|(ns, sa, _)| wanted.contains(&(ns.clone(), sa.clone())))
+            .map(|(ns, sa, id)| {
+                shared.association_roles.once(into, id.clone(), async move {
+                    let mut found = Found::default();
+                    let document = match association(aws, cluster, ns, sa, id).await {
+                        Ok(document) => document,
+                        Err((document, message)) => {
+                            found.gaps.problems.push(message);
+                            document
+                        }
+                    };
+                    found.push_document(&document);
+                    (document.association.role_arn, found)
+                })
+            }),
+    )
+    .await;
+    roles.extend(described.into_iter().filter(|role| !role.is_empty()));
+    roles
 }
 
 /// One Pod Identity association with its role; when it cannot be described, the association
@@ -748,38 +935,50 @@ pub(super) struct Listings {
     pub failed: BTreeSet<Registry>,
 }
 
-pub(super) async fn listings(aws: &aws::Aws, registries: &BTreeSet<Registry>) -> (Listings, Found) {
-    let mut found = Found::default();
+pub(super) async fn listings(
+    aws: &aws::Aws,
+    shared: &Shared,
+    registries: &BTreeSet<Registry>,
+) -> Listings {
+    let answers = join_all(registries.iter().map(|key| {
+        let (registry, region) = key;
+        shared
+            .listings
+            .once(&shared.found, key.clone(), async move {
+                let mut found = Found::default();
+                match repositories(aws, registry, region).await {
+                    Ok(listing) => {
+                        found.push_document(&listing);
+                        let names = listing.repositories.into_iter().map(|r| r.repository_name);
+                        (Some(Arc::new(names.collect())), found)
+                    }
+                    Err(e) => {
+                        found
+                            .gaps
+                            .error(&scope::repositories(registry, region), &e.message);
+                        (None, found)
+                    }
+                }
+            })
+    }))
+    .await;
     let mut out = Listings {
         known: BTreeSet::new(),
         failed: BTreeSet::new(),
     };
-    let answers = join_all(
-        registries
-            .iter()
-            .map(|(registry, region)| repositories(aws, registry, region)),
-    )
-    .await;
-    for ((registry, region), result) in registries.iter().zip(answers) {
-        match result {
-            Ok(listing) => {
-                out.known
-                    .extend(listing.repositories.iter().map(|r| RepoKey {
-                        registry: registry.clone(),
-                        region: region.clone(),
-                        name: r.repository_name.clone(),
-                    }));
-                found.push_document(&listing);
-            }
-            Err(e) => {
-                found
-                    .gaps
-                    .error(&scope::repositories(registry, region), &e.message);
+    for ((registry, region), names) in registries.iter().zip(answers) {
+        match names {
+            Some(names) => out.known.extend(names.iter().map(|name| RepoKey {
+                registry: registry.clone(),
+                region: region.clone(),
+                name: name.clone(),
+            })),
+            None => {
                 out.failed.insert((registry.clone(), region.clone()));
             }
         }
     }
-    (out, found)
+    out
 }
 
 /// The repositories of one registry in one Region, as `aws ecr describe-repositories` prints
@@ -826,43 +1025,56 @@ pub(super) async fn repositories(
     })
 }
 
-/// Stage 4a: the roles with their policies, and the managed policies they attach (next stage).
+/// Stage 4a: the roles with their policies. Returns the managed policies they attach (next
+/// stage).
 pub(super) async fn roles(
     aws: &aws::Aws,
+    shared: &Shared,
     role_arns: &BTreeSet<String>,
     caller_account: &str,
-) -> (Vec<RoleDetail>, BTreeSet<String>, Found) {
-    let mut found = Found::default();
-    let results = join_all(role_arns.iter().map(|r| fetch_role(aws, r, caller_account))).await;
-    let (mut details, mut policy_arns) = (Vec::new(), BTreeSet::new());
-    for (role_arn, result) in role_arns.iter().zip(results) {
-        let role_scope = || {
-            scope::role(
-                &arn::account_of(role_arn).unwrap_or_default(),
-                &arn::role_name_of(role_arn),
-            )
-        };
-        match result {
-            RoleResult::Found(detail) => {
-                policy_arns.extend(
-                    detail
-                        .attached_managed_policies
-                        .iter()
-                        .map(|p| p.policy_arn.clone()),
-                );
-                policy_arns.extend(
-                    detail
-                        .permissions_boundary
-                        .as_ref()
-                        .map(|b| b.permissions_boundary_arn.clone()),
-                );
-                details.push(*detail);
-            }
-            RoleResult::Absent => found.gaps.covered(&role_scope()),
-            RoleResult::Failed(message) => found.gaps.error(&role_scope(), &message),
-        }
+) -> BTreeSet<String> {
+    let details = join_all(role_arns.iter().map(|role_arn| {
+        shared
+            .roles
+            .once(&shared.found, role_arn.clone(), async move {
+                let mut found = Found::default();
+                let role_scope = || {
+                    scope::role(
+                        &arn::account_of(role_arn).unwrap_or_default(),
+                        &arn::role_name_of(role_arn),
+                    )
+                };
+                let detail = match fetch_role(aws, role_arn, caller_account).await {
+                    RoleResult::Found(detail) => Some(Arc::new(*detail)),
+                    RoleResult::Absent => {
+                        found.gaps.covered(&role_scope());
+                        None
+                    }
+                    RoleResult::Failed(message) => {
+                        found.gaps.error(&role_scope(), &message);
+                        None
+                    }
+                };
+                (detail, found)
+            })
+    }))
+    .await;
+    let mut policy_arns = BTreeSet::new();
+    for detail in details.iter().flatten() {
+        policy_arns.extend(
+            detail
+                .attached_managed_policies
+                .iter()
+                .map(|p| p.policy_arn.clone()),
+        );
+        policy_arns.extend(
+            detail
+                .permissions_boundary
+                .as_ref()
+                .map(|b| b.permissions_boundary_arn.clone()),
+        );
     }
-    (details, policy_arns, found)
+    policy_arns
 }
 
 pub(super) enum RoleResult {
@@ -960,26 +1172,32 @@ pub(super) async fn fetch_role(aws: &aws::Aws, role_arn: &str, caller_account: &
 }
 
 /// Stage 4b: the cluster's OIDC provider, when the account lists it.
-pub(super) async fn oidc_provider(aws: &aws::Aws, provider_arn: Option<&str>) -> Found {
-    let mut found = Found::default();
+pub(super) async fn oidc_provider(aws: &aws::Aws, shared: &Shared, provider_arn: Option<&str>) {
     let Some(arn) = provider_arn else {
-        return found;
+        return;
     };
-    let request = aws
-        .iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn);
-    match aws
-        .call("iam:GetOpenIDConnectProvider", arn, request.send())
+    let read = async {
+        let mut found = Found::default();
+        let request = aws
+            .iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn);
+        match aws
+            .call("iam:GetOpenIDConnectProvider", arn, request.send())
+            .await
+        {
+            Ok(out) => found.push_document(&OidcProviderDetail {
+                url: out.url().unwrap_or_default().to_string(),
+                client_id_list: out.client_id_list().to_vec(),
+            }),
+            Err(e) => found.gaps.problems.push(e.message),
+        }
+        ((), found)
+    };
+    shared
+        .providers
+        .once(&shared.found, arn.to_string(), read)
         .await
-    {
-        Ok(out) => found.push_document(&OidcProviderDetail {
-            url: out.url().unwrap_or_default().to_string(),
-            client_id_list: out.client_id_list().to_vec(),
-        }),
-        Err(e) => found.gaps.problems.push(e.message),
-    }
-    found
 }
 
 /// Stage 4c: of each repository that exists (or may: its listing failed), the images, the
@@ -987,10 +1205,11 @@ pub(super) async fn oidc_provider(aws: &aws::Aws, provider_arn: Option<&str>) ->
 /// asked for is not among the repository's images.
 pub(super) async fn repository_contents(
     aws: &aws::Aws,
+    shared: &Shared,
     images: &[EcrImage],
     listings: &Listings,
-) -> (bool, Found) {
-    let mut found = Found::default();
+) -> bool {
+    let into = &shared.found;
     let repos: BTreeSet<RepoKey> = images
         .iter()
         .map(RepoKey::of)
@@ -1006,53 +1225,66 @@ pub(super) async fn repository_contents(
         .filter(|e| repos.contains(&RepoKey::of(e)))
         .map(|e| (RepoKey::of(e), e.reference()))
         .collect();
-    let (image_lists, policies, manifest_docs) = tokio::join!(
-        join_all(repos.iter().map(|k| describe_images(aws, k))),
-        join_all(repos.iter().map(|k| repository_policy(aws, k))),
-        join_all(manifests.iter().map(|(k, id)| batch_get_image(aws, k, id))),
+    let (image_lists, _, _) = tokio::join!(
+        join_all(repos.iter().map(|key| {
+            shared.images.once(into, key.clone(), async move {
+                let mut found = Found::default();
+                let scope = scope::images(&key.registry, &key.region, &key.name);
+                match describe_images(aws, key).await {
+                    Ok(answer) => {
+                        found.gaps.covered(&scope);
+                        found.push_document(&answer);
+                        (Some(Arc::new(answer.image_details)), found)
+                    }
+                    Err(e) if e.is(&["RepositoryNotFoundException"]) => (None, found),
+                    Err(e) => {
+                        found.gaps.error(&scope, &e.message);
+                        (None, found)
+                    }
+                }
+            })
+        })),
+        join_all(repos.iter().map(|key| {
+            shared
+                .repository_policies
+                .once(into, key.clone(), async move {
+                    let mut found = Found::default();
+                    match repository_policy(aws, key).await {
+                        Ok(answer) => found.push_document(&answer),
+                        Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
+                        Err(e) => found.gaps.error(
+                            &scope::repository_policy(&key.registry, &key.region, &key.name),
+                            &e.message,
+                        ),
+                    }
+                    ((), found)
+                })
+        })),
+        join_all(manifests.iter().map(|manifest| {
+            let (key, id) = manifest;
+            shared.manifests.once(into, manifest.clone(), async move {
+                let mut found = Found::default();
+                match batch_get_image(aws, key, id).await {
+                    Ok(answer) if answer.images.is_empty() => {}
+                    Ok(answer) => found.push_document(&answer),
+                    Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
+                    Err(e) => found.gaps.error(
+                        &scope::manifest(&key.registry, &key.region, &key.name, id),
+                        &e.message,
+                    ),
+                }
+                ((), found)
+            })
+        })),
     );
-    let mut missing_images = false;
-    for (key, result) in repos.iter().zip(image_lists) {
-        match result {
-            Ok(answer) => {
-                missing_images |= images
-                    .iter()
-                    .filter(|e| RepoKey::of(e) == *key)
-                    .any(|e| !answer.image_details.iter().any(|d| listed(e, d)));
-                found
-                    .gaps
-                    .covered(&scope::images(&key.registry, &key.region, &key.name));
-                found.push_document(&answer);
-            }
-            Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
-            Err(e) => found.gaps.error(
-                &scope::images(&key.registry, &key.region, &key.name),
-                &e.message,
-            ),
-        }
-    }
-    for (key, result) in repos.iter().zip(policies) {
-        match result {
-            Ok(answer) => found.push_document(&answer),
-            Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
-            Err(e) => found.gaps.error(
-                &scope::repository_policy(&key.registry, &key.region, &key.name),
-                &e.message,
-            ),
-        }
-    }
-    for ((key, id), result) in manifests.iter().zip(manifest_docs) {
-        match result {
-            Ok(answer) if answer.images.is_empty() => {}
-            Ok(answer) => found.push_document(&answer),
-            Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
-            Err(e) => found.gaps.error(
-                &scope::manifest(&key.registry, &key.region, &key.name, id),
-                &e.message,
-            ),
-        }
-    }
-    (missing_images, found)
+    repos.iter().zip(image_lists).any(|(key, details)| {
+        details.is_some_and(|details| {
+            images
+                .iter()
+                .filter(|e| RepoKey::of(e) == *key)
+                .any(|e| !details.iter().any(|d| listed(e, d)))
+        })
+    })
 }
 
 /// Whether `image` is this listed image: by digest, else by tag.
@@ -1179,26 +1411,33 @@ async fn batch_get_image(
 /// Stage 5a: each managed policy once, for every role that attaches it.
 pub(super) async fn managed_policies(
     aws: &aws::Aws,
+    shared: &Shared,
     policy_arns: &BTreeSet<String>,
-) -> (Vec<ManagedPolicyDetail>, Found) {
-    let mut found = Found::default();
-    let documents = join_all(policy_arns.iter().map(|p| fetch_policy(aws, p))).await;
-    let mut managed = Vec::new();
-    for (policy_arn, result) in policy_arns.iter().zip(documents) {
-        match result {
-            Ok(document) => managed.push(ManagedPolicyDetail {
-                arn: policy_arn.clone(),
-                policy_name: None,
-                versions: vec![PolicyVersion {
-                    document: Value::String(document),
-                    is_default_version: true,
-                    version_id: None,
-                }],
-            }),
-            Err(e) => found.gaps.error(&scope::policy(policy_arn), &e.message),
-        }
-    }
-    (managed, found)
+) {
+    join_all(policy_arns.iter().map(|policy_arn| {
+        shared
+            .policies
+            .once(&shared.found, policy_arn.clone(), async move {
+                let mut found = Found::default();
+                let detail = match fetch_policy(aws, policy_arn).await {
+                    Ok(document) => Some(Arc::new(ManagedPolicyDetail {
+                        arn: policy_arn.clone(),
+                        policy_name: None,
+                        versions: vec![PolicyVersion {
+                            document: Value::String(document),
+                            is_default_version: true,
+                            version_id: None,
+                        }],
+                    })),
+                    Err(e) => {
+                        found.gaps.error(&scope::policy(policy_arn), &e.message);
+                        None
+                    }
+                };
+                (detail, found)
+            })
+    }))
+    .await;
 }
 
 /// The default version of a managed policy.
@@ -1237,78 +1476,97 @@ pub(crate) async fn fetch_policy(
 /// repository or image.
 pub(super) async fn cache_rules(
     aws: &aws::Aws,
+    shared: &Shared,
     registries: &[Registry],
-) -> (Vec<CacheRule>, Found) {
-    let mut found = Found::default();
-    let mut read = Vec::new();
-    let answers = join_all(registries.iter().map(|(registry, region)| {
-        let request = aws
-            .ecr(region)
-            .describe_pull_through_cache_rules()
-            .registry_id(registry);
-        aws.call(
-            "ecr:DescribePullThroughCacheRules",
-            registry,
-            request.send(),
-        )
+) -> Vec<CacheRule> {
+    let rules = join_all(registries.iter().map(|key| {
+        let (registry, region) = key;
+        shared
+            .cache_rules
+            .once(&shared.found, key.clone(), async move {
+                let mut found = Found::default();
+                let request = aws
+                    .ecr(region)
+                    .describe_pull_through_cache_rules()
+                    .registry_id(registry);
+                let rules = match aws
+                    .call(
+                        "ecr:DescribePullThroughCacheRules",
+                        registry,
+                        request.send(),
+                    )
+                    .await
+                {
+                    Ok(out) => {
+                        found.push_document(&DescribePullThroughCacheRules {
+                            pull_through_cache_rules: out
+                                .pull_through_cache_rules()
+                                .iter()
+                                .map(|r| PullThroughCacheRule {
+                                    ecr_repository_prefix: r
+                                        .ecr_repository_prefix()
+                                        .unwrap_or_default()
+                                        .to_string(),
+                                    upstream_registry_url: r
+                                        .upstream_registry_url()
+                                        .map(str::to_string),
+                                    registry_id: Some(registry.clone()),
+                                })
+                                .collect(),
+                            registry_id: Some(registry.clone()),
+                        });
+                        out.pull_through_cache_rules()
+                            .iter()
+                            .map(|r| CacheRule {
+                                registry: registry.clone(),
+                                region: region.clone(),
+                                prefix: r.ecr_repository_prefix().unwrap_or_default().to_string(),
+                            })
+                            .collect()
+                    }
+                    Err(e) => {
+                        found.gaps.error(&scope::pull_through(registry), &e.message);
+                        Vec::new()
+                    }
+                };
+                (Arc::new(rules), found)
+            })
     }))
     .await;
-    for ((registry, region), result) in registries.iter().zip(answers) {
-        match result {
-            Ok(out) => {
-                read.extend(out.pull_through_cache_rules().iter().map(|r| CacheRule {
-                    registry: registry.clone(),
-                    region: region.clone(),
-                    prefix: r.ecr_repository_prefix().unwrap_or_default().to_string(),
-                }));
-                found.push_document(&DescribePullThroughCacheRules {
-                    pull_through_cache_rules: out
-                        .pull_through_cache_rules()
-                        .iter()
-                        .map(|r| PullThroughCacheRule {
-                            ecr_repository_prefix: r
-                                .ecr_repository_prefix()
-                                .unwrap_or_default()
-                                .to_string(),
-                            upstream_registry_url: r.upstream_registry_url().map(str::to_string),
-                            registry_id: Some(registry.clone()),
-                        })
-                        .collect(),
-                    registry_id: Some(registry.clone()),
-                })
-            }
-            Err(e) => found.gaps.error(&scope::pull_through(registry), &e.message),
-        }
-    }
-    (read, found)
+    rules.iter().flat_map(|r| r.iter().cloned()).collect()
 }
 
 /// Stage 5c: the registry permissions policies of registries with cache rules: they can grant
 /// what a pull-through cache does for the puller. A registry without one is a fact.
-pub(super) async fn registry_policies(aws: &aws::Aws, registries: &[Registry]) -> Found {
-    let mut found = Found::default();
-    let answers = join_all(registries.iter().map(|(registry, region)| {
-        let request = aws.ecr(region).get_registry_policy();
-        aws.call("ecr:GetRegistryPolicy", registry, request.send())
+pub(super) async fn registry_policies(aws: &aws::Aws, shared: &Shared, registries: &[Registry]) {
+    join_all(registries.iter().map(|key| {
+        let (registry, region) = key;
+        shared
+            .registry_policies
+            .once(&shared.found, key.clone(), async move {
+                let mut found = Found::default();
+                let request = aws.ecr(region).get_registry_policy();
+                let policy_text = match aws
+                    .call("ecr:GetRegistryPolicy", registry, request.send())
+                    .await
+                {
+                    Ok(out) => out.policy_text().map(str::to_string),
+                    Err(e) if e.is(&["RegistryPolicyNotFoundException"]) => None,
+                    Err(e) => {
+                        let scope = scope::registry_policy(registry, region);
+                        found.gaps.error(&scope, &e.message);
+                        return ((), found);
+                    }
+                };
+                found.push_document(&GetRegistryPolicy {
+                    registry_id: registry.clone(),
+                    policy_text,
+                    region: Some(region.clone()),
+                });
+                ((), found)
+            })
     }))
     .await;
-    for ((registry, region), result) in registries.iter().zip(answers) {
-        let policy_text = match result {
-            Ok(out) => out.policy_text().map(str::to_string),
-            Err(e) if e.is(&["RegistryPolicyNotFoundException"]) => None,
-            Err(e) => {
-                let scope = scope::registry_policy(registry, region);
-                found.gaps.error(&scope, &e.message);
-                continue;
-            }
-        };
-        found.push_document(&GetRegistryPolicy {
-            registry_id: registry.clone(),
-            policy_text,
-            region: Some(region.clone()),
-        });
-    }
-    found
 }
 
 /// A pull-through cache rule as read: its registry, Region and prefix.
@@ -1321,39 +1579,43 @@ pub(super) struct CacheRule {
 
 /// Stage 6 (only for images under a cache rule): ECR's own check that each rule can use its
 /// upstream. It reads the rule's credentials itself; pulldoctor never reads the secret.
-pub(super) async fn validate_cache_rules(aws: &aws::Aws, rules: &[CacheRule]) -> Found {
-    let mut found = Found::default();
-    let answers = join_all(rules.iter().map(|rule| {
-        let request = aws
-            .ecr(&rule.region)
-            .validate_pull_through_cache_rule()
-            .registry_id(&rule.registry)
-            .ecr_repository_prefix(&rule.prefix);
-        aws.call(
-            "ecr:ValidatePullThroughCacheRule",
-            &rule.prefix,
-            request.send(),
-        )
+pub(super) async fn validate_cache_rules(aws: &aws::Aws, shared: &Shared, rules: &[CacheRule]) {
+    join_all(rules.iter().map(|rule| {
+        shared
+            .validated
+            .once(&shared.found, rule.clone(), async move {
+                let mut found = Found::default();
+                let request = aws
+                    .ecr(&rule.region)
+                    .validate_pull_through_cache_rule()
+                    .registry_id(&rule.registry)
+                    .ecr_repository_prefix(&rule.prefix);
+                match aws
+                    .call(
+                        "ecr:ValidatePullThroughCacheRule",
+                        &rule.prefix,
+                        request.send(),
+                    )
+                    .await
+                {
+                    Ok(out) => found.push_document(&ValidatePullThroughCacheRule {
+                        ecr_repository_prefix: rule.prefix.clone(),
+                        registry_id: rule.registry.clone(),
+                        upstream_registry_url: out.upstream_registry_url().map(str::to_string),
+                        is_valid: out.is_valid(),
+                        failure: out.failure().map(str::to_string),
+                    }),
+                    // Not knowing leaves the event to tell; a refusal is a problem, not a verdict.
+                    Err(e) => found.gaps.problems.push(e.message),
+                }
+                ((), found)
+            })
     }))
     .await;
-    for (rule, result) in rules.iter().zip(answers) {
-        match result {
-            Ok(out) => found.push_document(&ValidatePullThroughCacheRule {
-                ecr_repository_prefix: rule.prefix.clone(),
-                registry_id: rule.registry.clone(),
-                upstream_registry_url: out.upstream_registry_url().map(str::to_string),
-                is_valid: out.is_valid(),
-                failure: out.failure().map(str::to_string),
-            }),
-            // Not knowing leaves the event to tell; a refusal is a problem, not a verdict.
-            Err(e) => found.gaps.problems.push(e.message),
-        }
-    }
-    found
 }
 
 /// The instance ids of nodes (`spec.providerID` is `aws:///ZONE/i-…`).
-fn instance_ids(nodes: &[Node]) -> Vec<String> {
+fn instance_ids(nodes: &[&Node]) -> Vec<String> {
     let mut ids: Vec<String> = nodes
         .iter()
         .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
@@ -1392,21 +1654,27 @@ fn fargate_pod_ips(pods: &[Pod]) -> Vec<String> {
 /// Stage 3e: the pods' network path, from EC2 — the nodes' instances and the Fargate pods'
 /// interfaces (together), then per VPC its subnets, route tables, endpoints, NAT gateways, DNS
 /// attributes, security groups and network ACLs (each VPC read whole, once).
-pub(super) async fn network(aws: &aws::Aws, objects: &Objects, pods: &[Pod]) -> Found {
-    let mut found = Found::default();
-    let (ids, ips) = (instance_ids(&objects.nodes), fargate_pod_ips(pods));
+pub(super) async fn network(aws: &aws::Aws, shared: &Shared, objects: &Objects, pods: &[Pod]) {
+    // Instances and interfaces are asked many to a call: each page asks for its new ones.
+    let nodes: Vec<&Node> = objects.nodes.iter().map(|n| &**n).collect();
+    let ids = shared.instances.claim(instance_ids(&nodes));
+    let ips = shared.interfaces.claim(fargate_pod_ips(pods));
     let ((instances, instances_found), (interfaces, interfaces_found)) =
         tokio::join!(instances(aws, &ids), fargate_interfaces(aws, &ips));
-    found.merge(instances_found);
-    found.merge(interfaces_found);
+    shared.record(|found| {
+        found.merge(instances_found);
+        found.merge(interfaces_found);
+    });
     let vpcs: BTreeSet<String> = instances
         .iter()
         .filter_map(|i| i.vpc_id.clone())
         .chain(interfaces.iter().filter_map(|i| i.vpc_id.clone()))
         .collect();
-    let parts = join_all(vpcs.iter().map(|vpc| vpc_path(aws, vpc))).await;
-    parts.into_iter().for_each(|part| found.merge(part));
-    found
+    join_all(vpcs.iter().map(|vpc| {
+        let read = async { ((), vpc_path(aws, vpc).await) };
+        shared.vpcs.once(&shared.found, vpc.clone(), read)
+    }))
+    .await;
 }
 
 /// The nodes' instances, in one call.

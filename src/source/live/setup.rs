@@ -95,8 +95,9 @@ pub async fn collect_setup(session: &Session, target: &SetupTarget<'_>) -> Vec<D
         .iter()
         .map(|k| (k.registry.clone(), k.region.clone()))
         .collect();
-    let (_, listings_found) = read::listings(aws, &registries).await;
-    found.merge(listings_found);
+    let listings = read::Shared::default();
+    read::listings(aws, &listings, &registries).await;
+    found.merge(listings.into_found());
     for key in target.repositories {
         let (images, policy) = tokio::join!(
             read::describe_images(aws, key),
