@@ -52,19 +52,52 @@ impl<K: Ord + Clone, V: Clone> Memo<K, V> {
     }
 }
 
-impl<K: Ord + Clone> Memo<K, ()> {
-    /// Of `keys`, those nobody claimed before, now claimed by the caller: for lookups made many
-    /// keys to a call (EC2's `DescribeInstances`), where each caller asks for its new keys.
-    pub fn claim(&self, keys: impl IntoIterator<Item = K>) -> Vec<K> {
-        let mut cells = lock(&self.cells);
-        keys.into_iter()
-            .filter(|key| {
-                !cells.contains_key(key) && {
-                    cells.insert(key.clone(), Arc::new(OnceCell::new_with(Some(()))));
-                    true
-                }
-            })
-            .collect()
+/// Lookups made many keys to a call (EC2's `DescribeInstances`): each caller's keys that nobody
+/// asked for before go in one call, a batch; a key's answer is its batch's, which every caller
+/// that needs the key waits for.
+pub(super) struct Batches<K, V> {
+    batch_of: Mutex<BTreeMap<K, Vec<K>>>,
+    answers: Memo<Vec<K>, V>,
+}
+
+impl<K, V> Default for Batches<K, V> {
+    fn default() -> Self {
+        Batches {
+            batch_of: Mutex::new(BTreeMap::new()),
+            answers: Memo::default(),
+        }
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> Batches<K, V> {
+    /// The answers of the batches `keys` are in; `fetch` asks for one batch (run once each, by
+    /// whoever asks first).
+    pub async fn once<Fut>(
+        &self,
+        into: &Mutex<Found>,
+        keys: impl IntoIterator<Item = K>,
+        fetch: impl Fn(Vec<K>) -> Fut,
+    ) -> Vec<V>
+    where
+        Fut: Future<Output = (V, Found)>,
+    {
+        let batches: std::collections::BTreeSet<Vec<K>> = {
+            let mut batch_of = lock(&self.batch_of);
+            let keys: std::collections::BTreeSet<K> = keys.into_iter().collect();
+            let new: Vec<K> = keys
+                .iter()
+                .filter(|k| !batch_of.contains_key(*k))
+                .cloned()
+                .collect();
+            for key in &new {
+                batch_of.insert(key.clone(), new.clone());
+            }
+            keys.iter().map(|k| batch_of[k].clone()).collect()
+        };
+        let answers = batches
+            .into_iter()
+            .map(|batch| self.answers.once(into, batch.clone(), fetch(batch)));
+        futures::future::join_all(answers).await
     }
 }
 
@@ -103,10 +136,22 @@ mod tests {
         assert_eq!(values, [1, 3]);
     }
 
-    #[test]
-    fn a_key_is_claimed_once() {
-        let memo: Memo<&str, ()> = Memo::default();
-        assert_eq!(memo.claim(["i-1", "i-2"]), ["i-1", "i-2"]);
-        assert_eq!(memo.claim(["i-2", "i-3", "i-3"]), ["i-3"]);
+    #[tokio::test]
+    async fn a_key_is_asked_for_in_one_batch_and_its_askers_wait_for_it() {
+        let batches: Batches<&str, Vec<&str>> = Batches::default();
+        let found = Mutex::new(Found::default());
+        let calls = Mutex::new(Vec::new());
+        let fetch = |keys: Vec<&'static str>| {
+            let calls = &calls;
+            async move {
+                lock(calls).push(keys.clone());
+                (keys, Found::default())
+            }
+        };
+        let first = batches.once(&found, ["i-1", "i-2"], fetch).await;
+        assert_eq!(first, [vec!["i-1", "i-2"]]);
+        let second = batches.once(&found, ["i-2", "i-3", "i-3"], fetch).await;
+        assert_eq!(second, [vec!["i-1", "i-2"], vec!["i-3"]]);
+        assert_eq!(*lock(&calls), [vec!["i-1", "i-2"], vec!["i-3"]]);
     }
 }

@@ -366,8 +366,10 @@ struct PageLookups {
     missing: bool,
 }
 
-/// Stages 3 to 6 for one page: compute, identities and listings; then roles, the OIDC provider
-/// and repository contents; then policies and, when an image is missing, cache rules.
+/// Stages 3 to 6 for one page, in three branches that wait for nothing of each other: how the
+/// nodes get their role, then those roles and their policies, and the OIDC provider; the
+/// ServiceAccounts' roles and their policies; the registries' listings, then the repositories'
+/// contents and, when an image is missing, the cache rules.
 async fn iam_and_ecr(
     session: &Session,
     options: &Options,
@@ -377,56 +379,63 @@ async fn iam_and_ecr(
     objects: &read::Objects,
     account: &read::Account,
 ) -> PageLookups {
-    let images = read::ecr_images(pods);
-    let registries: BTreeSet<read::Registry> = images
-        .iter()
-        .map(|e| (e.account.clone(), e.region.clone()))
-        .collect();
-    let wanted = read::pod_service_accounts(pods);
-    let namespace = options.namespace.as_deref();
     let aws = &session.aws;
-    let (compute, identity_roles, listings) = tokio::join!(
-        read::compute(session, shared, cluster, pods, objects),
-        read::identities(session, shared, cluster, namespace, &wanted, objects),
-        read::listings(aws, shared, &registries),
-    );
-    let caller_account = account.account.clone().unwrap_or_default();
-    let mut role_arns = compute.node_roles;
-    role_arns.extend(identity_roles);
-    if !caller_account.is_empty() {
-        role_arns.extend(
-            compute
-                .node_class_roles
-                .iter()
-                .map(|role| format!("arn:aws:iam::{caller_account}:role/{role}")),
+    let caller_account = account.account.as_deref().unwrap_or_default();
+    let roles_and_policies = |role_arns: BTreeSet<String>| async move {
+        let policy_arns = read::roles(aws, shared, &role_arns, caller_account).await;
+        read::managed_policies(aws, shared, &policy_arns).await;
+    };
+    let nodes = async move {
+        let compute = read::compute(session, shared, cluster, pods, objects).await;
+        let mut role_arns = compute.node_roles;
+        if !caller_account.is_empty() {
+            role_arns.extend(
+                compute
+                    .node_class_roles
+                    .iter()
+                    .map(|role| format!("arn:aws:iam::{caller_account}:role/{role}")),
+            );
+        }
+        let provider_arn = compute
+            .issuer
+            .as_deref()
+            .map(|i| {
+                format!(
+                    "arn:aws:iam::{caller_account}:oidc-provider/{}",
+                    i.trim_start_matches("https://")
+                )
+            })
+            .filter(|arn| account.providers.contains(arn));
+        tokio::join!(
+            roles_and_policies(role_arns),
+            read::oidc_provider(aws, shared, provider_arn.as_deref()),
         );
-    }
-    let provider_arn = compute
-        .issuer
-        .as_deref()
-        .map(|i| {
-            format!(
-                "arn:aws:iam::{caller_account}:oidc-provider/{}",
-                i.trim_start_matches("https://")
-            )
-        })
-        .filter(|arn| account.providers.contains(arn));
-    let (policy_arns, (), missing_images) = tokio::join!(
-        read::roles(aws, shared, &role_arns, &caller_account),
-        read::oidc_provider(aws, shared, provider_arn.as_deref()),
-        read::repository_contents(aws, shared, &images, &listings),
-    );
-    // Cache rules only when a repository or image is missing: they could explain it.
-    let missing = missing_images
-        || images
+    };
+    let identities = async move {
+        let wanted = read::pod_service_accounts(pods);
+        let namespace = options.namespace.as_deref();
+        let role_arns =
+            read::identities(session, shared, cluster, namespace, &wanted, objects).await;
+        roles_and_policies(role_arns).await;
+    };
+    let registries = async move {
+        let images = read::ecr_images(pods);
+        let registries: BTreeSet<read::Registry> = images
             .iter()
-            .any(|e| !listings.known.contains(&RepoKey::of(e)));
-    let page = PageLookups { images, missing };
-    tokio::join!(
-        read::managed_policies(aws, shared, &policy_arns),
-        cache_rules(aws, shared, std::slice::from_ref(&page), account),
-    );
-    page
+            .map(|e| (e.account.clone(), e.region.clone()))
+            .collect();
+        let listings = read::listings(aws, shared, &registries).await;
+        let missing_images = read::repository_contents(aws, shared, &images, &listings).await;
+        // Cache rules only when a repository or image is missing: they could explain it.
+        let missing = missing_images
+            || images
+                .iter()
+                .any(|e| !listings.known.contains(&RepoKey::of(e)));
+        let page = PageLookups { images, missing };
+        cache_rules(aws, shared, std::slice::from_ref(&page), account).await;
+        page
+    };
+    tokio::join!(nodes, identities, registries).2
 }
 
 /// When any page's image (or its repository) is missing, the cache rules and registry policies

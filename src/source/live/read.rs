@@ -1,10 +1,12 @@
-//! The live read in stages. Each stage asks for what the stages before it found (small typed
-//! keys: pods, node names, role ARNs, repositories), makes its calls concurrently under the
-//! session's bound, and returns what it found as documents in the AWS CLI's shapes
-//! ([`crate::facts::aws`]) and Kubernetes objects, with every lookup's end as a gap or a
-//! coverage. Stages that need nothing from each other run together.
+//! The live read in stages, run for each page of pods as it arrives. Each stage asks for what
+//! the stages before it found (small typed keys: pods, node names, role ARNs, repositories),
+//! makes its calls concurrently under the session's bound, and records what it found in the
+//! read's [`Shared`] state as documents in the AWS CLI's shapes ([`crate::facts::aws`]) and
+//! Kubernetes objects, with every lookup's end as a gap or a coverage. Each lookup is memoized
+//! there: pages that need the same thing share one fetch. Stages that need nothing from each
+//! other run together.
 
-use super::memo::{Memo, lock};
+use super::memo::{Batches, Memo, lock};
 use super::session::Session;
 use super::{Gaps, Options, aws, kube};
 use crate::ecr::reference::{self, EcrImage, ImageRef};
@@ -189,6 +191,9 @@ pub(super) fn keep_events_about(
     }
 }
 
+/// The VPCs of a batch of instances or interfaces.
+type Vpcs = Arc<Vec<Option<String>>>;
+
 /// A Pod Identity association: namespace, ServiceAccount, id.
 type Association = (String, String, String);
 
@@ -220,8 +225,8 @@ pub(super) struct Shared {
     cache_rules: Memo<Registry, Arc<Vec<CacheRule>>>,
     registry_policies: Memo<Registry, ()>,
     validated: Memo<CacheRule, ()>,
-    instances: Memo<String, ()>,
-    interfaces: Memo<String, ()>,
+    instances: Batches<String, Vpcs>,
+    interfaces: Batches<String, Vpcs>,
     vpcs: Memo<String, ()>,
 }
 
@@ -1655,24 +1660,31 @@ fn fargate_pod_ips(pods: &[Pod]) -> Vec<String> {
 /// interfaces (together), then per VPC its subnets, route tables, endpoints, NAT gateways, DNS
 /// attributes, security groups and network ACLs (each VPC read whole, once).
 pub(super) async fn network(aws: &aws::Aws, shared: &Shared, objects: &Objects, pods: &[Pod]) {
-    // Instances and interfaces are asked many to a call: each page asks for its new ones.
+    let into = &shared.found;
     let nodes: Vec<&Node> = objects.nodes.iter().map(|n| &**n).collect();
-    let ids = shared.instances.claim(instance_ids(&nodes));
-    let ips = shared.interfaces.claim(fargate_pod_ips(pods));
-    let ((instances, instances_found), (interfaces, interfaces_found)) =
-        tokio::join!(instances(aws, &ids), fargate_interfaces(aws, &ips));
-    shared.record(|found| {
-        found.merge(instances_found);
-        found.merge(interfaces_found);
-    });
-    let vpcs: BTreeSet<String> = instances
+    let vpcs_of = |vpcs: Vec<Option<String>>, found| (Arc::new(vpcs), found);
+    let (instance_vpcs, interface_vpcs) = tokio::join!(
+        shared
+            .instances
+            .once(into, instance_ids(&nodes), |ids| async move {
+                let (instances, found) = instances(aws, &ids).await;
+                vpcs_of(instances.into_iter().map(|i| i.vpc_id).collect(), found)
+            }),
+        shared
+            .interfaces
+            .once(into, fargate_pod_ips(pods), |ips| async move {
+                let (interfaces, found) = fargate_interfaces(aws, &ips).await;
+                vpcs_of(interfaces.into_iter().map(|i| i.vpc_id).collect(), found)
+            }),
+    );
+    let vpcs: BTreeSet<String> = instance_vpcs
         .iter()
-        .filter_map(|i| i.vpc_id.clone())
-        .chain(interfaces.iter().filter_map(|i| i.vpc_id.clone()))
+        .chain(&interface_vpcs)
+        .flat_map(|vpcs| vpcs.iter().flatten().cloned())
         .collect();
     join_all(vpcs.iter().map(|vpc| {
         let read = async { ((), vpc_path(aws, vpc).await) };
-        shared.vpcs.once(&shared.found, vpc.clone(), read)
+        shared.vpcs.once(into, vpc.clone(), read)
     }))
     .await;
 }
