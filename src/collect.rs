@@ -79,8 +79,19 @@ save_kind() { # save_kind KIND [ARGS...]: one kind a file, so a kind RBAC refuse
 # Kubernetes: the pods first; without them nothing can be said
 save_kind pods -A
 [ -f "$OUT/kube-pods.json" ] || echo "collect: the pods could not be listed: the bundle cannot say which pods fail" >&2
-# What the AWS part needs of each pod, in one more read: its images, and its node and IP (Fargate).
-kubectl get pods -A -o jsonpath='{range .items[*]}{range .spec.initContainers[*]}image {.image}{"\n"}{end}{range .spec.containers[*]}image {.image}{"\n"}{end}pod {.spec.nodeName} {.status.podIP}{"\n"}{end}' > "$SEEN/pod-lines" 2>/dev/null
+# What the AWS part needs of each pod, read from the saved list (the pod list is read once): its
+# images, and its node and IP (Fargate). kubectl prints JSON four spaces a level, keys sorted, so
+# a pod's own fields are known by their indentation, never by what tenant text says.
+touch "$SEEN/pod-lines"
+[ -f "$OUT/kube-pods.json" ] && awk '
+  function value(v) { v = $0; sub(/^[^:]*: "/, "", v); sub(/",?$/, "", v); return v }
+  /^        [{]/ { node = ""; ip = ""; section = "" }
+  /^            "/ { section = /^            "spec": [{]/ ? "spec" : /^            "status": [{]/ ? "status" : "" }
+  section == "spec" && /^                        "image": "/ { print "image " value() }
+  section == "spec" && /^                "nodeName": "/ { node = value() }
+  section == "status" && /^                "podIP": "/ { ip = value() }
+  /^        [}]/ { print "pod " node " " ip }
+' "$OUT/kube-pods.json" > "$SEEN/pod-lines"
 for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
   case "$kind" in nodes) save_kind "$kind" ;; *) save_kind "$kind" -A ;; esac
 done
@@ -110,7 +121,7 @@ done
 # each VPC whole (subnets, route tables, endpoints, NAT gateways, security groups, network ACLs,
 # DNS attributes); a VPC whose lists were all saved is recorded as read.
 vpcs=""
-ids="$(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.providerID}{"\n"}{end}' | grep '^aws://' | sed 's|.*/||' | grep '^i-' | sort -u | tr '\n' ' ')"
+ids="$( [ -f "$OUT/kube-nodes.json" ] && sed -n 's|^                "providerID": "aws://[^"]*/\(i-[^"/]*\)",*$|\1|p' "$OUT/kube-nodes.json" | sort -u | tr '\n' ' ')"
 if [ -n "$ids" ]; then
   # shellcheck disable=SC2086
   save ec2-instances.json aws ec2 describe-instances --instance-ids $ids

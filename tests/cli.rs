@@ -653,6 +653,50 @@ fn run_collect_script(bin: &Path, out_dir: &Path) -> String {
 
 const ONE_FAILING_POD: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}, "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"}]}, "status": {"phase": "Pending", "containerStatuses": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}]}"#;
 
+/// `value` as kubectl prints JSON: keys sorted, four spaces a level.
+fn as_kubectl_prints(value: &serde_json::Value) -> String {
+    fn sorted(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let map = keys.into_iter().map(|k| (k.clone(), sorted(&map[k])));
+                serde_json::Value::Object(map.collect())
+            }
+            serde_json::Value::Array(items) => items.iter().map(sorted).collect(),
+            other => other.clone(),
+        }
+    }
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    serde::Serialize::serialize(&sorted(value), &mut serializer).unwrap();
+    String::from_utf8(out).unwrap() + "\n"
+}
+
+/// A kubectl pod list file in `dir`: one failing pod per image (its status names the image too,
+/// as a kubelet's does), and an annotation that says `image` (tenant text, not an image).
+fn pods_file(dir: &Path, images: &[&str]) -> PathBuf {
+    let items: Vec<serde_json::Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("p-{i}"), "namespace": "shop",
+                    "annotations": {"image": "evil.example/not-an-image:1"}},
+                "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": image}]},
+                "status": {"containerStatuses": [{"name": "c", "image": "docker.io/library/status-only:1",
+                    "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}
+            })
+        })
+        .collect();
+    let path = dir.join("pods.json");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(&path, as_kubectl_prints(&list)).unwrap();
+    path
+}
+
 /// The collect script against clients that answer as a namespace-scoped user's would: `nodes`
 /// refused (kubectl prints part of a list and exits 1), AWS refusing everything. The pods must
 /// still reach the bundle — before, one refused kind threw the whole Kubernetes file away and an
@@ -660,7 +704,8 @@ const ONE_FAILING_POD: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
 #[test]
 fn the_collect_script_keeps_the_pods_when_rbac_refuses_a_kind() {
     let dir = temp_dir("collect-rbac");
-    std::fs::write(dir.join("pods.json"), ONE_FAILING_POD).unwrap();
+    let pods: serde_json::Value = serde_json::from_str(ONE_FAILING_POD).unwrap();
+    std::fs::write(dir.join("pods.json"), as_kubectl_prints(&pods)).unwrap();
     let run = |refused: &str| {
         let bin = dir.join(format!("bin-{refused}"));
         stub_clients(
@@ -668,7 +713,6 @@ fn the_collect_script_keeps_the_pods_when_rbac_refuses_a_kind() {
             &format!(
                 r#"case "$*" in
   *{refused}*) printf '{{"apiVersion": "v1", "items": [' ; echo "Error from server (Forbidden): {refused} is forbidden" >&2; exit 1 ;;
-  *jsonpath*) exit 0 ;;
   "get pods -A -o json") cat "{}" ;;
   get*) printf '{{\n    "apiVersion": "v1",\n    "items": [],\n    "kind": "List"\n}}\n' ;;
   *) exit 1 ;;
@@ -721,12 +765,10 @@ fn the_collect_script_reads_regions_names_files_and_reports_failures_right() {
         &bin,
         &format!(
             r#"case "$*" in
-  *jsonpath*) printf 'image %s
-' {} ;;
-  "get pods -A -o json") printf '{{"apiVersion": "v1", "kind": "List", "items": []}}' ;;
+  "get pods -A -o json") cat "{}" ;;
   *) exit 1 ;;
 esac"#,
-            images.join(" ")
+            pods_file(&dir, &images).display()
         ),
         &format!(
             r#"echo "$AWS_DEFAULT_OUTPUT $*" >> "{}"
@@ -813,19 +855,23 @@ fn the_collect_script_asks_each_question_once_in_the_clusters_region() {
         .collect();
     let node_classes = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "eks.amazonaws.com/v1", "kind": "NodeClass", "metadata": {"name": "default"}, "spec": {"role": "auto-node"}}]}"#;
     let calls = dir.join("aws-calls.log");
+    let kubectl_calls = dir.join("kubectl-calls.log");
+    let image_refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let pods = pods_file(&dir, &image_refs);
     let run = |region_argument: Option<&str>| {
         let bin = dir.join("bin");
         stub_clients(
             &bin,
             &format!(
-                r#"case "$*" in
+                r#"echo "$*" >> "{}"
+case "$*" in
   "config view"*) printf 'https://0A1B2C3D.gr7.eu-central-1.eks.amazonaws.com' ;;
-  *jsonpath*) printf 'image %s\n' {} ;;
   "get nodeclasses.eks.amazonaws.com -o json") printf '%s' '{node_classes}' ;;
-  "get pods -A -o json") printf '{{"apiVersion": "v1", "kind": "List", "items": []}}' ;;
+  "get pods -A -o json") cat "{}" ;;
   *) exit 1 ;;
 esac"#,
-                images.join(" ")
+                kubectl_calls.display(),
+                pods.display()
             ),
             &format!(
                 r#"echo "$AWS_REGION $*" >> "{}"
@@ -860,6 +906,19 @@ echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; 
     let (calls, out_dir) = run(None);
     assert!(
         calls.contains("eu-central-1 eks describe-cluster --name lab"),
+        "{calls}"
+    );
+    // The pod list and the node list are each read once.
+    let kubectl = std::fs::read_to_string(&kubectl_calls).unwrap();
+    for kind in ["pods", "nodes"] {
+        let reads = kubectl
+            .lines()
+            .filter(|l| l.starts_with(&format!("get {kind} ")))
+            .count();
+        assert_eq!(reads, 1, "{kind}: {kubectl}");
+    }
+    assert!(
+        !calls.contains("evil.example") && !calls.contains("status-only"),
         "{calls}"
     );
     let count = |what: &str| calls.lines().filter(|l| l.contains(what)).count();
@@ -897,14 +956,20 @@ fn the_collect_script_never_prints_an_escape_sequence_from_a_name() {
     let bin = dir.join("bin");
     stub_clients(
         &bin,
-        r#"case "$*" in
-  *jsonpath*) printf 'image 111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/\033[31mweb:1\n' ;;
-  "get pods -A -o json") printf '{"apiVersion": "v1", "kind": "List", "items": []}' ;;
+        &format!(
+            r#"case "$*" in
+  "get pods -A -o json") cat "{}" ;;
   *) exit 1 ;;
 esac"#,
+            pods_file(
+                &dir,
+                &["111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/\u{1b}[31mweb:1"]
+            )
+            .display()
+        ),
         r#"echo "An error occurred (AccessDenied) when calling the operation: $*" >&2; exit 254"#,
     );
     let log = run_collect_script(&bin, &dir.join("bundle"));
-    assert!(log.contains("shop/[31mweb"), "{log}");
+    assert!(log.contains("[31mweb"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
