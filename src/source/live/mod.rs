@@ -228,6 +228,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
         .await
     };
     let looking_up = arriving
+        .flat_map(|pods| futures::stream::iter(read::failing_first(pods)))
         // Boxed: a page's lookups are a large future, and the TUI reads on a worker's stack.
         .map(|pods| Box::pin(reading.page(pods)))
         .buffer_unordered(usize::MAX)

@@ -112,6 +112,17 @@ pub(super) struct Pods {
     pub create_failures: BTreeSet<(String, String, String)>,
 }
 
+/// A page's pods in two parts, those that fail first: read with every pod (the TUI's `--all`),
+/// a page's failing pods are looked into on their own, so they are diagnosed before its healthy
+/// ones. Empty parts are dropped.
+pub(super) fn failing_first(pods: Vec<Pod>) -> Vec<Vec<Pod>> {
+    let (failing, healthy): (Vec<Pod>, Vec<Pod>) = pods.into_iter().partition(failing);
+    [failing, healthy]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
 /// The pods to diagnose, page by page: each page's to `on_page` as it arrives.
 pub(super) async fn pod_pages(
     session: &Session,
@@ -2052,5 +2063,44 @@ fn network_acl(a: &::aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
                 }),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, waiting: Option<&str>) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+            "status": {"containerStatuses": [{"name": "c", "image": "x", "imageID": "", "ready": false,
+                "restartCount": 0, "state": waiting.map_or(json!({"running": {}}),
+                    |r| json!({"waiting": {"reason": r}}))}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_pages_failing_pods_come_first_and_empty_parts_not_at_all() {
+        let names = |parts: Vec<Vec<Pod>>| -> Vec<Vec<String>> {
+            let name = |p: Pod| p.metadata.name.unwrap_or_default();
+            parts
+                .into_iter()
+                .map(|part| part.into_iter().map(name).collect())
+                .collect()
+        };
+        let page = vec![
+            pod("ok-1", None),
+            pod("pull-1", Some("ImagePullBackOff")),
+            pod("ok-2", None),
+            pod("pull-2", Some("ErrImagePull")),
+        ];
+        assert_eq!(
+            names(failing_first(page)),
+            [vec!["pull-1", "pull-2"], vec!["ok-1", "ok-2"]]
+        );
+        assert_eq!(names(failing_first(vec![pod("ok", None)])), [vec!["ok"]]);
+        assert!(failing_first(Vec::new()).is_empty());
     }
 }
