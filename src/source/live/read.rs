@@ -74,7 +74,14 @@ impl Found {
     /// documents.
     fn in_stable_order(&mut self) {
         sort_values(&mut self.documents);
-        sort_values(&mut self.items);
+        // Kubernetes objects are told apart by kind, namespace and name: sorted by those, not by
+        // their whole text (ten thousand pods).
+        let key = |o: &Value| {
+            let meta = &o["metadata"];
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (text(&o["kind"]), text(&meta["namespace"]), text(&meta["name"]))
+        };
+        self.items.sort_by_cached_key(key);
         self.gaps.in_stable_order();
     }
 }
