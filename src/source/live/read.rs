@@ -79,7 +79,11 @@ impl Found {
         let key = |o: &Value| {
             let meta = &o["metadata"];
             let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            (text(&o["kind"]), text(&meta["namespace"]), text(&meta["name"]))
+            (
+                text(&o["kind"]),
+                text(&meta["namespace"]),
+                text(&meta["name"]),
+            )
         };
         self.items.sort_by_cached_key(key);
         self.gaps.in_stable_order();
