@@ -697,6 +697,17 @@ fn pods_file(dir: &Path, images: &[&str]) -> PathBuf {
     path
 }
 
+/// A kubectl that answers the pod list alone: one failing pod per image.
+fn kubectl_with_pods(dir: &Path, images: &[&str]) -> String {
+    format!(
+        r#"case "$*" in
+  "get pods -A -o json") cat "{}" ;;
+  *) exit 1 ;;
+esac"#,
+        pods_file(dir, images).display()
+    )
+}
+
 /// The collect script against clients that answer as a namespace-scoped user's would: `nodes`
 /// refused (kubectl prints part of a list and exits 1), AWS refusing everything. The pods must
 /// still reach the bundle — before, one refused kind threw the whole Kubernetes file away and an
@@ -763,13 +774,7 @@ fn the_collect_script_reads_regions_names_files_and_reports_failures_right() {
     let calls = dir.join("aws-calls.log");
     stub_clients(
         &bin,
-        &format!(
-            r#"case "$*" in
-  "get pods -A -o json") cat "{}" ;;
-  *) exit 1 ;;
-esac"#,
-            pods_file(&dir, &images).display()
-        ),
+        &kubectl_with_pods(&dir, &images),
         &format!(
             r#"echo "$AWS_DEFAULT_OUTPUT $*" >> "{}"
 case "$*" in
@@ -956,16 +961,9 @@ fn the_collect_script_never_prints_an_escape_sequence_from_a_name() {
     let bin = dir.join("bin");
     stub_clients(
         &bin,
-        &format!(
-            r#"case "$*" in
-  "get pods -A -o json") cat "{}" ;;
-  *) exit 1 ;;
-esac"#,
-            pods_file(
-                &dir,
-                &["111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/\u{1b}[31mweb:1"]
-            )
-            .display()
+        &kubectl_with_pods(
+            &dir,
+            &["111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/\u{1b}[31mweb:1"],
         ),
         r#"echo "An error occurred (AccessDenied) when calling the operation: $*" >&2; exit 254"#,
     );
