@@ -762,9 +762,9 @@ fn background_results_arrive_while_typing_or_in_help() {
     assert_eq!(app.message.as_deref(), Some("AccessDenied"));
 }
 
-/// A live read tells the pods it has read whole while it goes on: the list shows them at once,
-/// still marked as reading; the read's end replaces them, and a part told after the end (a
-/// race) changes nothing.
+/// A live read tells the pods it has read whole while it goes on: the first read's list shows
+/// them at once, still marked as reading; the read's end replaces them; a part told after the
+/// end (a race), or during a read again over a whole list, changes nothing.
 #[test]
 fn a_read_in_progress_shows_the_pods_read_so_far() {
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
@@ -801,11 +801,22 @@ fn a_read_in_progress_shows_the_pods_read_so_far() {
     app.update(read_back(&app, Read::Everything(demo.clone())));
     assert!(app.loading.is_none());
     assert_eq!(app.facts.pods.len(), demo.pods.len());
-    app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(part))));
+    app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(
+        part.clone(),
+    ))));
     assert_eq!(
         app.facts.pods.len(),
         demo.pods.len(),
         "a late part is ignored"
     );
     assert!(app.loading.is_none());
+
+    // Reading again over a whole read: the list stays whole until the new read ends.
+    app.loading = Some("the cluster changed; reading again…".into());
+    app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(part))));
+    assert_eq!(
+        app.facts.pods.len(),
+        demo.pods.len(),
+        "never a shorter list"
+    );
 }

@@ -225,6 +225,9 @@ pub struct App {
     pub link: usize,
     /// What is being read in the background, while it is.
     pub loading: Option<String>,
+    /// The list shows a read still under way (the pods read whole so far): later parts of it
+    /// replace it. A read again over a whole read shows only its end, never a shorter list.
+    showing_part: bool,
     /// The cluster changed while a read was under way: read again when it ends.
     changed_while_loading: bool,
     /// The wizard's last answer came while the cluster was being read: plan when it is.
@@ -267,6 +270,7 @@ impl App {
             page: 10,
             link: 0,
             loading: None,
+            showing_part: false,
             changed_while_loading: false,
             plan_when_read: false,
             writes_allowed: false,
@@ -619,6 +623,7 @@ impl App {
         match action {
             Action::Diagnosed(diagnosed) => {
                 self.loading = None;
+                self.showing_part = false;
                 self.replace_facts(*diagnosed);
                 self.open_focus();
                 if std::mem::take(&mut self.plan_when_read) {
@@ -628,9 +633,13 @@ impl App {
                     return self.read_again("the cluster changed; reading again…");
                 }
             }
-            // Shown while the read goes on; one that ended has said it all.
-            Action::PartlyDiagnosed(diagnosed) if self.loading.is_some() => {
+            // Shown while the first read goes on (nothing else to show); one that ended has said
+            // it all.
+            Action::PartlyDiagnosed(diagnosed)
+                if self.loading.is_some() && (self.showing_part || self.facts.pods.is_empty()) =>
+            {
                 let pods = diagnosed.facts.pods.len();
+                self.showing_part = true;
                 self.replace_facts(*diagnosed);
                 self.loading = Some(format!(
                     "{pods} pod(s) read so far, diagnosed; reading the rest…"
@@ -643,6 +652,7 @@ impl App {
             }
             Action::LoadFailed(why) => {
                 self.loading = None;
+                self.showing_part = false;
                 self.focus = None;
                 self.message = Some(why);
                 // The checks then say what they could not see.

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 pub use session::Session;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -212,7 +213,7 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
         session,
         options,
         shared: read::Shared::default(),
-        selected: Mutex::default(),
+        listed: AtomicUsize::new(0),
         done: Mutex::default(),
         events: OnceLock::new(),
         last_partial: Mutex::default(),
@@ -256,8 +257,8 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let cluster = cluster?;
     let account = account?;
     let looked_up = looked_up?;
-    let selected = memo::lock(&reading.selected).len();
-    progress.tell(|| format!("{selected} pod(s): the last lookups…"));
+    let listed = reading.listed.load(Ordering::Relaxed);
+    progress.tell(|| format!("{listed} pod(s): the last lookups…"));
     cache_rules(&session.aws, shared, &looked_up, &account).await;
     let source = reading.source(cluster, &account);
     let Reading {
@@ -279,8 +280,8 @@ struct Reading<'a> {
     session: &'a Session,
     options: &'a Options,
     shared: read::Shared,
-    /// The pods listed so far to be diagnosed: (namespace, name).
-    selected: Mutex<BTreeSet<(String, String)>>,
+    /// How many pods to diagnose were listed so far.
+    listed: AtomicUsize,
     /// The pods whose lookups have all ended, kept as found.
     done: Mutex<BTreeSet<(String, String)>>,
     /// The warning events, once read.
@@ -296,11 +297,7 @@ impl Reading<'_> {
     /// Stages 2 to 6 for one page of pods; then its pods are kept with what they need.
     async fn page(&self, pods: Vec<Pod>) -> Result<PageLookups, String> {
         let (session, options, shared) = (self.session, self.options, &self.shared);
-        let count = {
-            let mut selected = memo::lock(&self.selected);
-            selected.extend(pods.iter().map(read::pod_key));
-            selected.len()
-        };
+        let count = self.listed.fetch_add(pods.len(), Ordering::Relaxed) + pods.len();
         options.progress.tell(|| {
             format!("{count} pod(s) to diagnose so far; reading their nodes, ServiceAccounts, roles and repositories…")
         });
