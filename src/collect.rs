@@ -10,6 +10,9 @@ const SCRIPT: &str = r#"#!/usr/bin/env bash
 # Usage: bash collect.sh CLUSTER_NAME [OUT_DIR] [REGION]    then: pulldoctor diagnose --from OUT_DIR
 # Read-only: it only runs get / describe / list commands. Secrets are never read.
 set -u
+# No pathname expansion: the lists looped over are AWS's and tenants' answers, and a `*` in one
+# must stay a `*`, never become this directory's file names.
+set -f
 CLUSTER="${1:?usage: collect.sh CLUSTER_NAME [OUT_DIR] [REGION]}"
 OUT="${2:-pulldoctor-bundle}"
 mkdir -p "$OUT"
@@ -225,5 +228,9 @@ while read -r image; do
     rm -f "$OUT/policy-$tag.err"
   fi
 done
+if [ ! -f "$OUT/kube-pods.json" ]; then
+  say "collect: FAILED: the pods could not be listed, so the bundle in $OUT cannot say which pods fail"
+  exit 1
+fi
 echo "bundle written to $OUT — run: pulldoctor diagnose --from $OUT" >&2
 "#;

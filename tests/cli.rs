@@ -49,13 +49,11 @@ fn diagnose_exits_one_when_something_is_broken_and_zero_when_not() {
     let demo = asset("assets/scenarios/demo.yaml");
     let broken = pulldoctor(&["diagnose", "--from", &demo]);
     assert_eq!(broken.status.code(), Some(1), "{}", stderr(&broken));
+    // A pod named on the command line is diagnosed whatever its state (contract §1).
     let healthy = pulldoctor(&["diagnose", "--from", &demo, "shop/web-7f9c6d-x2x"]);
     assert_eq!(healthy.status.code(), Some(0), "{}", stderr(&healthy));
     let text = String::from_utf8_lossy(&healthy.stdout);
-    assert!(
-        text.contains("0 findings"),
-        "a healthy pod is not a finding without --all: {text}"
-    );
+    assert!(text.contains("✓ ok  shop/web-7f9c6d-x2x"), "{text}");
     let all = pulldoctor(&["diagnose", "--all", "--from", &demo, "shop/web-7f9c6d-x2x"]);
     assert_eq!(all.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&all.stdout).contains("✓ ok  shop/web-7f9c6d-x2x"));
@@ -67,7 +65,7 @@ fn diagnose_exits_one_when_something_is_broken_and_zero_when_not() {
 fn demo_reads_a_from_of_its_own() {
     let trust = asset("assets/scenarios/causes/trust.yaml");
     let out = pulldoctor(&["demo", "--from", &trust]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("app/t-subject") && !text.contains("prod-east"),
@@ -229,9 +227,12 @@ fn malformed_and_unknown_files_are_reported_and_skipped() {
             .iter()
             .any(|p| p.starts_with("bad-pod.json") && p.contains("Pod"))
     );
-    // Nothing of the good input was lost.
+    // Nothing of the good input was lost; the pod read without its spec may be failing, so it
+    // is an unknown finding of its own.
     assert_eq!(report["source"]["kind"], "bundle");
-    assert_eq!(report["findings"].as_array().unwrap().len(), 9);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 10);
+    assert!(findings.iter().any(|f| f["pod"] == "x" && f["verdict"] == "unknown" && f["failing"] == true));
 }
 
 #[test]
@@ -357,6 +358,65 @@ fn an_input_without_a_pod_list_is_no_all_clear() {
     .unwrap();
     let out = pulldoctor(&["diagnose", "--from", no_pods.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// The exit status says what the report says, however pulldoctor was asked: piped, the TUI's
+/// command lines (`pulldoctor NS/POD`, `kubectl pulldoctor NS/POD`, `demo`) exit as `diagnose`
+/// does, and a pod that could not be read may be failing — unknown, and counted.
+#[test]
+fn exit_codes_a_script_can_trust() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let broken = "shop/checkout-6c9e7a-m3n";
+    let piped = pulldoctor(&["--from", &demo, broken]);
+    assert_eq!(piped.status.code(), Some(1), "{}", stderr(&piped));
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("1 broken"));
+    let plugin = Command::new(env!("CARGO_BIN_EXE_kubectl-pulldoctor"))
+        .args(["--from", &demo, broken])
+        .output()
+        .unwrap();
+    assert_eq!(plugin.status.code(), Some(1), "{}", stderr(&plugin));
+    assert_eq!(pulldoctor(&["demo"]).status.code(), Some(1));
+
+    let dir = temp_dir("unreadable-pod");
+    std::fs::write(
+        dir.join("pods.json"),
+        r#"{"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ok", "namespace": "shop"}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}, "status": {"phase": "Running"}},
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "garbled", "namespace": "shop"}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}, "status": {"containerStatuses": "not a list"}}]}"#,
+    )
+    .unwrap();
+    let out = pulldoctor(&["diagnose", "--from", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(!text.contains("No pod is failing"), "{text}");
+    assert!(text.contains("shop/garbled"), "{text}");
+}
+
+/// A ServiceAccount's `ecr-role-arn` is tenant-writable: it names the pull identity only where
+/// the input shows the node's credential provider uses it. Without that (no readable config), a
+/// running pod whose annotated role lacks ECR rights is not broken and gets no fix; with it, the
+/// fix of the annotated role says who chose its target, in the plan and in every diff.
+#[test]
+fn a_tenants_annotation_does_not_choose_who_gets_access() {
+    let identity = asset("assets/scenarios/causes/identity.yaml");
+    let out = pulldoctor(&["diagnose", "--from", &identity, "-o", "json", "app/token-pull"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_ne!(finding["verdict"], "broken", "{finding:#}");
+    assert_eq!(finding["pullIdentity"]["kind"], "node-role", "{finding:#}");
+    assert!(finding["fixes"].as_array().unwrap().is_empty(), "{finding:#}");
+    let fix = pulldoctor(&["fix", "--from", &identity, "app/token-pull"]);
+    assert_eq!(fix.status.code(), Some(2), "{}", stderr(&fix));
+    assert!(stderr(&fix).contains("nothing to fix"), "{}", stderr(&fix));
+
+    let token = asset("assets/scenarios/causes/token-pull.yaml");
+    let plan = pulldoctor(&["fix", "--from", &token, "app/token-fails"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("chosen by tenant-writable metadata"), "{text}");
+    assert!(text.contains("# target chosen by tenant-writable metadata"), "the diff says so: {text}");
+    // A pulled image never earns a pull fix, even where the annotated role is the pull identity.
+    let ran = pulldoctor(&["fix", "--from", &token, "app/token-ran"]);
+    assert!(stderr(&ran).contains("nothing to fix"), "{}", stderr(&ran));
 }
 
 #[test]
@@ -635,6 +695,11 @@ fn stub_clients(bin: &Path, kubectl: &str, aws: &str) {
 
 /// Runs the collect script with the clients of `bin` first on the PATH; what it said on stderr.
 fn run_collect_script(bin: &Path, out_dir: &Path) -> String {
+    run_collect_script_status(bin, out_dir).0
+}
+
+/// What the collect script said on stderr, and its exit status.
+fn run_collect_script_status(bin: &Path, out_dir: &Path) -> (String, Option<i32>) {
     let script = pulldoctor(&["collect-script"]).stdout;
     let mut bash = Command::new("bash")
         .args(["-s", "lab", out_dir.to_str().unwrap()])
@@ -648,7 +713,11 @@ fn run_collect_script(bin: &Path, out_dir: &Path) -> String {
         .spawn()
         .unwrap();
     bash.stdin.take().unwrap().write_all(&script).unwrap();
-    String::from_utf8_lossy(&bash.wait_with_output().unwrap().stderr).into_owned()
+    let out = bash.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
 }
 
 const ONE_FAILING_POD: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}, "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"}]}, "status": {"phase": "Pending", "containerStatuses": [{"name": "web", "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1", "imageID": "", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}}]}"#;
@@ -733,8 +802,9 @@ esac"#,
             r#"echo "An error occurred (AccessDenied) when calling the operation: denied" >&2; exit 254"#,
         );
         let out_dir = dir.join(format!("bundle-{refused}"));
-        let log = run_collect_script(&bin, &out_dir);
+        let (log, status) = run_collect_script_status(&bin, &out_dir);
         (
+            status,
             pulldoctor(&[
                 "diagnose",
                 "--from",
@@ -746,7 +816,8 @@ esac"#,
         )
     };
     // Nodes refused: the failing pod is in the bundle and diagnosed.
-    let (out, log) = run("nodes");
+    let (status, out, log) = run("nodes");
+    assert_eq!(status, Some(0), "{log}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     assert_eq!(
         report["findings"][0]["pod"],
@@ -755,9 +826,52 @@ esac"#,
         stderr(&out)
     );
     // Pods refused: no pod list, so "could not run" (2) — never "nothing is failing" (0).
-    let (out, log) = run("pods");
+    let (status, out, log) = run("pods");
     assert_eq!(out.status.code(), Some(2), "{log}\n{}", stderr(&out));
     assert!(log.contains("the pods could not be listed"), "{log}");
+    // …and the script itself fails, saying so, so a pipeline does not ship that bundle.
+    assert_eq!(status, Some(1), "{log}");
+    assert!(log.contains("collect: FAILED"), "{log}");
+}
+
+/// A list answer is never a glob: AWS answering `*` for the node groups asks for a node group
+/// named `*`, once, instead of one per file in the working directory.
+#[test]
+fn the_collect_script_never_expands_an_answer_into_file_names() {
+    let dir = temp_dir("collect-glob");
+    for name in ["a", "b", "c"] {
+        std::fs::write(dir.join(name), "").unwrap();
+    }
+    let bin = dir.join("bin");
+    let asked = dir.join("asked.log");
+    stub_clients(
+        &bin,
+        &kubectl_with_pods(&dir, &["111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"]),
+        &format!(
+            r#"printf '%s\n' "$*" >> "{}"
+case "$*" in
+  "eks list-nodegroups"*) printf '*\n' ;;
+  *) exit 254 ;;
+esac"#,
+            asked.display()
+        ),
+    );
+    let script = pulldoctor(&["collect-script"]).stdout;
+    let mut bash = Command::new("bash")
+        .args(["-s", "lab", dir.join("bundle").to_str().unwrap()])
+        .current_dir(&dir)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    bash.stdin.take().unwrap().write_all(&script).unwrap();
+    bash.wait().unwrap();
+    let asked = std::fs::read_to_string(&asked).unwrap();
+    let described: Vec<&str> = asked.lines().filter(|l| l.contains("describe-nodegroup")).collect();
+    assert_eq!(described.len(), 1, "{asked}");
+    assert!(described[0].ends_with("--nodegroup-name *"), "{asked}");
 }
 
 /// Dual-stack and FIPS registry hosts give their Region; JSON whatever the profile's output says;

@@ -353,6 +353,62 @@ async fn a_forged_plan_is_refused() {
     });
 }
 
+/// A plan file's text is never sent: JSON that reads two ways (a duplicate key, an unknown key
+/// a parser drops, a URL-encoded document) is refused, and a genuine plan sends the document
+/// pulldoctor computes now. Nothing mutating reaches the stand-in for any smuggled plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smuggled_plan_text_is_refused() {
+    let h = Harness::new(&scenario("pull-permissions.yaml")).await;
+    let dir = TempDir::new("smuggled");
+    let plan = dir.0.join("plan.json");
+    tokio::task::block_in_place(|| {
+        let out = h.run(&["fix", "app/pp-missing", "--plan-out", plan.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let original = std::fs::read_to_string(&plan).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&original).unwrap();
+        let after = value["writes"][0]["after"].as_str().unwrap().to_string();
+        let with_after = |document: &str| {
+            let mut v = value.clone();
+            v["writes"][0]["after"] = serde_json::Value::String(document.to_string());
+            serde_json::to_string_pretty(&v).unwrap()
+        };
+        let effect = "\"Effect\": \"Allow\"";
+        assert!(after.contains(effect), "{after}");
+        let encoded: String = after
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let smuggles = [
+            ("duplicate key in the document", with_after(&after.replacen(effect, "\"Effect\": \"Deny\", \"Effect\": \"Allow\"", 1)), "appears twice"),
+            ("unknown lower-case key", with_after(&after.replacen(effect, "\"effect\": \"Deny\", \"Effect\": \"Allow\"", 1)), "does not match"),
+            ("URL-encoded document", with_after(&encoded), "encoded"),
+            ("duplicate key in the plan", original.replacen("\"cause\":", "\"cause\": \"x\", \"cause\":", 1), "appears twice"),
+            ("unknown field in the plan", original.replacen("\"cause\":", "\"causes\": [], \"cause\":", 1), "unknown field"),
+        ];
+        for (what, forged, said) in smuggles {
+            assert_ne!(forged, original, "{what}: nothing forged");
+            let path = dir.0.join("forged.json");
+            std::fs::write(&path, &forged).unwrap();
+            h.front.clear();
+            let out = h.run(&[
+                "fix",
+                "--plan",
+                path.to_str().unwrap(),
+                "--allow-writes",
+                "--yes",
+                "--backup-dir",
+                dir.0.to_str().unwrap(),
+            ]);
+            assert_eq!(out.status.code(), Some(2), "{what}: {}", text(&out));
+            assert!(text(&out).contains(said), "{what}: {}", text(&out));
+            assert_eq!(writes(&h), Vec::<String>::new(), "{what}: written");
+        }
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_path_fixes_apply_through_ec2_and_verify() {
     let h = Harness::new(&scenario("network-path.yaml")).await;

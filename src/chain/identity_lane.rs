@@ -5,10 +5,11 @@
 use super::Subject;
 use super::access::{self, Outcome};
 use super::pull_lane::PullLane;
+use super::pull_identity::{AnnotatedPullRole, ECR_ROLE_ANNOTATION, TokenPull};
 use super::trust::{self, Assumer};
 use crate::facts::{Fact, Role};
 use crate::iam::arn;
-use crate::report::{Cause, LinkId, PullIdentityKind, Status};
+use crate::report::{Cause, LinkId, Status};
 use std::collections::BTreeMap;
 
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -391,30 +392,57 @@ fn oidc_provider(subject: &Subject<'_>, identity: &AppIdentity, role_arn: &str) 
     }
 }
 
+/// The `ecr-role-arn` role's ECR permissions: `broken` only where the node is shown to pull with
+/// it and the image was not pulled — the annotation is tenant-writable, and a pulled image proves
+/// the pull worked.
+fn annotated_role_permissions(
+    subject: &Subject<'_>,
+    role: &Role,
+    annotated: &AnnotatedPullRole,
+    access: Outcome,
+) -> Outcome {
+    if access.status != Status::Broken {
+        return access;
+    }
+    let lacks = format!("role {} cannot pull: {}", role.name, access.summary);
+    let mut outcome = match (&annotated.mode, subject.pulled) {
+        (TokenPull::InUse(_), false) => Outcome::broken(
+            Cause::RoleMissingEcrPull,
+            format!("role {} is the pull identity ({ECR_ROLE_ANNOTATION}) and cannot pull: {}", role.name, access.summary),
+        ),
+        (TokenPull::NotInUse(why), _) => Outcome::new(
+            Status::Skipped,
+            format!("{ECR_ROLE_ANNOTATION} names role {}, but this node does not pull with it ({why}); {lacks}", role.name),
+        ),
+        (_, true) => Outcome::new(
+            Status::Unknown,
+            format!("the container pulled its image, so the node did not pull with role {} or the facts are newer than the pull; {lacks}", role.name),
+        ),
+        (TokenPull::Unknown(why), false) => Outcome::new(
+            Status::Unknown,
+            format!("{ECR_ROLE_ANNOTATION} names role {}; if the node's credential provider reads it, {lacks}; not known: {why}", role.name),
+        ),
+    };
+    if let TokenPull::InUse(why) | TokenPull::Unknown(why) = &annotated.mode {
+        outcome.evidence.push(why.clone());
+    }
+    outcome
+}
+
 /// The app role's ECR permissions matter only where it is the pull identity.
 fn role_permissions(subject: &Subject<'_>, role: &Fact<&Role>, pull: &PullLane) -> Outcome {
     let Fact::Known(role) = role else {
         return Outcome::new(Status::Skipped, "the role was not found or not read");
     };
-    let is_pull_identity = subject.pull_identity.kind() == PullIdentityKind::ServiceAccountRole
-        && subject.pull_identity.roles().iter().any(|r| {
-            arn::role_name_of(r) == role.name && arn::account_of(r) == arn::account_of(&role.arn)
-        });
+    let annotated = subject.annotated_pull_role.as_ref().filter(|a| {
+        arn::role_name_of(&a.arn) == role.name && arn::account_of(&a.arn) == arn::account_of(&role.arn)
+    });
     let Some(ecr) = &pull.ecr else {
         return Outcome::new(Status::Skipped, "the image is not on private ECR");
     };
     let access = access::pull_access(subject.facts, role, ecr, pull.cache);
-    if is_pull_identity {
-        return match access.identity.status {
-            Status::Broken => Outcome::broken(
-                Cause::RoleMissingEcrPull,
-                format!(
-                    "role {} is the pull identity (eks.amazonaws.com/ecr-role-arn) and cannot pull: {}",
-                    role.name, access.identity.summary
-                ),
-            ),
-            _ => access.identity,
-        };
+    if let Some(annotated) = annotated {
+        return annotated_role_permissions(subject, role, annotated, access.identity);
     }
     let pull_roles = subject.pull_identity.roles().join(", ");
     let mut outcome = Outcome::new(

@@ -15,7 +15,7 @@ use crate::ecr::reference::{self, ImageRef};
 use crate::facts::{Fact, Facts};
 use events::PullError;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use pull_identity::Resolution;
+use pull_identity::{AnnotatedPullRole, Resolution};
 
 /// Everything the links of one finding look at, gathered once.
 pub struct Subject<'a> {
@@ -38,6 +38,9 @@ pub struct Subject<'a> {
     pub service_account: Fact<&'a ServiceAccount>,
     pub image_ref: Result<ImageRef, reference::ReferenceError>,
     pub pull_identity: Resolution,
+    /// The role the ServiceAccount's `ecr-role-arn` names (tenant-writable), and whether the
+    /// node is shown to pull with it.
+    pub annotated_pull_role: Option<AnnotatedPullRole>,
     /// Environment variables of the container spec (what the webhook injected).
     pub env: Vec<(String, String)>,
     /// Containers the pod identity webhook was told to skip.

@@ -45,41 +45,126 @@ fn label<'a>(
     labels?.get(key).map(String::as_str)
 }
 
-pub fn resolve(
+/// Whether the node's credential provider pulls with the role in `ecr-role-arn`. The annotation
+/// is tenant-writable: it names the pull identity only where the input shows the provider uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenPull {
+    /// The input shows it does (the node's CredentialProviderConfig, or the kubelet's event).
+    InUse(String),
+    /// The input shows it does not (Fargate; a CredentialProviderConfig without tokenAttributes).
+    NotInUse(String),
+    /// Nothing readable says: the stock EKS config has no tokenAttributes, and no API serves a
+    /// node's config.
+    Unknown(String),
+}
+
+/// The role a ServiceAccount's `eks.amazonaws.com/ecr-role-arn` annotation names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotatedPullRole {
+    pub arn: String,
+    pub mode: TokenPull,
+}
+
+impl AnnotatedPullRole {
+    pub fn in_use(&self) -> bool {
+        matches!(self.mode, TokenPull::InUse(_))
+    }
+}
+
+/// Words of an event that only the service-account-token exchange writes: the session name the
+/// provider assumes the role with, and the token it exchanges.
+const TOKEN_PULL_WORDS: [&str; 3] = [
+    "/ecr-credential-provider",
+    "serviceaccounttoken",
+    "assumerolewithwebidentity",
+];
+
+/// The ServiceAccount's `ecr-role-arn` role, if annotated, and whether the node pulls with it.
+pub fn annotated_pull_role(
     facts: &Facts,
     pod: Option<&Pod>,
     service_account: Option<&ServiceAccount>,
-) -> Resolution {
-    if let Some(role) = service_account
-        .and_then(|sa| sa.metadata.annotations.as_ref())
-        .and_then(|a| a.get(ECR_ROLE_ANNOTATION))
+    event: Option<&str>,
+) -> Option<AnnotatedPullRole> {
+    let arn = service_account?
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(ECR_ROLE_ANNOTATION)?
+        .clone();
+    let mode = match pod {
+        None => TokenPull::Unknown("no pod was scheduled, so no node pulls yet".to_string()),
+        Some(pod) if is_fargate(facts, pod) => TokenPull::NotInUse(
+            "on Fargate the pod execution role pulls; the annotation is not read".to_string(),
+        ),
+        Some(_) => token_pull_on_node(facts, event),
+    };
+    Some(AnnotatedPullRole { arn, mode })
+}
+
+fn token_pull_on_node(facts: &Facts, event: Option<&str>) -> TokenPull {
+    if let Some(message) = event.filter(|m| {
+        let m = m.to_ascii_lowercase();
+        TOKEN_PULL_WORDS.iter().any(|w| m.contains(w))
+    }) {
+        return TokenPull::InUse(format!(
+            "the pull-failure event shows the node's credential provider exchanging the ServiceAccount token: {message}"
+        ));
+    }
+    match facts.token_pull_config {
+        Some(true) => TokenPull::InUse(
+            "the input's CredentialProviderConfig gives ecr-credential-provider tokenAttributes (read as every EC2 node's)".to_string(),
+        ),
+        Some(false) => TokenPull::NotInUse(
+            "the input's CredentialProviderConfig gives ecr-credential-provider no tokenAttributes: the node role pulls".to_string(),
+        ),
+        None => TokenPull::Unknown(format!(
+            "whether the node's credential provider reads {ECR_ROLE_ANNOTATION} (tokenAttributes in /etc/eks/image-credential-provider/config.json) is not readable through an API, and the stock EKS config has none: the node role pulls unless that file says otherwise"
+        )),
+    }
+}
+
+fn is_fargate(facts: &Facts, pod: &Pod) -> bool {
+    let node_name = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    let node_labels = node_name
+        .and_then(|n| facts.nodes.get(n))
+        .and_then(|n| n.metadata.labels.as_ref());
+    label(pod.metadata.labels.as_ref(), "eks.amazonaws.com/fargate-profile").is_some()
+        || node_name.is_some_and(|n| n.starts_with("fargate-"))
+        || label(node_labels, "eks.amazonaws.com/compute-type") == Some("fargate")
+}
+
+/// The pull identity: the annotated role only where the node is shown to pull with it, else the
+/// node's role (or Fargate's pod execution role).
+pub fn resolve(facts: &Facts, pod: Option<&Pod>, annotated: Option<&AnnotatedPullRole>) -> Resolution {
+    if let Some(AnnotatedPullRole {
+        arn,
+        mode: TokenPull::InUse(why),
+    }) = annotated
     {
         return Resolution::Resolved {
             kind: PullIdentityKind::ServiceAccountRole,
-            roles: vec![role.clone()],
+            roles: vec![arn.clone()],
             how: format!(
-                "ServiceAccount annotation {ECR_ROLE_ANNOTATION} (service-account-token pull mode; only where the node's credential provider config has tokenAttributes — elsewhere the node role pulls)"
+                "ServiceAccount annotation {ECR_ROLE_ANNOTATION} (service-account-token pull mode: {why})"
             ),
         };
     }
     let Some(pod) = pod else {
         return Resolution::Unknown("no pod was scheduled, so no node pulls yet".to_string());
     };
-    let pod_labels = pod.metadata.labels.as_ref();
     let node_name = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
-    let fargate_profile = label(pod_labels, "eks.amazonaws.com/fargate-profile");
-    let node = node_name.and_then(|n| facts.nodes.get(n));
-    let node_labels = node.and_then(|n| n.metadata.labels.as_ref());
-    let is_fargate = fargate_profile.is_some()
-        || node_name.is_some_and(|n| n.starts_with("fargate-"))
-        || label(node_labels, "eks.amazonaws.com/compute-type") == Some("fargate");
-    if is_fargate {
-        return fargate(facts, pod, fargate_profile);
+    if is_fargate(facts, pod) {
+        return fargate(
+            facts,
+            pod,
+            label(pod.metadata.labels.as_ref(), "eks.amazonaws.com/fargate-profile"),
+        );
     }
     let Some(node_name) = node_name else {
         return Resolution::Unknown("the pod is not scheduled to a node".to_string());
     };
-    let Some(node) = node else {
+    let Some(node) = facts.nodes.get(node_name) else {
         return Resolution::Unknown(facts.unknown_reason(
             &scope::node(node_name),
             format!("node {node_name} was not read: kubectl get node {node_name} -o json"),

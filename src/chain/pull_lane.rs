@@ -224,13 +224,35 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
     let (node_role, existing) = node_role(subject);
     lane.links.insert(LinkId::NodeRole, node_role);
     let (permissions, repo_policy, access) = permissions(subject, &ecr, &existing, cache);
-    lane.links.insert(LinkId::PullPermissions, permissions);
+    lane.links.insert(
+        LinkId::PullPermissions,
+        pulled_by_annotated_role(subject, permissions),
+    );
     lane.links.insert(LinkId::RepositoryPolicy, repo_policy);
     lane.access = access;
     aws_owned_registry(&mut lane, subject, &ecr);
     pull_secrets(&mut lane, subject);
     lane.ecr = Some(ecr);
     lane
+}
+
+/// The `ecr-role-arn` role is named by tenant-writable metadata: once the image was pulled, its
+/// lack of a permission proves nothing about this pull, so it never earns a pull fix.
+fn pulled_by_annotated_role(subject: &Subject<'_>, permissions: Outcome) -> Outcome {
+    let annotated = subject.pull_identity.kind() == crate::report::PullIdentityKind::ServiceAccountRole;
+    if !(annotated && subject.pulled && permissions.status == Status::Broken) {
+        return permissions;
+    }
+    Outcome {
+        evidence: permissions.evidence.clone(),
+        ..Outcome::new(
+            Status::Unknown,
+            format!(
+                "the container pulled its image, yet the facts say: {}; the facts may be newer than the pull, or the node pulled otherwise",
+                permissions.summary
+            ),
+        )
+    }
 }
 
 /// A link whose facts are missing: `ok` if the image was pulled already, else `unknown` with

@@ -60,14 +60,8 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_PLAN_BYTES).read_to_string(&mut text))
         .map_err(|e| Failure(format!("cannot read the plan {shown}: {e}")))?;
-    let mut plan: Plan = serde_json::from_str(&text)
-        .map_err(|e| Failure(format!("{shown} is not a pulldoctor plan: {e}")))?;
-    if plan.schema != apply::PLAN_SCHEMA {
-        return Err(Failure(format!(
-            "{shown} is not a {} plan",
-            apply::PLAN_SCHEMA
-        )));
-    }
+    let mut plan = crate::fix::plan_file::parse(&text)
+        .map_err(|e| Failure(format!("{shown}: {e}; nothing was written")))?;
     plan.title = format!("the plan in {shown}");
     for write in &mut plan.writes {
         write.diff = write.after.as_ref().map(|after| {
@@ -78,12 +72,13 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
 }
 
 /// A plan from a file is applied only when it is exactly what pulldoctor's fix of its cause
-/// writes now, from a fresh read of the pod and its chain.
+/// writes now, from a fresh read of the pod and its chain — and then the fresh plan is what is
+/// sent, never the file's text.
 async fn recomputed_matches(
     global: &Global,
     session: &Session,
     plan: &Plan,
-) -> Result<(), Failure> {
+) -> Result<Plan, Failure> {
     let refused = || {
         Failure(format!(
             "the plan does not match what the fix of {} for {} writes now: a target changed since it was read, or the file was edited; nothing was written (plan again)",
@@ -101,12 +96,10 @@ async fn recomputed_matches(
     let fresh = (1..=finding.fixes.len())
         .filter(|&choice| finding.fixes[choice - 1].cause.as_str() == plan.cause)
         .filter_map(|choice| apply::plan(finding, choice).ok());
-    for candidate in fresh {
-        if apply::same_writes(&candidate.writes, &plan.writes) {
-            return Ok(());
-        }
-    }
-    Err(refused())
+    fresh
+        .into_iter()
+        .find(|candidate| apply::same_writes(&candidate.writes, &plan.writes))
+        .ok_or_else(refused)
 }
 
 fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
@@ -165,9 +158,13 @@ async fn apply_plan(
     let writer = Writer::new(permission, session.clone())
         .await
         .map_err(Failure)?;
-    let pending = apply::pending(&writer, plan).await.map_err(Failure)?;
+    let fresh;
+    let mut plan = plan;
+    let mut pending = apply::pending(&writer, plan).await.map_err(Failure)?;
     if from_file && !pending.is_empty() {
-        recomputed_matches(global, &session, plan).await?;
+        fresh = recomputed_matches(global, &session, plan).await?;
+        plan = &fresh;
+        pending = apply::pending(&writer, plan).await.map_err(Failure)?;
     }
     for write in plan.writes.iter().filter(|w| !pending.contains(w)) {
         eprintln!("pulldoctor: {} is already as planned", write.apply.target());
@@ -176,8 +173,16 @@ async fn apply_plan(
         eprintln!("pulldoctor: nothing to change");
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(chosen_by) = &plan.target_chosen_by {
+        eprintln!(
+            "pulldoctor: the target was chosen by tenant-writable metadata: {}",
+            crate::text::escape_line(chosen_by)
+        );
+    }
     if !args.yes {
-        confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))?;
+        let typed = plan.target_chosen_by.is_some()
+            || pending.iter().any(|w| w.apply.needs_typed_yes());
+        confirm(typed)?;
     }
     let dir = apply::state_dir(args.backup_dir.as_deref());
     for line in apply::carry_out(&writer, plan, &pending, &dir)

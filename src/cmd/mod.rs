@@ -11,7 +11,7 @@ use load::{check_named_pods, collect_live, load_named};
 pub(crate) use load::{live_options, load, selection};
 
 use crate::diagnose;
-use crate::report::{Report, Status};
+use crate::report::Report;
 use crate::source::{self, bundle};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -288,6 +288,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 check_named_pods(&facts, &selection)?;
                 let report = diagnose::diagnose(&facts, &selection);
                 emit(&report, global.output)?;
+                return Ok(ExitCode::from(report.exit_status()));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -307,12 +308,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             let report = diagnose::diagnose(&facts, &selection);
             emit(&report, global.output)?;
-            let broken = report.findings.iter().any(|f| f.verdict == Status::Broken);
-            Ok(if broken {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(ExitCode::from(report.exit_status()))
         }
         Some(Command::Snapshot { out, all, redact }) => {
             if global.from.is_some() {

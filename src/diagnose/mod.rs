@@ -42,11 +42,17 @@ pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
             let failing = container
                 .waiting_reason()
                 .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r));
-            if failing || selection.all {
+            // A pod named on the command line is diagnosed whatever its state.
+            if failing || selection.all || !selection.pods.is_empty() {
                 findings.push(diagnose_container(facts, &events, pod, &container, failing));
             }
         }
         findings.extend(diagnose_sandbox(facts, &events, pod));
+    }
+    for unreadable in &facts.unreadable_pods {
+        if selection.wants(&unreadable.namespace, Some(&unreadable.name)) {
+            findings.push(unreadable_pod(unreadable));
+        }
     }
     for workload in &facts.workloads {
         // Workloads have no pod to name, so a selection of pods leaves them out.
@@ -68,6 +74,49 @@ pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
         source: source_info(facts),
         findings,
         problems: facts.problems.clone(),
+    }
+}
+
+/// A pod the input holds but that could not be read whole: it may be failing, so it is an
+/// `unknown` failure, never left out of an all-clear.
+fn unreadable_pod(pod: &crate::facts::UnreadablePod) -> Finding {
+    let summary = format!(
+        "pod {}/{} could not be read ({}): whether it can pull is not known",
+        pod.namespace, pod.name, pod.why
+    );
+    Finding {
+        namespace: pod.namespace.clone(),
+        pod: Some(pod.name.clone()),
+        workload: None,
+        container: String::new(),
+        image: String::new(),
+        state: "Unreadable".to_string(),
+        verdict: Status::Unknown,
+        broken_link: None,
+        cause: None,
+        summary: summary.clone(),
+        pull_identity: PullIdentity {
+            kind: crate::report::PullIdentityKind::Unknown,
+            arn: None,
+            candidates: Vec::new(),
+        },
+        service_account: String::new(),
+        app_identity: crate::report::AppIdentity {
+            kind: crate::report::AppIdentityKind::Unknown,
+            role_arn: None,
+        },
+        links: vec![Link {
+            id: LinkId::Pod,
+            lane: LinkId::Pod.lane(),
+            status: Status::Unknown,
+            cause: None,
+            summary,
+            evidence: Vec::new(),
+            basis: Basis::Observed,
+            path: Vec::new(),
+        }],
+        fixes: Vec::new(),
+        failing: true,
     }
 }
 
@@ -111,6 +160,8 @@ fn diagnose_container(
         Fact::Known(sa) => Some(*sa),
         _ => None,
     };
+    let annotated =
+        pull_identity::annotated_pull_role(facts, Some(pod), sa_object, event.as_deref());
     let skip_list = pod
         .metadata
         .annotations
@@ -134,7 +185,8 @@ fn diagnose_container(
         service_account_name,
         service_account,
         image_ref: reference::parse(container.image),
-        pull_identity: pull_identity::resolve(facts, Some(pod), sa_object),
+        pull_identity: pull_identity::resolve(facts, Some(pod), annotated.as_ref()),
+        annotated_pull_role: annotated,
         env: container
             .spec
             .and_then(|c| c.env.as_ref())
@@ -171,6 +223,8 @@ fn diagnose_sandbox(facts: &Facts, events: &events::EventIndex<'_>, pod: &Pod) -
         Fact::Known(sa) => Some(*sa),
         _ => None,
     };
+    let annotated =
+        pull_identity::annotated_pull_role(facts, Some(pod), sa_object, Some(&event.message));
     let subject = Subject {
         facts,
         namespace: namespace.to_string(),
@@ -187,7 +241,8 @@ fn diagnose_sandbox(facts: &Facts, events: &events::EventIndex<'_>, pod: &Pod) -
         event: Some(event.message.clone()),
         service_account_name,
         service_account,
-        pull_identity: pull_identity::resolve(facts, Some(pod), sa_object),
+        pull_identity: pull_identity::resolve(facts, Some(pod), annotated.as_ref()),
+        annotated_pull_role: annotated,
         env: Vec::new(),
         skipped_by_webhook: false,
         ephemeral: false,
@@ -214,6 +269,7 @@ fn diagnose_workload(
         Fact::Known(sa) => Some(*sa),
         _ => None,
     };
+    let annotated = pull_identity::annotated_pull_role(facts, None, sa_object, None);
     let subject = Subject {
         facts,
         namespace: workload.namespace.clone(),
@@ -230,7 +286,8 @@ fn diagnose_workload(
         service_account,
         image_ref: reference::parse(&image),
         image,
-        pull_identity: pull_identity::resolve(facts, None, sa_object),
+        pull_identity: pull_identity::resolve(facts, None, annotated.as_ref()),
+        annotated_pull_role: annotated,
         env: Vec::new(),
         skipped_by_webhook: false,
         ephemeral: false,
@@ -331,6 +388,7 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
         app_identity: app_identity_report(&identity.identity),
         links,
         fixes,
+        failing: subject.failing || subject.create_failure.is_some(),
     }
 }
 

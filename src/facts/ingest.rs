@@ -556,6 +556,16 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
                 .node_classes
                 .insert(super::node_class(class, name), role.to_string());
         }
+        // A node's /etc/eks/image-credential-provider/config.json, added to a bundle by hand.
+        "CredentialProviderConfig" => {
+            let ecr = value["providers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"].as_str() == Some("ecr-credential-provider"))
+                .ok_or(format!("{kind} names no ecr-credential-provider"))?;
+            facts.token_pull_config = Some(ecr.get("tokenAttributes").is_some_and(|t| !t.is_null()));
+        }
         "Namespace" | "Deployment" | "ConfigMap" => {}
         other => return Err(format!("{other} objects are not read; skipped")),
     }
@@ -603,7 +613,30 @@ fn ingest_pod(
     what: &str,
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
-    let pod: Pod = parse_lenient(value, what, problems)?;
+    // A pod that cannot be read whole may be the one failing: it becomes an unknown finding.
+    let unreadable = |facts: &mut Facts, why: String| {
+        facts.pods_listed = true;
+        facts.unreadable_pods.push(super::UnreadablePod {
+            namespace: value["metadata"]["namespace"].as_str().unwrap_or("default").to_string(),
+            name: value["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            why,
+        });
+    };
+    if value["metadata"]["name"].as_str().is_none() {
+        return Err(format!("{what}: no metadata.name; skipped"));
+    }
+    let mut dropped = Vec::new();
+    let pod: Pod = match parse_lenient(value, what, &mut dropped) {
+        Ok(pod) => pod,
+        Err(why) => {
+            unreadable(facts, why.clone());
+            return Err(why);
+        }
+    };
+    if let Some(first) = dropped.iter().find(|p| p.contains(": spec") || p.contains(": status")) {
+        unreadable(facts, first.clone());
+    }
+    problems.extend(dropped);
     let spec = pod.spec.as_ref();
     let names_ok = spec.is_none_or(|s| {
         s.service_account_name.as_deref().is_none_or(dns_subdomain)
@@ -614,9 +647,11 @@ fn ingest_pod(
                 .all(|c| dns_label(&c.name))
     });
     if !names_ok {
-        return Err(format!(
+        let why = format!(
             "{what}: a container or ServiceAccount name Kubernetes does not allow; skipped"
-        ));
+        );
+        unreadable(facts, why.clone());
+        return Err(why);
     }
     facts.pods_listed = true;
     let containers = pod.spec.as_ref().map_or(0, |s| s.containers.len());

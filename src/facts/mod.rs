@@ -80,6 +80,14 @@ impl RepoKey {
     }
 }
 
+/// A pod of the input that could not be read whole, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadablePod {
+    pub namespace: String,
+    pub name: String,
+    pub why: String,
+}
+
 /// Everything the input said, indexed for the chain's lookups.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
@@ -90,6 +98,8 @@ pub struct Facts {
     pub pods: Vec<Pod>,
     /// Whether the input held a pod list at all: without one, "nothing is failing" is not known.
     pub pods_listed: bool,
+    /// Pods the input holds whose spec or status could not be read whole: they may be failing.
+    pub unreadable_pods: Vec<UnreadablePod>,
     pub service_accounts: BTreeMap<(String, String), ServiceAccount>,
     /// Namespaces whose ServiceAccounts were listed (every namespace has `default`).
     pub service_account_namespaces: BTreeSet<String>,
@@ -105,6 +115,10 @@ pub struct Facts {
     pub caller: Option<aws::CallerIdentity>,
     /// The organization of the account: `Some(None)` in none, `None` when it was not read.
     pub organization: Option<Option<String>>,
+    /// Whether the nodes' `ecr-credential-provider` exchanges ServiceAccount tokens
+    /// (`tokenAttributes` in a `CredentialProviderConfig` of the input); `None` when the input
+    /// holds no such config — no API serves it.
+    pub token_pull_config: Option<bool>,
     pub cluster: Option<aws::Cluster>,
     pub nodegroups: BTreeMap<String, aws::Nodegroup>,
     pub fargate_profiles: BTreeMap<String, aws::FargateProfile>,

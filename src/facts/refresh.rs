@@ -47,6 +47,7 @@ impl Facts {
             problems,
             pods,
             pods_listed,
+            unreadable_pods,
             service_accounts,
             service_account_namespaces,
             nodes,
@@ -56,6 +57,7 @@ impl Facts {
             node_classes,
             caller,
             organization,
+            token_pull_config,
             cluster,
             nodegroups,
             fargate_profiles,
@@ -87,6 +89,7 @@ impl Facts {
         }
         self.pods.extend(pods);
         self.pods_listed |= pods_listed;
+        self.unreadable_pods.extend(unreadable_pods);
         self.service_accounts.extend(service_accounts);
         self.service_account_namespaces
             .extend(service_account_namespaces);
@@ -103,6 +106,7 @@ impl Facts {
         self.node_classes.extend(node_classes);
         self.caller = caller.or(self.caller.take());
         self.organization = organization.or(self.organization.take());
+        self.token_pull_config = token_pull_config.or(self.token_pull_config.take());
         self.cluster = cluster.or(self.cluster.take());
         self.nodegroups.extend(nodegroups);
         self.fargate_profiles.extend(fargate_profiles);

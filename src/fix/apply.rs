@@ -27,7 +27,7 @@ pub const PLAN_SCHEMA: &str = "pulldoctor.plan/v1";
 
 /// Every write a fix makes, with the documents before and after: what the user confirms.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Plan {
     pub schema: String,
     pub subject: String,
@@ -37,10 +37,13 @@ pub struct Plan {
     pub writes: Vec<Write>,
     /// Steps no API call carries out, for the user to do.
     pub by_hand: Vec<String>,
+    /// What chose the target, when tenant-writable metadata did (see [`Fix`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_chosen_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Write {
     pub apply: Apply,
     /// The document as it was read when the plan was made (`None`: there was none).
@@ -86,6 +89,7 @@ pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
                 None => s.explain.clone(),
             })
             .collect(),
+        target_chosen_by: fix.target_chosen_by.clone(),
     })
 }
 
@@ -102,6 +106,12 @@ pub fn render(plan: &Plan) -> String {
         escape_line(&plan.cause),
         escape_line(&plan.title)
     );
+    if let Some(chosen_by) = &plan.target_chosen_by {
+        out.push_str(&format!(
+            "  ! the target was chosen by tenant-writable metadata: {}; check that this role should pull this image before applying\n",
+            escape_line(chosen_by)
+        ));
+    }
     if plan.writes.is_empty() {
         out.push_str("  no API call fixes this; do it by hand:\n");
     }
@@ -161,9 +171,16 @@ pub(super) fn normal(text: &str) -> String {
         .unwrap_or_else(|_| text.to_string())
 }
 
-/// The same calls on the same targets, sending the same documents (compared as policies).
+/// The same calls on the same targets, sending the same documents: equal as JSON values (so
+/// spacing does not count), or as text — never after a policy parser dropped or merged keys.
 pub fn same_writes(a: &[Write], b: &[Write]) -> bool {
-    let document = |d: &Option<String>| d.as_deref().map(normal);
+    let document = |d: &Option<String>| {
+        d.as_deref().map(|t| {
+            serde_json::from_str::<serde_json::Value>(t)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| t.to_string())
+        })
+    };
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
             x.apply == y.apply

@@ -6,6 +6,7 @@ pub mod documents;
 mod ec2_writes;
 pub mod guard;
 mod network;
+pub mod plan_file;
 
 use crate::chain::Subject;
 use crate::chain::access::CachePull;
@@ -60,6 +61,44 @@ fn fix(cause: Cause, title: impl Into<String>, writes: bool, steps: Vec<Step>) -
         title: title.into(),
         writes,
         steps,
+        target_chosen_by: None,
+    }
+}
+
+/// Fixes of the pull identity when a ServiceAccount annotation named it: the plan and each diff
+/// say who chose the target.
+fn mark_tenant_target(subject: &Subject<'_>, cause: Cause, fixes: &mut [Fix]) {
+    use Cause::*;
+    let pull_identity_cause = matches!(
+        cause,
+        RoleMissingEcrPull
+            | PullPermissionMissing
+            | AuthTokenNotWildcard
+            | PullThroughCacheImportMissing
+            | PullBoundaryDenies
+            | CrossAccountNotAllowed
+    );
+    let Some(annotated) = subject.annotated_pull_role.as_ref().filter(|a| a.in_use()) else {
+        return;
+    };
+    if !pull_identity_cause {
+        return;
+    }
+    let chosen_by = format!(
+        "role {} is named by the annotation {} of ServiceAccount {}/{}, which anyone who may edit ServiceAccounts in {} can change",
+        annotated.arn,
+        crate::chain::pull_identity::ECR_ROLE_ANNOTATION,
+        subject.namespace,
+        subject.service_account_name,
+        subject.namespace
+    );
+    for fix in fixes {
+        for step in &mut fix.steps {
+            if let Some(diff) = &mut step.diff {
+                *diff = format!("# target chosen by tenant-writable metadata: {chosen_by}\n{diff}");
+            }
+        }
+        fix.target_chosen_by = Some(chosen_by.clone());
     }
 }
 
@@ -96,6 +135,18 @@ pub fn plan(
     let Some(cause) = link.cause else {
         return Vec::new();
     };
+    let mut fixes = plan_for(cause, subject, link, pull, identity);
+    mark_tenant_target(subject, cause, &mut fixes);
+    fixes
+}
+
+fn plan_for(
+    cause: Cause,
+    subject: &Subject<'_>,
+    link: &Link,
+    pull: &PullLane,
+    identity: &IdentityLane,
+) -> Vec<Fix> {
     use Cause::*;
     match cause {
         InvalidImageName

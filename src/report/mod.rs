@@ -41,6 +41,19 @@ pub struct Finding {
     pub app_identity: AppIdentity,
     pub links: Vec<Link>,
     pub fixes: Vec<Fix>,
+    /// The pod cannot pull (or the workload cannot create pods, or the pod could not be read
+    /// and may be failing): its `unknown` is an open failure, which counts for the exit status.
+    pub failing: bool,
+}
+
+impl Report {
+    /// Contract §1: 1 when a finding is broken, or a failing one is left unknown; else 0.
+    pub fn exit_status(&self) -> u8 {
+        let open = self.findings.iter().any(|f| {
+            f.verdict == Status::Broken || (f.failing && f.verdict == Status::Unknown)
+        });
+        u8::from(open)
+    }
 }
 
 impl Finding {
@@ -329,6 +342,10 @@ pub struct Fix {
     pub title: String,
     pub writes: bool,
     pub steps: Vec<Step>,
+    /// Set when the fix's target was chosen by metadata a tenant can write (a ServiceAccount
+    /// annotation): what chose it. Plans and diffs say so, and the TUI asks again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_chosen_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -351,7 +368,7 @@ pub struct Step {
 
 /// An API call a fix step makes; the document it writes is the step's `document`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-#[serde(tag = "call", rename_all_fields = "camelCase")]
+#[serde(tag = "call", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum Apply {
     #[serde(rename = "iam:PutRolePolicy")]
     PutRolePolicy {

@@ -192,6 +192,8 @@ pub enum InputKind {
     Command,
     /// Confirming the plan in `App::plan`.
     Confirm,
+    /// Confirming again a plan whose target tenant-writable metadata chose.
+    ConfirmTenantTarget,
     /// Answering the wizard's current question.
     Wizard,
     /// The directory to export the wizard's files to.
@@ -497,7 +499,8 @@ impl App {
     fn submitted(&mut self, kind: InputKind, text: String) -> Vec<Effect> {
         match kind {
             InputKind::Command => return self.command(text.trim()),
-            InputKind::Confirm => return self.confirmed(text.trim()),
+            InputKind::Confirm => return self.confirmed(text.trim(), false),
+            InputKind::ConfirmTenantTarget => return self.confirmed(text.trim(), true),
             InputKind::Wizard => {
                 self.wizard.answer(&text);
                 if !self.wizard.done() {
@@ -942,11 +945,11 @@ impl App {
         Vec::new()
     }
 
-    fn confirmed(&mut self, answer: &str) -> Vec<Effect> {
+    fn confirmed(&mut self, answer: &str, again: bool) -> Vec<Effect> {
         let Some(plan) = self.plan.take() else {
             return Vec::new();
         };
-        let typed = plan.writes.iter().any(|w| w.apply.needs_typed_yes());
+        let typed = again || plan.writes.iter().any(|w| w.apply.needs_typed_yes());
         let yes = if typed {
             answer == "yes"
         } else {
@@ -954,6 +957,14 @@ impl App {
         };
         if !yes {
             self.message = Some("not applied".into());
+            return Vec::new();
+        }
+        if let (false, Some(chosen_by)) = (again, &plan.target_chosen_by) {
+            self.message = Some(format!(
+                "the target was chosen by tenant-writable metadata: {chosen_by}. Type yes to apply anyway"
+            ));
+            self.plan = Some(plan);
+            self.input = Some((InputKind::ConfirmTenantTarget, String::new()));
             return Vec::new();
         }
         self.loading = Some("applying…".into());

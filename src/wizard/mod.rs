@@ -287,6 +287,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         ),
         writes: draft.writes,
         by_hand: Vec::new(),
+        target_chosen_by: None,
     };
     Ok(Setup {
         answers: answers.clone(),
