@@ -232,7 +232,11 @@ fn malformed_and_unknown_files_are_reported_and_skipped() {
     assert_eq!(report["source"]["kind"], "bundle");
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 10);
-    assert!(findings.iter().any(|f| f["pod"] == "x" && f["verdict"] == "unknown" && f["failing"] == true));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["pod"] == "x" && f["verdict"] == "unknown" && f["failing"] == true)
+    );
 }
 
 #[test]
@@ -399,12 +403,22 @@ fn exit_codes_a_script_can_trust() {
 #[test]
 fn a_tenants_annotation_does_not_choose_who_gets_access() {
     let identity = asset("assets/scenarios/causes/identity.yaml");
-    let out = pulldoctor(&["diagnose", "--from", &identity, "-o", "json", "app/token-pull"]);
+    let out = pulldoctor(&[
+        "diagnose",
+        "--from",
+        &identity,
+        "-o",
+        "json",
+        "app/token-pull",
+    ]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let finding = &report["findings"][0];
     assert_ne!(finding["verdict"], "broken", "{finding:#}");
     assert_eq!(finding["pullIdentity"]["kind"], "node-role", "{finding:#}");
-    assert!(finding["fixes"].as_array().unwrap().is_empty(), "{finding:#}");
+    assert!(
+        finding["fixes"].as_array().unwrap().is_empty(),
+        "{finding:#}"
+    );
     let fix = pulldoctor(&["fix", "--from", &identity, "app/token-pull"]);
     assert_eq!(fix.status.code(), Some(2), "{}", stderr(&fix));
     assert!(stderr(&fix).contains("nothing to fix"), "{}", stderr(&fix));
@@ -412,11 +426,90 @@ fn a_tenants_annotation_does_not_choose_who_gets_access() {
     let token = asset("assets/scenarios/causes/token-pull.yaml");
     let plan = pulldoctor(&["fix", "--from", &token, "app/token-fails"]);
     let text = String::from_utf8_lossy(&plan.stdout);
-    assert!(text.contains("chosen by tenant-writable metadata"), "{text}");
-    assert!(text.contains("# target chosen by tenant-writable metadata"), "the diff says so: {text}");
+    assert!(
+        text.contains("chosen by tenant-writable metadata"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# target chosen by tenant-writable metadata"),
+        "the diff says so: {text}"
+    );
     // A pulled image never earns a pull fix, even where the annotated role is the pull identity.
     let ran = pulldoctor(&["fix", "--from", &token, "app/token-ran"]);
     assert!(stderr(&ran).contains("nothing to fix"), "{}", stderr(&ran));
+}
+
+/// The command line as people type it: a wrong argument is one line and exit 2; `--choice 0`
+/// is refused (it used to mean 1); `--from -` reads standard input; a YAML file of several
+/// documents (`---` between them) is a bundle.
+#[test]
+fn the_command_line_as_people_type_it() {
+    for args in [
+        &["--bogus"][..],
+        &["diagnose", "--output", "xml"],
+        &["fix", "--choice", "x"],
+    ] {
+        let out = pulldoctor(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("pulldoctor: ") && err.contains("--help"),
+            "{err}"
+        );
+    }
+    assert!(stderr(&pulldoctor(&["diagnose", "--output", "xml"])).contains("json"));
+    let demo = asset("assets/scenarios/demo.yaml");
+    let zero = pulldoctor(&[
+        "fix",
+        "--from",
+        &demo,
+        "shop/checkout-6c9e7a-m3n",
+        "--choice",
+        "0",
+    ]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(stderr(&zero).contains("counts from 1"), "{}", stderr(&zero));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(["diagnose", "--from", "-", "-o", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&demo).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let from_stdin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let from_file = pulldoctor(&["diagnose", "--from", &demo, "-o", "json"]);
+    let from_file: serde_json::Value = serde_json::from_slice(&from_file.stdout).unwrap();
+    assert_eq!(from_stdin["findings"], from_file["findings"]);
+
+    let dir = temp_dir("multi-doc");
+    let pod = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop}}\nspec:\n  containers: [{{name: c, image: nginx:1}}]\nstatus:\n  containerStatuses:\n  - {{name: c, image: nginx:1, ready: false, restartCount: 0, state: {{waiting: {{reason: ImagePullBackOff}}}}}}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("pods.yaml"),
+        format!("{}---\n{}", pod("a"), pod("b")),
+    )
+    .unwrap();
+    let report = json_report(&dir, 1);
+    let pods: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["pod"].as_str())
+        .collect();
+    assert_eq!(pods.len(), 2, "{report:#}");
 }
 
 #[test]
@@ -846,7 +939,10 @@ fn the_collect_script_never_expands_an_answer_into_file_names() {
     let asked = dir.join("asked.log");
     stub_clients(
         &bin,
-        &kubectl_with_pods(&dir, &["111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"]),
+        &kubectl_with_pods(
+            &dir,
+            &["111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1"],
+        ),
         &format!(
             r#"printf '%s\n' "$*" >> "{}"
 case "$*" in
@@ -860,7 +956,10 @@ esac"#,
     let mut bash = Command::new("bash")
         .args(["-s", "lab", dir.join("bundle").to_str().unwrap()])
         .current_dir(&dir)
-        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -869,7 +968,10 @@ esac"#,
     bash.stdin.take().unwrap().write_all(&script).unwrap();
     bash.wait().unwrap();
     let asked = std::fs::read_to_string(&asked).unwrap();
-    let described: Vec<&str> = asked.lines().filter(|l| l.contains("describe-nodegroup")).collect();
+    let described: Vec<&str> = asked
+        .lines()
+        .filter(|l| l.contains("describe-nodegroup"))
+        .collect();
     assert_eq!(described.len(), 1, "{asked}");
     assert!(described[0].ends_with("--nodegroup-name *"), "{asked}");
 }

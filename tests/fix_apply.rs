@@ -140,7 +140,18 @@ async fn identity_and_repository_fixes() {
     let backups = TempDir::new("identity-backups");
     tokio::task::block_in_place(|| {
         apply(&h, &backups.0, "app/ghost", "1", None);
-        apply(&h, &backups.0, "app/token-pull", "1", None);
+        // The annotated-role probe: a running pod whose ServiceAccount's ecr-role-arn names a
+        // role without ECR rights. Nothing shows the node pulls with it, and the image was
+        // pulled: nothing is broken, and --allow-writes grants that role nothing.
+        h.front.clear();
+        let out = h.fix("app/token-pull", &backups.0, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("nothing to fix"), "{}", text(&out));
+        assert_eq!(
+            writes(&h),
+            Vec::<String>::new(),
+            "the annotated role was granted"
+        );
     });
     // A repository of another account: its owner must change the policy; these credentials
     // refuse to try, and write nothing.
@@ -362,7 +373,12 @@ async fn smuggled_plan_text_is_refused() {
     let dir = TempDir::new("smuggled");
     let plan = dir.0.join("plan.json");
     tokio::task::block_in_place(|| {
-        let out = h.run(&["fix", "app/pp-missing", "--plan-out", plan.to_str().unwrap()]);
+        let out = h.run(&[
+            "fix",
+            "app/pp-missing",
+            "--plan-out",
+            plan.to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let original = std::fs::read_to_string(&plan).unwrap();
         let value: serde_json::Value = serde_json::from_str(&original).unwrap();
@@ -382,11 +398,35 @@ async fn smuggled_plan_text_is_refused() {
             })
             .collect();
         let smuggles = [
-            ("duplicate key in the document", with_after(&after.replacen(effect, "\"Effect\": \"Deny\", \"Effect\": \"Allow\"", 1)), "appears twice"),
-            ("unknown lower-case key", with_after(&after.replacen(effect, "\"effect\": \"Deny\", \"Effect\": \"Allow\"", 1)), "does not match"),
+            (
+                "duplicate key in the document",
+                with_after(&after.replacen(
+                    effect,
+                    "\"Effect\": \"Deny\", \"Effect\": \"Allow\"",
+                    1,
+                )),
+                "appears twice",
+            ),
+            (
+                "unknown lower-case key",
+                with_after(&after.replacen(
+                    effect,
+                    "\"effect\": \"Deny\", \"Effect\": \"Allow\"",
+                    1,
+                )),
+                "does not match",
+            ),
             ("URL-encoded document", with_after(&encoded), "encoded"),
-            ("duplicate key in the plan", original.replacen("\"cause\":", "\"cause\": \"x\", \"cause\":", 1), "appears twice"),
-            ("unknown field in the plan", original.replacen("\"cause\":", "\"causes\": [], \"cause\":", 1), "unknown field"),
+            (
+                "duplicate key in the plan",
+                original.replacen("\"cause\":", "\"cause\": \"x\", \"cause\":", 1),
+                "appears twice",
+            ),
+            (
+                "unknown field in the plan",
+                original.replacen("\"cause\":", "\"causes\": [], \"cause\":", 1),
+                "unknown field",
+            ),
         ];
         for (what, forged, said) in smuggles {
             assert_ne!(forged, original, "{what}: nothing forged");

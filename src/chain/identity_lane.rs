@@ -4,8 +4,8 @@
 
 use super::Subject;
 use super::access::{self, Outcome};
-use super::pull_lane::PullLane;
 use super::pull_identity::{AnnotatedPullRole, ECR_ROLE_ANNOTATION, TokenPull};
+use super::pull_lane::PullLane;
 use super::trust::{self, Assumer};
 use crate::facts::{Fact, Role};
 use crate::iam::arn;
@@ -408,19 +408,31 @@ fn annotated_role_permissions(
     let mut outcome = match (&annotated.mode, subject.pulled) {
         (TokenPull::InUse(_), false) => Outcome::broken(
             Cause::RoleMissingEcrPull,
-            format!("role {} is the pull identity ({ECR_ROLE_ANNOTATION}) and cannot pull: {}", role.name, access.summary),
+            format!(
+                "role {} is the pull identity ({ECR_ROLE_ANNOTATION}) and cannot pull: {}",
+                role.name, access.summary
+            ),
         ),
         (TokenPull::NotInUse(why), _) => Outcome::new(
             Status::Skipped,
-            format!("{ECR_ROLE_ANNOTATION} names role {}, but this node does not pull with it ({why}); {lacks}", role.name),
+            format!(
+                "{ECR_ROLE_ANNOTATION} names role {}, but this node does not pull with it ({why}); {lacks}",
+                role.name
+            ),
         ),
         (_, true) => Outcome::new(
             Status::Unknown,
-            format!("the container pulled its image, so the node did not pull with role {} or the facts are newer than the pull; {lacks}", role.name),
+            format!(
+                "the container pulled its image, so the node did not pull with role {} or the facts are newer than the pull; {lacks}",
+                role.name
+            ),
         ),
         (TokenPull::Unknown(why), false) => Outcome::new(
             Status::Unknown,
-            format!("{ECR_ROLE_ANNOTATION} names role {}; if the node's credential provider reads it, {lacks}; not known: {why}", role.name),
+            format!(
+                "{ECR_ROLE_ANNOTATION} names role {}; if the node's credential provider reads it, {lacks}; not known: {why}",
+                role.name
+            ),
         ),
     };
     if let TokenPull::InUse(why) | TokenPull::Unknown(why) = &annotated.mode {
@@ -435,7 +447,8 @@ fn role_permissions(subject: &Subject<'_>, role: &Fact<&Role>, pull: &PullLane) 
         return Outcome::new(Status::Skipped, "the role was not found or not read");
     };
     let annotated = subject.annotated_pull_role.as_ref().filter(|a| {
-        arn::role_name_of(&a.arn) == role.name && arn::account_of(&a.arn) == arn::account_of(&role.arn)
+        arn::role_name_of(&a.arn) == role.name
+            && arn::account_of(&a.arn) == arn::account_of(&role.arn)
     });
     let Some(ecr) = &pull.ecr else {
         return Outcome::new(Status::Skipped, "the image is not on private ECR");

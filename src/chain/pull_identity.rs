@@ -129,14 +129,22 @@ fn is_fargate(facts: &Facts, pod: &Pod) -> bool {
     let node_labels = node_name
         .and_then(|n| facts.nodes.get(n))
         .and_then(|n| n.metadata.labels.as_ref());
-    label(pod.metadata.labels.as_ref(), "eks.amazonaws.com/fargate-profile").is_some()
+    label(
+        pod.metadata.labels.as_ref(),
+        "eks.amazonaws.com/fargate-profile",
+    )
+    .is_some()
         || node_name.is_some_and(|n| n.starts_with("fargate-"))
         || label(node_labels, "eks.amazonaws.com/compute-type") == Some("fargate")
 }
 
 /// The pull identity: the annotated role only where the node is shown to pull with it, else the
 /// node's role (or Fargate's pod execution role).
-pub fn resolve(facts: &Facts, pod: Option<&Pod>, annotated: Option<&AnnotatedPullRole>) -> Resolution {
+pub fn resolve(
+    facts: &Facts,
+    pod: Option<&Pod>,
+    annotated: Option<&AnnotatedPullRole>,
+) -> Resolution {
     if let Some(AnnotatedPullRole {
         arn,
         mode: TokenPull::InUse(why),
@@ -158,7 +166,10 @@ pub fn resolve(facts: &Facts, pod: Option<&Pod>, annotated: Option<&AnnotatedPul
         return fargate(
             facts,
             pod,
-            label(pod.metadata.labels.as_ref(), "eks.amazonaws.com/fargate-profile"),
+            label(
+                pod.metadata.labels.as_ref(),
+                "eks.amazonaws.com/fargate-profile",
+            ),
         );
     }
     let Some(node_name) = node_name else {

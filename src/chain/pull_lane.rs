@@ -239,7 +239,8 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
 /// The `ecr-role-arn` role is named by tenant-writable metadata: once the image was pulled, its
 /// lack of a permission proves nothing about this pull, so it never earns a pull fix.
 fn pulled_by_annotated_role(subject: &Subject<'_>, permissions: Outcome) -> Outcome {
-    let annotated = subject.pull_identity.kind() == crate::report::PullIdentityKind::ServiceAccountRole;
+    let annotated =
+        subject.pull_identity.kind() == crate::report::PullIdentityKind::ServiceAccountRole;
     if !(annotated && subject.pulled && permissions.status == Status::Broken) {
         return permissions;
     }

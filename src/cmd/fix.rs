@@ -13,6 +13,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
+    if args.choice == 0 {
+        return Err(Failure(
+            "--choice counts from 1 (the first fix is --choice 1)".into(),
+        ));
+    }
     let from_file = args.plan.is_some();
     let plan = match &args.plan {
         Some(path) => read_plan(path)?,
@@ -180,8 +185,8 @@ async fn apply_plan(
         );
     }
     if !args.yes {
-        let typed = plan.target_chosen_by.is_some()
-            || pending.iter().any(|w| w.apply.needs_typed_yes());
+        let typed =
+            plan.target_chosen_by.is_some() || pending.iter().any(|w| w.apply.needs_typed_yes());
         confirm(typed)?;
     }
     let dir = apply::state_dir(args.backup_dir.as_deref());

@@ -201,13 +201,15 @@ pub fn main_as(name: &str) -> ExitCode {
         .and_then(|matches| Cli::from_arg_matches(&matches));
     let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => {
+        // Help and the version print whole; a wrong argument is one line, as every expected
+        // failure is.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{name}: {}", one_line(&e.to_string()));
+            return ExitCode::from(2);
         }
     };
     match run(cli) {
@@ -217,6 +219,25 @@ pub fn main_as(name: &str) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// clap's error (`error: …`, usage, a tip) as one line: the error and where help is.
+fn one_line(rendered: &str) -> String {
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let error = first.trim_start_matches("error: ").trim();
+    let tip = rendered
+        .lines()
+        .map(str::trim)
+        .find_map(|l| {
+            l.strip_prefix("tip: ")
+                .or(l.starts_with("[possible values").then_some(l))
+        })
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    crate::text::escape_line(&format!("{error}{tip}; see --help")).into_owned()
 }
 
 /// A panic is a bug, never an expected failure (those are one line, [`Failure`]): color-eyre

@@ -564,7 +564,8 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
                 .flatten()
                 .find(|p| p["name"].as_str() == Some("ecr-credential-provider"))
                 .ok_or(format!("{kind} names no ecr-credential-provider"))?;
-            facts.token_pull_config = Some(ecr.get("tokenAttributes").is_some_and(|t| !t.is_null()));
+            facts.token_pull_config =
+                Some(ecr.get("tokenAttributes").is_some_and(|t| !t.is_null()));
         }
         "Namespace" | "Deployment" | "ConfigMap" => {}
         other => return Err(format!("{other} objects are not read; skipped")),
@@ -617,8 +618,14 @@ fn ingest_pod(
     let unreadable = |facts: &mut Facts, why: String| {
         facts.pods_listed = true;
         facts.unreadable_pods.push(super::UnreadablePod {
-            namespace: value["metadata"]["namespace"].as_str().unwrap_or("default").to_string(),
-            name: value["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            namespace: value["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string(),
+            name: value["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             why,
         });
     };
@@ -633,7 +640,10 @@ fn ingest_pod(
             return Err(why);
         }
     };
-    if let Some(first) = dropped.iter().find(|p| p.contains(": spec") || p.contains(": status")) {
+    if let Some(first) = dropped
+        .iter()
+        .find(|p| p.contains(": spec") || p.contains(": status"))
+    {
         unreadable(facts, first.clone());
     }
     problems.extend(dropped);

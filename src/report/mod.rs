@@ -49,9 +49,10 @@ pub struct Finding {
 impl Report {
     /// Contract §1: 1 when a finding is broken, or a failing one is left unknown; else 0.
     pub fn exit_status(&self) -> u8 {
-        let open = self.findings.iter().any(|f| {
-            f.verdict == Status::Broken || (f.failing && f.verdict == Status::Unknown)
-        });
+        let open = self
+            .findings
+            .iter()
+            .any(|f| f.verdict == Status::Broken || (f.failing && f.verdict == Status::Unknown));
         u8::from(open)
     }
 }

@@ -39,6 +39,12 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
 /// unreadable path is an error; bad content is a problem in the bundle, and every entry of a
 /// directory that is not read is listed as one.
 pub fn read_limited(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
+    // `-` is standard input, as kubectl's `-f -`.
+    let path = if path == Path::new("-") {
+        Path::new("/dev/stdin")
+    } else {
+        path
+    };
     let meta = std::fs::metadata(path)
         .map_err(|e| BundleError(format!("cannot read {}: {e}", path.display())))?;
     let mut bundle = Bundle::default();
@@ -161,12 +167,24 @@ fn decode(bytes: Vec<u8>) -> Result<String, String> {
     }
 }
 
-/// Parses one file's text (JSON, else YAML) and adds what it holds.
+/// Parses one file's text (JSON, else YAML — one document or several, `---` between them) and
+/// adds what it holds.
 pub fn add_text(bundle: &mut Bundle, name: &str, text: &str) {
+    let several = || {
+        serde_saphyr::from_multiple::<Value>(text)
+            .ok()
+            .map(|docs| {
+                docs.into_iter()
+                    .filter(|d| !d.is_null())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|docs| docs.len() > 1)
+            .map(Value::Array)
+    };
     let value = match serde_json::from_str::<Value>(text) {
         Ok(v) => v,
-        Err(json_error) => match serde_saphyr::from_str::<Value>(text) {
-            Ok(v) if !v.is_null() && !v.is_string() => v,
+        Err(json_error) => match serde_saphyr::from_str::<Value>(text).ok().or_else(several) {
+            Some(v) if !v.is_null() && !v.is_string() => v,
             _ => {
                 bundle.problems.push(format!(
                     "{name}: neither JSON nor YAML ({json_error}); skipped"

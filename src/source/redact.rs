@@ -35,6 +35,94 @@ static NAMES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
+/// Secrets that must never reach a shared snapshot, whatever else is kept: a URL's query (a
+/// presigned S3 layer URL carries `X-Amz-Credential`, `X-Amz-Security-Token`, `X-Amz-Signature`),
+/// access key ids, and signed values standing alone.
+#[allow(
+    clippy::expect_used,
+    reason = "literal patterns, compiled by every test run"
+)]
+static SECRETS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"(?i)(https?://[^\s?\x22'<>]*)\?[^\s\x22'<>]*", "$1?(query removed)"),
+        (
+            r"(?i)\b(X-Amz-[A-Za-z-]+|Signature|Credential|SessionToken|Security-Token|aws_session_token|aws_secret_access_key)([=:]\s*)[^\s&,;\x22']+",
+            "$1$2(removed)",
+        ),
+        (r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", "(access key id removed)"),
+    ]
+    .iter()
+    .map(|(p, r)| (Regex::new(p).expect("valid regex"), *r))
+    .collect()
+});
+
+/// IPv4 addresses, dotted or as EC2 writes them in host names (`ip-10-0-1-23`).
+#[allow(
+    clippy::expect_used,
+    reason = "literal patterns, compiled by every test run"
+)]
+static IPV4: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(ip-)?(\d{1,3})([.-])(\d{1,3})[.-](\d{1,3})[.-](\d{1,3})\b")
+        .expect("valid regex")
+});
+
+/// OIDC issuer ids wherever they stand (trust policy keys, provider ARNs), with or without the
+/// cluster document.
+#[allow(
+    clippy::expect_used,
+    reason = "a literal pattern, compiled by every test run"
+)]
+static ISSUER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/id/([A-Za-z0-9]+)")
+        .expect("valid regex")
+});
+
+/// A private address with its host part changed by a fixed XOR: the same address always maps to
+/// the same stand-in, and a CIDR block keeps covering exactly the addresses it covered (XOR keeps
+/// every prefix relation), so the network lane diagnoses the same. The first octet (and the
+/// second of 172.16/12 and 192.168/16) is kept: private stays private.
+fn private_ip(octets: [u8; 4]) -> Option<[u8; 4]> {
+    let [a, b, c, d] = octets;
+    match (a, b) {
+        (10, _) => Some([a, b ^ 0x5a, c ^ 0xa5, d ^ 0x3c]),
+        (172, 16..=31) | (192, 168) => Some([a, b, c ^ 0xa5, d ^ 0x3c]),
+        _ => None,
+    }
+}
+
+/// Every secret of [`SECRETS`] removed, and private addresses (dotted, or in EC2 host names)
+/// replaced.
+fn without_secrets(s: &str) -> String {
+    let mut out = s.to_string();
+    for (pattern, replacement) in SECRETS.iter() {
+        if pattern.is_match(&out) {
+            out = pattern.replace_all(&out, *replacement).into_owned();
+        }
+    }
+    IPV4.replace_all(&out, |caps: &regex::Captures<'_>| {
+        let dashed = &caps[3] == "-";
+        // Dashes make an address only in an EC2 host name; a date is not one.
+        if dashed && caps.get(1).is_none() {
+            return caps[0].to_string();
+        }
+        let octet = |i: usize| caps[i].parse::<u8>().ok();
+        let parsed = [octet(2), octet(4), octet(5), octet(6)];
+        let Some(mapped) = (match parsed {
+            [Some(a), Some(b), Some(c), Some(d)] => private_ip([a, b, c, d]),
+            _ => None,
+        }) else {
+            return caps[0].to_string();
+        };
+        let sep = if dashed { "-" } else { "." };
+        format!(
+            "{}{}",
+            caps.get(1).map_or("", |m| m.as_str()),
+            mapped.map(|o| o.to_string()).join(sep)
+        )
+    })
+    .into_owned()
+}
+
 /// Words of AWS's own structure (ARN parts, hosts, regions): kept in names, so a pattern such as
 /// `cluster/*` or `*.amazonaws.com` keeps its meaning.
 const STRUCTURAL: &[&str] = &[
@@ -83,6 +171,12 @@ const STRUCTURAL: &[&str] = &[
     "southeast",
     "northwest",
     "southwest",
+    "fargate",
+    "ip",
+    "ec2",
+    "internal",
+    "compute",
+    "default",
 ];
 
 /// EC2 resource ids as AWS writes them: a kind, a dash, 8 or 17 hex digits.
@@ -118,10 +212,17 @@ pub struct Redactor {
 impl Redactor {
     /// Learns the tokens from the documents.
     pub fn new(documents: &[Value]) -> Redactor {
+        Redactor::with_names(documents, &[])
+    }
+
+    /// Learns the tokens from the documents, and `names` besides (the snapshot's cluster and
+    /// context, which hold even when no document names them).
+    pub fn with_names(documents: &[Value], extra: &[&str]) -> Redactor {
         let mut strings = Vec::new();
         for d in documents {
             collect_strings(d, &mut strings);
         }
+        strings.extend(extra.iter().copied());
         let mut accounts = BTreeMap::new();
         let mut names: Vec<String> = Vec::new();
         let mut learn = |name: &str| {
@@ -150,18 +251,25 @@ impl Redactor {
                 }
             }
         }
+        extra.iter().copied().for_each(&mut learn);
         let mut issuers = BTreeMap::new();
+        let issuer_ids = strings
+            .iter()
+            .flat_map(|s| ISSUER.captures_iter(s))
+            .filter_map(|c| c.get(1).map(|m| m.as_str().to_string()));
+        for id in issuer_ids {
+            let n = issuers.len() + 1;
+            issuers.entry(id).or_insert_with(|| format!("{:032X}", n));
+        }
         for d in documents {
             if let Some(name) = d["cluster"]["name"].as_str() {
                 learn(name);
             }
-            if let Some(issuer) = d["cluster"]["identity"]["oidc"]["issuer"].as_str()
-                && let Some(id) = issuer.rsplit('/').next()
-            {
-                let n = issuers.len() + 1;
-                issuers
-                    .entry(id.to_string())
-                    .or_insert_with(|| format!("{:032X}", n));
+            // Node names (those that are no EC2 host name: those lose their address below), and
+            // ServiceAccount names — a trust policy's `sub` pattern (`web-*`) is rewritten word by
+            // word, so the names it matches must be too.
+            for name in nodes_named(d).into_iter().chain(service_accounts_named(d)) {
+                learn(name);
             }
             for role in d["RoleDetailList"].as_array().into_iter().flatten() {
                 role["RoleName"].as_str().into_iter().for_each(&mut learn);
@@ -308,7 +416,7 @@ impl Redactor {
         } else {
             s
         };
-        let mut out = s.to_string();
+        let mut out = without_secrets(s);
         for (account, stand_in) in &self.accounts {
             out = replace_where(&out, account, stand_in, |c| c.is_ascii_digit());
         }
@@ -361,11 +469,58 @@ impl Redactor {
     }
 }
 
+/// The node names a document holds: Nodes' own, and those pods are scheduled to.
+fn nodes_named(document: &Value) -> Vec<&str> {
+    let items = document["items"]
+        .as_array()
+        .map(|i| i.iter().collect())
+        .unwrap_or_else(|| vec![document]);
+    let mut names = Vec::new();
+    for item in items {
+        match item["kind"].as_str() {
+            Some("Node") => names.extend(item["metadata"]["name"].as_str()),
+            Some("Pod") => names.extend(item["spec"]["nodeName"].as_str()),
+            _ => {}
+        }
+    }
+    names.retain(|n| !IPV4.is_match(n));
+    names
+}
+
+/// The ServiceAccount names a document holds (ServiceAccounts' own, pods' and workloads'),
+/// except those made of structural words only (`default`).
+fn service_accounts_named(document: &Value) -> Vec<&str> {
+    let items = document["items"]
+        .as_array()
+        .map(|i| i.iter().collect())
+        .unwrap_or_else(|| vec![document]);
+    let mut names = Vec::new();
+    for item in items {
+        match item["kind"].as_str() {
+            Some("ServiceAccount") => names.extend(item["metadata"]["name"].as_str()),
+            Some(_) => {
+                names.extend(item["spec"]["serviceAccountName"].as_str());
+                names.extend(item["spec"]["template"]["spec"]["serviceAccountName"].as_str());
+            }
+            None => {}
+        }
+    }
+    names.retain(|n| {
+        n.split(is_separator)
+            .any(|w| !STRUCTURAL.contains(&w) && !w.chars().all(|c| c.is_ascii_digit()))
+    });
+    names
+}
+
 fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     match v {
         Value::String(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
-        Value::Object(map) => map.values().for_each(|i| collect_strings(i, out)),
+        // Keys too: a trust policy's condition keys name the issuer.
+        Value::Object(map) => map.iter().for_each(|(k, i)| {
+            out.push(k);
+            collect_strings(i, out)
+        }),
         _ => {}
     }
 }
@@ -418,7 +573,14 @@ pub fn redact_snapshot(snapshot: &mut Value) {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let redactor = Redactor::new(&documents);
+    let source = snapshot["source"].clone();
+    // An ARN context is learned from its parts like any other string.
+    let extra: Vec<&str> = ["cluster", "context"]
+        .iter()
+        .filter_map(|k| source[k].as_str())
+        .filter(|name| !name.contains(':'))
+        .collect();
+    let redactor = Redactor::with_names(&documents, &extra);
     if let Some(list) = snapshot["documents"].as_array_mut() {
         redactor.apply(list);
     }
@@ -427,6 +589,68 @@ pub fn redact_snapshot(snapshot: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    /// Secrets go first, whatever else is kept: a presigned layer URL's query, access key ids and
+    /// signatures; node names and private addresses too; the cluster and issuer without the
+    /// cluster document.
+    #[test]
+    fn secrets_node_names_and_private_addresses_never_survive() {
+        let message = "Failed to pull image \"111122223333.dkr.ecr.us-east-1.amazonaws.com/web:1\": failed to copy: httpReadSeeker: failed open: failed to do request: Get \"https://prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com/a1b2-111122223333-web/sha256:abc?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQWERTYUIOPASDFGH%2F20261204%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261204T000000Z&X-Amz-Expires=3600&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEHgaCXVzLWVhc3QtMSJH&X-Amz-SignedHeaders=host&X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\": dial tcp 10.0.12.34:443: i/o timeout (node ip-10-0-1-23.ec2.internal, worker-blue-7; key AKIAQWERTYUIOPASDFGH)";
+        let mut snapshot = json!({
+            "source": {"kind": "live", "cluster": "payments-prod", "context": "payments-admin"},
+            "documents": [
+                {"apiVersion": "v1", "kind": "List", "items": [
+                    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-blue-7"}, "status": {"addresses": [{"type": "InternalIP", "address": "10.0.1.23"}]}},
+                    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "shop"}, "spec": {"nodeName": "ip-10-0-1-23.ec2.internal"}, "status": {"podIP": "172.20.3.4", "hostIP": "192.168.7.8"}},
+                    {"apiVersion": "v1", "kind": "Event", "message": message}
+                ]},
+                {"Subnets": [{"CidrBlock": "10.0.0.0/16"}]},
+                {"RoleDetailList": [{"RoleName": "web", "AssumeRolePolicyDocument": {"Statement": [{"Condition": {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/A1B2C3D4E5F60718293A4B5C6D7E8F90:sub": "system:serviceaccount:shop:web"}}}]}}]}
+            ]
+        });
+        redact_snapshot(&mut snapshot);
+        let text = serde_json::to_string(&snapshot).unwrap();
+        for secret in [
+            "X-Amz-Credential=",
+            "X-Amz-Security-Token=",
+            "X-Amz-Signature=",
+            "ASIAQWERTYUIOPASDFGH",
+            "AKIAQWERTYUIOPASDFGH",
+            "IQoJb3JpZ2luX2VjEHgaCXVzLWVhc3QtMSJH",
+            "0123456789abcdef0123456789abcdef",
+            "worker-blue-7",
+            "ip-10-0-1-23",
+            "10.0.1.23",
+            "10.0.12.34",
+            "172.20.3.4",
+            "192.168.7.8",
+            "payments",
+            "A1B2C3D4E5F60718293A4B5C6D7E8F90",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        // What diagnoses a network failure stays: the layer bucket's host, the port, a CIDR that
+        // still covers the node's address.
+        assert!(
+            text.contains("prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com"),
+            "{text}"
+        );
+        let node_ip = snapshot["documents"][0]["items"][0]["status"]["addresses"][0]["address"]
+            .as_str()
+            .unwrap();
+        let cidr = snapshot["documents"][1]["Subnets"][0]["CidrBlock"]
+            .as_str()
+            .unwrap();
+        let (base, _) = cidr.split_once('/').unwrap();
+        let octets = |ip: &str| ip.split('.').take(2).collect::<Vec<_>>().join(".");
+        assert_eq!(octets(node_ip), octets(base), "{node_ip} in {cidr}");
+        let node = snapshot["documents"][0]["items"][1]["spec"]["nodeName"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            node,
+            format!("ip-{}.ec2.internal", node_ip.replace('.', "-"))
+        );
+    }
 
     #[test]
     fn ec2_ids_are_replaced_consistently_keeping_their_kind() {
@@ -465,6 +689,33 @@ mod tests {
     }
     use super::*;
     use serde_json::json;
+
+    /// A `sub` pattern keeps matching the ServiceAccount it matched, whatever other names share
+    /// its words.
+    #[test]
+    fn a_subject_pattern_keeps_matching_its_service_account() {
+        let docs = vec![
+            json!({"RoleDetailList": [{"RoleName": "web", "Arn": "arn:aws:iam::111122223333:role/web"}]}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web-frontend", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "shop"}}),
+            json!({"sub": "system:serviceaccount:shop:web-*"}),
+        ];
+        let r = Redactor::new(&docs);
+        let mut out = docs.clone();
+        r.apply(&mut out);
+        let sa = out[1]["metadata"]["name"].as_str().unwrap();
+        let pattern = out[3]["sub"].as_str().unwrap();
+        assert!(!sa.contains("web"), "{sa}");
+        assert!(
+            crate::iam::eval::glob_match(
+                pattern,
+                &format!("system:serviceaccount:shop:{sa}"),
+                false
+            ),
+            "{pattern} ~ {sa}"
+        );
+        assert_eq!(out[2]["metadata"]["name"], "default");
+    }
 
     #[test]
     fn replaces_consistently_and_only_whole_names() {

@@ -123,7 +123,13 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::raw(text.clone()),
             Span::raw("▏"),
         ]),
-        (Some((InputKind::Confirm | InputKind::ConfirmTenantTarget | InputKind::ExportDir, text)), message) => Line::from(vec![
+        (
+            Some((
+                InputKind::Confirm | InputKind::ConfirmTenantTarget | InputKind::ExportDir,
+                text,
+            )),
+            message,
+        ) => Line::from(vec![
             Span::styled(
                 format!(" {} ", message.as_deref().unwrap_or("apply?")),
                 theme.key(),
