@@ -512,6 +512,117 @@ fn the_command_line_as_people_type_it() {
     assert_eq!(pods.len(), 2, "{report:#}");
 }
 
+/// Runs pulldoctor and waits at most `limit`: a command that hangs is killed and fails the test.
+fn bounded(args: &[&str], env: &[(&str, &str)], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("pulldoctor {args:?} still ran after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Inputs that never end are refused, not read: `/dev/zero` as the kubeconfig or the wizard's
+/// app policy; a kubeconfig exec plugin or an AWS `credential_process` that never answers is
+/// bounded by --timeout, one line, exit 2.
+#[test]
+fn endless_inputs_and_silent_credential_helpers_are_bounded() {
+    let seconds = std::time::Duration::from_secs;
+    for args in [
+        &["--kubeconfig", "/dev/zero", "diagnose"][..],
+        &[
+            "wizard",
+            "--from",
+            &asset("assets/scenarios/demo.yaml"),
+            "-n",
+            "shop",
+            "--service-account",
+            "new",
+            "--repository",
+            "shop/web",
+            "--app-policy",
+            "/dev/zero",
+        ],
+    ] {
+        let out = bounded(args, &[], seconds(20));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("character device"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let dir = temp_dir("silent-helpers");
+    let kubeconfig = |user: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"https://127.0.0.1:1\"}}\ncontexts:\n- name: lab\n  context: {{cluster: c, user: u}}\ncurrent-context: lab\nusers:\n- name: u\n  user: {user}\n"
+        )
+    };
+    std::fs::write(dir.join("exec"), kubeconfig("{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: sleep, args: [\"600\"]}}")).unwrap();
+    std::fs::write(dir.join("token"), kubeconfig("{token: t}")).unwrap();
+    std::fs::write(
+        dir.join("aws-config"),
+        "[profile silent]\nregion = us-east-1\ncredential_process = sleep 600\n",
+    )
+    .unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let exec = bounded(
+        &["--kubeconfig", &path("exec"), "--timeout", "2", "diagnose"],
+        &[],
+        seconds(30),
+    );
+    assert_eq!(exec.status.code(), Some(2), "{}", stderr(&exec));
+    assert!(
+        stderr(&exec).contains("did not answer within --timeout"),
+        "{}",
+        stderr(&exec)
+    );
+    let aws_config = path("aws-config");
+    let process = bounded(
+        &[
+            "--kubeconfig",
+            &path("token"),
+            "--profile",
+            "silent",
+            "--timeout",
+            "2",
+            "diagnose",
+        ],
+        &[
+            ("AWS_CONFIG_FILE", aws_config.as_str()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ],
+        seconds(30),
+    );
+    assert_eq!(process.status.code(), Some(2), "{}", stderr(&process));
+    assert!(
+        stderr(&process).contains("no AWS credentials within --timeout"),
+        "{}",
+        stderr(&process)
+    );
+    assert_eq!(stderr(&process).lines().count(), 1, "{}", stderr(&process));
+    // …and the helpers that never answered were ended at exit, not left behind.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.trim() == "sleep 600")
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
 #[test]
 fn a_named_pod_that_is_not_there_is_an_error() {
     let demo = asset("assets/scenarios/demo.yaml");

@@ -76,10 +76,10 @@ fn cross_account_iam(name: &str, key: &Key) -> bool {
 }
 
 /// Findings that rest on a node's CredentialProviderConfig, which a bundle may hold and no API
-/// serves: live, the node's credential provider is not known to read `ecr-role-arn`, so these
-/// are unknown — never broken — there.
+/// serves: live, the node's credential provider is not known to read `ecr-role-arn`, so the node
+/// role pulls and these are never broken there.
 fn node_config_only(name: &str, finding: &serde_json::Value) -> bool {
-    name == "token-pull" && finding["verdict"] == "unknown"
+    name == "token-pull" && finding["verdict"] != "broken"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -896,6 +896,51 @@ async fn an_endless_answer_stops_at_the_cap() {
     assert!(err.contains("list pods"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     endless.abort();
+    let _ = std::fs::remove_file(&kubeconfig);
+}
+
+/// A pod list whose pages never end (a fresh continue token every time) stops at the page
+/// limit with one line, exit 2 — never a read that runs forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_whose_pages_never_end_stops_at_the_page_limit() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pages = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = pages.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            axum::Json(serde_json::json!({
+                "apiVersion": "v1", "kind": "PodList",
+                "metadata": {"resourceVersion": "1", "continue": format!("page-{n}")},
+                "items": []
+            }))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let kubeconfig = std::env::temp_dir().join(format!("pulldoctor-pages-{}", std::process::id()));
+    std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster:\n    server: http://{address}\ncontexts:\n- name: t\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n")).unwrap();
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+            .args(["diagnose", "--cluster", "lab", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    });
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("pages did not end"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // The page limit, not a second more: 2,000 pages of the pod list.
+    assert!(
+        pages.load(Ordering::SeqCst) <= 2_010,
+        "{}",
+        pages.load(Ordering::SeqCst)
+    );
+    server.abort();
     let _ = std::fs::remove_file(&kubeconfig);
 }
 

@@ -47,7 +47,9 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, F
         On a stock EKS node the kubelet pulls with the node's IAM role (on Fargate, the pod \
         execution role) — not with the pod's IRSA or Pod Identity role. pulldoctor walks both \
         lanes and marks the link that is broken.",
-    args_conflicts_with_subcommands = true
+    // `pulldoctor -n shop diagnose` (flags first, as kubectl users type) runs `diagnose`; a word
+    // that is no subcommand is the pod to open.
+    subcommand_precedence_over_arg = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -212,13 +214,15 @@ pub fn main_as(name: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(Failure(message)) => {
             eprintln!("pulldoctor: {}", crate::text::escape_line(&message));
             ExitCode::from(2)
         }
-    }
+    };
+    crate::source::live::children::end_children();
+    code
 }
 
 /// clap's error (`error: …`, usage, a tip) as one line: the error and where help is.

@@ -67,7 +67,8 @@ pub struct WizardArgs {
 fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
     let app_policy = match &args.app_policy {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            // IAM takes policies of a few KiB; anything past 1 MiB is no policy.
+            let text = crate::source::bundle::read_capped(path, 1024 * 1024)
                 .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
             Some(
                 PolicyDocument::from_text(&text)

@@ -97,6 +97,24 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
     Ok(bundle)
 }
 
+/// A small input file a command names (a kubeconfig, a policy, a plan): a file or a pipe, read
+/// up to `limit` bytes — never a device that never ends (`/dev/zero`).
+pub fn read_capped(path: &Path, limit: u64) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("unreadable ({e})"))?;
+    if !meta.is_file() && !is_pipe(&meta) {
+        return Err(format!("{}, not a file", file_kind(&meta)));
+    }
+    if meta.is_file() && meta.len() > limit {
+        return Err(format!("larger than {} KiB", limit / 1024));
+    }
+    read_text(path, limit).map_err(|e| e.replace(" (raise the cap with --max-input-mb)", ""))
+}
+
+/// Whether `path` is a pipe (what `<(…)` and `/dev/stdin` give).
+pub fn is_pipe_path(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| is_pipe(&m))
+}
+
 #[cfg(unix)]
 fn is_pipe(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt;

@@ -41,7 +41,64 @@ impl AwsError {
     }
 }
 
-pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits) -> Aws {
+/// The profile's credentials, asked for once before any call and within `--timeout`: a
+/// `credential_process` or login that never answers is one clear error, not a hang with a child
+/// process per retry. What it gave goes to the SDK's cache first, so the process runs once.
+async fn prefetched(
+    config: aws_config::SdkConfig,
+    timeout: std::time::Duration,
+) -> Result<aws_config::SdkConfig, String> {
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+    let Some(inner) = config.credentials_provider() else {
+        return Ok(config);
+    };
+    let first = match tokio::time::timeout(timeout, inner.provide_credentials()).await {
+        Err(_) => {
+            return Err(format!(
+                "no AWS credentials within --timeout ({} s): the profile's credential_process or login does not answer — fix it (aws sso login, aws configure) or pass --profile; without AWS: pulldoctor demo, or --from a bundle",
+                timeout.as_secs()
+            ));
+        }
+        // A refusal is said by the first call, as without this step.
+        Ok(result) => result.ok(),
+    };
+    let provider = Prefetched {
+        first: Mutex::new(first),
+        inner,
+    };
+    Ok(config
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build())
+}
+
+/// Hands out the credentials fetched up front once, then asks the profile's own provider.
+#[derive(Debug)]
+struct Prefetched {
+    first: Mutex<Option<aws_credential_types::Credentials>>,
+    inner: aws_credential_types::provider::SharedCredentialsProvider,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for Prefetched {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        use aws_credential_types::provider::future;
+        match self.first.lock().ok().and_then(|mut first| first.take()) {
+            Some(credentials) => future::ProvideCredentials::ready(Ok(credentials)),
+            None => self.inner.provide_credentials(),
+        }
+    }
+}
+
+pub async fn connect(
+    profile: Option<&str>,
+    region: Option<&str>,
+    limits: Limits,
+) -> Result<Aws, String> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -56,8 +113,8 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }
-    let config = loader.load().await;
-    Aws {
+    let config = prefetched(loader.load().await, limits.timeout).await?;
+    Ok(Aws {
         sts: aws_sdk_sts::Client::new(&config),
         eks: aws_sdk_eks::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
@@ -67,7 +124,7 @@ pub async fn connect(profile: Option<&str>, region: Option<&str>, limits: Limits
         config,
         limits,
         silent: Mutex::new(std::collections::HashSet::new()),
-    }
+    })
 }
 
 impl Aws {

@@ -62,8 +62,20 @@ pub async fn connect(
     config.read_timeout = None;
     // Every answer is read through a cap: a response that never ends stops at --max-input-mb.
     let max_body = limits.max_body;
-    let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| format!("cannot create a Kubernetes client: {e}"))?
+    // The client runs the kubeconfig's exec plugin (`aws eks get-token`) here, blocking: on a
+    // blocking thread, within --timeout, so a plugin that never answers is one clear error.
+    let built = tokio::task::spawn_blocking(move || kube::client::ClientBuilder::try_from(config));
+    let builder = match tokio::time::timeout(limits.timeout, built).await {
+        Err(_) => {
+            return Err(format!(
+                "the kubeconfig's credential plugin did not answer within --timeout ({} s) (run it by hand to see why, e.g. aws eks get-token; or pass --context)",
+                limits.timeout.as_secs()
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("cannot create a Kubernetes client: {e}")),
+        Ok(Ok(result)) => result.map_err(|e| format!("cannot create a Kubernetes client: {e}"))?,
+    };
+    let client = builder
         .with_layer(&tower::util::MapResponseLayer::new(
             move |response: http::Response<_>| {
                 response.map(|body| http_body_util::Limited::new(body, max_body))
@@ -80,12 +92,40 @@ fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {
         (None, Some(value)) => format!("$KUBECONFIG ({})", value.to_string_lossy()),
         (None, None) => "~/.kube/config".to_string(),
     };
+    // Every file kube-rs would read is checked first: a device that never ends (`/dev/zero`)
+    // or a huge file is refused, not read into memory.
+    let paths: Vec<std::path::PathBuf> = match (kubeconfig, &from_env) {
+        (Some(path), _) => vec![path.to_path_buf()],
+        (None, Some(value)) => std::env::split_paths(value)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        (None, None) => std::env::var_os("HOME")
+            .map(|home| std::path::Path::new(&home).join(".kube/config"))
+            .into_iter()
+            .collect(),
+    };
+    for path in paths.iter().filter(|p| p.exists()) {
+        let text = crate::source::bundle::read_capped(path, MAX_KUBECONFIG_BYTES)
+            .map_err(|why| format!("kubeconfig {}: {why}", path.display()))?;
+        // A pipe (`--kubeconfig <(…)`) can be read once: parse what was read.
+        if kubeconfig.is_some() && crate::source::bundle::is_pipe_path(path) {
+            return Kubeconfig::from_yaml(&text)
+                .map_err(|e| kubeconfig_error(&file, &e.to_string()));
+        }
+    }
     match kubeconfig {
         Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
     }
     .map_err(|e| kubeconfig_error(&file, &e.to_string()))
 }
+
+/// Objects a list page asks for, and the most pages a list reads (a million objects).
+const PAGE_SIZE: u32 = 500;
+const MAX_PAGES: usize = 2_000;
+
+/// A kubeconfig larger than this is refused (real ones are kilobytes).
+const MAX_KUBECONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What a first run without a cluster can do.
 pub const FIRST_RUN: &str = "for an EKS cluster: aws eks update-kubeconfig --name CLUSTER --region REGION (or pass --kubeconfig / --context); without one: pulldoctor demo";
@@ -312,8 +352,8 @@ impl Kube {
         K: Clone + DeserializeOwned + Debug,
     {
         let mut token: Option<String> = None;
-        loop {
-            let mut page_params = params.clone().limit(500);
+        for _ in 0..MAX_PAGES {
+            let mut page_params = params.clone().limit(PAGE_SIZE);
             if let Some(t) = &token {
                 page_params = page_params.continue_token(t);
             }
@@ -321,11 +361,22 @@ impl Kube {
                 .call_in(lane, what, "list", resource, || api.list(&page_params))
                 .await?;
             on_page(page.items.into_iter().filter(|item| keep(item)).collect());
-            token = page.metadata.continue_.filter(|t| !t.is_empty());
-            if token.is_none() {
+            let next = page.metadata.continue_.filter(|t| !t.is_empty());
+            if next.is_none() {
                 return Ok(());
             }
+            // An API server that hands back the token it was given would page forever.
+            if next == token {
+                break;
+            }
+            token = next;
         }
+        Err(CallError {
+            code: 0,
+            message: format!(
+                "{what}: the API server's pages did not end (a continue token repeated, or more than {MAX_PAGES} pages of {PAGE_SIZE}); stopped"
+            ),
+        })
     }
 
     /// The pods of a namespace (or all), or the one named `only`; of each page, the pods

@@ -6,6 +6,7 @@
 //! bundle, and `snapshot` writes them for `--from` to replay.
 
 pub mod aws;
+pub mod children;
 pub mod follow;
 pub mod kube;
 mod memo;

@@ -31,7 +31,7 @@ impl Session {
         )
         .await?;
         let (named_cluster, region) = cluster_from_context(options, &context);
-        let aws = aws::connect(options.profile.as_deref(), region.as_deref(), limits).await;
+        let aws = aws::connect(options.profile.as_deref(), region.as_deref(), limits).await?;
         Ok(Session {
             kube,
             context,
