@@ -50,6 +50,12 @@ pub fn shell_quote(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// [`shell_quote`] of any value a printed command names: every interpolation into a command
+/// goes through it.
+pub fn shell_arg<T: std::fmt::Display + ?Sized>(value: &T) -> String {
+    shell_quote(&value.to_string()).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

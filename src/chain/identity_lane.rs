@@ -65,8 +65,8 @@ pub fn app_identity(subject: &Subject<'_>) -> AppIdentity {
         if a.role_arn.is_empty() {
             return AppIdentity::Unknown(format!(
                 "the association's role was not read: aws eks describe-pod-identity-association --cluster-name {} --association-id {}",
-                facts.cluster_name(),
-                a.association_id.as_deref().unwrap_or("ID")
+                crate::text::shell_arg(&facts.cluster_name()),
+                crate::text::shell_arg(&a.association_id.as_deref().unwrap_or("ID"))
             ));
         }
         return AppIdentity::PodIdentity {
@@ -379,7 +379,9 @@ fn oidc_provider(subject: &Subject<'_>, identity: &AppIdentity, role_arn: &str) 
         Fact::Known(None) => Outcome::new(
             Status::Unknown,
             format!(
-                "{provider} exists; its audiences were not read: aws iam get-open-id-connect-provider --open-id-connect-provider-arn {provider}"
+                "{} exists; its audiences were not read: aws iam get-open-id-connect-provider --open-id-connect-provider-arn {}",
+                provider,
+                crate::text::shell_arg(&provider)
             ),
         ),
         Fact::Absent => Outcome::broken(

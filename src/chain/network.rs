@@ -184,7 +184,8 @@ fn host(subject: &Subject<'_>) -> Option<Fact<(Instance, bool)>> {
             "no network interface has the Fargate pod's IP {ip}: the pod was replaced since it was listed"
         ),
         None => format!(
-            "the Fargate pod's interface was not read: aws ec2 describe-network-interfaces --filters Name=addresses.private-ip-address,Values={ip}"
+            "the Fargate pod's interface was not read: aws ec2 describe-network-interfaces --filters Name=addresses.private-ip-address,Values={}",
+            crate::text::shell_arg(&ip)
         ),
     };
     Some(match facts.ec2.is_empty() {
@@ -208,7 +209,9 @@ fn instance(subject: &Subject<'_>, id: &str) -> Fact<(Instance, bool)> {
     match facts.ec2.is_empty() {
         true => Fact::Absent,
         false => Fact::Unknown(format!(
-            "the node's instance {id} was not read: aws ec2 describe-instances --instance-ids {id}"
+            "the node's instance {} was not read: aws ec2 describe-instances --instance-ids {}",
+            id,
+            crate::text::shell_arg(&id)
         )),
     }
 }
@@ -366,9 +369,7 @@ fn path<'a>(subject: &Subject<'a>, instance: Instance, fargate: bool) -> Result<
     let vpc_not_read = |vpc: &str| {
         subject.facts.unknown_reason(
             &scope::ec2_vpc(vpc),
-            format!(
-                "the subnets, route tables and endpoints of {vpc} were not read (ec2:DescribeSubnets, ec2:DescribeRouteTables, ec2:DescribeVpcEndpoints): aws ec2 describe-route-tables --filters Name=vpc-id,Values={vpc}"
-            ),
+            format!("the subnets, route tables and endpoints of {} were not read (ec2:DescribeSubnets, ec2:DescribeRouteTables, ec2:DescribeVpcEndpoints): aws ec2 describe-route-tables --filters Name=vpc-id,Values={}", vpc, crate::text::shell_arg(&vpc)),
         )
     };
     let subnet = ec2

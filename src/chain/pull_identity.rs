@@ -178,7 +178,11 @@ pub fn resolve(
     let Some(node) = facts.nodes.get(node_name) else {
         return Resolution::Unknown(facts.unknown_reason(
             &scope::node(node_name),
-            format!("node {node_name} was not read: kubectl get node {node_name} -o json"),
+            format!(
+                "node {} was not read: kubectl get node {} -o json",
+                node_name,
+                crate::text::shell_arg(&node_name)
+            ),
         ));
     };
     from_node(facts, node_name, node)
@@ -208,11 +212,7 @@ fn fargate(facts: &Facts, pod: &Pod, profile: Option<&str>) -> Resolution {
         },
         None => Resolution::Unknown(facts.unknown_reason(
             &scope::fargate_profile(profile.unwrap_or("")),
-            format!(
-                "the Fargate profile was not read: aws eks describe-fargate-profile --cluster-name {} --fargate-profile-name {}",
-                facts.cluster_name(),
-                profile.unwrap_or("PROFILE")
-            ),
+            format!("the Fargate profile was not read: aws eks describe-fargate-profile --cluster-name {} --fargate-profile-name {}", crate::text::shell_arg(&facts.cluster_name()), crate::text::shell_arg(&profile.unwrap_or("PROFILE"))),
         )),
     }
 }
@@ -229,7 +229,7 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
             },
             None => Resolution::Unknown(facts.unknown_reason(
                 &scope::nodegroup(ng),
-                format!("node group {ng} was not described: aws eks describe-nodegroup --cluster-name {cluster} --nodegroup-name {ng}"),
+                format!("node group {} was not described: aws eks describe-nodegroup --cluster-name {} --nodegroup-name {}", ng, crate::text::shell_arg(&cluster), crate::text::shell_arg(&ng)),
             )),
         };
     }
@@ -249,9 +249,7 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
         if class != "default" {
             return Resolution::Unknown(facts.unknown_reason(
                 &scope::node_class("NodeClass", class),
-                format!(
-                    "the Auto Mode NodeClass {class} was not read: kubectl get nodeclasses.eks.amazonaws.com {class} -o jsonpath='{{.spec.role}}'"
-                ),
+                format!("the Auto Mode NodeClass {} was not read: kubectl get nodeclasses.eks.amazonaws.com {} -o jsonpath='{{.spec.role}}'", class, crate::text::shell_arg(&class)),
             ));
         }
         let from_cluster = facts
@@ -268,7 +266,8 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
                 ),
             },
             None => Resolution::Unknown(format!(
-                "the Auto Mode node role was not read: aws eks describe-cluster --name {cluster} --query cluster.computeConfig.nodeRoleArn"
+                "the Auto Mode node role was not read: aws eks describe-cluster --name {} --query cluster.computeConfig.nodeRoleArn",
+                crate::text::shell_arg(&cluster)
             )),
         };
     }
@@ -285,7 +284,9 @@ fn from_node(facts: &Facts, node_name: &str, node: &Node) -> Resolution {
             None => Resolution::Unknown(facts.unknown_reason(
                 &scope::node_class("EC2NodeClass", class),
                 format!(
-                    "EC2NodeClass {class} was not read: kubectl get ec2nodeclass {class} -o json"
+                    "EC2NodeClass {} was not read: kubectl get ec2nodeclass {} -o json",
+                    class,
+                    crate::text::shell_arg(&class)
                 ),
             )),
         };
@@ -340,8 +341,9 @@ fn candidates(facts: &Facts, node_name: &str) -> Resolution {
             ))
         }
         0 => Resolution::Unknown(format!(
-            "node {node_name} has no node group label, and neither access entries nor aws-auth were read: aws eks list-access-entries --cluster-name {}; kubectl -n kube-system get configmap aws-auth -o json",
-            facts.cluster_name()
+            "node {} has no node group label, and neither access entries nor aws-auth were read: aws eks list-access-entries --cluster-name {}; kubectl -n kube-system get configmap aws-auth -o json",
+            node_name,
+            crate::text::shell_arg(&facts.cluster_name())
         )),
         _ => Resolution::Resolved {
             kind: PullIdentityKind::NodeRole,

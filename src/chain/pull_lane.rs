@@ -652,14 +652,7 @@ fn image(
     let Some(images) = listed else {
         let why = facts.unknown_reason(
             &images_scope,
-            format!(
-                "the images of {} were not read: aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {}",
-                ecr.repository,
-                ecr.account,
-                ecr.region,
-                ecr.repository,
-                ecr.image_id_arg()
-            ),
+            format!("the images of {} were not read: aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {}", ecr.repository, crate::text::shell_arg(&ecr.account), crate::text::shell_arg(&ecr.region), crate::text::shell_arg(&ecr.repository), crate::text::shell_arg(&ecr.image_id_arg())),
         );
         let hint = (subject.pull_error == Some(PullError::NotFound)).then(|| {
             format!(
@@ -820,13 +813,7 @@ fn platform(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage) -> Outcome {
                 .unwrap_or_else(|| "latest".into());
             let why = subject.facts.unknown_reason(
                 &scope::manifest(&key.registry, &key.region, &key.name, &wanted),
-                format!(
-                    "the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json",
-                    ecr.account,
-                    ecr.region,
-                    ecr.repository,
-                    ecr.image_id_arg()
-                ),
+                format!("the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json", crate::text::shell_arg(&ecr.account), crate::text::shell_arg(&ecr.region), crate::text::shell_arg(&ecr.repository), crate::text::shell_arg(&ecr.image_id_arg())),
             );
             let hint = (subject.pull_error == Some(PullError::NoPlatformMatch))
                 .then(|| format!("the event says the image has no build for {os}/{arch}"));

@@ -456,12 +456,8 @@ fn unreadable_denials(subject: &Subject<'_>) -> String {
         .account()
         .unwrap_or_else(|| "the pulling account".to_string());
     [
-        format!(
-            "a service control policy or resource control policy of AWS Organizations (aws organizations list-policies-for-target --target-id {pulling} --filter SERVICE_CONTROL_POLICY, and RESOURCE_CONTROL_POLICY for {account}, from the management account)"
-        ),
-        format!(
-            "a VPC endpoint policy on the ECR endpoints (aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.ecr.api,com.amazonaws.{region}.ecr.dkr --query 'VpcEndpoints[].PolicyDocument')"
-        ),
+        format!("a service control policy or resource control policy of AWS Organizations (aws organizations list-policies-for-target --target-id {} --filter SERVICE_CONTROL_POLICY, and RESOURCE_CONTROL_POLICY for {}, from the management account)", crate::text::shell_arg(&pulling), crate::text::shell_arg(&account)),
+        format!("a VPC endpoint policy on the ECR endpoints (aws ec2 describe-vpc-endpoints --region {} --filters Name=service-name,Values=com.amazonaws.{}.ecr.api,com.amazonaws.{}.ecr.dkr --query 'VpcEndpoints[].PolicyDocument')", crate::text::shell_arg(&region), crate::text::shell_arg(&region), crate::text::shell_arg(&region)),
         format!(
             "the node's credential provider configuration, whose matchImages must cover {host} (/etc/eks/image-credential-provider/config.json on the node; the kubelet log says \"Failed getting credential from external registry credential provider\" when it fails)"
         ),

@@ -309,7 +309,7 @@ impl Facts {
             None if self.service_account_namespaces.contains(namespace) => Fact::Absent,
             None => self.gap(
                 &scope::service_accounts(namespace),
-                format!("the ServiceAccounts of namespace {namespace} were not read: kubectl -n {namespace} get serviceaccount {name} -o json"),
+                format!("the ServiceAccounts of namespace {} were not read: kubectl -n {} get serviceaccount {} -o json", namespace, crate::text::shell_arg(&namespace), crate::text::shell_arg(&name)),
             ),
         }
     }
@@ -332,8 +332,9 @@ impl Facts {
             }
             None => {
                 let settle = format!(
-                    "the roles of account {} were not read: aws iam get-role --role-name {name}",
-                    parsed.account
+                    "the roles of account {} were not read: aws iam get-role --role-name {}",
+                    parsed.account,
+                    crate::text::shell_arg(&name)
                 );
                 // Read (live or by the collect script) with another account's credentials: say
                 // so, whichever way it was read.
@@ -364,7 +365,7 @@ impl Facts {
                 Some(doc) => Fact::Known((doc, true)),
                 None => self.gap(
                     &scope::policy(policy_arn),
-                    format!("the document of {policy_arn} was not read: aws iam get-policy-version --policy-arn {policy_arn} --version-id DEFAULT_VERSION"),
+                    format!("the document of {} was not read: aws iam get-policy-version --policy-arn {} --version-id DEFAULT_VERSION", policy_arn, crate::text::shell_arg(&policy_arn)),
                 ),
             },
         }
@@ -394,10 +395,7 @@ impl Facts {
         } else {
             self.gap(
                 &scope::repositories(&key.registry, &key.region),
-                format!(
-                    "the repositories of registry {} in {} were not read: aws ecr describe-repositories --registry-id {} --region {} --repository-names {}",
-                    key.registry, key.region, key.registry, key.region, key.name
-                ),
+                format!("the repositories of registry {} in {} were not read: aws ecr describe-repositories --registry-id {} --region {} --repository-names {}", key.registry, key.region, crate::text::shell_arg(&key.registry), crate::text::shell_arg(&key.region), crate::text::shell_arg(&key.name)),
             )
         }
     }
@@ -412,10 +410,7 @@ impl Facts {
             Some(None) => Fact::Absent,
             None => self.gap(
                 &scope::repository_policy(&key.registry, &key.region, &key.name),
-                format!(
-                    "the policy of repository {} was not read: aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}",
-                    key.name, key.registry, key.region, key.name
-                ),
+                format!("the policy of repository {} was not read: aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}", key.name, crate::text::shell_arg(&key.registry), crate::text::shell_arg(&key.region), crate::text::shell_arg(&key.name)),
             ),
         }
     }
@@ -456,10 +451,7 @@ impl Facts {
             Some(None) => Fact::Absent,
             None => self.gap(
                 &scope::registry_policy(&key.registry, &key.region),
-                format!(
-                    "the registry policy of {} in {} was not read: aws ecr get-registry-policy --region {} (with credentials of account {})",
-                    key.registry, key.region, key.region, key.registry
-                ),
+                format!("the registry policy of {} in {} was not read: aws ecr get-registry-policy --region {} (with credentials of account {})", key.registry, key.region, crate::text::shell_arg(&key.region), crate::text::shell_arg(&key.registry)),
             ),
         }
     }
@@ -476,10 +468,7 @@ impl Facts {
                 .map_or(Fact::Absent, Fact::Known),
             None => Fact::Unknown(self.unknown_reason(
                 &scope::pull_through(&key.registry),
-                format!(
-                    "the pull-through cache rules of registry {} were not read: aws ecr describe-pull-through-cache-rules --registry-id {} --region {}",
-                    key.registry, key.registry, key.region
-                ),
+                format!("the pull-through cache rules of registry {} were not read: aws ecr describe-pull-through-cache-rules --registry-id {} --region {}", key.registry, crate::text::shell_arg(&key.registry), crate::text::shell_arg(&key.region)),
             )),
         }
     }
@@ -492,7 +481,7 @@ impl Facts {
                 scope::CLUSTER,
                 format!(
                     "the cluster was not described: aws eks describe-cluster --name {}",
-                    self.cluster_name()
+                    crate::text::shell_arg(&self.cluster_name())
                 ),
             )),
         }
@@ -511,10 +500,7 @@ impl Facts {
                 .map_or(Fact::Absent, Fact::Known),
             None => Fact::Unknown(self.unknown_reason(
                 scope::POD_IDENTITY,
-                format!(
-                    "Pod Identity associations were not read: aws eks list-pod-identity-associations --cluster-name {} --namespace {namespace} --service-account {service_account}",
-                    self.cluster_name()
-                ),
+                format!("Pod Identity associations were not read: aws eks list-pod-identity-associations --cluster-name {} --namespace {} --service-account {}", crate::text::shell_arg(&self.cluster_name()), crate::text::shell_arg(&namespace), crate::text::shell_arg(&service_account)),
             )),
         }
     }

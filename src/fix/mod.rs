@@ -113,15 +113,21 @@ fn set_image(subject: &Subject<'_>, image: &str) -> String {
     let ns = &subject.namespace;
     match controller(subject) {
         Some(target) => format!(
-            "kubectl -n {ns} set image {target} {}={image}",
-            subject.container
+            "kubectl -n {} set image {} {}={}",
+            crate::text::shell_arg(&ns),
+            crate::text::shell_arg(&target),
+            crate::text::shell_arg(&subject.container),
+            crate::text::shell_arg(&image)
         ),
         None => format!(
-            "kubectl -n {ns} edit pod {}",
-            subject
-                .pod
-                .map(crate::facts::kube::name_of)
-                .unwrap_or("POD")
+            "kubectl -n {} edit pod {}",
+            crate::text::shell_arg(&ns),
+            crate::text::shell_arg(
+                &subject
+                    .pod
+                    .map(crate::facts::kube::name_of)
+                    .unwrap_or("POD")
+            )
         ),
     }
 }
@@ -222,10 +228,7 @@ fn reference_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
             vec![step(
                 "imagePullPolicy: Never only works when the image is already on the node. Use IfNotPresent.",
                 controller(subject).map(|target| {
-                    format!(
-                        "kubectl -n {ns} patch {target} --type strategic -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"containers\":[{{\"name\":\"{}\",\"imagePullPolicy\":\"IfNotPresent\"}}]}}}}}}}}'",
-                        subject.container
-                    )
+                    format!("kubectl -n {} patch {} --type strategic -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"containers\":[{{\"name\":\"{}\",\"imagePullPolicy\":\"IfNotPresent\"}}]}}}}}}}}'", crate::text::shell_arg(&ns), crate::text::shell_arg(&target), subject.container)
                 }),
             )],
         )],
@@ -246,10 +249,10 @@ fn reference_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
             "Build the image for the node's platform, or schedule onto matching nodes",
             false,
             vec![
-                step("Build and push a multi-platform image.", Some(format!("docker buildx build --platform linux/amd64,linux/arm64 -t {} --push .", subject.image))),
+                step("Build and push a multi-platform image.", Some(format!("docker buildx build --platform linux/amd64,linux/arm64 -t {} --push .", crate::text::shell_arg(&subject.image)))),
                 step(
                     "Or keep the pod on nodes of a platform the image offers.",
-                    controller(subject).map(|t| format!("kubectl -n {ns} patch {t} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"amd64\"}}}}}}}}}}'")),
+                    controller(subject).map(|t| format!("kubectl -n {} patch {} -p '{{\"spec\":{{\"template\":{{\"spec\":{{\"nodeSelector\":{{\"kubernetes.io/arch\":\"amd64\"}}}}}}}}}}'", crate::text::shell_arg(&ns), crate::text::shell_arg(&t))),
                 ),
             ],
         )],
@@ -274,7 +277,11 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
                 explain: format!(
                     "Pods name ServiceAccount {sa}, which does not exist in {ns}; the controller cannot create them until it does. If the pod should have an AWS identity, annotate it afterwards."
                 ),
-                command: Some(format!("kubectl -n {ns} create serviceaccount {sa}")),
+                command: Some(format!(
+                    "kubectl -n {} create serviceaccount {}",
+                    crate::text::shell_arg(&ns),
+                    crate::text::shell_arg(&sa)
+                )),
                 document: Some(format!(
                     "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {sa}\n  namespace: {ns}\n"
                 )),
@@ -292,10 +299,15 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
             let mut annotate = step(
                 format!("{ROLE_ANNOTATION} must be a full role ARN; \"{value}\" is not one."),
                 Some(format!(
-                    "kubectl -n {ns} annotate serviceaccount {sa} {ROLE_ANNOTATION}={} --overwrite",
-                    corrected
-                        .as_deref()
-                        .unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
+                    "kubectl -n {} annotate serviceaccount {} {}={} --overwrite",
+                    crate::text::shell_arg(&ns),
+                    crate::text::shell_arg(&sa),
+                    crate::text::shell_arg(&ROLE_ANNOTATION),
+                    crate::text::shell_arg(
+                        &corrected
+                            .as_deref()
+                            .unwrap_or("arn:aws:iam::ACCOUNT:role/ROLE")
+                    )
                 )),
             );
             // Applied only where the right ARN is clear (a bare role name in the cluster's account).
@@ -326,8 +338,10 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
                     step(
                         explain,
                         Some(format!(
-                            "kubectl -n {ns} rollout restart {}/{name}",
-                            kind.to_lowercase()
+                            "kubectl -n {} rollout restart {}/{}",
+                            crate::text::shell_arg(&ns),
+                            crate::text::shell_arg(&kind.to_lowercase()),
+                            crate::text::shell_arg(&name)
                         )),
                     ),
                     Apply::RolloutRestart {
@@ -340,11 +354,14 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
                 _ => step(
                     format!("{explain} Recreate the pod from its manifest."),
                     Some(format!(
-                        "kubectl -n {ns} delete pod {} && kubectl apply -f POD_MANIFEST.yaml",
-                        subject
-                            .pod
-                            .map(crate::facts::kube::name_of)
-                            .unwrap_or("POD")
+                        "kubectl -n {} delete pod {} && kubectl apply -f POD_MANIFEST.yaml",
+                        crate::text::shell_arg(&ns),
+                        crate::text::shell_arg(
+                            &subject
+                                .pod
+                                .map(crate::facts::kube::name_of)
+                                .unwrap_or("POD")
+                        )
                     )),
                 ),
             };
@@ -396,10 +413,10 @@ fn access_fixes(
             vec![step(
                 format!("{} An explicit deny wins over every allow, and pulldoctor never removes one for you: it may be deliberate (a guard rail). Ask its owner, then edit that statement.", link.summary),
                 ecr.map(|e| if cause == RepositoryPolicyDenies {
-                    format!("aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}", e.account, e.region, e.repository)
+                    format!("aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}", crate::text::shell_arg(&e.account), crate::text::shell_arg(&e.region), crate::text::shell_arg(&e.repository))
                 } else {
                     let role = pull_identity_role(subject, pull).map(|r| r.name.clone()).unwrap_or_else(|| "ROLE".into());
-                    format!("aws iam list-role-policies --role-name {role}; aws iam list-attached-role-policies --role-name {role}")
+                    format!("aws iam list-role-policies --role-name {}; aws iam list-attached-role-policies --role-name {}", crate::text::shell_arg(&role), crate::text::shell_arg(&role))
                 }),
             )],
         )],
@@ -415,7 +432,7 @@ fn access_fixes(
                 ),
                 step(
                     "Then grant it ECR pulls.",
-                    Some(format!("aws eks create-access-entry --cluster-name {} --principal-arn NODE_ROLE_ARN --type EC2_LINUX", facts.cluster_name())),
+                    Some(format!("aws eks create-access-entry --cluster-name {} --principal-arn NODE_ROLE_ARN --type EC2_LINUX", crate::text::shell_arg(&facts.cluster_name()))),
                 ),
             ],
         )],
@@ -427,7 +444,7 @@ fn access_fixes(
                 true,
                 vec![step(
                     format!("The role the nodes pull with no longer exists; new credentials cannot be issued. Recreate it (trust ec2.amazonaws.com, or eks-fargate-pods.amazonaws.com for Fargate) with {PULL_ONLY} attached, or move the nodes to a node group with a valid role."),
-                    Some(format!("aws iam create-role --role-name {role} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {role} --policy-arn arn:aws:iam::aws:policy/{PULL_ONLY}")),
+                    Some(format!("aws iam create-role --role-name {} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {} --policy-arn arn:aws:iam::aws:policy/{}", crate::text::shell_arg(&role), crate::text::shell_arg(&role), crate::text::shell_arg(&PULL_ONLY))),
                 )],
             )]
         }
@@ -458,12 +475,17 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
                         ),
                         Some(format!(
                             "aws ecr create-repository --registry-id {} --region {} --repository-name {}",
-                            e.account, e.region, e.repository
+                            crate::text::shell_arg(&e.account),
+                            crate::text::shell_arg(&e.region),
+                            crate::text::shell_arg(&e.repository)
                         )),
                     ),
                     step(
                         "Then push the image.",
-                        Some(format!("docker push {}", subject.image)),
+                        Some(format!(
+                            "docker push {}",
+                            crate::text::shell_arg(&subject.image)
+                        )),
                     ),
                 ],
             )]
@@ -483,7 +505,9 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
                         ),
                         Some(format!(
                             "aws ecr describe-images --registry-id {} --region {} --repository-name {} --query 'sort_by(imageDetails,&imagePushedAt)[-10:].imageTags'",
-                            e.account, e.region, e.repository
+                            crate::text::shell_arg(&e.account),
+                            crate::text::shell_arg(&e.region),
+                            crate::text::shell_arg(&e.repository)
                         )),
                     ),
                     step(
@@ -497,7 +521,9 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
                         "If a lifecycle policy removed it, check its rules.",
                         Some(format!(
                             "aws ecr get-lifecycle-policy --registry-id {} --region {} --repository-name {}",
-                            e.account, e.region, e.repository
+                            crate::text::shell_arg(&e.account),
+                            crate::text::shell_arg(&e.region),
+                            crate::text::shell_arg(&e.repository)
                         )),
                     ),
                 ],
@@ -526,7 +552,11 @@ fn network_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<Fi
                         "Nodes in private subnets need a NAT gateway or interface endpoints com.amazonaws.{region}.ecr.api and com.amazonaws.{region}.ecr.dkr plus the S3 gateway endpoint, with security groups allowing 443 from the nodes."
                     ),
                     Some(format!(
-                        "aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.ecr.api,com.amazonaws.{region}.ecr.dkr,com.amazonaws.{region}.s3"
+                        "aws ec2 describe-vpc-endpoints --region {} --filters Name=service-name,Values=com.amazonaws.{}.ecr.api,com.amazonaws.{}.ecr.dkr,com.amazonaws.{}.s3",
+                        crate::text::shell_arg(&region),
+                        crate::text::shell_arg(&region),
+                        crate::text::shell_arg(&region),
+                        crate::text::shell_arg(&region)
                     )),
                 )],
             )]
@@ -544,7 +574,9 @@ fn network_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<Fi
                         "Layers come from the bucket prod-{region}-starport-layer-bucket; an S3 gateway endpoint policy must allow s3:GetObject on arn:aws:s3:::prod-{region}-starport-layer-bucket/*."
                     ),
                     Some(format!(
-                        "aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.s3 --query 'VpcEndpoints[].PolicyDocument'"
+                        "aws ec2 describe-vpc-endpoints --region {} --filters Name=service-name,Values=com.amazonaws.{}.s3 --query 'VpcEndpoints[].PolicyDocument'",
+                        crate::text::shell_arg(&region),
+                        crate::text::shell_arg(&region)
                     )),
                 )],
             )]
@@ -580,7 +612,8 @@ fn oidc_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> V
                     step(
                         "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
                         Some(format!(
-                            "aws iam create-open-id-connect-provider --url {issuer} --client-id-list sts.amazonaws.com"
+                            "aws iam create-open-id-connect-provider --url {} --client-id-list sts.amazonaws.com",
+                            crate::text::shell_arg(&issuer)
                         )),
                     ),
                     Apply::CreateOpenIdConnectProvider {
@@ -614,7 +647,9 @@ fn oidc_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> V
                     step(
                         "The token's audience must be one of the provider's client IDs.",
                         Some(format!(
-                            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {provider} --client-id {audience}"
+                            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {}",
+                            crate::text::shell_arg(&provider),
+                            crate::text::shell_arg(&audience)
                         )),
                     ),
                     Apply::AddClientId {
@@ -637,12 +672,17 @@ fn node_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
     let replace = step(
         "Or move the pods off it and let the node group replace it.",
         Some(format!(
-            "kubectl cordon {node} && kubectl drain {node} --ignore-daemonsets --delete-emptydir-data"
+            "kubectl cordon {} && kubectl drain {} --ignore-daemonsets --delete-emptydir-data",
+            crate::text::shell_arg(&node),
+            crate::text::shell_arg(&node)
         )),
     );
     let look = step(
         "See the node's conditions and what it reports.",
-        Some(format!("kubectl describe node {node}")),
+        Some(format!(
+            "kubectl describe node {}",
+            crate::text::shell_arg(&node)
+        )),
     );
     match cause {
         Cause::NodeDiskFull => vec![fix(
@@ -675,7 +715,8 @@ fn node_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
                     step(
                         "Pull it again on the node with the node's ECR credentials (through SSM or SSH); EKS AMIs run the same pull at boot.",
                         Some(format!(
-                            "sudo crictl pull --creds \"AWS:$(aws ecr get-login-password --region {region})\" {}",
+                            "sudo crictl pull --creds \"AWS:$(aws ecr get-login-password --region {})\" {}",
+                            crate::text::shell_arg(&region),
                             crate::text::shell_quote(&subject.image)
                         )),
                     ),
@@ -698,7 +739,7 @@ fn node_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
 
 /// A pull-through cache whose upstream refuses or throttles it.
 fn upstream_fixes(cause: Cause, pull: &PullLane) -> Vec<Fix> {
-    let prefix = crate::text::shell_quote(pull.cache_prefix.as_deref().unwrap_or("PREFIX"));
+    let prefix = pull.cache_prefix.as_deref().unwrap_or("PREFIX");
     let upstream = pull.cache_upstream.as_deref().unwrap_or("the upstream");
     let region = pull
         .ecr
@@ -708,7 +749,9 @@ fn upstream_fixes(cause: Cause, pull: &PullLane) -> Vec<Fix> {
     let validate = step(
         "Ask ECR whether the rule can use its upstream now.",
         Some(format!(
-            "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {prefix} --region {region}"
+            "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {} --region {}",
+            crate::text::shell_arg(&prefix),
+            crate::text::shell_arg(&region)
         )),
     );
     match cause {
@@ -720,7 +763,9 @@ fn upstream_fixes(cause: Cause, pull: &PullLane) -> Vec<Fix> {
                 step(
                     "The rule's credentials live in a Secrets Manager secret whose name starts with ecr-pullthroughcache/ (username and accessToken). Put a valid token into it, or point the rule at another secret.",
                     Some(format!(
-                        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --region {region} --credential-arn SECRET_ARN"
+                        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {} --region {} --credential-arn SECRET_ARN",
+                        crate::text::shell_arg(&prefix),
+                        crate::text::shell_arg(&region)
                     )),
                 ),
                 validate,
@@ -793,8 +838,10 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull)
                     "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
                 ),
                 format!(
-                    "aws iam put-role-policy --role-name {} --policy-name {SCOPED_POLICY_NAME} --policy-document file://{SCOPED_POLICY_NAME}.json",
-                    role.name
+                    "aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://{}.json",
+                    crate::text::shell_arg(&role.name),
+                    crate::text::shell_arg(&SCOPED_POLICY_NAME),
+                    crate::text::shell_arg(&SCOPED_POLICY_NAME)
                 ),
                 current,
                 &proposed,
@@ -820,8 +867,10 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull)
                     "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
                 ),
                 Some(format!(
-                    "aws iam attach-role-policy --role-name {} --policy-arn arn:{partition}:iam::aws:policy/{PULL_ONLY}",
-                    role.name
+                    "aws iam attach-role-policy --role-name {} --policy-arn arn:{}:iam::aws:policy/{}",
+                    crate::text::shell_arg(&role.name),
+                    crate::text::shell_arg(&partition),
+                    crate::text::shell_arg(&PULL_ONLY)
                 )),
             ),
             Apply::AttachRolePolicy {
@@ -847,7 +896,8 @@ fn role_missing(identity: &IdentityLane) -> Vec<Fix> {
             vec![step(
                 "Create the role with a trust policy for this ServiceAccount.",
                 Some(format!(
-                    "aws iam create-role --role-name {name} --assume-role-policy-document file://trust-policy.json"
+                    "aws iam create-role --role-name {} --assume-role-policy-document file://trust-policy.json",
+                    crate::text::shell_arg(&name)
                 )),
             )],
         )];
@@ -863,7 +913,8 @@ fn role_missing(identity: &IdentityLane) -> Vec<Fix> {
                     "The ServiceAccount names role {name}, which does not exist. Create it with a trust policy for exactly this ServiceAccount, then attach the permissions the application needs."
                 ),
                 format!(
-                    "aws iam create-role --role-name {name} --assume-role-policy-document file://trust-policy.json"
+                    "aws iam create-role --role-name {} --assume-role-policy-document file://trust-policy.json",
+                    crate::text::shell_arg(&name)
                 ),
                 None,
                 &trust,
@@ -901,7 +952,7 @@ fn trust_fix(subject: &Subject<'_>, identity: &IdentityLane, cause: Cause) -> Ve
                 "Edit the one statement that comes closest, keeping every other statement as it is.",
                 format!(
                     "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
-                    role.name
+                    crate::text::shell_arg(&role.name)
                 ),
                 Some(current),
                 &proposed,
@@ -972,7 +1023,9 @@ fn cross_account_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
                 ),
                 format!(
                     "aws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy.json",
-                    ecr.account, ecr.region, ecr.repository
+                    crate::text::shell_arg(&ecr.account),
+                    crate::text::shell_arg(&ecr.region),
+                    crate::text::shell_arg(&ecr.repository)
                 ),
                 current.as_ref(),
                 &proposed,

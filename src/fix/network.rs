@@ -36,9 +36,7 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                     "{summary} Add a NAT gateway route to the subnet's route table {} (or move the nodes to subnets that have one).",
                     path.route_table
                 ),
-                Some(format!(
-                    "aws ec2 create-route --region {region} --route-table-id {table} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_GATEWAY_ID"
-                )),
+                Some(format!("aws ec2 create-route --region {} --route-table-id {} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_GATEWAY_ID", crate::text::shell_arg(&region), crate::text::shell_arg(&table))),
             )],
         )],
         (Cause::S3GatewayNotOnRouteTable, Some(Culprit::Endpoint { id, .. })) => vec![fix(
@@ -48,10 +46,7 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
             vec![applied(
                 step(
                     format!("{summary} Associate it with the node subnet's table."),
-                    Some(format!(
-                        "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {} --add-route-table-ids {table}",
-                        q(id)
-                    )),
+                    Some(format!("aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --add-route-table-ids {}", crate::text::shell_arg(&region), q(id), crate::text::shell_arg(&table))),
                 ),
                 modify(path, id, Change::RouteTable),
             )],
@@ -64,18 +59,13 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                 applied(
                     step(
                         summary.to_string(),
-                        Some(format!(
-                            "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {} --private-dns-enabled",
-                            q(id)
-                        )),
+                        Some(format!("aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --private-dns-enabled", crate::text::shell_arg(&region), q(id))),
                     ),
                     modify(path, id, Change::PrivateDns),
                 ),
                 step(
                     "Private DNS needs both DNS attributes of the VPC on (a VPC-wide change: its owner's to make).",
-                    Some(format!(
-                        "aws ec2 modify-vpc-attribute --region {region} --vpc-id {vpc} --enable-dns-support; aws ec2 modify-vpc-attribute --region {region} --vpc-id {vpc} --enable-dns-hostnames"
-                    )),
+                    Some(format!("aws ec2 modify-vpc-attribute --region {} --vpc-id {} --enable-dns-support; aws ec2 modify-vpc-attribute --region {} --vpc-id {} --enable-dns-hostnames", crate::text::shell_arg(&region), crate::text::shell_arg(&vpc), crate::text::shell_arg(&region), crate::text::shell_arg(&vpc))),
                 ),
             ],
         )],
@@ -88,10 +78,7 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                     applied(
                         step(
                             format!("{summary} Add the node's subnet to endpoint {id}."),
-                            Some(format!(
-                                "aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id {} --add-subnet-ids {subnet}",
-                                q(id)
-                            )),
+                            Some(format!("aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --add-subnet-ids {}", crate::text::shell_arg(&region), q(id), crate::text::shell_arg(&subnet))),
                         ),
                         modify(path, id, Change::Subnet),
                     )
@@ -118,10 +105,7 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                 format!(
                     "{summary} A network ACL is stateless: allow TCP 443 out and the ephemeral ports 1024-65535 back in."
                 ),
-                Some(format!(
-                    "aws ec2 create-network-acl-entry --region {region} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow",
-                    q(id)
-                )),
+                Some(format!("aws ec2 create-network-acl-entry --region {} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow", crate::text::shell_arg(&region), q(id))),
             )],
         )],
         (Cause::VpcEndpointMissing, Some(Culprit::MissingEndpoints { services })) => {
@@ -209,7 +193,7 @@ fn endpoint_policy_fix(
 
 fn security_group_fix(summary: &str, path: &NetworkPath, culprit: &Culprit) -> Vec<Fix> {
     let cause = Cause::VpcEndpointSecurityGroupBlocks;
-    let region = shell_quote(&path.region);
+    let region = &path.region;
     match (culprit, &path.subnet_cidr) {
         (Culprit::EndpointGroup { group, .. }, Some(cidr)) => vec![fix(
             cause,
@@ -219,7 +203,8 @@ fn security_group_fix(summary: &str, path: &NetworkPath, culprit: &Culprit) -> V
                 step(
                     format!("{summary} Allow 443 in from the node subnet ({cidr})."),
                     Some(format!(
-                        "aws ec2 authorize-security-group-ingress --region {region} --group-id {} --protocol tcp --port 443 --cidr {}",
+                        "aws ec2 authorize-security-group-ingress --region {} --group-id {} --protocol tcp --port 443 --cidr {}",
+                        crate::text::shell_arg(&region),
                         shell_quote(group),
                         shell_quote(cidr)
                     )),
@@ -245,7 +230,9 @@ fn security_group_fix(summary: &str, path: &NetworkPath, culprit: &Culprit) -> V
                         "{summary} Security groups of nodes are shared by the node group: allow 443 {direction} where its owner agrees."
                     ),
                     Some(format!(
-                        "aws ec2 authorize-security-group-{direction} --region {region} --group-id {} --protocol tcp --port 443 --cidr ENDPOINT_SUBNET_CIDR",
+                        "aws ec2 authorize-security-group-{} --region {} --group-id {} --protocol tcp --port 443 --cidr ENDPOINT_SUBNET_CIDR",
+                        crate::text::shell_arg(&direction),
+                        crate::text::shell_arg(&region),
                         shell_quote(group)
                     )),
                 )],

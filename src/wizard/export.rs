@@ -165,18 +165,23 @@ fn script(setup: &Setup) -> String {
             Apply::PutRolePolicy {
                 role, policy_name, ..
             } => format!(
-                "aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://{role}-{policy_name}.json",
+                "aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://{}-{}.json",
                 quote(role),
-                quote(policy_name)
+                quote(policy_name),
+                crate::text::shell_arg(&role),
+                crate::text::shell_arg(&policy_name)
             ),
             Apply::SetRepositoryPolicy {
                 registry,
                 region,
                 repository,
             } => format!(
-                "# In account {registry} (the repository's owner):\naws ecr set-repository-policy --registry-id {registry} --region {region} --repository-name {} --policy-text file://repository-policy-{}.json",
+                "# In account {} (the repository's owner):\naws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy-{}.json",
+                registry,
+                crate::text::shell_arg(&registry),
+                crate::text::shell_arg(&region),
                 quote(repository),
-                repository.replace('/', "_")
+                crate::text::shell_arg(&repository.replace('/', "_"))
             ),
             Apply::ApplyServiceAccount { .. } => "kubectl apply -f serviceaccount.yaml".to_string(),
             Apply::CreatePodIdentityAssociation {

@@ -374,7 +374,9 @@ impl Draft<'_> {
             (
                 Status::Warning,
                 format!(
-                    "namespace {ns} was not seen: create it first (kubectl create namespace {ns})"
+                    "namespace {} was not seen: create it first (kubectl create namespace {})",
+                    ns,
+                    crate::text::shell_arg(&ns)
                 ),
             )
         };
@@ -550,10 +552,7 @@ impl Draft<'_> {
                 ),
                 Fact::Absent => self.check(
                     Status::Warning,
-                    format!(
-                        "repository {} does not exist in {} {}: create it (aws ecr create-repository --repository-name {})",
-                        key.name, key.registry, key.region, key.name
-                    ),
+                    format!("repository {} does not exist in {} {}: create it (aws ecr create-repository --repository-name {})", key.name, key.registry, key.region, crate::text::shell_arg(&key.name)),
                 ),
                 Fact::Unknown(why) => self.check(Status::Unknown, why),
             }
