@@ -10,8 +10,14 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Characters that show nothing yet change what text says or where it breaks: zero-width
+/// spaces and joiners, the byte-order mark, line and paragraph separators, tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2028}' | '\u{2029}' | '\u{2060}'..='\u{2064}' | '\u{206A}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
+}
+
 fn escape_with(text: &str, keep: fn(char) -> bool) -> Cow<'_, str> {
-    let unsafe_char = |c: char| (c.is_control() || is_bidi(c)) && !keep(c);
+    let unsafe_char = |c: char| (c.is_control() || is_bidi(c) || is_invisible(c)) && !keep(c);
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }

@@ -524,12 +524,19 @@ fn node_trouble(subject: &Subject<'_>) -> Option<Outcome> {
 fn image_reference(subject: &Subject<'_>) -> Outcome {
     match &subject.image_ref {
         Err(e) => Outcome::broken(Cause::ImageReferenceMalformed, e.0.clone()),
-        Ok(ImageRef::EcrLookalike { host }) => Outcome::broken(
-            Cause::RegistryHostNotCovered,
-            format!(
-                "{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers, so the kubelet pulls it without credentials"
-            ),
-        ),
+        Ok(ImageRef::EcrLookalike { host }) => {
+            let digits = host.chars().take_while(char::is_ascii_digit).count();
+            let account = match digits {
+                12 => String::new(),
+                n => format!(" (its account has {n} digits; AWS account ids have 12)"),
+            };
+            Outcome::broken(
+                Cause::RegistryHostNotCovered,
+                format!(
+                    "{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers{account}, so the kubelet pulls it without credentials"
+                ),
+            )
+        }
         Ok(ImageRef::Ecr(e)) => Outcome::new(
             Status::Ok,
             format!(

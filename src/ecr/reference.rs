@@ -17,14 +17,15 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// A host that a person meant as private ECR: a 12-digit account and `dkr.ecr` / `dkr-ecr`, in
+/// A host that a person meant as private ECR: an account of 11 to 13 digits and `dkr.ecr` / `dkr-ecr`, in
 /// any case (the credential provider matches case-sensitively, so `DKR.ECR` is not covered).
 #[allow(
     clippy::expect_used,
     reason = "a literal pattern, compiled by every test run"
 )]
 static ECR_LOOKALIKE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\d{12}\.dkr[.-]ecr").expect("valid regex"));
+    // 11 to 13 digits: an account id one digit short or long is still meant as ECR.
+    LazyLock::new(|| Regex::new(r"(?i)^\d{11,13}\.dkr[.-]ecr").expect("valid regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageRef {
@@ -278,6 +279,8 @@ mod tests {
             // The credential provider's pattern is case-sensitive.
             "111122223333.DKR.ECR.us-east-1.amazonaws.com/web:1",
             "111122223333.dkr.ecr.US-EAST-1.amazonaws.com/web:1",
+            "11112222333.dkr.ecr.us-east-1.amazonaws.com/web:1",
+            "1111222233334.dkr.ecr.us-east-1.amazonaws.com/web:1",
         ] {
             assert!(
                 matches!(parse(lookalike), Ok(ImageRef::EcrLookalike { .. })),

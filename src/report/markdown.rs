@@ -100,16 +100,18 @@ fn mark(status: Status) -> &'static str {
     }
 }
 
-/// Text with Markdown's characters escaped, on one line.
+/// Text with Markdown's characters escaped, on one line: no emphasis, link, HTML, table or
+/// heading of a tenant's, no `@mention` that pings, no `$…$` math, no bare URL made a link.
 fn prose(text: &str) -> String {
     let mut out = String::new();
     for c in escape_line(text).chars() {
-        if "\\`*_[]<>#|~".contains(c) {
+        if "\\`*_[]<>#|~@$".contains(c) {
             out.push('\\');
         }
         out.push(c);
     }
-    out
+    // A URL's `://` and `www.` are what make GitHub link it.
+    out.replace("://", ":\\/\\/").replace("www.", "www\\.")
 }
 
 /// A code span whose fence no backtick inside can close.
@@ -157,5 +159,15 @@ mod tests {
         assert!(fenced.ends_with("   ````\n"), "{fenced}");
         // Control characters are shown, not passed through.
         assert!(!prose("a\u{1b}[31mred").contains('\u{1b}'));
+        // No mention, math, link or invisible character of a tenant's survives.
+        assert_eq!(
+            prose("@oncall $x$ https://evil.example www.evil.example"),
+            "\\@oncall \\$x\\$ https:\\/\\/evil.example www\\.evil.example"
+        );
+        for invisible in ['\u{200b}', '\u{feff}', '\u{2028}', '\u{e0041}'] {
+            let shown = prose(&format!("a{invisible}b"));
+            assert!(!shown.contains(invisible), "{shown}");
+            assert!(shown.contains("\\u{"), "{shown}");
+        }
     }
 }
