@@ -2,11 +2,36 @@
 //! are abandoned when `--timeout` runs out; at exit they are ended, with whatever they started,
 //! so none is left holding the terminal's output open.
 
-/// Ends every process descended from this one (Linux; elsewhere nothing).
+/// Ends every process descended from this one (Linux; elsewhere nothing). The tree is frozen
+/// first (SIGSTOP), read again until nothing new appears — a shell may be starting its command —
+/// then ended (SIGKILL), so no grandchild is orphaned on the way.
 #[cfg(target_os = "linux")]
 pub fn end_children() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
+    let mut frozen: Vec<i32> = Vec::new();
+    for _ in 0..5 {
+        let fresh: Vec<i32> = descendants()
+            .into_iter()
+            .filter(|pid| !frozen.contains(pid))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for &pid in &fresh {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
+        }
+        frozen.extend(fresh);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for pid in frozen {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// The processes descended from this one that still run (zombies are not counted).
+#[cfg(target_os = "linux")]
+fn descendants() -> Vec<i32> {
     let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -15,14 +40,10 @@ pub fn end_children() {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            Some((pid, ppid))
+            let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+            let running = fields.next()? != "Z";
+            let ppid = fields.next()?.parse().ok()?;
+            Some((pid, ppid)).filter(|_| running)
         })
         .collect();
     let mut family = vec![std::process::id() as i32];
@@ -37,9 +58,7 @@ pub fn end_children() {
         );
         next += 1;
     }
-    for pid in family.into_iter().skip(1) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-    }
+    family.split_off(1)
 }
 
 #[cfg(not(target_os = "linux"))]
