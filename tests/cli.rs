@@ -623,6 +623,46 @@ fn endless_inputs_and_silent_credential_helpers_are_bounded() {
     assert!(left.is_empty(), "left running: {left:?}");
 }
 
+/// A file read as it streams by (its list items one at a time) says what it said read whole: a
+/// list of ServiceAccounts is no pod list; a typed PodList whose items name no kind is read; a
+/// snapshot's documents are read.
+#[test]
+fn a_streamed_list_reads_as_it_did_whole() {
+    let dir = temp_dir("streamed");
+    let sa_list = dir.join("sas.json");
+    std::fs::write(&sa_list, r#"{"apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "shop"}}], "kind": "List"}"#).unwrap();
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", sa_list.to_str().unwrap()]),
+        "holds no pod list",
+    );
+    let typed = dir.join("podlist.json");
+    std::fs::write(&typed, r#"{"apiVersion": "v1", "items": [{"metadata": {"name": "p", "namespace": "shop"}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}, "status": {"containerStatuses": [{"name": "c", "image": "nginx:1", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}]}}], "kind": "PodList", "metadata": {}}"#).unwrap();
+    let out = pulldoctor(&["diagnose", "--from", typed.to_str().unwrap(), "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["pod"], "p", "{}", stderr(&out));
+    // The demo as a JSON snapshot: the same findings as its YAML.
+    let demo = asset("assets/scenarios/demo.yaml");
+    let yaml: serde_json::Value =
+        serde_json::from_slice(&pulldoctor(&["diagnose", "--from", &demo, "-o", "json"]).stdout)
+            .unwrap();
+    let text = std::fs::read_to_string(&demo).unwrap();
+    let value: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let snapshot = dir.join("demo.json");
+    std::fs::write(&snapshot, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &pulldoctor(&[
+            "diagnose",
+            "--from",
+            snapshot.to_str().unwrap(),
+            "-o",
+            "json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["findings"], yaml["findings"]);
+}
+
 #[test]
 fn a_named_pod_that_is_not_there_is_an_error() {
     let demo = asset("assets/scenarios/demo.yaml");

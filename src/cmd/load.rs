@@ -4,8 +4,8 @@
 use super::{Failure, Global};
 use crate::diagnose::Selection;
 use crate::facts::Facts;
+use crate::source;
 use crate::source::live::Session;
-use crate::source::{self, bundle};
 
 /// The facts for this run: the demo, a bundle or snapshot, or the live cluster (AWS facts
 /// only for the pods that cannot pull, unless `all`).
@@ -21,14 +21,16 @@ pub(super) fn load_named(
     named: &[String],
 ) -> Result<Facts, Failure> {
     if demo {
-        return Ok(source::facts_from_bundle(&source::demo::bundle(), "demo"));
+        return Ok(source::facts_from_owned_bundle(
+            source::demo::bundle(),
+            "demo",
+        ));
     }
     match &global.from {
         Some(path) => {
-            let b = bundle::read_limited(path, global.max_input_mb.saturating_mul(1024 * 1024))
-                .map_err(|e| Failure(e.0))?;
             let kind = if path.is_dir() { "bundle" } else { "snapshot" };
-            let facts = source::facts_from_bundle(&b, kind);
+            let limit = global.max_input_mb.saturating_mul(1024 * 1024);
+            let facts = source::facts_from_path(path, limit, kind).map_err(|e| Failure(e.0))?;
             if !facts.pods_listed {
                 return Err(Failure(no_pod_list(path, &facts)));
             }

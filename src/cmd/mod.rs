@@ -363,10 +363,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
 
 fn emit(report: &Report, output: Output) -> Result<(), Failure> {
     match output {
-        Output::Json => print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        )),
+        // Written as it is serialised: a report of 20,000 findings is never one string.
+        Output::Json => write_out(|out| {
+            serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        }),
         Output::Text => print(&crate::report::text::render(report)),
         Output::Markdown => print(&crate::report::markdown::render(report)),
     }
@@ -375,8 +376,15 @@ fn emit(report: &Report, output: Output) -> Result<(), Failure> {
 /// Writes to stdout. A closed pipe (`| head`) is the reader's choice, not an error; any other
 /// failed write (a full disk) is, since the report would be lost.
 pub(crate) fn print(text: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    write_out(|out| out.write_all(text.as_bytes()))
+}
+
+/// [`print`] for output written piece by piece.
+fn write_out(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure(format!("cannot write the output: {e}"))),

@@ -11,6 +11,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, PodTemplateSpec, ServiceAccount};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One document with the name of where it came from (a file, or a file and an index).
 #[derive(Debug, Clone)]
@@ -34,19 +35,64 @@ struct Pending {
 }
 
 pub fn ingest(documents: &[Document]) -> Facts {
-    let mut facts = Facts::default();
-    let mut pending = Pending::default();
-    for doc in documents {
+    ingest_each(
+        documents
+            .iter()
+            .map(|d| (d.origin.as_str(), Cow::Borrowed(&d.value))),
+    )
+}
+
+/// [`ingest`], consuming the documents: each list item is dropped as soon as it is read, so a
+/// large bundle is never held twice (as JSON values and as facts).
+pub fn ingest_owned(documents: Vec<Document>) -> Facts {
+    let mut origins = Vec::with_capacity(documents.len());
+    let values: Vec<Value> = documents
+        .into_iter()
+        .map(|d| {
+            origins.push(d.origin);
+            d.value
+        })
+        .collect();
+    ingest_each(
+        origins
+            .iter()
+            .map(String::as_str)
+            .zip(values.into_iter().map(Cow::Owned)),
+    )
+}
+
+fn ingest_each<'a>(documents: impl Iterator<Item = (&'a str, Cow<'a, Value>)>) -> Facts {
+    let mut ingester = Ingester::default();
+    for (origin, value) in documents {
+        ingester.add(origin, value);
+    }
+    ingester.finish()
+}
+
+/// Facts built one document at a time, as a bundle is read: nothing waits for the whole input.
+#[derive(Default)]
+pub struct Ingester {
+    facts: Facts,
+    pending: Pending,
+}
+
+impl Ingester {
+    pub fn add(&mut self, origin: &str, value: Cow<'_, Value>) {
+        let facts = &mut self.facts;
         let before = facts.problems.len();
-        if let Err(problem) = ingest_one(&mut facts, &mut pending, &doc.value) {
+        if let Err(problem) = ingest_one(facts, &mut self.pending, value) {
             facts.problems.push(problem);
         }
         for problem in &mut facts.problems[before..] {
-            *problem = format!("{}: {problem}", doc.origin);
+            *problem = format!("{origin}: {problem}");
         }
     }
-    settle(&mut facts, pending);
-    facts
+
+    pub fn finish(self) -> Facts {
+        let Ingester { mut facts, pending } = self;
+        settle(&mut facts, pending);
+        facts
+    }
 }
 
 fn parse<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, String> {
@@ -114,16 +160,27 @@ fn drop_at(value: &mut Value, path: &serde_path_to_error::Path) -> bool {
     }
 }
 
-fn ingest_one(facts: &mut Facts, pending: &mut Pending, value: &Value) -> Result<(), String> {
+fn ingest_one(
+    facts: &mut Facts,
+    pending: &mut Pending,
+    value: Cow<'_, Value>,
+) -> Result<(), String> {
     let Some(object) = value.as_object() else {
         return Err("not a JSON object; skipped".to_string());
     };
     if object.contains_key("apiVersion") && object.contains_key("kind") {
         let mut problems = Vec::new();
-        let result = ingest_kube(facts, value, &mut problems);
+        let kind = value["kind"].as_str().unwrap_or_default();
+        let result = if kind == "List" || kind.ends_with("List") {
+            ingest_list(facts, value, &mut problems)
+        } else {
+            ingest_kube(facts, &value, &mut problems)
+        };
         facts.problems.append(&mut problems);
         return result;
     }
+    let value = value.as_ref();
+    let object = value.as_object().ok_or("not a JSON object; skipped")?;
     if let Some(lookup) = object.get("pulldoctorLookup") {
         return ingest_lookup(facts, lookup);
     }
@@ -485,7 +542,7 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
     let kind = value["kind"].as_str().unwrap_or_default();
     let api_version = value["apiVersion"].as_str().unwrap_or_default();
     if kind == "List" || kind.ends_with("List") {
-        return ingest_list(facts, value, problems);
+        return ingest_list(facts, Cow::Borrowed(value), problems);
     }
     let name = value["metadata"]["name"].as_str().unwrap_or("?");
     let namespace = value["metadata"]["namespace"].as_str().unwrap_or("");
@@ -575,28 +632,43 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
 
 /// A `List` (or a typed list such as `PodList`): each item on its own, so one bad item costs
 /// only itself.
-fn ingest_list(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> Result<(), String> {
-    let kind = value["kind"].as_str().unwrap_or_default();
-    let api_version = value["apiVersion"].as_str().unwrap_or_default();
-    let items = value["items"].as_array().ok_or("a List without items")?;
-    // An empty List is what `kubectl get pods -A -o json` prints for a cluster with no pods.
-    if kind == "PodList" || items.is_empty() {
+fn ingest_list(
+    facts: &mut Facts,
+    value: Cow<'_, Value>,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    let kind = value["kind"].as_str().unwrap_or_default().to_string();
+    let api_version = value["apiVersion"].as_str().unwrap_or_default().to_string();
+    let streamed = value.get(crate::source::stream::STREAMED_ITEMS).is_some();
+    // Items borrowed, or taken one by one out of a list this ingest owns (each dropped once read).
+    let items: Box<dyn Iterator<Item = Cow<'_, Value>>> = match value {
+        Cow::Borrowed(v) => Box::new(
+            v["items"]
+                .as_array()
+                .ok_or("a List without items")?
+                .iter()
+                .map(Cow::Borrowed),
+        ),
+        Cow::Owned(mut v) => match v.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => Box::new(items.into_iter().map(Cow::Owned)),
+            _ => return Err("a List without items".to_string()),
+        },
+    };
+    let mut items = items.peekable();
+    // An empty List is what `kubectl get pods -A -o json` prints for a cluster with no pods; a
+    // list whose items were read on their own as they streamed by is not empty.
+    if kind == "PodList" || (items.peek().is_none() && !streamed) {
         facts.pods_listed = true;
     }
     let mut failed = Vec::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, mut item) in items.enumerate() {
         // Items of a typed list (PodList) may omit their own kind.
-        let typed;
-        let item = if item.get("kind").is_none() && kind != "List" {
-            let mut copy = item.clone();
-            copy["kind"] = Value::String(kind.trim_end_matches("List").to_string());
-            copy["apiVersion"] = Value::String(api_version.to_string());
-            typed = copy;
-            &typed
-        } else {
-            item
-        };
-        if let Err(p) = ingest_kube(facts, item, problems) {
+        if item.get("kind").is_none() && kind != "List" {
+            let item = item.to_mut();
+            item["kind"] = Value::String(kind.trim_end_matches("List").to_string());
+            item["apiVersion"] = Value::String(api_version.clone());
+        }
+        if let Err(p) = ingest_kube(facts, &item, problems) {
             failed.push(format!("item {i}: {p}"));
         }
     }

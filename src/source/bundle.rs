@@ -39,6 +39,40 @@ pub fn read(path: &Path) -> Result<Bundle, BundleError> {
 /// unreadable path is an error; bad content is a problem in the bundle, and every entry of a
 /// directory that is not read is listed as one.
 pub fn read_limited(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
+    let mut sink = Sink::Keep(Vec::new());
+    let mut bundle = read_into(path, limit, &mut sink)?;
+    if let Sink::Keep(documents) = sink {
+        bundle.documents = documents;
+    }
+    Ok(bundle)
+}
+
+/// [`read_limited`], handing each document to `each` as it is read instead of keeping it: a
+/// large list is never held whole. The bundle returned holds the rest (problems, source).
+pub fn read_each(
+    path: &Path,
+    limit: u64,
+    each: &mut dyn FnMut(Document),
+) -> Result<Bundle, BundleError> {
+    read_into(path, limit, &mut Sink::Hand(each))
+}
+
+/// Where a bundle's documents go: kept, or handed on as they are read.
+enum Sink<'a> {
+    Keep(Vec<Document>),
+    Hand(&'a mut dyn FnMut(Document)),
+}
+
+impl Sink<'_> {
+    fn deliver(&mut self, document: Document) {
+        match self {
+            Sink::Keep(documents) => documents.push(document),
+            Sink::Hand(each) => each(document),
+        }
+    }
+}
+
+fn read_into(path: &Path, limit: u64, sink: &mut Sink<'_>) -> Result<Bundle, BundleError> {
     // `-` is standard input, as kubectl's `-f -`.
     let path = if path == Path::new("-") {
         Path::new("/dev/stdin")
@@ -73,8 +107,11 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
                 bundle.problems.push(format!("{name}: {why}; skipped"));
                 continue;
             }
+            if streamed(&mut bundle, &name, &file, limit, sink) {
+                continue;
+            }
             match read_text(&file, limit) {
-                Ok(text) => add_text(&mut bundle, &name, &text),
+                Ok(text) => add_text_into(&mut bundle, &name, &text, sink),
                 Err(why) => bundle.problems.push(format!("{name}: {why}; skipped")),
             }
         }
@@ -86,15 +123,48 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Bundle, BundleError> {
                 file_kind(&meta)
             )));
         }
-        let text =
-            read_text(path, limit).map_err(|why| BundleError(format!("{display}: {why}")))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        add_text(&mut bundle, &name, &text);
+        if !streamed(&mut bundle, &name, path, limit, sink) {
+            let text =
+                read_text(path, limit).map_err(|why| BundleError(format!("{display}: {why}")))?;
+            add_text_into(&mut bundle, &name, &text, sink);
+        }
     }
     Ok(bundle)
+}
+
+/// A regular file of plain JSON, within the cap, read as it streams by (see
+/// [`super::stream`]): checked whole first, so a truncated file gives nothing, as it would read
+/// whole. False when the file is not such a file: it is then read as text.
+fn streamed(bundle: &mut Bundle, name: &str, path: &Path, limit: u64, sink: &mut Sink<'_>) -> bool {
+    use std::io::{BufRead, BufReader};
+    let open = || std::fs::File::open(path).ok().map(BufReader::new);
+    let plain_json = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= limit)
+        && open().is_some_and(|mut reader| {
+            let start = reader.fill_buf().map(<[u8]>::to_vec).unwrap_or_default();
+            let first = start.iter().find(|b| !b.is_ascii_whitespace());
+            matches!(first, Some(b'{' | b'['))
+        })
+        && open().is_some_and(|reader| {
+            serde_json::from_reader::<_, serde::de::IgnoredAny>(reader).is_ok()
+        });
+    let Some(reader) = open().filter(|_| plain_json) else {
+        return false;
+    };
+    let rest = super::stream::read(reader, &mut |value| {
+        sink.deliver(Document {
+            origin: name.to_string(),
+            value,
+        })
+    });
+    match rest {
+        Ok(rest) => add_value(bundle, name, rest, sink),
+        Err(e) => bundle.problems.push(format!("{name}: {e}; skipped")),
+    }
+    true
 }
 
 /// A small input file a command names (a kubeconfig, a policy, a plan): a file or a pipe, read
@@ -188,6 +258,14 @@ fn decode(bytes: Vec<u8>) -> Result<String, String> {
 /// Parses one file's text (JSON, else YAML — one document or several, `---` between them) and
 /// adds what it holds.
 pub fn add_text(bundle: &mut Bundle, name: &str, text: &str) {
+    let mut sink = Sink::Keep(std::mem::take(&mut bundle.documents));
+    add_text_into(bundle, name, text, &mut sink);
+    if let Sink::Keep(documents) = sink {
+        bundle.documents = documents;
+    }
+}
+
+fn add_text_into(bundle: &mut Bundle, name: &str, text: &str, sink: &mut Sink<'_>) {
     let several = || {
         serde_saphyr::from_multiple::<Value>(text)
             .ok()
@@ -211,14 +289,14 @@ pub fn add_text(bundle: &mut Bundle, name: &str, text: &str) {
             }
         },
     };
-    add_value(bundle, name, value);
+    add_value(bundle, name, value, sink);
 }
 
-fn add_value(bundle: &mut Bundle, name: &str, value: Value) {
+fn add_value(bundle: &mut Bundle, name: &str, value: Value, sink: &mut Sink<'_>) {
     match value {
         Value::Array(items) => {
             for (i, value) in items.into_iter().enumerate() {
-                bundle.documents.push(Document {
+                sink.deliver(Document {
                     origin: format!("{name}[{i}]"),
                     value,
                 });
@@ -232,14 +310,14 @@ fn add_value(bundle: &mut Bundle, name: &str, value: Value) {
                 bundle.source = Some(source);
             }
             match map.remove("documents") {
-                Some(docs @ Value::Array(_)) => add_value(bundle, name, docs),
+                Some(docs @ Value::Array(_)) => add_value(bundle, name, docs, sink),
                 Some(_) => bundle
                     .problems
                     .push(format!("{name}: documents is not a list; skipped")),
                 None => {}
             }
         }
-        other => bundle.documents.push(Document {
+        other => sink.deliver(Document {
             origin: name.to_string(),
             value: other,
         }),
