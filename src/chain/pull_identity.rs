@@ -58,6 +58,15 @@ pub enum TokenPull {
     Unknown(String),
 }
 
+impl TokenPull {
+    /// What the input showed, or what it did not say.
+    pub fn reason(&self) -> &str {
+        match self {
+            TokenPull::InUse(why) | TokenPull::NotInUse(why) | TokenPull::Unknown(why) => why,
+        }
+    }
+}
+
 /// The role a ServiceAccount's `eks.amazonaws.com/ecr-role-arn` annotation names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnnotatedPullRole {
@@ -97,18 +106,32 @@ pub fn annotated_pull_role(
         Some(pod) if is_fargate(facts, pod) => TokenPull::NotInUse(
             "on Fargate the pod execution role pulls; the annotation is not read".to_string(),
         ),
-        Some(_) => token_pull_on_node(facts, event),
+        Some(pod) => token_pull_on_node(facts, pod, event),
     };
     Some(AnnotatedPullRole { arn, mode })
 }
 
-fn token_pull_on_node(facts: &Facts, event: Option<&str>) -> TokenPull {
+fn token_pull_on_node(facts: &Facts, pod: &Pod, event: Option<&str>) -> TokenPull {
     if let Some(message) = event.filter(|m| {
         let m = m.to_ascii_lowercase();
         TOKEN_PULL_WORDS.iter().any(|w| m.contains(w))
     }) {
         return TokenPull::InUse(format!(
             "the pull-failure event shows the node's credential provider exchanging the ServiceAccount token: {message}"
+        ));
+    }
+    let group = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .and_then(|n| facts.nodes.get(n))
+        .and_then(|n| label(n.metadata.labels.as_ref(), "eks.amazonaws.com/nodegroup"))
+        .and_then(|ng| facts.nodegroups.get(ng));
+    if let Some(group) = group.filter(|g| g.stock_bootstrap() == Some(true)) {
+        return TokenPull::NotInUse(format!(
+            "managed node group {} runs an EKS AMI ({}) with no launch template, so its credential provider config is EKS's own, which has no tokenAttributes: the node role pulls",
+            group.nodegroup_name,
+            group.ami_type.as_deref().unwrap_or_default()
         ));
     }
     match facts.token_pull_config {

@@ -852,7 +852,16 @@ fn node_role<'a>(subject: &Subject<'a>) -> (Outcome, Vec<&'a crate::facts::Role>
                     Fact::Unknown(why) => unknown.push(why),
                 }
             }
-            let evidence = vec![format!("resolved from {how}")];
+            let mut evidence = vec![format!("resolved from {how}")];
+            // The tenant's annotation, and why it does not name the pull identity here.
+            if let Some(annotated) = subject.annotated_pull_role.as_ref().filter(|a| !a.in_use()) {
+                evidence.push(format!(
+                    "the ServiceAccount's {} names {}, which is not taken as the pull identity: {}",
+                    super::pull_identity::ECR_ROLE_ANNOTATION,
+                    annotated.arn,
+                    annotated.mode.reason()
+                ));
+            }
             let outcome = if absent.len() == roles.len() {
                 Outcome::broken(
                     Cause::NodeRoleMissing,

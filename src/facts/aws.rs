@@ -177,6 +177,22 @@ impl Cluster {
 pub struct Nodegroup {
     pub nodegroup_name: String,
     pub node_role: String,
+    /// `AL2023_x86_64_STANDARD`, `BOTTLEROCKET_ARM_64`, `CUSTOM`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ami_type: Option<String>,
+    /// A launch template can carry user data that rewrites the node's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<serde_json::Value>,
+}
+
+impl Nodegroup {
+    /// Nodes of an EKS-built AMI with EKS's own bootstrap: no user data of the owner's, so the
+    /// image credential provider runs with the stock config (which has no `tokenAttributes`).
+    /// `None` when the group's description does not say.
+    pub fn stock_bootstrap(&self) -> Option<bool> {
+        let ami = self.ami_type.as_deref()?;
+        Some(ami != "CUSTOM" && self.launch_template.is_none())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -488,11 +488,29 @@ async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, clust
         }
     }
     for group in facts.nodegroups.values() {
+        // moto gives every group an EKS AMI; a group the scenario says nothing of the bootstrap
+        // of gets a launch template, so that live too its nodes' configuration is not known.
+        let template = match (&group.ami_type, &group.launch_template) {
+            (_, Some(t)) => t["name"].as_str().map(str::to_string),
+            (None, None) => Some("bootstrap-not-known".to_string()),
+            (Some(_), None) => None,
+        };
         eks.create_nodegroup()
             .cluster_name(cluster)
             .nodegroup_name(&group.nodegroup_name)
             .node_role(&group.node_role)
             .subnets("subnet-1")
+            .set_ami_type(
+                group
+                    .ami_type
+                    .as_deref()
+                    .map(aws_sdk_eks::types::AmiTypes::from),
+            )
+            .set_launch_template(template.map(|name| {
+                aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+                    .name(name)
+                    .build()
+            }))
             .send()
             .await
             .unwrap_or_else(|e| panic!("create node group {}: {e:?}", group.nodegroup_name));

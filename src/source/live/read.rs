@@ -568,6 +568,10 @@ pub(super) async fn compute(
                             nodegroup: Nodegroup {
                                 nodegroup_name: g.nodegroup_name().unwrap_or_default().to_string(),
                                 node_role: g.node_role().unwrap_or_default().to_string(),
+                                ami_type: g.ami_type().map(|a| a.as_str().to_string()),
+                                launch_template: g.launch_template().map(|t| {
+                                    serde_json::json!({"id": t.id(), "name": t.name(), "version": t.version()})
+                                }),
                             },
                         });
                         g.node_role().map(str::to_string)
