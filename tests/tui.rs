@@ -467,6 +467,49 @@ fn resizes_draw_cleanly_at_any_size() {
     }
 }
 
+/// A fix whose target a tenant's annotation chose (the `ecr-role-arn` role, where the node is
+/// shown to pull with it) is confirmed twice: the second time saying who chose it, with a typed
+/// `yes`.
+#[test]
+fn a_target_a_tenant_chose_is_confirmed_again() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/scenarios/causes/token-pull.yaml");
+    let facts = source::facts_from_bundle(
+        &pulldoctor::source::bundle::read(&path).unwrap(),
+        "snapshot",
+    );
+    let now = reference_time(&facts);
+    let mut app = App::new(Diagnosed::of(facts), now);
+    open_pod(&mut app, "token-fails");
+    press(&mut app, KeyCode::Char('f'));
+    app.writes_allowed = true;
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "y");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        vec![],
+        "applied at the first yes"
+    );
+    let asked = app.message.clone().unwrap_or_default();
+    assert!(
+        asked.contains("chosen by tenant-writable metadata") && asked.contains("app/puller"),
+        "{asked}"
+    );
+    // A plain "y" is not enough the second time.
+    type_text(&mut app, "y");
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![]);
+    assert_eq!(app.message.as_deref(), Some("not applied"));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "y");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "yes");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Apply(plan)] if plan.target_chosen_by.is_some()),
+        "{effects:?}"
+    );
+}
+
 #[test]
 fn applying_from_the_fix_pane_asks_first() {
     let mut app = demo_app();
