@@ -2,6 +2,9 @@
 //! of the TUI with 10,000 pods. Run: cargo bench --bench speed
 //! `cargo bench --bench speed -- large` runs only the 100,000-pod ingest and diagnosis, so that
 //! `/usr/bin/time -v` measures its peak memory alone.
+//! `cargo bench --bench speed -- memory` writes the 100,000-pod cluster as `kubectl` prints JSON
+//! (four spaces a level) and runs `pulldoctor diagnose --from` on it: the input's size, the
+//! process's peak memory and their ratio (target: under 3x).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod common;
@@ -51,9 +54,54 @@ fn large() {
     );
 }
 
+/// The binary on a 100,000-pod snapshot file: peak memory against the input's size.
+fn memory() {
+    let dir = std::env::temp_dir().join(format!("pulldoctor-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("snapshot.json");
+    let snapshot = serde_json::json!({
+        "source": {"cluster": "bench", "region": "us-east-1"},
+        "documents": common::synthetic_cluster(100_000, 20_000, true),
+    });
+    let mut text = Vec::new();
+    let indent = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    serde::Serialize::serialize(
+        &snapshot,
+        &mut serde_json::Serializer::with_formatter(&mut text, indent),
+    )
+    .unwrap();
+    drop(snapshot);
+    std::fs::write(&path, &text).unwrap();
+    let input_mib = text.len() as f64 / (1024.0 * 1024.0);
+    drop(text);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"));
+    command
+        .args(["diagnose", "--max-input-mb", "4096", "-o", "json", "--from"])
+        .arg(&path);
+    let (out, wall, peak) = common::timed(&command);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peak_mib = peak.map(|k| k as f64 / 1024.0);
+    println!(
+        "100,000 pods from a {input_mib:.0} MiB file: {wall:.2?}, peak {}",
+        match peak_mib {
+            Some(p) => format!("{p:.0} MiB ({:.2}x the input)", p / input_mib),
+            None => "not measured (no /usr/bin/time)".to_string(),
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     if std::env::args().any(|a| a == "large") {
         large();
+        return;
+    }
+    if std::env::args().any(|a| a == "memory") {
+        memory();
         return;
     }
     let docs = documents(10_000, 500);

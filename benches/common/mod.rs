@@ -166,7 +166,7 @@ pub fn synthetic_snapshot(dir: &Path, pods: usize, failing: usize, network: bool
 /// by `/usr/bin/time` where it exists.
 #[allow(
     dead_code,
-    reason = "used by the benches that seed stand-ins, not by speed"
+    reason = "used by the live and memory benches, not by every bench"
 )]
 pub fn timed(command: &Command) -> (Output, Duration, Option<u64>) {
     let timer = Path::new("/usr/bin/time");
