@@ -394,6 +394,32 @@ fn exit_codes_a_script_can_trust() {
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(!text.contains("No pod is failing"), "{text}");
     assert!(text.contains("shop/garbled"), "{text}");
+
+    // A namespace nothing of the input is in is a typo, not an all-clear; a workload is named
+    // as the list shows it.
+    fails_with(
+        &pulldoctor(&["diagnose", "--from", &demo, "-n", "nosuchns"]),
+        "namespace nosuchns",
+    );
+    let workload = pulldoctor(&[
+        "diagnose",
+        "--from",
+        &demo,
+        "billing/ReplicaSet/reconciler-6f7d8",
+    ]);
+    assert_eq!(workload.status.code(), Some(1), "{}", stderr(&workload));
+    assert!(String::from_utf8_lossy(&workload.stdout).contains("1 finding: 1 broken"));
+    let fix = pulldoctor(&[
+        "fix",
+        "--from",
+        &demo,
+        "billing/ReplicaSet/reconciler-6f7d8",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&fix.stdout).contains("service-account-missing"),
+        "{}",
+        stderr(&fix)
+    );
 }
 
 /// A ServiceAccount's `ecr-role-arn` is tenant-writable: it names the pull identity only where

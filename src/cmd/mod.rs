@@ -7,7 +7,7 @@ pub mod fix;
 mod load;
 pub mod wizard;
 
-use load::{check_named_pods, collect_live, load_named};
+use load::{check_named_pods, check_namespaces, collect_live, load_named};
 pub(crate) use load::{live_options, load, selection};
 
 use crate::diagnose;
@@ -311,6 +311,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 let facts = load_named(&global, demo, true, &selection.pods)?;
                 check_named_pods(&facts, &selection)?;
+                if demo || global.from.is_some() {
+                    check_namespaces(&facts, &selection)?;
+                }
                 let report = diagnose::diagnose(&facts, &selection);
                 emit(&report, global.output)?;
                 return Ok(ExitCode::from(report.exit_status()));
@@ -321,6 +324,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let selection = selection(&global, &pods, all)?;
             let facts = load_named(&global, false, all, &selection.pods)?;
             check_named_pods(&facts, &selection)?;
+            if global.from.is_some() {
+                check_namespaces(&facts, &selection)?;
+            }
             // Said on stderr as well as in the links, so a refused permission is not missed.
             if !facts.errors.is_empty() {
                 eprintln!(

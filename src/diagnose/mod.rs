@@ -55,8 +55,9 @@ pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
         }
     }
     for workload in &facts.workloads {
-        // Workloads have no pod to name, so a selection of pods leaves them out.
-        if selection.pods.is_empty() && selection.wants(&workload.namespace, None) {
+        // A workload is named as the list shows it: NAMESPACE/KIND/NAME.
+        let name = format!("{}/{}", workload.kind, workload.name);
+        if selection.wants(&workload.namespace, Some(&name)) {
             findings.extend(diagnose_workload(facts, &events, workload));
         }
     }
