@@ -144,8 +144,13 @@ fn the_man_page_is_roff_naming_every_command() {
         "wizard",
         "completions",
     ] {
-        assert!(page.contains(command), "{command} missing");
+        assert!(
+            page.contains(&format!("pulldoctor {command}")),
+            "{command} missing"
+        );
     }
+    // One page: no reference to a page per command, which nothing installs.
+    assert!(!page.contains("pulldoctor-diagnose(1)"), "{page}");
 }
 
 /// `--version` names the commit of a git checkout; `cargo install --path .` installs both names.

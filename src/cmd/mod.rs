@@ -283,12 +283,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Man) => {
-            use clap::CommandFactory;
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| Failure(format!("cannot render the man page: {e}")))?;
-            print(&String::from_utf8_lossy(&out))?;
+            print(&man_page().map_err(|e| Failure(format!("cannot render the man page: {e}")))?)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo) | None => {
@@ -365,6 +360,34 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One man page: clap_mangen's sections, but the commands listed in it rather than as pages of
+/// their own (`pulldoctor-diagnose(1)`), which are not installed.
+fn man_page() -> std::io::Result<String> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let man = clap_mangen::Man::new(command.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut commands = String::from(".SH COMMANDS\n");
+    for sub in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        commands.push_str(&format!(
+            ".TP\n\\fBpulldoctor {}\\fR\n{}\n",
+            sub.get_name(),
+            about.replace('\\', "\\\\").replace('-', "\\-")
+        ));
+    }
+    commands
+        .push_str(".PP\n\\fBpulldoctor COMMAND \\-\\-help\\fR lists a command's own options.\n");
+    out.extend_from_slice(commands.as_bytes());
+    man.render_version_section(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn emit(report: &Report, output: Output) -> Result<(), Failure> {
