@@ -60,6 +60,20 @@ fn the_krew_manifest_names_the_plugin_binary() {
     }
 }
 
+/// The Shift-letter keys k9s binds in its views (`internal/view`, `internal/ui`: the pod and
+/// container views with the table, browser and extenders they share), read from k9s's source at
+/// each release tag: `git grep -ho 'ui.KeyShift[A-Z]' TAG -- internal/view internal/ui`. Shift-I
+/// ("Sort IP") is bound until v0.50.18.
+const K9S_BOUND_SHIFT_KEYS: [(&str, &str); 7] = [
+    ("v0.32.7", "A B C D E F I J K L M N O P R S T U V W X Z"),
+    ("v0.40.10", "A B C D E F I J K L M N O P R S T U V W X Z"),
+    ("v0.50.0", "A B C D F I J K L M N O P R S T U V X Z"),
+    ("v0.50.9", "A B C D F I J K L M N O P R S T U V X Z"),
+    ("v0.50.17", "A B C D F I J K L M N O P R S T U V X Z"),
+    ("v0.50.18", "A C F J K L N O P R S U V"),
+    ("v0.51.0", "A C F J K L N O P R S U V"),
+];
+
 /// The k9s entry, its variables expanded as k9s expands them on the pod view, opens pulldoctor on
 /// that pod.
 #[test]
@@ -70,7 +84,17 @@ fn the_k9s_plugin_opens_pulldoctor_on_the_selected_pod() {
     let plugin = &config["plugins"]["pulldoctor"];
     assert_eq!(plugin["scopes"], serde_json::json!(["pods"]));
     assert_eq!(plugin["command"], "pulldoctor");
-    assert!(plugin["shortCut"].as_str().is_some() && plugin["description"].as_str().is_some());
+    assert!(plugin["description"].as_str().is_some());
+    // k9s drops a plugin whose key a view of its own binds: the key must be free in the pod and
+    // container views of every release people run.
+    let key = plugin["shortCut"].as_str().unwrap();
+    for (version, bound) in K9S_BOUND_SHIFT_KEYS {
+        let letter = key.strip_prefix("Shift-").expect("a Shift- key");
+        assert!(
+            !bound.split(' ').any(|b| b == letter),
+            "{key} is bound by k9s {version}"
+        );
+    }
     let expand = |arg: &str| match arg {
         "$CONTEXT" => "prod-east".to_string(),
         "$NAMESPACE" => "billing".to_string(),
