@@ -62,8 +62,35 @@ pub fn shell_arg<T: std::fmt::Display + ?Sized>(value: &T) -> String {
     shell_quote(&value.to_string()).into_owned()
 }
 
+/// The candidate a typo away from `wanted` (at most two edits, and fewer than a third of its
+/// length): for "did you mean …?". The closest wins; of equals, the first in sorted order.
+pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = 2.min(wanted.chars().count().saturating_sub(1) / 3).max(1);
+    let mut near: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .filter(|c| *c != wanted)
+        .map(|c| (strsim::levenshtein(wanted, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    near.sort();
+    near.first().map(|(_, c)| *c)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typo_away_is_near_and_a_different_name_is_not() {
+        use super::nearest;
+        assert_eq!(
+            nearest("shop/serch", ["shop/search", "shop/cart"]),
+            Some("shop/search")
+        );
+        assert_eq!(nearest("1.O", ["1.0", "2.0"]), Some("1.0"));
+        assert_eq!(nearest("web", ["api", "cart"]), None);
+        assert_eq!(nearest("v1", ["v2"]), Some("v2"));
+        assert_eq!(nearest("same", ["same"]), None);
+    }
+
     use super::*;
 
     #[test]

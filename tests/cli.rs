@@ -689,6 +689,41 @@ fn a_streamed_list_reads_as_it_did_whole() {
     assert_eq!(json["findings"], yaml["findings"]);
 }
 
+/// The last step of a diagnosis: a repository or a registry host a typo away from one that
+/// exists is said in the headline, and the fix corrects the image instead of creating the typo.
+#[test]
+fn a_typo_is_named_and_corrected_not_created() {
+    let demo = asset("assets/scenarios/demo.yaml");
+    let report = |pod: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &pulldoctor(&["diagnose", "--from", &demo, "-o", "json", pod]).stdout,
+        )
+        .unwrap()
+    };
+    let search = report("shop/search-84c2d1-w2e");
+    let finding = &search["findings"][0];
+    assert!(
+        finding["summary"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean shop/search?"),
+        "{finding:#}"
+    );
+    let first = &finding["fixes"][0];
+    assert_eq!(first["writes"], false, "{first:#}");
+    let command = first["steps"][0]["command"].as_str().unwrap();
+    assert!(
+        command.contains("set image") && command.ends_with("/shop/search:1.0"),
+        "{command}"
+    );
+    let ledger = report("billing/ledger-6b5a4c-j6k");
+    let summary = ledger["findings"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("did you mean 111122223333.dkr.ecr.us-east-1.amazonaws.com?"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn a_named_pod_that_is_not_there_is_an_error() {
     let demo = asset("assets/scenarios/demo.yaml");

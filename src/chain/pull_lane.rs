@@ -530,10 +530,26 @@ fn image_reference(subject: &Subject<'_>) -> Outcome {
                 12 => String::new(),
                 n => format!(" (its account has {n} digits; AWS account ids have 12)"),
             };
+            // `amazon.com` for `amazonaws.com`, and the like: the host a typo away.
+            let labels: Vec<&str> = host.split('.').collect();
+            let meant = labels
+                .len()
+                .checked_sub(2)
+                .map(|i| labels[i])
+                .filter(|domain| {
+                    *domain != "amazonaws" && strsim::levenshtein(domain, "amazonaws") <= 3
+                })
+                .map(|domain| {
+                    format!(
+                        "; did you mean {}?",
+                        host.replacen(&format!(".{domain}."), ".amazonaws.", 1)
+                    )
+                })
+                .unwrap_or_default();
             Outcome::broken(
                 Cause::RegistryHostNotCovered,
                 format!(
-                    "{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers{account}, so the kubelet pulls it without credentials"
+                    "{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers{account}, so the kubelet pulls it without credentials{meant}"
                 ),
             )
         }
@@ -610,8 +626,13 @@ fn repository(subject: &Subject<'_>, key: &RepoKey) -> (Outcome, Option<String>,
                 Outcome::broken(
                     Cause::RepositoryMissing,
                     format!(
-                        "repository {} does not exist in registry {} in {}",
-                        key.name, key.registry, key.region
+                        "repository {} does not exist in registry {} in {}{}",
+                        key.name,
+                        key.registry,
+                        key.region,
+                        near_repository(facts, key)
+                            .map(|near| format!("; did you mean {near}?"))
+                            .unwrap_or_default()
                     ),
                 ),
                 None,
@@ -626,6 +647,28 @@ fn repository(subject: &Subject<'_>, key: &RepoKey) -> (Outcome, Option<String>,
             (unknown_or_pulled(subject, &why, hint), prefix, false)
         }
     }
+}
+
+/// A listed tag a typo away from `wanted` — never for a well-formed version (`2.2` is not a typo
+/// of `2.0`: it may be a release that expired).
+pub fn near_tag<'a>(wanted: &str, tags: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let numeric = wanted
+        .trim_start_matches('v')
+        .split('.')
+        .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+    if numeric {
+        return None;
+    }
+    crate::text::nearest(wanted, tags)
+}
+
+/// An existing repository of the same registry and region a typo away from `key`'s name.
+pub fn near_repository(facts: &crate::facts::Facts, key: &RepoKey) -> Option<String> {
+    let same_registry = facts
+        .repositories
+        .iter()
+        .filter(|r| r.registry == key.registry && r.region == key.region);
+    crate::text::nearest(&key.name, same_registry.map(|r| r.name.as_str())).map(str::to_string)
 }
 
 /// The image link and whether a pull-through cache must import the image.
@@ -716,14 +759,19 @@ fn image(
             Cause::ImageDigestMissing,
             format!("no image with digest {} in {}", short(d), ecr.repository),
         ),
-        None => Outcome::broken(
-            Cause::ImageTagMissing,
-            format!(
-                "tag {} does not exist in {}",
-                ecr.tag.as_deref().unwrap_or("latest"),
-                ecr.repository
-            ),
-        ),
+        None => {
+            let wanted = ecr.tag.as_deref().unwrap_or("latest");
+            Outcome::broken(
+                Cause::ImageTagMissing,
+                format!(
+                    "tag {wanted} does not exist in {}{}",
+                    ecr.repository,
+                    near_tag(wanted, tags.iter().copied())
+                        .map(|near| format!("; did you mean {near}?"))
+                        .unwrap_or_default()
+                ),
+            )
+        }
     };
     (outcome.with_evidence(evidence), CachePull::Cached)
 }

@@ -460,7 +460,27 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
     match cause {
         RepositoryMissing => {
             let Some(e) = ecr else { return Vec::new() };
-            vec![fix(
+            let key = RepoKey {
+                registry: e.account.clone(),
+                region: e.region.clone(),
+                name: e.repository.clone(),
+            };
+            // A typo is corrected in the workload, never created as a repository of its own.
+            let corrected = crate::chain::pull_lane::near_repository(subject.facts, &key).map(|near| {
+                fix(
+                    cause,
+                    format!("Point the workload at {near}"),
+                    false,
+                    vec![step(
+                        format!(
+                            "Repository {} does not exist, and {near} does: the reference has a typo. Correct it in the workload.",
+                            e.repository
+                        ),
+                        Some(set_image(subject, &format!("{}/{near}{}", e.host, e.version()))),
+                    )],
+                )
+            });
+            corrected.into_iter().chain([fix(
                 cause,
                 format!(
                     "Create repository {} or correct the reference",
@@ -488,7 +508,7 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
                         )),
                     ),
                 ],
-            )]
+            )]).collect()
         }
         ImageTagMissing | ImageDigestMissing => {
             let Some(e) = ecr else { return Vec::new() };
@@ -510,13 +530,24 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
                             crate::text::shell_arg(&e.repository)
                         )),
                     ),
-                    step(
-                        "Point the workload at an existing tag, or push the missing one.",
-                        Some(set_image(
-                            subject,
-                            &format!("{}/{}:EXISTING_TAG", e.host, e.repository),
-                        )),
-                    ),
+                    match near_tag(subject, e) {
+                        Some(near) => step(
+                            format!(
+                                "Tag {near} exists a typo away: correct the workload's reference."
+                            ),
+                            Some(set_image(
+                                subject,
+                                &format!("{}/{}:{near}", e.host, e.repository),
+                            )),
+                        ),
+                        None => step(
+                            "Point the workload at an existing tag, or push the missing one.",
+                            Some(set_image(
+                                subject,
+                                &format!("{}/{}:EXISTING_TAG", e.host, e.repository),
+                            )),
+                        ),
+                    },
                     step(
                         "If a lifecycle policy removed it, check its rules.",
                         Some(format!(
@@ -531,6 +562,21 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
         }
         _ => Vec::new(),
     }
+}
+
+/// A tag of the repository a typo away from the one the image names.
+fn near_tag(subject: &Subject<'_>, e: &EcrImage) -> Option<String> {
+    let wanted = e.tag.as_deref().filter(|_| e.digest.is_none())?;
+    let key = RepoKey {
+        registry: e.account.clone(),
+        region: e.region.clone(),
+        name: e.repository.clone(),
+    };
+    let images = subject.facts.images.get(&key)?;
+    let tags = images
+        .iter()
+        .flat_map(|i| i.image_tags.iter().map(String::as_str));
+    crate::chain::pull_lane::near_tag(wanted, tags).map(str::to_string)
 }
 
 /// The path from the nodes to the registry.
