@@ -93,3 +93,90 @@ proptest! {
         prop_assert!(named > 0, "no command names a role: {commands:#?}");
     }
 }
+
+/// The commands the TUI copies (`y` on the fix pane) work pasted into a shell: each document a
+/// command reads from a file is written first. Pasted into bash with stub clients, for every
+/// fix of every scenario, every `file://` a command names holds that step's document.
+#[test]
+fn copied_fix_commands_carry_their_documents() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("pulldoctor-paste-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Each client records the content of every file:// it is given, by name.
+    let stub = "#!/usr/bin/env bash\nfor a in \"$@\"; do case \"$a\" in file://*) f=\"${a#file://}\"; cp \"$f\" \"$PASTE_SEEN/$f\" ;; esac; done\n";
+    for client in ["aws", "kubectl", "docker", "sudo", "crictl"] {
+        let path = bin.join(client);
+        std::fs::write(&path, stub).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(scenarios.join("causes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(scenarios.join("demo.yaml"));
+    let mut checked = 0;
+    for path in files {
+        let facts = source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot");
+        let report = diagnose(
+            &facts,
+            &Selection {
+                all: true,
+                ..Default::default()
+            },
+        );
+        for finding in report.findings.iter().filter(|f| !f.fixes.is_empty()) {
+            let work = dir.join("work");
+            let seen = dir.join("seen");
+            for d in [&work, &seen] {
+                let _ = std::fs::remove_dir_all(d);
+                std::fs::create_dir_all(d).unwrap();
+            }
+            let script = pulldoctor::tui::app::fix_commands(finding);
+            let out = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(&script)
+                .current_dir(&work)
+                .env(
+                    "PATH",
+                    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+                )
+                .env("PASTE_SEEN", &seen)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}\n{script}",
+                finding.subject(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for step in finding.fixes.iter().flat_map(|f| &f.steps) {
+                let (Some(command), Some(document)) = (&step.command, &step.document) else {
+                    continue;
+                };
+                let Some(file) = command
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("file://"))
+                else {
+                    continue;
+                };
+                let written = std::fs::read_to_string(seen.join(file)).unwrap_or_else(|e| {
+                    panic!(
+                        "{}: {file} was not written ({e})\n{script}",
+                        finding.subject()
+                    )
+                });
+                assert_eq!(
+                    written.trim_end(),
+                    document.trim_end(),
+                    "{}: {file}",
+                    finding.subject()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} documents checked");
+    let _ = std::fs::remove_dir_all(&dir);
+}

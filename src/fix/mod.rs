@@ -438,15 +438,18 @@ fn access_fixes(
         )],
         NodeRoleMissing => {
             let role = subject.pull_identity.roles().first().map(|r| arn::role_name_of(r)).unwrap_or_default();
-            vec![fix(
-                cause,
-                format!("Recreate the pull identity {role}"),
-                true,
-                vec![step(
-                    format!("The role the nodes pull with no longer exists; new credentials cannot be issued. Recreate it (trust ec2.amazonaws.com, or eks-fargate-pods.amazonaws.com for Fargate) with {PULL_ONLY} attached, or move the nodes to a node group with a valid role."),
-                    Some(format!("aws iam create-role --role-name {} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {} --policy-arn arn:aws:iam::aws:policy/{}", crate::text::shell_arg(&role), crate::text::shell_arg(&role), crate::text::shell_arg(&PULL_ONLY))),
-                )],
-            )]
+            let service = match subject.pull_identity.kind() {
+                crate::report::PullIdentityKind::FargateRole => "eks-fargate-pods.amazonaws.com",
+                _ => "ec2.amazonaws.com",
+            };
+            let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
+            let mut recreate = step(
+                format!("The role the nodes pull with no longer exists; new credentials cannot be issued. Recreate it (trusting {service}) with {PULL_ONLY} attached, or move the nodes to a node group with a valid role."),
+                Some(format!("aws iam create-role --role-name {} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {} --policy-arn arn:aws:iam::aws:policy/{}", crate::text::shell_arg(&role), crate::text::shell_arg(&role), crate::text::shell_arg(&PULL_ONLY))),
+            );
+            recreate.document = serde_json::to_string_pretty(&trust).ok();
+            vec![fix(cause, format!("Recreate the pull identity {role}"), true, vec![recreate])]
         }
         CrossAccountNotAllowed => cross_account_fix(subject, pull),
         _ => Vec::new(),

@@ -76,12 +76,14 @@ pub fn finding_markdown(f: &Finding) -> String {
         let _ = writeln!(out, "\nfix: {}\n", prose(&fix.title));
         for (i, step) in fix.steps.iter().enumerate() {
             let _ = writeln!(out, "{}. {}", i + 1, prose(&step.explain));
-            if let Some(command) = &step.command {
-                out.push_str(&block("sh", command));
+            if let Some(script) = step.script() {
+                out.push_str(&block("sh", &script));
             }
+            // A document the here-document above writes is not shown twice.
+            let written = step.script() != step.command;
             if let Some(diff) = &step.diff {
                 out.push_str(&block("diff", diff));
-            } else if let (Some(document), None) = (&step.document, &step.apply) {
+            } else if let (Some(document), None, false) = (&step.document, &step.apply, written) {
                 // A snippet to use as it is (Terraform), not a change pulldoctor makes.
                 out.push_str(&block("", document));
             }

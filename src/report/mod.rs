@@ -367,6 +367,35 @@ pub struct Step {
     pub apply: Option<Apply>,
 }
 
+impl Step {
+    /// The command as it works pasted into a shell: when it reads its document from a file
+    /// (`file://NAME`), a here-document writes that file first.
+    pub fn script(&self) -> Option<String> {
+        let command = self.command.as_ref()?;
+        let file = command
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("file://"))
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            });
+        let (Some(file), Some(document)) = (file, &self.document) else {
+            return Some(command.clone());
+        };
+        // A delimiter no line of the document is.
+        let mut end = "PULLDOCTOR_EOF".to_string();
+        while document.lines().any(|l| l == end) {
+            end.push('_');
+        }
+        let newline = if document.ends_with('\n') { "" } else { "\n" };
+        Some(format!(
+            "cat > {file} <<'{end}'\n{document}{newline}{end}\n{command}"
+        ))
+    }
+}
+
 /// An API call a fix step makes; the document it writes is the step's `document`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(tag = "call", rename_all_fields = "camelCase", deny_unknown_fields)]

@@ -123,10 +123,16 @@ pub fn render_finding(out: &mut String, f: &Finding) {
         );
         for step in &fix.steps {
             let _ = writeln!(out, "     {}", step.explain);
-            if let Some(command) = &step.command {
-                let _ = writeln!(out, "     $ {command}");
+            if let Some(script) = step.script() {
+                for (i, line) in script.lines().enumerate() {
+                    let prompt = if i == 0 { "$ " } else { "  " };
+                    let _ = writeln!(out, "     {prompt}{line}");
+                }
             }
-            if let Some(diff) = &step.diff {
+            // A new document is printed once, by the here-document above; a change, as its diff.
+            let written = step.current.is_none() && step.script() != step.command;
+            if written {
+            } else if let Some(diff) = &step.diff {
                 for line in diff.lines() {
                     let _ = writeln!(out, "       {line}");
                 }

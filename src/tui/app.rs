@@ -1122,8 +1122,8 @@ pub fn fix_commands(f: &Finding) -> String {
     for fix in &f.fixes {
         out.push_str(&format!("\n# {}\n", fix.title));
         for step in &fix.steps {
-            if let Some(c) = &step.command {
-                out.push_str(c);
+            if let Some(script) = step.script() {
+                out.push_str(&script);
                 out.push('\n');
             }
         }
