@@ -102,6 +102,14 @@ fn mark_tenant_target(subject: &Subject<'_>, cause: Cause, fixes: &mut [Fix]) {
     }
 }
 
+/// The pod's name, or `POD` for a workload's finding.
+fn pod_name<'a>(subject: &Subject<'a>) -> &'a str {
+    subject
+        .pod
+        .map(crate::facts::kube::name_of)
+        .unwrap_or("POD")
+}
+
 /// `deployment/web` for `kubectl rollout restart` / `set image`, when the pod has a controller.
 fn controller(subject: &Subject<'_>) -> Option<String> {
     let workload = subject.workload.as_deref()?;
@@ -122,12 +130,7 @@ fn set_image(subject: &Subject<'_>, image: &str) -> String {
         None => format!(
             "kubectl -n {} edit pod {}",
             crate::text::shell_arg(&ns),
-            crate::text::shell_arg(
-                &subject
-                    .pod
-                    .map(crate::facts::kube::name_of)
-                    .unwrap_or("POD")
-            )
+            crate::text::shell_arg(pod_name(subject))
         ),
     }
 }
@@ -356,12 +359,7 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
                     Some(format!(
                         "kubectl -n {} delete pod {} && kubectl apply -f POD_MANIFEST.yaml",
                         crate::text::shell_arg(&ns),
-                        crate::text::shell_arg(
-                            &subject
-                                .pod
-                                .map(crate::facts::kube::name_of)
-                                .unwrap_or("POD")
-                        )
+                        crate::text::shell_arg(pod_name(subject))
                     )),
                 ),
             };

@@ -469,14 +469,18 @@ impl Redactor {
     }
 }
 
-/// The node names a document holds: Nodes' own, and those pods are scheduled to.
-fn nodes_named(document: &Value) -> Vec<&str> {
-    let items = document["items"]
+/// A document's Kubernetes objects: a list's items, or the document itself.
+fn objects_of(document: &Value) -> Vec<&Value> {
+    document["items"]
         .as_array()
         .map(|i| i.iter().collect())
-        .unwrap_or_else(|| vec![document]);
+        .unwrap_or_else(|| vec![document])
+}
+
+/// The node names a document holds: Nodes' own, and those pods are scheduled to.
+fn nodes_named(document: &Value) -> Vec<&str> {
     let mut names = Vec::new();
-    for item in items {
+    for item in objects_of(document) {
         match item["kind"].as_str() {
             Some("Node") => names.extend(item["metadata"]["name"].as_str()),
             Some("Pod") => names.extend(item["spec"]["nodeName"].as_str()),
@@ -490,12 +494,8 @@ fn nodes_named(document: &Value) -> Vec<&str> {
 /// The ServiceAccount names a document holds (ServiceAccounts' own, pods' and workloads'),
 /// except those made of structural words only (`default`).
 fn service_accounts_named(document: &Value) -> Vec<&str> {
-    let items = document["items"]
-        .as_array()
-        .map(|i| i.iter().collect())
-        .unwrap_or_else(|| vec![document]);
     let mut names = Vec::new();
-    for item in items {
+    for item in objects_of(document) {
         match item["kind"].as_str() {
             Some("ServiceAccount") => names.extend(item["metadata"]["name"].as_str()),
             Some(_) => {
