@@ -541,15 +541,16 @@ fn image_reference(subject: &Subject<'_>) -> Outcome {
                 })
                 .map(|domain| {
                     format!(
-                        "; did you mean {}?",
+                        "did you mean {}? ",
                         host.replacen(&format!(".{domain}."), ".amazonaws.", 1)
                     )
                 })
                 .unwrap_or_default();
+            // The suggestion first: on a small screen the end of a headline is cut.
             Outcome::broken(
                 Cause::RegistryHostNotCovered,
                 format!(
-                    "{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers{account}, so the kubelet pulls it without credentials{meant}"
+                    "{meant}{host} looks like private ECR but matches none of the hosts the node's ECR credential provider covers{account}, so the kubelet pulls it without credentials"
                 ),
             )
         }
