@@ -42,6 +42,10 @@ pub fn ingest(documents: &[Document]) -> Facts {
     )
 }
 
+/// The key a list whose items were read on their own as they streamed by carries: how many
+/// (never in real input; see `source::stream`).
+pub const STREAMED_ITEMS: &str = "pulldoctorStreamedItems";
+
 /// [`ingest`], consuming the documents: each list item is dropped as soon as it is read, so a
 /// large bundle is never held twice (as JSON values and as facts).
 pub fn ingest_owned(documents: Vec<Document>) -> Facts {
@@ -639,7 +643,7 @@ fn ingest_list(
 ) -> Result<(), String> {
     let kind = value["kind"].as_str().unwrap_or_default().to_string();
     let api_version = value["apiVersion"].as_str().unwrap_or_default().to_string();
-    let streamed = value.get(crate::source::stream::STREAMED_ITEMS).is_some();
+    let streamed = value.get(STREAMED_ITEMS).is_some();
     // Items borrowed, or taken one by one out of a list this ingest owns (each dropped once read).
     let items: Box<dyn Iterator<Item = Cow<'_, Value>>> = match value {
         Cow::Borrowed(v) => Box::new(

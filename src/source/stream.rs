@@ -7,8 +7,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// The key a list handed on by items carries: how many it handed on (never in real input).
-pub const STREAMED_ITEMS: &str = "pulldoctorStreamedItems";
+use crate::facts::ingest::STREAMED_ITEMS;
 
 /// Reads one JSON value from `reader`: the items of a list (at the top, in a top-level array, or
 /// in a snapshot's `documents`) go to `emit` as they are parsed; what remains is returned.
