@@ -35,11 +35,11 @@ struct Pending {
 }
 
 pub fn ingest(documents: &[Document]) -> Facts {
-    ingest_each(
-        documents
-            .iter()
-            .map(|d| (d.origin.as_str(), Cow::Borrowed(&d.value))),
-    )
+    let mut ingester = Ingester::default();
+    for d in documents {
+        ingester.add(&d.origin, Cow::Borrowed(&d.value));
+    }
+    ingester.finish()
 }
 
 /// The key a list whose items were read on their own as they streamed by carries: how many
@@ -49,26 +49,9 @@ pub const STREAMED_ITEMS: &str = "pulldoctorStreamedItems";
 /// [`ingest`], consuming the documents: each list item is dropped as soon as it is read, so a
 /// large bundle is never held twice (as JSON values and as facts).
 pub fn ingest_owned(documents: Vec<Document>) -> Facts {
-    let mut origins = Vec::with_capacity(documents.len());
-    let values: Vec<Value> = documents
-        .into_iter()
-        .map(|d| {
-            origins.push(d.origin);
-            d.value
-        })
-        .collect();
-    ingest_each(
-        origins
-            .iter()
-            .map(String::as_str)
-            .zip(values.into_iter().map(Cow::Owned)),
-    )
-}
-
-fn ingest_each<'a>(documents: impl Iterator<Item = (&'a str, Cow<'a, Value>)>) -> Facts {
     let mut ingester = Ingester::default();
-    for (origin, value) in documents {
-        ingester.add(origin, value);
+    for d in documents {
+        ingester.add(&d.origin, Cow::Owned(d.value));
     }
     ingester.finish()
 }

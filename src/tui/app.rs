@@ -926,7 +926,13 @@ impl App {
                 let changes: Vec<String> = plan
                     .writes
                     .iter()
-                    .map(|w| format!("{} on {}", w.apply.call(), w.apply.target()))
+                    .map(|w| {
+                        format!(
+                            "{} on {}",
+                            w.apply.call(),
+                            crate::text::escape_line(&w.apply.target())
+                        )
+                    })
                     .collect();
                 self.message = Some(format!(
                     "{} {}: {}",
@@ -961,7 +967,8 @@ impl App {
         }
         if let (false, Some(chosen_by)) = (again, &plan.target_chosen_by) {
             self.message = Some(format!(
-                "the target was chosen by tenant-writable metadata: {chosen_by}. Type yes to apply anyway"
+                "the target was chosen by tenant-writable metadata: {}. Type yes to apply anyway",
+                crate::text::escape_line(chosen_by)
             ));
             self.plan = Some(plan);
             self.input = Some((InputKind::ConfirmTenantTarget, String::new()));
