@@ -1256,3 +1256,33 @@ async fn pages_are_looked_into_as_they_arrive_and_share_each_lookup() {
         }
     }
 }
+
+/// The TUI with AWS silent: the pods show, and that AWS does not answer is said within
+/// `--timeout`, never a blank list followed by a silent "facts missing".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_says_aws_is_silent_within_the_timeout() {
+    let h = Harness::new(&demo()).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let screen = h.terminal(
+        "aws-silent",
+        &["--timeout", "2"],
+        &[("AWS_ENDPOINT_URL", url.as_str())],
+    );
+    tokio::task::block_in_place(|| {
+        let started = std::time::Instant::now();
+        let said = screen.wait_for("has not answered in --timeout (2 s)");
+        eprintln!("said after {:?}", started.elapsed());
+        assert!(said.contains("AWS "), "{said}");
+        let list = screen.wait_until("the pods", |s| s.contains("pods (16)"));
+        eprintln!("listed after {:?}", started.elapsed());
+        assert!(list.contains("? unknown"), "{list}");
+        assert!(list.contains("not known"), "{list}");
+    });
+}

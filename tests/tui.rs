@@ -863,3 +863,48 @@ fn a_read_in_progress_shows_the_pods_read_so_far() {
         "never a shorter list"
     );
 }
+
+/// A first read that fails is a screen of its own, never an empty list with zero counts that
+/// passes for an all-clear; `r` reads again, and a read that succeeds brings the list back. A
+/// later failure, over a read that succeeded, only says so on the status line.
+#[test]
+fn a_first_read_that_fails_is_its_own_screen() {
+    let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let mut app = App::new(Diagnosed::of(Default::default()), reference_time(&demo));
+    app.begin_first_read("reading the cluster and AWS…");
+    let reading = render(&mut app, 80, 24);
+    assert!(reading.contains("nothing read yet"), "{reading}");
+    assert!(!reading.contains("0 ok"), "{reading}");
+
+    let why = "no kubeconfig: ~/.kube/config does not exist; for an EKS cluster: aws eks update-kubeconfig --name CLUSTER --region REGION (or pass --kubeconfig / --context); without one: pulldoctor demo";
+    app.update(Action::LoadFailed(why.into()));
+    assert_eq!(app.screen(), &Screen::ReadFailed);
+    assert_eq!(app.read_failed.as_deref(), Some(why));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("could not read the cluster"), "{screen}");
+    assert!(!screen.contains("no pods in this input"), "{screen}");
+    assert!(!screen.contains("0 ok"), "{screen}");
+    // The whole message, wrapped: its end is on screen too.
+    assert!(screen.contains("without one: pulldoctor demo"), "{screen}");
+    assert!(
+        screen.contains("r read again"),
+        "the footer says how: {screen}"
+    );
+
+    assert_eq!(
+        press(&mut app, KeyCode::Char('r')),
+        vec![Effect::Reload(None)]
+    );
+    app.update(read_back(&app, Read::Everything(demo.clone())));
+    assert_eq!(app.screen(), &Screen::Pods);
+    assert_eq!(app.read_failed, None);
+    assert!(render(&mut app, 80, 24).contains("pods (16)"));
+
+    app.update(Action::LoadFailed("the API server did not answer".into()));
+    assert_eq!(app.screen(), &Screen::Pods, "what was read stays");
+    assert_eq!(app.read_failed, None, "leaving is not a failure now");
+    assert_eq!(
+        app.message.as_deref(),
+        Some("the API server did not answer")
+    );
+}

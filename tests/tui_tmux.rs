@@ -70,3 +70,60 @@ fn a_panic_restores_the_terminal_then_reports() {
     );
     assert!(!tmux.alternate_screen(), "{screen}");
 }
+
+/// With no kubeconfig, or one whose API server does not answer, the TUI opens on why (whole,
+/// wrapped at 80 columns) and what to do; leaving exits 2 with the reason on the normal screen.
+#[test]
+fn a_read_that_never_succeeded_is_said_and_exits_2() {
+    let binary = env!("CARGO_BIN_EXE_pulldoctor");
+    let dir = std::env::temp_dir().join(format!("pulldoctor-first-run-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+    let dead = dir.join("dead-kubeconfig");
+    std::fs::write(
+        &dead,
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters:\n- name: dead\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: dead\n  context: {cluster: dead, user: u}\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let env = format!(
+        "env -u KUBECONFIG -u AWS_PROFILE HOME={} AWS_EC2_METADATA_DISABLED=true",
+        dir.join("home").display()
+    );
+    let cases = [
+        (
+            "no-kubeconfig",
+            String::new(),
+            "without one: pulldoctor demo",
+        ),
+        (
+            "dead-server",
+            format!("--kubeconfig {}", dead.display()),
+            "cannot reach the cluster's API server",
+        ),
+    ];
+    for (name, args, said) in cases {
+        let tmux = Terminal::start(
+            name,
+            80,
+            24,
+            &format!("{env} {binary} --timeout 3 {args}; echo exit=$?; sleep 30"),
+        );
+        let screen = tmux.wait_for("could not read the cluster");
+        let screen = if screen.contains(said) {
+            screen
+        } else {
+            tmux.wait_for(said)
+        };
+        assert!(screen.contains("nothing read yet"), "{screen}");
+        assert!(!screen.contains("no pods in this input"), "{screen}");
+        assert!(screen.contains("pulldoctor demo"), "{screen}");
+        tmux.keys(&["q"]);
+        let after = tmux.wait_for("exit=");
+        assert!(after.contains("exit=2"), "{after}");
+        assert!(
+            after.contains("pulldoctor: "),
+            "the reason, printed: {after}"
+        );
+        assert!(!tmux.alternate_screen(), "{after}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

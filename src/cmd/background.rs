@@ -10,7 +10,7 @@ use crate::fix::apply::{self, Plan, WritePermission, Writer};
 use crate::fix::guard;
 use crate::source::live::{self, Session};
 use crate::tui::app::{Diagnosed, PodName, Read};
-use crate::tui::backend::{Abilities, Backend, Job, Partly};
+use crate::tui::backend::{Abilities, Backend, Job, Listener, News};
 use crate::wizard::{Answers, Setup};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,7 +52,7 @@ impl Backend for Offline {
         }
     }
 
-    fn read(&self, _pod: Option<PodName>, _partly: Partly) -> Job<Result<Read, String>> {
+    fn read(&self, _pod: Option<PodName>, _listener: Listener) -> Job<Result<Read, String>> {
         let global = self.global.clone();
         Box::pin(async move {
             let global = global.ok_or("the demo has nothing to read again")?;
@@ -105,11 +105,15 @@ impl Backend for Live {
         }
     }
 
-    fn read(&self, pod: Option<PodName>, partly: Partly) -> Job<Result<Read, String>> {
+    fn read(&self, pod: Option<PodName>, listener: Listener) -> Job<Result<Read, String>> {
         let this = self.clone();
         Box::pin(async move {
             let session = this.session().await?;
             let mut options = live_options(&this.global, true);
+            let listener = Arc::new(listener);
+            let (progress, slow) = (listener.clone(), listener.clone());
+            options.progress = live::Progress::new(move |text| progress(News::Progress(text)));
+            options.slow = live::Progress::new(move |text| slow(News::Slow(text)));
             match &pod {
                 Some(pod) => {
                     options.namespace = Some(pod.namespace.clone());
@@ -117,7 +121,9 @@ impl Backend for Live {
                 }
                 None => {
                     options.partial = live::Partial::new(move |collected| {
-                        partly(crate::source::facts_from_collected(&collected))
+                        listener(News::Partly(Box::new(crate::source::facts_from_collected(
+                            &collected,
+                        ))))
                     })
                 }
             }

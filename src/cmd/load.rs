@@ -170,6 +170,7 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
             .unwrap_or(usize::MAX),
         progress: source::live::Progress::default(),
         partial: source::live::Partial::default(),
+        slow: source::live::Progress::default(),
     }
 }
 
@@ -189,10 +190,12 @@ impl Spinner {
             bar.set_style(style);
         }
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        let shown = bar.clone();
+        let (shown, said) = (bar.clone(), bar.clone());
         options.progress = source::live::Progress::new(move |text| {
             shown.set_message(crate::text::escape_line(&text).into_owned())
         });
+        options.slow =
+            source::live::Progress::new(move |text| said.println(crate::text::escape_line(&text)));
         Spinner(Some(bar))
     }
 }

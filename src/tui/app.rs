@@ -39,6 +39,10 @@ pub enum Action {
     PartlyDiagnosed(Box<Diagnosed>),
     /// Reading the facts failed; the old ones stay.
     LoadFailed(String),
+    /// The stage a read is at.
+    Progress(String),
+    /// AWS keeps a read waiting: said while the read goes on.
+    Slow(String),
     /// Choose the next of the finding's fixes.
     NextFix,
     /// Export the finished wizard's files.
@@ -63,6 +67,8 @@ impl Action {
             Action::Diagnosed(_)
                 | Action::PartlyDiagnosed(_)
                 | Action::LoadFailed(_)
+                | Action::Progress(_)
+                | Action::Slow(_)
                 | Action::Planned(_)
                 | Action::Verified(_)
                 | Action::Applied(_)
@@ -175,6 +181,9 @@ pub enum Screen {
         lines: Vec<String>,
         findings: Vec<usize>,
     },
+    /// The read failed before any read succeeded: what went wrong and what to do, never an
+    /// empty list that passes for an all-clear.
+    ReadFailed,
 }
 
 impl Screen {
@@ -232,6 +241,11 @@ pub struct App {
     showing_part: bool,
     /// The cluster changed while a read was under way: read again when it ends.
     changed_while_loading: bool,
+    /// No read of this context has ended well yet: a failure then has a screen of its own.
+    never_read: bool,
+    /// Why the reads of this context failed, while none has succeeded: the TUI then ends as
+    /// `diagnose` does (exit 2, the reason on the normal screen).
+    pub read_failed: Option<String>,
     /// The wizard's last answer came while the cluster was being read: plan when it is.
     plan_when_read: bool,
     /// `--allow-writes` was given: the fix pane may apply.
@@ -274,6 +288,8 @@ impl App {
             loading: None,
             showing_part: false,
             changed_while_loading: false,
+            never_read: false,
+            read_failed: None,
             plan_when_read: false,
             writes_allowed: false,
             fix_choice: 0,
@@ -373,7 +389,7 @@ impl App {
             Screen::Browse(_) => self.browse_table().map_or(0, |t| t.rows.len()),
             Screen::Related { findings, .. } => findings.len(),
             Screen::Chain { finding } => self.report.findings[*finding].links.len(),
-            Screen::Fix { .. } | Screen::Wizard => 0,
+            Screen::Fix { .. } | Screen::Wizard | Screen::ReadFailed => 0,
         }
     }
 
@@ -627,6 +643,7 @@ impl App {
             Action::Diagnosed(diagnosed) => {
                 self.loading = None;
                 self.showing_part = false;
+                self.read_succeeded();
                 self.replace_facts(*diagnosed);
                 self.open_focus();
                 if std::mem::take(&mut self.plan_when_read) {
@@ -649,6 +666,11 @@ impl App {
                 ));
             }
             Action::PartlyDiagnosed(_) => {}
+            // The stage, while no partial list says more.
+            Action::Progress(text) if self.loading.is_some() && !self.showing_part => {
+                self.loading = Some(text);
+            }
+            Action::Slow(text) => self.message = Some(text),
             Action::ClusterChanged if self.loading.is_some() => self.changed_while_loading = true,
             Action::ClusterChanged => {
                 return self.read_again("the cluster changed; reading again…");
@@ -657,7 +679,12 @@ impl App {
                 self.loading = None;
                 self.showing_part = false;
                 self.focus = None;
-                self.message = Some(why);
+                if self.never_read {
+                    self.views.set_root(Screen::ReadFailed);
+                    self.read_failed = Some(why);
+                } else {
+                    self.message = Some(why);
+                }
                 // The checks then say what they could not see.
                 if std::mem::take(&mut self.plan_when_read) {
                     return self.plan_wizard();
@@ -734,7 +761,7 @@ impl App {
             Screen::Chain { finding } | Screen::Fix { finding } => Some(*finding),
             Screen::Pods => self.visible.get(self.selected()).copied(),
             Screen::Related { findings, .. } => findings.get(self.selected()).copied(),
-            Screen::Browse(_) | Screen::Wizard => None,
+            Screen::Browse(_) | Screen::Wizard | Screen::ReadFailed => None,
         }?;
         let f = &self.report.findings[finding];
         Some(PodName {
@@ -844,7 +871,7 @@ impl App {
                     self.push(related);
                 }
             }
-            Screen::Chain { .. } | Screen::Fix { .. } | Screen::Wizard => {}
+            Screen::Chain { .. } | Screen::Fix { .. } | Screen::Wizard | Screen::ReadFailed => {}
         }
     }
 
@@ -854,6 +881,23 @@ impl App {
         self.push(Screen::Wizard);
         self.wizard = super::wizard::WizardState::new(self.namespace.as_deref(), &self.facts);
         self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
+    }
+
+    /// The first read of a context is under way: until one succeeds, a failure is its own screen.
+    pub fn begin_first_read(&mut self, what: &str) {
+        self.never_read = true;
+        self.loading = Some(what.to_string());
+    }
+
+    /// Nothing of this context has been read yet (counts of zero would pass for an all-clear).
+    pub fn nothing_read(&self) -> bool {
+        self.never_read && self.report.findings.is_empty()
+    }
+
+    fn read_succeeded(&mut self) {
+        self.never_read = false;
+        self.read_failed = None;
+        self.views.set_root(Screen::Pods);
     }
 
     /// Leaves this context's cluster for another's: nothing of the old one stays on screen.
@@ -866,7 +910,9 @@ impl App {
         self.plan_when_read = false;
         self.changed_while_loading = false;
         self.replace_facts(Diagnosed::of(Facts::default()));
-        self.loading = Some(format!("reading context {name}…"));
+        self.read_failed = None;
+        self.views.set_root(Screen::Pods);
+        self.begin_first_read(&format!("reading context {name}…"));
         vec![Effect::SwitchContext(name.to_string())]
     }
 

@@ -13,8 +13,18 @@ use std::sync::Arc;
 /// Work a backend hands the TUI to run in the background.
 pub type Job<T> = BoxFuture<'static, T>;
 
-/// Told, while a read of everything goes on, the facts of the pods read whole so far.
-pub type Partly = Box<dyn Fn(Facts) + Send + Sync>;
+/// What a read tells while it goes on.
+pub enum News {
+    /// A read of everything: the facts of the pods read whole so far.
+    Partly(Box<Facts>),
+    /// The stage it is at, with counts.
+    Progress(String),
+    /// AWS keeps a call waiting `--timeout`: said at once, not after the call gives up.
+    Slow(String),
+}
+
+/// Told the [`News`] of a read.
+pub type Listener = Box<dyn Fn(News) + Send + Sync>;
 
 /// What a backend can do; the TUI offers only these.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,9 +42,9 @@ pub struct Abilities {
 pub trait Backend: Send + Sync {
     fn abilities(&self) -> Abilities;
 
-    /// Reads the facts again: everything, or one pod and what its chain needs. A read of
-    /// everything may tell `partly` what it has read whole so far.
-    fn read(&self, pod: Option<PodName>, partly: Partly) -> Job<Result<Read, String>>;
+    /// Reads the facts again: everything, or one pod and what its chain needs, telling
+    /// `listener` how it goes.
+    fn read(&self, pod: Option<PodName>, listener: Listener) -> Job<Result<Read, String>>;
 
     /// Follows the cluster: calls `changed` whenever the pods that cannot pull change, and ends
     /// when it returns false.

@@ -46,7 +46,15 @@ pub fn broken_label(f: &Finding, cause: bool) -> String {
         (Some(l), Some(c)) if cause => format!("{l}: {c}"),
         (Some(l), _) => l.to_string(),
         _ => match f.verdict {
-            Status::Unknown => "facts missing".to_string(),
+            // The first link that could not be decided: where to look, not just "unknown".
+            Status::Unknown => f
+                .links
+                .iter()
+                .find(|l| l.status == Status::Unknown)
+                .map_or_else(
+                    || "facts missing".to_string(),
+                    |l| format!("{} not known", l.id),
+                ),
             Status::Warning => f
                 .links
                 .iter()

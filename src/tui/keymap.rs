@@ -13,6 +13,7 @@ pub enum Scope {
     Chain,
     Fix,
     Wizard,
+    ReadFailed,
 }
 
 impl Scope {
@@ -23,6 +24,7 @@ impl Scope {
             Scope::Chain => matches!(screen, Screen::Chain { .. }),
             Scope::Fix => matches!(screen, Screen::Fix { .. }),
             Scope::Wizard => matches!(screen, Screen::Wizard),
+            Scope::ReadFailed => matches!(screen, Screen::ReadFailed),
         }
     }
 }
@@ -170,9 +172,17 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[KeyCode::Char('r')],
         label: "r",
+        scope: Scope::ReadFailed,
+        action: Action::Refresh,
+        help: "read again (the selected pod alone, where one is selected)",
+        footer: Some("read again"),
+    },
+    Binding {
+        keys: &[KeyCode::Char('r')],
+        label: "r",
         scope: Scope::Everywhere,
         action: Action::Refresh,
-        help: "read the selected pod again (elsewhere: everything)",
+        help: "read again (the selected pod alone, where one is selected)",
         footer: None,
     },
     Binding {

@@ -103,7 +103,7 @@ pub fn run(
         None => {
             let empty = Diagnosed::of(Facts::default());
             let mut app = App::new(empty, reference_time(&Facts::default()));
-            app.loading = Some("reading the cluster and AWS…".to_string());
+            app.begin_first_read("reading the cluster and AWS…");
             // One pod asked for is read alone: its chain opens as soon as it is diagnosed.
             runner.read(opening.focus.clone(), app.facts.clone());
             app
@@ -158,7 +158,9 @@ pub fn run(
     })();
     runner.stop();
     ratatui::restore();
-    result
+    result?;
+    // Left without a read that succeeded: said on the normal screen, as `diagnose` says it.
+    app.read_failed.map_or(Ok(()), Err)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -202,13 +204,19 @@ impl Runner {
     /// Reads again and diagnoses what was read, both off the UI thread.
     fn read(&mut self, pod: Option<PodName>, current: Arc<Facts>) {
         let (tx, generation) = (self.tx.clone(), self.current());
-        let partly_tx = tx.clone();
+        let news_tx = tx.clone();
         // Told on the read's own task, before its end is sent: never after it.
-        let partly: backend::Partly = Box::new(move |facts| {
-            let action = Action::PartlyDiagnosed(Box::new(Diagnosed::of(facts)));
-            let _ = partly_tx.send(Message::FromContext(generation, action));
+        let listener: backend::Listener = Box::new(move |news| {
+            let action = match news {
+                backend::News::Partly(facts) => {
+                    Action::PartlyDiagnosed(Box::new(Diagnosed::of(*facts)))
+                }
+                backend::News::Progress(text) => Action::Progress(text),
+                backend::News::Slow(text) => Action::Slow(text),
+            };
+            let _ = news_tx.send(Message::FromContext(generation, action));
         });
-        let job = self.backend.read(pod, partly);
+        let job = self.backend.read(pod, listener);
         let task = self.runtime.spawn(async move {
             let action = match job.await {
                 Ok(read) => {

@@ -36,6 +36,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
             lines,
             findings,
         } => draw_related(frame, body, app, &title, &lines, &findings, theme),
+        Screen::ReadFailed => draw_read_failed(frame, body, app, theme),
     }
     draw_status(frame, status, app, theme);
     draw_footer(frame, footer, app, theme);
@@ -46,7 +47,6 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let findings = &app.report.findings;
-    let count = |s: Status| findings.iter().filter(|f| f.verdict == s).count();
     let source = &app.report.source;
     // The region only where there is room: the filter must stay visible at 80 columns.
     let region = match (&source.region, area.width >= 100) {
@@ -66,6 +66,35 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let mut spans = vec![
         Span::styled(" pulldoctor ", theme.title()),
         Span::raw(format!(" {cluster}{region}{kind}  ")),
+    ];
+    if app.nothing_read() {
+        spans.push(Span::styled(
+            "nothing read yet",
+            theme.status(Status::Unknown),
+        ));
+    } else {
+        spans.extend(counts(findings, theme));
+    }
+    spans.push(Span::raw(format!(
+        "  ns:{}",
+        app.namespace.as_deref().unwrap_or("all")
+    )));
+    if !app.filter.is_empty() {
+        spans.push(Span::raw(format!("  /{}", app.filter)));
+    }
+    if let Some(loading) = &app.loading {
+        spans.push(Span::styled(
+            format!("  ⟳ {loading}"),
+            theme.status(Status::Unknown),
+        ));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// broken, unknown and ok, each in its colour.
+fn counts(findings: &[Finding], theme: Theme) -> Vec<Span<'static>> {
+    let count = |s: Status| findings.iter().filter(|f| f.verdict == s).count();
+    vec![
         Span::styled(
             format!("{} broken", count(Status::Broken)),
             theme.status(Status::Broken),
@@ -80,21 +109,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             format!("{} ok", count(Status::Ok) + count(Status::Warning)),
             theme.status(Status::Ok),
         ),
-        Span::raw(format!(
-            "  ns:{}",
-            app.namespace.as_deref().unwrap_or("all")
-        )),
-    ];
-    if !app.filter.is_empty() {
-        spans.push(Span::raw(format!("  /{}", app.filter)));
-    }
-    if let Some(loading) = &app.loading {
-        spans.push(Span::styled(
-            format!("  ⟳ {loading}"),
-            theme.status(Status::Unknown),
-        ));
-    }
-    frame.render_widget(Line::from(spans), area);
+    ]
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
@@ -292,6 +307,43 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             },
         );
     }
+}
+
+/// Why nothing could be read, whole and wrapped, with what to do: never an empty list.
+fn draw_read_failed(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let why = app.read_failed.as_deref().unwrap_or_default();
+    let mut lines = vec![
+        Line::from(Span::styled(
+            crate::text::escape_block(why).into_owned(),
+            theme.status(Status::Broken),
+        )),
+        Line::raw(""),
+        Line::from(Span::styled(
+            "Nothing was diagnosed: this is not an all-clear.",
+            theme.title(),
+        )),
+        Line::raw(""),
+        Line::from(Span::styled("What to do", theme.title())),
+    ];
+    let steps = [
+        "• another context: pulldoctor --context NAME, or :ctx here to list them",
+        "• an EKS cluster not yet in the kubeconfig: aws eks update-kubeconfig --name CLUSTER --region REGION",
+        "• AWS credentials: aws sso login, aws configure, or pulldoctor --profile NAME",
+        "• r reads again; q leaves (exit code 2, this reason printed)",
+        "",
+        "No cluster at hand? pulldoctor demo shows a sample cluster; pulldoctor --from DIR reads a bundle the collect script wrote.",
+    ];
+    lines.extend(steps.into_iter().map(Line::raw));
+    let text = Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+        Block::new()
+            .borders(Borders::TOP)
+            .padding(Padding::horizontal(1))
+            .title(Span::styled(
+                " pulldoctor could not read the cluster ",
+                theme.status(Status::Broken),
+            )),
+    );
+    frame.render_widget(text, area);
 }
 
 fn pull_lane_title(f: &Finding) -> String {
@@ -707,6 +759,8 @@ fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
     let mut keys: Vec<(&str, Vec<&keymap::Binding>)> = Vec::new();
     for b in keymap::BINDINGS {
         match keys.iter_mut().find(|(label, _)| *label == b.label) {
+            // Said once when it does the same on several screens.
+            Some((_, bindings)) if bindings.iter().any(|x| x.help == b.help) => {}
             Some((_, bindings)) => bindings.push(b),
             None => keys.push((b.label, vec![b])),
         }

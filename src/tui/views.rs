@@ -53,6 +53,11 @@ impl Views {
         self.opened.push(View::new(screen, cursor));
     }
 
+    /// What lies under every opened screen: the pod list, or why there is none.
+    pub fn set_root(&mut self, screen: Screen) {
+        self.root.screen = screen;
+    }
+
     /// Closes the top screen; the pod list stays.
     pub fn pop(&mut self) {
         self.opened.pop();

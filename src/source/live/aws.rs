@@ -2,7 +2,7 @@
 //! [`Aws::call`]: the concurrency bound, a timeout, the SDK's retries for throttling, and errors
 //! kept as data so that a refusal becomes a recorded gap.
 
-use super::Limits;
+use super::{Limits, Progress};
 use super::{innermost, one_line};
 use crate::facts::aws::refusal;
 use aws_config::BehaviorVersion;
@@ -26,6 +26,8 @@ pub struct Aws {
     /// Services that let a call time out: later calls to them fail at once, so an endpoint that
     /// never answers costs one `--timeout`, not one per wave of lookups.
     silent: Mutex<std::collections::HashSet<String>>,
+    /// Told, once per service and read, that a call has waited `--timeout` without an answer.
+    slow: Mutex<(Progress, std::collections::HashSet<String>)>,
 }
 
 /// A failed AWS call, as the user needs to read it.
@@ -124,6 +126,7 @@ pub async fn connect(
         config,
         limits,
         silent: Mutex::new(std::collections::HashSet::new()),
+        slow: Mutex::default(),
     })
 }
 
@@ -132,6 +135,32 @@ impl Aws {
     pub fn forget_silence(&self) {
         if let Ok(mut set) = self.silent.lock() {
             set.clear();
+        }
+        if let Ok(mut slow) = self.slow.lock() {
+            slow.1.clear();
+        }
+    }
+
+    /// Who is told, during the reads that follow, of a service that keeps a call waiting.
+    pub fn tell_slowness_to(&self, listener: Progress) {
+        if let Ok(mut slow) = self.slow.lock() {
+            slow.0 = listener;
+        }
+    }
+
+    /// Says once per read that `service` has let a call wait `--timeout`: a screen says so at
+    /// once rather than after the call gives up.
+    fn waited(&self, service: &str) {
+        let Ok(mut slow) = self.slow.lock() else {
+            return;
+        };
+        if slow.1.insert(service.to_string()) {
+            let seconds = self.limits.timeout.as_secs();
+            slow.0.tell(|| {
+                format!(
+                    "AWS {service} has not answered in --timeout ({seconds} s): what needs it will be unknown"
+                )
+            });
         }
     }
 
@@ -182,7 +211,16 @@ impl Aws {
         if silent(&self.silent) {
             return Err(not_tried());
         }
-        let result = match tokio::time::timeout(self.limits.timeout * 2, fut).await {
+        let answer = tokio::time::timeout(self.limits.timeout * 2, fut);
+        tokio::pin!(answer);
+        let answer = tokio::select! {
+            answer = &mut answer => answer,
+            () = tokio::time::sleep(self.limits.timeout) => {
+                self.waited(&service);
+                answer.await
+            }
+        };
+        let result = match answer {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(describe(action, target, &error)),
             Err(_) => Err(AwsError {

@@ -159,6 +159,8 @@ pub struct Options {
     pub max_body: usize,
     pub progress: Progress,
     pub partial: Partial,
+    /// Told when an AWS service keeps a call waiting `--timeout` (see [`aws::Aws::call`]).
+    pub slow: Progress,
 }
 
 pub struct Collected {
@@ -210,6 +212,7 @@ pub(crate) fn one_line(text: &str) -> String {
 /// diagnosed so far.
 pub async fn collect(session: &Session, options: &Options) -> Result<Collected, String> {
     session.aws.forget_silence();
+    session.aws.tell_slowness_to(options.slow.clone());
     let reading = Reading {
         session,
         options,
