@@ -69,11 +69,21 @@ pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
     let mut near: Vec<(usize, &str)> = candidates
         .into_iter()
         .filter(|c| *c != wanted)
-        .map(|c| (strsim::levenshtein(wanted, c), c))
+        // A swap of two letters (shpo for shop) is one typo, as a person counts.
+        .map(|c| (strsim::osa_distance(wanted, c), c))
         .filter(|(d, _)| *d <= limit)
         .collect();
     near.sort();
     near.first().map(|(_, c)| *c)
+}
+
+/// "1 pod", "2 pods".
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +99,7 @@ mod tests {
         assert_eq!(nearest("web", ["api", "cart"]), None);
         assert_eq!(nearest("v1", ["v2"]), Some("v2"));
         assert_eq!(nearest("same", ["same"]), None);
+        assert_eq!(nearest("shpo", ["shop", "platform"]), Some("shop"));
     }
 
     use super::*;

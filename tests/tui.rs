@@ -55,7 +55,7 @@ fn the_wizard_plans_once_the_cluster_is_read() {
     app.loading = Some("reading the cluster and AWS…".into());
     app.open_wizard();
     let mut effects = Vec::new();
-    for answer in ["shop", "orders", "shop/web", "", ""] {
+    for answer in ["shop", "orders", "shop/web", "", "", ""] {
         type_text(&mut app, answer);
         effects = press(&mut app, KeyCode::Enter);
     }
@@ -616,7 +616,8 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
         vec!["shop/web".to_string()]
     );
     press(&mut app, KeyCode::Enter); // mode: auto
-    let effects = press(&mut app, KeyCode::Enter); // role name: the default
+    press(&mut app, KeyCode::Enter); // role name: the default
+    let effects = press(&mut app, KeyCode::Enter); // the app's permissions: none
     // The last answer hands the checks and plan to the background, then they arrive.
     assert!(app.loading.is_some());
     plan_in_the_background(&mut app, effects);
@@ -647,7 +648,7 @@ fn the_wizard_applies_then_shows_a_pod_of_the_new_service_account() {
     app.writes_allowed = true;
     app.open_wizard();
     let mut effects = Vec::new();
-    for answer in ["shop", "orders", "shop/web", "irsa", ""] {
+    for answer in ["shop", "orders", "shop/web", "irsa", "", ""] {
         type_text(&mut app, answer);
         effects = press(&mut app, KeyCode::Enter);
     }
@@ -907,4 +908,105 @@ fn a_first_read_that_fails_is_its_own_screen() {
         app.message.as_deref(),
         Some("the API server did not answer")
     );
+}
+
+/// The wizard on the demo's `shop/web` — which exists, names role shop-web and runs 2 pods —
+/// shows the take-over with its diff and pods, and applying it asks a second time.
+#[test]
+fn the_wizard_takes_over_only_when_told_twice() {
+    let mut app = demo_app();
+    app.writes_allowed = true;
+    app.open_wizard();
+    let mut effects = Vec::new();
+    for answer in ["shop", "web", "shop/web", "", "", ""] {
+        type_text(&mut app, answer);
+        effects = press(&mut app, KeyCode::Enter);
+    }
+    plan_in_the_background(&mut app, effects);
+    let screen = render(&mut app, 120, 200);
+    assert!(
+        screen.contains("! takes over: ServiceAccount shop/web exists"),
+        "{screen}"
+    );
+    assert!(screen.contains("used by 2 pods"), "{screen}");
+    assert!(
+        screen.contains("-eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/shop-web"),
+        "the annotation's diff: {screen}"
+    );
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "yes");
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![], "asked again first");
+    let asked = app.message.clone().unwrap_or_default();
+    assert!(asked.contains("takes over what exists"), "{asked}");
+    type_text(&mut app, "y");
+    assert_eq!(press(&mut app, KeyCode::Enter), vec![], "only a typed yes");
+    assert_eq!(app.message.as_deref(), Some("not applied"));
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "yes");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "yes");
+    let effects = press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Apply(plan)] if !plan.takes_over.is_empty()),
+        "{effects:?}"
+    );
+}
+
+/// Esc while answering goes back one question with its answer as typed; before the first it
+/// leaves the wizard for the pod list. A namespace that does not exist is said (with the one a
+/// typo away), and taken when given again.
+#[test]
+fn the_wizard_steps_back_and_says_an_unknown_namespace() {
+    let mut app = demo_app();
+    app.open_wizard();
+    type_text(&mut app, "shpo");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.wizard.step, 0);
+    let error = app.wizard.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("shpo does not exist") && error.contains("did you mean shop?"),
+        "{error}"
+    );
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.wizard.step, 1, "the same answer again is taken");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.wizard.step, 0);
+    assert_eq!(
+        app.input.as_ref().map(|(_, t)| t.as_str()),
+        Some("shpo"),
+        "the answer survives"
+    );
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "shop");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "orders");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.wizard.step, 1);
+    assert_eq!(app.input.as_ref().map(|(_, t)| t.as_str()), Some("orders"));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(
+        app.screen(),
+        &Screen::Pods,
+        "out of the wizard, where keys work"
+    );
+    assert!(app.input.is_none());
+}
+
+/// A long answer scrolls sideways in the status line: its end, where the cursor is, stays on
+/// screen at 80 columns.
+#[test]
+fn a_long_answer_scrolls_sideways() {
+    let mut app = demo_app();
+    app.open_wizard();
+    let long =
+        "a-namespace-name-that-is-long-enough-to-run-past-the-edge-of-an-80-column-terminal-end";
+    type_text(&mut app, long);
+    let screen = render(&mut app, 80, 24);
+    let status = screen.lines().rev().nth(1).unwrap_or_default();
+    assert!(status.contains("terminal-end▏"), "{status}");
+    assert!(status.contains("namespace: …"), "{status}");
 }

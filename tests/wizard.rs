@@ -284,7 +284,7 @@ async fn the_tui_wizard_reads_plans_and_applies_live() {
     );
     tokio::task::block_in_place(|| {
         screen.wait_for("▶ namespace");
-        for answer in ["app", "tui-app", "app/web", "", ""] {
+        for answer in ["app", "tui-app", "app/web", "", "", ""] {
             if !answer.is_empty() {
                 screen.keys(&[answer]);
             }
@@ -316,4 +316,148 @@ async fn the_tui_wizard_reads_plans_and_applies_live() {
         "{:?}",
         h.front.operations()
     );
+}
+
+fn demo_facts() -> pulldoctor::facts::Facts {
+    source::facts_from_bundle(&source::demo::bundle(), "demo")
+}
+
+/// The demo's `shop/web` exists, names role shop-web and runs 2 pods: a setup for it is a
+/// take-over, shown as the annotation's diff with the pods; one that keeps its role is not. A
+/// namespace that does not exist is said, with the one a typo away; a setup without app
+/// permissions says it grants the pull only.
+#[test]
+fn a_setup_over_what_exists_says_so() {
+    let facts = demo_facts();
+    let web = Answers {
+        namespace: "shop".into(),
+        service_account: "web".into(),
+        repositories: vec!["shop/web".into()],
+        ..Default::default()
+    };
+    let setup = wizard::plan(&facts, &web).unwrap();
+    assert_eq!(
+        setup.plan.takes_over.len(),
+        1,
+        "{:?}",
+        setup.plan.takes_over
+    );
+    let over = &setup.plan.takes_over[0];
+    assert!(
+        over.contains("role/shop-web")
+            && over.contains("used by 2 pods (web-7f9c6d-k8p, web-7f9c6d-x2x)")
+            && over.contains("give shop-web as the role name"),
+        "{over}"
+    );
+    let annotation = setup
+        .plan
+        .writes
+        .iter()
+        .find(|w| w.apply.call() == "kube:ApplyServiceAccount")
+        .and_then(|w| w.diff.clone())
+        .unwrap_or_default();
+    assert!(
+        annotation.contains("-eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/shop-web")
+            && annotation.contains(
+                "+eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/prod-east-shop-web"
+            ),
+        "{annotation}"
+    );
+    let said =
+        |setup: &wizard::Setup, text: &str| setup.checks.iter().any(|c| c.text.contains(text));
+    assert!(said(&setup, "grants the image pull only"));
+
+    // Keeping the role it names changes nothing of the ServiceAccount.
+    let keep = Answers {
+        role_name: Some("shop-web".into()),
+        app_policy: Some(
+            wizard::allow_list(&["s3:GetObject=arn:aws:s3:::orders/*".into()]).unwrap(),
+        ),
+        ..web.clone()
+    };
+    let kept = wizard::plan(&facts, &keep).unwrap();
+    assert!(
+        !kept
+            .plan
+            .writes
+            .iter()
+            .any(|w| w.apply.call() == "kube:ApplyServiceAccount"),
+        "{:?}",
+        kept.plan.writes
+    );
+    assert!(said(&kept, "already names role"));
+    assert!(!said(&kept, "grants the image pull only"));
+
+    let typo = Answers {
+        namespace: "shpo".into(),
+        ..web
+    };
+    let typo = wizard::plan(&facts, &typo).unwrap();
+    assert!(
+        said(&typo, "namespace shpo does not exist") && said(&typo, "did you mean shop?"),
+        "{:?}",
+        typo.checks
+    );
+}
+
+/// Live, the take-over is refused without `--take-over` (nothing written, the ServiceAccount as
+/// it was) and applied with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_takes_over_only_with_take_over() {
+    let h = Harness::new(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/demo.yaml"))
+        .await;
+    let backups = TempDir::new("wizard-take-over");
+    let mut args = vec![
+        "wizard",
+        "-n",
+        "shop",
+        "--service-account",
+        "web",
+        "--repository",
+        "shop/web",
+        "--apply",
+        "--allow-writes",
+        "--yes",
+        "--backup-dir",
+        backups.0.to_str().unwrap(),
+    ];
+    let annotation = |h: &Harness| {
+        h.kube.object("ServiceAccount", "shop", "web").unwrap()["metadata"]["annotations"]
+            ["eks.amazonaws.com/role-arn"]
+            .clone()
+    };
+    tokio::task::block_in_place(|| {
+        let out = h.run(&args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+        assert!(
+            stdout.contains("! takes over: ServiceAccount shop/web"),
+            "{stdout}"
+        );
+        assert!(stderr.contains("add --take-over"), "{stderr}");
+        assert_eq!(annotation(&h), "arn:aws:iam::111122223333:role/shop-web");
+        let writes: Vec<String> = h
+            .front
+            .requests()
+            .into_iter()
+            .filter(|r| support::aws_front::is_mutating(r.split('|').next().unwrap()))
+            .collect();
+        assert_eq!(writes, Vec::<String>::new());
+
+        args.push("--take-over");
+        let out = h.run(&args);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(all.contains("applied kube:ApplyServiceAccount"), "{all}");
+        assert_eq!(
+            annotation(&h),
+            "arn:aws:iam::111122223333:role/prod-east-shop-web"
+        );
+    });
 }

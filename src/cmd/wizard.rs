@@ -59,6 +59,10 @@ pub struct WizardArgs {
     /// Apply without asking.
     #[arg(long)]
     pub yes: bool,
+    /// Let the setup change what exists (a ServiceAccount's role annotation, a role's trust
+    /// policy): without it such a setup is shown, never applied.
+    #[arg(long)]
+    pub take_over: bool,
     /// Where backups and the change log go.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
@@ -76,7 +80,9 @@ fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
             )
         }
         None if args.allow.is_empty() => None,
-        None => Some(short_list(&args.allow)?),
+        None => Some(
+            crate::wizard::allow_list(&args.allow).map_err(|e| Failure(format!("--allow {e}")))?,
+        ),
     };
     Ok(Answers {
         namespace: global.namespace.clone().ok_or_else(|| Failure("name the namespace: pulldoctor wizard -n NAMESPACE --service-account NAME --repository REPO".into()))?,
@@ -92,31 +98,16 @@ fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
     })
 }
 
-/// `ACTION=RESOURCE` flags as a policy: one statement each.
-fn short_list(allow: &[String]) -> Result<PolicyDocument, Failure> {
-    let statements: Vec<serde_json::Value> = allow
-        .iter()
-        .map(|a| match a.split_once('=') {
-            Some((action, resource)) if !action.is_empty() && !resource.is_empty() => {
-                Ok(serde_json::json!({"Effect": "Allow", "Action": action, "Resource": resource}))
-            }
-            _ => Err(Failure(format!("--allow {a}: write ACTION=RESOURCE"))),
-        })
-        .collect::<Result<_, _>>()?;
-    PolicyDocument::from_value(
-        &serde_json::json!({"Version": "2012-10-17", "Statement": statements}),
-    )
-    .map_err(|e| Failure(e.0))
-}
-
 /// The facts the setup needs: a bundle as it is, or the live cluster plus the setup's own reads.
 fn facts(global: &Global, session: Option<&Session>, answers: &Answers) -> Result<Facts, Failure> {
     match session {
         None => cli::load(global, false, true),
-        Some(session) => cli::block_on(async {
-            let base = read_live(session, &cli::live_options(global, true)).await?;
-            setup_facts(session, base, answers).await
-        })?,
+        // Boxed: the read is a large future, and this runs on the main thread's stack.
+        Some(session) => cli::block_on(Box::pin(async {
+            let options = cli::live_options(global, true);
+            let base = Box::pin(read_live(session, &options)).await?;
+            Box::pin(setup_facts(session, base, answers)).await
+        }))?,
     }
 }
 
@@ -226,6 +217,11 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     };
     let permission = WritePermission::from_flag(global.allow_writes)
         .ok_or_else(|| Failure("read-only: add --allow-writes to apply the setup".into()))?;
+    if !setup.plan.takes_over.is_empty() && !args.take_over {
+        return Err(Failure(
+            "nothing applied: this setup changes what exists (\"takes over\" in the plan above) — add --take-over to change it".into(),
+        ));
+    }
     let lines = cli::block_on(async {
         let writer = Writer::new(permission, session.clone()).await?;
         let pending = apply::pending(&writer, &setup.plan).await?;
@@ -247,7 +243,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     for line in lines.map_err(Failure)? {
         println!("{line}");
     }
-    let (text, ok) = cli::block_on(verify(global, &session, &setup))??;
+    let (text, ok) = cli::block_on(Box::pin(verify(global, &session, &setup)))??;
     cli::print(&format!(
         "\na pod of the new ServiceAccount would see:\n{text}"
     ))?;

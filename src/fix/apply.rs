@@ -40,6 +40,10 @@ pub struct Plan {
     /// What chose the target, when tenant-writable metadata did (see [`Fix`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_chosen_by: Option<String>,
+    /// What exists that the plan changes, and who relies on it (a setup's take-over): applying
+    /// it needs an explicit choice (`--take-over`, a second confirmation in the TUI).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub takes_over: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -90,6 +94,7 @@ pub fn plan(finding: &Finding, choice: usize) -> Result<Plan, String> {
             })
             .collect(),
         target_chosen_by: fix.target_chosen_by.clone(),
+        takes_over: Vec::new(),
     })
 }
 
@@ -111,6 +116,9 @@ pub fn render(plan: &Plan) -> String {
             "  ! the target was chosen by tenant-writable metadata: {}; check that this role should pull this image before applying\n",
             escape_line(chosen_by)
         ));
+    }
+    for what in &plan.takes_over {
+        out.push_str(&format!("  ! takes over: {}\n", escape_line(what)));
     }
     if plan.writes.is_empty() {
         out.push_str("  no API call fixes this; do it by hand:\n");

@@ -201,8 +201,9 @@ pub enum InputKind {
     Command,
     /// Confirming the plan in `App::plan`.
     Confirm,
-    /// Confirming again a plan whose target tenant-writable metadata chose.
-    ConfirmTenantTarget,
+    /// Confirming again a plan whose target tenant-writable metadata chose, or that takes over
+    /// what exists.
+    ConfirmAgain,
     /// Answering the wizard's current question.
     Wizard,
     /// The directory to export the wizard's files to.
@@ -493,9 +494,18 @@ impl App {
             }
             Action::InputCancel => {
                 self.input = None;
-                if kind == InputKind::Filter {
-                    self.filter.clear();
-                    self.refilter();
+                match kind {
+                    InputKind::Filter => {
+                        self.filter.clear();
+                        self.refilter();
+                    }
+                    // Back one question, its answer as typed; before the first, out of the wizard.
+                    InputKind::Wizard if self.wizard.back() => {
+                        let answer = self.wizard.typed[self.wizard.step].clone();
+                        self.input = Some((InputKind::Wizard, answer));
+                    }
+                    InputKind::Wizard => self.pop(),
+                    _ => {}
                 }
                 return Vec::new();
             }
@@ -516,7 +526,7 @@ impl App {
         match kind {
             InputKind::Command => return self.command(text.trim()),
             InputKind::Confirm => return self.confirmed(text.trim(), false),
-            InputKind::ConfirmTenantTarget => return self.confirmed(text.trim(), true),
+            InputKind::ConfirmAgain => return self.confirmed(text.trim(), true),
             InputKind::Wizard => {
                 self.wizard.answer(&text);
                 if !self.wizard.done() {
@@ -987,7 +997,7 @@ impl App {
                     } else {
                         "y to apply"
                     },
-                    plural(plan.writes.len(), "change"),
+                    crate::text::plural(plan.writes.len(), "change"),
                     changes.join("; ")
                 ));
                 self.plan = Some(plan);
@@ -1011,13 +1021,10 @@ impl App {
             self.message = Some("not applied".into());
             return Vec::new();
         }
-        if let (false, Some(chosen_by)) = (again, &plan.target_chosen_by) {
-            self.message = Some(format!(
-                "the target was chosen by tenant-writable metadata: {}. Type yes to apply anyway",
-                crate::text::escape_line(chosen_by)
-            ));
+        if let (false, Some(why)) = (again, asked_again(&plan)) {
+            self.message = Some(why);
             self.plan = Some(plan);
-            self.input = Some((InputKind::ConfirmTenantTarget, String::new()));
+            self.input = Some((InputKind::ConfirmAgain, String::new()));
             return Vec::new();
         }
         self.loading = Some("applying…".into());
@@ -1147,12 +1154,21 @@ fn row_text(f: &Finding) -> String {
     .to_lowercase()
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
+/// Why a plan is confirmed a second time, if it is: its target was chosen by tenant-writable
+/// metadata, or it changes what exists (a setup's take-over).
+fn asked_again(plan: &crate::fix::apply::Plan) -> Option<String> {
+    use crate::text::escape_line;
+    if let Some(chosen_by) = &plan.target_chosen_by {
+        return Some(format!(
+            "the target was chosen by tenant-writable metadata: {}. Type yes to apply anyway",
+            escape_line(chosen_by)
+        ));
     }
+    plan.takes_over.first()?;
+    Some(format!(
+        "this takes over what exists ({} in the plan, \"! takes over\"): type yes to go ahead",
+        crate::text::plural(plan.takes_over.len(), "change")
+    ))
 }
 
 pub fn human_age(seconds: i64) -> String {

@@ -113,49 +113,57 @@ fn counts(findings: &[Finding], theme: Theme) -> Vec<Span<'static>> {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let line = match (&app.input, &app.message) {
-        (Some((InputKind::Filter, text)), _) => Line::from(vec![
-            Span::styled("/", theme.key()),
-            Span::raw(text.clone()),
-            Span::raw("▏"),
-        ]),
-        (Some((InputKind::Command, text)), _) => Line::from(vec![
-            Span::styled(":", theme.key()),
-            Span::raw(text.clone()),
-            Span::raw("▏"),
-        ]),
-        (Some((InputKind::Wizard, text)), _) => Line::from(vec![
-            Span::styled(
-                format!(
-                    " {}: ",
-                    super::wizard::STEPS
-                        .get(app.wizard.step)
-                        .copied()
-                        .unwrap_or("")
-                ),
-                theme.key(),
-            ),
-            Span::raw(text.clone()),
-            Span::raw("▏"),
-        ]),
-        (
-            Some((
-                InputKind::Confirm | InputKind::ConfirmTenantTarget | InputKind::ExportDir,
-                text,
-            )),
-            message,
-        ) => Line::from(vec![
-            Span::styled(
-                format!(" {} ", message.as_deref().unwrap_or("apply?")),
-                theme.key(),
-            ),
-            Span::raw(text.clone()),
-            Span::raw("▏"),
-        ]),
-        (None, Some(message)) => Line::from(Span::styled(format!(" {message}"), theme.dim())),
-        (None, None) => Line::default(),
+    let Some((kind, text)) = &app.input else {
+        let line = match &app.message {
+            Some(message) => Line::from(Span::styled(format!(" {message}"), theme.dim())),
+            None => Line::default(),
+        };
+        frame.render_widget(line, area);
+        return;
     };
+    let prompt = match kind {
+        InputKind::Filter => "/".to_string(),
+        InputKind::Command => ":".to_string(),
+        InputKind::Wizard => format!(
+            " {}: ",
+            super::wizard::FIELDS
+                .get(app.wizard.step)
+                .copied()
+                .unwrap_or("")
+        ),
+        InputKind::Confirm | InputKind::ConfirmAgain | InputKind::ExportDir => {
+            format!(" {} ", app.message.as_deref().unwrap_or("apply?"))
+        }
+    };
+    // The prompt leaves the text typed a few columns at least; that text scrolls sideways so
+    // that its end (where the cursor is) stays in view.
+    let width = area.width as usize;
+    let least = match kind {
+        InputKind::Confirm | InputKind::ConfirmAgain => 5,
+        _ => 12,
+    };
+    let prompt = tail(&prompt, width.saturating_sub(least), false);
+    let room = width.saturating_sub(prompt.chars().count() + 1);
+    let line = Line::from(vec![
+        Span::styled(prompt, theme.key()),
+        Span::raw(tail(text, room, true)),
+        Span::raw("▏"),
+    ]);
     frame.render_widget(line, area);
+}
+
+/// `text` in at most `room` columns: its end (`keep_end`) or its start, with `…` for the rest.
+fn tail(text: &str, room: usize, keep_end: bool) -> String {
+    let count = text.chars().count();
+    if count <= room {
+        return text.to_string();
+    }
+    let kept = room.saturating_sub(1);
+    if keep_end {
+        format!("…{}", text.chars().skip(count - kept).collect::<String>())
+    } else {
+        format!("{}…", text.chars().take(kept).collect::<String>())
+    }
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {

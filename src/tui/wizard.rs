@@ -4,19 +4,30 @@
 use crate::facts::Facts;
 use crate::wizard::{self, Answers, Mode, Setup};
 
-pub const STEPS: [&str; 5] = [
+pub const STEPS: [&str; 6] = [
     "namespace",
     "ServiceAccount",
     "ECR repositories (comma-separated: numbers from the list, names in this registry, or URIs)",
     "mode: auto, irsa or pod-identity",
     "role name (empty: CLUSTER-NAMESPACE-SERVICEACCOUNT)",
+    "what the app itself needs from AWS (ACTION=RESOURCE, comma-separated; empty: nothing, the setup grants the image pull only)",
+];
+
+/// The short name of each question, as the status line shows it while it is answered.
+pub const FIELDS: [&str; 6] = [
+    "namespace",
+    "ServiceAccount",
+    "repositories",
+    "mode",
+    "role name",
+    "app permissions",
 ];
 
 #[derive(Debug, Clone, Default)]
 pub struct WizardState {
     pub answers: Answers,
     /// The raw text of each answer, as typed.
-    pub typed: [String; 5],
+    pub typed: [String; 6],
     pub step: usize,
     pub error: Option<String>,
     /// The checks and plan, once every answer is in.
@@ -26,6 +37,10 @@ pub struct WizardState {
     /// The repositories the registries were read to hold, to pick from by number: names in the
     /// cluster's own registry, URIs elsewhere.
     pub repositories: Vec<String>,
+    /// The namespaces the facts know, to say when an answer names none of them.
+    pub namespaces: Vec<String>,
+    /// A namespace answered that does not exist, once: the same answer again goes ahead.
+    unseen_namespace: Option<String>,
 }
 
 /// The line above the verification's chain.
@@ -44,8 +59,10 @@ impl WizardState {
         state
     }
 
-    /// The repositories to pick from, as the facts know them (again when new facts arrive).
+    /// The repositories to pick from and the namespaces there are, as the facts know them
+    /// (again when new facts arrive).
     pub fn list_repositories(&mut self, facts: &Facts) {
+        self.namespaces = facts.service_account_namespaces.iter().cloned().collect();
         let (account, region) = (facts.account(), facts.region());
         self.repositories = facts
             .repositories
@@ -74,7 +91,13 @@ impl WizardState {
         let text = text.trim();
         let a = &mut self.answers;
         match self.step {
-            0 => a.namespace = text.to_string(),
+            0 => {
+                a.namespace = text.to_string();
+                if let Some(why) = self.namespace_unseen(text) {
+                    self.error = Some(why);
+                    return;
+                }
+            }
             1 => a.service_account = text.to_string(),
             2 => {
                 let mut chosen = Vec::new();
@@ -106,7 +129,25 @@ impl WizardState {
                     }
                 }
             }
-            _ => a.role_name = (!text.is_empty()).then(|| text.to_string()),
+            4 => a.role_name = (!text.is_empty()).then(|| text.to_string()),
+            _ => {
+                let allow: Vec<String> = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                match allow.is_empty() {
+                    true => a.app_policy = None,
+                    false => match wizard::allow_list(&allow) {
+                        Ok(policy) => a.app_policy = Some(policy),
+                        Err(why) => {
+                            self.error = Some(why);
+                            return;
+                        }
+                    },
+                }
+            }
         }
         // Only this step's own answer is judged now; later answers are not given yet.
         let field = [
@@ -115,6 +156,7 @@ impl WizardState {
             "repository",
             "mode",
             "role name",
+            "statement",
         ][self.step];
         let errors: Vec<String> = wizard::validate(&self.partial())
             .into_iter()
@@ -126,6 +168,35 @@ impl WizardState {
         }
         self.error = None;
         self.step += 1;
+    }
+
+    /// Why a namespace answered the first time is not taken: it does not exist here. The same
+    /// answer again is taken (the plan then says to create it).
+    fn namespace_unseen(&mut self, namespace: &str) -> Option<String> {
+        if self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace) {
+            return None;
+        }
+        if self.unseen_namespace.as_deref() == Some(namespace) {
+            return None;
+        }
+        self.unseen_namespace = Some(namespace.to_string());
+        let near = crate::text::nearest(namespace, self.namespaces.iter().map(String::as_str))
+            .map(|n| format!(" (did you mean {n}?)"))
+            .unwrap_or_default();
+        Some(format!(
+            "namespace {namespace} does not exist in this cluster{near}: enter it again to set it up there anyway"
+        ))
+    }
+
+    /// Esc while answering: back one question, its answer as it was typed. False at the first.
+    pub fn back(&mut self) -> bool {
+        self.error = None;
+        self.setup = None;
+        if self.step == 0 {
+            return false;
+        }
+        self.step = self.step.min(STEPS.len()) - 1;
+        true
     }
 
     /// The plan, or why there is none: then the last question is asked again.

@@ -127,6 +127,13 @@ fn script(setup: &Setup) -> String {
         setup.mode.as_str(),
         setup.mode_reason
     );
+    // One line each, escaped: an annotation's value (tenant text) may hold a line break.
+    for what in &setup.plan.takes_over {
+        out.push_str(&format!(
+            "# TAKES OVER what exists: {}\n",
+            crate::text::escape_line(what)
+        ));
+    }
     for w in &setup.plan.writes {
         let line = match &w.apply {
             Apply::CreateOpenIdConnectProvider { url, client_id, .. } => {

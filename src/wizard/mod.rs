@@ -2,6 +2,7 @@
 //! ServiceAccount, the role and its trust policy, the app's policy, and the changes the image
 //! pull needs — checked first, then exported or applied.
 
+pub mod existing;
 pub mod export;
 
 use crate::chain::trust::Assumer;
@@ -124,6 +125,24 @@ pub fn validate(answers: &Answers) -> Vec<String> {
         errors.extend(guard_rails(policy));
     }
     errors
+}
+
+/// `ACTION=RESOURCE` permissions (`--allow`, the TUI's last question) as a policy: one statement
+/// each.
+pub fn allow_list(allow: &[String]) -> Result<PolicyDocument, String> {
+    let statements: Vec<serde_json::Value> = allow
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((action, resource)) if !action.is_empty() && !resource.is_empty() => {
+                Ok(serde_json::json!({"Effect": "Allow", "Action": action, "Resource": resource}))
+            }
+            _ => Err(format!("{a}: write ACTION=RESOURCE")),
+        })
+        .collect::<Result<_, _>>()?;
+    PolicyDocument::from_value(
+        &serde_json::json!({"Version": "2012-10-17", "Statement": statements}),
+    )
+    .map_err(|e| e.0)
 }
 
 /// No `*` in actions or resources, except the resource of `ecr:GetAuthorizationToken`.
@@ -253,6 +272,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         region,
         checks: Vec::new(),
         writes: Vec::new(),
+        takes_over: Vec::new(),
     };
     let (mode, mode_reason) = draft.mode();
     draft.namespace();
@@ -273,7 +293,8 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
     let pull_roles = pull_identities(facts, &answers.namespace);
     draft.repositories(&repositories, &pull_roles);
     draft.pull(&repositories, &pull_roles);
-    draft.service_account(mode, &role.arn);
+    draft.app_permissions();
+    draft.service_account(mode, &role.arn)?;
     let (ns, sa) = (&answers.namespace, &answers.service_account);
     let plan = Plan {
         schema: crate::fix::apply::PLAN_SCHEMA.into(),
@@ -288,6 +309,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         writes: draft.writes,
         by_hand: Vec::new(),
         target_chosen_by: None,
+        takes_over: draft.takes_over,
     };
     Ok(Setup {
         answers: answers.clone(),
@@ -318,6 +340,8 @@ struct Draft<'a> {
     cluster: String,
     checks: Vec<Check>,
     writes: Vec<Write>,
+    /// What exists that the plan changes, and who relies on it.
+    takes_over: Vec<String>,
 }
 
 /// The app's role as planned.
@@ -368,19 +392,32 @@ impl Draft<'_> {
 
     fn namespace(&mut self) {
         let ns = &self.answers.namespace;
-        let (status, text) = if self.facts.service_account_namespaces.contains(ns) {
+        let known = &self.facts.service_account_namespaces;
+        let (status, text) = if known.contains(ns) {
             (Status::Ok, format!("namespace {ns} exists"))
         } else {
+            let near = crate::text::nearest(ns, known.iter().map(String::as_str))
+                .map(|n| format!(" (did you mean {n}?)"))
+                .unwrap_or_default();
             (
                 Status::Warning,
                 format!(
-                    "namespace {} was not seen: create it first (kubectl create namespace {})",
-                    ns,
+                    "namespace {ns} does not exist in what was read{near}: create it first (kubectl create namespace {})",
                     crate::text::shell_arg(&ns)
                 ),
             )
         };
         self.check(status, text);
+    }
+
+    /// What the app itself may do in AWS: said plainly when nothing.
+    fn app_permissions(&mut self) {
+        if self.answers.app_policy.is_none() {
+            self.check(
+                Status::Warning,
+                "the app's role gets no AWS permissions of its own: this setup grants the image pull only (to the nodes' roles, which pull); name what the app needs with --allow ACTION=RESOURCE or --app-policy FILE".into(),
+            );
+        }
     }
 
     fn provider_arn(&self, issuer: &str) -> String {
@@ -521,6 +558,17 @@ impl Draft<'_> {
                 "role {name} exists: the plan edits its trust policy (see the diff), it does not replace it"
             ),
         );
+        let (accounts, pods) = existing::users_of_role(self.facts, &role.arn);
+        let named_by = match accounts.len() {
+            0 => "no ServiceAccount in the input names it".to_string(),
+            _ => format!("named by ServiceAccount {}", accounts.join(", ")),
+        };
+        self.takes_over.push(format!(
+            "role {name} exists ({named_by}, {}): the plan adds {}/{} to its trust policy",
+            existing::used_by(&pods),
+            self.answers.namespace,
+            self.answers.service_account
+        ));
         let after = proposed.unwrap_or_else(|| trust.clone());
         self.writes.push(document_write(
             Apply::UpdateAssumeRolePolicy {
@@ -695,25 +743,125 @@ impl Draft<'_> {
     }
 
     /// The ServiceAccount last (its annotation names a role that now exists), then for Pod
-    /// Identity its association.
-    fn service_account(&mut self, mode: Mode, role_arn: &str) {
+    /// Identity its association. One that exists is changed only as a take-over, shown as a
+    /// diff with the pods that use it.
+    fn service_account(&mut self, mode: Mode, role_arn: &str) -> Result<(), Vec<String>> {
         let (ns, sa) = (
             self.answers.namespace.clone(),
             self.answers.service_account.clone(),
         );
-        self.write(Apply::ApplyServiceAccount {
+        let wanted = (mode == Mode::Irsa).then(|| role_arn.to_string());
+        let apply = Apply::ApplyServiceAccount {
             namespace: ns.clone(),
             name: sa.clone(),
-            role_arn: (mode == Mode::Irsa).then(|| role_arn.to_string()),
-        });
-        if mode == Mode::PodIdentity {
-            self.write(Apply::CreatePodIdentityAssociation {
-                cluster: self.cluster.clone(),
-                namespace: ns,
-                service_account: sa,
-                role_arn: role_arn.to_string(),
-            });
+            role_arn: wanted.clone(),
+        };
+        match self.facts.service_account(&ns, &sa) {
+            Fact::Known(existing) => {
+                let current = existing::annotated_role(existing).map(str::to_string);
+                let users = existing::used_by(&existing::pods_using(self.facts, &ns, &sa));
+                match (&wanted, &current) {
+                    (Some(w), Some(c)) if w == c => self.check(
+                        Status::Ok,
+                        format!("ServiceAccount {ns}/{sa} exists and already names role {w}"),
+                    ),
+                    (None, None) => self.check(
+                        Status::Ok,
+                        format!("ServiceAccount {ns}/{sa} exists ({users}); Pod Identity leaves it as it is"),
+                    ),
+                    (None, Some(c)) => self.check(
+                        Status::Warning,
+                        format!("ServiceAccount {ns}/{sa} names role {c} in its {} annotation: the SDKs take that (IRSA) before Pod Identity — remove the annotation for the association to count", existing::ROLE_ANNOTATION),
+                    ),
+                    (Some(w), current) => {
+                        let was = current.as_deref().map_or_else(
+                            || "has no role annotation".to_string(),
+                            |c| format!("is annotated with role {c}"),
+                        );
+                        let keep = current
+                            .as_deref()
+                            .and_then(arn::Arn::parse)
+                            .and_then(|a| a.role_name().map(str::to_string))
+                            .map(|r| format!(" (to keep that role, give {r} as the role name)"))
+                            .unwrap_or_default();
+                        self.check(
+                            Status::Warning,
+                            format!("ServiceAccount {ns}/{sa} exists ({users}): the plan changes its role — see \"takes over\""),
+                        );
+                        self.takes_over.push(format!(
+                            "ServiceAccount {ns}/{sa} exists and {was} ({users}): the plan points it at role {w}; its pods take the new role when they restart{keep}"
+                        ));
+                        self.writes.push(annotation_write(apply, current.as_deref(), w));
+                    }
+                }
+            }
+            Fact::Absent => {
+                self.check(Status::Ok, format!("ServiceAccount {ns}/{sa} is new"));
+                self.write(apply);
+            }
+            Fact::Unknown(why) => {
+                self.check(
+                    Status::Unknown,
+                    format!("whether ServiceAccount {ns}/{sa} exists is unknown: {why}"),
+                );
+                self.write(apply);
+            }
         }
+        if mode == Mode::PodIdentity {
+            self.association(role_arn)?;
+        }
+        Ok(())
+    }
+
+    /// Pod Identity: the ServiceAccount's association, created when there is none. EKS holds one
+    /// per ServiceAccount: one to another role is never replaced by a setup.
+    fn association(&mut self, role_arn: &str) -> Result<(), Vec<String>> {
+        let (ns, sa) = (&self.answers.namespace, &self.answers.service_account);
+        let create = Apply::CreatePodIdentityAssociation {
+            cluster: self.cluster.clone(),
+            namespace: ns.clone(),
+            service_account: sa.clone(),
+            role_arn: role_arn.to_string(),
+        };
+        match self.facts.pod_identity_association(ns, sa) {
+            Fact::Known(a) if a.role_arn == role_arn => self.check(
+                Status::Ok,
+                format!("the Pod Identity association of {ns}/{sa} already names role {role_arn}"),
+            ),
+            Fact::Known(a) => {
+                let other = if a.role_arn.is_empty() {
+                    "a role the listing does not name".to_string()
+                } else {
+                    format!("role {}", a.role_arn)
+                };
+                return Err(vec![format!(
+                    "ServiceAccount {ns}/{sa} has a Pod Identity association already, with {other} ({}): EKS holds one per ServiceAccount and pulldoctor does not replace it — choose that role (--role-name), or delete the association first",
+                    existing::used_by(&existing::pods_using(self.facts, ns, sa))
+                )]);
+            }
+            Fact::Absent => self.write(create),
+            Fact::Unknown(why) => {
+                self.check(
+                    Status::Unknown,
+                    format!("whether {ns}/{sa} has a Pod Identity association is unknown: {why}"),
+                );
+                self.write(create);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ServiceAccount's role annotation as it is and as the plan leaves it.
+fn annotation_write(apply: Apply, current: Option<&str>, wanted: &str) -> Write {
+    let line = |role: &str| format!("{}: {role}\n", existing::ROLE_ANNOTATION);
+    let before = current.map(line);
+    let after = line(wanted);
+    Write {
+        diff: Some(documents::diff(before.as_deref().unwrap_or(""), &after)),
+        apply,
+        before,
+        after: Some(after),
     }
 }
 
