@@ -1010,3 +1010,35 @@ fn a_long_answer_scrolls_sideways() {
     assert!(status.contains("terminal-end▏"), "{status}");
     assert!(status.contains("namespace: …"), "{status}");
 }
+
+/// At 80×24 the demo's `settle` network path runs below the evidence pane: PgDn/J scrolls it
+/// into view (the title says there is more), the footer names the key, and the chain pane is
+/// as narrow as its marks allow.
+#[test]
+fn the_evidence_pane_scrolls_at_80x24() {
+    let mut app = demo_app();
+    open_pod(&mut app, "settle-5c4d3b-h7g");
+    let first = render(&mut app, 80, 24);
+    assert!(!first.contains("▶├ ✗ BROKEN   endpoint"), "{first}");
+    assert!(first.contains("evidence ↓ more: PgDn/J"), "{first}");
+    assert!(
+        first.contains("PgDn/J scroll"),
+        "the footer names the key: {first}"
+    );
+    assert!(first.contains("▶└ ✗ network"), "compact marks: {first}");
+    press(&mut app, KeyCode::Char('J'));
+    let scrolled = render(&mut app, 80, 24);
+    assert!(scrolled.contains("▶├ ✗ BROKEN   endpoint"), "{scrolled}");
+    // Scrolling stops at the end; another link starts at its top.
+    for _ in 0..20 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    let end = render(&mut app, 80, 24);
+    assert!(end.contains("evidence ↑ PgUp/K"), "{end}");
+    press(&mut app, KeyCode::Char('K'));
+    assert!(render(&mut app, 80, 24).contains("evidence ↑↓"));
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.scroll(), 0);
+    // Wide, the chain shows each status in words.
+    assert!(render(&mut app, 140, 40).contains("✗ BROKEN   network"));
+}

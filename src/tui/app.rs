@@ -45,6 +45,9 @@ pub enum Action {
     Slow(String),
     /// Choose the next of the finding's fixes.
     NextFix,
+    /// Scroll the chain's evidence pane.
+    EvidenceDown,
+    EvidenceUp,
     /// Export the finished wizard's files.
     Export,
     /// The wizard's checks and plan, or why there are none.
@@ -263,6 +266,8 @@ pub struct App {
     pub focus: Option<PodName>,
     /// The pod list's widest cells, measured when its rows change.
     pod_widths: super::columns::PodWidths,
+    /// How far the evidence pane can scroll, as the view last measured it.
+    pub evidence_limit: std::cell::Cell<u16>,
 }
 
 impl App {
@@ -300,6 +305,7 @@ impl App {
             context: None,
             focus: None,
             pod_widths: Default::default(),
+            evidence_limit: Default::default(),
         };
         app.reorder();
         app
@@ -559,8 +565,15 @@ impl App {
             self.page,
             matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard),
         );
+        let chain = matches!(self.screen(), Screen::Chain { .. });
         let (cursor, scroll) = (self.selected(), self.scroll());
+        // Half a page at a time: what was read stays in view.
+        let half = (page / 2).max(1) as u16;
         match action {
+            Action::EvidenceDown if chain => {
+                self.set_scroll(scroll.saturating_add(half).min(self.evidence_limit.get()))
+            }
+            Action::EvidenceUp if chain => self.set_scroll(scroll.saturating_sub(half)),
             Action::Up if pane => self.set_scroll(scroll.saturating_sub(1)),
             Action::Down if pane => self.set_scroll(scroll.saturating_add(1)),
             Action::PageUp if pane => self.set_scroll(scroll.saturating_sub(page as u16)),
@@ -575,6 +588,10 @@ impl App {
             }
             Action::Bottom => self.set_selected(last),
             _ => return false,
+        }
+        // Another link's evidence starts at its top.
+        if chain && self.selected() != cursor {
+            self.set_scroll(0);
         }
         true
     }

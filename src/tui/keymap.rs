@@ -138,6 +138,22 @@ pub const BINDINGS: &[Binding] = &[
         footer: Some("choose the next fix"),
     },
     Binding {
+        keys: &[KeyCode::PageDown, KeyCode::Char('J')],
+        label: "PgDn/J",
+        scope: Scope::Chain,
+        action: Action::EvidenceDown,
+        help: "scroll the evidence down",
+        footer: Some("scroll the evidence"),
+    },
+    Binding {
+        keys: &[KeyCode::PageUp, KeyCode::Char('K')],
+        label: "PgUp/K",
+        scope: Scope::Chain,
+        action: Action::EvidenceUp,
+        help: "scroll the evidence up",
+        footer: None,
+    },
+    Binding {
         keys: &[KeyCode::Char('y')],
         label: "y",
         scope: Scope::Chain,

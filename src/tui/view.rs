@@ -167,10 +167,26 @@ fn tail(text: &str, room: usize, keep_end: bool) -> String {
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let bindings = keymap::footer(app.screen());
+    let whole = |b: &keymap::Binding| b.footer.unwrap_or_default().to_string();
+    // Where the words do not all fit, each says its first word: every key stays in view
+    // (help and quit last among them).
+    let first_word = |b: &keymap::Binding| whole(b).split(' ').next().unwrap_or("").to_string();
+    let width = |say: &dyn Fn(&keymap::Binding) -> String| {
+        bindings
+            .iter()
+            .map(|b| b.label.chars().count() + say(b).chars().count() + 3)
+            .sum::<usize>()
+    };
+    let say: &dyn Fn(&keymap::Binding) -> String = if width(&whole) <= area.width as usize {
+        &whole
+    } else {
+        &first_word
+    };
     let mut spans = Vec::new();
-    for b in keymap::footer(app.screen()) {
+    for b in bindings {
         spans.push(Span::styled(format!(" {}", b.label), theme.key()));
-        spans.push(Span::raw(format!(" {} ", b.footer.unwrap_or_default())));
+        spans.push(Span::raw(format!(" {} ", say(b))));
     }
     frame.render_widget(Line::from(spans), area);
 }
@@ -395,7 +411,21 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
     let [top, rest] =
         Layout::vertical([Constraint::Length(top_height), Constraint::Fill(1)]).areas(area);
     frame.render_widget(top_paragraph, top);
-    let chain_width = 36.min(rest.width / 2).max(20);
+    // Below 100 columns the chain shows each status by its mark alone, so the evidence keeps
+    // the width; the pane is as wide as its widest line either way.
+    let compact = area.width < 100;
+    let status_cell = |status: Status| match compact {
+        true => marker(status).chars().next().unwrap_or(' ').to_string(),
+        false => format!("{:<10}", marker(status)),
+    };
+    let widest = f
+        .links
+        .iter()
+        .map(|l| 4 + status_cell(l.status).chars().count() + l.id.to_string().len())
+        .chain([" IDENTITY LANE (app)".len()])
+        .max()
+        .unwrap_or(20) as u16;
+    let chain_width = (widest + 1).min(rest.width / 2);
     let [left, right] =
         Layout::horizontal([Constraint::Length(chain_width), Constraint::Fill(1)]).areas(rest);
     let mut lines = Vec::new();
@@ -426,7 +456,7 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
         }
         lines.push(Line::from(vec![
             Span::raw(format!("{pointer}{branch} ")),
-            Span::styled(format!("{:<10}", marker(link.status)), style),
+            Span::styled(status_cell(link.status), style),
             Span::styled(
                 format!(" {}", link.id),
                 if i == app.selected() {
@@ -492,12 +522,24 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
             Span::raw(format!(" for the fix: {}", f.fixes[0].title)),
         ]));
     }
-    // Padded, so that wrapped lines do not run into the chain's border.
+    // Padded, so that wrapped lines do not run into the chain's border. It scrolls (PgDn/J):
+    // the title says when more is below or above.
+    let evidence = Paragraph::new(detail).wrap(Wrap { trim: false });
+    let lines = evidence.line_count(right.width.saturating_sub(1)) as u16;
+    let limit = lines.saturating_sub(right.height.saturating_sub(1));
+    app.evidence_limit.set(limit);
+    let scroll = app.scroll().min(limit);
+    let title = match (scroll > 0, scroll < limit) {
+        (false, false) => " evidence ".to_string(),
+        (false, true) => " evidence ↓ more: PgDn/J ".to_string(),
+        (true, true) => " evidence ↑↓ PgUp/K PgDn/J ".to_string(),
+        (true, false) => " evidence ↑ PgUp/K ".to_string(),
+    };
     frame.render_widget(
-        Paragraph::new(detail).wrap(Wrap { trim: false }).block(
+        evidence.scroll((scroll, 0)).block(
             Block::new()
                 .borders(Borders::TOP)
-                .title(" evidence ")
+                .title(title)
                 .padding(Padding::left(1)),
         ),
         right,
