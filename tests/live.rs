@@ -1286,3 +1286,23 @@ async fn the_tui_says_aws_is_silent_within_the_timeout() {
         assert!(list.contains("not known"), "{list}");
     });
 }
+
+/// Live, `-n` of a namespace that does not exist is said and exits 2 (listing its pods would
+/// answer an empty list: an all-clear); one that exists but has no failing pod exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_that_does_not_exist_is_an_error_live() {
+    let h = Harness::new(&demo()).await;
+    tokio::task::block_in_place(|| {
+        let out = h.run(&["diagnose", "-n", "shpo"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("namespace shpo does not exist"), "{err}");
+        let out = h.run(&["diagnose", "-n", "platform"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

@@ -469,6 +469,22 @@ impl Kube {
         .await
     }
 
+    /// Whether a namespace exists: `Some(false)` only on the API's 404; `None` when it could not
+    /// be asked (RBAC often forbids reading namespaces).
+    pub async fn namespace_exists(&self, name: &str) -> Option<bool> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        match self
+            .call(&format!("get namespace {name}"), "get", "namespaces", || {
+                api.get(name)
+            })
+            .await
+        {
+            Ok(_) => Some(true),
+            Err(e) if e.code == 404 => Some(false),
+            Err(_) => None,
+        }
+    }
+
     pub async fn aws_auth(&self) -> Result<ConfigMap, CallError> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
         self.call(

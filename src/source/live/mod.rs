@@ -213,6 +213,16 @@ pub(crate) fn one_line(text: &str) -> String {
 pub async fn collect(session: &Session, options: &Options) -> Result<Collected, String> {
     session.aws.forget_silence();
     session.aws.tell_slowness_to(options.slow.clone());
+    // A namespace that does not exist lists no pods: that is a typo, not an all-clear.
+    if let Some(ns) = &options.namespace
+        && session.kube.namespace_exists(ns).await == Some(false)
+    {
+        return Err(format!(
+            "namespace {} does not exist in context {} (kubectl get namespaces lists them)",
+            crate::text::escape_line(ns),
+            crate::text::escape_line(session.context.context.as_deref().unwrap_or("(current)"))
+        ));
+    }
     let reading = Reading {
         session,
         options,
