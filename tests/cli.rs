@@ -1399,3 +1399,34 @@ fn the_collect_script_never_prints_an_escape_sequence_from_a_name() {
     assert!(log.contains("[31mweb"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
+
+/// "Its policy does not allow" only where there is a policy: a repository of another account
+/// with none says so, and the evidence shows it.
+#[test]
+fn a_repository_without_a_policy_is_said_to_have_none() {
+    let out = pulldoctor(&[
+        "diagnose",
+        "--from",
+        &asset("assets/scenarios/demo.yaml"),
+        "batch/export-29013-4hq7d",
+        "--output",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let link = report["findings"][0]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == "repository-policy")
+        .cloned()
+        .unwrap();
+    let summary = link["summary"].as_str().unwrap();
+    assert!(summary.contains("has no repository policy"), "{summary}");
+    assert!(!summary.contains("its policy does not allow"), "{summary}");
+    assert!(
+        link["evidence"]
+            .to_string()
+            .contains("repository policy of data/exporter: none"),
+        "{link}"
+    );
+}

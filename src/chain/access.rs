@@ -612,7 +612,7 @@ impl Pull<'_> {
             ResourceAnswer::Unknown(why) => {
                 tally.repository_unknown.get_or_insert(why.clone());
             }
-            ResourceAnswer::Silent | ResourceAnswer::NoPolicy => {
+            ResourceAnswer::Silent => {
                 tally.repository.get_or_insert(Outcome::broken(
                     Cause::CrossAccountNotAllowed,
                     format!(
@@ -620,6 +620,24 @@ impl Pull<'_> {
                         self.image.repository, self.image.account, self.role.name, self.role_account
                     ),
                 ));
+            }
+            // Said as it is: there is no policy to read, not one that leaves the action out.
+            ResourceAnswer::NoPolicy => {
+                let mut outcome = Outcome::broken(
+                    Cause::CrossAccountNotAllowed,
+                    format!(
+                        "repository {} is in account {} and has no repository policy, so no other account may pull from it (role {} is in account {})",
+                        self.image.repository,
+                        self.image.account,
+                        self.role.name,
+                        self.role_account
+                    ),
+                );
+                outcome.evidence.push(format!(
+                    "repository policy of {}: none",
+                    self.image.repository
+                ));
+                tally.repository.get_or_insert(outcome);
             }
             ResourceAnswer::Denies(_) => {}
         }

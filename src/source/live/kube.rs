@@ -474,9 +474,12 @@ impl Kube {
     pub async fn namespace_exists(&self, name: &str) -> Option<bool> {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         match self
-            .call(&format!("get namespace {name}"), "get", "namespaces", || {
-                api.get(name)
-            })
+            .call(
+                &format!("get namespace {name}"),
+                "get",
+                "namespaces",
+                || api.get(name),
+            )
             .await
         {
             Ok(_) => Some(true),
