@@ -133,7 +133,9 @@ fn copied_fix_commands_carry_their_documents() {
                 let _ = std::fs::remove_dir_all(d);
                 std::fs::create_dir_all(d).unwrap();
             }
-            let script = pulldoctor::tui::app::fix_commands(finding);
+            let script: String = (0..finding.fixes.len())
+                .map(|choice| pulldoctor::tui::app::fix_commands(finding, choice))
+                .collect();
             let out = std::process::Command::new("bash")
                 .arg("-c")
                 .arg(&script)

@@ -261,3 +261,82 @@ async fn the_collect_script_run_for_real_diagnoses_every_scenario_as_live() {
         .await;
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// The fix the TUI copies (`y` on the fix pane), pasted into bash with the real AWS CLI and
+/// kubectl against the stand-ins, repairs its link: for every finding of these scenarios whose
+/// first fix is commands only, the link it named is no longer broken when read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pasted_fix_commands_repair_their_link() {
+    let Some(_) = real_clients::available() else {
+        return;
+    };
+    let causes = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes");
+    let mut pasted = 0;
+    let mut failures = Vec::new();
+    for name in ["pull-permissions", "trust", "repository"] {
+        let h = Harness::new(&causes.join(format!("{name}.yaml"))).await;
+        let dir = TempDir::new(&format!("paste-{name}"));
+        let report = h.offline_report();
+        let mut expected = Vec::new();
+        for f in report.findings.iter().filter(|f| f.broken_link.is_some()) {
+            let Some(fix) = f.fixes.first() else { continue };
+            // Steps without a command explain; every command must be one of the two clients.
+            let commands: Vec<&str> = fix
+                .steps
+                .iter()
+                .filter_map(|s| s.command.as_deref())
+                .collect();
+            let commands_only = fix.writes
+                && !commands.is_empty()
+                && commands
+                    .iter()
+                    .all(|c| c.starts_with("aws ") || c.starts_with("kubectl "));
+            if !commands_only {
+                continue;
+            }
+            let script = pulldoctor::tui::app::fix_commands(f, 0);
+            let out = tokio::task::block_in_place(|| {
+                // A Region, as an engineer's shell has one configured (IAM's commands name none).
+                real_clients::command("bash", &h, &dir.0)
+                    .env("AWS_DEFAULT_REGION", "us-east-1")
+                    .arg("-c")
+                    .arg(format!("set -e\n{script}"))
+                    .current_dir(&dir.0)
+                    .output()
+                    .unwrap()
+            });
+            if !out.status.success() {
+                failures.push(format!("{name} {}: {}\n{script}", f.subject(), text(&out)));
+                continue;
+            }
+            pasted += 1;
+            expected.push((
+                f.namespace.clone(),
+                f.pod.clone(),
+                f.container.clone(),
+                f.broken_link,
+            ));
+        }
+        let (live, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+        for (namespace, pod, container, link) in expected {
+            let finding = live["findings"].as_array().unwrap().iter().find(|f| {
+                f["namespace"] == namespace.as_str()
+                    && f["pod"].as_str() == pod.as_deref()
+                    && f["container"] == container.as_str()
+            });
+            let link = link.unwrap().to_string();
+            let status = finding
+                .and_then(|f| f["links"].as_array())
+                .and_then(|links| links.iter().find(|l| l["id"] == link.as_str()))
+                .map(|l| l["status"].clone());
+            if status.as_ref().is_some_and(|s| s == "broken") {
+                failures.push(format!(
+                    "{name} {namespace}/{pod:?}: {link} still broken after the paste"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    eprintln!("{pasted} copied fixes pasted and checked");
+    assert!(pasted >= 5, "only {pasted} fixes were pasted");
+}

@@ -627,12 +627,13 @@ impl App {
             Action::Apply => return self.start_apply(),
             Action::Export => self.start_export(),
             Action::Copy => match self.screen() {
+                // The chosen fix, from the raw finding: documents pasted as they were read.
                 Screen::Fix { finding } => {
-                    let f = &self.report.findings[*finding];
+                    let f = &self.raw.findings[*finding];
                     return vec![Effect::Copy {
                         name: format!("fix-{}", f.subject().replace('/', "-")),
                         suffix: ".sh",
-                        text: fix_commands(f),
+                        text: fix_commands(f, self.fix_choice),
                     }];
                 }
                 // From the raw finding: the Markdown escapes it for Markdown.
@@ -1198,15 +1199,17 @@ pub fn human_age(seconds: i64) -> String {
     }
 }
 
-/// The commands of a finding's fixes as a shell snippet.
-pub fn fix_commands(f: &Finding) -> String {
+/// The commands of the chosen fix of a finding, as a shell snippet to paste.
+pub fn fix_commands(f: &Finding, choice: usize) -> String {
+    use crate::text::escape_line;
     let mut out = format!(
         "# pulldoctor: {} ({})\n",
-        f.subject(),
+        escape_line(&f.subject()),
         f.cause.map(|c| c.as_str()).unwrap_or("-")
     );
-    for fix in &f.fixes {
-        out.push_str(&format!("\n# {}\n", fix.title));
+    // The one fix chosen: pasting alternatives one after the other would apply them all.
+    if let Some(fix) = f.fixes.get(choice) {
+        out.push_str(&format!("\n# {}\n", escape_line(&fix.title)));
         for step in &fix.steps {
             if let Some(script) = step.script() {
                 out.push_str(&script);
