@@ -86,6 +86,15 @@ pub fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// A summary made a sentence, so that the next one does not run on from it.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    match text.chars().last() {
+        Some('.' | '!' | '?' | ':') | None => text.to_string(),
+        Some(_) => format!("{text}."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -100,6 +109,11 @@ mod tests {
         assert_eq!(nearest("v1", ["v2"]), Some("v2"));
         assert_eq!(nearest("same", ["same"]), None);
         assert_eq!(nearest("shpo", ["shop", "platform"]), Some("shop"));
+        assert_eq!(
+            super::sentence("layers come from S3"),
+            "layers come from S3."
+        );
+        assert_eq!(super::sentence("done."), "done.");
     }
 
     use super::*;

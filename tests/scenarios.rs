@@ -124,6 +124,47 @@ fn every_finding_with_a_broken_link_carries_a_fix() {
                 for fix in &f.fixes {
                     assert_eq!(Some(fix.cause), f.cause);
                     assert!(fix.steps.iter().all(|s| !s.explain.is_empty()));
+                    // A step that introduces something ("…in Terraform:") shows it; and one
+                    // sentence never runs on into the next ("…from S3 Nodes without…").
+                    for s in &fix.steps {
+                        assert!(
+                            !s.explain.ends_with(':')
+                                || s.command.is_some()
+                                || s.document.is_some(),
+                            "{}: {} — a heading with nothing under it: {}",
+                            path.display(),
+                            f.subject(),
+                            s.explain
+                        );
+                        let run_on = s.explain.split(". ").any(|part| {
+                            part.char_indices().any(|(i, c)| {
+                                c == ' '
+                                    && part[..i]
+                                        .ends_with(|p: char| p.is_ascii_alphanumeric() || p == ')')
+                                    && part[i + 1..].starts_with(|n: char| n.is_ascii_uppercase())
+                                    && part[i + 1..].split(' ').next().is_some_and(|w| {
+                                        matches!(
+                                            w,
+                                            "Nodes"
+                                                | "The"
+                                                | "This"
+                                                | "Add"
+                                                | "Ask"
+                                                | "Allow"
+                                                | "An"
+                                                | "A"
+                                                | "It"
+                                        )
+                                    })
+                            })
+                        });
+                        assert!(
+                            !run_on,
+                            "{}: a run-on sentence: {}",
+                            path.display(),
+                            s.explain
+                        );
+                    }
                 }
             }
         }

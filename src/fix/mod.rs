@@ -409,7 +409,7 @@ fn access_fixes(
             "Review the explicit deny",
             false,
             vec![step(
-                format!("{} An explicit deny wins over every allow, and pulldoctor never removes one for you: it may be deliberate (a guard rail). Ask its owner, then edit that statement.", link.summary),
+                format!("{} An explicit deny wins over every allow, and pulldoctor never removes one for you: it may be deliberate (a guard rail). Ask its owner, then edit that statement.", crate::text::sentence(&link.summary)),
                 ecr.map(|e| if cause == RepositoryPolicyDenies {
                     format!("aws ecr get-repository-policy --registry-id {} --region {} --repository-name {}", crate::text::shell_arg(&e.account), crate::text::shell_arg(&e.region), crate::text::shell_arg(&e.repository))
                 } else {

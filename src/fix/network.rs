@@ -12,6 +12,8 @@ use crate::report::{Apply, Cause, Fix, LinkId, Step};
 use crate::text::shell_quote;
 
 pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fix> {
+    // Each step goes on from the summary: a sentence of its own.
+    let summary = &crate::text::sentence(summary);
     let Some(path) = pull
         .links
         .get(&LinkId::Network)
