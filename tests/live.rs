@@ -1306,3 +1306,28 @@ async fn a_namespace_that_does_not_exist_is_an_error_live() {
         );
     });
 }
+
+/// The TUI with the cluster answering but no AWS credentials: the failed read is a screen of its
+/// own (never an empty list), and leaving exits 2 with the reason printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tui_without_aws_credentials_says_so_and_exits_2() {
+    let h = Harness::new(&demo()).await;
+    let line = h.shell_line(
+        &["--timeout", "3"],
+        &[("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")],
+    );
+    let screen = support::terminal::Terminal::start(
+        "no-aws",
+        80,
+        24,
+        &format!("{line}; echo exit=$?; sleep 30"),
+    );
+    tokio::task::block_in_place(|| {
+        let failed = screen.wait_for("could not read the cluster");
+        assert!(failed.contains("no usable AWS credentials"), "{failed}");
+        assert!(!failed.contains("no pods in this input"), "{failed}");
+        screen.keys(&["q"]);
+        let after = screen.wait_for("exit=");
+        assert!(after.contains("exit=2"), "{after}");
+    });
+}
