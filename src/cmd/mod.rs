@@ -192,11 +192,32 @@ pub fn main() -> ExitCode {
     main_as("pulldoctor")
 }
 
+/// The stack the command runs on: `block_on` polls a live read's nested futures on it, and
+/// their frames are deep (in debug builds, past the 8 MiB the OS gives the main thread).
+const COMMAND_STACK: usize = 64 * 1024 * 1024;
+
 /// The command line under the name it was run by: `pulldoctor`, or `kubectl pulldoctor` as a
-/// kubectl plugin (help and errors say so).
+/// kubectl plugin (help and errors say so). It runs on a thread of [`COMMAND_STACK`]; a panic
+/// there is reported by the hook, then ends the process with 101 as a panic on main would.
 pub fn main_as(name: &str) -> ExitCode {
-    use clap::{CommandFactory, FromArgMatches};
     install_panic_report();
+    let name = name.to_string();
+    let command = std::thread::Builder::new()
+        .name("main".into())
+        .stack_size(COMMAND_STACK)
+        .spawn(move || command_as(&name));
+    match command.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_panicked)) => ExitCode::from(101),
+        Err(e) => {
+            eprintln!("pulldoctor: cannot start: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn command_as(name: &str) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
     let parsed = Cli::command()
         .bin_name(name)
         .try_get_matches()

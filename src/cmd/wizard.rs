@@ -102,12 +102,10 @@ fn answers(global: &Global, args: &WizardArgs) -> Result<Answers, Failure> {
 fn facts(global: &Global, session: Option<&Session>, answers: &Answers) -> Result<Facts, Failure> {
     match session {
         None => cli::load(global, false, true),
-        // Boxed: the read is a large future, and this runs on the main thread's stack.
-        Some(session) => cli::block_on(Box::pin(async {
-            let options = cli::live_options(global, true);
-            let base = Box::pin(read_live(session, &options)).await?;
-            Box::pin(setup_facts(session, base, answers)).await
-        }))?,
+        Some(session) => cli::block_on(async {
+            let base = read_live(session, &cli::live_options(global, true)).await?;
+            setup_facts(session, base, answers).await
+        })?,
     }
 }
 
@@ -243,7 +241,7 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     for line in lines.map_err(Failure)? {
         println!("{line}");
     }
-    let (text, ok) = cli::block_on(Box::pin(verify(global, &session, &setup)))??;
+    let (text, ok) = cli::block_on(verify(global, &session, &setup))??;
     cli::print(&format!(
         "\na pod of the new ServiceAccount would see:\n{text}"
     ))?;
