@@ -92,7 +92,13 @@ fn memory() {
             None => "not measured (no /usr/bin/time)".to_string(),
         }
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    // PULLDOCTOR_BENCH_KEEP=1 keeps the file, to measure other commands on it.
+    match std::env::var_os("PULLDOCTOR_BENCH_KEEP") {
+        Some(_) => println!("kept: {}", path.display()),
+        None => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 }
 
 fn main() {
