@@ -336,3 +336,33 @@ fn an_unknown_pull_names_the_probable_cause() {
         "{quiet}"
     );
 }
+
+/// The facts keep a pod in a compact type of the API's shape: every pod of every scenario reads
+/// into it as the API's own type converted would (no field name lost to a spelling, as `podIP`
+/// would be), and what it writes reads back the same (a live read's documents are read again).
+#[test]
+fn the_compact_pod_reads_what_the_api_type_reads() {
+    use pulldoctor::facts::pod::Pod;
+    let mut pods = 0;
+    for path in scenario_files() {
+        let read = bundle::read(&path).unwrap();
+        let mut values = Vec::new();
+        for d in &read.documents {
+            let items = d.value["items"].as_array().cloned().unwrap_or_default();
+            values.extend(items.into_iter().chain([d.value.clone()]));
+        }
+        for value in values.into_iter().filter(|v| v["kind"] == "Pod") {
+            let Ok(api) = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(value.clone())
+            else {
+                continue;
+            };
+            let direct: Pod = serde_json::from_value(value).unwrap();
+            assert_eq!(direct, Pod::from_api(api), "{}", path.display());
+            let again: Pod =
+                serde_json::from_value(serde_json::to_value(&direct).unwrap()).unwrap();
+            assert_eq!(again, direct, "{}", path.display());
+            pods += 1;
+        }
+    }
+    assert!(pods > 50, "{pods} pods checked");
+}

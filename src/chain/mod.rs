@@ -12,9 +12,10 @@ pub mod pull_lane;
 pub mod trust;
 
 use crate::ecr::reference::{self, ImageRef};
+use crate::facts::pod::Pod;
 use crate::facts::{Fact, Facts};
 use events::PullError;
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use pull_identity::{AnnotatedPullRole, Resolution};
 
 /// Everything the links of one finding look at, gathered once.

@@ -1,10 +1,11 @@
 //! Who pulls the image: the node's role (EC2), the pod execution role (Fargate), or — only in the
 //! service-account-token pull mode — the role in `eks.amazonaws.com/ecr-role-arn`.
 
+use crate::facts::pod::Pod;
 use crate::facts::{Facts, scope};
 use crate::iam::arn;
 use crate::report::PullIdentityKind;
-use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 
 pub const ECR_ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 

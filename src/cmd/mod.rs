@@ -418,7 +418,7 @@ fn emit(report: &Report, output: Output) -> Result<(), Failure> {
             serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::from)?;
             out.write_all(b"\n")
         }),
-        Output::Text => print(&crate::report::text::render(report)),
+        Output::Text => write_out(|out| crate::report::text::write(out, report)),
         Output::Markdown => print(&crate::report::markdown::render(report)),
     }
 }

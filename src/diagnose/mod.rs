@@ -7,9 +7,9 @@ use crate::chain::events::PullError;
 use crate::chain::{Subject, events, identity_lane, pull_identity, pull_lane};
 use crate::ecr::reference::{self, ImageRef};
 use crate::facts::kube::{self, PULL_FAILURE_REASONS, Workload};
+use crate::facts::pod::Pod;
 use crate::facts::{Fact, Facts};
 use crate::report::{Basis, Finding, Link, LinkId, PullIdentity, Report, SCHEMA, Status};
-use k8s_openapi::api::core::v1::Pod;
 
 /// Which findings to produce.
 #[derive(Debug, Clone, Default)]

@@ -3,12 +3,13 @@
 
 use super::aws::*;
 use super::kube::{PodEvent, Workload, aws_auth_roles, dns_label, dns_subdomain};
+use super::pod::Pod;
 use super::{Facts, RepoKey, Role, RolePermissions};
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
 use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, PodTemplateSpec, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, PodTemplateSpec, ServiceAccount};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -723,7 +724,6 @@ fn ingest_pod(
         return Err(why);
     }
     facts.pods_listed = true;
-    let pod = without_what_no_link_reads(pod);
     let containers = pod.spec.as_ref().map_or(0, |s| s.containers.len());
     if containers == 0 {
         problems.push(format!(
@@ -732,43 +732,6 @@ fn ingest_pod(
     }
     facts.pods.push(pod);
     Ok(())
-}
-
-/// A pod kept for the diagnosis is kept without what no link reads (volumes, probes, resources,
-/// conditions, managed fields…): 100,000 pods are held at once, and these are most of each.
-/// The snapshot keeps the documents whole; only the facts are trimmed.
-fn without_what_no_link_reads(mut pod: Pod) -> Pod {
-    pod.metadata.managed_fields = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        spec.volumes = None;
-        spec.tolerations = None;
-        spec.affinity = None;
-        spec.topology_spread_constraints = None;
-        spec.dns_config = None;
-        spec.readiness_gates = None;
-        spec.security_context = None;
-        for c in spec
-            .containers
-            .iter_mut()
-            .chain(spec.init_containers.iter_mut().flatten())
-        {
-            c.ports = None;
-            c.resources = None;
-            c.volume_mounts = None;
-            c.volume_devices = None;
-            c.liveness_probe = None;
-            c.readiness_probe = None;
-            c.startup_probe = None;
-            c.lifecycle = None;
-            c.security_context = None;
-            c.command = None;
-            c.args = None;
-        }
-    }
-    if let Some(status) = pod.status.as_mut() {
-        status.conditions = None;
-    }
-    pod
 }
 
 /// A controller, for the pods it cannot create (`None`: a Job without a spec).

@@ -1,7 +1,8 @@
 //! Kubernetes facts in the form the chain reads them: events of both APIs as one shape,
 //! workloads of every kind as one shape, and the `aws-auth` role mappings.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, ContainerStatus, Pod};
+use super::pod::{Container, ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 

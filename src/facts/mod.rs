@@ -6,12 +6,14 @@ pub mod aws;
 pub mod ingest;
 pub mod kube;
 pub mod network;
+pub mod pod;
 mod refresh;
 
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
-use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+pub use pod::Pod;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,9 +2,9 @@
 //! `r`), a setup's own lookups: what the fresh read looked up replaces what was known of it,
 //! including its absence, and nothing else changes.
 
+use super::pod::Pod;
 use super::{Facts, RepoKey};
 use crate::iam::arn;
-use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeSet;
 
 impl Facts {

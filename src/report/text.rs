@@ -15,13 +15,15 @@ pub fn marker(status: Status) -> &'static str {
     }
 }
 
-pub fn render(report: &Report) -> String {
-    let report = &report.escaped();
-    let mut out = String::new();
+/// The report as text, written finding by finding: 20,000 findings are never one string, nor
+/// one escaped copy of the report (each finding is escaped as it is written).
+pub fn write(out: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {
+    use crate::text::escape_line;
+    let mut head = String::new();
     let count = |s: Status| report.findings.iter().filter(|f| f.verdict == s).count();
     let source = &report.source;
     let _ = writeln!(
-        out,
+        head,
         "pulldoctor — {} finding{}: {} broken, {} unknown, {} warning, {} ok  [{}{}{}]",
         report.findings.len(),
         if report.findings.len() == 1 { "" } else { "s" },
@@ -29,35 +31,41 @@ pub fn render(report: &Report) -> String {
         count(Status::Unknown),
         count(Status::Warning),
         count(Status::Ok),
-        source.kind,
+        escape_line(&source.kind),
         source
             .cluster
             .as_deref()
-            .map(|c| format!(", cluster {c}"))
+            .map(|c| format!(", cluster {}", escape_line(c)))
             .unwrap_or_default(),
         source
             .region
             .as_deref()
-            .map(|r| format!(", {r}"))
+            .map(|r| format!(", {}", escape_line(r)))
             .unwrap_or_default(),
     );
     if report.findings.is_empty() {
         let _ = writeln!(
-            out,
+            head,
             "\nNo pod is failing to pull an image. Use --all to check the identity chain of running pods too."
         );
     }
+    out.write_all(head.as_bytes())?;
+    let mut text = String::new();
     for finding in &report.findings {
-        out.push('\n');
-        render_finding(&mut out, finding);
+        text.clear();
+        text.push('\n');
+        render_finding(&mut text, finding);
+        out.write_all(text.as_bytes())?;
     }
     if !report.problems.is_empty() {
-        let _ = writeln!(out, "\nInput skipped:");
+        text.clear();
+        let _ = writeln!(text, "\nInput skipped:");
         for p in &report.problems {
-            let _ = writeln!(out, "  - {p}");
+            let _ = writeln!(text, "  - {}", escape_line(p));
         }
+        out.write_all(text.as_bytes())?;
     }
-    out
+    Ok(())
 }
 
 pub fn render_finding(out: &mut String, f: &Finding) {

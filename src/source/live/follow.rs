@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// `namespace/pod/container` of every container that cannot pull.
 fn failing(pod: &Pod) -> Vec<String> {
+    let pod = &crate::facts::pod::Pod::from_api(pod.clone());
     containers(pod)
         .iter()
         .filter(|c| {
@@ -35,7 +36,14 @@ pub async fn follow(
         Some(ns) => Api::namespaced(kube.client.clone(), ns),
         None => Api::all(kube.client.clone()),
     };
-    let key = |p: &Pod| format!("{}/{}", namespace_of(p), name_of(p));
+    let key = |p: &Pod| {
+        let meta = &p.metadata;
+        format!(
+            "{}/{}",
+            meta.namespace.as_deref().unwrap_or("default"),
+            meta.name.as_deref().unwrap_or("")
+        )
+    };
     let set = |pods: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
         pods.values().flatten().cloned().collect()
     };

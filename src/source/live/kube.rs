@@ -3,6 +3,7 @@
 //! recorded gaps rather than failures.
 
 use super::{Gaps, Limits};
+use crate::facts::pod::Pod as FactPod;
 use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node, Pod, Secret, ServiceAccount};
@@ -380,13 +381,13 @@ impl Kube {
     }
 
     /// The pods of a namespace (or all), or the one named `only`; of each page, the pods
-    /// `keep` accepts, handed to `on_page` as the page arrives.
+    /// `keep` accepts, as the diagnosis keeps them, handed to `on_page` as the page arrives.
     pub async fn pods(
         &self,
         namespace: Option<&str>,
         only: Option<&str>,
-        keep: impl Fn(&Pod) -> bool,
-        on_page: impl FnMut(Vec<Pod>),
+        keep: impl Fn(&FactPod) -> bool,
+        mut on_page: impl FnMut(Vec<FactPod>),
     ) -> Result<(), CallError> {
         let api: Api<Pod> = namespaced_or_all(&self.client, namespace);
         let params = match only {
@@ -399,8 +400,11 @@ impl Kube {
             params,
             &format!("list pods{}", in_ns(namespace)),
             "pods",
-            keep,
-            on_page,
+            |_| true,
+            |page| {
+                let page = page.into_iter().map(FactPod::from_api);
+                on_page(page.filter(|p| keep(p)).collect())
+            },
         )
         .await
     }

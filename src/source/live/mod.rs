@@ -16,9 +16,10 @@ pub mod setup;
 
 use crate::ecr::reference::EcrImage;
 use crate::facts::ingest::Document;
+use crate::facts::pod::Pod;
 use crate::facts::{RepoKey, SourceInfo};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::Event;
 use read::Found;
 pub(crate) use read::fetch_policy;
 use serde_json::{Value, json};

@@ -14,11 +14,12 @@ use crate::facts::RepoKey;
 use crate::facts::aws::*;
 use crate::facts::ingest::Document;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, namespace_of, service_account_of};
+use crate::facts::pod::Pod;
 use crate::facts::scope;
 use crate::iam::arn;
 use ::aws_sdk_ecr::types::ImageIdentifier;
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::{Event, Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Node, ServiceAccount};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -534,7 +535,10 @@ pub(super) async fn compute(
     let fargate_profiles: BTreeSet<String> = read
         .pods
         .iter()
-        .filter_map(|p| label(&p.metadata, "eks.amazonaws.com/fargate-profile").map(str::to_string))
+        .filter_map(|p| {
+            let labels = p.metadata.labels.as_ref()?;
+            labels.get("eks.amazonaws.com/fargate-profile").cloned()
+        })
         .collect();
     let node_classes: BTreeSet<kube::NodeClass> = nodes
         .iter()
