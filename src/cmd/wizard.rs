@@ -161,7 +161,7 @@ fn render(setup: &Setup) -> String {
         out.push_str(&format!(
             "  {:<10} {}\n",
             crate::report::text::marker(c.status),
-            c.text
+            crate::text::escape_line(&c.text)
         ));
     }
     out.push('\n');

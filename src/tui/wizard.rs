@@ -270,7 +270,7 @@ impl WizardState {
                 out.push(WizardLine::plain(format!(
                     "{:<10} {}",
                     crate::report::text::marker(c.status),
-                    c.text
+                    crate::text::escape_line(&c.text)
                 )));
             }
             out.push(WizardLine::plain(""));
