@@ -493,3 +493,44 @@ async fn network_path_fixes_apply_through_ec2_and_verify() {
         assert_eq!(writes(&h), Vec::<String>::new(), "a second apply wrote");
     });
 }
+
+/// An archived image is restored through ECR's UpdateImageStorageClass, only with
+/// --allow-writes; the fresh diagnosis reads the image ACTIVATING (a restore takes a while),
+/// the backup holds the storage class it replaced, and a second apply writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_image_is_restored_and_reads_activating() {
+    let h = Harness::new(&scenario("long-tail.yaml")).await;
+    let backups = TempDir::new("archive-backups");
+    tokio::task::block_in_place(|| {
+        let out = h.run(&["fix", "lt/archived"]);
+        assert!(
+            text(&out).contains("ecr:UpdateImageStorageClass"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(
+            writes(&h),
+            Vec::<String>::new(),
+            "wrote without --allow-writes"
+        );
+        let out = h.fix("lt/archived", &backups.0, &["--choice", "1"]);
+        let all = text(&out);
+        let restores: Vec<String> = writes(&h)
+            .into_iter()
+            .filter(|w| w.starts_with("ecr:UpdateImageStorageClass"))
+            .collect();
+        assert_eq!(restores.len(), 1, "{all}");
+        let after = all
+            .split("after the change:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{all}"));
+        assert!(after.contains("ACTIVATING"), "{after}");
+        let log = std::fs::read_to_string(backups.0.join("changes.log")).unwrap();
+        let record: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+        assert_eq!(record["before"], "ARCHIVE", "{record}");
+        assert_eq!(record["call"], "ecr:UpdateImageStorageClass");
+        h.front.clear();
+        let again = h.fix("lt/archived", &backups.0, &["--choice", "1"]);
+        assert_eq!(writes(&h), Vec::<String>::new(), "{}", text(&again));
+    });
+}

@@ -82,8 +82,11 @@ pub fn classify(message: &str) -> PullError {
         PullError::InvalidReference
     } else if has(&["failed to assume role", "no arn provided"]) {
         PullError::AssumeRoleFailed
-    } else if has(&["error pulling image configuration", "starport-layer-bucket"])
-        && has(&["403", "accessdenied", "access denied"])
+    } else if has(&[
+        "error pulling image configuration",
+        "starport-layer-bucket",
+        "/blobs/sha256:",
+    ]) && has(&["403", "accessdenied", "access denied"])
     {
         PullError::LayerDenied
     } else if has(&["no match for platform", "no matching manifest for"]) {
@@ -131,6 +134,19 @@ pub fn classify(message: &str) -> PullError {
     } else {
         PullError::Other
     }
+}
+
+/// The pull error a container's waiting message still carries once the events are gone. Before
+/// Kubernetes 1.32 the back-off message was only `Back-off pulling image "REF"`; since then
+/// (kubernetes PR #127918) it goes on `: REASON: ERROR`, the error of the last pull.
+pub fn waiting_pull_error(message: &str) -> Option<String> {
+    const BACK_OFF: &str = "Back-off pulling image \"";
+    let Some(rest) = message.strip_prefix(BACK_OFF) else {
+        return Some(message.to_string());
+    };
+    let after_reference = &rest[rest.find('"')? + 1..];
+    let error = after_reference.strip_prefix(": ")?;
+    (!error.trim().is_empty()).then(|| message.to_string())
 }
 
 /// The events by the object they are about, built once per diagnosis so that finding a pod's
@@ -241,6 +257,8 @@ mod tests {
             ("Failed getting credential from external registry credential provider: error execing credential provider plugin ecr-credential-provider for image 111122223333.dkr.ecr.us-east-1.amazonaws.com/web: context deadline exceeded".into(), Network),
             ("error pulling image configuration: Get https://prod-us-east-1-starport-layer-bucket.s3.amazonaws.com/abc: dial tcp: i/o timeout".into(), Network),
             ("error pulling image configuration: error parsing HTTP 403 response body: invalid character '<' looking for beginning of value: \"<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?>\\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>\"".into(), LayerDenied),
+            ("failed to copy: httpReadSeeker: failed open: unexpected status code https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/shop/web/blobs/sha256:4f3e2d1c0b9a8f7e6d5c4b3a29180706f5e4d3c2b1a09f8e7d6c5b4a39281706: 403 Forbidden".into(), LayerDenied),
+            (format!("Back-off pulling image \"{img}\": ErrImagePull: failed to pull and unpack image \"{img}\": failed to resolve reference \"{img}\": {img}: not found"), NotFound),
             ("toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading".into(), RateLimited),
             ("ThrottlingException: Rate exceeded".into(), RateLimited),
             ("toomanyrequests: Rate exceeded".into(), RateLimited),
@@ -255,5 +273,20 @@ mod tests {
         for (message, want) in cases {
             assert_eq!(classify(&message), want, "{message}");
         }
+    }
+
+    #[test]
+    fn the_back_off_message_keeps_the_error_since_kubernetes_1_32() {
+        let img = "111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/web:1.4";
+        assert_eq!(
+            waiting_pull_error(&format!("Back-off pulling image \"{img}\"")),
+            None
+        );
+        let kept = format!("Back-off pulling image \"{img}\": ErrImagePull: {img}: not found");
+        assert_eq!(waiting_pull_error(&kept).as_deref(), Some(kept.as_str()));
+        assert_eq!(
+            waiting_pull_error("rpc error: code = Unknown").as_deref(),
+            Some("rpc error: code = Unknown")
+        );
     }
 }

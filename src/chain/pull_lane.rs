@@ -316,8 +316,10 @@ fn pod(subject: &Subject<'_>) -> Outcome {
                 .pull_error
                 .map(|e| e.describe())
                 .unwrap_or("no pull-failure event is left (events expire after about an hour)");
+            let mut evidence = event_evidence(subject);
+            evidence.extend(network_plugin_note(subject));
             Outcome::new(Status::Warning, format!("{}: {what}", subject.state))
-                .with_evidence(event_evidence(subject))
+                .with_evidence(evidence)
         }
         _ => Outcome::new(
             Status::Ok,
@@ -509,6 +511,9 @@ fn node_trouble(subject: &Subject<'_>) -> Option<Outcome> {
         );
     }
     let ready = condition("Ready")?;
+    if waits_for_network_plugin(ready) {
+        return None;
+    }
     (ready.status != "True").then(|| {
         Outcome::broken(
             Cause::NodeNotReady,
@@ -518,6 +523,41 @@ fn node_trouble(subject: &Subject<'_>) -> Option<Outcome> {
             ),
         )
         .with_evidence(vec![describe(ready)])
+    })
+}
+
+/// A node whose kubelet is alive but not ready because its network plugin (the VPC CNI) has not
+/// started: the CNI's own pod needs its image first, so the readiness follows the pull, not
+/// the other way round. A kubelet that stopped posting status is `Unknown`, never this.
+fn waits_for_network_plugin(ready: &k8s_openapi::api::core::v1::NodeCondition) -> bool {
+    let message = ready.message.as_deref().unwrap_or_default();
+    ready.status == "False"
+        && [
+            "NetworkPluginNotReady",
+            "cni config uninitialized",
+            "cni plugin not initialized",
+        ]
+        .iter()
+        .any(|m| message.contains(m))
+}
+
+/// What the pod link says of a node not ready only for its network plugin.
+fn network_plugin_note(subject: &Subject<'_>) -> Option<String> {
+    let node_name = subject.pod?.spec.as_ref()?.node_name.as_deref()?;
+    let ready = subject
+        .facts
+        .nodes
+        .get(node_name)?
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    waits_for_network_plugin(ready).then(|| {
+        format!(
+            "node {node_name} is NotReady only because its network plugin has not started (its kubelet reports this pull's failures): it stays NotReady until this pull succeeds, so the pull is what to fix, not the node"
+        )
     })
 }
 
@@ -673,6 +713,50 @@ pub fn near_repository(facts: &crate::facts::Facts, key: &RepoKey) -> Option<Str
 }
 
 /// The image link and whether a pull-through cache must import the image.
+/// The listed image `ecr` names when it is archived or being restored.
+pub fn archived_image<'a>(
+    facts: &'a crate::facts::Facts,
+    key: &RepoKey,
+    ecr: &EcrImage,
+) -> Option<&'a crate::facts::aws::ImageDetail> {
+    facts
+        .images
+        .get(key)?
+        .iter()
+        .find(|i| match &ecr.digest {
+            Some(d) => &i.image_digest == d,
+            None => i.image_tags.iter().any(|t| Some(t) == ecr.tag.as_ref()),
+        })
+        .filter(|i| matches!(i.image_status.as_deref(), Some("ARCHIVED" | "ACTIVATING")))
+}
+
+/// An image listed in ECR's archive storage class (or being restored from it): the registry
+/// answers 404 for it although `describe-images` lists it.
+fn archived(key: &RepoKey, ecr: &EcrImage, facts: &crate::facts::Facts) -> Option<Outcome> {
+    let found = archived_image(facts, key, ecr)?;
+    let status = found.image_status.as_deref()?;
+    let summary = match status {
+        "ARCHIVED" => format!(
+            "{}{} is in ECR's archive storage class ({}): it is listed but cannot be pulled until it is restored",
+            ecr.repository,
+            ecr.version(),
+            short(&found.image_digest)
+        ),
+        "ACTIVATING" => format!(
+            "{}{} is being restored from ECR's archive ({}, status ACTIVATING): it cannot be pulled until its status is ACTIVE",
+            ecr.repository,
+            ecr.version(),
+            short(&found.image_digest)
+        ),
+        _ => return None,
+    };
+    let evidence = vec![format!(
+        "describe-images: {} imageStatus {status}",
+        found.image_digest
+    )];
+    Some(Outcome::broken(Cause::ImageArchived, summary).with_evidence(evidence))
+}
+
 fn image(
     subject: &Subject<'_>,
     key: &RepoKey,
@@ -685,6 +769,9 @@ fn image(
         .clone()
         .or_else(|| ecr.tag.clone())
         .unwrap_or_else(|| "latest".into());
+    if let Some(archived) = archived(key, ecr, facts) {
+        return (archived, CachePull::Cached);
+    }
     if facts.manifests.contains_key(&(key.clone(), wanted.clone())) {
         return (
             Outcome::new(

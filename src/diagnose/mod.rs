@@ -150,11 +150,9 @@ fn diagnose_container(
         .latest_pull_failure(&namespace, name, container.image)
         .map(|e| e.message.clone())
         .or_else(|| {
-            // Without an event, a waiting message that is not the back-off text still tells.
             container
                 .waiting_message()
-                .filter(|m| !m.starts_with("Back-off pulling image"))
-                .map(str::to_string)
+                .and_then(events::waiting_pull_error)
         });
     let pull_error = event.as_deref().map(events::classify);
     let sa_object = match &service_account {

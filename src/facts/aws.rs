@@ -388,6 +388,10 @@ pub struct ImageDetail {
     pub image_tags: Vec<String>,
     #[serde(default)]
     pub image_manifest_media_type: Option<String>,
+    /// `ACTIVE`, `ARCHIVED` (ECR's archive storage class: listed, not pullable) or `ACTIVATING`
+    /// (being restored); absent from answers before the archive class existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -365,6 +365,7 @@ fn ingest_ecr(
                         image_digest: String::new(),
                         image_tags: Vec::new(),
                         image_manifest_media_type: None,
+                        image_status: None,
                     },
                 ));
             }

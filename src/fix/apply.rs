@@ -7,6 +7,7 @@ use crate::iam::policy::PolicyDocument;
 use crate::report::{Apply, Finding};
 use crate::source::live::{self, Session};
 use ::kube::api::{Patch, PatchParams};
+use aws_sdk_ecr::types::{ImageIdentifier, TargetStorageClass};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use serde::{Deserialize, Serialize};
@@ -246,9 +247,9 @@ impl Writer {
     async fn now(&self, apply: &Apply) -> Result<Now, String> {
         match apply {
             _ if apply.is_kubernetes() => self.now_kube(apply).await,
-            Apply::CreatePodIdentityAssociation { .. } | Apply::SetRepositoryPolicy { .. } => {
-                self.now_eks_ecr(apply).await
-            }
+            Apply::CreatePodIdentityAssociation { .. }
+            | Apply::SetRepositoryPolicy { .. }
+            | Apply::RestoreImage { .. } => self.now_eks_ecr(apply).await,
             Apply::CreateGatewayEndpoint { .. }
             | Apply::ModifyVpcEndpoint { .. }
             | Apply::AllowHttpsIngress { .. } => self.now_ec2(apply).await,
@@ -444,6 +445,32 @@ impl Writer {
                     }
                     Err(e) => return Err(e.message),
                 }
+            }
+            Apply::RestoreImage {
+                registry,
+                region,
+                repository,
+                digest,
+            } => {
+                let image = ImageIdentifier::builder().image_digest(digest).build();
+                let out = aws
+                    .call(
+                        "ecr:DescribeImages",
+                        repository,
+                        aws.ecr(region)
+                            .describe_images()
+                            .registry_id(registry)
+                            .repository_name(repository)
+                            .image_ids(image)
+                            .send(),
+                    )
+                    .await
+                    .map_err(|e| e.message)?;
+                let archived = out
+                    .image_details()
+                    .iter()
+                    .any(|d| d.image_status().map(|s| s.as_str()) == Some("ARCHIVED"));
+                Now::Present(!archived)
             }
             other => return Err(format!("{} is not read here", other.call())),
         })
@@ -677,6 +704,25 @@ impl Writer {
                         .registry_id(registry)
                         .repository_name(repository)
                         .policy_text(document()?)
+                        .send(),
+                )
+                .await
+                .map(|_| ()),
+            Apply::RestoreImage {
+                registry,
+                region,
+                repository,
+                digest,
+            } => aws
+                .call(
+                    write.apply.call(),
+                    &target,
+                    aws.ecr(region)
+                        .update_image_storage_class()
+                        .registry_id(registry)
+                        .repository_name(repository)
+                        .image_id(ImageIdentifier::builder().image_digest(digest).build())
+                        .target_storage_class(TargetStorageClass::Standard)
                         .send(),
                 )
                 .await

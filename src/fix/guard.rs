@@ -75,6 +75,7 @@ fn check_write(cause: Cause, write: &Write) -> Result<(), String> {
         (Apply::CreatePolicyVersion { .. }, PullBoundaryDenies) => document(write, Family::Pull),
         (Apply::UpdateAssumeRolePolicy { .. }, _) if trust => document(write, Family::Trust),
         (Apply::CreateRole { .. }, RoleMissing) => document(write, Family::Trust),
+        (Apply::RestoreImage { .. }, ImageArchived) => Ok(()),
         (Apply::SetRepositoryPolicy { .. }, CrossAccountNotAllowed) => {
             document(write, Family::Repository)
         }

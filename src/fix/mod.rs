@@ -190,6 +190,7 @@ fn plan_for(
         RepositoryMissing | ImageTagMissing | ImageDigestMissing => {
             registry_fixes(cause, subject, pull)
         }
+        ImageArchived => archive_fixes(subject, pull),
         NetworkUnreachable | LayerDownloadDenied | RateLimited => {
             network_fixes(cause, subject, pull)
         }
@@ -455,6 +456,72 @@ fn access_fixes(
 }
 
 /// The repository and the image in it.
+/// An archived image is restored to the standard storage class (a write), or pushed again.
+fn archive_fixes(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
+    let Some(e) = pull.ecr.as_ref() else {
+        return Vec::new();
+    };
+    let Some(image) = crate::chain::pull_lane::archived_image(subject.facts, &RepoKey::of(e), e)
+    else {
+        return Vec::new();
+    };
+    let quoted = |s: &str| crate::text::shell_arg(s);
+    let command = format!(
+        "aws ecr update-image-storage-class --registry-id {} --region {} --repository-name {} --image-id {} --target-storage-class STANDARD",
+        quoted(&e.account),
+        quoted(&e.region),
+        quoted(&e.repository),
+        quoted(&format!("imageDigest={}", image.image_digest))
+    );
+    if image.image_status.as_deref() == Some("ACTIVATING") {
+        return vec![fix(
+            Cause::ImageArchived,
+            "Wait for the restore to finish",
+            false,
+            vec![step(
+                "The image is being restored from the archive; the kubelet's next try after its status reads ACTIVE succeeds. Watch it:",
+                Some(format!(
+                    "aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {} --query 'imageDetails[].imageStatus'",
+                    quoted(&e.account),
+                    quoted(&e.region),
+                    quoted(&e.repository),
+                    quoted(&format!("imageDigest={}", image.image_digest))
+                )),
+            )],
+        )];
+    }
+    let mut restore = applied(
+        step(
+            "Restore the image to the standard storage class (ECR's archive keeps it listed but refuses pulls); the restore takes a while, during which its status reads ACTIVATING. If a lifecycle rule archived it, exclude the tag from the rule, or it archives the image again.",
+            Some(command),
+        ),
+        Apply::RestoreImage {
+            registry: e.account.clone(),
+            region: e.region.clone(),
+            repository: e.repository.clone(),
+            digest: image.image_digest.clone(),
+        },
+    );
+    restore.current = Some("ARCHIVE".to_string());
+    vec![
+        fix(
+            Cause::ImageArchived,
+            "Restore the image from ECR's archive",
+            true,
+            vec![restore],
+        ),
+        fix(
+            Cause::ImageArchived,
+            "Push the image again",
+            false,
+            vec![step(
+                "A new push lands in the standard storage class.",
+                Some(format!("docker push {}", quoted(&subject.image))),
+            )],
+        ),
+    ]
+}
+
 fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
     let ecr = pull.ecr.as_ref();
     use Cause::*;

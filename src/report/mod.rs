@@ -316,6 +316,7 @@ kebab_enum!(
         CrossAccountNotAllowed = "cross-account-not-allowed",
         ImageTagMissing = "image-tag-missing",
         ImageDigestMissing = "image-digest-missing",
+        ImageArchived = "image-archived",
         PlatformMismatch = "platform-mismatch",
         NetworkUnreachable = "network-unreachable",
         LayerDownloadDenied = "layer-download-denied",
@@ -441,6 +442,14 @@ pub enum Apply {
         region: String,
         repository: String,
     },
+    /// Moves an archived image back to the standard storage class, where it can be pulled.
+    #[serde(rename = "ecr:UpdateImageStorageClass")]
+    RestoreImage {
+        registry: String,
+        region: String,
+        repository: String,
+        digest: String,
+    },
     /// Sets one annotation of a ServiceAccount to the step's document.
     #[serde(rename = "kube:AnnotateServiceAccount")]
     AnnotateServiceAccount {
@@ -532,6 +541,7 @@ impl Apply {
             Apply::CreateOpenIdConnectProvider { .. } => "iam:CreateOpenIDConnectProvider",
             Apply::AddClientId { .. } => "iam:AddClientIDToOpenIDConnectProvider",
             Apply::SetRepositoryPolicy { .. } => "ecr:SetRepositoryPolicy",
+            Apply::RestoreImage { .. } => "ecr:UpdateImageStorageClass",
             Apply::AnnotateServiceAccount { .. } => "kube:AnnotateServiceAccount",
             Apply::RolloutRestart { .. } => "kube:RolloutRestart",
             Apply::ApplyServiceAccount { .. } => "kube:ApplyServiceAccount",
@@ -554,7 +564,9 @@ impl Apply {
             | Apply::AddClientId {
                 provider_arn: arn, ..
             } => crate::iam::arn::account_of(arn).unwrap_or_default(),
-            Apply::SetRepositoryPolicy { registry, .. } => registry.clone(),
+            Apply::SetRepositoryPolicy { registry, .. } | Apply::RestoreImage { registry, .. } => {
+                registry.clone()
+            }
             // Kubernetes objects belong to the cluster, not to an account.
             Apply::AnnotateServiceAccount { .. }
             | Apply::RolloutRestart { .. }
@@ -591,6 +603,12 @@ impl Apply {
             } => {
                 format!("policy of repository {repository} ({registry}, {region})")
             }
+            Apply::RestoreImage {
+                registry,
+                region,
+                repository,
+                digest,
+            } => format!("storage class of image {repository}@{digest} ({registry}, {region})"),
             Apply::AnnotateServiceAccount {
                 namespace,
                 name,

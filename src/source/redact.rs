@@ -26,7 +26,8 @@ static NAMES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r":user/(?:[A-Za-z0-9+=,.@_-]+/)*([A-Za-z0-9+=,.@_-]+)",
         // Repositories in ARNs and in private ECR image references.
         r":repository/([a-z0-9][a-z0-9._/-]*[a-z0-9])",
-        r"\d{12}\.dkr[.-]ecr[.-][A-Za-z0-9.-]+?\.(?:amazonaws\.com(?:\.cn)?|on\.aws|amazonwebservices\.com\.cn)/([a-z0-9][a-z0-9._/-]*[a-z0-9])",
+        // In a registry URL the repository ends where the API path goes on (`/v2/REPO/blobs/…`).
+        r"\d{12}\.dkr[.-]ecr[.-][A-Za-z0-9.-]+?\.(?:amazonaws\.com(?:\.cn)?|on\.aws|amazonwebservices\.com\.cn)/(?:v2/)?([a-z0-9][a-z0-9._/-]*?[a-z0-9])(?:/(?:blobs|manifests|tags)/|[^a-z0-9._/-]|$)",
         // EKS cluster names in ARNs.
         r":cluster/([A-Za-z0-9][A-Za-z0-9_-]*)",
     ]

@@ -50,6 +50,12 @@ pub struct World {
     pub added_client_ids: BTreeMap<String, Vec<String>>,
     /// The cluster's EKS Auto Mode settings (moto's DescribeCluster has no computeConfig).
     pub compute_config: Option<Value>,
+    /// Images in ECR's archive (moto has no storage classes): `imageStatus` by (registry,
+    /// repository, tag), shown in DescribeImages and changed by UpdateImageStorageClass.
+    pub image_status: BTreeMap<(String, String, String), String>,
+    /// moto's digest of each image with a status (moto computes its own), learned as
+    /// DescribeImages answers pass.
+    pub status_digests: BTreeMap<String, (String, String, String)>,
 }
 
 pub struct FrontState {
@@ -353,6 +359,17 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
             {
                 return refuse(&format!("the images of {repository}"));
             }
+            "ecr:UpdateImageStorageClass" => {
+                let digest = json_body["imageId"]["imageDigest"].as_str().unwrap_or("");
+                let key = world.status_digests.get(digest).cloned();
+                let Some(status) = key.and_then(|k| world.image_status.get_mut(&k)) else {
+                    return error(&service, "ImageNotFoundException", "no such archived image");
+                };
+                // A restore is not instant: the image reads ACTIVATING until it is done.
+                *status = "ACTIVATING".to_string();
+                return ok(json!({"registryId": registry, "repositoryName": repository,
+                    "imageId": {"imageDigest": digest}, "imageStatus": "ACTIVATING"}));
+            }
             "ecr:GetRepositoryPolicy"
                 if !world
                     .policies
@@ -536,9 +553,24 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
         // registryId; ECR names the registry asked.
         "ecr:DescribeImages" | "ecr:BatchGetImage" if !registry.is_empty() => {
             rewrite_json(response, |value| {
+                let mut world = state.world.lock().unwrap();
                 for list in ["imageDetails", "images"] {
                     for item in value[list].as_array_mut().into_iter().flatten() {
                         item["registryId"] = Value::String(registry.clone());
+                        let digest = item["imageDigest"].as_str().unwrap_or("").to_string();
+                        let tags: Vec<String> = item["imageTags"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|t| Some(t.as_str()?.to_string()))
+                            .collect();
+                        for tag in tags {
+                            let key = (registry.clone(), repository.clone(), tag);
+                            if let Some(s) = world.image_status.get(&key).cloned() {
+                                item["imageStatus"] = Value::String(s);
+                                world.status_digests.insert(digest.clone(), key);
+                            }
+                        }
                     }
                 }
             })

@@ -373,6 +373,19 @@ fn world(facts: &Facts, cluster: &str) -> World {
             .as_ref()
             .and_then(|c| c.compute_config.as_ref())
             .map(|c| json!({"enabled": c.enabled, "nodeRoleArn": c.node_role_arn})),
+        image_status: facts
+            .images
+            .values()
+            .flatten()
+            .flat_map(|i| {
+                let status = i.image_status.clone();
+                i.image_tags.iter().filter_map(move |tag| {
+                    let key = (i.registry_id.clone(), i.repository_name.clone(), tag.clone());
+                    Some((key, status.clone()?))
+                })
+            })
+            .collect(),
+        status_digests: Default::default(),
     }
 }
 
@@ -462,7 +475,9 @@ async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, clust
                         .unwrap_or_else(|| "application/vnd.docker.distribution.manifest.v2+json".into());
                     json!({"schemaVersion": 2, "mediaType": media,
                         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", "0".repeat(64)), "size": 1},
-                        "layers": []})
+                        // moto's digest is the hash of the layer digests: the scenario's digest
+                        // as a layer makes each image its own.
+                        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": image.image_digest, "size": 1}]})
                     .to_string()
                 });
                 ecr.put_image()

@@ -1356,6 +1356,7 @@ pub(super) async fn describe_images(
             image_digest: d.image_digest().unwrap_or_default().to_string(),
             image_tags: d.image_tags().to_vec(),
             image_manifest_media_type: d.image_manifest_media_type().map(str::to_string),
+            image_status: d.image_status().map(|s| s.as_str().to_string()),
         }));
         token = page.next_token().map(str::to_string);
         if token.is_none() {
