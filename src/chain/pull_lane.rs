@@ -712,7 +712,6 @@ pub fn near_repository(facts: &crate::facts::Facts, key: &RepoKey) -> Option<Str
     crate::text::nearest(&key.name, same_registry.map(|r| r.name.as_str())).map(str::to_string)
 }
 
-/// The image link and whether a pull-through cache must import the image.
 /// The listed image `ecr` names when it is archived or being restored.
 pub fn archived_image<'a>(
     facts: &'a crate::facts::Facts,
@@ -723,10 +722,7 @@ pub fn archived_image<'a>(
         .images
         .get(key)?
         .iter()
-        .find(|i| match &ecr.digest {
-            Some(d) => &i.image_digest == d,
-            None => i.image_tags.iter().any(|t| Some(t) == ecr.tag.as_ref()),
-        })
+        .find(|i| i.is_image(ecr))
         .filter(|i| matches!(i.image_status.as_deref(), Some("ARCHIVED" | "ACTIVATING")))
 }
 
@@ -757,6 +753,7 @@ fn archived(key: &RepoKey, ecr: &EcrImage, facts: &crate::facts::Facts) -> Optio
     Some(Outcome::broken(Cause::ImageArchived, summary).with_evidence(evidence))
 }
 
+/// The image link and whether a pull-through cache must import the image.
 fn image(
     subject: &Subject<'_>,
     key: &RepoKey,
@@ -801,10 +798,7 @@ fn image(
         });
         return (unknown_or_pulled(subject, &why, hint), CachePull::Cached);
     };
-    let found = images.iter().find(|i| match &ecr.digest {
-        Some(d) => &i.image_digest == d,
-        None => i.image_tags.iter().any(|t| Some(t) == ecr.tag.as_ref()),
-    });
+    let found = images.iter().find(|i| i.is_image(ecr));
     if let Some(found) = found {
         return (
             Outcome::new(

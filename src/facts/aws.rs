@@ -394,6 +394,19 @@ pub struct ImageDetail {
     pub image_status: Option<String>,
 }
 
+impl ImageDetail {
+    /// Whether this listed image is the one `image` names: by digest when it has one, else by tag.
+    pub fn is_image(&self, image: &crate::ecr::reference::EcrImage) -> bool {
+        match &image.digest {
+            Some(d) => &self.image_digest == d,
+            None => self
+                .image_tags
+                .iter()
+                .any(|t| Some(t) == image.tag.as_ref()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
