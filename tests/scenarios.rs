@@ -337,6 +337,60 @@ fn an_unknown_pull_names_the_probable_cause() {
     );
 }
 
+/// A refused pull that every readable policy allows lists as unread only what was not read: no
+/// endpoint policy once the path was read, a Region-deny SCP first for another Region's registry,
+/// and the Windows credential provider on a Windows node.
+#[test]
+fn a_refusal_lists_as_unread_only_what_was_not_read() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/scenarios/causes/endpoint-refusals.yaml");
+    let (report, _) = run(&path);
+    let summary = |pod: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.pod.as_deref() == Some(pod))
+            .map(|f| f.summary.clone())
+            .unwrap_or_default()
+    };
+    for pod in ["pinned-endpoint", "other-region", "windows-node"] {
+        let text = summary(pod);
+        assert!(
+            text.contains("What it cannot read: ") && !text.contains("VPC endpoint policy"),
+            "{pod}: {text}"
+        );
+    }
+    let other = summary("other-region");
+    let unread = other
+        .split("What it cannot read: ")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        unread
+            .starts_with("a service control policy that denies Regions other than the usual ones")
+            && unread.contains("the registry is in eu-west-1, the cluster in us-east-1"),
+        "{other}"
+    );
+    assert!(!summary("pinned-endpoint").contains("denies Regions"));
+    let windows = summary("windows-node");
+    assert!(
+        windows.contains("the Windows node's credential provider configuration")
+            && !windows.contains("/etc/eks/image-credential-provider"),
+        "{windows}"
+    );
+    assert!(summary("pinned-endpoint").contains("/etc/eks/image-credential-provider"));
+    // Without the network facts, the endpoint policies are still named as unread.
+    let bare =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/real-world.yaml");
+    let (report, _) = run(&bare);
+    assert!(
+        report.findings.iter().any(|f| f
+            .summary
+            .contains("a VPC endpoint policy on the ECR endpoints")),
+        "no finding names the unread endpoint policies"
+    );
+}
+
 /// The facts keep a pod in a compact type of the API's shape: every pod of every scenario reads
 /// into it as the API's own type converted would (no field name lost to a spelling, as `podIP`
 /// would be), and what it writes reads back the same (a live read's documents are read again).

@@ -98,19 +98,73 @@ type Judged = (Outcome, Option<Culprit>);
 
 /// The network link from EC2 facts, or `None` when there are none to judge by.
 pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outcome> {
-    let (instance, fargate) = match host(subject)? {
-        Fact::Known(found) => found,
-        Fact::Unknown(why) => return Some(Outcome::new(Status::Unknown, why)),
-        Fact::Absent => return None,
-    };
-    let path = match path(subject, instance, fargate) {
+    let path = match located(subject)? {
         Ok(path) => path,
-        Err(why) => return Some(Outcome::new(Status::Unknown, why)),
+        Err(unknown) => return Some(unknown),
     };
-    let (outcome, culprit) = match destination {
+    let judged = match destination {
         Destination::PrivateEcr { region } => private_registry(subject, &path, region),
         other => internet_only(subject, &path, other),
     };
+    Some(along(subject, destination, &path, judged))
+}
+
+/// The registry answered with a refusal (401, 403, a refused layer): the answer proves the
+/// route, so of the path only the endpoint policies on the way can have refused the pull.
+/// `None` where the path was not read or the registry is not a private one.
+pub fn refused(subject: &Subject<'_>, destination: &Destination) -> Option<Outcome> {
+    let Destination::PrivateEcr { region } = destination else {
+        return None;
+    };
+    let path = located(subject)?.ok()?;
+    let judged = endpoint_policies(subject, &path, region).unwrap_or_else(|| {
+        let checked: Vec<String> = SERVICES
+            .iter()
+            .flat_map(|name| on_way(&path, region, name))
+            .filter(|e| e.policy_document.is_some())
+            .map(|e| e.vpc_endpoint_id)
+            .collect();
+        let policies = match checked.is_empty() {
+            true => "no VPC endpoint policy is on the way".to_string(),
+            false => format!(
+                "the policies of the endpoints on the way ({}) allow it",
+                checked.join(", ")
+            ),
+        };
+        let outcome = match subject.pull_error {
+            Some(PullError::LayerDenied) => Outcome::new(
+                Status::Unknown,
+                format!(
+                    "every observed hop is in place and {policies}; the event says a layer download was refused (403): what remains is a proxy or firewall on the way, or what was not read"
+                ),
+            ),
+            _ => Outcome::new(
+                Status::Ok,
+                format!("the registry answered, so the path holds; {policies}"),
+            ),
+        };
+        (outcome, None)
+    });
+    Some(along(subject, destination, &path, judged))
+}
+
+/// The node's path, or why it is not known; `None` when nothing of EC2 was read.
+fn located<'a>(subject: &Subject<'a>) -> Option<Result<Path<'a>, Outcome>> {
+    let (instance, fargate) = match host(subject)? {
+        Fact::Known(found) => found,
+        Fact::Unknown(why) => return Some(Err(Outcome::new(Status::Unknown, why))),
+        Fact::Absent => return None,
+    };
+    Some(path(subject, instance, fargate).map_err(|why| Outcome::new(Status::Unknown, why)))
+}
+
+/// The verdict on a path, with its hops as the link's path and evidence.
+fn along(
+    subject: &Subject<'_>,
+    destination: &Destination,
+    path: &Path<'_>,
+    (outcome, culprit): Judged,
+) -> Outcome {
     let service_region = match destination {
         Destination::PrivateEcr { region } => region.clone(),
         _ => path.region.clone(),
@@ -139,7 +193,7 @@ pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outc
             .collect::<Vec<_>>()
             .join(" → ")
     )];
-    Some(Outcome {
+    Outcome {
         network: Some(Box::new(NetworkPath {
             region: path.region.clone(),
             service_region,
@@ -151,7 +205,7 @@ pub fn observed(subject: &Subject<'_>, destination: &Destination) -> Option<Outc
             culprit,
         })),
         ..outcome.with_evidence(evidence)
-    })
+    }
 }
 
 /// Where the pull starts: the node's instance, or a Fargate pod's own interface (`true`).
@@ -700,6 +754,19 @@ fn elsewhere(subject: &Subject<'_>, endpoint: &VpcEndpoint, zone: &str) -> Optio
     (!zones.is_empty() && !zones.iter().any(|z| z == zone)).then_some(zones)
 }
 
+/// The endpoints of a service that carry the pull: an S3 gateway on the node's route table, an
+/// interface endpoint whose private DNS takes the service's name.
+fn on_way(path: &Path<'_>, region: &str, name: &str) -> Vec<VpcEndpoint> {
+    let table = &path.table.route_table_id;
+    service(path.endpoints, region, name)
+        .into_iter()
+        .filter(|e| match e.vpc_endpoint_type.as_deref() {
+            Some("Gateway") => e.route_table_ids.contains(table),
+            _ => e.private_dns_enabled != Some(false),
+        })
+        .collect()
+}
+
 /// The endpoint policies on the pull's way, evaluated for the pull identity: the token on
 /// `ecr.api`, the manifest and layer URLs on `ecr.dkr`, the layers on the S3 gateway.
 fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Option<Judged> {
@@ -715,7 +782,6 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
     };
     let repository = image.repository_arn();
     let bucket = format!("arn:aws:s3:::prod-{region}-starport-layer-bucket/*");
-    let table = &path.table.route_table_id;
     let calls: [(&str, &str, &str); 4] = [
         ("ecr.api", "ecr:GetAuthorizationToken", "*"),
         ("ecr.dkr", "ecr:BatchGetImage", &repository),
@@ -723,16 +789,19 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
         ("s3", "s3:GetObject", &bucket),
     ];
     for (service_name, action, resource) in calls {
-        let on_path = service(path.endpoints, region, service_name)
-            .into_iter()
-            .filter(|e| match e.vpc_endpoint_type.as_deref() {
-                Some("Gateway") => e.route_table_ids.contains(table),
-                _ => e.private_dns_enabled != Some(false),
-            });
-        for endpoint in on_path {
+        for endpoint in on_way(path, region, service_name) {
             let Some(text) = &endpoint.policy_document else {
                 continue;
             };
+            // Through this endpoint the request carries its id and VPC, and no public address.
+            let mut context = context.clone();
+            context
+                .set("aws:SourceVpce", vec![endpoint.vpc_endpoint_id.clone()])
+                .set("aws:SourceVpc", vec![path.subnet.vpc_id.clone()])
+                .absent("aws:SourceIp");
+            if let Some(ip) = &path.instance.private_ip_address {
+                context.set("aws:VpcSourceIp", vec![ip.clone()]);
+            }
             let source = format!("the policy of endpoint {}", endpoint.vpc_endpoint_id);
             let document = match PolicyDocument::from_text(text) {
                 Ok(d) => d,
@@ -752,10 +821,16 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
                     action,
                     resource: Some(resource),
                     principal: Some(Caller::Aws(&role)),
-                    context: context.clone(),
+                    context,
                 },
             );
-            match result.decision {
+            // With no statement that allows the pull, a `Deny` whose condition is not known
+            // changes nothing: the endpoint refuses it either way.
+            let decision = match result.decision {
+                Decision::Indeterminate if !result.allow_possible => Decision::ImplicitDeny,
+                other => other,
+            };
+            match decision {
                 Decision::Allow => {}
                 Decision::ExplicitDeny | Decision::ImplicitDeny => {
                     let actions: Vec<&str> = calls
@@ -763,10 +838,16 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
                         .filter(|(s, _, _)| *s == service_name)
                         .map(|(_, a, _)| *a)
                         .collect();
+                    // Layers come through URLs that ECR signs, so AWS's example statement for
+                    // the layer bucket names every principal.
+                    let principal = match service_name {
+                        "s3" => serde_json::json!("*"),
+                        _ => serde_json::json!({"AWS": role}),
+                    };
                     let statement = serde_json::json!({
                         "Sid": "PulldoctorAllowPull",
                         "Effect": "Allow",
-                        "Principal": {"AWS": role},
+                        "Principal": principal,
                         "Action": actions,
                         "Resource": resource,
                     });
@@ -775,9 +856,13 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
                             Cause::VpcEndpointPolicyDenies,
                             format!(
                                 "{source} does not allow {action} on {resource} for {role}{}",
-                                match result.deciding.first() {
-                                    Some(by) => format!(" ({by} denies it)"),
-                                    None => String::new(),
+                                match (decision, result.deciding.first()) {
+                                    (Decision::ExplicitDeny, Some(by)) =>
+                                        format!(" ({by} denies it)"),
+                                    (_, Some(by)) => format!(
+                                        ": no statement allows it, whatever {by} decides (once one does, that condition decides)"
+                                    ),
+                                    (_, None) => ": no statement allows it".to_string(),
                                 }
                             ),
                         ),
@@ -785,7 +870,7 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
                             id: endpoint.vpc_endpoint_id.clone(),
                             policy: text.clone(),
                             statement,
-                            denied: result.decision == Decision::ExplicitDeny,
+                            denied: decision == Decision::ExplicitDeny,
                         }),
                     ));
                 }

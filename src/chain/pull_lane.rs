@@ -863,7 +863,7 @@ fn short(digest: &str) -> String {
 }
 
 /// The node's OS and architecture; Fargate runs linux/amd64 unless labelled otherwise.
-fn node_platform(subject: &Subject<'_>) -> Option<(String, String)> {
+pub fn node_platform(subject: &Subject<'_>) -> Option<(String, String)> {
     let node_name = subject.pod?.spec.as_ref()?.node_name.as_deref()?;
     let labels = subject
         .facts
@@ -1098,6 +1098,17 @@ fn network(subject: &Subject<'_>, destination: &Destination) -> Outcome {
         && let Some(observed) = super::network::observed(subject, destination)
     {
         return observed.with_evidence(event_evidence(subject));
+    }
+    // A refusal proves the route; an endpoint policy on the way can still be what refused.
+    let refusal = matches!(
+        subject.pull_error,
+        Some(PullError::Forbidden | PullError::Unauthorized | PullError::LayerDenied)
+    );
+    if subject.failing
+        && refusal
+        && let Some(refused) = super::network::refused(subject, destination)
+    {
+        return refused.with_evidence(event_evidence(subject));
     }
     let evidence = event_evidence(subject);
     match subject.pull_error {

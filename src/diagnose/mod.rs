@@ -445,7 +445,7 @@ fn verdict(links: &[Link], failing: bool) -> Status {
 }
 
 /// What can refuse a pull that every readable policy allows, each with where to look.
-fn unreadable_denials(subject: &Subject<'_>) -> String {
+fn unreadable_denials(subject: &Subject<'_>, links: &[Link]) -> String {
     let (account, region, host) = match &subject.image_ref {
         Ok(ImageRef::Ecr(e)) => (e.account.as_str(), e.region.as_str(), e.host.as_str()),
         _ => ("ACCOUNT", "REGION", "the registry host"),
@@ -454,14 +454,44 @@ fn unreadable_denials(subject: &Subject<'_>) -> String {
         .facts
         .account()
         .unwrap_or_else(|| "the pulling account".to_string());
-    [
-        format!("a service control policy or resource control policy of AWS Organizations (aws organizations list-policies-for-target --target-id {} --filter SERVICE_CONTROL_POLICY, and RESOURCE_CONTROL_POLICY for {}, from the management account)", crate::text::shell_arg(&pulling), crate::text::shell_arg(&account)),
-        format!("a VPC endpoint policy on the ECR endpoints (aws ec2 describe-vpc-endpoints --region {} --filters Name=service-name,Values=com.amazonaws.{}.ecr.api,com.amazonaws.{}.ecr.dkr --query 'VpcEndpoints[].PolicyDocument')", crate::text::shell_arg(&region), crate::text::shell_arg(&region), crate::text::shell_arg(&region)),
-        format!(
+    // A registry outside the cluster's Region is where a Region-deny SCP (aws:RequestedRegion)
+    // bites, and nothing the account can read shows it: name it first.
+    let region_deny = match subject.facts.source.region.as_deref() {
+        Some(home) if region != "REGION" && home != region => format!(
+            " that denies Regions other than the usual ones (a Condition on aws:RequestedRegion: the registry is in {region}, the cluster in {home})"
+        ),
+        _ => String::new(),
+    };
+    let organisation = format!(
+        "a service control policy{region_deny} or resource control policy of AWS Organizations (aws organizations list-policies-for-target --target-id {} --filter SERVICE_CONTROL_POLICY, and RESOURCE_CONTROL_POLICY for {}, from the management account)",
+        crate::text::shell_arg(&pulling),
+        crate::text::shell_arg(&account)
+    );
+    // The network link read the endpoints on the way when it shows a path.
+    let endpoints_read = links
+        .iter()
+        .any(|l| l.id == LinkId::Network && !l.path.is_empty());
+    let endpoints = (!endpoints_read).then(|| format!("a VPC endpoint policy on the ECR endpoints (aws ec2 describe-vpc-endpoints --region {} --filters Name=service-name,Values=com.amazonaws.{}.ecr.api,com.amazonaws.{}.ecr.dkr --query 'VpcEndpoints[].PolicyDocument')", crate::text::shell_arg(&region), crate::text::shell_arg(&region), crate::text::shell_arg(&region)));
+    let provider = credential_provider_hint(subject, host);
+    std::iter::once(organisation)
+        .chain(endpoints)
+        .chain(std::iter::once(provider))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where the node's credential provider is configured: the Windows AMI keeps it elsewhere.
+fn credential_provider_hint(subject: &Subject<'_>, host: &str) -> String {
+    let windows =
+        crate::chain::pull_lane::node_platform(subject).is_some_and(|(os, _)| os == "windows");
+    match windows {
+        true => format!(
+            "the Windows node's credential provider configuration, whose matchImages must cover {host} (the file the kubelet's --image-credential-provider-config names, under C:\\Program Files\\Kubernetes on the EKS Windows AMI; the kubelet log says \"Failed getting credential from external registry credential provider\" when it fails)"
+        ),
+        false => format!(
             "the node's credential provider configuration, whose matchImages must cover {host} (/etc/eks/image-credential-provider/config.json on the node; the kubelet log says \"Failed getting credential from external registry credential provider\" when it fails)"
         ),
-    ]
-    .join("; ")
+    }
 }
 
 fn summarise(
@@ -497,7 +527,7 @@ fn summarise(
             return match subject.pull_error {
                 Some(PullError::Forbidden | PullError::Unauthorized) => format!(
                     "The pull fails ({reported}), but every fact pulldoctor can read allows it. What it cannot read: {}.",
-                    unreadable_denials(subject)
+                    unreadable_denials(subject, links)
                 ),
                 _ => format!(
                     "The pull fails ({reported}), but every fact pulldoctor can read checks out: the cause is outside what it sees (read the event)."

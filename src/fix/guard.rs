@@ -342,7 +342,22 @@ fn repository_statement(s: &Statement) -> Result<(), String> {
 /// repository, `*` for the token, ECR's layer bucket for S3.
 fn endpoint_statement(s: &Statement) -> Result<(), String> {
     plain_allow(s)?;
-    named_principal(s)?;
+    // ECR signs the layer URLs, so the layer bucket's statement names every principal, as AWS's
+    // own example does; every other statement names one.
+    let layer_bucket = |r: &str| {
+        r.starts_with("arn:aws")
+            && r.contains(":s3:::prod-")
+            && r.ends_with("-starport-layer-bucket/*")
+    };
+    let layers_only = actions(s)
+        .iter()
+        .all(|a| a.eq_ignore_ascii_case("s3:GetObject"))
+        && s.resource
+            .as_ref()
+            .is_some_and(|r| r.iter().all(layer_bucket));
+    if !layers_only {
+        named_principal(s)?;
+    }
     let mut allowed: Vec<&str> = PULL_ACTIONS.to_vec();
     allowed.extend([
         TOKEN_ACTION,
@@ -357,9 +372,7 @@ fn endpoint_statement(s: &Statement) -> Result<(), String> {
             && resource.contains(":repository/")
             && !resource.contains('*');
         let token = only(TOKEN_ACTION) && resource == "*";
-        let layers = only("s3:GetObject")
-            && resource.starts_with("arn:aws:s3:::prod-")
-            && resource.ends_with("-starport-layer-bucket/*");
+        let layers = only("s3:GetObject") && layer_bucket(resource);
         if !(repository || token || layers) {
             return Err(format!("applies to {resource}"));
         }
@@ -556,11 +569,16 @@ mod tests {
         assert_eq!(check_write(cause, &with(good)), Ok(()));
         let layers = json!({"Effect": "Allow", "Principal": role, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"});
         assert_eq!(check_write(cause, &with(layers)), Ok(()));
+        // ECR signs the layer URLs: the layer bucket's statement may name every principal.
+        let any_layers = json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"});
+        assert_eq!(check_write(cause, &with(any_layers)), Ok(()));
         for wider in [
             json!({"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Resource": REPO}),
             json!({"Effect": "Allow", "Principal": role, "Action": "ecr:*", "Resource": REPO}),
             json!({"Effect": "Allow", "Principal": role, "Action": "s3:GetObject", "Resource": "*"}),
             json!({"Effect": "Allow", "Principal": role, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"}),
+            json!({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other-bucket/*"}),
+            json!({"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"}),
         ] {
             assert!(check_write(cause, &with(wider.clone())).is_err(), "{wider}");
         }

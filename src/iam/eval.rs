@@ -174,6 +174,9 @@ pub struct Evaluation {
     /// allow, the undecidable ones for an indeterminate result.
     pub deciding: Vec<StatementRef>,
     pub unknown_reason: Option<String>,
+    /// Some statement allows the request, or might: without one the request is denied whatever
+    /// an undecidable `Deny` says.
+    pub allow_possible: bool,
 }
 
 /// A policy with the name of where it lives.
@@ -218,6 +221,7 @@ pub fn evaluate(policies: &[Sourced<'_>], request: &Request<'_>) -> Evaluation {
             }
         }
     }
+    let allow_possible = !allows.is_empty() || !unknown_allows.is_empty();
     let (decision, deciding, unknown_reason) = if !denies.is_empty() {
         (Decision::ExplicitDeny, denies, None)
     } else if !unknown_denies.is_empty() {
@@ -233,6 +237,7 @@ pub fn evaluate(policies: &[Sourced<'_>], request: &Request<'_>) -> Evaluation {
         decision,
         deciding,
         unknown_reason,
+        allow_possible,
     }
 }
 

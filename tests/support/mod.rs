@@ -393,7 +393,14 @@ fn world(facts: &Facts, cluster: &str) -> World {
 /// credentials reads one account, as on a real laptop).
 async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, cluster: &str) {
     let iam = aws_sdk_iam::Client::new(config);
-    let ecr = aws_sdk_ecr::Client::new(config);
+    // A registry lives in its Region: moto keeps each Region's repositories apart.
+    let ecr_in = |region: &str| {
+        aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(config)
+                .region(aws_types::region::Region::new(region.to_string()))
+                .build(),
+        )
+    };
     let eks = aws_sdk_eks::Client::new(config);
     for (policy_arn, doc) in &facts.policies {
         if policy_arn.contains(":iam::aws:") || !policy_arn.contains(account) {
@@ -458,7 +465,8 @@ async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, clust
             .unwrap();
     }
     for key in &facts.repositories {
-        ecr.create_repository()
+        ecr_in(&key.region)
+            .create_repository()
             .repository_name(&key.name)
             .registry_id(&key.registry)
             .send()
@@ -480,7 +488,8 @@ async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, clust
                         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": image.image_digest, "size": 1}]})
                     .to_string()
                 });
-                ecr.put_image()
+                ecr_in(&key.region)
+                    .put_image()
                     .registry_id(&key.registry)
                     .repository_name(&key.name)
                     .image_manifest(manifest)
@@ -493,7 +502,8 @@ async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, clust
     }
     for (key, policy) in &facts.repository_policies {
         if let Some(Ok(doc)) = policy {
-            ecr.set_repository_policy()
+            ecr_in(&key.region)
+                .set_repository_policy()
                 .registry_id(&key.registry)
                 .repository_name(&key.name)
                 .policy_text(doc.to_pretty_json())
