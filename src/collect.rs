@@ -2,7 +2,10 @@
 //! hand, for clusters pulldoctor cannot reach itself.
 
 pub fn script() -> String {
-    SCRIPT.to_string()
+    SCRIPT.replace(
+        "ADDON_REGISTRIES",
+        &crate::ecr::reference::AWS_EKS_REGISTRIES.join("|"),
+    )
 }
 
 const SCRIPT: &str = r#"#!/usr/bin/env bash
@@ -170,6 +173,11 @@ for arn in $(values oidc-providers.json Arn); do
 done
 
 # ECR: every private registry, repository and image the pods point at
+manifest() { # the image's manifest (index or single), with what was asked beside it
+  ask "manifest/$account/$region/$repo/${id#*=}" ecr:BatchGetImage "$repo" "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
+    --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
+  asked "manifest-$tag-$(safe "$id").json" registryId "$account" repositoryName "$repo" region "$region"
+}
 sed -n 's/^image //p' "$SEEN/pod-lines" | sort -u |
 while read -r image; do
   host="${image%%/*}"
@@ -180,6 +188,12 @@ while read -r image; do
   rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
+  # AWS's EKS add-on registries answer every account's batch-get-image and refuse the rest.
+  case "$account" in
+    ADDON_REGISTRIES)
+      manifest
+      continue ;;
+  esac
   if once "repositories-$account-$region"; then
     ask "repositories/$account/$region" ecr:DescribeRepositories "registry $account in $region" "repositories-$account-$region.json" aws ecr describe-repositories --registry-id "$account" --region "$region"
     asked "repositories-$account-$region.json" registryId "$account" region "$region"
@@ -212,9 +226,7 @@ while read -r image; do
     ask "images/$account/$region/$repo" ecr:DescribeImages "$repo" "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
     asked "images-$tag.json" registryId "$account" repositoryName "$repo" region "$region"
   fi
-  ask "manifest/$account/$region/$repo/${id#*=}" ecr:BatchGetImage "$repo" "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
-    --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
-  asked "manifest-$tag-$(safe "$id").json" registryId "$account" repositoryName "$repo" region "$region"
+  manifest
   if once "policy-$tag"; then
     if ! aws ecr get-repository-policy --registry-id "$account" --region "$region" --repository-name "$repo" > "$OUT/policy-$tag.json" 2> "$OUT/policy-$tag.err"; then
       if grep -q RepositoryPolicyNotFoundException "$OUT/policy-$tag.err"; then

@@ -1331,3 +1331,45 @@ async fn the_tui_without_aws_credentials_says_so_and_exits_2() {
         assert!(after.contains("exit=2"), "{after}");
     });
 }
+
+/// AWS's add-on registries answer only ecr:BatchGetImage: the live read asks that, once per
+/// image, and nothing else of them; what it answers (a manifest, ImageNotFound) decides the
+/// links, and a refused call leaves them unknown naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addon_registries_are_read_by_their_manifests_alone() {
+    let h = Harness::new(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/scenarios/causes/addon-registries.yaml"),
+    )
+    .await;
+    let run = |h: &Harness| tokio::task::block_in_place(|| h.live_report(&[]));
+    let (report, out) = run(&h);
+    completed(&h, &out, "add-ons");
+    let asked: Vec<String> = h
+        .front
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("\"602401143452\""))
+        .collect();
+    let ops: Vec<&str> = asked.iter().map(|r| r.split('|').next().unwrap()).collect();
+    assert_eq!(ops, vec!["ecr:BatchGetImage"; 4], "{asked:#?}");
+    let platform = link(&report, "ebs-csi-on-graviton", "platform");
+    assert_eq!(platform["cause"], "platform-mismatch", "{platform}");
+    let image = link(&report, "coredns-no-such-tag", "image");
+    assert_eq!(image["cause"], "image-tag-missing", "{image}");
+
+    h.front.clear();
+    h.front
+        .fault("ecr:BatchGetImage", "AccessDeniedException", usize::MAX);
+    let (report, out) = run(&h);
+    completed(&h, &out, "BatchGetImage refused");
+    let platform = link(&report, "ebs-csi-on-graviton", "platform");
+    assert_eq!(platform["status"], "unknown", "{platform}");
+    assert!(
+        platform["summary"]
+            .as_str()
+            .unwrap()
+            .contains("ecr:BatchGetImage"),
+        "{platform}"
+    );
+}

@@ -143,7 +143,11 @@ fn collect(h: &Harness, dir: &Path) -> (Value, String) {
     let cluster = h.facts.cluster.as_ref().unwrap().name.clone();
     let run = real_clients::command("bash", h, dir)
         .arg(&script)
-        .args([cluster.as_str(), bundle.to_str().unwrap(), support::REGION])
+        .args([
+            cluster.as_str(),
+            bundle.to_str().unwrap(),
+            h.region.as_str(),
+        ])
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&run.stderr).into_owned();
@@ -298,7 +302,7 @@ async fn pasted_fix_commands_repair_their_link() {
             let out = tokio::task::block_in_place(|| {
                 // A Region, as an engineer's shell has one configured (IAM's commands name none).
                 real_clients::command("bash", &h, &dir.0)
-                    .env("AWS_DEFAULT_REGION", "us-east-1")
+                    .env("AWS_DEFAULT_REGION", &h.region)
                     .arg("-c")
                     .arg(format!("set -e\n{script}"))
                     .current_dir(&dir.0)

@@ -180,7 +180,8 @@ fn a_sandbox_image_that_cannot_be_pulled_is_a_finding_of_its_own() {
         "602401143452.dkr.ecr.ap-south-1.amazonaws.com/eks/pause:3.5"
     );
     assert_eq!(gc.state, "ContainerCreating");
-    // AWS's registry is not read, nor called unknown: every account may pull from it.
+    // AWS's registry answers only BatchGetImage: without its answer in the bundle, the
+    // repository is unknown and names that call (skipped would mean "not applicable").
     let repository = gc
         .links
         .iter()
@@ -188,7 +189,14 @@ fn a_sandbox_image_that_cannot_be_pulled_is_a_finding_of_its_own() {
         .unwrap();
     assert_eq!(
         repository.status.as_str(),
-        "skipped",
+        "unknown",
+        "{}",
+        repository.summary
+    );
+    assert!(
+        repository
+            .summary
+            .contains("aws ecr batch-get-image --registry-id 602401143452"),
         "{}",
         repository.summary
     );

@@ -83,7 +83,7 @@ pub fn app_identity(subject: &Subject<'_>) -> AppIdentity {
             audience: annotations
                 .get(AUDIENCE_ANNOTATION)
                 .cloned()
-                .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
+                .unwrap_or_else(|| default_audience(subject, role_arn)),
         };
     }
     AppIdentity::None
@@ -289,13 +289,34 @@ fn credential_injection(subject: &Subject<'_>, identity: &AppIdentity) -> Outcom
     }
 }
 
+/// The audience the webhook puts in a token when the ServiceAccount names none. In China,
+/// reports disagree between `sts.amazonaws.com` and `sts.amazonaws.com.cn`: the one the
+/// cluster's OIDC provider lists, when it lists only that one, is taken as configured.
+fn default_audience(subject: &Subject<'_>, role_arn: &str) -> String {
+    const CHINA_AUDIENCE: &str = "sts.amazonaws.com.cn";
+    let listed = match (arn::partition_of(role_arn).as_str(), subject.facts.issuer()) {
+        ("aws-cn", Fact::Known(issuer)) => {
+            match subject.facts.oidc_provider(&provider_arn(issuer, role_arn)) {
+                Fact::Known(Some(audiences)) => audiences.clone(),
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let china_only =
+        listed.iter().any(|a| a == CHINA_AUDIENCE) && !listed.iter().any(|a| a == DEFAULT_AUDIENCE);
+    match china_only {
+        true => CHINA_AUDIENCE.to_string(),
+        false => DEFAULT_AUDIENCE.to_string(),
+    }
+}
+
 /// The provider ARN for the cluster's issuer in the role's account.
 pub fn provider_arn(issuer: &str, role_arn: &str) -> String {
-    format!(
-        "arn:{}:iam::{}:oidc-provider/{}",
-        arn::partition_of(role_arn),
-        arn::account_of(role_arn).unwrap_or_default(),
-        issuer.trim_start_matches("https://")
+    arn::iam(
+        &arn::partition_of(role_arn),
+        &arn::account_of(role_arn).unwrap_or_default(),
+        &format!("oidc-provider/{}", issuer.trim_start_matches("https://")),
     )
 }
 

@@ -781,7 +781,14 @@ fn endpoint_policies(subject: &Subject<'_>, path: &Path<'_>, region: &str) -> Op
         _ => Context::open(),
     };
     let repository = image.repository_arn();
-    let bucket = format!("arn:aws:s3:::prod-{region}-starport-layer-bucket/*");
+    // The layer bucket is in the registry's Region, and so in its partition.
+    let bucket = crate::iam::arn::build(
+        crate::iam::arn::partition_for_region(region),
+        "s3",
+        "",
+        "",
+        &format!("prod-{region}-starport-layer-bucket/*"),
+    );
     let calls: [(&str, &str, &str); 4] = [
         ("ecr.api", "ecr:GetAuthorizationToken", "*"),
         ("ecr.dkr", "ecr:BatchGetImage", &repository),

@@ -323,13 +323,10 @@ fn role_arn_from_name(facts: &Facts, name: &str) -> String {
     if name.starts_with("arn:") {
         return name.to_string();
     }
-    let partition = facts
-        .region()
-        .map(|r| arn::partition_for_region(&r).to_string())
-        .unwrap_or_else(|| "aws".to_string());
-    format!(
-        "arn:{partition}:iam::{}:role/{name}",
-        facts.account().unwrap_or_else(|| "ACCOUNT".to_string())
+    arn::iam(
+        &facts.partition(),
+        &facts.account().unwrap_or_else(|| "ACCOUNT".to_string()),
+        &format!("role/{name}"),
     )
 }
 

@@ -7,7 +7,7 @@ use super::access::{self, CachePull, Outcome, PullAccess};
 use super::events::PullError;
 use super::pull_identity::Resolution;
 use crate::ecr::manifest::{self, ManifestKind};
-use crate::ecr::reference::{AWS_EKS_REGISTRIES, EcrImage, ImageRef};
+use crate::ecr::reference::{EcrImage, ImageRef};
 use crate::facts::{Fact, RepoKey, scope};
 use crate::report::{Cause, LinkId, Status};
 use std::collections::BTreeMap;
@@ -133,13 +133,17 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
     lane.links
         .insert(LinkId::Network, network(subject, &lane.destination));
     let ecr = match &subject.image_ref {
-        Ok(ImageRef::Ecr(image)) => image.clone(),
+        Ok(ImageRef::Ecr(image)) if other_partition(subject, image).is_none() => image.clone(),
         other => {
             let why = match other {
                 Ok(ImageRef::PublicEcr { host }) => {
                     format!("{host} is public ECR, not a private registry")
                 }
                 Ok(ImageRef::Other { host }) => format!("{host} is not ECR"),
+                Ok(ImageRef::Ecr(image)) => format!(
+                    "{} is in partition {}: the cluster's credentials cannot reach it",
+                    image.host, image.partition
+                ),
                 _ => "the image reference is not a usable private ECR reference".to_string(),
             };
             for id in [
@@ -406,24 +410,55 @@ fn last_write(
     }
 }
 
-/// AWS's own EKS image registry (the pause image, add-ons): every account may pull from it and
-/// no other account can read it, so only the pull identity's side is evaluated. A sandbox image
-/// the registry got no credentials for, while that side is in order, is the node's own copy
-/// gone: containerd pulls sandbox images without the kubelet's credential provider, so once
-/// image garbage collection removed the pre-pulled pause image it cannot get it back
-/// (awslabs/amazon-eks-ami#1597, #1740, #2061).
+/// AWS's EKS add-on registries (the pause image, add-ons): every AWS account may pull from them
+/// and none may list or describe them, so the manifest (`ecr:BatchGetImage`) answers for the
+/// repository, the image and its platforms. A sandbox image the registry got no credentials for,
+/// while the pull identity's side is in order, is the node's own copy gone: containerd pulls
+/// sandbox images without the kubelet's credential provider, so once image garbage collection
+/// removed the pre-pulled pause image it cannot get it back (awslabs/amazon-eks-ami#1597, #1740,
+/// #2061).
 fn aws_owned_registry(lane: &mut PullLane, subject: &Subject<'_>, ecr: &EcrImage) {
-    if !AWS_EKS_REGISTRIES.contains(&ecr.account.as_str()) {
+    if !ecr.in_addon_registry() {
         return;
     }
-    let why = format!(
-        "AWS's EKS image registry {}: every AWS account may pull from it, and no other account can read its repositories",
-        ecr.account
+    let facts = subject.facts;
+    let key = RepoKey::of(ecr);
+    let wanted = (key.clone(), ecr.reference());
+    let serves = format!(
+        "AWS's EKS add-on registry {} serves {} (every AWS account may pull from it; only its manifests can be read)",
+        ecr.account, ecr.repository
     );
-    for id in [LinkId::Repository, LinkId::Image, LinkId::Platform] {
-        lane.links
-            .insert(id, Outcome::new(Status::Skipped, why.clone()));
-    }
+    let (repository, image, platform) = if facts.manifests.contains_key(&wanted) {
+        (
+            Outcome::new(Status::Ok, serves),
+            Outcome::new(
+                Status::Ok,
+                format!(
+                    "{}{} exists (its manifest was read)",
+                    ecr.repository,
+                    ecr.version()
+                ),
+            ),
+            platform(subject, &key, ecr),
+        )
+    } else if let Some(code) = not_found(facts, &key, &wanted.1) {
+        (
+            Outcome::new(Status::Ok, serves),
+            missing_image(ecr, Vec::new())
+                .with_evidence(vec![format!("ecr:BatchGetImage answers {code}")]),
+            Outcome::new(Status::Skipped, "the image does not exist"),
+        )
+    } else {
+        let why = manifest_not_read(subject, &key, ecr);
+        (
+            unknown_or_pulled(subject, &why, None),
+            unknown_or_pulled(subject, &why, None),
+            unknown_or_pulled(subject, &why, None),
+        )
+    };
+    lane.links.insert(LinkId::Repository, repository);
+    lane.links.insert(LinkId::Image, image);
+    lane.links.insert(LinkId::Platform, platform);
     let allowed = lane.status(LinkId::PullPermissions) == Some(Status::Ok);
     if subject.sandbox && allowed && subject.pull_error == Some(PullError::Unauthorized) {
         let gone = Outcome::broken(
@@ -436,6 +471,24 @@ fn aws_owned_registry(lane: &mut PullLane, subject: &Subject<'_>, ecr: &EcrImage
         .with_evidence(event_evidence(subject));
         lane.links.insert(LinkId::Image, gone);
     }
+}
+
+/// `batch-get-image`'s word that the registry holds no such image (its other failures, such as
+/// a KMS error, say nothing of existence).
+fn not_found<'f>(facts: &'f crate::facts::Facts, key: &RepoKey, id: &str) -> Option<&'f str> {
+    facts
+        .image_failures
+        .get(&(key.clone(), id.to_string()))
+        .map(String::as_str)
+        .filter(|code| *code == "ImageNotFound")
+}
+
+/// Why the manifest of the image is not known, with the command that reads it.
+fn manifest_not_read(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage) -> String {
+    subject.facts.unknown_reason(
+        &scope::manifest(&key.registry, &key.region, &key.name, &ecr.reference()),
+        format!("the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json", crate::text::shell_arg(&ecr.account), crate::text::shell_arg(&ecr.region), crate::text::shell_arg(&ecr.repository), crate::text::shell_arg(&ecr.image_id_arg())),
+    )
 }
 
 /// A cache rule whose upstream refuses ECR: ECR's own validation of the rule says so, or
@@ -594,6 +647,16 @@ fn image_reference(subject: &Subject<'_>) -> Outcome {
                 ),
             )
         }
+        Ok(ImageRef::Ecr(e)) if other_partition(subject, e).is_some() => {
+            let cluster = other_partition(subject, e).unwrap_or_default();
+            Outcome::broken(
+                Cause::RegistryInOtherPartition,
+                format!(
+                    "{} is a registry of partition {}, and the cluster is in {cluster}: credentials of one partition are not valid in another, so no pull identity of this cluster can pull from it",
+                    e.host, e.partition
+                ),
+            )
+        }
         Ok(ImageRef::Ecr(e)) => Outcome::new(
             Status::Ok,
             format!(
@@ -612,6 +675,14 @@ fn image_reference(subject: &Subject<'_>) -> Outcome {
             Outcome::new(Status::Ok, format!("{host} is not ECR: no ECR links apply"))
         }
     }
+}
+
+/// The cluster's partition, when it is known and is not the registry's.
+fn other_partition(subject: &Subject<'_>, image: &EcrImage) -> Option<String> {
+    subject
+        .facts
+        .known_partition()
+        .filter(|cluster| *cluster != image.partition)
 }
 
 /// The repository link, the cache rule's prefix when one serves it, and whether it is missing.
@@ -785,6 +856,12 @@ fn image(
         .get(key)
         .or_else(|| facts.covered.contains(&images_scope).then_some(&none));
     let Some(images) = listed else {
+        // batch-get-image's answer that it holds no such image settles it as well.
+        if !cached && let Some(code) = not_found(facts, key, &wanted) {
+            let outcome = missing_image(ecr, Vec::new())
+                .with_evidence(vec![format!("ecr:BatchGetImage answers {code}")]);
+            return (outcome, CachePull::Cached);
+        }
         let why = facts.unknown_reason(
             &images_scope,
             format!("the images of {} were not read: aws ecr describe-images --registry-id {} --region {} --repository-name {} --image-ids {}", ecr.repository, crate::text::shell_arg(&ecr.account), crate::text::shell_arg(&ecr.region), crate::text::shell_arg(&ecr.repository), crate::text::shell_arg(&ecr.image_id_arg())),
@@ -836,7 +913,15 @@ fn image(
     } else {
         format!("tags in {}: {}", ecr.repository, tags.join(", "))
     }];
-    let outcome = match &ecr.digest {
+    (
+        missing_image(ecr, tags).with_evidence(evidence),
+        CachePull::Cached,
+    )
+}
+
+/// The image is not in its repository: by digest, or by tag with the nearest of `tags`.
+fn missing_image(ecr: &EcrImage, tags: Vec<&str>) -> Outcome {
+    match &ecr.digest {
         Some(d) => Outcome::broken(
             Cause::ImageDigestMissing,
             format!("no image with digest {} in {}", short(d), ecr.repository),
@@ -854,8 +939,7 @@ fn image(
                 ),
             )
         }
-    };
-    (outcome.with_evidence(evidence), CachePull::Cached)
+    }
 }
 
 fn short(digest: &str) -> String {
@@ -943,15 +1027,7 @@ fn platform(subject: &Subject<'_>, key: &RepoKey, ecr: &EcrImage) -> Outcome {
         }
         Some(Err(e)) => Outcome::new(Status::Unknown, format!("the manifest does not parse: {e}")),
         None => {
-            let wanted = ecr
-                .digest
-                .clone()
-                .or_else(|| ecr.tag.clone())
-                .unwrap_or_else(|| "latest".into());
-            let why = subject.facts.unknown_reason(
-                &scope::manifest(&key.registry, &key.region, &key.name, &wanted),
-                format!("the manifest was not read: aws ecr batch-get-image --registry-id {} --region {} --repository-name {} --image-ids {} --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json", crate::text::shell_arg(&ecr.account), crate::text::shell_arg(&ecr.region), crate::text::shell_arg(&ecr.repository), crate::text::shell_arg(&ecr.image_id_arg())),
-            );
+            let why = manifest_not_read(subject, key, ecr);
             let hint = (subject.pull_error == Some(PullError::NoPlatformMatch))
                 .then(|| format!("the event says the image has no build for {os}/{arch}"));
             unknown_or_pulled(subject, &why, hint)

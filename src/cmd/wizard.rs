@@ -128,9 +128,10 @@ pub(super) async fn setup_facts(
             answers.namespace, answers.service_account
         )
     });
-    let role_arn = format!(
-        "arn:{}:iam::{account}:role/{role_name}",
-        crate::iam::arn::partition_for_region(&region)
+    let role_arn = crate::iam::arn::iam(
+        crate::iam::arn::partition_for_region(&region),
+        &account,
+        &format!("role/{role_name}"),
     );
     let target = SetupTarget {
         caller_account: &account,

@@ -456,7 +456,7 @@ fn unreadable_denials(subject: &Subject<'_>, links: &[Link]) -> String {
         .unwrap_or_else(|| "the pulling account".to_string());
     // A registry outside the cluster's Region is where a Region-deny SCP (aws:RequestedRegion)
     // bites, and nothing the account can read shows it: name it first.
-    let region_deny = match subject.facts.source.region.as_deref() {
+    let region_deny = match subject.facts.region().as_deref() {
         Some(home) if region != "REGION" && home != region => format!(
             " that denies Regions other than the usual ones (a Condition on aws:RequestedRegion: the registry is in {region}, the cluster in {home})"
         ),

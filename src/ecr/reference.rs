@@ -51,10 +51,18 @@ pub struct EcrImage {
 }
 
 impl EcrImage {
+    /// The image is in one of AWS's EKS add-on registries.
+    pub fn in_addon_registry(&self) -> bool {
+        AWS_EKS_REGISTRIES.contains(&self.account.as_str())
+    }
+
     pub fn repository_arn(&self) -> String {
-        format!(
-            "arn:{}:ecr:{}:{}:repository/{}",
-            self.partition, self.region, self.account, self.repository
+        crate::iam::arn::build(
+            &self.partition,
+            "ecr",
+            &self.region,
+            &self.account,
+            &format!("repository/{}", self.repository),
         )
     }
 
@@ -88,10 +96,68 @@ impl EcrImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferenceError(pub String);
 
-/// AWS's own ECR registries of EKS images (the pause image, add-ons): every AWS account may pull
-/// from them, and no one else's credentials can read their repositories or policies. The first
-/// serves most Regions; the second af-south-1 (seen in aws/amazon-vpc-cni-k8s#2783).
-pub const AWS_EKS_REGISTRIES: [&str; 2] = ["602401143452", "877085696533"];
+/// The Regions whose EKS add-on images come from a registry of their own (EKS user guide,
+/// "Amazon container image registries for Amazon EKS add-ons"); every other Region's come from
+/// [`DEFAULT_ADDON_REGISTRY`].
+pub const ADDON_REGISTRY_REGIONS: [(&str, &str); 19] = [
+    ("af-south-1", "877085696533"),
+    ("ap-east-1", "800184023465"),
+    ("ap-south-2", "900889452093"),
+    ("ap-southeast-3", "296578399912"),
+    ("ap-southeast-4", "491585149902"),
+    ("ap-southeast-5", "151610086707"),
+    ("ap-southeast-7", "121268973566"),
+    ("ca-west-1", "761377655185"),
+    ("cn-north-1", "918309763551"),
+    ("cn-northwest-1", "961992271922"),
+    ("eu-central-2", "900612956339"),
+    ("eu-south-1", "590381155156"),
+    ("eu-south-2", "455263428931"),
+    ("il-central-1", "066635153087"),
+    ("me-central-1", "759879836304"),
+    ("me-south-1", "558608220178"),
+    ("mx-central-1", "730335286997"),
+    ("us-gov-east-1", "151742754352"),
+    ("us-gov-west-1", "013241004608"),
+];
+
+/// The add-on registry of most commercial Regions.
+pub const DEFAULT_ADDON_REGISTRY: &str = "602401143452";
+
+/// AWS's own ECR registries of EKS images (the pause image, add-ons): every AWS account of their
+/// partition may pull from them (`ecr:BatchGetImage` answers), and no one else's credentials can
+/// list or describe their repositories or read their policies.
+pub const AWS_EKS_REGISTRIES: [&str; 20] = [
+    DEFAULT_ADDON_REGISTRY,
+    ADDON_REGISTRY_REGIONS[0].1,
+    ADDON_REGISTRY_REGIONS[1].1,
+    ADDON_REGISTRY_REGIONS[2].1,
+    ADDON_REGISTRY_REGIONS[3].1,
+    ADDON_REGISTRY_REGIONS[4].1,
+    ADDON_REGISTRY_REGIONS[5].1,
+    ADDON_REGISTRY_REGIONS[6].1,
+    ADDON_REGISTRY_REGIONS[7].1,
+    ADDON_REGISTRY_REGIONS[8].1,
+    ADDON_REGISTRY_REGIONS[9].1,
+    ADDON_REGISTRY_REGIONS[10].1,
+    ADDON_REGISTRY_REGIONS[11].1,
+    ADDON_REGISTRY_REGIONS[12].1,
+    ADDON_REGISTRY_REGIONS[13].1,
+    ADDON_REGISTRY_REGIONS[14].1,
+    ADDON_REGISTRY_REGIONS[15].1,
+    ADDON_REGISTRY_REGIONS[16].1,
+    ADDON_REGISTRY_REGIONS[17].1,
+    ADDON_REGISTRY_REGIONS[18].1,
+];
+
+/// The registry that serves EKS add-on images in `region`.
+pub fn addon_registry_of(region: &str) -> &'static str {
+    ADDON_REGISTRY_REGIONS
+        .iter()
+        .find(|(r, _)| *r == region)
+        .map(|(_, account)| *account)
+        .unwrap_or(DEFAULT_ADDON_REGISTRY)
+}
 
 /// Parses an image reference as the container runtime does, then classifies its registry.
 pub fn parse(image: &str) -> Result<ImageRef, ReferenceError> {
@@ -129,6 +195,14 @@ fn has_explicit_tag(image: &str) -> bool {
     let name = image.split('@').next().unwrap_or(image);
     let last = name.rsplit('/').next().unwrap_or(name);
     last.contains(':')
+}
+
+/// The registry host of a private registry: China's Regions answer under `amazonaws.com.cn`.
+pub fn registry_host(account: &str, region: &str) -> String {
+    match crate::iam::arn::partition_for_region(region) {
+        "aws-cn" => format!("{account}.dkr.ecr.{region}.amazonaws.com.cn"),
+        _ => format!("{account}.dkr.ecr.{region}.amazonaws.com"),
+    }
 }
 
 fn partition_for_host(host: &str, region: &str) -> &'static str {

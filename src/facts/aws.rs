@@ -82,12 +82,31 @@ pub struct DescribeImages {
     pub region: Option<String>,
 }
 
-/// `aws ecr batch-get-image`, with the Region asked.
+/// `aws ecr batch-get-image`, with what was asked: its failures (`ImageNotFound`) name only the
+/// image id, so the registry and repository are recorded beside them.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchGetImage {
     pub images: Vec<ImageManifest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<ImageFailure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+}
+
+/// One image `batch-get-image` did not return, and why (`ImageNotFound`, `ImageTagDoesNotMatchDigest`, …).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageFailure {
+    pub image_id: ImageId,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
 }
 
 /// `aws ecr get-repository-policy`, with the Region asked.

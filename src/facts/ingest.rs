@@ -30,6 +30,8 @@ struct Pending {
     empty_listings: Vec<Option<String>>,
     images: Vec<(Option<String>, ImageDetail)>,
     manifests: Vec<(Option<String>, ImageManifest)>,
+    /// (Region, registry, repository, failure) of `batch-get-image` answers.
+    failures: Vec<(Option<String>, String, String, ImageFailure)>,
     policies: Vec<(Option<String>, RepositoryPolicy)>,
     pull_through: Vec<(Option<String>, Vec<PullThroughCacheRule>)>,
     registry_policies: Vec<GetRegistryPolicy>,
@@ -383,6 +385,15 @@ fn ingest_ecr(
         pending
             .manifests
             .extend(answer.images.into_iter().map(|m| (region.clone(), m)));
+        // A failure names only the image: without the repository beside it, it says nothing.
+        if let (Some(registry), Some(repository)) = (answer.registry_id, answer.repository_name) {
+            pending.failures.extend(
+                answer
+                    .failures
+                    .into_iter()
+                    .map(|f| (region.clone(), registry.clone(), repository.clone(), f)),
+            );
+        }
     } else if has("isValid") && has("ecrRepositoryPrefix") {
         let answer: ValidatePullThroughCacheRule = parse(value, "cache rule validation")?;
         facts.cache_rule_validations.insert(
@@ -875,6 +886,7 @@ fn settle(facts: &mut Facts, pending: Pending) {
         empty_listings,
         images,
         manifests,
+        failures,
         policies,
         pull_through,
         registry_policies,
@@ -898,6 +910,7 @@ fn settle(facts: &mut Facts, pending: Pending) {
             empty_listings,
             images,
             manifests,
+            failures,
             policies,
             pull_through,
             registry_policies,
@@ -985,7 +998,7 @@ fn settle_oidc(
             .as_deref()
             .map(arn::partition_for_region)
             .unwrap_or("aws");
-        let provider_arn = format!("arn:{partition}:iam::{acct}:oidc-provider/{url}");
+        let provider_arn = arn::iam(partition, &acct, &format!("oidc-provider/{url}"));
         facts.oidc_provider_accounts.insert(acct);
         facts
             .oidc_providers
@@ -998,6 +1011,8 @@ struct EcrPending {
     empty_listings: Vec<Option<String>>,
     images: Vec<(Option<String>, ImageDetail)>,
     manifests: Vec<(Option<String>, ImageManifest)>,
+    /// (Region, registry, repository, failure) of `batch-get-image` answers.
+    failures: Vec<(Option<String>, String, String, ImageFailure)>,
     policies: Vec<(Option<String>, RepositoryPolicy)>,
     pull_through: Vec<(Option<String>, Vec<PullThroughCacheRule>)>,
     registry_policies: Vec<GetRegistryPolicy>,
@@ -1063,6 +1078,16 @@ fn settle_ecr(facts: &mut Facts, pending: EcrPending) {
             facts
                 .manifests
                 .insert((key.clone(), id.clone()), manifest.image_manifest.clone());
+        }
+    }
+    for (doc_region, registry, repository, failure) in pending.failures {
+        let key = key_for(facts, doc_region, &registry, &repository);
+        let code = failure.failure_code.unwrap_or_default();
+        for id in [failure.image_id.image_tag, failure.image_id.image_digest]
+            .into_iter()
+            .flatten()
+        {
+            facts.image_failures.insert((key.clone(), id), code.clone());
         }
     }
     for (doc_region, policy) in pending.policies {

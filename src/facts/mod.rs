@@ -147,6 +147,9 @@ pub struct Facts {
     pub images: BTreeMap<RepoKey, Vec<aws::ImageDetail>>,
     /// Manifests by repository and tag or digest.
     pub manifests: BTreeMap<(RepoKey, String), String>,
+    /// Images `batch-get-image` answered it does not hold, by repository and tag or digest: the
+    /// failure code (`ImageNotFound`).
+    pub image_failures: BTreeMap<(RepoKey, String), String>,
     /// Repository policies: `None` inside means the repository has no policy.
     pub repository_policies: BTreeMap<RepoKey, Option<Result<PolicyDocument, String>>>,
     /// Pull-through cache rules per registry account, when read.
@@ -292,6 +295,24 @@ impl Facts {
             .and_then(Arn::parse)
             .map(|a| a.region)
             .or_else(|| self.source.region.clone())
+    }
+
+    /// The partition ARNs are built in: the cluster's ARN's, else its Region's, else the
+    /// caller's ARN's.
+    pub fn partition(&self) -> String {
+        self.known_partition().unwrap_or_else(|| "aws".to_string())
+    }
+
+    /// The partition, when the facts say it (not assumed).
+    pub fn known_partition(&self) -> Option<String> {
+        let cluster = self.cluster.as_ref().and_then(|c| c.arn.as_deref());
+        let caller = self.caller.as_ref().map(|c| c.arn.as_str());
+        match (cluster, self.region(), caller) {
+            (Some(arn), _, _) => Arn::parse(arn).map(|a| a.partition),
+            (None, Some(region), _) => Some(arn::partition_for_region(&region).to_string()),
+            (None, None, Some(arn)) => Arn::parse(arn).map(|a| a.partition),
+            (None, None, None) => None,
+        }
     }
 
     pub fn cluster_name(&self) -> String {

@@ -72,6 +72,7 @@ impl Facts {
             repositories,
             images,
             manifests,
+            image_failures,
             repository_policies,
             pull_through_rules,
             registry_policies,
@@ -120,7 +121,15 @@ impl Facts {
         self.repository_listings.extend(repository_listings);
         self.repositories.extend(repositories);
         self.images.extend(images);
+        // An image read again is what it is now: found, or not found.
+        for key in manifests.keys() {
+            self.image_failures.remove(key);
+        }
+        for key in image_failures.keys() {
+            self.manifests.remove(key);
+        }
         self.manifests.extend(manifests);
+        self.image_failures.extend(image_failures);
         self.repository_policies.extend(repository_policies);
         self.pull_through_rules.extend(pull_through_rules);
         self.registry_policies.extend(registry_policies);

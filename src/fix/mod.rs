@@ -162,6 +162,7 @@ fn plan_for(
         | ImageReferenceMalformed
         | ImageNeverPull
         | RegistryHostNotCovered
+        | RegistryInOtherPartition
         | PlatformMismatch => reference_fixes(cause, subject),
         ServiceAccountMissing
         | RoleArnMalformed
@@ -248,6 +249,10 @@ fn reference_fixes(cause: Cause, subject: &Subject<'_>) -> Vec<Fix> {
                 )],
             )]
         }
+        RegistryInOtherPartition => partition_fixes(subject),
+        PlatformMismatch if addon_image(subject).is_some() => {
+            addon_image(subject).map_or_else(Vec::new, |e| addon_version_fixes(cause, subject, &e))
+        }
         PlatformMismatch => vec![fix(
             cause,
             "Build the image for the node's platform, or schedule onto matching nodes",
@@ -299,7 +304,10 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
                 AppIdentity::Malformed(v) => v.clone(),
                 _ => String::new(),
             };
-            let corrected = correct_role_arn(&value, facts.account().as_deref());
+            let partition = facts.partition();
+            let account = facts.account();
+            let corrected =
+                correct_role_arn(&value, account.as_deref().map(|a| (partition.as_str(), a)));
             let mut annotate = step(
                 format!("{ROLE_ANNOTATION} must be a full role ARN; \"{value}\" is not one."),
                 Some(format!(
@@ -436,7 +444,8 @@ fn access_fixes(
             ],
         )],
         NodeRoleMissing => {
-            let role = subject.pull_identity.roles().first().map(|r| arn::role_name_of(r)).unwrap_or_default();
+            let role_arn = subject.pull_identity.roles().first().cloned().unwrap_or_default();
+            let role = arn::role_name_of(&role_arn);
             let service = match subject.pull_identity.kind() {
                 crate::report::PullIdentityKind::FargateRole => "eks-fargate-pods.amazonaws.com",
                 _ => "ec2.amazonaws.com",
@@ -445,7 +454,7 @@ fn access_fixes(
                 {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
             let mut recreate = step(
                 format!("The role the nodes pull with no longer exists; new credentials cannot be issued. Recreate it (trusting {service}) with {PULL_ONLY} attached, or move the nodes to a node group with a valid role."),
-                Some(format!("aws iam create-role --role-name {} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {} --policy-arn arn:aws:iam::aws:policy/{}", crate::text::shell_arg(&role), crate::text::shell_arg(&role), crate::text::shell_arg(&PULL_ONLY))),
+                Some(format!("aws iam create-role --role-name {} --assume-role-policy-document file://node-trust-policy.json && aws iam attach-role-policy --role-name {} --policy-arn {}", crate::text::shell_arg(&role), crate::text::shell_arg(&role), crate::text::shell_arg(&arn::iam(&arn::partition_of(&role_arn), "aws", &format!("policy/{PULL_ONLY}"))))),
             );
             recreate.document = serde_json::to_string_pretty(&trust).ok();
             vec![fix(cause, format!("Recreate the pull identity {role}"), true, vec![recreate])]
@@ -580,6 +589,9 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
         }
         ImageTagMissing | ImageDigestMissing => {
             let Some(e) = ecr else { return Vec::new() };
+            if e.in_addon_registry() {
+                return addon_version_fixes(cause, subject, e);
+            }
             vec![fix(
                 cause,
                 "Push the image or point the workload at one that exists",
@@ -630,6 +642,153 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
         }
         _ => Vec::new(),
     }
+}
+
+/// An image of another partition's registry: AWS publishes add-on images in every partition, so
+/// the cluster's own Region has them; any other image must be copied across.
+fn partition_fixes(subject: &Subject<'_>) -> Vec<Fix> {
+    use crate::ecr::reference::{addon_registry_of, registry_host};
+    let cause = Cause::RegistryInOtherPartition;
+    let Ok(crate::ecr::reference::ImageRef::Ecr(e)) = &subject.image_ref else {
+        return Vec::new();
+    };
+    let region = subject
+        .facts
+        .region()
+        .unwrap_or_else(|| "REGION".to_string());
+    let version = match (&e.digest, &e.tag) {
+        (Some(_), _) | (None, None) => ":TAG".to_string(),
+        (None, Some(tag)) => format!(":{tag}"),
+    };
+    if e.in_addon_registry() {
+        let host = registry_host(addon_registry_of(&region), &region);
+        let image = format!("{host}/{}{version}", e.repository);
+        return vec![fix(
+            cause,
+            format!("Pull the add-on image from {region}'s own add-on registry"),
+            false,
+            vec![step(
+                format!(
+                    "AWS publishes the EKS add-on images in every partition: {region}'s registry is {host} (a digest differs between registries, so name the tag)."
+                ),
+                Some(set_image(subject, &image)),
+            )],
+        )];
+    }
+    let account = subject
+        .facts
+        .account()
+        .unwrap_or_else(|| "ACCOUNT".to_string());
+    let host = registry_host(&account, &region);
+    vec![fix(
+        cause,
+        format!("Copy the image into a registry of the cluster's partition ({region})"),
+        false,
+        vec![
+            step(
+                format!(
+                    "Credentials of one partition are not valid in another: copy the image into a registry of the cluster's, with a tool holding credentials of both (pull from {}, push to {host}).",
+                    e.host
+                ),
+                Some(format!(
+                    "aws ecr create-repository --region {} --repository-name {}",
+                    crate::text::shell_arg(&region),
+                    crate::text::shell_arg(&e.repository)
+                )),
+            ),
+            step(
+                "Then point the workload at the copy.",
+                Some(set_image(
+                    subject,
+                    &format!("{host}/{}{version}", e.repository),
+                )),
+            ),
+        ],
+    )]
+}
+
+/// The image, when it is one of AWS's EKS add-on registries.
+fn addon_image(subject: &Subject<'_>) -> Option<EcrImage> {
+    match &subject.image_ref {
+        Ok(crate::ecr::reference::ImageRef::Ecr(e)) if e.in_addon_registry() => Some(e.clone()),
+        _ => None,
+    }
+}
+
+/// The EKS add-on that ships an image of AWS's add-on registries, by repository.
+fn addon_of(repository: &str) -> Option<&'static str> {
+    match repository {
+        "amazon-k8s-cni" | "amazon-k8s-cni-init" | "amazon/aws-network-policy-agent" => {
+            Some("vpc-cni")
+        }
+        "eks/coredns" => Some("coredns"),
+        "eks/kube-proxy" => Some("kube-proxy"),
+        "eks/aws-ebs-csi-driver" => Some("aws-ebs-csi-driver"),
+        "eks/aws-efs-csi-driver" => Some("aws-efs-csi-driver"),
+        "eks/eks-pod-identity-agent" => Some("eks-pod-identity-agent"),
+        _ => None,
+    }
+}
+
+/// An image of AWS's add-on registries is AWS's to build and cannot be listed or pushed: the
+/// versions EKS publishes for the add-on are what there is to choose from.
+fn addon_version_fixes(cause: Cause, subject: &Subject<'_>, e: &EcrImage) -> Vec<Fix> {
+    let addon = addon_of(&e.repository);
+    let region = crate::text::shell_arg(&e.region);
+    let versions = match addon {
+        Some(name) => format!(
+            "aws eks describe-addon-versions --region {region} --addon-name {} --query 'addons[].addonVersions[].addonVersion'",
+            crate::text::shell_arg(name)
+        ),
+        None => format!(
+            "aws eks describe-addon-versions --region {region} --query 'addons[].{{name:addonName,versions:addonVersions[].addonVersion}}'"
+        ),
+    };
+    let why = match cause {
+        Cause::PlatformMismatch => format!(
+            "AWS builds {} for the platforms it lists; another version of the add-on may offer the node's. AWS's registry {} cannot be listed: the add-on's versions are what EKS publishes:",
+            e.repository, e.account
+        ),
+        _ => format!(
+            "{}{} is not in AWS's registry {}, which cannot be listed: the add-on's versions are what EKS publishes:",
+            e.repository,
+            e.version(),
+            e.account
+        ),
+    };
+    let choose = match addon {
+        Some(name) => step(
+            "A managed add-on: update it to one of them (EKS sets the image). A self-managed one: point the workload at that version's tag.",
+            Some(format!(
+                "aws eks update-addon --region {region} --cluster-name {} --addon-name {} --addon-version VERSION",
+                crate::text::shell_arg(&subject.facts.cluster_name()),
+                crate::text::shell_arg(name)
+            )),
+        ),
+        None => step(
+            "Point the workload at a version that exists.",
+            Some(set_image(
+                subject,
+                &format!("{}/{}:VERSION", e.host, e.repository),
+            )),
+        ),
+    };
+    let mut steps = vec![step(why, Some(versions)), choose];
+    if cause == Cause::PlatformMismatch {
+        steps.push(step(
+            "Or keep the pod on nodes of a platform the image offers (the platform link lists them).",
+            None,
+        ));
+    }
+    vec![fix(
+        cause,
+        match addon {
+            Some(name) => format!("Use a version of the {name} add-on that exists for these nodes"),
+            None => "Use a version of the add-on that exists for these nodes".to_string(),
+        },
+        false,
+        steps,
+    )]
 }
 
 /// A tag of the repository a typo away from the one the image names.
@@ -922,7 +1081,11 @@ fn inline_policy<'a>(role: &'a Role, name: &str) -> Option<&'a PolicyDocument> {
 
 fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull) -> Vec<Fix> {
     let account = arn::account_of(&role.arn).unwrap_or_default();
-    let partition = arn::partition_of(&role.arn);
+    let policy_arn = arn::iam(
+        &arn::partition_of(&role.arn),
+        "aws",
+        &format!("policy/{PULL_ONLY}"),
+    );
     let current = inline_policy(role, SCOPED_POLICY_NAME);
     let proposed = documents::scoped_pull_policy(current, &ecr.repository_arn(), cache);
     let why = match cause {
@@ -981,16 +1144,15 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull)
                     "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
                 ),
                 Some(format!(
-                    "aws iam attach-role-policy --role-name {} --policy-arn arn:{}:iam::aws:policy/{}",
+                    "aws iam attach-role-policy --role-name {} --policy-arn {}",
                     crate::text::shell_arg(&role.name),
-                    crate::text::shell_arg(&partition),
-                    crate::text::shell_arg(&PULL_ONLY)
+                    crate::text::shell_arg(&policy_arn),
                 )),
             ),
             Apply::AttachRolePolicy {
                 account,
                 role: role.name.clone(),
-                policy_arn: format!("arn:{partition}:iam::aws:policy/{PULL_ONLY}"),
+                policy_arn,
             },
         )],
     );
@@ -1168,14 +1330,14 @@ fn suggest_ecr_host(image: &str) -> Option<String> {
 }
 
 /// A well-formed ARN from a bare role name or a padded ARN.
-fn correct_role_arn(value: &str, account: Option<&str>) -> Option<String> {
+fn correct_role_arn(value: &str, account: Option<(&str, &str)>) -> Option<String> {
     let trimmed = value.trim().trim_matches('"');
     if arn::is_well_formed_role_arn(trimmed) {
         return Some(trimmed.to_string());
     }
     if !trimmed.contains(':') && !trimmed.is_empty() {
         let name = trimmed.trim_start_matches("role/");
-        return account.map(|a| format!("arn:aws:iam::{a}:role/{name}"));
+        return account.map(|(partition, a)| arn::iam(partition, a, &format!("role/{name}")));
     }
     None
 }

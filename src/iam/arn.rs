@@ -78,6 +78,24 @@ pub fn partition_of(arn: &str) -> String {
         .unwrap_or_else(|| "aws".to_string())
 }
 
+/// The one ARN builder: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`. Take the partition
+/// from the cluster's Region or an ARN at hand ([`partition_for_region`], [`partition_of`]),
+/// never `aws` by default: China and GovCloud ARNs differ there.
+pub fn build(
+    partition: &str,
+    service: &str,
+    region: &str,
+    account: &str,
+    resource: &str,
+) -> String {
+    format!("arn:{partition}:{service}:{region}:{account}:{resource}")
+}
+
+/// An IAM ARN (IAM has no Region): `role/NAME`, `oidc-provider/HOST/PATH`, `policy/NAME`.
+pub fn iam(partition: &str, account: &str, resource: &str) -> String {
+    build(partition, "iam", "", account, resource)
+}
+
 /// The partition that owns a region, for building ARNs.
 pub fn partition_for_region(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -288,6 +288,7 @@ kebab_enum!(
         ImageNeverPull = "image-never-pull",
         RegistryHostNotCovered = "registry-host-not-covered",
         ImageReferenceMalformed = "image-reference-malformed",
+        RegistryInOtherPartition = "registry-in-other-partition",
         ServiceAccountMissing = "service-account-missing",
         RoleArnMalformed = "role-arn-malformed",
         PodPredatesAnnotation = "pod-predates-annotation",

@@ -204,7 +204,7 @@ pub fn verification_pod(setup: &Setup, facts: &Facts) -> Option<serde_json::Valu
                 .cloned()
         })
         .unwrap_or_else(|| "latest".into());
-    let host = format!("{}.dkr.ecr.{}.amazonaws.com", key.registry, key.region);
+    let host = crate::ecr::reference::registry_host(&key.registry, &key.region);
     let node = facts
         .nodes
         .iter()
@@ -421,11 +421,10 @@ impl Draft<'_> {
     }
 
     fn provider_arn(&self, issuer: &str) -> String {
-        format!(
-            "arn:{}:iam::{}:oidc-provider/{}",
+        crate::iam::arn::iam(
             self.partition,
-            self.account,
-            issuer.trim_start_matches("https://")
+            &self.account,
+            &format!("oidc-provider/{}", issuer.trim_start_matches("https://")),
         )
     }
 
@@ -473,7 +472,7 @@ impl Draft<'_> {
                 name.len()
             )]);
         }
-        let arn = format!("arn:{}:iam::{}:role/{name}", self.partition, self.account);
+        let arn = crate::iam::arn::iam(self.partition, &self.account, &format!("role/{name}"));
         let assumer = match mode {
             Mode::Irsa => {
                 let issuer = issuer.unwrap_or_default();

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use pulldoctor::ecr::reference::AWS_EKS_REGISTRIES;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -56,6 +57,9 @@ pub struct World {
     /// moto's digest of each image with a status (moto computes its own), learned as
     /// DescribeImages answers pass.
     pub status_digests: BTreeMap<String, (String, String, String)>,
+    /// Images of AWS's EKS add-on registries (moto holds one account): by (registry,
+    /// repository, tag or digest), the manifest, or the failure code BatchGetImage answers.
+    pub addon_images: BTreeMap<(String, String, String), Result<String, String>>,
 }
 
 pub struct FrontState {
@@ -358,6 +362,28 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
                     .contains(&(registry.clone(), repository.clone())) =>
             {
                 return refuse(&format!("the images of {repository}"));
+            }
+            // AWS's add-on registries answer any account's BatchGetImage, and nothing else.
+            "ecr:BatchGetImage" if AWS_EKS_REGISTRIES.contains(&registry.as_str()) => {
+                let asked = &json_body["imageIds"][0];
+                let id = asked["imageDigest"]
+                    .as_str()
+                    .or(asked["imageTag"].as_str())
+                    .unwrap_or("");
+                let key = (registry.clone(), repository.clone(), id.to_string());
+                return match world.addon_images.get(&key) {
+                    Some(Ok(manifest)) => ok(json!({"images": [{"registryId": registry,
+                        "repositoryName": repository, "imageId": asked, "imageManifest": manifest}],
+                        "failures": []})),
+                    Some(Err(code)) => ok(json!({"images": [], "failures": [{"imageId": asked,
+                        "failureCode": code, "failureReason": "Requested image not found"}]})),
+                    None => refuse(&format!("the image {repository}:{id}")),
+                };
+            }
+            "ecr:DescribeRepositories" | "ecr:DescribeImages" | "ecr:GetRepositoryPolicy"
+                if AWS_EKS_REGISTRIES.contains(&registry.as_str()) =>
+            {
+                return refuse(&format!("AWS's registry {registry}"));
             }
             "ecr:UpdateImageStorageClass" => {
                 let digest = json_body["imageId"]["imageDigest"].as_str().unwrap_or("");

@@ -12,6 +12,7 @@ pub mod terminal;
 use aws_front::{AwsFront, World};
 use kube_api::KubeApi;
 use pulldoctor::diagnose::{Selection, diagnose};
+use pulldoctor::ecr::reference::AWS_EKS_REGISTRIES;
 use pulldoctor::facts::Facts;
 use pulldoctor::report::Report;
 use pulldoctor::source::{self, bundle};
@@ -91,10 +92,10 @@ impl Drop for Moto {
     }
 }
 
-fn sdk_config(endpoint: &str) -> aws_types::SdkConfig {
+fn sdk_config(endpoint: &str, region: &str) -> aws_types::SdkConfig {
     aws_types::SdkConfig::builder()
         .endpoint_url(endpoint)
-        .region(aws_types::region::Region::new(REGION))
+        .region(aws_types::region::Region::new(region.to_string()))
         .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
             aws_sdk_iam::config::Credentials::new("testing", "testing", None, None, "tests"),
         ))
@@ -110,6 +111,9 @@ pub struct Harness {
     pub front: AwsFront,
     pub kubeconfig: PathBuf,
     pub cluster_arn: String,
+    /// The Region the stand-ins are asked in: the scenario's when it is in another partition
+    /// than `aws` (moto keeps IAM per partition), else [`REGION`].
+    pub region: String,
     _moto: Moto,
     _dir: TempDir,
 }
@@ -165,11 +169,19 @@ impl Harness {
             .clone()
             .expect("scenarios describe their cluster");
         let moto = Moto::start(&account);
-        let config = sdk_config(&moto.url);
+        let region = first
+            .region()
+            .filter(|r| pulldoctor::iam::arn::partition_for_region(r) != "aws")
+            .unwrap_or_else(|| REGION.to_string());
+        let config = sdk_config(&moto.url, &region);
         let eks = aws_sdk_eks::Client::new(&config);
         eks.create_cluster()
             .name(&cluster.name)
-            .role_arn(format!("arn:aws:iam::{account}:role/eks-cluster"))
+            .role_arn(pulldoctor::iam::arn::iam(
+                pulldoctor::iam::arn::partition_for_region(&region),
+                &account,
+                "role/eks-cluster",
+            ))
             .resources_vpc_config(
                 aws_sdk_eks::types::VpcConfigRequest::builder()
                     .subnet_ids("subnet-1")
@@ -225,6 +237,7 @@ impl Harness {
             front,
             kubeconfig,
             cluster_arn,
+            region,
             _moto: moto,
             _dir: dir,
         }
@@ -293,7 +306,7 @@ impl Harness {
             .env("AWS_ENDPOINT_URL", self.front.url())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
+            .env("AWS_REGION", &self.region)
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -368,6 +381,14 @@ fn world(facts: &Facts, cluster: &str) -> World {
             })
             .collect(),
         added_client_ids: Default::default(),
+        addon_images: facts
+            .manifests
+            .iter()
+            .map(|((k, id), m)| ((k, id), Ok(m.clone())))
+            .chain(facts.image_failures.iter().map(|((k, id), c)| ((k, id), Err(c.clone()))))
+            .filter(|((k, _), _)| AWS_EKS_REGISTRIES.contains(&k.registry.as_str()))
+            .map(|((k, id), answer)| ((k.registry.clone(), k.name.clone(), id.clone()), answer))
+            .collect(),
         compute_config: facts
             .cluster
             .as_ref()

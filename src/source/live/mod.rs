@@ -18,6 +18,7 @@ use crate::ecr::reference::EcrImage;
 use crate::facts::ingest::Document;
 use crate::facts::pod::Pod;
 use crate::facts::{RepoKey, SourceInfo};
+use crate::iam::arn;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Event;
 use read::Found;
@@ -394,6 +395,12 @@ async fn iam_and_ecr(
 ) -> PageLookups {
     let aws = &session.aws;
     let caller_account = account.account.as_deref().unwrap_or_default();
+    // ARNs are built in the partition of the session's Region (aws-cn, aws-us-gov differ).
+    let partition = aws
+        .region()
+        .map(|r| arn::partition_for_region(&r).to_string())
+        .unwrap_or_else(|| "aws".to_string());
+    let partition = &partition;
     let roles_and_policies = |role_arns: BTreeSet<String>| async move {
         let policy_arns = read::roles(aws, shared, &role_arns, caller_account).await;
         read::managed_policies(aws, shared, &policy_arns).await;
@@ -406,17 +413,15 @@ async fn iam_and_ecr(
                 compute
                     .node_class_roles
                     .iter()
-                    .map(|role| format!("arn:aws:iam::{caller_account}:role/{role}")),
+                    .map(|role| arn::iam(partition, caller_account, &format!("role/{role}"))),
             );
         }
         let provider_arn = compute
             .issuer
             .as_deref()
             .map(|i| {
-                format!(
-                    "arn:aws:iam::{caller_account}:oidc-provider/{}",
-                    i.trim_start_matches("https://")
-                )
+                let path = format!("oidc-provider/{}", i.trim_start_matches("https://"));
+                arn::iam(partition, caller_account, &path)
             })
             .filter(|arn| account.providers.contains(arn));
         tokio::join!(
@@ -432,13 +437,18 @@ async fn iam_and_ecr(
         roles_and_policies(role_arns).await;
     };
     let registries = async move {
-        let images = read::ecr_images(pods);
+        let (addons, images): (Vec<EcrImage>, Vec<EcrImage>) = read::ecr_images(pods)
+            .into_iter()
+            .partition(EcrImage::in_addon_registry);
         let registries: BTreeSet<read::Registry> = images
             .iter()
             .map(|e| (e.account.clone(), e.region.clone()))
             .collect();
         let listings = read::listings(aws, shared, &registries).await;
-        let missing_images = read::repository_contents(aws, shared, &images, &listings).await;
+        let (missing_images, ()) = tokio::join!(
+            read::repository_contents(aws, shared, &images, &listings),
+            read::addon_manifests(aws, shared, &addons),
+        );
         // Cache rules only when a repository or image is missing: they could explain it.
         let missing = missing_images
             || images

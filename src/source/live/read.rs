@@ -1050,7 +1050,13 @@ pub(super) async fn repositories(
         repositories: names
             .into_iter()
             .map(|n| Repository {
-                repository_arn: format!("arn:{partition}:ecr:{region}:{registry}:repository/{n}"),
+                repository_arn: arn::build(
+                    partition,
+                    "ecr",
+                    region,
+                    registry,
+                    &format!("repository/{n}"),
+                ),
                 registry_id: registry.to_string(),
                 repository_name: n,
             })
@@ -1295,22 +1301,7 @@ pub(super) async fn repository_contents(
                     ((), found)
                 })
         })),
-        join_all(manifests.iter().map(|manifest| {
-            let (key, id) = manifest;
-            shared.manifests.once(into, manifest.clone(), async move {
-                let mut found = Found::default();
-                match batch_get_image(aws, key, id).await {
-                    Ok(answer) if answer.images.is_empty() => {}
-                    Ok(answer) => found.push_document(&answer),
-                    Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
-                    Err(e) => found.gaps.error(
-                        &scope::manifest(&key.registry, &key.region, &key.name, id),
-                        &e.message,
-                    ),
-                }
-                ((), found)
-            })
-        })),
+        read_manifests(aws, shared, &manifests),
     );
     repos.iter().zip(image_lists).any(|(key, details)| {
         details.is_some_and(|details| {
@@ -1320,6 +1311,40 @@ pub(super) async fn repository_contents(
                 .any(|e| !details.iter().any(|d| listed(e, d)))
         })
     })
+}
+
+/// The manifest of each image, once: by digest or tag. An image the registry says it does not
+/// hold is recorded as such (`failures`), a refused call as a gap.
+async fn read_manifests(aws: &aws::Aws, shared: &Shared, manifests: &BTreeSet<(RepoKey, String)>) {
+    join_all(manifests.iter().map(|manifest| {
+        let (key, id) = manifest;
+        shared
+            .manifests
+            .once(&shared.found, manifest.clone(), async move {
+                let mut found = Found::default();
+                match batch_get_image(aws, key, id).await {
+                    Ok(answer) if answer.images.is_empty() && answer.failures.is_empty() => {}
+                    Ok(answer) => found.push_document(&answer),
+                    Err(e) if e.is(&["RepositoryNotFoundException"]) => {}
+                    Err(e) => found.gaps.error(
+                        &scope::manifest(&key.registry, &key.region, &key.name, id),
+                        &e.message,
+                    ),
+                }
+                ((), found)
+            })
+    }))
+    .await;
+}
+
+/// Stage 4c for AWS's EKS add-on registries: every account may pull from them and none may list
+/// or describe them, so the manifest is what answers for the repository and the image.
+pub(super) async fn addon_manifests(aws: &aws::Aws, shared: &Shared, images: &[EcrImage]) {
+    let manifests: BTreeSet<(RepoKey, String)> = images
+        .iter()
+        .map(|e| (RepoKey::of(e), e.reference()))
+        .collect();
+    read_manifests(aws, shared, &manifests).await;
 }
 
 /// Whether `image` is this listed image: by digest, else by tag.
@@ -1440,6 +1465,23 @@ async fn batch_get_image(
                 })
             })
             .collect(),
+        failures: answer
+            .failures()
+            .iter()
+            .map(|f| ImageFailure {
+                image_id: ImageId {
+                    image_digest: f
+                        .image_id()
+                        .and_then(|i| i.image_digest())
+                        .map(str::to_string),
+                    image_tag: f.image_id().and_then(|i| i.image_tag()).map(str::to_string),
+                },
+                failure_code: f.failure_code().map(|c| c.as_str().to_string()),
+                failure_reason: f.failure_reason().map(str::to_string),
+            })
+            .collect(),
+        registry_id: Some(key.registry.clone()),
+        repository_name: Some(key.name.clone()),
         region: Some(key.region.clone()),
     })
 }
