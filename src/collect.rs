@@ -118,6 +118,19 @@ ask pod-identity-associations eks:ListPodIdentityAssociations "$CLUSTER" pod-ide
 for id in $(values pod-identity-associations.json associationId); do
   save "pod-identity-$(safe "$id").json" aws eks describe-pod-identity-association --cluster-name "$CLUSTER" --association-id "$id"
 done
+# Associations give credentials only through the Pod Identity Agent's DaemonSet: asked for by
+# name, so that one not found is recorded as absent (the DaemonSet list holds it when it is there).
+if [ -n "$(values pod-identity-associations.json associationId)" ]; then
+  if kubectl -n kube-system get daemonset eks-pod-identity-agent -o json > "$OUT/agent.tmp" 2> "$OUT/agent.err"; then
+    [ -f "$OUT/kube-daemonsets.json" ] || mv "$OUT/agent.tmp" "$OUT/kube-pod-identity-agent.json"
+  elif grep -q NotFound "$OUT/agent.err"; then
+    printf '{"pulldoctorLookup": {"scope": "%s", "covered": true}}\n' daemonset/kube-system/eks-pod-identity-agent > "$OUT/pod-identity-agent-absent.json"
+  else
+    WHY="$(reason "$OUT/agent.err")"; say "collect: get daemonset eks-pod-identity-agent failed: $WHY"
+    failed pod-identity-agent.json daemonset/kube-system/eks-pod-identity-agent "get daemonsets" kube-system/eks-pod-identity-agent
+  fi
+  rm -f "$OUT/agent.tmp" "$OUT/agent.err"
+fi
 ask access-entries eks:ListAccessEntries "$CLUSTER" access-entries.json aws eks list-access-entries --cluster-name "$CLUSTER"
 for arn in $( [ -f "$OUT/access-entries.json" ] && grep -o '"arn:aws[^"]*"' "$OUT/access-entries.json" | tr -d '"'); do
   save "access-entry-$(safe "$arn").json" aws eks describe-access-entry --cluster-name "$CLUSTER" --principal-arn "$arn"

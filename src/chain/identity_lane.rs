@@ -228,6 +228,35 @@ fn service_account(subject: &Subject<'_>) -> Outcome {
     }
 }
 
+/// The container has the agent's credential URI: what answers it is the Pod Identity Agent's
+/// DaemonSet on the node, which the add-on installs.
+fn pod_identity_agent(subject: &Subject<'_>) -> Outcome {
+    let injected = "the container has the Pod Identity agent's credential URI";
+    match subject.facts.pod_identity_agent() {
+        Fact::Known(agent) if agent.ready > 0 => {
+            Outcome::new(Status::Ok, injected).with_evidence(vec![format!(
+                "the eks-pod-identity-agent DaemonSet has {} of {} pods ready",
+                agent.ready, agent.desired
+            )])
+        }
+        Fact::Known(agent) => Outcome::broken(
+            Cause::PodIdentityAgentMissing,
+            format!(
+                "{injected}, but no pod of the eks-pod-identity-agent DaemonSet is ready ({} desired): nothing on the node answers it, so the application gets no credentials",
+                agent.desired
+            ),
+        ),
+        Fact::Absent => Outcome::broken(
+            Cause::PodIdentityAgentMissing,
+            format!(
+                "{injected}, but kube-system has no eks-pod-identity-agent DaemonSet (the EKS Pod Identity Agent add-on): nothing on the node answers it, so the application gets no credentials"
+            ),
+        ),
+        // Not read: the injection itself is in order, and the agent is named as not known.
+        Fact::Unknown(why) => Outcome::new(Status::Ok, injected).with_evidence(vec![why]),
+    }
+}
+
 fn env<'a>(subject: &'a Subject<'_>, name: &str) -> Option<&'a str> {
     subject
         .env
@@ -276,10 +305,7 @@ fn credential_injection(subject: &Subject<'_>, identity: &AppIdentity) -> Outcom
         },
         AppIdentity::PodIdentity { .. } => match env(subject, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
         {
-            Some(_) => Outcome::new(
-                Status::Ok,
-                "the container has the Pod Identity agent's credential URI",
-            ),
+            Some(_) => pod_identity_agent(subject),
             None => Outcome::broken(
                 Cause::PodPredatesAnnotation,
                 format!("the container has no AWS_CONTAINER_CREDENTIALS_FULL_URI: {restart}"),

@@ -597,6 +597,14 @@ fn ingest_kube(facts: &mut Facts, value: &Value, problems: &mut Vec<String>) -> 
             let e: k8s_openapi::api::core::v1::Event = parse(value, &what)?;
             facts.events.extend(PodEvent::from_core(&e));
         }
+        "DaemonSet" if name == "eks-pod-identity-agent" && namespace == "kube-system" => {
+            let d: DaemonSet = parse(value, &what)?;
+            facts.pod_identity_agent = Some(super::kube::DaemonSetReadiness {
+                ready: d.status.as_ref().map_or(0, |s| s.number_ready),
+                desired: d.status.as_ref().map_or(0, |s| s.desired_number_scheduled),
+            });
+            facts.workloads.extend(ingest_workload(kind, value, &what)?)
+        }
         "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" => {
             facts.workloads.extend(ingest_workload(kind, value, &what)?)
         }

@@ -76,6 +76,13 @@ pub struct Workload {
     pub failure: Option<String>,
 }
 
+/// A DaemonSet's pods: ready, and desired (one per node its selector matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaemonSetReadiness {
+    pub ready: i32,
+    pub desired: i32,
+}
+
 /// One `mapRoles` entry of the `aws-auth` ConfigMap.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MappedRole {

@@ -126,6 +126,8 @@ pub struct Facts {
     pub fargate_profiles: BTreeMap<String, aws::FargateProfile>,
     /// Pod Identity associations; `None` when none were read.
     pub pod_identity: Option<Vec<aws::PodIdentityAssociation>>,
+    /// The EKS Pod Identity Agent's DaemonSet, when it was seen: pods ready of those desired.
+    pub pod_identity_agent: Option<kube::DaemonSetReadiness>,
     /// Access entries; `None` when none were read.
     pub access_entries: Option<Vec<aws::AccessEntry>>,
 
@@ -250,6 +252,8 @@ pub mod scope {
     pub const CLUSTER: &str = "cluster";
     pub const EVENTS: &str = "events";
     pub const POD_IDENTITY: &str = "pod-identity-associations";
+    /// The EKS Pod Identity Agent's DaemonSet (kube-system/eks-pod-identity-agent).
+    pub const POD_IDENTITY_AGENT: &str = "daemonset/kube-system/eks-pod-identity-agent";
     pub const ACCESS_ENTRIES: &str = "access-entries";
     pub const AWS_AUTH: &str = "aws-auth";
     pub const ORGANIZATION: &str = "organization";
@@ -511,6 +515,21 @@ impl Facts {
     }
 
     /// The Pod Identity association of a ServiceAccount.
+    /// The Pod Identity Agent, which serves associations' credentials on each node: absent
+    /// only where its DaemonSet was asked for by name and not found.
+    pub fn pod_identity_agent(&self) -> Fact<&kube::DaemonSetReadiness> {
+        match &self.pod_identity_agent {
+            Some(agent) => Fact::Known(agent),
+            None => match self.covered.contains(scope::POD_IDENTITY_AGENT) {
+                true => Fact::Absent,
+                false => Fact::Unknown(self.unknown_reason(
+                    scope::POD_IDENTITY_AGENT,
+                    "the eks-pod-identity-agent DaemonSet was not read: kubectl -n kube-system get daemonset eks-pod-identity-agent -o json".to_string(),
+                )),
+            },
+        }
+    }
+
     pub fn pod_identity_association(
         &self,
         namespace: &str,

@@ -62,6 +62,7 @@ impl Facts {
             nodegroups,
             fargate_profiles,
             pod_identity,
+            pod_identity_agent,
             access_entries,
             iam_accounts,
             roles,
@@ -112,6 +113,7 @@ impl Facts {
         self.nodegroups.extend(nodegroups);
         self.fargate_profiles.extend(fargate_profiles);
         self.pod_identity = pod_identity.or(self.pod_identity.take());
+        self.pod_identity_agent = pod_identity_agent.or(self.pod_identity_agent.take());
         self.access_entries = access_entries.or(self.access_entries.take());
         self.iam_accounts.extend(iam_accounts);
         self.roles.extend(roles);
@@ -211,6 +213,9 @@ impl Facts {
             }
             ["cluster"] => self.cluster = None,
             ["pod-identity-associations"] => self.pod_identity = None,
+            ["daemonset", "kube-system", "eks-pod-identity-agent"] => {
+                self.pod_identity_agent = None
+            }
             ["access-entries"] => self.access_entries = None,
             ["aws-auth"] => self.aws_auth_roles = None,
             _ => {}
@@ -300,6 +305,9 @@ impl Facts {
         }
         if fresh.pod_identity.is_some() {
             settled.push(super::scope::POD_IDENTITY.to_string());
+        }
+        if fresh.pod_identity_agent.is_some() {
+            settled.push(super::scope::POD_IDENTITY_AGENT.to_string());
         }
         if fresh.access_entries.is_some() {
             settled.push(super::scope::ACCESS_ENTRIES.to_string());

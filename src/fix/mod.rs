@@ -192,6 +192,7 @@ fn plan_for(
             registry_fixes(cause, subject, pull)
         }
         ImageArchived => archive_fixes(subject, pull),
+        PodIdentityAgentMissing => agent_fixes(subject),
         NetworkUnreachable | LayerDownloadDenied | RateLimited => {
             network_fixes(cause, subject, pull)
         }
@@ -642,6 +643,39 @@ fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLane) -> Vec<F
         }
         _ => Vec::new(),
     }
+}
+
+/// The Pod Identity Agent: install the add-on where its DaemonSet is missing, else see why its
+/// pods are not ready. Pods need no restart: the agent answers the URI they already have.
+fn agent_fixes(subject: &Subject<'_>) -> Vec<Fix> {
+    let cause = Cause::PodIdentityAgentMissing;
+    let facts = subject.facts;
+    if facts.pod_identity_agent.is_some() {
+        return vec![fix(
+            cause,
+            "Find why the Pod Identity Agent's pods are not ready",
+            false,
+            vec![step(
+                "The DaemonSet exists but none of its pods is ready: its events and pods say why (an image it cannot pull, a node selector no node matches, host port 80 on 169.254.170.23 taken).",
+                Some(
+                    "kubectl -n kube-system describe daemonset eks-pod-identity-agent".to_string(),
+                ),
+            )],
+        )];
+    }
+    vec![fix(
+        cause,
+        "Install the EKS Pod Identity Agent add-on",
+        false,
+        vec![step(
+            "Pod Identity associations give credentials only through the agent on each node. Once its pods run, the containers' credential URI answers (no restart needed).",
+            Some(format!(
+                "aws eks create-addon --region {} --cluster-name {} --addon-name eks-pod-identity-agent",
+                crate::text::shell_arg(&facts.region().unwrap_or_else(|| "REGION".to_string())),
+                crate::text::shell_arg(&facts.cluster_name())
+            )),
+        )],
+    )]
 }
 
 /// An image of another partition's registry: AWS publishes add-on images in every partition, so

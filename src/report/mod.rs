@@ -293,6 +293,7 @@ kebab_enum!(
         RoleArnMalformed = "role-arn-malformed",
         PodPredatesAnnotation = "pod-predates-annotation",
         PodRoleMismatch = "pod-role-mismatch",
+        PodIdentityAgentMissing = "pod-identity-agent-missing",
         RoleMissing = "role-missing",
         TrustWrongProvider = "trust-wrong-provider",
         TrustWrongSubject = "trust-wrong-subject",

@@ -238,6 +238,7 @@ pub(super) struct Shared {
     node_role_candidates: Memo<(), Vec<String>>,
     associations: Memo<(), Option<Arc<Vec<Association>>>>,
     association_roles: Memo<String, String>,
+    pod_identity_agent: Memo<(), ()>,
     listings: Memo<Registry, Option<Arc<BTreeSet<String>>>>,
     images: Memo<RepoKey, Option<Arc<Vec<ImageDetail>>>>,
     repository_policies: Memo<RepoKey, ()>,
@@ -854,26 +855,51 @@ pub(super) async fn identities(
     let Some(listed) = listed else {
         return roles;
     };
-    let described = join_all(
-        listed
-            .iter()
-            .filter(|(ns, sa, _)| wanted.contains(&(ns.clone(), sa.clone())))
-            .map(|(ns, sa, id)| {
-                shared.association_roles.once(into, id.clone(), async move {
+    let associated = listed
+        .iter()
+        .any(|(ns, sa, _)| wanted.contains(&(ns.clone(), sa.clone())));
+    // Associations give credentials only through the agent on each node: read its DaemonSet once.
+    let agent = async {
+        if associated {
+            shared
+                .pod_identity_agent
+                .once(into, (), async {
                     let mut found = Found::default();
-                    let document = match association(aws, cluster, ns, sa, id).await {
-                        Ok(document) => document,
-                        Err((document, message)) => {
-                            found.gaps.problems.push(message);
-                            document
-                        }
-                    };
-                    found.push_document(&document);
-                    (document.association.role_arn, found)
+                    match session
+                        .kube
+                        .workload("DaemonSet", "kube-system", "eks-pod-identity-agent")
+                        .await
+                    {
+                        Ok(daemonset) => found.items.push(daemonset),
+                        Err(e) => kube::record(&mut found.gaps, scope::POD_IDENTITY_AGENT, e),
+                    }
+                    ((), found)
                 })
-            }),
-    )
-    .await;
+                .await
+        }
+    };
+    let (described, ()) = tokio::join!(
+        join_all(
+            listed
+                .iter()
+                .filter(|(ns, sa, _)| wanted.contains(&(ns.clone(), sa.clone())))
+                .map(|(ns, sa, id)| {
+                    shared.association_roles.once(into, id.clone(), async move {
+                        let mut found = Found::default();
+                        let document = match association(aws, cluster, ns, sa, id).await {
+                            Ok(document) => document,
+                            Err((document, message)) => {
+                                found.gaps.problems.push(message);
+                                document
+                            }
+                        };
+                        found.push_document(&document);
+                        (document.association.role_arn, found)
+                    })
+                }),
+        ),
+        agent
+    );
     roles.extend(described.into_iter().filter(|role| !role.is_empty()));
     roles
 }
