@@ -99,7 +99,12 @@ touch "$SEEN/pod-lines"
   /^        [}]/ { print "pod " node " " ip }
 ' "$OUT/kube-pods.json" > "$SEEN/pod-lines"
 for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
-  case "$kind" in nodes) save_kind "$kind" ;; *) save_kind "$kind" -A ;; esac
+  case "$kind" in
+    nodes) save_kind "$kind" ;;
+    # A ServiceAccount's managed fields date its role annotation (which came first, it or a pod).
+    serviceaccounts) save_kind "$kind" -A --show-managed-fields ;;
+    *) save_kind "$kind" -A ;;
+  esac
 done
 save aws-auth.json kubectl -n kube-system get configmap aws-auth -o json
 save_kind ec2nodeclasses.karpenter.k8s.aws

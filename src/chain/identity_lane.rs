@@ -228,6 +228,80 @@ fn service_account(subject: &Subject<'_>) -> Outcome {
     }
 }
 
+/// The webhook injected nothing: the pod predates the identity, or (created after it) the
+/// webhook did not see it in time. Says which came first where both times are known.
+fn not_injected(
+    subject: &Subject<'_>,
+    missing: &str,
+    what: &str,
+    given_at: Option<Timestamp>,
+) -> Outcome {
+    let created = pod_created(subject);
+    let why = match (created, given_at) {
+        (Some(pod), Some(given)) if pod < given => format!(
+            "the pod was created at {pod}, before {what} (at {given}); the webhook only mutates pods at creation"
+        ),
+        (Some(pod), Some(given)) => format!(
+            "the pod was created at {pod}, after {what} (at {given}), yet the webhook did not mutate it: it was unavailable, or had not yet seen {what} (it caches them)"
+        ),
+        _ => "it was created before its ServiceAccount was given this identity (the webhook only mutates pods at creation)".to_string(),
+    };
+    Outcome::broken(
+        Cause::PodPredatesAnnotation,
+        format!("{missing}: {why}; restart the workload"),
+    )
+    .with_evidence(timing(subject, what, given_at))
+}
+
+/// The times compared, for evidence.
+fn timing(subject: &Subject<'_>, what: &str, given_at: Option<Timestamp>) -> Vec<String> {
+    let at = |t: Option<Timestamp>| t.map_or("not known".to_string(), |t| t.to_string());
+    vec![
+        format!("pod created: {}", at(pod_created(subject))),
+        format!("{what} created: {}", at(given_at)),
+    ]
+}
+
+fn pod_created(subject: &Subject<'_>) -> Option<Timestamp> {
+    subject
+        .pod?
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0)
+}
+
+/// When the ServiceAccount's role annotation was last written: its managed-fields entry that
+/// owns it (a live read has them; `kubectl get -o json` leaves them out).
+fn annotated_at(subject: &Subject<'_>) -> Option<Timestamp> {
+    let Fact::Known(sa) = &subject.service_account else {
+        return None;
+    };
+    let owns = |fields: &serde_json::Value| {
+        fields["f:metadata"]["f:annotations"]
+            .get(format!("f:{ROLE_ANNOTATION}"))
+            .is_some()
+    };
+    sa.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|f| f.fields_v1.as_ref().is_some_and(|v| owns(&v.0)))
+        .filter_map(|f| Some(f.time.as_ref()?.0))
+        .max()
+}
+
+/// When the ServiceAccount's Pod Identity association was created.
+fn associated_at(subject: &Subject<'_>) -> Option<Timestamp> {
+    match subject
+        .facts
+        .pod_identity_association(&subject.namespace, &subject.service_account_name)
+    {
+        Fact::Known(a) => a.created_at.as_deref()?.parse().ok(),
+        _ => None,
+    }
+}
+
 /// The container has the agent's credential URI: what answers it is the Pod Identity Agent's
 /// DaemonSet on the node, which the add-on installs.
 fn pod_identity_agent(subject: &Subject<'_>) -> Outcome {
@@ -257,6 +331,8 @@ fn pod_identity_agent(subject: &Subject<'_>) -> Outcome {
     }
 }
 
+type Timestamp = k8s_openapi::jiff::Timestamp;
+
 fn env<'a>(subject: &'a Subject<'_>, name: &str) -> Option<&'a str> {
     subject
         .env
@@ -281,7 +357,6 @@ fn credential_injection(subject: &Subject<'_>, identity: &AppIdentity) -> Outcom
             "the pod's eks.amazonaws.com/skip-containers annotation excludes this container",
         );
     }
-    let restart = "it was created before its ServiceAccount was given this identity (the webhook only mutates pods at creation); restart the workload";
     match identity {
         AppIdentity::Irsa { role_arn, .. } => match env(subject, "AWS_ROLE_ARN") {
             Some(injected) if injected == role_arn => Outcome::new(
@@ -298,19 +373,36 @@ fn credential_injection(subject: &Subject<'_>, identity: &AppIdentity) -> Outcom
                 Status::Ok,
                 "the container has Pod Identity credentials, which take precedence",
             ),
-            None => Outcome::broken(
-                Cause::PodPredatesAnnotation,
-                format!("the container has no AWS_ROLE_ARN or web identity token: {restart}"),
+            None => not_injected(
+                subject,
+                "the container has no AWS_ROLE_ARN or web identity token",
+                "the annotation",
+                annotated_at(subject),
             ),
         },
-        AppIdentity::PodIdentity { .. } => match env(subject, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        {
-            Some(_) => pod_identity_agent(subject),
-            None => Outcome::broken(
-                Cause::PodPredatesAnnotation,
-                format!("the container has no AWS_CONTAINER_CREDENTIALS_FULL_URI: {restart}"),
-            ),
-        },
+        AppIdentity::PodIdentity { association_id, .. } => {
+            match env(subject, "AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+                Some(_) => pod_identity_agent(subject),
+                // The webhook gave the pod IRSA's variables where an association is meant: it
+                // mutated the pod before it knew of the association (it caches them).
+                None => match env(subject, "AWS_ROLE_ARN") {
+                    Some(injected) => Outcome::broken(
+                        Cause::PodRoleMismatch,
+                        format!(
+                            "the container runs with IRSA's AWS_ROLE_ARN={injected}, but its ServiceAccount's Pod Identity association{} is meant: the webhook mutated the pod before it knew of the association; restart the workload",
+                            association_id.as_deref().map(|id| format!(" {id}")).unwrap_or_default()
+                        ),
+                    )
+                    .with_evidence(timing(subject, "the association", associated_at(subject))),
+                    None => not_injected(
+                        subject,
+                        "the container has no AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                        "the association",
+                        associated_at(subject),
+                    ),
+                },
+            }
+        }
         _ => Outcome::new(Status::Skipped, "no AWS identity"),
     }
 }

@@ -243,6 +243,9 @@ pub struct PodIdentityAssociation {
     pub association_id: Option<String>,
     #[serde(default)]
     pub target_role_arn: Option<String>,
+    /// When it was created (`describe-pod-identity-association`'s `createdAt`), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

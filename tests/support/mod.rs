@@ -350,7 +350,9 @@ fn world(facts: &Facts, cluster: &str) -> World {
         pod_identity: facts.pod_identity.as_ref().map(|list| {
             list.iter()
                 .map(|a| json!({"clusterName": cluster, "namespace": a.namespace, "serviceAccount": a.service_account,
-                    "associationId": a.association_id.clone().unwrap_or_else(|| format!("a-{}-{}", a.namespace, a.service_account)), "roleArn": a.role_arn}))
+                    "associationId": a.association_id.clone().unwrap_or_else(|| format!("a-{}-{}", a.namespace, a.service_account)), "roleArn": a.role_arn,
+                    // EKS's REST JSON carries timestamps as epoch seconds.
+                    "createdAt": a.created_at.as_deref().and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok()).map(|t| t.as_second())}))
                 .collect()
         }),
         access_entries: facts.access_entries.as_ref().map(|list| {

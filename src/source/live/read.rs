@@ -926,6 +926,12 @@ pub(super) async fn association(
             .and_then(|a| a.role_arn())
             .map(str::to_string)
     });
+    let created_at = answer.as_ref().ok().and_then(|o| {
+        o.association()?
+            .created_at()?
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .ok()
+    });
     let document = DescribePodIdentityAssociation {
         association: PodIdentityAssociation {
             namespace: namespace.to_string(),
@@ -933,6 +939,7 @@ pub(super) async fn association(
             role_arn: role.unwrap_or_default(),
             association_id: Some(id.to_string()),
             target_role_arn: None,
+            created_at,
         },
     };
     match answer {
