@@ -308,21 +308,27 @@ fn standalone(text: &str, token: &str) -> bool {
     })
 }
 
-/// A pull that fails with links unknown says what the event suggests, from the first such link,
-/// and which links are not yet known.
-#[test]
-fn an_unknown_pull_names_the_probable_cause() {
+/// The summary of each finding of a scenario in assets/scenarios/causes, by pod name.
+fn summaries(file: &str) -> impl Fn(&str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/scenarios/causes/unknown-not-absent.yaml");
+        .join("assets/scenarios/causes")
+        .join(file);
     let (report, _) = run(&path);
-    let summary = |pod: &str| {
+    move |pod: &str| {
         report
             .findings
             .iter()
             .find(|f| f.pod.as_deref() == Some(pod))
             .map(|f| f.summary.clone())
             .unwrap_or_default()
-    };
+    }
+}
+
+/// A pull that fails with links unknown says what the event suggests, from the first such link,
+/// and which links are not yet known.
+#[test]
+fn an_unknown_pull_names_the_probable_cause() {
+    let summary = summaries("unknown-not-absent.yaml");
     let forbidden = summary("u-forbidden");
     assert!(
         forbidden.contains(
@@ -342,17 +348,7 @@ fn an_unknown_pull_names_the_probable_cause() {
 /// and the Windows credential provider on a Windows node.
 #[test]
 fn a_refusal_lists_as_unread_only_what_was_not_read() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/scenarios/causes/endpoint-refusals.yaml");
-    let (report, _) = run(&path);
-    let summary = |pod: &str| {
-        report
-            .findings
-            .iter()
-            .find(|f| f.pod.as_deref() == Some(pod))
-            .map(|f| f.summary.clone())
-            .unwrap_or_default()
-    };
+    let summary = summaries("endpoint-refusals.yaml");
     for pod in ["pinned-endpoint", "other-region", "windows-node"] {
         let text = summary(pod);
         assert!(
