@@ -264,7 +264,8 @@ async fn faults_leave_the_run_complete_and_the_links_unknown_with_their_reason()
             "ecr:DescribeRepositories",
             Some(("cart-5b8d4f-q7w", "repository")),
         ),
-        ("ecr:DescribeImages", Some(("cart-5b8d4f-q7w", "image"))),
+        // BatchGetImage's ImageNotFound still answers for the image: see below.
+        ("ecr:DescribeImages", None),
         (
             "ecr:GetRepositoryPolicy",
             Some(("cart-5b8d4f-q7w", "repository-policy")),
@@ -299,6 +300,30 @@ async fn faults_leave_the_run_complete_and_the_links_unknown_with_their_reason()
             assert_ne!(l["status"], "broken", "{op}");
         }
     }
+
+    // The image link is read twice over: with DescribeImages refused, BatchGetImage's
+    // ImageNotFound settles it; with both refused it is unknown and names a refused call.
+    h.front.clear();
+    h.front
+        .fault("ecr:DescribeImages", "AccessDeniedException", usize::MAX);
+    let (report, _) = run(&h);
+    let image = link(&report, "cart-5b8d4f-q7w", "image");
+    assert_eq!(image["cause"], "image-tag-missing", "{image}");
+    assert_eq!(
+        image["evidence"][0], "ecr:BatchGetImage answers ImageNotFound",
+        "{image}"
+    );
+    h.front.clear();
+    for op in ["ecr:DescribeImages", "ecr:BatchGetImage"] {
+        h.front.fault(op, "AccessDeniedException", usize::MAX);
+    }
+    let (report, _) = run(&h);
+    let image = link(&report, "cart-5b8d4f-q7w", "image");
+    assert_eq!(image["status"], "unknown", "{image}");
+    assert!(
+        image["summary"].as_str().unwrap().contains("AccessDenied"),
+        "{image}"
+    );
 
     // A server too slow for the timeout: one clear line, no panic.
     h.kube.clear();

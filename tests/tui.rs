@@ -918,7 +918,7 @@ fn the_wizard_takes_over_only_when_told_twice() {
     app.writes_allowed = true;
     app.open_wizard();
     let mut effects = Vec::new();
-    for answer in ["shop", "web", "shop/web", "", "", ""] {
+    for answer in ["shop", "web", "shop/web", "irsa", "", ""] {
         type_text(&mut app, answer);
         effects = press(&mut app, KeyCode::Enter);
     }

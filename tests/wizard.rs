@@ -150,6 +150,9 @@ async fn the_setup_applies_and_a_pod_of_it_would_be_ok() {
         "newapp",
         "--repository",
         "app/web",
+        // trust.yaml runs the Pod Identity agent: IRSA is asked for.
+        "--mode",
+        "irsa",
         "--apply",
         "--allow-writes",
         "--yes",
@@ -333,6 +336,7 @@ fn a_setup_over_what_exists_says_so() {
         namespace: "shop".into(),
         service_account: "web".into(),
         repositories: vec!["shop/web".into()],
+        mode: Some(Mode::Irsa),
         ..Default::default()
     };
     let setup = wizard::plan(&facts, &web).unwrap();
@@ -415,6 +419,9 @@ async fn the_cli_takes_over_only_with_take_over() {
         "web",
         "--repository",
         "shop/web",
+        // The demo runs the Pod Identity agent: the take-over of its IRSA annotation is asked for.
+        "--mode",
+        "irsa",
         "--apply",
         "--allow-writes",
         "--yes",

@@ -51,8 +51,9 @@ pub fn broken_label(f: &Finding, cause: bool) -> String {
                 .links
                 .iter()
                 .find(|l| l.status == Status::Unknown)
+                // Every link checks out, yet the pull fails: the cause is beyond what is read.
                 .map_or_else(
-                    || "facts missing".to_string(),
+                    || "every link ok".to_string(),
                     |l| format!("{} not known", l.id),
                 ),
             Status::Warning => f
