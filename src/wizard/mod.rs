@@ -368,20 +368,21 @@ impl Draft<'_> {
 
     /// Pod Identity where its agent runs, else IRSA — and why.
     fn mode(&mut self) -> (Mode, String) {
-        let agent = self.facts.workloads.iter().any(|w| {
-            w.kind == "DaemonSet"
-                && w.namespace == "kube-system"
-                && w.name == "eks-pod-identity-agent"
-        });
-        let (mode, reason) = match self.answers.mode {
-            Some(m) => (m, "chosen with --mode".to_string()),
-            None if agent => (
+        let found = self.facts.pod_identity_agent();
+        let agent = matches!(found, crate::facts::Fact::Known(_));
+        let (mode, reason) = match (self.answers.mode, found) {
+            (Some(m), _) => (m, "chosen with --mode".to_string()),
+            (None, crate::facts::Fact::Known(_)) => (
                 Mode::PodIdentity,
                 "the eks-pod-identity-agent DaemonSet runs in kube-system".to_string(),
             ),
-            None => (
+            (None, crate::facts::Fact::Absent) => (
                 Mode::Irsa,
                 "no eks-pod-identity-agent DaemonSet in kube-system, so IRSA".to_string(),
+            ),
+            (None, crate::facts::Fact::Unknown(why)) => (
+                Mode::Irsa,
+                format!("IRSA, since the agent is not known: {why}"),
             ),
         };
         if mode == Mode::PodIdentity && !agent {

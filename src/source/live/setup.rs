@@ -53,8 +53,7 @@ pub async fn collect_setup(session: &Session, target: &SetupTarget<'_>) -> Vec<D
     }
     match agent {
         Ok(ds) => found.items.push(ds),
-        Err(e) if e.code == 404 => {}
-        Err(e) => found.gaps.problems.push(e.message),
+        Err(e) => kube::record(&mut found.gaps, scope::POD_IDENTITY_AGENT, e),
     }
     // The ServiceAccount's own Pod Identity association, if it has one already.
     let own: Vec<(String, String, String)> = associations
