@@ -244,8 +244,31 @@ pub struct PodIdentityAssociation {
     #[serde(default)]
     pub target_role_arn: Option<String>,
     /// When it was created (`describe-pod-identity-association`'s `createdAt`), RFC 3339.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "timestamp_text"
+    )]
     pub created_at: Option<String>,
+}
+
+/// A timestamp as the AWS CLI prints it: ISO 8601 text, or (AWS CLI v1, and the raw API's JSON)
+/// epoch seconds. Kept as RFC 3339 text.
+fn timestamp_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::Number(n)) => {
+            let seconds = n
+                .as_f64()
+                .ok_or_else(|| D::Error::custom("a timestamp out of range"))?;
+            k8s_openapi::jiff::Timestamp::from_millisecond((seconds * 1000.0) as i64)
+                .map(|t| Some(t.to_string()))
+                .map_err(D::Error::custom)
+        }
+        Some(other) => Err(D::Error::custom(format!("a timestamp, not {other}"))),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -855,5 +878,22 @@ mod tests {
             refusal(code, "eks:DescribeCluster", "lab", detail),
             "eks:DescribeCluster on lab failed: Could not connect to the endpoint URL: \"https://x/\""
         );
+    }
+
+    /// The AWS CLI prints `createdAt` as ISO text (v2) or epoch seconds (v1): both read the same.
+    #[test]
+    fn an_association_time_reads_as_text_or_epoch_seconds() {
+        let read = |created: Value| -> Option<String> {
+            let value =
+                serde_json::json!({"namespace": "a", "serviceAccount": "b", "createdAt": created});
+            serde_json::from_value::<PodIdentityAssociation>(value)
+                .unwrap()
+                .created_at
+        };
+        let epoch = read(serde_json::json!(1795860000));
+        let text = read(serde_json::json!("2026-11-28T10:00:00Z"));
+        assert_eq!(epoch.as_deref(), Some("2026-11-28T10:00:00Z"));
+        assert_eq!(epoch, text);
+        assert_eq!(read(Value::Null), None);
     }
 }
