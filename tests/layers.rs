@@ -117,8 +117,69 @@ fn the_modules_of_src_import_one_another_without_a_cycle() {
             .iter()
             .any(|(m, to)| m == "diagnose" && to.contains(&"chain".to_string()))
     );
-    // Depth-first search for a path that comes back to where it started.
-    fn cycle_from(
+    let cycle = a_cycle(&edges);
+    assert!(
+        cycle.is_none(),
+        "import cycle: {}",
+        cycle.unwrap_or_default().join(" → ")
+    );
+}
+
+/// The files of one folder `dir` (mod.rs left out: it is the folder itself) and, for each, the
+/// sibling files it names (`super::x`, or `crate::PATH::x`).
+fn sibling_edges(src: &Path, dir: &Path) -> Vec<(String, Vec<String>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| p.file_stem().is_some_and(|s| s != "mod"))
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let path = dir
+        .strip_prefix(src)
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', "::");
+    files
+        .iter()
+        .zip(&names)
+        .map(|(file, name)| {
+            let code: String = std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let names_sibling = |sibling: &String| {
+                [
+                    format!("super::{sibling}"),
+                    format!("crate::{path}::{sibling}"),
+                ]
+                .iter()
+                .any(|pattern| {
+                    code.match_indices(pattern.as_str()).any(|(at, found)| {
+                        !code[at + found.len()..]
+                            .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                    })
+                })
+            };
+            let to = names
+                .iter()
+                .filter(|s| *s != name && names_sibling(s))
+                .cloned()
+                .collect();
+            (name.clone(), to)
+        })
+        .collect()
+}
+
+/// A cycle among `edges`, if there is one.
+fn a_cycle(edges: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn from(
         at: &str,
         path: &mut Vec<String>,
         edges: &[(String, Vec<String>)],
@@ -134,19 +195,62 @@ fn the_modules_of_src_import_one_another_without_a_cycle() {
             .find(|(m, _)| m == at)
             .map(|(_, to)| to.clone());
         for to in next.unwrap_or_default() {
-            if let Some(cycle) = cycle_from(&to, path, edges) {
+            if let Some(cycle) = from(&to, path, edges) {
                 return Some(cycle);
             }
         }
         path.pop();
         None
     }
-    for (module, _) in &edges {
-        let cycle = cycle_from(module, &mut Vec::new(), &edges);
-        assert!(
-            cycle.is_none(),
-            "import cycle: {}",
-            cycle.unwrap().join(" → ")
-        );
+    edges
+        .iter()
+        .find_map(|(m, _)| from(m, &mut Vec::new(), edges))
+}
+
+/// Inside each folder of `src/`, its files import one another without a cycle — but for the
+/// folders still listed here, whose circles are yet to be cut; one that no longer has a circle
+/// fails this test until it is taken off the list.
+#[test]
+fn the_files_of_each_folder_import_one_another_without_a_cycle() {
+    const STILL_CIRCULAR: [&str; 3] = ["cmd", "source/live", "tui"];
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut dirs = vec![src.clone()];
+    let mut folders = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path.clone());
+                folders.push(path);
+            }
+        }
     }
+    folders.sort();
+    assert!(folders.iter().any(|f| f.ends_with("chain")), "{folders:?}");
+    let mut wrong = Vec::new();
+    for folder in &folders {
+        let name = folder
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let cycle = a_cycle(&sibling_edges(&src, folder));
+        match (STILL_CIRCULAR.contains(&name.as_str()), cycle) {
+            (false, Some(cycle)) => wrong.push(format!("src/{name}: {}", cycle.join(" → "))),
+            (true, None) => wrong.push(format!(
+                "src/{name} has no circle left: take it off STILL_CIRCULAR"
+            )),
+            _ => {}
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+    // A planted circle is found.
+    let planted = vec![
+        ("a".to_string(), vec!["b".to_string()]),
+        ("b".to_string(), vec!["a".to_string()]),
+    ];
+    assert_eq!(
+        a_cycle(&planted),
+        Some(vec!["a".into(), "b".into(), "a".into()])
+    );
 }

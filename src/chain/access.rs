@@ -1,6 +1,7 @@
 //! May this role pull from this repository? The identity side (its policies and boundary) and
 //! the resource side (the repository policy), kept apart because they are two links.
 
+use super::outcome::Outcome;
 use crate::ecr::reference::EcrImage;
 use crate::facts::{Fact, Facts, RepoKey, Role};
 use crate::iam::arn;
@@ -34,52 +35,6 @@ impl CachePull {
             CachePull::Import => &[IMPORT_ACTION],
             CachePull::CreateAndImport => &[CREATE_ACTION, IMPORT_ACTION],
         }
-    }
-}
-
-/// One link's worth of result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub status: Status,
-    pub cause: Option<Cause>,
-    pub summary: String,
-    pub evidence: Vec<String>,
-    /// `ok` only because the image was pulled already (basis `pulled`).
-    pub pulled: bool,
-    /// For an `unknown` link: the cause the kubelet's event suggests, for the finding's summary.
-    pub hint: Option<String>,
-    /// The network link's observed path.
-    pub network: Option<Box<super::network::NetworkPath>>,
-}
-
-impl Outcome {
-    pub fn new(status: Status, summary: impl Into<String>) -> Outcome {
-        Outcome {
-            status,
-            cause: None,
-            summary: summary.into(),
-            evidence: Vec::new(),
-            pulled: false,
-            hint: None,
-            network: None,
-        }
-    }
-
-    pub fn broken(cause: Cause, summary: impl Into<String>) -> Outcome {
-        Outcome {
-            status: Status::Broken,
-            cause: Some(cause),
-            summary: summary.into(),
-            evidence: Vec::new(),
-            pulled: false,
-            hint: None,
-            network: None,
-        }
-    }
-
-    pub fn with_evidence(mut self, evidence: Vec<String>) -> Outcome {
-        self.evidence.extend(evidence);
-        self
     }
 }
 

@@ -3,7 +3,8 @@
 //! failed pull.
 
 use super::Subject;
-use super::access::{self, Outcome};
+use super::access;
+use super::outcome::Outcome;
 use super::pull_identity::{AnnotatedPullRole, ECR_ROLE_ANNOTATION, TokenPull};
 use super::pull_lane::PullLane;
 use super::trust::{self, Assumer};

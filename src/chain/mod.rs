@@ -7,6 +7,7 @@ pub mod access;
 pub mod events;
 pub mod identity_lane;
 pub mod network;
+pub mod outcome;
 pub mod pull_identity;
 pub mod pull_lane;
 pub mod trust;

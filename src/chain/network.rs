@@ -6,9 +6,8 @@
 //! Without EC2 facts the caller falls back to what the kubelet's event says.
 
 use super::Subject;
-use super::access::Outcome;
 use super::events::PullError;
-use super::pull_lane::Destination;
+use super::outcome::{Culprit, Destination, NetworkPath, Outcome};
 use crate::facts::aws::{Instance, RouteTable, Subnet, VpcEndpoint};
 use crate::facts::{Fact, scope};
 use crate::report::{Cause, Hop, HopKind, Status};
@@ -29,66 +28,6 @@ impl Egress {
             Egress::Beyond(id, _) => format!(
                 "{id}, beyond what pulldoctor can see (a transit gateway, peering or appliance)"
             ),
-        }
-    }
-}
-
-/// The observed path of one pull: what the network link's hops show and its fixes name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NetworkPath {
-    /// The Region of the VPC, where endpoints are made.
-    pub region: String,
-    /// The Region whose ECR endpoints the pull needs (the registry's).
-    pub service_region: String,
-    pub vpc: String,
-    pub subnet: String,
-    pub subnet_cidr: Option<String>,
-    pub route_table: String,
-    pub hops: Vec<Hop>,
-    /// The hop that stops the pull, when one does.
-    pub culprit: Option<Culprit>,
-}
-
-/// The hop that stops the pull, with what its fix needs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Culprit {
-    /// No working route to the internet, where only the internet helps.
-    Egress,
-    /// No endpoint of these services (`ecr.api`, `ecr.dkr`, `s3`) in the VPC.
-    MissingEndpoints { services: Vec<&'static str> },
-    /// An endpoint is there but off the way (private DNS off, or an S3 gateway not on the route
-    /// table).
-    Endpoint { id: String },
-    /// The endpoint's policy does not allow the pull; an added statement would, unless a
-    /// statement denies it.
-    EndpointPolicy {
-        id: String,
-        policy: String,
-        statement: serde_json::Value,
-        denied: bool,
-    },
-    /// These interface endpoints have no subnet in the node's zone.
-    NotInZone { ids: Vec<String> },
-    /// A security group of the endpoint lets no 443 in from the node.
-    EndpointGroup { endpoint: String, group: String },
-    /// The node's security groups let no 443 out to the endpoint.
-    NodeGroup { endpoint: String, group: String },
-    /// The node subnet's network ACL drops the pull or its answers.
-    Acl { id: String },
-}
-
-impl Culprit {
-    /// This is about the endpoint `id`.
-    fn names_endpoint(&self, id: &str) -> bool {
-        match self {
-            Culprit::Endpoint { id: own, .. } | Culprit::EndpointPolicy { id: own, .. } => {
-                own == id
-            }
-            Culprit::EndpointGroup { endpoint, .. } | Culprit::NodeGroup { endpoint, .. } => {
-                endpoint == id
-            }
-            Culprit::NotInZone { ids } => ids.iter().any(|i| i == id),
-            _ => false,
         }
     }
 }

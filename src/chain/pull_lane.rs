@@ -3,8 +3,9 @@
 //! the repository's policy allow the pull, and a network path.
 
 use super::Subject;
-use super::access::{self, CachePull, Outcome, PullAccess};
+use super::access::{self, CachePull, PullAccess};
 use super::events::PullError;
+use super::outcome::{Destination, Outcome};
 use super::pull_identity::Resolution;
 use crate::ecr::manifest::{self, ManifestKind};
 use crate::ecr::reference::{EcrImage, ImageRef};
@@ -43,54 +44,22 @@ pub struct PullLane {
     pub destination: Destination,
 }
 
-/// Where a pull goes: what decides whether VPC endpoints can carry it or it needs the internet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// A private ECR registry of this Region: interface endpoints (ecr.api, ecr.dkr) and the S3
-    /// gateway endpoint carry it, or egress.
-    PrivateEcr { region: String },
-    /// `public.ecr.aws`: no VPC endpoint exists, only a route to the internet helps.
-    PublicEcr,
-    /// The layer download went to another host (a pull-through cache redirecting to its
-    /// upstream's CDN): the internet, whatever endpoints exist.
-    Upstream { host: String },
-    /// A registry outside AWS.
-    Internet { host: String },
-}
-
-impl Destination {
-    fn of(subject: &Subject<'_>) -> Destination {
-        match &subject.image_ref {
-            Ok(ImageRef::Ecr(e)) => match other_host(subject, &e.host) {
-                Some(host) => Destination::Upstream { host },
-                None => Destination::PrivateEcr {
-                    region: e.region.clone(),
-                },
+/// Where this pull goes, from its reference and the host its event names.
+fn destination(subject: &Subject<'_>) -> Destination {
+    match &subject.image_ref {
+        Ok(ImageRef::Ecr(e)) => match other_host(subject, &e.host) {
+            Some(host) => Destination::Upstream { host },
+            None => Destination::PrivateEcr {
+                region: e.region.clone(),
             },
-            Ok(ImageRef::PublicEcr { .. }) => Destination::PublicEcr,
-            Ok(ImageRef::Other { host } | ImageRef::EcrLookalike { host }) => {
-                Destination::Internet { host: host.clone() }
-            }
-            Err(_) => Destination::Internet {
-                host: "the registry".to_string(),
-            },
+        },
+        Ok(ImageRef::PublicEcr { .. }) => Destination::PublicEcr,
+        Ok(ImageRef::Other { host } | ImageRef::EcrLookalike { host }) => {
+            Destination::Internet { host: host.clone() }
         }
-    }
-
-    /// What the nodes need to reach it.
-    pub fn needs(&self) -> String {
-        match self {
-            Destination::PrivateEcr { region } => format!(
-                "a NAT gateway, or the interface endpoints com.amazonaws.{region}.ecr.api and com.amazonaws.{region}.ecr.dkr plus the S3 gateway endpoint"
-            ),
-            Destination::PublicEcr => "a route to the internet (NAT gateway, or an internet gateway and a public IP): public.ecr.aws has no VPC endpoint".to_string(),
-            Destination::Upstream { host } => format!(
-                "a route to the internet for {host}: the pull-through cache sent the download to its upstream's host, which no ECR endpoint carries"
-            ),
-            Destination::Internet { host } => {
-                format!("a route to the internet for {host}: it is not in AWS")
-            }
-        }
+        Err(_) => Destination::Internet {
+            host: "the registry".to_string(),
+        },
     }
 }
 
@@ -125,7 +94,7 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
         cache: CachePull::Cached,
         cache_upstream: None,
         access: Vec::new(),
-        destination: Destination::of(subject),
+        destination: destination(subject),
     };
     lane.links.insert(LinkId::Pod, pod(subject));
     lane.links

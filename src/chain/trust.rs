@@ -1,7 +1,7 @@
 //! Does the role's trust policy let this ServiceAccount of this cluster assume it? When it does
 //! not, the statement that comes closest names the cause.
 
-use super::access::Outcome;
+use super::outcome::Outcome;
 use crate::iam::eval::{self, Caller, Context, Decision, Match, Request, Sourced};
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
 use crate::report::{Cause, Status};

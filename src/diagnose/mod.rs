@@ -2,8 +2,8 @@
 //! container image of one pod (or one workload whose pods cannot be created) through both
 //! lanes of the chain ([`crate::chain`]) and attaches the fixes of its broken link ([`crate::fix`]).
 
-use crate::chain::access::Outcome;
 use crate::chain::events::PullError;
+use crate::chain::outcome::Outcome;
 use crate::chain::{Subject, events, identity_lane, pull_identity, pull_lane};
 use crate::ecr::reference::{self, ImageRef};
 use crate::facts::kube::{self, PULL_FAILURE_REASONS, Workload};

@@ -5,7 +5,7 @@
 //! guided only.
 
 use super::{applied, document_step, fix, step};
-use crate::chain::network::{Culprit, NetworkPath};
+use crate::chain::outcome::{Culprit, NetworkPath};
 use crate::chain::pull_lane::PullLane;
 use crate::iam::policy::{PolicyDocument, Statement};
 use crate::report::{Apply, Cause, Fix, LinkId, Step};
