@@ -1,7 +1,7 @@
 //! Key bindings and `:` commands as data: the footer, the help screen, the key → action
 //! translation and the command line all read these two tables.
 
-use super::app::{Action, Screen};
+use super::action::{Action, Screen};
 use super::browse;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

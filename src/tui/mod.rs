@@ -1,6 +1,7 @@
 //! The full-screen TUI: one application state changed only through actions; terminal input and
 //! background work send actions over a channel, so no frame waits on IO.
 
+pub mod action;
 pub mod app;
 pub mod backend;
 pub mod browse;

@@ -2,7 +2,7 @@
 //! (the selected row or link) and scroll (the fix pane, the wizard), so going back finds the
 //! screen as it was left.
 
-use super::app::Screen;
+use super::action::Screen;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
