@@ -163,7 +163,7 @@ impl Backend for Live {
         let this = self.clone();
         Box::pin(async move {
             let session = this.session().await?;
-            let facts = super::wizard::setup_facts(&session, (*facts).clone(), &answers)
+            let facts = super::setup::setup_facts(&session, (*facts).clone(), &answers)
                 .await
                 .map_err(|f| f.0)?;
             crate::wizard::plan(&facts, &answers).map_err(|errors| errors.join("; "))
@@ -174,7 +174,7 @@ impl Backend for Live {
         let this = self.clone();
         Box::pin(async move {
             let session = this.session().await?;
-            super::wizard::verify(&this.global, &session, &setup)
+            super::setup::verify(&this.global, &session, &setup)
                 .await
                 .map(|(text, _)| text)
                 .map_err(|f| f.0)

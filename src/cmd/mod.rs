@@ -5,6 +5,7 @@
 mod background;
 pub mod fix;
 mod load;
+mod setup;
 pub mod wizard;
 
 use load::{check_named_pods, check_namespaces, collect_live, load_named};
