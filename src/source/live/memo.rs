@@ -2,7 +2,7 @@
 //! pages' pods often need the same ServiceAccount list, role or repository: the first to ask
 //! fetches it and records what it found; the others wait for its value.
 
-use super::read::Found;
+use super::found::Found;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::OnceCell;

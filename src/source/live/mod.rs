@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod children;
 pub mod follow;
+mod found;
 pub mod kube;
 mod memo;
 mod read;

@@ -8,11 +8,10 @@
 
 use super::memo::{Batches, Memo, lock};
 use super::session::Session;
-use super::{Gaps, Options, aws, kube};
+use super::{Options, aws, kube};
 use crate::ecr::reference::{self, EcrImage, ImageRef};
 use crate::facts::RepoKey;
 use crate::facts::aws::*;
-use crate::facts::ingest::Document;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, namespace_of, service_account_of};
 use crate::facts::pod::Pod;
 use crate::facts::scope;
@@ -20,83 +19,11 @@ use crate::iam::arn;
 use ::aws_sdk_ecr::types::ImageIdentifier;
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Event, Node, ServiceAccount};
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-/// What stages found: AWS documents, Kubernetes objects (for one `List`), and how lookups ended.
-#[derive(Default, Clone)]
-pub(super) struct Found {
-    pub documents: Vec<Value>,
-    pub items: Vec<Value>,
-    pub gaps: Gaps,
-}
-
-impl Found {
-    pub fn push_document(&mut self, shape: &impl Serialize) {
-        self.documents
-            .push(serde_json::to_value(shape).unwrap_or_default());
-    }
-
-    pub fn item(&mut self, object: &impl Serialize) {
-        self.items
-            .push(serde_json::to_value(object).unwrap_or_default());
-    }
-
-    /// The documents of a read: the AWS documents, then one `List` of the Kubernetes objects,
-    /// then how each lookup ended; and the problems met.
-    pub fn into_documents(self, origin: &str) -> (Vec<Document>, Vec<String>) {
-        let Found {
-            mut documents,
-            items,
-            gaps,
-        } = self;
-        documents.push(json!({"apiVersion": "v1", "kind": "List", "items": items}));
-        documents.extend(gaps.documents);
-        let documents = documents
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| Document {
-                origin: format!("{origin}[{i}]"),
-                value,
-            })
-            .collect();
-        (documents, gaps.problems)
-    }
-
-    pub fn merge(&mut self, other: Found) {
-        self.documents.extend(other.documents);
-        self.items.extend(other.items);
-        self.gaps.merge(other.gaps);
-    }
-
-    /// Lookups end in whatever order the network answers: sorted, the same read gives the same
-    /// documents.
-    fn in_stable_order(&mut self) {
-        sort_values(&mut self.documents);
-        // Kubernetes objects are told apart by kind, namespace and name: sorted by those, not by
-        // their whole text (ten thousand pods).
-        let key = |o: &Value| {
-            let meta = &o["metadata"];
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-            (
-                text(&o["kind"]),
-                text(&meta["namespace"]),
-                text(&meta["name"]),
-            )
-        };
-        self.items.sort_by_cached_key(key);
-        self.gaps.in_stable_order();
-    }
-}
-
-/// Sorts JSON values by their text.
-pub(super) fn sort_values(values: &mut Vec<Value>) {
-    let mut keyed: Vec<(String, Value)> = values.drain(..).map(|v| (v.to_string(), v)).collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    values.extend(keyed.into_iter().map(|(_, v)| v));
-}
+pub(super) use super::found::{Found, sort_values};
 
 /// A registry in a Region.
 pub(super) type Registry = (String, String);
