@@ -55,6 +55,10 @@ pub fn refused(subject: &Subject<'_>, destination: &Destination) -> Option<Outco
     let Destination::PrivateEcr { region } = destination else {
         return None;
     };
+    // Without the pull identity the policies cannot be evaluated for it: the event decides.
+    if subject.pull_identity.roles().is_empty() {
+        return None;
+    }
     let path = located(subject)?.ok()?;
     let judged = endpoint_policies(subject, &path, region).unwrap_or_else(|| {
         let checked: Vec<String> = SERVICES
