@@ -129,7 +129,11 @@ fn exported_files_in_both_modes() {
             if let Some(after) = &w.after
                 && let Ok(doc) = PolicyDocument::from_text(after)
             {
-                assert_eq!(wizard::guard_rails(&doc), Vec::<String>::new(), "{after}");
+                assert_eq!(
+                    pulldoctor::fix::guard::app_policy_rails(&doc),
+                    Vec::<String>::new(),
+                    "{after}"
+                );
             }
         }
     }
@@ -467,4 +471,110 @@ async fn the_cli_takes_over_only_with_take_over() {
             "arn:aws:iam::111122223333:role/prod-east-shop-web"
         );
     });
+}
+
+/// A setup's plan is held to its purpose by the guard: one write wider than the ServiceAccount
+/// and role it sets up refuses the whole plan.
+#[test]
+fn a_setup_plan_widened_beyond_its_purpose_is_refused() {
+    use pulldoctor::fix::guard;
+    use pulldoctor::fix::write_plan::Write;
+    use pulldoctor::report::Apply;
+    let facts = source::facts_from_bundle(&source::demo::bundle(), "demo");
+    let mut a = answers();
+    a.mode = Some(Mode::Irsa);
+    a.app_policy = Some(
+        PolicyDocument::from_text(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::orders/*"}]}"#,
+        )
+        .unwrap(),
+    );
+    let setup = wizard::plan(&facts, &a).unwrap();
+    let plan = setup.plan.plan().clone();
+    assert!(guard::check(plan.clone()).is_ok(), "the setup as planned");
+    let role = setup.role_name.clone();
+    let document = |text: &str| Write {
+        apply: Apply::PutRolePolicy {
+            account: setup.account.clone(),
+            role: role.clone(),
+            policy_name: "app".into(),
+        },
+        before: None,
+        after: Some(text.to_string()),
+        diff: None,
+    };
+    let widened: Vec<(&str, Write)> = vec![
+        (
+            "an administrator policy on its role",
+            Write {
+                apply: Apply::AttachRolePolicy {
+                    account: setup.account.clone(),
+                    role: role.clone(),
+                    policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+                },
+                before: None,
+                after: None,
+                diff: None,
+            },
+        ),
+        (
+            "another ServiceAccount",
+            Write {
+                apply: Apply::ApplyServiceAccount {
+                    namespace: "kube-system".into(),
+                    name: "default".into(),
+                    role_arn: Some(setup.role_arn.clone()),
+                },
+                before: None,
+                after: None,
+                diff: None,
+            },
+        ),
+        (
+            "its ServiceAccount pointed at another role",
+            Write {
+                apply: Apply::ApplyServiceAccount {
+                    namespace: "shop".into(),
+                    name: "orders".into(),
+                    role_arn: Some("arn:aws:iam::111122223333:role/admin".into()),
+                },
+                before: None,
+                after: None,
+                diff: None,
+            },
+        ),
+        (
+            "an app policy of *",
+            document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#),
+        ),
+        (
+            "a trust policy for another ServiceAccount",
+            Write {
+                apply: Apply::UpdateAssumeRolePolicy {
+                    account: setup.account.clone(),
+                    role: role.clone(),
+                },
+                before: None,
+                after: Some(
+                    serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:kube-system:default"}}}]})
+                    .to_string(),
+                ),
+                diff: None,
+            },
+        ),
+    ];
+    for (what, write) in widened {
+        let mut wider = plan.clone();
+        wider.writes.push(write);
+        let refused = guard::check(wider).expect_err(what);
+        assert!(refused.starts_with("refused: "), "{what}: {refused}");
+        assert!(
+            refused.contains("no setup of ServiceAccount shop/orders"),
+            "{what}: {refused}"
+        );
+    }
 }

@@ -6,8 +6,8 @@
 use super::load::{live_options, load, read_live};
 use super::{Failure, Global};
 use crate::facts::Facts;
-use crate::fix::apply::{self, Plan, WritePermission, Writer};
-use crate::fix::guard;
+use crate::fix::apply::{self, Consent, WritePermission, Writer};
+use crate::fix::guard::Checked;
 use crate::source::live::{self, Session};
 use crate::tui::app::{Diagnosed, PodName, Read};
 use crate::tui::backend::{Abilities, Backend, Job, Listener, News};
@@ -145,17 +145,15 @@ impl Backend for Live {
         })
     }
 
-    fn apply(&self, plan: Plan) -> Job<Result<Vec<String>, String>> {
+    fn apply(&self, plan: Checked) -> Job<Result<Vec<String>, String>> {
         let (this, permission) = (self.clone(), self.permission.clone());
         Box::pin(async move {
             let permission = permission.ok_or("read-only: nothing was applied")?;
-            // A fix's plan is held to what its cause's fix writes; a setup's to the wizard's rules.
-            if plan.cause != crate::wizard::SETUP_CAUSE {
-                guard::check(&plan)?;
-            }
             let writer = Writer::new(permission, this.session().await?).await?;
-            let pending = apply::pending(&writer, &plan).await?;
-            apply::carry_out(&writer, &plan, &pending, &apply::state_dir(None)).await
+            // The TUI showed the plan and asked (twice for a take-over) before this.
+            let consent = Consent::given(true);
+            let applied = apply::apply(&writer, &plan, consent, &apply::state_dir(None)).await?;
+            Ok(applied.changes)
         })
     }
 

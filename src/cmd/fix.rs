@@ -4,8 +4,9 @@
 use super::load::read_live;
 use crate::cmd::{self as cli, Failure, FixArgs, Global};
 use crate::diagnose;
-use crate::fix::apply::{self, Plan, WritePermission, Writer};
-use crate::fix::guard;
+use crate::fix::apply::{self, Consent, WritePermission, Writer};
+use crate::fix::guard::{self, Checked};
+use crate::fix::write_plan::{self, Plan};
 use crate::report::Status;
 use crate::source::live::Session;
 use std::io::{BufRead, IsTerminal, Write as _};
@@ -23,10 +24,10 @@ pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
         Some(path) => read_plan(path)?,
         None => make_plan(global, args)?,
     };
-    guard::check(&plan).map_err(Failure)?;
-    cli::print(&apply::render(&plan))?;
+    let plan = guard::check(plan).map_err(Failure)?;
+    cli::print(&write_plan::render(&plan))?;
     if let Some(out) = &args.plan_out {
-        let text = serde_json::to_string_pretty(&plan).unwrap_or_default();
+        let text = serde_json::to_string_pretty(plan.plan()).unwrap_or_default();
         std::fs::write(out, text + "\n")
             .map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))?;
         eprintln!(
@@ -51,7 +52,7 @@ pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
         );
         return Ok(ExitCode::SUCCESS);
     };
-    cli::block_on(apply_plan(global, args, &plan, permission, from_file))?
+    cli::block_on(apply_plan(global, args, plan, permission, from_file))?
 }
 
 /// A plan file as written by `--plan-out`, or by anyone: its diffs and title are not trusted.
@@ -83,11 +84,11 @@ async fn recomputed_matches(
     global: &Global,
     session: &Session,
     plan: &Plan,
-) -> Result<Plan, Failure> {
+) -> Result<Checked, Failure> {
     let refused = || {
         Failure(format!(
             "the plan does not match what the fix of {} for {} writes now: a target changed since it was read, or the file was edited; nothing was written (plan again)",
-            plan.cause, plan.subject
+            plan.purpose, plan.subject
         ))
     };
     let selection = cli::selection(global, std::slice::from_ref(&plan.subject), true)?;
@@ -99,12 +100,13 @@ async fn recomputed_matches(
         .find(|f| f.container == plan.container)
         .ok_or_else(refused)?;
     let fresh = (1..=finding.fixes.len())
-        .filter(|&choice| finding.fixes[choice - 1].cause.as_str() == plan.cause)
-        .filter_map(|choice| apply::plan(finding, choice).ok());
-    fresh
+        .filter_map(|choice| write_plan::of_fix(finding, choice).ok())
+        .filter(|candidate| candidate.purpose == plan.purpose);
+    let fresh = fresh
         .into_iter()
-        .find(|candidate| apply::same_writes(&candidate.writes, &plan.writes))
-        .ok_or_else(refused)
+        .find(|candidate| write_plan::same_writes(&candidate.writes, &plan.writes))
+        .ok_or_else(refused)?;
+    guard::check(fresh).map_err(Failure)
 }
 
 fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
@@ -148,13 +150,13 @@ fn make_plan(global: &Global, args: &FixArgs) -> Result<Plan, Failure> {
             ),
         }));
     };
-    apply::plan(finding, args.choice).map_err(Failure)
+    write_plan::of_fix(finding, args.choice).map_err(Failure)
 }
 
 async fn apply_plan(
     global: &Global,
     args: &FixArgs,
-    plan: &Plan,
+    plan: Checked,
     permission: WritePermission,
     from_file: bool,
 ) -> Result<ExitCode, Failure> {
@@ -163,37 +165,43 @@ async fn apply_plan(
     let writer = Writer::new(permission, session.clone())
         .await
         .map_err(Failure)?;
-    let fresh;
-    let mut plan = plan;
-    let mut pending = apply::pending(&writer, plan).await.map_err(Failure)?;
-    if from_file && !pending.is_empty() {
-        fresh = recomputed_matches(global, &session, plan).await?;
-        plan = &fresh;
-        pending = apply::pending(&writer, plan).await.map_err(Failure)?;
-    }
-    for write in plan.writes.iter().filter(|w| !pending.contains(w)) {
-        eprintln!("pulldoctor: {} is already as planned", write.apply.target());
-    }
-    if pending.is_empty() {
-        eprintln!("pulldoctor: nothing to change");
-        return Ok(ExitCode::SUCCESS);
-    }
+    // A file's plan is sent only as pulldoctor plans it now; with nothing left to change, the
+    // file's plan is as good as done.
+    let plan = match from_file
+        && !apply::pending(&writer, &plan)
+            .await
+            .map_err(Failure)?
+            .is_empty()
+    {
+        true => recomputed_matches(global, &session, &plan).await?,
+        false => plan,
+    };
     if let Some(chosen_by) = &plan.target_chosen_by {
         eprintln!(
             "pulldoctor: the target was chosen by tenant-writable metadata: {}",
             crate::text::escape_line(chosen_by)
         );
     }
-    if !args.yes {
-        let typed =
-            plan.target_chosen_by.is_some() || pending.iter().any(|w| w.apply.needs_typed_yes());
-        confirm(typed)?;
-    }
+    let yes = args.yes;
+    let consent = Consent {
+        take_over: false,
+        confirm: Box::new(move |typed| match yes {
+            true => Ok(()),
+            false => confirm(typed).map_err(|f| f.0),
+        }),
+    };
     let dir = apply::state_dir(args.backup_dir.as_deref());
-    for line in apply::carry_out(&writer, plan, &pending, &dir)
+    let applied = apply::apply(&writer, &plan, consent, &dir)
         .await
-        .map_err(Failure)?
-    {
+        .map_err(Failure)?;
+    for target in &applied.already {
+        eprintln!("pulldoctor: {target} is already as planned");
+    }
+    if applied.changes.is_empty() {
+        eprintln!("pulldoctor: nothing to change");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in &applied.changes {
         println!("{line}");
     }
     println!("change log: {}", dir.join("changes.log").display());

@@ -5,7 +5,7 @@ use super::load::read_live;
 use super::setup::{setup_facts, verify};
 use crate::cmd::{self as cli, Failure, Global};
 use crate::facts::Facts;
-use crate::fix::apply::{self, WritePermission, Writer};
+use crate::fix::apply::{self, Consent, WritePermission, Writer};
 use crate::iam::policy::PolicyDocument;
 use crate::source::live::Session;
 use crate::wizard::{Answers, Mode, Setup};
@@ -123,7 +123,7 @@ fn render(setup: &Setup) -> String {
         ));
     }
     out.push('\n');
-    out.push_str(&apply::render(&setup.plan));
+    out.push_str(&crate::fix::write_plan::render(&setup.plan));
     out
 }
 
@@ -173,30 +173,25 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
     };
     let permission = WritePermission::from_flag(global.allow_writes)
         .ok_or_else(|| Failure("read-only: add --allow-writes to apply the setup".into()))?;
-    if !setup.plan.takes_over.is_empty() && !args.take_over {
-        return Err(Failure(
-            "nothing applied: this setup changes what exists (\"takes over\" in the plan above) — add --take-over to change it".into(),
-        ));
-    }
-    let lines = cli::block_on(async {
+    let yes = args.yes;
+    let consent = Consent {
+        take_over: args.take_over,
+        confirm: Box::new(move |typed| match yes {
+            true => Ok(()),
+            false => super::fix::confirm(typed).map_err(|f| f.0),
+        }),
+    };
+    let backups = apply::state_dir(args.backup_dir.as_deref());
+    let applied = cli::block_on(async {
         let writer = Writer::new(permission, session.clone()).await?;
-        let pending = apply::pending(&writer, &setup.plan).await?;
-        if pending.is_empty() {
-            return Ok(vec!["nothing to change: the setup is in place".to_string()]);
-        }
-        if !args.yes {
-            super::fix::confirm(pending.iter().any(|w| w.apply.needs_typed_yes()))
-                .map_err(|f| f.0)?;
-        }
-        apply::carry_out(
-            &writer,
-            &setup.plan,
-            &pending,
-            &apply::state_dir(args.backup_dir.as_deref()),
-        )
-        .await
-    })?;
-    for line in lines.map_err(Failure)? {
+        apply::apply(&writer, &setup.plan, consent, &backups).await
+    })?
+    .map_err(Failure)?;
+    let lines = match applied.changes.is_empty() {
+        true => vec!["nothing to change: the setup is in place".to_string()],
+        false => applied.changes,
+    };
+    for line in lines {
         println!("{line}");
     }
     let (text, ok) = cli::block_on(verify(global, &session, &setup))??;

@@ -1,7 +1,8 @@
 //! The Writer's EC2 calls: what the endpoint or security group looks like now, and the one call
-//! that changes it. Kept beside `apply` so that IAM, Kubernetes and EC2 each read as one piece.
+//! that changes it. Each target family's reads and writes are one file: this, `iam_writes`, `kube_writes`, `ecr_writes`.
 
-use super::apply::{Now, Write, Writer, normal};
+use super::apply::{Now, Writer, normal};
+use super::write_plan::Write;
 use crate::report::Apply;
 use crate::source::live::aws::Aws;
 use aws_sdk_ec2::types::{Filter, VpcEndpointType};

@@ -1,14 +1,58 @@
-//! What a fix of each cause may write, checked on every plan before it is shown or applied — above
-//! all a plan read from a file, which anyone could have edited: a plan that calls an API no fix of
-//! its cause calls, or writes a statement no such fix writes (a wider action, another resource,
-//! a removed deny), is refused whole.
+//! What a plan may write, checked before it is shown or applied — above all a plan read from a
+//! file, which anyone could have edited. A fix may make only the calls, and add only the
+//! statements, that a fix of its cause makes; a setup only those of one app's identity (its
+//! role, its trust, its ServiceAccount) and its images' pull. Anything wider refuses the plan
+//! whole.
+//!
+//! [`check`] is the only way to obtain a [`Checked`] plan, and a `Checked` plan is the only thing
+//! the writer carries out: a plan that skipped the guard does not compile.
+//!
+//! ```compile_fail
+//! # async fn f(writer: &pulldoctor::fix::apply::Writer, plan: pulldoctor::fix::write_plan::Plan) {
+//! // An unchecked plan is not what `apply` takes:
+//! let _ = pulldoctor::fix::apply::pending(writer, &plan).await;
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! # fn f(plan: pulldoctor::fix::write_plan::Plan) {
+//! // Nor can one be made outside the guard:
+//! let _ = pulldoctor::fix::guard::Checked(plan);
+//! # }
+//! ```
+//!
+//! ```no_run
+//! # async fn f(writer: &pulldoctor::fix::apply::Writer, plan: pulldoctor::fix::write_plan::Plan) {
+//! // The guard's answer is:
+//! let checked = pulldoctor::fix::guard::check(plan).unwrap();
+//! let _ = pulldoctor::fix::apply::pending(writer, &checked).await;
+//! # }
+//! ```
 
-use super::apply::{Plan, Write};
+use super::write_plan::{Plan, Purpose, SetupScope, Write};
 use crate::chain::access::{CREATE_ACTION, IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACTION};
 use crate::chain::trust::{POD_IDENTITY_SERVICE, WEB_IDENTITY};
 use crate::iam::managed::{PULL_ONLY, READ_ONLY};
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
 use crate::report::{Apply, Cause};
+
+/// A plan the guard passed: what [`super::apply`] carries out. Only [`check`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked(Plan);
+
+impl Checked {
+    pub fn plan(&self) -> &Plan {
+        &self.0
+    }
+}
+
+/// Read access only: a checked plan cannot be changed after the guard passed it.
+impl std::ops::Deref for Checked {
+    type Target = Plan;
+    fn deref(&self) -> &Plan {
+        &self.0
+    }
+}
 
 /// The kinds of document a fix writes, each with its own rules for added statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,20 +67,169 @@ enum Family {
     Endpoint,
 }
 
-/// Refuses a plan that is not what a fix of its cause writes.
-pub fn check(plan: &Plan) -> Result<(), String> {
-    let cause = Cause::parse(&plan.cause)
-        .ok_or_else(|| format!("the plan names no known cause ({:?})", plan.cause))?;
+/// Refuses a plan that is not what its purpose writes; passes the rest as [`Checked`].
+pub fn check(plan: Plan) -> Result<Checked, String> {
     for write in &plan.writes {
-        check_write(cause, write).map_err(|why| {
+        let checked = match &plan.purpose {
+            Purpose::Fix(cause) => check_write(*cause, write),
+            Purpose::Setup(scope) => check_setup_write(scope, write),
+        };
+        checked.map_err(|why| {
+            let purpose = match &plan.purpose {
+                Purpose::Fix(cause) => format!("no fix of {cause}"),
+                Purpose::Setup(scope) => format!(
+                    "no setup of ServiceAccount {}/{}",
+                    scope.namespace, scope.service_account
+                ),
+            };
             format!(
-                "refused: {} on {}: {why}; no fix of {cause} writes that",
+                "refused: {} on {}: {why}; {purpose} writes that",
                 write.apply.call(),
                 write.apply.target()
             )
         })?;
     }
+    Ok(Checked(plan))
+}
+
+/// The policy name a setup gives the app's own permissions.
+pub const APP_POLICY_NAME: &str = "app";
+
+/// A setup writes: its role (created with a trust policy for its ServiceAccount alone, or that
+/// trust added), the app's own policy on that role within [`app_policy_rails`], the pull
+/// identities' scoped pull policy, repository policies letting them pull, the cluster's OIDC
+/// provider, and its ServiceAccount or Pod Identity association naming its role.
+fn check_setup_write(scope: &SetupScope, write: &Write) -> Result<(), String> {
+    let own_role = |role: &str| {
+        if role == scope.role {
+            Ok(())
+        } else {
+            Err(format!(
+                "role {role} is not the setup's role {}",
+                scope.role
+            ))
+        }
+    };
+    let own_account = |namespace: &str, name: &str| {
+        if namespace == scope.namespace && name == scope.service_account {
+            Ok(())
+        } else {
+            Err(format!(
+                "ServiceAccount {namespace}/{name} is not the setup's"
+            ))
+        }
+    };
+    let names_role = |arn: &str| {
+        if crate::iam::arn::role_name_of(arn) == scope.role {
+            Ok(())
+        } else {
+            Err(format!("{arn} is not the setup's role"))
+        }
+    };
+    match &write.apply {
+        Apply::CreateRole { role, .. } | Apply::UpdateAssumeRolePolicy { role, .. } => {
+            own_role(role)?;
+            document(write, Family::Trust)?;
+            setup_trust(scope, write)
+        }
+        Apply::PutRolePolicy {
+            role, policy_name, ..
+        } if policy_name == APP_POLICY_NAME => {
+            own_role(role)?;
+            let after = write.after.as_deref().ok_or("the plan has no document")?;
+            let policy = PolicyDocument::from_text(after)
+                .map_err(|e| format!("the document does not parse: {}", e.0))?;
+            match app_policy_rails(&policy).first() {
+                Some(why) => Err(why.clone()),
+                None => Ok(()),
+            }
+        }
+        Apply::PutRolePolicy { policy_name, .. }
+            if policy_name == super::documents::SCOPED_POLICY_NAME =>
+        {
+            document(write, Family::Pull)
+        }
+        Apply::SetRepositoryPolicy { .. } => document(write, Family::Repository),
+        Apply::CreateOpenIdConnectProvider { .. } => check_write(Cause::OidcProviderMissing, write),
+        Apply::ApplyServiceAccount {
+            namespace,
+            name,
+            role_arn,
+        } => {
+            own_account(namespace, name)?;
+            role_arn.as_deref().map_or(Ok(()), names_role)
+        }
+        Apply::CreatePodIdentityAssociation {
+            namespace,
+            service_account,
+            role_arn,
+            ..
+        } => {
+            own_account(namespace, service_account)?;
+            names_role(role_arn)
+        }
+        _ => Err("this call".to_string()),
+    }
+}
+
+/// A setup's trust statements that name a ServiceAccount name the setup's alone.
+fn setup_trust(scope: &SetupScope, write: &Write) -> Result<(), String> {
+    let wanted = format!(
+        "system:serviceaccount:{}:{}",
+        scope.namespace, scope.service_account
+    );
+    let after = write.after.as_deref().unwrap_or_default();
+    let document = PolicyDocument::from_text(after).map_err(|e| e.0)?;
+    let before = write
+        .before
+        .as_deref()
+        .and_then(|b| PolicyDocument::from_text(b).ok())
+        .map(|d| d.statements)
+        .unwrap_or_default();
+    for statement in document.statements.iter().filter(|s| !before.contains(s)) {
+        let subjects = statement
+            .condition
+            .values()
+            .flat_map(|keys| keys.iter())
+            .filter(|(key, _)| key.ends_with(":sub"))
+            .flat_map(|(_, values)| values.iter());
+        if let Some(other) = subjects.into_iter().find(|s| *s != wanted) {
+            return Err(format!("it trusts {other}, not {wanted}"));
+        }
+    }
     Ok(())
+}
+
+/// The app's own policy: no `*` in actions or resources (but the resource of
+/// `ecr:GetAuthorizationToken`), no `NotAction` or `NotResource`. One line per statement that
+/// breaks them.
+pub fn app_policy_rails(policy: &PolicyDocument) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, s) in policy.statements.iter().enumerate() {
+        if s.effect != Effect::Allow {
+            continue;
+        }
+        let actions: Vec<&str> = s.action.iter().flat_map(|a| a.iter()).collect();
+        if s.not_action.is_some() || actions.iter().any(|a| a.contains('*')) {
+            errors.push(format!(
+                "statement {}: name the actions; no * and no NotAction",
+                i + 1
+            ));
+        }
+        let only_token = !actions.is_empty() && actions.iter().all(|a| *a == TOKEN_ACTION);
+        let wild = s.not_resource.is_some()
+            || s.resource
+                .iter()
+                .flat_map(|r| r.iter())
+                .any(|r| r == "*" || r.ends_with(":*"));
+        if wild && !only_token {
+            errors.push(format!(
+                "statement {}: name the resources; * is only for ecr:GetAuthorizationToken",
+                i + 1
+            ));
+        }
+    }
+    errors
 }
 
 fn check_write(cause: Cause, write: &Write) -> Result<(), String> {

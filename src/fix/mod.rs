@@ -2,11 +2,16 @@
 //! a changed document the proposed document and its diff. Nothing here writes.
 
 pub mod apply;
+pub mod command;
 pub mod documents;
 mod ec2_writes;
+mod ecr_writes;
 pub mod guard;
+mod iam_writes;
+mod kube_writes;
 mod network;
 pub mod plan_file;
+pub mod write_plan;
 
 use crate::chain::Subject;
 use crate::chain::access::CachePull;
@@ -31,15 +36,21 @@ fn step(explain: impl Into<String>, command: Option<String>) -> Step {
     }
 }
 
-/// A step that pulldoctor can carry out with `fix --allow-writes`.
+/// A step that pulldoctor can carry out with `fix --allow-writes`; its command is the write's
+/// own (see [`command`]), with the step's document as an annotation's value.
 fn applied(mut step: Step, apply: Apply) -> Step {
+    step.command = Some(command::line(
+        &apply,
+        &command::default_file(&apply),
+        step.document.as_deref(),
+    ));
     step.apply = Some(apply);
     step
 }
 
+/// A step that writes `proposed` in place of `current`, with its diff.
 fn document_step(
     explain: impl Into<String>,
-    command: String,
     current: Option<&PolicyDocument>,
     proposed: &PolicyDocument,
 ) -> Step {
@@ -47,7 +58,7 @@ fn document_step(
     let current_text = current.map(|d| d.to_pretty_json()).unwrap_or_default();
     Step {
         explain: explain.into(),
-        command: Some(command),
+        command: None,
         diff: Some(documents::diff(&current_text, &proposed_text)),
         document: Some(proposed_text),
         current: current.map(|_| current_text),
@@ -348,15 +359,7 @@ fn identity_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) 
             let explain = "The pod identity webhook sets credentials only when a pod is created; pods created before the annotation or association keep what they had.";
             let restart = match subject.workload.as_deref().and_then(|w| w.split_once('/')) {
                 Some((kind @ ("Deployment" | "StatefulSet" | "DaemonSet"), name)) => applied(
-                    step(
-                        explain,
-                        Some(format!(
-                            "kubectl -n {} rollout restart {}/{}",
-                            crate::text::shell_arg(&ns),
-                            crate::text::shell_arg(&kind.to_lowercase()),
-                            crate::text::shell_arg(&name)
-                        )),
-                    ),
+                    step(explain, None),
                     Apply::RolloutRestart {
                         namespace: ns.clone(),
                         kind: kind.to_string(),
@@ -476,13 +479,6 @@ fn archive_fixes(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
         return Vec::new();
     };
     let quoted = |s: &str| crate::text::shell_arg(s);
-    let command = format!(
-        "aws ecr update-image-storage-class --registry-id {} --region {} --repository-name {} --image-id {} --target-storage-class STANDARD",
-        quoted(&e.account),
-        quoted(&e.region),
-        quoted(&e.repository),
-        quoted(&format!("imageDigest={}", image.image_digest))
-    );
     if image.image_status.as_deref() == Some("ACTIVATING") {
         return vec![fix(
             Cause::ImageArchived,
@@ -503,7 +499,7 @@ fn archive_fixes(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
     let mut restore = applied(
         step(
             "Restore the image to the standard storage class (ECR's archive keeps it listed but refuses pulls); the restore takes a while, during which its status reads ACTIVATING. If a lifecycle rule archived it, exclude the tag from the rule, or it archives the image again.",
-            Some(command),
+            None,
         ),
         Apply::RestoreImage {
             registry: e.account.clone(),
@@ -918,10 +914,7 @@ fn oidc_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> V
                 vec![applied(
                     step(
                         "STS trusts a service-account token only through an IAM OIDC provider for the cluster's issuer, in the account of the role.",
-                        Some(format!(
-                            "aws iam create-open-id-connect-provider --url {} --client-id-list sts.amazonaws.com",
-                            crate::text::shell_arg(&issuer)
-                        )),
+                        None,
                     ),
                     Apply::CreateOpenIdConnectProvider {
                         account: identity
@@ -953,11 +946,7 @@ fn oidc_fixes(cause: Cause, subject: &Subject<'_>, identity: &IdentityLane) -> V
                 vec![applied(
                     step(
                         "The token's audience must be one of the provider's client IDs.",
-                        Some(format!(
-                            "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {}",
-                            crate::text::shell_arg(&provider),
-                            crate::text::shell_arg(&audience)
-                        )),
+                        None,
                     ),
                     Apply::AddClientId {
                         provider_arn: provider.clone(),
@@ -1148,12 +1137,6 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull)
                 format!(
                     "{why} This adds the repository to the role's inline policy {SCOPED_POLICY_NAME}."
                 ),
-                format!(
-                    "aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://{}.json",
-                    crate::text::shell_arg(&role.name),
-                    crate::text::shell_arg(&SCOPED_POLICY_NAME),
-                    crate::text::shell_arg(&SCOPED_POLICY_NAME)
-                ),
                 current,
                 &proposed,
             ),
@@ -1177,11 +1160,7 @@ fn permission_fixes(cause: Cause, role: &Role, ecr: &EcrImage, cache: CachePull)
                 format!(
                     "{why} The AWS managed policy grants pulls from every repository the account can reach (what EKS recommends for node roles)."
                 ),
-                Some(format!(
-                    "aws iam attach-role-policy --role-name {} --policy-arn {}",
-                    crate::text::shell_arg(&role.name),
-                    crate::text::shell_arg(&policy_arn),
-                )),
+                None,
             ),
             Apply::AttachRolePolicy {
                 account,
@@ -1222,10 +1201,6 @@ fn role_missing(identity: &IdentityLane) -> Vec<Fix> {
                 format!(
                     "The ServiceAccount names role {name}, which does not exist. Create it with a trust policy for exactly this ServiceAccount, then attach the permissions the application needs."
                 ),
-                format!(
-                    "aws iam create-role --role-name {} --assume-role-policy-document file://trust-policy.json",
-                    crate::text::shell_arg(&name)
-                ),
                 None,
                 &trust,
             ),
@@ -1260,10 +1235,6 @@ fn trust_fix(subject: &Subject<'_>, identity: &IdentityLane, cause: Cause) -> Ve
         vec![applied(
             document_step(
                 "Edit the one statement that comes closest, keeping every other statement as it is.",
-                format!(
-                    "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
-                    crate::text::shell_arg(&role.name)
-                ),
                 Some(current),
                 &proposed,
             ),
@@ -1288,7 +1259,6 @@ fn boundary_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
         steps.push(applied(
             document_step(
                 format!("The permissions boundary {boundary} caps what role {} may do, whatever its policies allow. Add the pull actions to the boundary (a new default version).", role.name),
-                format!("aws iam create-policy-version --policy-arn {boundary} --policy-document file://boundary.json --set-as-default"),
                 Some(&current),
                 &proposed,
             ),
@@ -1330,12 +1300,6 @@ fn cross_account_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
                 format!(
                     "Across accounts the repository's owner ({}) must allow the puller in the repository policy. This adds one statement for role {} and keeps the rest.",
                     ecr.account, role.name
-                ),
-                format!(
-                    "aws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy.json",
-                    crate::text::shell_arg(&ecr.account),
-                    crate::text::shell_arg(&ecr.region),
-                    crate::text::shell_arg(&ecr.repository)
                 ),
                 current.as_ref(),
                 &proposed,

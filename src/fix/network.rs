@@ -22,12 +22,7 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
         return Vec::new();
     };
     let q = |id: &str| shell_quote(id).into_owned();
-    let (region, vpc, subnet, table) = (
-        q(&path.region),
-        q(&path.vpc),
-        q(&path.subnet),
-        q(&path.route_table),
-    );
+    let (region, vpc, table) = (&path.region, &path.vpc, &path.route_table);
     match (cause, &path.culprit) {
         (Cause::NoRouteToRegistry, _) => vec![fix(
             cause,
@@ -38,17 +33,24 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                     "{summary} Add a NAT gateway route to the subnet's route table {} (or move the nodes to subnets that have one).",
                     path.route_table
                 ),
-                Some(format!("aws ec2 create-route --region {} --route-table-id {} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_GATEWAY_ID", crate::text::shell_arg(&region), crate::text::shell_arg(&table))),
+                Some(format!(
+                    "aws ec2 create-route --region {} --route-table-id {} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id NAT_GATEWAY_ID",
+                    crate::text::shell_arg(&region),
+                    crate::text::shell_arg(&table)
+                )),
             )],
         )],
         (Cause::S3GatewayNotOnRouteTable, Some(Culprit::Endpoint { id, .. })) => vec![fix(
             cause,
-            format!("Put the S3 gateway endpoint on route table {}", path.route_table),
+            format!(
+                "Put the S3 gateway endpoint on route table {}",
+                path.route_table
+            ),
             true,
             vec![applied(
                 step(
                     format!("{summary} Associate it with the node subnet's table."),
-                    Some(format!("aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --add-route-table-ids {}", crate::text::shell_arg(&region), q(id), crate::text::shell_arg(&table))),
+                    None,
                 ),
                 modify(path, id, Change::RouteTable),
             )],
@@ -59,15 +61,18 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
             true,
             vec![
                 applied(
-                    step(
-                        summary.to_string(),
-                        Some(format!("aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --private-dns-enabled", crate::text::shell_arg(&region), q(id))),
-                    ),
+                    step(summary.to_string(), None),
                     modify(path, id, Change::PrivateDns),
                 ),
                 step(
                     "Private DNS needs both DNS attributes of the VPC on (a VPC-wide change: its owner's to make).",
-                    Some(format!("aws ec2 modify-vpc-attribute --region {} --vpc-id {} --enable-dns-support; aws ec2 modify-vpc-attribute --region {} --vpc-id {} --enable-dns-hostnames", crate::text::shell_arg(&region), crate::text::shell_arg(&vpc), crate::text::shell_arg(&region), crate::text::shell_arg(&vpc))),
+                    Some(format!(
+                        "aws ec2 modify-vpc-attribute --region {} --vpc-id {} --enable-dns-support; aws ec2 modify-vpc-attribute --region {} --vpc-id {} --enable-dns-hostnames",
+                        crate::text::shell_arg(&region),
+                        crate::text::shell_arg(&vpc),
+                        crate::text::shell_arg(&region),
+                        crate::text::shell_arg(&vpc)
+                    )),
                 ),
             ],
         )],
@@ -80,7 +85,7 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                     applied(
                         step(
                             format!("{summary} Add the node's subnet to endpoint {id}."),
-                            Some(format!("aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {} --add-subnet-ids {}", crate::text::shell_arg(&region), q(id), crate::text::shell_arg(&subnet))),
+                            None,
                         ),
                         modify(path, id, Change::Subnet),
                     )
@@ -107,7 +112,11 @@ pub(super) fn path_fixes(cause: Cause, summary: &str, pull: &PullLane) -> Vec<Fi
                 format!(
                     "{summary} A network ACL is stateless: allow TCP 443 out and the ephemeral ports 1024-65535 back in."
                 ),
-                Some(format!("aws ec2 create-network-acl-entry --region {} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow", crate::text::shell_arg(&region), q(id))),
+                Some(format!(
+                    "aws ec2 create-network-acl-entry --region {} --network-acl-id {} --egress --rule-number 90 --protocol tcp --port-range From=443,To=443 --cidr-block ENDPOINT_SUBNET_CIDR --rule-action allow",
+                    crate::text::shell_arg(&region),
+                    q(id)
+                )),
             )],
         )],
         (Cause::VpcEndpointMissing, Some(Culprit::MissingEndpoints { services })) => {
@@ -171,7 +180,6 @@ fn endpoint_policy_fix(
                         format!(
                             "{summary} This adds one statement for the pull identity and keeps the rest (an endpoint policy never grants by itself: it only limits what IAM allows)."
                         ),
-                        command,
                         Some(&current),
                         &proposed,
                     ),
@@ -204,12 +212,7 @@ fn security_group_fix(summary: &str, path: &NetworkPath, culprit: &Culprit) -> V
             vec![applied(
                 step(
                     format!("{summary} Allow 443 in from the node subnet ({cidr})."),
-                    Some(format!(
-                        "aws ec2 authorize-security-group-ingress --region {} --group-id {} --protocol tcp --port 443 --cidr {}",
-                        crate::text::shell_arg(&region),
-                        shell_quote(group),
-                        shell_quote(cidr)
-                    )),
+                    None,
                 ),
                 Apply::AllowHttpsIngress {
                     region: path.region.clone(),
@@ -293,13 +296,7 @@ fn endpoint_steps(path: &NetworkPath, service: &str) -> Vec<Step> {
         let create = applied(
             step(
                 "The S3 gateway endpoint on the node subnet's route table (gateway endpoints cost nothing).",
-                Some(format!(
-                    "aws ec2 create-vpc-endpoint --region {} --vpc-id {} --service-name {} --vpc-endpoint-type Gateway --route-table-ids {}",
-                    q(&path.region),
-                    q(&path.vpc),
-                    q(&service_name),
-                    q(&path.route_table)
-                )),
+                None,
             ),
             Apply::CreateGatewayEndpoint {
                 region: path.region.clone(),

@@ -3,7 +3,7 @@
 //! duplicate keys (serde keeps the last, a person reading the file sees the first), unknown
 //! fields, documents in any encoding but plain JSON.
 
-use super::apply::{PLAN_SCHEMA, Plan};
+use super::write_plan::{PLAN_SCHEMA, Plan};
 use crate::iam::policy::PolicyDocument;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeSet;

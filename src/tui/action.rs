@@ -156,7 +156,7 @@ pub enum Effect {
         dir: String,
     },
     /// Carry out a confirmed plan (in the background) and send back [`Action::Applied`].
-    Apply(Box<crate::fix::apply::Plan>),
+    Apply(Box<crate::fix::guard::Checked>),
     /// Read another kubeconfig context from now on (`:ctx NAME`).
     SwitchContext(String),
     Quit,

@@ -70,7 +70,7 @@ pub struct App {
     /// Which fix of the fix pane is chosen.
     pub fix_choice: usize,
     /// The plan waiting for confirmation.
-    pub plan: Option<crate::fix::apply::Plan>,
+    pub plan: Option<crate::fix::guard::Checked>,
     pub wizard: super::wizard::WizardState,
     /// Live: the kubeconfig's contexts and the one in use, for `:ctx`.
     pub contexts: Vec<String>,
@@ -794,7 +794,8 @@ impl App {
         }
         let planned = match self.screen().clone() {
             Screen::Fix { finding } => match self.unescaped(finding) {
-                Some(raw) => crate::fix::apply::plan(&raw, self.fix_choice + 1),
+                Some(raw) => crate::fix::write_plan::of_fix(&raw, self.fix_choice + 1)
+                    .and_then(crate::fix::guard::check),
                 None => Err("the finding changed: read again (r)".to_string()),
             },
             Screen::Wizard => match &self.wizard.setup {
@@ -987,7 +988,7 @@ fn row_text(f: &Finding) -> String {
 
 /// Why a plan is confirmed a second time, if it is: its target was chosen by tenant-writable
 /// metadata, or it changes what exists (a setup's take-over).
-fn asked_again(plan: &crate::fix::apply::Plan) -> Option<String> {
+fn asked_again(plan: &crate::fix::write_plan::Plan) -> Option<String> {
     use crate::text::escape_line;
     if let Some(chosen_by) = &plan.target_chosen_by {
         return Some(format!(

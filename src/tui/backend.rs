@@ -5,7 +5,7 @@
 
 use super::app::{PodName, Read};
 use crate::facts::Facts;
-use crate::fix::apply::Plan;
+use crate::fix::guard::Checked;
 use crate::wizard::{Answers, Setup};
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -54,7 +54,7 @@ pub trait Backend: Send + Sync {
     }
 
     /// Carries out a confirmed plan: checks, backups, writes.
-    fn apply(&self, plan: Plan) -> Job<Result<Vec<String>, String>> {
+    fn apply(&self, plan: Checked) -> Job<Result<Vec<String>, String>> {
         drop(plan);
         Box::pin(async { Err("read-only: nothing was applied".to_string()) })
     }

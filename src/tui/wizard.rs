@@ -275,7 +275,7 @@ impl WizardState {
             }
             out.push(WizardLine::plain(""));
             out.extend(
-                crate::fix::apply::render(&setup.plan)
+                crate::fix::write_plan::render(&setup.plan)
                     .lines()
                     .map(WizardLine::plain),
             );

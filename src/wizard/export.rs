@@ -2,6 +2,8 @@
 //! `kubectl` commands, and Terraform.
 
 use super::{Mode, Setup};
+use crate::fix::command;
+use crate::fix::guard::APP_POLICY_NAME;
 use crate::report::Apply;
 use std::path::{Path, PathBuf};
 
@@ -25,22 +27,13 @@ pub fn files(setup: &Setup) -> Vec<(String, String)> {
         files.push(("app-policy.json".to_string(), app.to_pretty_json()));
     }
     for w in &setup.plan.writes {
-        match &w.apply {
-            Apply::PutRolePolicy {
-                role, policy_name, ..
-            } if policy_name != "app" => {
-                files.push((
-                    format!("{role}-{policy_name}.json"),
-                    w.after.clone().unwrap_or_default(),
-                ));
-            }
-            Apply::SetRepositoryPolicy { repository, .. } => {
-                files.push((
-                    format!("repository-policy-{}.json", repository.replace('/', "_")),
-                    w.after.clone().unwrap_or_default(),
-                ));
-            }
-            _ => {}
+        let own_file = match &w.apply {
+            Apply::PutRolePolicy { policy_name, .. } => policy_name != APP_POLICY_NAME,
+            Apply::SetRepositoryPolicy { .. } => true,
+            _ => false,
+        };
+        if own_file {
+            files.push((document_file(&w.apply), w.after.clone().unwrap_or_default()));
         }
     }
     files.push(("apply.sh".to_string(), script(setup)));
@@ -116,14 +109,26 @@ fn deployment_snippet(setup: &Setup) -> String {
     )
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+/// The file of the script that holds a write's document.
+fn document_file(apply: &Apply) -> String {
+    match apply {
+        Apply::PutRolePolicy { policy_name, .. } if policy_name == APP_POLICY_NAME => {
+            "app-policy.json".into()
+        }
+        Apply::PutRolePolicy {
+            role, policy_name, ..
+        } => format!("{role}-{policy_name}.json"),
+        Apply::SetRepositoryPolicy { repository, .. } => {
+            format!("repository-policy-{}.json", repository.replace('/', "_"))
+        }
+        other => command::default_file(other),
+    }
 }
 
 fn script(setup: &Setup) -> String {
     let mut out = format!(
         "#!/usr/bin/env bash\n# pulldoctor wizard: {}\n# Mode: {} ({}).\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n\n",
-        setup.plan.title,
+        crate::text::escape_line(&setup.plan.title),
         setup.mode.as_str(),
         setup.mode_reason
     );
@@ -135,77 +140,14 @@ fn script(setup: &Setup) -> String {
         ));
     }
     for w in &setup.plan.writes {
-        let line = match &w.apply {
-            Apply::CreateOpenIdConnectProvider { url, client_id, .. } => {
-                format!(
-                    "aws iam create-open-id-connect-provider --url {} --client-id-list {}",
-                    quote(url),
-                    quote(client_id)
-                )
-            }
-            Apply::CreateRole { role, .. } => {
-                let boundary = setup
-                    .answers
-                    .permissions_boundary
-                    .as_deref()
-                    .map(|b| format!(" --permissions-boundary {}", quote(b)))
-                    .unwrap_or_default();
-                format!(
-                    "aws iam create-role --role-name {} --assume-role-policy-document file://trust-policy.json{boundary}",
-                    quote(role)
-                )
-            }
-            Apply::UpdateAssumeRolePolicy { role, .. } => {
-                format!(
-                    "aws iam update-assume-role-policy --role-name {} --policy-document file://trust-policy.json",
-                    quote(role)
-                )
-            }
-            Apply::PutRolePolicy {
-                role, policy_name, ..
-            } if policy_name == "app" => {
-                format!(
-                    "aws iam put-role-policy --role-name {} --policy-name app --policy-document file://app-policy.json",
-                    quote(role)
-                )
-            }
-            Apply::PutRolePolicy {
-                role, policy_name, ..
-            } => format!(
-                "aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://{}-{}.json",
-                quote(role),
-                quote(policy_name),
-                crate::text::shell_arg(&role),
-                crate::text::shell_arg(&policy_name)
-            ),
-            Apply::SetRepositoryPolicy {
-                registry,
-                region,
-                repository,
-            } => format!(
-                "# In account {} (the repository's owner):\naws ecr set-repository-policy --registry-id {} --region {} --repository-name {} --policy-text file://repository-policy-{}.json",
-                registry,
-                crate::text::shell_arg(&registry),
-                crate::text::shell_arg(&region),
-                quote(repository),
-                crate::text::shell_arg(&repository.replace('/', "_"))
-            ),
-            Apply::ApplyServiceAccount { .. } => "kubectl apply -f serviceaccount.yaml".to_string(),
-            Apply::CreatePodIdentityAssociation {
-                cluster,
-                namespace,
-                service_account,
-                role_arn,
-            } => format!(
-                "aws eks create-pod-identity-association --cluster-name {} --namespace {} --service-account {} --role-arn {}",
-                quote(cluster),
-                quote(namespace),
-                quote(service_account),
-                quote(role_arn)
-            ),
-            other => format!("# {} on {}", other.call(), other.target()),
-        };
-        out.push_str(&line);
+        if let Apply::SetRepositoryPolicy { registry, .. } = &w.apply {
+            out.push_str(&format!(
+                "# In account {} (the repository's owner):\n",
+                crate::text::escape_line(registry)
+            ));
+        }
+        let file = document_file(&w.apply);
+        out.push_str(&command::line(&w.apply, &file, w.after.as_deref()));
         out.push('\n');
     }
     out
@@ -243,7 +185,7 @@ fn terraform(setup: &Setup) -> String {
         if let Apply::PutRolePolicy {
             role, policy_name, ..
         } = &w.apply
-            && policy_name != "app"
+            && policy_name != APP_POLICY_NAME
         {
             out.push_str(&format!(
                 "resource \"aws_iam_role_policy\" \"pull_{}\" {{\n  name   = \"{policy_name}\"\n  role   = \"{role}\"\n  policy = file(\"${{path.module}}/{role}-{policy_name}.json\")\n}}\n\n",

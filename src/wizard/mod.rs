@@ -8,10 +8,11 @@ pub mod export;
 use crate::chain::trust::Assumer;
 use crate::ecr::reference::{self, ImageRef};
 use crate::facts::{Fact, Facts, RepoKey};
-use crate::fix::apply::{Plan, Write};
 use crate::fix::documents;
+use crate::fix::guard::{self, APP_POLICY_NAME, Checked};
+use crate::fix::write_plan::{Plan, Purpose, SetupScope, Write};
 use crate::iam::arn;
-use crate::iam::policy::{Effect, PolicyDocument};
+use crate::iam::policy::PolicyDocument;
 use crate::report::{Apply, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,8 @@ pub struct Setup {
     pub current_trust: Option<PolicyDocument>,
     pub checks: Vec<Check>,
     /// The calls that make it so, in order.
-    pub plan: Plan,
+    /// The writes, passed by the guard (a setup wider than its purpose is no setup).
+    pub plan: Checked,
     pub repositories: Vec<RepoKey>,
     pub issuer: Option<String>,
     pub pull_roles: Vec<String>,
@@ -89,9 +91,6 @@ fn role_name_ok(role: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
-
-/// The `cause` of a setup's plan: it fixes nothing; the wizard's own guard rails shaped it.
-pub const SETUP_CAUSE: &str = "setup";
 
 /// Each answer checked on its own, as the TUI checks a step before the next.
 pub fn validate(answers: &Answers) -> Vec<String> {
@@ -122,7 +121,7 @@ pub fn validate(answers: &Answers) -> Vec<String> {
         errors.push(format!("permissions boundary \"{b}\" is not a policy ARN"));
     }
     if let Some(policy) = &answers.app_policy {
-        errors.extend(guard_rails(policy));
+        errors.extend(guard::app_policy_rails(policy));
     }
     errors
 }
@@ -143,37 +142,6 @@ pub fn allow_list(allow: &[String]) -> Result<PolicyDocument, String> {
         &serde_json::json!({"Version": "2012-10-17", "Statement": statements}),
     )
     .map_err(|e| e.0)
-}
-
-/// No `*` in actions or resources, except the resource of `ecr:GetAuthorizationToken`.
-pub fn guard_rails(policy: &PolicyDocument) -> Vec<String> {
-    let mut errors = Vec::new();
-    for (i, s) in policy.statements.iter().enumerate() {
-        if s.effect != Effect::Allow {
-            continue;
-        }
-        let actions: Vec<&str> = s.action.iter().flat_map(|a| a.iter()).collect();
-        if s.not_action.is_some() || actions.iter().any(|a| a.contains('*')) {
-            errors.push(format!(
-                "statement {}: name the actions; no * and no NotAction",
-                i + 1
-            ));
-        }
-        let only_token =
-            !actions.is_empty() && actions.iter().all(|a| *a == "ecr:GetAuthorizationToken");
-        let wild = s.not_resource.is_some()
-            || s.resource
-                .iter()
-                .flat_map(|r| r.iter())
-                .any(|r| r == "*" || r.ends_with(":*"));
-        if wild && !only_token {
-            errors.push(format!(
-                "statement {}: name the resources; * is only for ecr:GetAuthorizationToken",
-                i + 1
-            ));
-        }
-    }
-    errors
 }
 
 /// The repositories of the answers, in the cluster's account and region unless they say otherwise.
@@ -297,10 +265,14 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
     draft.service_account(mode, &role.arn)?;
     let (ns, sa) = (&answers.namespace, &answers.service_account);
     let plan = Plan {
-        schema: crate::fix::apply::PLAN_SCHEMA.into(),
+        schema: crate::fix::write_plan::PLAN_SCHEMA.into(),
         subject: format!("{ns}/ServiceAccount/{sa}"),
         container: String::new(),
-        cause: SETUP_CAUSE.into(),
+        purpose: Purpose::Setup(SetupScope {
+            namespace: ns.clone(),
+            service_account: sa.clone(),
+            role: role.name.clone(),
+        }),
         title: format!(
             "set up ServiceAccount {ns}/{sa} with role {} ({})",
             role.name,
@@ -323,7 +295,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         trust: role.trust,
         current_trust: role.current_trust,
         checks: draft.checks,
-        plan,
+        plan: guard::check(plan).map_err(|why| vec![why])?,
         repositories,
         issuer,
         pull_roles,
@@ -518,7 +490,7 @@ impl Draft<'_> {
                 Apply::PutRolePolicy {
                     account: self.account.clone(),
                     role: name.clone(),
-                    policy_name: "app".into(),
+                    policy_name: APP_POLICY_NAME.into(),
                 },
                 None,
                 policy,
