@@ -34,7 +34,7 @@ use crate::chain::access::{CREATE_ACTION, IMPORT_ACTION, PULL_ACTIONS, TOKEN_ACT
 use crate::chain::trust::{POD_IDENTITY_SERVICE, WEB_IDENTITY};
 use crate::iam::managed::{PULL_ONLY, READ_ONLY};
 use crate::iam::policy::{Effect, PolicyDocument, Statement};
-use crate::report::{Apply, Cause};
+use crate::report::{Apply, Cause, CauseFamily};
 
 /// A plan the guard passed: what [`super::apply`] carries out. Only [`check`] makes one.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,24 +234,8 @@ pub fn app_policy_rails(policy: &PolicyDocument) -> Vec<String> {
 
 fn check_write(cause: Cause, write: &Write) -> Result<(), String> {
     use Cause::*;
-    let pull = matches!(
-        cause,
-        PullPermissionMissing
-            | AuthTokenNotWildcard
-            | PullThroughCacheImportMissing
-            | RoleMissingEcrPull
-    );
-    let trust = matches!(
-        cause,
-        TrustWrongProvider
-            | TrustWrongSubject
-            | TrustWrongAudience
-            | TrustWrongAction
-            | TrustConditionKeyHasScheme
-            | TrustWildcardInStringequals
-            | TrustNoAudienceCondition
-            | TrustPodIdentityPrincipalMissing
-    );
+    let pull = cause.family() == CauseFamily::PullGrant;
+    let trust = cause.family() == CauseFamily::Trust;
     match (&write.apply, cause) {
         (Apply::PutRolePolicy { .. }, _) if pull => document(write, Family::Pull),
         (Apply::AttachRolePolicy { policy_arn, .. }, _) if pull => {

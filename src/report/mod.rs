@@ -339,6 +339,91 @@ kebab_enum!(
     }
 );
 
+/// What a cause is about, which decides what fixes it and what its fix may write: a new cause
+/// is placed here once (the match is exhaustive) instead of in each list that groups causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CauseFamily {
+    /// The image reference and how the kubelet is told to pull it.
+    ImageReference,
+    /// The app identity's wiring in the cluster: ServiceAccount, annotation, injection, role.
+    AppIdentity,
+    /// The role's trust policy.
+    Trust,
+    /// The account's IAM OIDC provider for the cluster.
+    OidcProvider,
+    /// The pull identity lacks an allow that a policy grant gives.
+    PullGrant,
+    /// The pull identity is denied, capped, unknown or in another account.
+    PullAccess,
+    /// The repository or the image is not in the registry.
+    Registry,
+    /// The image is in ECR's archive.
+    Archive,
+    /// The Pod Identity agent is not running.
+    PodIdentityAgent,
+    /// The pull reached nothing, or was refused on the way, per the kubelet's message.
+    Transport,
+    /// A hop of the observed network path.
+    NetworkPath,
+    /// The node itself.
+    Node,
+    /// A pull-through cache's upstream registry.
+    Upstream,
+}
+
+impl Cause {
+    pub fn family(self) -> CauseFamily {
+        use Cause::*;
+        use CauseFamily as F;
+        match self {
+            InvalidImageName
+            | ImageReferenceMalformed
+            | ImageNeverPull
+            | RegistryHostNotCovered
+            | RegistryInOtherPartition
+            | PlatformMismatch => F::ImageReference,
+            ServiceAccountMissing
+            | RoleArnMalformed
+            | PodPredatesAnnotation
+            | PodRoleMismatch
+            | RoleMissing => F::AppIdentity,
+            TrustWrongProvider
+            | TrustWrongSubject
+            | TrustWrongAudience
+            | TrustWrongAction
+            | TrustConditionKeyHasScheme
+            | TrustWildcardInStringequals
+            | TrustNoAudienceCondition
+            | TrustPodIdentityPrincipalMissing => F::Trust,
+            OidcProviderMissing | OidcProviderAudienceMissing => F::OidcProvider,
+            RoleMissingEcrPull
+            | PullPermissionMissing
+            | AuthTokenNotWildcard
+            | PullThroughCacheImportMissing => F::PullGrant,
+            PullExplicitDeny
+            | RepositoryPolicyDenies
+            | PullBoundaryDenies
+            | NodeRoleUnresolved
+            | NodeRoleMissing
+            | CrossAccountNotAllowed => F::PullAccess,
+            RepositoryMissing | ImageTagMissing | ImageDigestMissing => F::Registry,
+            ImageArchived => F::Archive,
+            PodIdentityAgentMissing => F::PodIdentityAgent,
+            NetworkUnreachable | LayerDownloadDenied | RateLimited => F::Transport,
+            NoRouteToRegistry
+            | VpcEndpointMissing
+            | VpcEndpointPrivateDnsDisabled
+            | VpcEndpointNotInAz
+            | S3GatewayNotOnRouteTable
+            | VpcEndpointPolicyDenies
+            | VpcEndpointSecurityGroupBlocks
+            | NetworkAclBlocks => F::NetworkPath,
+            NodeDiskFull | NodeNotReady | SandboxImageNotCached => F::Node,
+            PullThroughCacheUpstreamAuthFailed | PullThroughCacheUpstreamRateLimited => F::Upstream,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Fix {
