@@ -8,6 +8,7 @@ pub mod kube;
 pub mod network;
 pub mod pod;
 mod refresh;
+mod settle;
 
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
