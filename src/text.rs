@@ -95,6 +95,17 @@ pub fn sentence(text: &str) -> String {
     }
 }
 
+/// An age as kubectl prints it: `45s`, `3m`, `5h`, `2d` (`-` before its time).
+pub fn human_age(seconds: i64) -> String {
+    match seconds {
+        s if s < 0 => "-".to_string(),
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

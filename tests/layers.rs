@@ -247,3 +247,18 @@ fn the_files_of_each_folder_import_one_another_without_a_cycle() {
         Some(vec!["a".into(), "b".into(), "a".into()])
     );
 }
+
+/// A file of `src/` holds one concern: past 1,000 lines (tests included) it holds several.
+#[test]
+fn no_file_of_src_is_over_a_thousand_lines() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    assert!(files.len() > 50, "src/ was not found");
+    let long: Vec<String> = files
+        .iter()
+        .map(|f| (f, std::fs::read_to_string(f).unwrap().lines().count()))
+        .filter(|(_, lines)| *lines > 1000)
+        .map(|(f, lines)| format!("{} ({lines} lines)", f.display()))
+        .collect();
+    assert_eq!(long, Vec::<String>::new(), "split these by concern");
+}

@@ -168,6 +168,10 @@ fn completed(harness: &Harness, out: &std::process::Output, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one block per injected fault, each checked where it lands"
+)]
 async fn faults_leave_the_run_complete_and_the_links_unknown_with_their_reason() {
     let h = Harness::new(&demo()).await;
     let run = |h: &Harness| tokio::task::block_in_place(|| h.live_report(&[]));

@@ -134,7 +134,7 @@ fn copied_fix_commands_carry_their_documents() {
                 std::fs::create_dir_all(d).unwrap();
             }
             let script: String = (0..finding.fixes.len())
-                .map(|choice| pulldoctor::tui::app::fix_commands(finding, choice))
+                .map(|choice| pulldoctor::fix::command::script(finding, choice))
                 .collect();
             let out = std::process::Command::new("bash")
                 .arg("-c")

@@ -298,7 +298,7 @@ async fn pasted_fix_commands_repair_their_link() {
             if !commands_only {
                 continue;
             }
-            let script = pulldoctor::tui::app::fix_commands(f, 0);
+            let script = pulldoctor::fix::command::script(f, 0);
             let out = tokio::task::block_in_place(|| {
                 // A Region, as an engineer's shell has one configured (IAM's commands name none).
                 real_clients::command("bash", &h, &dir.0)

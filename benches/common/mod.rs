@@ -1,4 +1,8 @@
 //! The synthetic cluster the benchmarks run on.
+#![allow(
+    dead_code,
+    reason = "each bench uses part of what is shared, and which part differs"
+)]
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -149,10 +153,6 @@ fn vpcs() -> Vec<Value> {
 }
 
 /// The synthetic cluster as a snapshot file in `dir`, for the stand-ins to be seeded from.
-#[allow(
-    dead_code,
-    reason = "used by the benches that seed stand-ins, not by speed"
-)]
 pub fn synthetic_snapshot(dir: &Path, pods: usize, failing: usize, network: bool) -> PathBuf {
     let path = dir.join(format!("synthetic-{pods}-{network}.json"));
     let documents = synthetic_cluster(pods, failing, network);
@@ -164,10 +164,6 @@ pub fn synthetic_snapshot(dir: &Path, pods: usize, failing: usize, network: bool
 
 /// A command's output, its wall time, and the peak memory (KiB) of its largest process, measured
 /// by `/usr/bin/time` where it exists.
-#[allow(
-    dead_code,
-    reason = "used by the live and memory benches, not by every bench"
-)]
 pub fn timed(command: &Command) -> (Output, Duration, Option<u64>) {
     let timer = Path::new("/usr/bin/time");
     let mut runner = Command::new(if timer.exists() {

@@ -5,11 +5,13 @@
 
 pub mod access;
 pub mod events;
+mod firewall;
 pub mod identity_lane;
 pub mod network;
 pub mod outcome;
 pub mod pull_identity;
 pub mod pull_lane;
+pub mod registry;
 pub mod trust;
 
 use crate::ecr::reference::{self, ImageRef};

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 /// The host pattern of `ecr-credential-provider` (cloud-provider-aws): only these hosts get
 /// node credentials; anything else is pulled anonymously.
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "a literal pattern, compiled by every test run"
 )]
@@ -19,7 +19,7 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A host that a person meant as private ECR: an account of 11 to 13 digits and `dkr.ecr` / `dkr-ecr`, in
 /// any case (the credential provider matches case-sensitively, so `DKR.ECR` is not covered).
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "a literal pattern, compiled by every test run"
 )]

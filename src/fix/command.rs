@@ -2,7 +2,7 @@
 //! and what the wizard's exported script runs. Every value is shell-quoted (tenant and AWS text
 //! is hostile), so a pasted command does what the plan says and nothing else.
 
-use crate::report::Apply;
+use crate::report::{Apply, Finding};
 use crate::text::shell_arg;
 
 /// The file a write's document is read from on the command line, when it has none of its own
@@ -143,36 +143,7 @@ pub fn line(apply: &Apply, file: &str, value: Option<&str>) -> String {
             q(service_name),
             words(route_table_ids)
         ),
-        Apply::ModifyVpcEndpoint {
-            region,
-            vpc_endpoint_id,
-            add_route_table_ids,
-            add_subnet_ids,
-            enable_private_dns,
-            policy,
-        } => {
-            let mut out = format!(
-                "aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {}",
-                q(region),
-                q(vpc_endpoint_id)
-            );
-            if !add_route_table_ids.is_empty() {
-                out.push_str(&format!(
-                    " --add-route-table-ids {}",
-                    words(add_route_table_ids)
-                ));
-            }
-            if !add_subnet_ids.is_empty() {
-                out.push_str(&format!(" --add-subnet-ids {}", words(add_subnet_ids)));
-            }
-            if *enable_private_dns {
-                out.push_str(" --private-dns-enabled");
-            }
-            if *policy {
-                out.push_str(&format!(" --policy-document {file_url}"));
-            }
-            out
-        }
+        Apply::ModifyVpcEndpoint { .. } => modify_endpoint(apply, &file_url),
         Apply::AllowHttpsIngress {
             region,
             group_id,
@@ -186,9 +157,66 @@ pub fn line(apply: &Apply, file: &str, value: Option<&str>) -> String {
     }
 }
 
+/// `modify-vpc-endpoint` with the one change the write makes.
+fn modify_endpoint(apply: &Apply, file_url: &str) -> String {
+    let Apply::ModifyVpcEndpoint {
+        region,
+        vpc_endpoint_id,
+        add_route_table_ids,
+        add_subnet_ids,
+        enable_private_dns,
+        policy,
+    } = apply
+    else {
+        return String::new();
+    };
+    let mut out = format!(
+        "aws ec2 modify-vpc-endpoint --region {} --vpc-endpoint-id {}",
+        shell_arg(region),
+        shell_arg(vpc_endpoint_id)
+    );
+    if !add_route_table_ids.is_empty() {
+        out.push_str(&format!(
+            " --add-route-table-ids {}",
+            words(add_route_table_ids)
+        ));
+    }
+    if !add_subnet_ids.is_empty() {
+        out.push_str(&format!(" --add-subnet-ids {}", words(add_subnet_ids)));
+    }
+    if *enable_private_dns {
+        out.push_str(" --private-dns-enabled");
+    }
+    if *policy {
+        out.push_str(&format!(" --policy-document {file_url}"));
+    }
+    out
+}
+
 /// Several values, each quoted, as separate words.
 fn words(values: &[String]) -> String {
     values.iter().map(shell_arg).collect::<Vec<_>>().join(" ")
+}
+
+/// The commands of the chosen fix of a finding, as a shell snippet to paste.
+pub fn script(f: &Finding, choice: usize) -> String {
+    use crate::text::escape_line;
+    let mut out = format!(
+        "# pulldoctor: {} ({})\n",
+        escape_line(&f.subject()),
+        f.cause.map(|c| c.as_str()).unwrap_or("-")
+    );
+    // The one fix chosen: pasting alternatives one after the other would apply them all.
+    if let Some(fix) = f.fixes.get(choice) {
+        out.push_str(&format!("\n# {}\n", escape_line(&fix.title)));
+        for step in &fix.steps {
+            if let Some(script) = step.script() {
+                out.push_str(&script);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -29,6 +29,25 @@ pub struct Plan {
     pub takes_over: Vec<String>,
 }
 
+impl Plan {
+    /// Why a plan is confirmed a second time, if it is: its target was chosen by tenant-writable
+    /// metadata, or it changes what exists (a setup's take-over).
+    pub fn asked_again(&self) -> Option<String> {
+        use crate::text::escape_line;
+        if let Some(chosen_by) = &self.target_chosen_by {
+            return Some(format!(
+                "the target was chosen by tenant-writable metadata: {}. Type yes to apply anyway",
+                escape_line(chosen_by)
+            ));
+        }
+        self.takes_over.first()?;
+        Some(format!(
+            "this takes over what exists ({} in the plan, \"! takes over\"): type yes to go ahead",
+            crate::text::plural(self.takes_over.len(), "change")
+        ))
+    }
+}
+
 /// What a plan is for: the fix of one cause, or the setup of one app's identity. Written in a
 /// plan file as the cause's code, or as `{"setup": {…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ pub struct Arn {
 }
 
 /// The pod identity webhook's check for `eks.amazonaws.com/role-arn` (a mismatch only logs there).
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "a literal pattern, compiled by every test run"
 )]

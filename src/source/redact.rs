@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// Where sensitive names stand in any string.
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "literal patterns, compiled by every test run"
 )]
@@ -39,7 +39,7 @@ static NAMES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 /// Secrets that must never reach a shared snapshot, whatever else is kept: a URL's query (a
 /// presigned S3 layer URL carries `X-Amz-Credential`, `X-Amz-Security-Token`, `X-Amz-Signature`),
 /// access key ids, and signed values standing alone.
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "literal patterns, compiled by every test run"
 )]
@@ -58,7 +58,7 @@ static SECRETS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 });
 
 /// IPv4 addresses, dotted or as EC2 writes them in host names (`ip-10-0-1-23`).
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "literal patterns, compiled by every test run"
 )]
@@ -69,7 +69,7 @@ static IPV4: LazyLock<Regex> = LazyLock::new(|| {
 
 /// OIDC issuer ids wherever they stand (trust policy keys, provider ARNs), with or without the
 /// cluster document.
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "a literal pattern, compiled by every test run"
 )]
@@ -181,7 +181,7 @@ const STRUCTURAL: &[&str] = &[
 ];
 
 /// EC2 resource ids as AWS writes them: a kind, a dash, 8 or 17 hex digits.
-#[allow(
+#[expect(
     clippy::expect_used,
     reason = "a literal pattern, compiled by every test run"
 )]

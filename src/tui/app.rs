@@ -446,7 +446,7 @@ impl App {
                     return vec![Effect::Copy {
                         name: format!("fix-{}", f.subject().replace('/', "-")),
                         suffix: ".sh",
-                        text: fix_commands(f, self.fix_choice),
+                        text: crate::fix::command::script(f, self.fix_choice),
                     }];
                 }
                 // From the raw finding: the Markdown escapes it for Markdown.
@@ -853,7 +853,7 @@ impl App {
             self.message = Some("not applied".into());
             return Vec::new();
         }
-        if let (false, Some(why)) = (again, asked_again(&plan)) {
+        if let (false, Some(why)) = (again, plan.asked_again()) {
             self.message = Some(why);
             self.plan = Some(plan);
             self.input = Some((InputKind::ConfirmAgain, String::new()));
@@ -965,7 +965,7 @@ impl App {
                 f.pod
                     .as_deref()
                     .and_then(|pod| created.get(&(f.namespace.as_str(), pod)))
-                    .map(|t| human_age(self.now.as_second() - t))
+                    .map(|t| crate::text::human_age(self.now.as_second() - t))
                     .unwrap_or_else(|| "-".to_string())
             })
             .collect();
@@ -984,52 +984,4 @@ fn row_text(f: &Finding) -> String {
         f.cause.map(|c| c.as_str()).unwrap_or("")
     )
     .to_lowercase()
-}
-
-/// Why a plan is confirmed a second time, if it is: its target was chosen by tenant-writable
-/// metadata, or it changes what exists (a setup's take-over).
-fn asked_again(plan: &crate::fix::write_plan::Plan) -> Option<String> {
-    use crate::text::escape_line;
-    if let Some(chosen_by) = &plan.target_chosen_by {
-        return Some(format!(
-            "the target was chosen by tenant-writable metadata: {}. Type yes to apply anyway",
-            escape_line(chosen_by)
-        ));
-    }
-    plan.takes_over.first()?;
-    Some(format!(
-        "this takes over what exists ({} in the plan, \"! takes over\"): type yes to go ahead",
-        crate::text::plural(plan.takes_over.len(), "change")
-    ))
-}
-
-pub fn human_age(seconds: i64) -> String {
-    match seconds {
-        s if s < 0 => "-".to_string(),
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
-/// The commands of the chosen fix of a finding, as a shell snippet to paste.
-pub fn fix_commands(f: &Finding, choice: usize) -> String {
-    use crate::text::escape_line;
-    let mut out = format!(
-        "# pulldoctor: {} ({})\n",
-        escape_line(&f.subject()),
-        f.cause.map(|c| c.as_str()).unwrap_or("-")
-    );
-    // The one fix chosen: pasting alternatives one after the other would apply them all.
-    if let Some(fix) = f.fixes.get(choice) {
-        out.push_str(&format!("\n# {}\n", escape_line(&fix.title)));
-        for step in &fix.steps {
-            if let Some(script) = step.script() {
-                out.push_str(&script);
-                out.push('\n');
-            }
-        }
-    }
-    out
 }

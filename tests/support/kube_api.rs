@@ -235,6 +235,10 @@ fn field(object: &Value, path: &str) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per Kubernetes path the stand-in serves, read as one table"
+)]
 async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();

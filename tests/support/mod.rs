@@ -414,6 +414,10 @@ fn world(facts: &Facts, cluster: &str) -> World {
 
 /// Puts the scenario's IAM, ECR and EKS facts into moto (the caller's account only: one set of
 /// credentials reads one account, as on a real laptop).
+#[expect(
+    clippy::too_many_lines,
+    reason = "one step per kind of fact moto is seeded with, in order"
+)]
 async fn seed(config: &aws_types::SdkConfig, facts: &Facts, account: &str, cluster: &str) {
     let iam = aws_sdk_iam::Client::new(config);
     // A registry lives in its Region: moto keeps each Region's repositories apart.

@@ -134,7 +134,7 @@ pub const FIRST_RUN: &str = "for an EKS cluster: aws eks update-kubeconfig --nam
 /// Where a kubeconfig is wrong, never what it says: it holds tokens and keys, and a parser's
 /// message quotes the lines around the error.
 fn kubeconfig_error(file: &str, error: &str) -> String {
-    #[allow(
+    #[expect(
         clippy::expect_used,
         reason = "a literal pattern, compiled by every test run"
     )]
@@ -335,7 +335,7 @@ impl Kube {
 
     /// Every page of a list, what `keep` accepts of each page handed to `on_page` as it
     /// arrives (the next page needs this one's continue token).
-    #[allow(
+    #[expect(
         clippy::too_many_arguments,
         reason = "a list's what, where and how, each distinct"
     )]

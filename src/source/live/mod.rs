@@ -56,7 +56,7 @@ impl Limits {
         self
     }
 
-    #[allow(clippy::expect_used, reason = "the semaphore is never closed")]
+    #[expect(clippy::expect_used, reason = "the semaphore is never closed")]
     pub async fn permit(&self) -> OwnedSemaphorePermit {
         self.semaphore
             .clone()
