@@ -123,6 +123,33 @@ fn the_modules_of_src_import_one_another_without_a_cycle() {
         "import cycle: {}",
         cycle.unwrap_or_default().join(" → ")
     );
+    // The README's diagram names every edge, and only those.
+    let readme = std::fs::read_to_string(src.join("../README.md")).unwrap();
+    let drawn: Vec<(String, Vec<String>)> = readme
+        .split("```text imports")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's import diagram")
+        .lines()
+        .filter_map(|line| {
+            let (from, to) = line.split_once("─▶")?;
+            let mut to: Vec<String> = to
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect();
+            to.sort();
+            Some((from.trim().to_string(), to))
+        })
+        .collect();
+    let actual: Vec<(String, Vec<String>)> =
+        edges.into_iter().filter(|(_, to)| !to.is_empty()).collect();
+    let mut drawn = drawn;
+    drawn.sort();
+    assert_eq!(
+        drawn, actual,
+        "the README's import diagram is not what src/ imports"
+    );
 }
 
 /// The files of one folder `dir` (mod.rs left out: it is the folder itself) and, for each, the

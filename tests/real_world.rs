@@ -271,9 +271,9 @@ fn ids_in_network_fixes_are_shell_quoted() {
     let f = finding(&report, "no-endpoints");
     let network = f.links.iter().find(|l| l.id.as_str() == "network").unwrap();
     assert!(
-        network.evidence.iter().any(|e| e.contains(forged)),
+        network.path.iter().any(|hop| hop.id == forged),
         "{:?}",
-        network.evidence
+        network.path
     );
     let commands: Vec<&str> = f
         .fixes

@@ -615,10 +615,12 @@ fn role_permissions(subject: &Subject<'_>, role: &Fact<&Role>, pull: &PullLane) 
     if access.identity.status == Status::Ok
         && pull.status(LinkId::PullPermissions) == Some(Status::Broken)
     {
-        outcome.evidence.push(format!(
+        let note = format!(
             "role {} may pull from {}, but that does not help: IRSA and Pod Identity credentials are for the application, not for the kubelet",
             role.name, ecr.repository
-        ));
+        );
+        outcome.evidence.push(note.clone());
+        outcome.misconception = Some(note);
     }
     outcome
 }

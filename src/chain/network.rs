@@ -120,23 +120,6 @@ fn along(
         &outcome,
         culprit.as_ref(),
     );
-    let evidence = vec![format!(
-        "path: {}",
-        hops.iter()
-            .map(|h| {
-                let mark = match h.status {
-                    Status::Broken => " ✗",
-                    Status::Unknown => " ?",
-                    _ => "",
-                };
-                match h.id.as_str() {
-                    "" => format!("{} ({}){mark}", h.kind.as_str(), h.detail),
-                    id => format!("{} {id}{mark}", h.kind.as_str()),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" → ")
-    )];
     Outcome {
         network: Some(Box::new(NetworkPath {
             region: path.region.clone(),
@@ -148,7 +131,7 @@ fn along(
             hops,
             culprit,
         })),
-        ..outcome.with_evidence(evidence)
+        ..outcome
     }
 }
 

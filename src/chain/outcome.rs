@@ -16,6 +16,9 @@ pub struct Outcome {
     pub hint: Option<String>,
     /// The network link's observed path.
     pub network: Option<Box<NetworkPath>>,
+    /// The app role's link when that role could pull and the pull identity cannot: the belief
+    /// that IRSA pulls images, named where it bites (in the finding's summary).
+    pub misconception: Option<String>,
 }
 
 impl Outcome {
@@ -28,18 +31,14 @@ impl Outcome {
             pulled: false,
             hint: None,
             network: None,
+            misconception: None,
         }
     }
 
     pub fn broken(cause: Cause, summary: impl Into<String>) -> Outcome {
         Outcome {
-            status: Status::Broken,
             cause: Some(cause),
-            summary: summary.into(),
-            evidence: Vec::new(),
-            pulled: false,
-            hint: None,
-            network: None,
+            ..Outcome::new(Status::Broken, summary)
         }
     }
 

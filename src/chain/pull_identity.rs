@@ -31,6 +31,14 @@ impl Resolution {
         }
     }
 
+    /// Where the role was found, when it was.
+    pub fn how(&self) -> Option<&str> {
+        match self {
+            Resolution::Resolved { how, .. } => Some(how),
+            _ => None,
+        }
+    }
+
     pub fn roles(&self) -> &[String] {
         match self {
             Resolution::Resolved { roles, .. } => roles,

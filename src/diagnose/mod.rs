@@ -100,6 +100,7 @@ fn unreadable_pod(pod: &crate::facts::UnreadablePod) -> Finding {
             kind: crate::report::PullIdentityKind::Unknown,
             arn: None,
             candidates: Vec::new(),
+            resolved_from: None,
         },
         service_account: String::new(),
         app_identity: crate::report::AppIdentity {
@@ -115,6 +116,7 @@ fn unreadable_pod(pod: &crate::facts::UnreadablePod) -> Finding {
             evidence: Vec::new(),
             basis: Basis::Observed,
             path: Vec::new(),
+            misconception: None,
         }],
         fixes: Vec::new(),
         failing: true,
@@ -382,6 +384,7 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
                 [_, _, ..] => subject.pull_identity.roles().to_vec(),
                 _ => Vec::new(),
             },
+            resolved_from: subject.pull_identity.how().map(str::to_string),
         },
         service_account: subject.service_account_name.clone(),
         app_identity: app_identity_report(&identity.identity),
@@ -426,6 +429,7 @@ fn to_link(id: LinkId, outcome: Outcome, subject: &Subject<'_>) -> Link {
         evidence: outcome.evidence,
         basis,
         path: outcome.network.map(|n| n.hops).unwrap_or_default(),
+        misconception: outcome.misconception,
     }
 }
 
@@ -505,7 +509,7 @@ fn summarise(
         let misconception = links
             .iter()
             .find(|l| l.id == LinkId::RolePermissions)
-            .and_then(|l| l.evidence.first())
+            .and_then(|l| l.misconception.as_ref())
             .filter(|_| broken.id == LinkId::PullPermissions);
         return match misconception {
             Some(note) => format!("{} — {note}", broken.summary),

@@ -80,6 +80,10 @@ pub struct PullIdentity {
     /// When the node's role could be any of several, all of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
+    /// Where the role was found (a node group, a Fargate profile, an annotation): for the
+    /// screens that say so; the node-role link's evidence says it in the report.
+    #[serde(skip)]
+    pub resolved_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -122,6 +126,10 @@ pub struct Link {
     /// facts).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<Hop>,
+    /// The app role could pull where the pull identity cannot (see the evidence): for the
+    /// finding's summary.
+    #[serde(skip)]
+    pub misconception: Option<String>,
 }
 
 /// One hop of the way a pull takes from the node to the registry.
@@ -134,6 +142,25 @@ pub struct Hop {
     /// What was seen of it, in a few words.
     pub detail: String,
     pub status: Status,
+}
+
+/// The hops in one line, the broken one marked ✗ and an unknown one ?: the path as text output
+/// prints it.
+pub fn path_line(hops: &[Hop]) -> String {
+    hops.iter()
+        .map(|h| {
+            let mark = match h.status {
+                Status::Broken => " ✗",
+                Status::Unknown => " ?",
+                _ => "",
+            };
+            match h.id.as_str() {
+                "" => format!("{} ({}){mark}", h.kind.as_str(), h.detail),
+                id => format!("{} {id}{mark}", h.kind.as_str()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -808,6 +835,11 @@ impl Finding {
         finding
             .pull_identity
             .candidates
+            .iter_mut()
+            .for_each(escape_line_in);
+        finding
+            .pull_identity
+            .resolved_from
             .iter_mut()
             .for_each(escape_line_in);
         finding

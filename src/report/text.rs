@@ -120,6 +120,10 @@ pub fn render_finding(out: &mut String, f: &Finding) {
             for e in &link.evidence {
                 let _ = writeln!(out, "                                   {e}");
             }
+            if !link.path.is_empty() {
+                let path = super::path_line(&link.path);
+                let _ = writeln!(out, "                                   path: {path}");
+            }
         }
     }
     for fix in &f.fixes {

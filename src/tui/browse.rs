@@ -194,11 +194,7 @@ fn roles(report: &Report, scope: &[usize]) -> Table {
             _ => "node pull",
         };
         for role in pull_roles {
-            let by = f
-                .link(LinkId::NodeRole)
-                .and_then(|l| l.evidence.first())
-                .map(|e| e.trim_start_matches("resolved from ").to_string())
-                .unwrap_or_default();
+            let by = f.pull_identity.resolved_from.clone().unwrap_or_default();
             add(
                 &role,
                 how,

@@ -497,16 +497,10 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
         detail.push(Line::from(Span::styled("path", theme.dim())));
         detail.extend(path_lines(&link.path, theme));
     }
-    // The path's one-line form is for text output; the hops above draw it here.
-    let evidence: Vec<&String> = link
-        .evidence
-        .iter()
-        .filter(|e| link.path.is_empty() || !e.starts_with("path: "))
-        .collect();
-    if !evidence.is_empty() {
+    if !link.evidence.is_empty() {
         detail.push(Line::default());
         detail.push(Line::from(Span::styled("evidence", theme.dim())));
-        for e in evidence {
+        for e in &link.evidence {
             detail.push(Line::from(format!(" {e}")));
         }
     }
