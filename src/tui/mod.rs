@@ -20,7 +20,7 @@ use base64::Engine;
 use k8s_openapi::jiff::Timestamp;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 /// What arrives on the channel.
@@ -206,11 +206,24 @@ impl Runner {
     fn read(&mut self, pod: Option<PodName>, current: Arc<Facts>) {
         let (tx, generation) = (self.tx.clone(), self.current());
         let news_tx = tx.clone();
-        // Told on the read's own task, before its end is sent: never after it.
+        // The latest partial read asked to be diagnosed: an older one finishing later is dropped.
+        let latest_part = Arc::new(AtomicU64::new(0));
+        // Told on the read's own task, before its end is sent. A partial read is diagnosed on a
+        // blocking thread, like the final one, so the read goes on meanwhile; one that ends after
+        // the final read is ignored by the app (it is no longer loading).
         let listener: backend::Listener = Box::new(move |news| {
             let action = match news {
                 backend::News::Partly(facts) => {
-                    Action::PartlyDiagnosed(Box::new(Diagnosed::of(*facts)))
+                    let part = latest_part.fetch_add(1, Ordering::SeqCst) + 1;
+                    let (latest, tx) = (latest_part.clone(), news_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let diagnosed = Diagnosed::of(*facts);
+                        if latest.load(Ordering::SeqCst) == part {
+                            let action = Action::PartlyDiagnosed(Box::new(diagnosed));
+                            let _ = tx.send(Message::FromContext(generation, action));
+                        }
+                    });
+                    return;
                 }
                 backend::News::Progress(text) => Action::Progress(text),
                 backend::News::Slow(text) => Action::Slow(text),
