@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use pulldoctor::source;
-use pulldoctor::tui::app::{Action, App, Diagnosed, Effect, PodName, Read, Screen};
+use pulldoctor::tui::app::{Action, App, Context, Diagnosed, Effect, PodName, Read, Screen};
 use pulldoctor::tui::keymap::{self, BINDINGS};
 use pulldoctor::tui::theme::Theme;
 use pulldoctor::tui::{reference_time, translate, view};
@@ -19,7 +19,7 @@ fn demo_app() -> App {
 
 /// What the runtime sends back for a read: the read settled into the app's facts, diagnosed.
 fn read_back(app: &App, read: Read) -> Action {
-    Action::Diagnosed(Box::new(Diagnosed::settle(read, &app.facts)))
+    Action::Diagnosed(Box::new(Diagnosed::settle(read, app.facts())))
 }
 
 fn render(app: &mut App, width: u16, height: u16) -> String {
@@ -52,7 +52,7 @@ fn the_wizard_plans_once_the_cluster_is_read() {
     // Live, the wizard opens before the read is done; answering is not held up by it.
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
     let mut app = App::new(Diagnosed::of(Default::default()), reference_time(&demo));
-    app.loading = Some("reading the cluster and AWS…".into());
+    app.begin_first_read("reading the cluster and AWS…");
     app.open_wizard();
     let mut effects = Vec::new();
     for answer in ["shop", "orders", "shop/web", "", "", ""] {
@@ -63,7 +63,7 @@ fn the_wizard_plans_once_the_cluster_is_read() {
     let effects = app.update(read_back(&app, Read::Everything(demo)));
     plan_in_the_background(&mut app, effects);
     assert_eq!(
-        app.wizard.setup.as_ref().map(|s| s.role_name.as_str()),
+        app.wizard().setup.as_ref().map(|s| s.role_name.as_str()),
         Some("prod-east-shop-orders")
     );
 }
@@ -73,11 +73,11 @@ fn plan_in_the_background(app: &mut App, effects: Vec<Effect>) {
     let [Effect::Plan(answers)] = &effects[..] else {
         panic!("the last answer asks for a plan: {effects:?}");
     };
-    let planned = pulldoctor::wizard::plan(&app.facts, answers)
+    let planned = pulldoctor::wizard::plan(app.facts(), answers)
         .map(Box::new)
         .map_err(|e| e.join("; "));
     app.update(Action::Planned(planned));
-    assert!(app.loading.is_none());
+    assert!(app.loading().is_none());
 }
 
 /// Selects the pod list row of `pod` and opens it.
@@ -85,7 +85,7 @@ fn open_pod(app: &mut App, pod: &str) {
     let row = app
         .visible_findings()
         .iter()
-        .position(|&i| app.report.findings[i].pod.as_deref() == Some(pod))
+        .position(|&i| app.report().findings[i].pod.as_deref() == Some(pod))
         .unwrap_or_else(|| panic!("{pod} is listed"));
     press(app, KeyCode::Char('g'));
     for _ in 0..row {
@@ -108,7 +108,7 @@ fn pod_list_at_80x24() {
 fn pod_list_wide() {
     let mut app = demo_app();
     let causes: Vec<String> = app
-        .report
+        .report()
         .findings
         .iter()
         .filter_map(|f| Some(format!("{}: {}", f.broken_link?, f.cause?)))
@@ -161,7 +161,7 @@ fn chain_with_a_broken_node_permission() {
         Screen::Chain { finding } => *finding,
         other => panic!("not the chain: {other:?}"),
     };
-    let links = &app.report.findings[finding].links;
+    let links = &app.report().findings[finding].links;
     assert_eq!(links[app.selected()].id.as_str(), "pull-permissions");
     insta::assert_snapshot!("chain_node_permission_80x24", render(&mut app, 80, 24));
 }
@@ -185,6 +185,42 @@ fn fix_pane() {
     }
 }
 
+/// The fix chosen is the fix pane's own: tab moves it, a new read keeps it, copying takes it, and
+/// a fix pane opened again starts at the first fix.
+#[test]
+fn the_fix_choice_belongs_to_its_pane() {
+    let mut app = demo_app();
+    let finding = app.report().findings.iter().find(|f| f.fixes.len() >= 2);
+    let pod = finding
+        .and_then(|f| f.pod.clone())
+        .expect("a demo pod with two fixes");
+    open_pod(&mut app, &pod);
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.fix_choice(), 0);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.fix_choice(), 1);
+    let facts = app.facts().as_ref().clone();
+    app.update(read_back(&app, Read::Everything(facts)));
+    assert!(matches!(app.screen(), Screen::Fix { .. }));
+    assert_eq!(app.fix_choice(), 1, "a new read keeps the choice");
+    let Screen::Fix { finding } = *app.screen() else {
+        unreachable!()
+    };
+    let second = app.raw().findings[finding].fixes[1].title.clone();
+    match press(&mut app, KeyCode::Char('y')).as_slice() {
+        [Effect::Copy { text, .. }] => assert!(text.contains(&second), "{text}"),
+        other => panic!("expected a copy, got {other:?}"),
+    }
+    press(&mut app, KeyCode::Esc);
+    assert!(matches!(app.screen(), Screen::Chain { .. }));
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(
+        app.fix_choice(),
+        0,
+        "a pane opened again starts at the first fix"
+    );
+}
+
 #[test]
 fn help_lists_every_binding() {
     let mut app = demo_app();
@@ -196,7 +232,7 @@ fn help_lists_every_binding() {
     insta::assert_snapshot!("help", screen);
     // Any key closes it.
     press(&mut app, KeyCode::Char('x'));
-    assert!(!app.help);
+    assert!(!app.help_open());
 }
 
 #[test]
@@ -248,24 +284,19 @@ fn filter_and_namespace() {
     let shown = app.visible_findings();
     assert_eq!(shown.len(), 2, "api and ingest have broken trust");
     press(&mut app, KeyCode::Esc);
-    assert!(app.filter.is_empty());
+    assert!(app.filter().is_empty());
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "ns shop");
     press(&mut app, KeyCode::Enter);
     assert!(
         app.visible_findings()
             .iter()
-            .all(|&i| app.report.findings[i].namespace == "shop")
+            .all(|&i| app.report().findings[i].namespace == "shop")
     );
     press(&mut app, KeyCode::Char(':'));
     type_text(&mut app, "nope");
     press(&mut app, KeyCode::Enter);
-    assert!(
-        app.message
-            .as_deref()
-            .unwrap_or("")
-            .contains("unknown command")
-    );
+    assert!(app.message().unwrap_or("").contains("unknown command"));
 }
 
 #[test]
@@ -314,7 +345,7 @@ fn typing_goes_to_the_filter_not_the_keymap() {
     let mut app = demo_app();
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "q");
-    assert_eq!(app.filter, "q", "q typed into the filter does not quit");
+    assert_eq!(app.filter(), "q", "q typed into the filter does not quit");
     assert_eq!(
         translate(key(KeyCode::Esc), &app),
         Some(Action::InputCancel)
@@ -348,14 +379,14 @@ fn refresh_reads_in_the_background_and_keeps_the_open_chain() {
         press(&mut app, KeyCode::Char('r')),
         vec![Effect::Reload(Some(pod.clone()))]
     );
-    assert!(app.loading.is_some());
+    assert!(app.loading().is_some());
     // A second r while reading asks for nothing more.
     assert_eq!(press(&mut app, KeyCode::Char('r')), vec![]);
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("⟳"), "{screen}");
-    let facts = app.facts.clone();
+    let facts = app.facts().clone();
     app.update(read_back(&app, Read::Pod(pod, (*facts).clone())));
-    assert!(app.loading.is_none());
+    assert!(app.loading().is_none());
     assert_eq!(app.screen(), &before);
     // On the pod list, r reads the pod of the selected row; on a browse list, everything.
     press(&mut app, KeyCode::Esc);
@@ -377,11 +408,8 @@ fn refresh_reads_in_the_background_and_keeps_the_open_chain() {
     app.update(Action::LoadFailed(
         "AccessDenied: eks:DescribeCluster".into(),
     ));
-    assert_eq!(
-        app.message.as_deref(),
-        Some("AccessDenied: eks:DescribeCluster")
-    );
-    assert!(app.loading.is_none());
+    assert_eq!(app.message(), Some("AccessDenied: eks:DescribeCluster"));
+    assert!(app.loading().is_none());
 }
 
 #[test]
@@ -391,7 +419,7 @@ fn opening_before_the_facts_arrive() {
         Diagnosed::of(facts),
         reference_time(&pulldoctor::facts::Facts::default()),
     );
-    app.loading = Some("reading the cluster and AWS…".into());
+    app.begin_first_read("reading the cluster and AWS…");
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("reading the cluster and AWS"), "{screen}");
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
@@ -405,7 +433,7 @@ fn opening_before_the_facts_arrive() {
 fn opening_on_one_pod_waits_for_its_diagnosis() {
     let empty = pulldoctor::facts::Facts::default();
     let mut app = App::new(Diagnosed::of(empty.clone()), reference_time(&empty));
-    app.loading = Some("reading the cluster and AWS…".into());
+    app.begin_first_read("reading the cluster and AWS…");
     let pod = |namespace: &str, name: &str| PodName {
         namespace: namespace.into(),
         name: name.into(),
@@ -482,7 +510,10 @@ fn a_target_a_tenant_chose_is_confirmed_again() {
     let mut app = App::new(Diagnosed::of(facts), now);
     open_pod(&mut app, "token-fails");
     press(&mut app, KeyCode::Char('f'));
-    app.writes_allowed = true;
+    app.set_context(Context {
+        writes_allowed: true,
+        ..Context::default()
+    });
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "y");
     assert_eq!(
@@ -490,7 +521,7 @@ fn a_target_a_tenant_chose_is_confirmed_again() {
         vec![],
         "applied at the first yes"
     );
-    let asked = app.message.clone().unwrap_or_default();
+    let asked = app.message().map(str::to_string).unwrap_or_default();
     assert!(
         asked.contains("chosen by tenant-writable metadata") && asked.contains("app/puller"),
         "{asked}"
@@ -498,7 +529,7 @@ fn a_target_a_tenant_chose_is_confirmed_again() {
     // A plain "y" is not enough the second time.
     type_text(&mut app, "y");
     assert_eq!(press(&mut app, KeyCode::Enter), vec![]);
-    assert_eq!(app.message.as_deref(), Some("not applied"));
+    assert_eq!(app.message(), Some("not applied"));
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "y");
     press(&mut app, KeyCode::Enter);
@@ -517,27 +548,24 @@ fn applying_from_the_fix_pane_asks_first() {
     press(&mut app, KeyCode::Char('f'));
     // Read-only: nothing to confirm, nothing to do.
     assert_eq!(press(&mut app, KeyCode::Char('a')), vec![]);
-    assert!(
-        app.message
-            .as_deref()
-            .unwrap_or("")
-            .contains("--allow-writes")
-    );
-    app.writes_allowed = true;
+    assert!(app.message().unwrap_or("").contains("--allow-writes"));
+    app.set_context(Context {
+        writes_allowed: true,
+        ..Context::default()
+    });
     press(&mut app, KeyCode::Char('a'));
     assert!(
-        app.message
-            .as_deref()
+        app.message()
             .unwrap_or("")
             .starts_with("type yes to apply 1 change: iam:UpdateAssumeRolePolicy"),
         "{:?}",
-        app.message
+        app.message()
     );
     insta::assert_snapshot!("fix_confirm", render(&mut app, 100, 30));
     // Anything but "yes" for a trust policy is a no.
     type_text(&mut app, "y");
     assert_eq!(press(&mut app, KeyCode::Enter), vec![]);
-    assert_eq!(app.message.as_deref(), Some("not applied"));
+    assert_eq!(app.message(), Some("not applied"));
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "yes");
     let effects = press(&mut app, KeyCode::Enter);
@@ -560,7 +588,7 @@ fn applying_from_the_fix_pane_asks_first() {
         matches!(&effects[..], [Effect::Reload(Some(pod))] if pod.name == "api-58d7c9-t4r"),
         "the fixed pod is read again: {effects:?}"
     );
-    assert!(app.message.as_deref().unwrap().contains("applied"));
+    assert!(app.message().unwrap().contains("applied"));
 }
 
 #[test]
@@ -575,9 +603,9 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
     // An invalid answer stays on its step, with the reason.
     type_text(&mut app, "Orders");
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.wizard.step, 1);
+    assert_eq!(app.wizard().step, 1);
     assert!(
-        app.wizard
+        app.wizard()
             .error
             .as_deref()
             .unwrap()
@@ -601,9 +629,9 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
         .unwrap_or_else(|| panic!("shop/web is listed:\n{screen}"));
     type_text(&mut app, "99");
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.wizard.step, 2);
+    assert_eq!(app.wizard().step, 2);
     assert_eq!(
-        app.wizard.error.as_deref(),
+        app.wizard().error.as_deref(),
         Some("99 is not a number from the list")
     );
     for _ in 0..2 {
@@ -612,17 +640,17 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
     type_text(&mut app, &number);
     press(&mut app, KeyCode::Enter);
     assert_eq!(
-        app.wizard.answers.repositories,
+        app.wizard().answers.repositories,
         vec!["shop/web".to_string()]
     );
     press(&mut app, KeyCode::Enter); // mode: auto
     press(&mut app, KeyCode::Enter); // role name: the default
     let effects = press(&mut app, KeyCode::Enter); // the app's permissions: none
     // The last answer hands the checks and plan to the background, then they arrive.
-    assert!(app.loading.is_some());
+    assert!(app.loading().is_some());
     plan_in_the_background(&mut app, effects);
     let setup = app
-        .wizard
+        .wizard()
         .setup
         .clone()
         .expect("the plan is made after the last step");
@@ -630,7 +658,7 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
     insta::assert_snapshot!("wizard_plan", render(&mut app, 120, 40));
     // Read-only: apply says how to allow it; export asks for a directory.
     assert_eq!(press(&mut app, KeyCode::Char('a')), vec![]);
-    assert!(app.message.as_deref().unwrap().contains("--allow-writes"));
+    assert!(app.message().unwrap().contains("--allow-writes"));
     press(&mut app, KeyCode::Char('e'));
     let effects = press(&mut app, KeyCode::Enter);
     match effects.as_slice() {
@@ -645,7 +673,10 @@ fn the_wizard_asks_one_step_at_a_time_and_validates_each() {
 #[test]
 fn the_wizard_applies_then_shows_a_pod_of_the_new_service_account() {
     let mut app = demo_app();
-    app.writes_allowed = true;
+    app.set_context(Context {
+        writes_allowed: true,
+        ..Context::default()
+    });
     app.open_wizard();
     let mut effects = Vec::new();
     for answer in ["shop", "orders", "shop/web", "irsa", "", ""] {
@@ -653,15 +684,14 @@ fn the_wizard_applies_then_shows_a_pod_of_the_new_service_account() {
         effects = press(&mut app, KeyCode::Enter);
     }
     plan_in_the_background(&mut app, effects);
-    assert!(app.wizard.setup.is_some());
+    assert!(app.wizard().setup.is_some());
     press(&mut app, KeyCode::Char('a'));
     assert!(
-        app.message
-            .as_deref()
+        app.message()
             .unwrap()
             .starts_with("type yes to apply 3 changes"),
         "{:?}",
-        app.message
+        app.message()
     );
     type_text(&mut app, "yes");
     let effects = press(&mut app, KeyCode::Enter);
@@ -696,21 +726,19 @@ fn ctx_lists_and_switches_kube_contexts() {
     };
     // Offline input has no context to switch to.
     assert_eq!(ctx(&mut app, "ctx prod"), vec![]);
-    assert!(app.message.as_deref().unwrap().contains("offline"));
-    app.contexts = vec!["prod".into(), "staging".into()];
-    app.context = Some("prod".into());
+    assert!(app.message().unwrap().contains("offline"));
+    app.set_context(Context {
+        writes_allowed: false,
+        contexts: vec!["prod".into(), "staging".into()],
+        current: Some("prod".into()),
+    });
     ctx(&mut app, "ctx");
     assert_eq!(
-        app.message.as_deref(),
+        app.message(),
         Some("contexts: prod (in use), staging — :ctx NAME switches")
     );
     assert_eq!(ctx(&mut app, "ctx dev"), vec![]);
-    assert!(
-        app.message
-            .as_deref()
-            .unwrap()
-            .starts_with("no context dev")
-    );
+    assert!(app.message().unwrap().starts_with("no context dev"));
     assert_eq!(ctx(&mut app, "ctx prod"), vec![]);
     // Switching drops the old cluster at once and reads the new one.
     open_pod(&mut app, "cart-5b8d4f-q7w");
@@ -720,7 +748,7 @@ fn ctx_lists_and_switches_kube_contexts() {
     );
     assert_eq!(app.screen(), &Screen::Pods);
     assert!(app.visible_findings().is_empty());
-    assert_eq!(app.context.as_deref(), Some("staging"));
+    assert_eq!(app.context().current.as_deref(), Some("staging"));
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("reading context staging"), "{screen}");
 }
@@ -746,7 +774,10 @@ fn a_plan_from_the_tui_sends_documents_unescaped() {
         render(&mut app, 120, 40).contains("Trust\\u{202e}Me"),
         "shown escaped"
     );
-    app.writes_allowed = true;
+    app.set_context(Context {
+        writes_allowed: true,
+        ..Context::default()
+    });
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "yes");
     let effects = press(&mut app, KeyCode::Enter);
@@ -791,19 +822,19 @@ fn each_screen_keeps_its_cursor_and_scroll() {
 fn background_results_arrive_while_typing_or_in_help() {
     let mut app = demo_app();
     assert_eq!(press(&mut app, KeyCode::Char('r')).len(), 1);
-    assert!(app.loading.is_some());
+    assert!(app.loading().is_some());
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "shop");
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
     app.update(read_back(&app, Read::Everything(demo.clone())));
-    assert!(app.loading.is_none());
-    assert!(app.input.is_some(), "the filter is still open");
+    assert!(app.loading().is_none());
+    assert!(app.input().is_some(), "the filter is still open");
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Char('?'));
     app.update(Action::LoadFailed("AccessDenied".into()));
-    assert!(app.loading.is_none() && app.help);
-    assert_eq!(app.message.as_deref(), Some("AccessDenied"));
+    assert!(app.loading().is_none() && app.help_open());
+    assert_eq!(app.message(), Some("AccessDenied"));
 }
 
 /// A live read tells the pods it has read whole while it goes on: the first read's list shows
@@ -813,7 +844,7 @@ fn background_results_arrive_while_typing_or_in_help() {
 fn a_read_in_progress_shows_the_pods_read_so_far() {
     let demo = source::facts_from_bundle(&source::demo::bundle(), "demo");
     let mut app = App::new(Diagnosed::of(Default::default()), reference_time(&demo));
-    app.loading = Some("reading the cluster and AWS…".into());
+    app.begin_first_read("reading the cluster and AWS…");
     let mut part = demo.clone();
     part.pods
         .retain(|p| p.metadata.namespace.as_deref() == Some("shop"));
@@ -824,14 +855,14 @@ fn a_read_in_progress_shows_the_pods_read_so_far() {
         part.clone(),
     ))));
     assert_eq!(effects, vec![]);
-    assert_eq!(app.facts.pods.len(), shop);
+    assert_eq!(app.facts().pods.len(), shop);
     assert!(
-        app.report
+        app.report()
             .findings
             .iter()
             .any(|f| f.pod.as_deref() == Some("cart-5b8d4f-q7w"))
     );
-    let loading = app.loading.clone().expect("still reading");
+    let loading = app.loading().map(str::to_string).expect("still reading");
     assert!(
         loading.contains(&format!("{shop} pod(s) read so far")),
         "{loading}"
@@ -843,23 +874,23 @@ fn a_read_in_progress_shows_the_pods_read_so_far() {
     );
 
     app.update(read_back(&app, Read::Everything(demo.clone())));
-    assert!(app.loading.is_none());
-    assert_eq!(app.facts.pods.len(), demo.pods.len());
+    assert!(app.loading().is_none());
+    assert_eq!(app.facts().pods.len(), demo.pods.len());
     app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(
         part.clone(),
     ))));
     assert_eq!(
-        app.facts.pods.len(),
+        app.facts().pods.len(),
         demo.pods.len(),
         "a late part is ignored"
     );
-    assert!(app.loading.is_none());
+    assert!(app.loading().is_none());
 
     // Reading again over a whole read: the list stays whole until the new read ends.
-    app.loading = Some("the cluster changed; reading again…".into());
+    assert_eq!(app.update(Action::ClusterChanged), vec![Effect::Reload(None)]);
     app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(part))));
     assert_eq!(
-        app.facts.pods.len(),
+        app.facts().pods.len(),
         demo.pods.len(),
         "never a shorter list"
     );
@@ -880,7 +911,7 @@ fn a_first_read_that_fails_is_its_own_screen() {
     let why = "no kubeconfig: ~/.kube/config does not exist; for an EKS cluster: aws eks update-kubeconfig --name CLUSTER --region REGION (or pass --kubeconfig / --context); without one: pulldoctor demo";
     app.update(Action::LoadFailed(why.into()));
     assert_eq!(app.screen(), &Screen::ReadFailed);
-    assert_eq!(app.read_failed.as_deref(), Some(why));
+    assert_eq!(app.read_failed(), Some(why));
     let screen = render(&mut app, 80, 24);
     assert!(screen.contains("could not read the cluster"), "{screen}");
     assert!(!screen.contains("no pods in this input"), "{screen}");
@@ -898,16 +929,13 @@ fn a_first_read_that_fails_is_its_own_screen() {
     );
     app.update(read_back(&app, Read::Everything(demo.clone())));
     assert_eq!(app.screen(), &Screen::Pods);
-    assert_eq!(app.read_failed, None);
+    assert_eq!(app.read_failed(), None);
     assert!(render(&mut app, 80, 24).contains("pods (16)"));
 
     app.update(Action::LoadFailed("the API server did not answer".into()));
     assert_eq!(app.screen(), &Screen::Pods, "what was read stays");
-    assert_eq!(app.read_failed, None, "leaving is not a failure now");
-    assert_eq!(
-        app.message.as_deref(),
-        Some("the API server did not answer")
-    );
+    assert_eq!(app.read_failed(), None, "leaving is not a failure now");
+    assert_eq!(app.message(), Some("the API server did not answer"));
 }
 
 /// The wizard on the demo's `shop/web` — which exists, names role shop-web and runs 2 pods —
@@ -915,7 +943,10 @@ fn a_first_read_that_fails_is_its_own_screen() {
 #[test]
 fn the_wizard_takes_over_only_when_told_twice() {
     let mut app = demo_app();
-    app.writes_allowed = true;
+    app.set_context(Context {
+        writes_allowed: true,
+        ..Context::default()
+    });
     app.open_wizard();
     let mut effects = Vec::new();
     for answer in ["shop", "web", "shop/web", "irsa", "", ""] {
@@ -936,11 +967,11 @@ fn the_wizard_takes_over_only_when_told_twice() {
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "yes");
     assert_eq!(press(&mut app, KeyCode::Enter), vec![], "asked again first");
-    let asked = app.message.clone().unwrap_or_default();
+    let asked = app.message().map(str::to_string).unwrap_or_default();
     assert!(asked.contains("takes over what exists"), "{asked}");
     type_text(&mut app, "y");
     assert_eq!(press(&mut app, KeyCode::Enter), vec![], "only a typed yes");
-    assert_eq!(app.message.as_deref(), Some("not applied"));
+    assert_eq!(app.message(), Some("not applied"));
     press(&mut app, KeyCode::Char('a'));
     type_text(&mut app, "yes");
     press(&mut app, KeyCode::Enter);
@@ -961,18 +992,18 @@ fn the_wizard_steps_back_and_says_an_unknown_namespace() {
     app.open_wizard();
     type_text(&mut app, "shpo");
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.wizard.step, 0);
-    let error = app.wizard.error.clone().unwrap_or_default();
+    assert_eq!(app.wizard().step, 0);
+    let error = app.wizard().error.clone().unwrap_or_default();
     assert!(
         error.contains("shpo does not exist") && error.contains("did you mean shop?"),
         "{error}"
     );
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.wizard.step, 1, "the same answer again is taken");
+    assert_eq!(app.wizard().step, 1, "the same answer again is taken");
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.wizard.step, 0);
+    assert_eq!(app.wizard().step, 0);
     assert_eq!(
-        app.input.as_ref().map(|(_, t)| t.as_str()),
+        app.input().map(|(_, t)| t),
         Some("shpo"),
         "the answer survives"
     );
@@ -984,8 +1015,8 @@ fn the_wizard_steps_back_and_says_an_unknown_namespace() {
     type_text(&mut app, "orders");
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.wizard.step, 1);
-    assert_eq!(app.input.as_ref().map(|(_, t)| t.as_str()), Some("orders"));
+    assert_eq!(app.wizard().step, 1);
+    assert_eq!(app.input().map(|(_, t)| t), Some("orders"));
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Esc);
     assert_eq!(
@@ -993,7 +1024,7 @@ fn the_wizard_steps_back_and_says_an_unknown_namespace() {
         &Screen::Pods,
         "out of the wizard, where keys work"
     );
-    assert!(app.input.is_none());
+    assert!(app.input().is_none());
 }
 
 /// A long answer scrolls sideways in the status line: its end, where the cursor is, stays on

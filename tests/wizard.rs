@@ -544,6 +544,34 @@ fn a_setup_plan_widened_beyond_its_purpose_is_refused() {
             },
         ),
         (
+            "its ServiceAccount pointed at a role of the same name in another account",
+            Write {
+                apply: Apply::ApplyServiceAccount {
+                    namespace: "shop".into(),
+                    name: "orders".into(),
+                    role_arn: Some(setup.role_arn.replace(&setup.account, "999988887777")),
+                },
+                before: None,
+                after: None,
+                diff: None,
+            },
+        ),
+        (
+            "its app policy on a role of the same name in another account",
+            Write {
+                apply: Apply::PutRolePolicy {
+                    account: "999988887777".into(),
+                    role: role.clone(),
+                    policy_name: "app".into(),
+                },
+                before: None,
+                after: Some(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::orders/*"}]}"#.into(),
+                ),
+                diff: None,
+            },
+        ),
+        (
             "an app policy of *",
             document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#),
         ),

@@ -100,13 +100,15 @@ pub const APP_POLICY_NAME: &str = "app";
 /// identities' scoped pull policy, repository policies letting them pull, the cluster's OIDC
 /// provider, and its ServiceAccount or Pod Identity association naming its role.
 fn check_setup_write(scope: &SetupScope, write: &Write) -> Result<(), String> {
-    let own_role = |role: &str| {
-        if role == scope.role {
+    let setup_role = crate::iam::arn::role_name_of(&scope.role_arn);
+    let setup_account = crate::iam::arn::account_of(&scope.role_arn);
+    let own_role = |account: &str, role: &str| {
+        if role == setup_role && setup_account.as_deref() == Some(account) {
             Ok(())
         } else {
             Err(format!(
-                "role {role} is not the setup's role {}",
-                scope.role
+                "role {role} of account {account} is not the setup's role {}",
+                scope.role_arn
             ))
         }
     };
@@ -120,22 +122,25 @@ fn check_setup_write(scope: &SetupScope, write: &Write) -> Result<(), String> {
         }
     };
     let names_role = |arn: &str| {
-        if crate::iam::arn::role_name_of(arn) == scope.role {
+        if arn == scope.role_arn {
             Ok(())
         } else {
             Err(format!("{arn} is not the setup's role"))
         }
     };
     match &write.apply {
-        Apply::CreateRole { role, .. } | Apply::UpdateAssumeRolePolicy { role, .. } => {
-            own_role(role)?;
+        Apply::CreateRole { account, role, .. }
+        | Apply::UpdateAssumeRolePolicy { account, role } => {
+            own_role(account, role)?;
             document(write, Family::Trust)?;
             setup_trust(scope, write)
         }
         Apply::PutRolePolicy {
-            role, policy_name, ..
+            account,
+            role,
+            policy_name,
         } if policy_name == APP_POLICY_NAME => {
-            own_role(role)?;
+            own_role(account, role)?;
             let after = write.after.as_deref().ok_or("the plan has no document")?;
             let policy = PolicyDocument::from_text(after)
                 .map_err(|e| format!("the document does not parse: {}", e.0))?;

@@ -64,7 +64,9 @@ pub enum Purpose {
 pub struct SetupScope {
     pub namespace: String,
     pub service_account: String,
-    pub role: String,
+    /// The role's whole ARN: a ServiceAccount or association may name it only, not a role of
+    /// the same name in another account.
+    pub role_arn: String,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -1,8 +1,9 @@
 //! The application state, changed only through [`Action`]s. Drawing reads it; nothing here does
 //! IO — side effects come back as [`Effect`]s for the runtime to carry out.
 
-use super::browse::{self, Table};
+use super::browse::Table;
 use super::keymap::{self, CommandKind};
+use super::loaded::{Listing, Loaded};
 use super::views::Views;
 use crate::facts::Facts;
 use crate::report::{Finding, Report, Status};
@@ -27,32 +28,38 @@ pub enum InputKind {
 }
 
 pub struct App {
-    pub facts: Arc<Facts>,
-    /// The diagnosis as made: plans are made from it, so documents are sent exactly as read.
-    raw: Arc<Report>,
-    /// The same diagnosis with hostile text escaped: everything shown comes from it.
-    pub report: Report,
-    /// Finding indices in list order: failing first, grouped by namespace and workload.
-    pub order: Vec<usize>,
-    /// The screens opened, each with its cursor and scroll.
-    pub views: Views,
-    /// The table of the browse screen open, built when its data changes, not per frame.
-    browse: Option<(browse::Kind, Table)>,
-    pub filter: String,
-    pub namespace: Option<String>,
-    visible: Vec<usize>,
-    ages: Vec<String>,
-    pub input: Option<(InputKind, String)>,
-    pub help: bool,
-    pub message: Option<String>,
-    /// Ages are relative to this instant (the snapshot's time for offline input).
-    pub now: Timestamp,
-    /// Rows a page moves; set by the view from the last drawn height.
-    pub page: usize,
-    /// Which link of the chain is selected.
-    pub link: usize,
+    /// What was read and diagnosed.
+    data: Loaded,
+    /// What the lists show of it: the namespace, the filter, the rows they leave.
+    list: Listing,
+    /// The screens opened, each with its cursor, scroll and choice.
+    views: Views,
+    /// What the user is typing or answering, and what the app last said.
+    prompt: Prompt,
+    /// The reads under way, and what waits for them.
+    reads: Reads,
+    /// Where the app reads from and what it may do there.
+    context: Context,
+    wizard: super::wizard::WizardState,
+    /// What the last frame measured.
+    drawn: Drawn,
+}
+
+/// The line at the bottom: what is typed, help, the last message, a plan awaiting its yes.
+#[derive(Default)]
+struct Prompt {
+    input: Option<(InputKind, String)>,
+    help: bool,
+    message: Option<String>,
+    /// The plan the open confirmation is for.
+    plan: Option<crate::fix::guard::Checked>,
+}
+
+/// Reads in flight and what waits on them.
+#[derive(Default)]
+struct Reads {
     /// What is being read in the background, while it is.
-    pub loading: Option<String>,
+    loading: Option<String>,
     /// The list shows a read still under way (the pods read whole so far): later parts of it
     /// replace it. A read again over a whole read shows only its end, never a shorter list.
     showing_part: bool,
@@ -62,144 +69,161 @@ pub struct App {
     never_read: bool,
     /// Why the reads of this context failed, while none has succeeded: the TUI then ends as
     /// `diagnose` does (exit 2, the reason on the normal screen).
-    pub read_failed: Option<String>,
+    failed: Option<String>,
     /// The wizard's last answer came while the cluster was being read: plan when it is.
     plan_when_read: bool,
-    /// `--allow-writes` was given: the fix pane may apply.
-    pub writes_allowed: bool,
-    /// Which fix of the fix pane is chosen.
-    pub fix_choice: usize,
-    /// The plan waiting for confirmation.
-    pub plan: Option<crate::fix::guard::Checked>,
-    pub wizard: super::wizard::WizardState,
-    /// Live: the kubeconfig's contexts and the one in use, for `:ctx`.
-    pub contexts: Vec<String>,
-    pub context: Option<String>,
     /// A pod to open as soon as it is diagnosed (`pulldoctor NS/POD`, the k9s plugin).
-    pub focus: Option<PodName>,
-    /// The pod list's widest cells, measured when its rows change.
-    pod_widths: super::columns::PodWidths,
-    /// How far the evidence pane can scroll, as the view last measured it.
-    pub evidence_limit: std::cell::Cell<u16>,
+    focus: Option<PodName>,
+}
+
+/// What the runtime offers: applying, and the kubeconfig's contexts for `:ctx`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// `--allow-writes` was given: the fix pane and the wizard may apply.
+    pub writes_allowed: bool,
+    /// Live: the kubeconfig's contexts, and the one in use.
+    pub contexts: Vec<String>,
+    pub current: Option<String>,
+}
+
+/// Measured by the view as it draws, for the keys that move by a page.
+struct Drawn {
+    /// Rows a page moves: the last drawn height.
+    page: usize,
+    /// How far the evidence pane can scroll.
+    evidence_limit: std::cell::Cell<u16>,
 }
 
 impl App {
     pub fn new(diagnosed: Diagnosed, now: Timestamp) -> App {
-        // The TUI shows only escaped text (see `crate::text`).
-        let report = diagnosed.report.escaped();
         let mut app = App {
-            facts: diagnosed.facts,
-            raw: diagnosed.report,
-            report,
-            order: Vec::new(),
+            data: Loaded::new(diagnosed, now),
+            list: Listing::default(),
             views: Views::default(),
-            browse: None,
-            filter: String::new(),
-            namespace: None,
-            visible: Vec::new(),
-            ages: Vec::new(),
-            input: None,
-            help: false,
-            message: None,
-            now,
-            page: 10,
-            link: 0,
-            loading: None,
-            showing_part: false,
-            changed_while_loading: false,
-            never_read: false,
-            read_failed: None,
-            plan_when_read: false,
-            writes_allowed: false,
-            fix_choice: 0,
-            plan: None,
+            prompt: Prompt::default(),
+            reads: Reads::default(),
+            context: Context::default(),
             wizard: Default::default(),
-            contexts: Vec::new(),
-            context: None,
-            focus: None,
-            pod_widths: Default::default(),
-            evidence_limit: Default::default(),
+            drawn: Drawn {
+                page: 10,
+                evidence_limit: Default::default(),
+            },
         };
-        app.reorder();
+        app.refilter();
         app
+    }
+
+    pub fn facts(&self) -> &Arc<Facts> {
+        self.data.facts()
+    }
+
+    /// The diagnosis, escaped for the screen.
+    pub fn report(&self) -> &Report {
+        self.data.report()
+    }
+
+    /// The diagnosis as made (unescaped).
+    pub fn raw(&self) -> Arc<Report> {
+        self.data.raw().clone()
+    }
+
+    pub fn filter(&self) -> &str {
+        self.list.filter()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.list.namespace()
+    }
+
+    /// The line being typed, and what it is for.
+    pub fn input(&self) -> Option<(InputKind, &str)> {
+        self.prompt.input.as_ref().map(|(k, t)| (*k, t.as_str()))
+    }
+
+    pub fn help_open(&self) -> bool {
+        self.prompt.help
+    }
+
+    pub fn message(&self) -> Option<&str> {
+        self.prompt.message.as_deref()
+    }
+
+    /// Says what the runtime did for an effect (a copy, an export).
+    pub fn tell(&mut self, message: String) {
+        self.prompt.message = Some(message);
+    }
+
+    /// What is being read, while it is.
+    pub fn loading(&self) -> Option<&str> {
+        self.reads.loading.as_deref()
+    }
+
+    /// Why every read of this context failed, while none has succeeded.
+    pub fn read_failed(&self) -> Option<&str> {
+        self.reads.failed.as_deref()
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// What the runtime offers, told at start and on each switch of context.
+    pub fn set_context(&mut self, context: Context) {
+        self.context = context;
+    }
+
+    pub fn wizard(&self) -> &super::wizard::WizardState {
+        &self.wizard
+    }
+
+    /// The fix chosen in the open fix pane.
+    pub fn fix_choice(&self) -> usize {
+        self.views.top().choice
+    }
+
+    /// Set by the view from the height it drew.
+    pub fn set_page(&mut self, rows: usize) {
+        self.drawn.page = rows;
+    }
+
+    /// Set by the view from the evidence it laid out.
+    pub fn set_evidence_limit(&self, lines: u16) {
+        self.drawn.evidence_limit.set(lines);
     }
 
     pub fn screen(&self) -> &Screen {
         &self.views.top().screen
     }
 
-    fn reorder(&mut self) {
-        let findings = &self.report.findings;
-        let mut order: Vec<usize> = (0..findings.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (&findings[a], &findings[b]);
-            (y.verdict, &x.namespace, &x.workload, &x.pod, &x.container).cmp(&(
-                x.verdict,
-                &y.namespace,
-                &y.workload,
-                &y.pod,
-                &y.container,
-            ))
-        });
-        self.order = order;
-        self.compute_ages();
-        self.refilter();
-    }
-
     /// The findings the pod list shows, after the namespace and the filter.
     pub fn visible_findings(&self) -> &[usize] {
-        &self.visible
+        self.list.visible()
     }
 
-    /// Recomputes the visible rows; called whenever the filter, namespace or report changes,
+    /// Recomputes the rows shown; called whenever the filter, namespace or report changes,
     /// so that drawing a frame never scans every pod.
     fn refilter(&mut self) {
-        let needle = self.filter.to_lowercase();
-        self.visible = self
-            .order
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let f = &self.report.findings[i];
-                self.namespace.as_ref().is_none_or(|ns| *ns == f.namespace)
-                    && (needle.is_empty() || row_text(f).contains(&needle))
-            })
-            .collect();
-        let mut widths = super::columns::PodWidths::default();
-        for &i in &self.visible {
-            let f = &self.report.findings[i];
-            widths.measure(f, super::theme::marker(f.verdict), self.age(i));
-        }
-        self.pod_widths = widths;
-        self.rebuild_browse();
+        self.list.refresh(&self.data, &self.views.top().screen);
+    }
+
+    fn rebuild_browse(&mut self) {
+        self.list
+            .rebuild_browse(&self.data, &self.views.top().screen);
+    }
+
+    fn set_filter(&mut self, filter: String) {
+        self.list
+            .set_filter(filter, &self.data, &self.views.top().screen);
     }
 
     /// The widest cell of each pod-list column over the visible rows.
     pub fn pod_widths(&self) -> &super::columns::PodWidths {
-        &self.pod_widths
-    }
-
-    /// Builds the open browse screen's table: on opening it, and when the report, namespace or
-    /// filter change.
-    fn rebuild_browse(&mut self) {
-        self.browse = match self.screen() {
-            Screen::Browse(kind) => {
-                let mut table = browse::table(*kind, &self.report, self.namespace.as_deref());
-                let needle = self.filter.to_lowercase();
-                if !needle.is_empty() {
-                    table
-                        .rows
-                        .retain(|r| r.cells.join(" ").to_lowercase().contains(&needle));
-                }
-                Some((*kind, table))
-            }
-            _ => None,
-        };
+        self.list.pod_widths()
     }
 
     /// The table of the browse screen open, filtered (`None` on other screens).
     pub fn browse_table(&self) -> Option<&Table> {
-        self.browse.as_ref().map(|(_, table)| table)
+        self.list.browse()
     }
 
     /// How many rows the current list has.
@@ -208,7 +232,7 @@ impl App {
             Screen::Pods => self.visible_findings().len(),
             Screen::Browse(_) => self.browse_table().map_or(0, |t| t.rows.len()),
             Screen::Related { findings, .. } => findings.len(),
-            Screen::Chain { finding } => self.report.findings[*finding].links.len(),
+            Screen::Chain { finding } => self.data.report().findings[*finding].links.len(),
             Screen::Fix { .. } | Screen::Wizard | Screen::ReadFailed => 0,
         }
     }
@@ -236,13 +260,12 @@ impl App {
             _ => 0,
         };
         self.views.push(screen, start);
-        self.fix_choice = 0;
         self.rebuild_browse();
     }
 
     /// The broken link, else the first unknown or warning: where the eye should go.
     fn focus_link(&self, finding: usize) -> usize {
-        let f = &self.report.findings[finding];
+        let f = &self.data.report().findings[finding];
         let rank = |s: Status| match s {
             Status::Broken => 0,
             Status::Unknown => 1,
@@ -265,8 +288,7 @@ impl App {
     /// Back to the pod list, unfiltered.
     fn close_all(&mut self) {
         self.views.close_all();
-        self.filter.clear();
-        self.refilter();
+        self.set_filter(String::new());
     }
 
     /// The reducer: what arrives from the background is taken whatever is open; a key goes to
@@ -275,10 +297,10 @@ impl App {
         if action.is_from_background() {
             return self.on_background(action);
         }
-        if self.input.is_some() {
+        if self.prompt.input.is_some() {
             return self.on_input(action);
         }
-        if std::mem::take(&mut self.help) {
+        if std::mem::take(&mut self.prompt.help) {
             // Any key closes help; q still quits.
             return match action {
                 Action::Quit => vec![Effect::Quit],
@@ -287,7 +309,7 @@ impl App {
         }
         // A key clears the last message; what arrives from the background leaves it standing,
         // so that "applied …" stays while the facts are read again.
-        self.message = None;
+        self.prompt.message = None;
         if self.navigate(&action) {
             return Vec::new();
         }
@@ -296,7 +318,7 @@ impl App {
 
     /// A key while the filter, command, confirmation or a wizard answer is being typed.
     fn on_input(&mut self, action: Action) -> Vec<Effect> {
-        let Some((kind, text)) = &mut self.input else {
+        let Some((kind, text)) = &mut self.prompt.input else {
             return Vec::new();
         };
         let kind = *kind;
@@ -306,22 +328,21 @@ impl App {
                 text.pop();
             }
             Action::InputSubmit => {
-                let Some((kind, text)) = self.input.take() else {
+                let Some((kind, text)) = self.prompt.input.take() else {
                     return Vec::new();
                 };
                 return self.submitted(kind, text);
             }
             Action::InputCancel => {
-                self.input = None;
+                self.prompt.input = None;
                 match kind {
                     InputKind::Filter => {
-                        self.filter.clear();
-                        self.refilter();
+                        self.set_filter(String::new());
                     }
                     // Back one question, its answer as typed; before the first, out of the wizard.
                     InputKind::Wizard if self.wizard.back() => {
                         let answer = self.wizard.typed[self.wizard.step].clone();
-                        self.input = Some((InputKind::Wizard, answer));
+                        self.prompt.input = Some((InputKind::Wizard, answer));
                     }
                     InputKind::Wizard => self.pop(),
                     _ => {}
@@ -332,9 +353,9 @@ impl App {
             _ => return Vec::new(),
         }
         // The filter applies as it is typed.
-        if let Some((InputKind::Filter, text)) = &self.input {
-            self.filter = text.clone();
-            self.refilter();
+        if let Some((InputKind::Filter, text)) = &self.prompt.input {
+            let typed = text.clone();
+            self.set_filter(typed);
             self.set_selected(0);
         }
         Vec::new()
@@ -350,10 +371,10 @@ impl App {
                 self.wizard.answer(&text);
                 if !self.wizard.done() {
                     let next = self.wizard.typed[self.wizard.step].clone();
-                    self.input = Some((InputKind::Wizard, next));
-                } else if self.loading.is_some() {
+                    self.prompt.input = Some((InputKind::Wizard, next));
+                } else if self.reads.loading.is_some() {
                     // The checks need the cluster as read: plan when it arrives.
-                    self.plan_when_read = true;
+                    self.reads.plan_when_read = true;
                 } else {
                     return self.plan_wizard();
                 }
@@ -375,7 +396,7 @@ impl App {
     fn navigate(&mut self, action: &Action) -> bool {
         let last = self.row_count().saturating_sub(1);
         let (page, pane) = (
-            self.page,
+            self.drawn.page,
             matches!(self.screen(), Screen::Fix { .. } | Screen::Wizard),
         );
         let chain = matches!(self.screen(), Screen::Chain { .. });
@@ -383,9 +404,11 @@ impl App {
         // Half a page at a time: what was read stays in view.
         let half = (page / 2).max(1) as u16;
         match action {
-            Action::EvidenceDown if chain => {
-                self.set_scroll(scroll.saturating_add(half).min(self.evidence_limit.get()))
-            }
+            Action::EvidenceDown if chain => self.set_scroll(
+                scroll
+                    .saturating_add(half)
+                    .min(self.drawn.evidence_limit.get()),
+            ),
             Action::EvidenceUp if chain => self.set_scroll(scroll.saturating_sub(half)),
             Action::Up if pane => self.set_scroll(scroll.saturating_sub(1)),
             Action::Down if pane => self.set_scroll(scroll.saturating_add(1)),
@@ -415,8 +438,8 @@ impl App {
             Action::Open => self.open(),
             Action::OpenFix => {
                 if let Screen::Chain { finding } = self.screen().clone() {
-                    if self.report.findings[finding].fixes.is_empty() {
-                        self.message =
+                    if self.data.report().findings[finding].fixes.is_empty() {
+                        self.prompt.message =
                             Some("nothing is broken here, so there is no fix".to_string());
                     } else {
                         self.push(Screen::Fix { finding });
@@ -424,17 +447,17 @@ impl App {
                 }
             }
             Action::Back => {
-                if !self.filter.is_empty() && self.screen().is_list() {
-                    self.filter.clear();
-                    self.refilter();
+                if !self.list.filter().is_empty() && self.screen().is_list() {
+                    self.set_filter(String::new());
                 } else {
                     self.pop();
                 }
             }
             Action::NextFix => {
                 if let Screen::Fix { finding } = self.screen() {
-                    let count = self.report.findings[*finding].fixes.len().max(1);
-                    self.fix_choice = (self.fix_choice + 1) % count;
+                    let count = self.data.report().findings[*finding].fixes.len().max(1);
+                    let view = self.views.top_mut();
+                    view.choice = (view.choice + 1) % count;
                 }
             }
             Action::Apply => return self.start_apply(),
@@ -442,16 +465,16 @@ impl App {
             Action::Copy => match self.screen() {
                 // The chosen fix, from the raw finding: documents pasted as they were read.
                 Screen::Fix { finding } => {
-                    let f = &self.raw.findings[*finding];
+                    let f = &self.data.raw().findings[*finding];
                     return vec![Effect::Copy {
                         name: format!("fix-{}", f.subject().replace('/', "-")),
                         suffix: ".sh",
-                        text: crate::fix::command::script(f, self.fix_choice),
+                        text: crate::fix::command::script(f, self.fix_choice()),
                     }];
                 }
                 // From the raw finding: the Markdown escapes it for Markdown.
                 Screen::Chain { finding } => {
-                    let f = &self.raw.findings[*finding];
+                    let f = &self.data.raw().findings[*finding];
                     return vec![Effect::Copy {
                         name: f.subject().replace('/', "-"),
                         suffix: ".md",
@@ -460,17 +483,19 @@ impl App {
                 }
                 _ => {}
             },
-            Action::Refresh if self.loading.is_none() => {
+            Action::Refresh if self.reads.loading.is_none() => {
                 let pod = self.selected_pod();
-                self.loading = Some(match &pod {
+                self.reads.loading = Some(match &pod {
                     Some(p) => format!("reading {}/{} again…", p.namespace, p.name),
                     None => "reading again…".to_string(),
                 });
                 return vec![Effect::Reload(pod)];
             }
-            Action::StartFilter => self.input = Some((InputKind::Filter, self.filter.clone())),
-            Action::StartCommand => self.input = Some((InputKind::Command, String::new())),
-            Action::Help => self.help = true,
+            Action::StartFilter => {
+                self.prompt.input = Some((InputKind::Filter, self.list.filter().to_string()))
+            }
+            Action::StartCommand => self.prompt.input = Some((InputKind::Command, String::new())),
+            Action::Help => self.prompt.help = true,
             Action::Quit => return vec![Effect::Quit],
             _ => {}
         }
@@ -482,65 +507,68 @@ impl App {
     fn on_background(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Diagnosed(diagnosed) => {
-                self.loading = None;
-                self.showing_part = false;
+                self.reads.loading = None;
+                self.reads.showing_part = false;
                 self.read_succeeded();
                 self.replace_facts(*diagnosed);
                 self.open_focus();
-                if std::mem::take(&mut self.plan_when_read) {
+                if std::mem::take(&mut self.reads.plan_when_read) {
                     return self.plan_wizard();
                 }
-                if std::mem::take(&mut self.changed_while_loading) {
+                if std::mem::take(&mut self.reads.changed_while_loading) {
                     return self.read_again("the cluster changed; reading again…");
                 }
             }
             // Shown while the first read goes on (nothing else to show); one that ended has said
             // it all.
             Action::PartlyDiagnosed(diagnosed)
-                if self.loading.is_some() && (self.showing_part || self.facts.pods.is_empty()) =>
+                if self.reads.loading.is_some()
+                    && (self.reads.showing_part || self.data.facts().pods.is_empty()) =>
             {
                 let pods = diagnosed.facts.pods.len();
-                self.showing_part = true;
+                self.reads.showing_part = true;
                 self.replace_facts(*diagnosed);
-                self.loading = Some(format!(
+                self.reads.loading = Some(format!(
                     "{pods} pod(s) read so far, diagnosed; reading the rest…"
                 ));
             }
             Action::PartlyDiagnosed(_) => {}
             // The stage, while no partial list says more.
-            Action::Progress(text) if self.loading.is_some() && !self.showing_part => {
-                self.loading = Some(text);
+            Action::Progress(text) if self.reads.loading.is_some() && !self.reads.showing_part => {
+                self.reads.loading = Some(text);
             }
-            Action::Slow(text) => self.message = Some(text),
-            Action::ClusterChanged if self.loading.is_some() => self.changed_while_loading = true,
+            Action::Slow(text) => self.prompt.message = Some(text),
+            Action::ClusterChanged if self.reads.loading.is_some() => {
+                self.reads.changed_while_loading = true
+            }
             Action::ClusterChanged => {
                 return self.read_again("the cluster changed; reading again…");
             }
             Action::LoadFailed(why) => {
-                self.loading = None;
-                self.showing_part = false;
-                self.focus = None;
-                if self.never_read {
+                self.reads.loading = None;
+                self.reads.showing_part = false;
+                self.reads.focus = None;
+                if self.reads.never_read {
                     self.views.set_root(Screen::ReadFailed);
-                    self.read_failed = Some(why);
+                    self.reads.failed = Some(why);
                 } else {
-                    self.message = Some(why);
+                    self.prompt.message = Some(why);
                 }
                 // The checks then say what they could not see.
-                if std::mem::take(&mut self.plan_when_read) {
+                if std::mem::take(&mut self.reads.plan_when_read) {
                     return self.plan_wizard();
                 }
             }
             Action::Planned(result) => {
-                self.loading = None;
+                self.reads.loading = None;
                 self.wizard.planned(result.map(|setup| *setup));
-                if !self.wizard.done() && self.input.is_none() {
+                if !self.wizard.done() && self.prompt.input.is_none() {
                     let last = self.wizard.typed[self.wizard.step].clone();
-                    self.input = Some((InputKind::Wizard, last));
+                    self.prompt.input = Some((InputKind::Wizard, last));
                 }
             }
             Action::Verified(result) => {
-                self.loading = None;
+                self.reads.loading = None;
                 self.wizard.verified = Some(match result {
                     Ok(text) => text,
                     Err(why) => format!("the check could not run: {why}"),
@@ -559,36 +587,36 @@ impl App {
     }
 
     fn read_again(&mut self, why: &str) -> Vec<Effect> {
-        self.loading = Some(why.to_string());
+        self.reads.loading = Some(why.to_string());
         vec![Effect::Reload(None)]
     }
 
     /// How applying went; then verify (a setup) or read the pod again (a fix).
     fn applied(&mut self, result: Result<Vec<String>, String>) -> Vec<Effect> {
-        self.loading = None;
+        self.reads.loading = None;
         let lines = match result {
             Ok(lines) if lines.is_empty() => {
-                self.message = Some("nothing to change: already as planned".into());
+                self.prompt.message = Some("nothing to change: already as planned".into());
                 return Vec::new();
             }
             Ok(lines) => lines,
             Err(why) => {
-                self.message = Some(format!("not applied: {why}"));
+                self.prompt.message = Some(format!("not applied: {why}"));
                 return Vec::new();
             }
         };
-        self.message = Some(lines.join("; "));
+        self.prompt.message = Some(lines.join("; "));
         if matches!(self.screen(), Screen::Wizard) {
             let Some(setup) = self.wizard.setup.clone() else {
                 return Vec::new();
             };
-            self.loading = Some("applied; checking a pod of the new ServiceAccount…".into());
+            self.reads.loading = Some("applied; checking a pod of the new ServiceAccount…".into());
             return vec![Effect::Verify(Box::new(setup))];
         }
         // Re-verify: read the pod's facts again. What they share with other pods (the role,
         // the repository) is fresh for those pods too.
         let pod = self.selected_pod();
-        self.loading = Some(match &pod {
+        self.reads.loading = Some(match &pod {
             Some(p) => format!("applied; reading {}/{} again…", p.namespace, p.name),
             None => "applied; reading again…".into(),
         });
@@ -600,11 +628,11 @@ impl App {
     fn selected_pod(&self) -> Option<PodName> {
         let finding = match self.screen() {
             Screen::Chain { finding } | Screen::Fix { finding } => Some(*finding),
-            Screen::Pods => self.visible.get(self.selected()).copied(),
+            Screen::Pods => self.list.visible().get(self.selected()).copied(),
             Screen::Related { findings, .. } => findings.get(self.selected()).copied(),
             Screen::Browse(_) | Screen::Wizard | Screen::ReadFailed => None,
         }?;
-        let f = &self.report.findings[finding];
+        let f = &self.data.report().findings[finding];
         Some(PodName {
             namespace: f.namespace.clone(),
             name: f.pod.clone()?,
@@ -621,14 +649,19 @@ impl App {
                 f.container.clone(),
             )
         };
-        let old: Vec<_> = self.report.findings.iter().map(key).collect();
-        self.report = diagnosed.report.escaped();
-        (self.facts, self.raw) = (diagnosed.facts, diagnosed.report);
-        self.reorder();
+        let old: Vec<_> = self.data.report().findings.iter().map(key).collect();
+        self.data.replace(diagnosed);
+        self.refilter();
         if self.views.contains(&Screen::Wizard) && self.wizard.step <= 2 {
-            self.wizard.list_repositories(&self.facts);
+            self.wizard.list_repositories(self.data.facts());
         }
-        let new_index = |i: usize| self.report.findings.iter().position(|f| key(f) == old[i]);
+        let new_index = |i: usize| {
+            self.data
+                .report()
+                .findings
+                .iter()
+                .position(|f| key(f) == old[i])
+        };
         self.views.remap(|screen| match screen {
             Screen::Chain { finding } => {
                 new_index(*finding).map(|finding| Screen::Chain { finding })
@@ -653,36 +686,36 @@ impl App {
 
     /// Opens `pod`'s chain now, or once a read has diagnosed it.
     pub fn focus_on(&mut self, pod: PodName) {
-        self.focus = Some(pod);
+        self.reads.focus = Some(pod);
         self.open_focus();
     }
 
     fn open_focus(&mut self) {
-        let Some(pod) = self.focus.clone() else {
+        let Some(pod) = self.reads.focus.clone() else {
             return;
         };
         let found = self
-            .report
+            .report()
             .findings
             .iter()
             .position(|f| f.namespace == pod.namespace && f.pod.as_deref() == Some(&pod.name));
         match found {
             Some(finding) => {
-                self.focus = None;
+                self.reads.focus = None;
                 self.push(Screen::Chain { finding });
             }
-            None if self.loading.is_none() => {
-                self.focus = None;
+            None if self.reads.loading.is_none() => {
+                self.reads.focus = None;
                 let message = format!(
                     "pod {}/{} is not in {}",
                     pod.namespace,
                     pod.name,
-                    match self.facts.source.kind.as_str() {
+                    match self.data.facts().source.kind.as_str() {
                         "live" => "the cluster",
                         _ => "this input",
                     }
                 );
-                self.message = Some(crate::text::escape_line(&message).into_owned());
+                self.prompt.message = Some(crate::text::escape_line(&message).into_owned());
             }
             None => {}
         }
@@ -692,7 +725,7 @@ impl App {
         let selected = self.selected();
         match self.screen().clone() {
             Screen::Pods => {
-                if let Some(&finding) = self.visible.get(selected) {
+                if let Some(&finding) = self.list.visible().get(selected) {
                     self.push(Screen::Chain { finding });
                 }
             }
@@ -720,38 +753,37 @@ impl App {
     pub fn open_wizard(&mut self) {
         self.views.close_all();
         self.push(Screen::Wizard);
-        self.wizard = super::wizard::WizardState::new(self.namespace.as_deref(), &self.facts);
-        self.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
+        self.wizard = super::wizard::WizardState::new(self.list.namespace(), self.data.facts());
+        self.prompt.input = Some((InputKind::Wizard, self.wizard.typed[0].clone()));
     }
 
     /// The first read of a context is under way: until one succeeds, a failure is its own screen.
     pub fn begin_first_read(&mut self, what: &str) {
-        self.never_read = true;
-        self.loading = Some(what.to_string());
+        self.reads.never_read = true;
+        self.reads.loading = Some(what.to_string());
     }
 
     /// Nothing of this context has been read yet (counts of zero would pass for an all-clear).
     pub fn nothing_read(&self) -> bool {
-        self.never_read && self.report.findings.is_empty()
+        self.reads.never_read && self.data.report().findings.is_empty()
     }
 
     fn read_succeeded(&mut self) {
-        self.never_read = false;
-        self.read_failed = None;
+        self.reads.never_read = false;
+        self.reads.failed = None;
         self.views.set_root(Screen::Pods);
     }
 
     /// Leaves this context's cluster for another's: nothing of the old one stays on screen.
     fn switch_context(&mut self, name: &str) -> Vec<Effect> {
-        self.context = Some(name.to_string());
+        self.context.current = Some(name.to_string());
         self.views.close_all();
-        self.filter.clear();
-        self.namespace = None;
-        self.plan = None;
-        self.plan_when_read = false;
-        self.changed_while_loading = false;
+        self.list = Listing::default();
+        self.prompt.plan = None;
+        self.reads.plan_when_read = false;
+        self.reads.changed_while_loading = false;
         self.replace_facts(Diagnosed::of(Facts::default()));
-        self.read_failed = None;
+        self.reads.failed = None;
         self.views.set_root(Screen::Pods);
         self.begin_first_read(&format!("reading context {name}…"));
         vec![Effect::SwitchContext(name.to_string())]
@@ -759,7 +791,7 @@ impl App {
 
     /// Hands the wizard's answers to the background to check and plan.
     fn plan_wizard(&mut self) -> Vec<Effect> {
-        self.loading = Some("checking the cluster and AWS for the setup…".into());
+        self.reads.loading = Some("checking the cluster and AWS for the setup…".into());
         vec![Effect::Plan(Box::new(self.wizard.answers.clone()))]
     }
 
@@ -770,31 +802,27 @@ impl App {
                 "pulldoctor-setup-{}-{}",
                 setup.answers.namespace, setup.answers.service_account
             );
-            self.message = Some("export to directory:".into());
-            self.input = Some((InputKind::ExportDir, dir));
+            self.prompt.message = Some("export to directory:".into());
+            self.prompt.input = Some((InputKind::ExportDir, dir));
         }
-    }
-
-    /// The diagnosis as made (unescaped).
-    pub fn raw(&self) -> Arc<Report> {
-        self.raw.clone()
     }
 
     /// The finding as diagnosed, before its text was escaped for the screen: a plan must send
     /// the documents exactly as they are, not as they are shown.
     fn unescaped(&self, index: usize) -> Option<crate::report::Finding> {
-        self.raw.findings.get(index).cloned()
+        self.data.raw().findings.get(index).cloned()
     }
 
     /// `a` in the fix pane or on a finished wizard: plan and ask for confirmation.
     fn start_apply(&mut self) -> Vec<Effect> {
-        if !self.writes_allowed {
-            self.message = Some("read-only: start pulldoctor with --allow-writes to apply".into());
+        if !self.context.writes_allowed {
+            self.prompt.message =
+                Some("read-only: start pulldoctor with --allow-writes to apply".into());
             return Vec::new();
         }
         let planned = match self.screen().clone() {
             Screen::Fix { finding } => match self.unescaped(finding) {
-                Some(raw) => crate::fix::write_plan::of_fix(&raw, self.fix_choice + 1)
+                Some(raw) => crate::fix::write_plan::of_fix(&raw, self.fix_choice() + 1)
                     .and_then(crate::fix::guard::check),
                 None => Err("the finding changed: read again (r)".to_string()),
             },
@@ -805,9 +833,10 @@ impl App {
             _ => return Vec::new(),
         };
         match planned {
-            Err(why) => self.message = Some(why),
+            Err(why) => self.prompt.message = Some(why),
             Ok(plan) if plan.writes.is_empty() => {
-                self.message = Some("no API call fixes this: the steps are for you to do".into());
+                self.prompt.message =
+                    Some("no API call fixes this: the steps are for you to do".into());
             }
             Ok(plan) => {
                 let typed = plan.writes.iter().any(|w| w.apply.needs_typed_yes());
@@ -822,7 +851,7 @@ impl App {
                         )
                     })
                     .collect();
-                self.message = Some(format!(
+                self.prompt.message = Some(format!(
                     "{} {}: {}",
                     if typed {
                         "type yes to apply"
@@ -832,15 +861,15 @@ impl App {
                     crate::text::plural(plan.writes.len(), "change"),
                     changes.join("; ")
                 ));
-                self.plan = Some(plan);
-                self.input = Some((InputKind::Confirm, String::new()));
+                self.prompt.plan = Some(plan);
+                self.prompt.input = Some((InputKind::Confirm, String::new()));
             }
         }
         Vec::new()
     }
 
     fn confirmed(&mut self, answer: &str, again: bool) -> Vec<Effect> {
-        let Some(plan) = self.plan.take() else {
+        let Some(plan) = self.prompt.plan.take() else {
             return Vec::new();
         };
         let typed = again || plan.writes.iter().any(|w| w.apply.needs_typed_yes());
@@ -850,16 +879,16 @@ impl App {
             matches!(answer, "y" | "Y" | "yes")
         };
         if !yes {
-            self.message = Some("not applied".into());
+            self.prompt.message = Some("not applied".into());
             return Vec::new();
         }
         if let (false, Some(why)) = (again, plan.asked_again()) {
-            self.message = Some(why);
-            self.plan = Some(plan);
-            self.input = Some((InputKind::ConfirmAgain, String::new()));
+            self.prompt.message = Some(why);
+            self.prompt.plan = Some(plan);
+            self.prompt.input = Some((InputKind::ConfirmAgain, String::new()));
             return Vec::new();
         }
-        self.loading = Some("applying…".into());
+        self.reads.loading = Some("applying…".into());
         vec![Effect::Apply(Box::new(plan))]
     }
 
@@ -871,7 +900,7 @@ impl App {
             return Vec::new();
         }
         let Some(command) = keymap::command(verb) else {
-            self.message = Some(format!(
+            self.prompt.message = Some(format!(
                 "unknown command :{verb} — try {}",
                 keymap::command_usage()
             ));
@@ -894,12 +923,20 @@ impl App {
     /// `:ns NAME`; `:ns` or `:ns all` for every namespace.
     fn set_namespace(&mut self, name: Option<&str>) {
         let name = name.filter(|n| !matches!(*n, "all" | "-A"));
-        self.namespace = name.map(str::to_string);
-        self.refilter();
+        let (data, screen) = (&self.data, &self.views.top().screen);
+        self.list
+            .set_namespace(name.map(str::to_string), data, screen);
         self.set_selected(0);
-        self.message = Some(match name {
+        self.prompt.message = Some(match name {
             None => "all namespaces".to_string(),
-            Some(ns) if self.report.findings.iter().any(|f| f.namespace == ns) => {
+            Some(ns)
+                if self
+                    .data
+                    .report()
+                    .findings
+                    .iter()
+                    .any(|f| f.namespace == ns) =>
+            {
                 format!("namespace {ns}")
             }
             Some(ns) => format!("namespace {ns}: no pods in this input"),
@@ -909,79 +946,35 @@ impl App {
     /// `:ctx` lists the kubeconfig's contexts; `:ctx NAME` switches to one.
     fn context_command(&mut self, name: Option<&str>) -> Vec<Effect> {
         let message = match name {
-            _ if self.contexts.is_empty() => {
+            _ if self.context.contexts.is_empty() => {
                 "offline input: there is no kube context to switch to".to_string()
             }
             None => {
                 let names: Vec<String> = self
+                    .context
                     .contexts
                     .iter()
-                    .map(|c| match Some(c) == self.context.as_ref() {
+                    .map(|c| match Some(c) == self.context.current.as_ref() {
                         true => format!("{c} (in use)"),
                         false => c.clone(),
                     })
                     .collect();
                 format!("contexts: {} — :ctx NAME switches", names.join(", "))
             }
-            Some(name) if !self.contexts.iter().any(|c| c == name) => {
+            Some(name) if !self.context.contexts.iter().any(|c| c == name) => {
                 format!("no context {name} in the kubeconfig; :ctx lists them")
             }
-            Some(name) if self.context.as_deref() == Some(name) => {
+            Some(name) if self.context.current.as_deref() == Some(name) => {
                 format!("already on context {name}")
             }
             Some(name) => return self.switch_context(name),
         };
-        self.message = Some(message);
+        self.prompt.message = Some(message);
         Vec::new()
     }
 
-    /// The age of finding `index`'s pod, relative to `now`.
+    /// The age of finding `index`'s pod, relative to the snapshot's time or now.
     pub fn age(&self, index: usize) -> &str {
-        self.ages.get(index).map(String::as_str).unwrap_or("-")
+        self.data.age(index)
     }
-
-    /// Pod ages per finding, computed once per report.
-    fn compute_ages(&mut self) {
-        let created: std::collections::HashMap<(&str, &str), i64> = self
-            .facts
-            .pods
-            .iter()
-            .filter_map(|p| {
-                let t = p.metadata.creation_timestamp.as_ref()?.0.as_second();
-                Some((
-                    (
-                        crate::facts::kube::namespace_of(p),
-                        crate::facts::kube::name_of(p),
-                    ),
-                    t,
-                ))
-            })
-            .collect();
-        self.ages = self
-            .report
-            .findings
-            .iter()
-            .map(|f| {
-                f.pod
-                    .as_deref()
-                    .and_then(|pod| created.get(&(f.namespace.as_str(), pod)))
-                    .map(|t| crate::text::human_age(self.now.as_second() - t))
-                    .unwrap_or_else(|| "-".to_string())
-            })
-            .collect();
-    }
-}
-
-fn row_text(f: &Finding) -> String {
-    format!(
-        "{} {} {} {} {} {} {}",
-        f.namespace,
-        f.pod.as_deref().or(f.workload.as_deref()).unwrap_or(""),
-        f.container,
-        f.state,
-        f.verdict.as_str(),
-        f.broken_link.map(|l| l.as_str()).unwrap_or(""),
-        f.cause.map(|c| c.as_str()).unwrap_or("")
-    )
-    .to_lowercase()
 }

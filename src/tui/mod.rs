@@ -7,6 +7,7 @@ pub mod backend;
 pub mod browse;
 pub mod columns;
 pub mod keymap;
+mod loaded;
 pub mod theme;
 pub mod view;
 pub mod views;
@@ -52,7 +53,7 @@ pub fn reference_time(facts: &Facts) -> Timestamp {
 /// Turns a key into an action: typed text while the filter or command line is open, else the
 /// keymap.
 pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
-    if app.input.is_some() {
+    if app.input().is_some() {
         return match key.code {
             KeyCode::Char(c) if !key.modifiers.contains(event::KeyModifiers::CONTROL) => {
                 Some(Action::Input(c))
@@ -64,7 +65,7 @@ pub fn translate(key: KeyEvent, app: &App) -> Option<Action> {
             _ => None,
         };
     }
-    if app.help {
+    if app.help_open() {
         // Any key closes help.
         return Some(keymap::action_for(key, app.screen()).unwrap_or(Action::Help));
     }
@@ -106,7 +107,7 @@ pub fn run(
             let mut app = App::new(empty, reference_time(&Facts::default()));
             app.begin_first_read("reading the cluster and AWS…");
             // One pod asked for is read alone: its chain opens as soon as it is diagnosed.
-            runner.read(opening.focus.clone(), app.facts.clone());
+            runner.read(opening.focus.clone(), app.facts().clone());
             app
         }
     };
@@ -161,7 +162,7 @@ pub fn run(
     ratatui::restore();
     result?;
     // Left without a read that succeeded: said on the normal screen, as `diagnose` says it.
-    app.read_failed.map_or(Ok(()), Err)
+    app.read_failed().map_or(Ok(()), |why| Err(why.to_string()))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -267,8 +268,12 @@ impl Runner {
 
     /// What the app may offer: applying, and `:ctx` with the contexts there are.
     fn offer(&self, app: &mut App) {
-        app.writes_allowed = self.backend.abilities().apply;
-        (app.contexts, app.context) = self.backend.contexts();
+        let (contexts, current) = self.backend.contexts();
+        app.set_context(app::Context {
+            writes_allowed: self.backend.abilities().apply,
+            contexts,
+            current,
+        });
     }
 
     fn stop(&mut self) {
@@ -278,9 +283,9 @@ impl Runner {
     fn carry_out(&mut self, effect: Effect, app: &mut App) -> Flow {
         match effect {
             Effect::Quit => return Flow::Quit,
-            Effect::Copy { name, suffix, text } => app.message = Some(copy(&name, suffix, &text)),
+            Effect::Copy { name, suffix, text } => app.tell(copy(&name, suffix, &text)),
             Effect::Plan(answers) => {
-                let job = self.backend.plan(*answers, app.facts.clone());
+                let job = self.backend.plan(*answers, app.facts().clone());
                 self.spawn(job, |planned| Action::Planned(planned.map(Box::new)));
             }
             Effect::Verify(setup) => {
@@ -290,7 +295,7 @@ impl Runner {
             Effect::Export { setup, dir } => {
                 let written =
                     crate::wizard::export::write(&setup, std::path::Path::new(&dir), false);
-                app.message = Some(match written {
+                app.tell(match written {
                     Ok(paths) => format!("wrote {} files to {dir}", paths.len()),
                     Err(why) => why,
                 });
@@ -302,7 +307,7 @@ impl Runner {
                     let _ = tx.send(Message::Action(Action::Applied(job.await)));
                 });
             }
-            Effect::Apply(_) => app.message = Some("read-only: nothing was applied".into()),
+            Effect::Apply(_) => app.tell("read-only: nothing was applied".into()),
             Effect::SwitchContext(context) => {
                 let Some(next) = self.backend.switch(&context) else {
                     return Flow::Go;
@@ -312,15 +317,15 @@ impl Runner {
                 self.backend = next;
                 self.offer(app);
                 self.follow();
-                self.read(None, app.facts.clone());
+                self.read(None, app.facts().clone());
             }
             Effect::Reload(pod) if self.backend.abilities().read => {
-                self.read(pod, app.facts.clone())
+                self.read(pod, app.facts().clone())
             }
             // Nothing to read again: the same facts, diagnosed as they were.
             Effect::Reload(_) => {
                 let same = Diagnosed {
-                    facts: app.facts.clone(),
+                    facts: app.facts().clone(),
                     report: app.raw(),
                 };
                 let _ = self

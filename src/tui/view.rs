@@ -22,14 +22,16 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
     ])
     .areas(frame.area());
     draw_header(frame, header, app, theme);
-    app.page = body.height.saturating_sub(3).max(1) as usize;
+    app.set_page(body.height.saturating_sub(3).max(1) as usize);
     match app.screen().clone() {
         Screen::Wizard => draw_wizard(frame, body, app, theme),
         Screen::Pods => draw_pods(frame, body, app, theme),
         Screen::Chain { finding } => {
-            draw_chain(frame, body, app, &app.report.findings[finding], theme)
+            draw_chain(frame, body, app, &app.report().findings[finding], theme)
         }
-        Screen::Fix { finding } => draw_fix(frame, body, app, &app.report.findings[finding], theme),
+        Screen::Fix { finding } => {
+            draw_fix(frame, body, app, &app.report().findings[finding], theme)
+        }
         Screen::Browse(kind) => draw_browse(frame, body, app, kind, theme),
         Screen::Related {
             title,
@@ -40,14 +42,14 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: Theme) {
     }
     draw_status(frame, status, app, theme);
     draw_footer(frame, footer, app, theme);
-    if app.help {
+    if app.help_open() {
         draw_help(frame, app, theme);
     }
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let findings = &app.report.findings;
-    let source = &app.report.source;
+    let findings = &app.report().findings;
+    let source = &app.report().source;
     // The region only where there is room: the filter must stay visible at 80 columns.
     let region = match (&source.region, area.width >= 100) {
         (Some(r), true) => format!(" {r}"),
@@ -57,7 +59,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let cluster = source
         .cluster
         .as_deref()
-        .or(app.context.as_deref())
+        .or(app.context().current.as_deref())
         .unwrap_or("?");
     let kind = match source.kind.as_str() {
         "" => String::new(),
@@ -77,12 +79,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     }
     spans.push(Span::raw(format!(
         "  ns:{}",
-        app.namespace.as_deref().unwrap_or("all")
+        app.namespace().unwrap_or("all")
     )));
-    if !app.filter.is_empty() {
-        spans.push(Span::raw(format!("  /{}", app.filter)));
+    if !app.filter().is_empty() {
+        spans.push(Span::raw(format!("  /{}", app.filter())));
     }
-    if let Some(loading) = &app.loading {
+    if let Some(loading) = app.loading() {
         spans.push(Span::styled(
             format!("  ⟳ {loading}"),
             theme.status(Status::Unknown),
@@ -113,8 +115,8 @@ fn counts(findings: &[Finding], theme: Theme) -> Vec<Span<'static>> {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let Some((kind, text)) = &app.input else {
-        let line = match &app.message {
+    let Some((kind, text)) = app.input() else {
+        let line = match app.message() {
             Some(message) => Line::from(Span::styled(format!(" {message}"), theme.dim())),
             None => Line::default(),
         };
@@ -127,12 +129,12 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         InputKind::Wizard => format!(
             " {}: ",
             super::wizard::FIELDS
-                .get(app.wizard.step)
+                .get(app.wizard().step)
                 .copied()
                 .unwrap_or("")
         ),
         InputKind::Confirm | InputKind::ConfirmAgain | InputKind::ExportDir => {
-            format!(" {} ", app.message.as_deref().unwrap_or("apply?"))
+            format!(" {} ", app.message().unwrap_or("apply?"))
         }
     };
     // The prompt leaves the text typed a few columns at least; that text scrolls sideways so
@@ -215,7 +217,7 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let workload = area.width >= 160;
     let content = app.pod_widths();
     // While a read is under way, the pods whose facts it is reading carry a mark.
-    let reading = app.loading.is_some();
+    let reading = app.loading().is_some();
     let column = |header, content, least, gives_way| Column {
         header,
         content,
@@ -256,7 +258,7 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .skip(start)
         .take(height)
         .map(|(row, &i)| {
-            let f = &app.report.findings[i];
+            let f = &app.report().findings[i];
             let mut texts = vec![
                 f.namespace.clone(),
                 f.pod
@@ -315,9 +317,9 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         );
     frame.render_widget(table, area);
     if visible.is_empty() {
-        let hint = if let Some(loading) = &app.loading {
+        let hint = if let Some(loading) = app.loading() {
             format!("  {loading} (q quits)")
-        } else if app.filter.is_empty() {
+        } else if app.filter().is_empty() {
             "  no pods in this input".to_string()
         } else {
             "  no pod matches the filter (esc clears it)".to_string()
@@ -335,7 +337,7 @@ fn draw_pods(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 /// Why nothing could be read, whole and wrapped, with what to do: never an empty list.
 fn draw_read_failed(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let why = app.read_failed.as_deref().unwrap_or_default();
+    let why = app.read_failed().unwrap_or_default();
     let mut lines = vec![
         Line::from(Span::styled(
             crate::text::escape_block(why).into_owned(),
@@ -521,7 +523,7 @@ fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Them
     let evidence = Paragraph::new(detail).wrap(Wrap { trim: false });
     let lines = evidence.line_count(right.width.saturating_sub(1)) as u16;
     let limit = lines.saturating_sub(right.height.saturating_sub(1));
-    app.evidence_limit.set(limit);
+    app.set_evidence_limit(limit);
     let scroll = app.scroll().min(limit);
     let title = match (scroll > 0, scroll < limit) {
         (false, false) => " evidence ".to_string(),
@@ -592,7 +594,7 @@ fn draw_fix(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme)
         } else {
             "guided: no API call fixes this"
         };
-        let chosen = if n == app.fix_choice { "▶" } else { " " };
+        let chosen = if n == app.fix_choice() { "▶" } else { " " };
         lines.push(Line::from(vec![
             Span::styled(format!("{chosen}{}. {}", n + 1, fix.title), theme.title()),
             Span::styled(format!("  ({kind})"), theme.dim()),
@@ -733,7 +735,7 @@ fn draw_related(
         .skip(start)
         .take(height)
         .map(|(i, &fi)| {
-            let f = &app.report.findings[fi];
+            let f = &app.report().findings[fi];
             Row::new(vec![
                 verdict_cell(f.verdict, theme),
                 Cell::from(f.subject()),
@@ -769,7 +771,7 @@ fn draw_related(
 
 fn draw_wizard(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let lines: Vec<Line> = app
-        .wizard
+        .wizard()
         .lines()
         .into_iter()
         .map(|l| {

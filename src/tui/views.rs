@@ -11,6 +11,8 @@ pub struct View {
     pub cursor: usize,
     /// Lines scrolled down in a pane of text (the fix, the wizard).
     pub scroll: u16,
+    /// Which of the fix pane's fixes is chosen.
+    pub choice: usize,
 }
 
 impl View {
@@ -19,6 +21,7 @@ impl View {
             screen,
             cursor,
             scroll: 0,
+            choice: 0,
         }
     }
 }

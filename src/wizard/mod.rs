@@ -271,7 +271,7 @@ pub fn plan(facts: &Facts, answers: &Answers) -> Result<Setup, Vec<String>> {
         purpose: Purpose::Setup(SetupScope {
             namespace: ns.clone(),
             service_account: sa.clone(),
-            role: role.name.clone(),
+            role_arn: role.arn.clone(),
         }),
         title: format!(
             "set up ServiceAccount {ns}/{sa} with role {} ({})",
