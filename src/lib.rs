@@ -3,6 +3,7 @@
 //! Flow: sources (bundle, snapshot, demo) → [`facts::Facts`] → [`diagnose::diagnose`] (pure) →
 //! [`report::Report`] → text, JSON or the TUI.
 
+pub mod agent;
 pub mod chain;
 pub mod cmd;
 pub mod collect;

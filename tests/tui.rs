@@ -887,7 +887,10 @@ fn a_read_in_progress_shows_the_pods_read_so_far() {
     assert!(app.loading().is_none());
 
     // Reading again over a whole read: the list stays whole until the new read ends.
-    assert_eq!(app.update(Action::ClusterChanged), vec![Effect::Reload(None)]);
+    assert_eq!(
+        app.update(Action::ClusterChanged),
+        vec![Effect::Reload(None)]
+    );
     app.update(Action::PartlyDiagnosed(Box::new(Diagnosed::of(part))));
     assert_eq!(
         app.facts().pods.len(),

@@ -2,6 +2,7 @@
 //! Nothing imports this module; it imports the rest. Expected failures become one line on
 //! stderr and exit 2.
 
+pub mod agent;
 mod background;
 pub mod fix;
 mod load;
@@ -159,6 +160,9 @@ pub enum Command {
     /// Plan the fix of a pod's broken link and, with --allow-writes, apply it: diff, confirm,
     /// back up, apply, diagnose again.
     Fix(FixArgs),
+    /// Run in the cluster: diagnose pods as they start failing to pull; Prometheus metrics by
+    /// link and cause, the JSON report, and (with --events) an Event on each pod.
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +293,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = cli.global;
     match cli.command {
         Some(Command::Fix(args)) => fix::run(&global, &args),
+        Some(Command::Agent(args)) => agent::run(&global, &args),
         Some(Command::Wizard(args)) => wizard::run(&global, &args),
         Some(Command::CrashTest) => crate::tui::crash_test()
             .map_err(Failure)

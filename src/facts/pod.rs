@@ -36,6 +36,9 @@ pub struct ObjectMeta {
     pub owner_references: Option<Vec<OwnerReference>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creation_timestamp: Option<Time>,
+    /// What an Event about the pod names it by (the agent's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -167,6 +170,7 @@ impl Pod {
                 annotations: meta.annotations,
                 owner_references: meta.owner_references,
                 creation_timestamp: meta.creation_timestamp,
+                uid: meta.uid,
             },
             spec: pod.spec.map(|s| PodSpec {
                 containers: s.containers.into_iter().map(container).collect(),

@@ -244,6 +244,17 @@ pub enum Lane {
     Both,
 }
 
+impl Lane {
+    /// The name the JSON report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Pull => "pull",
+            Lane::Identity => "identity",
+            Lane::Both => "both",
+        }
+    }
+}
+
 macro_rules! kebab_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*

@@ -82,6 +82,20 @@ impl KubeApi {
             .send(json!({"type": "ADDED", "object": object}).to_string() + "\n");
     }
 
+    /// Replaces the object of the same kind, namespace and name, and tells every open watch
+    /// (as the API server does when the kubelet updates a pod's status).
+    pub fn replace(&self, object: Value) {
+        let mut objects = self.state.objects.lock().unwrap();
+        objects.retain(|o| {
+            !(o["kind"] == object["kind"]
+                && o["metadata"]["namespace"] == object["metadata"]["namespace"]
+                && o["metadata"]["name"] == object["metadata"]["name"])
+        });
+        objects.push(object.clone());
+        let line = json!({"type": "MODIFIED", "object": object}).to_string() + "\n";
+        let _ = self.state.events.send(line);
+    }
+
     pub fn clear(&self) {
         self.state.requests.lock().unwrap().clear();
         self.state.arrivals.lock().unwrap().clear();
@@ -155,6 +169,7 @@ const RESOURCES: &[Resource] = &[
         &[],
     ),
     resource("eks.amazonaws.com", "nodeclasses", "NodeClass", false, &[]),
+    resource("events.k8s.io", "events", "Event", true, &[]),
 ];
 
 impl Resource {
@@ -368,6 +383,7 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         let mut objects = state.objects.lock().unwrap();
         let Some(object) = objects.iter_mut().find(|o| {
             o["kind"] == kind
+                && same_group(o, resource)
                 && o["metadata"]["name"] == name
                 && namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns)
         }) else {
@@ -390,7 +406,7 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
     };
     let matching: Vec<&Value> = objects
         .iter()
-        .filter(|o| o["kind"] == kind)
+        .filter(|o| o["kind"] == kind && same_group(o, resource))
         .filter(|o| namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns))
         .filter(|o| name.is_none_or(|n| o["metadata"]["name"] == n))
         .filter(|o| {
@@ -438,6 +454,15 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         StatusCode::OK,
         json!({"apiVersion": api_version, "kind": list_kind, "metadata": metadata, "items": page}),
     )
+}
+
+/// Core and `events.k8s.io` Events share a kind: an object is listed by the group it was
+/// created in (objects of other kinds by kind alone, whatever version a scenario wrote).
+fn same_group(object: &Value, resource: &Resource) -> bool {
+    resource.kind != "Event"
+        || object["apiVersion"]
+            .as_str()
+            .is_none_or(|v| v == resource.group_version())
 }
 
 /// The namespaces the objects live in, and the two every cluster has, as Namespace objects.

@@ -28,6 +28,8 @@ pub struct Aws {
     silent: Mutex<std::collections::HashSet<String>>,
     /// Told, once per service and read, that a call has waited `--timeout` without an answer.
     slow: Mutex<(Progress, std::collections::HashSet<String>)>,
+    /// Every call made, by service, operation and outcome.
+    pub calls: super::tally::Tally<super::tally::AwsCall>,
 }
 
 /// A failed AWS call, as the user needs to read it.
@@ -127,6 +129,7 @@ pub async fn connect(
         limits,
         silent: Mutex::new(std::collections::HashSet::new()),
         slow: Mutex::default(),
+        calls: super::tally::Tally::default(),
     })
 }
 
@@ -228,6 +231,8 @@ impl Aws {
                 message: format!("{action} on {target} timed out"),
             }),
         };
+        let code = result.as_ref().err().map(|e| e.code.as_str());
+        self.calls.add(super::tally::AwsCall::new(action, code));
         if let Err(e) = &result
             && e.code == "Timeout"
             && let Ok(mut set) = self.silent.lock()

@@ -31,6 +31,19 @@ pub async fn follow(
     options: &Options,
     mut changed: impl FnMut() -> bool,
 ) -> Result<(), String> {
+    follow_pods(session, options, |_| changed()).await
+}
+
+/// Every pod followed (`namespace/name`), with its containers that cannot pull.
+pub type Followed = BTreeMap<String, Vec<String>>;
+
+/// [`follow`], telling `changed` every pod as the watch knows it then (the agent says a pod
+/// recovered only if it still exists).
+pub async fn follow_pods(
+    session: &Session,
+    options: &Options,
+    mut changed: impl FnMut(&Followed) -> bool,
+) -> Result<(), String> {
     let kube = &session.kube;
     let api: Api<Pod> = match &options.namespace {
         Some(ns) => Api::namespaced(kube.client.clone(), ns),
@@ -75,7 +88,7 @@ pub async fn follow(
         match &known {
             Some(before) if *before != now => {
                 known = Some(now);
-                if !changed() {
+                if !changed(&pods) {
                     return Ok(());
                 }
             }

@@ -32,6 +32,8 @@ pub struct ContextInfo {
 pub struct Kube {
     pub client: kube::Client,
     pub limits: Limits,
+    /// Every request sent, by verb and resource.
+    pub calls: super::tally::Tally<super::tally::KubeCall>,
 }
 
 /// Loads the kubeconfig (`--kubeconfig`, else `KUBECONFIG` with several files, else
@@ -41,23 +43,10 @@ pub async fn connect(
     context: Option<&str>,
     limits: Limits,
 ) -> Result<(Kube, ContextInfo), String> {
-    let config_file = read_kubeconfig(kubeconfig)?;
-    let chosen = context
-        .map(str::to_string)
-        .or_else(|| config_file.current_context.clone());
-    let info = context_info(&config_file, chosen.as_deref());
-    if let Some(name) = &chosen
-        && !config_file.contexts.iter().any(|c| &c.name == name)
-    {
-        return Err(format!("context \"{name}\" is not in the kubeconfig"));
-    }
-    let options = KubeConfigOptions {
-        context: chosen,
-        ..Default::default()
+    let (mut config, info) = match in_cluster(kubeconfig, context) {
+        Some(config) => (config?, ContextInfo::default()),
+        None => from_kubeconfig(kubeconfig, context).await?,
     };
-    let mut config = kube::Config::from_custom_kubeconfig(config_file, &options)
-        .await
-        .map_err(|e| format!("cannot use the kubeconfig: {e}"))?;
     // Reads are timed out per call by `Kube::call`, which says which call was too slow.
     config.connect_timeout = Some(limits.timeout);
     config.read_timeout = None;
@@ -76,14 +65,73 @@ pub async fn connect(
         Ok(Err(e)) => return Err(format!("cannot create a Kubernetes client: {e}")),
         Ok(Ok(result)) => result.map_err(|e| format!("cannot create a Kubernetes client: {e}"))?,
     };
+    let calls = super::tally::Tally::default();
+    let counted = calls.clone();
     let client = builder
+        .with_layer(&tower::util::MapRequestLayer::new(
+            move |request: http::Request<kube::client::Body>| {
+                counted.add(super::tally::KubeCall::of(request.method(), request.uri()));
+                request
+            },
+        ))
         .with_layer(&tower::util::MapResponseLayer::new(
             move |response: http::Response<_>| {
                 response.map(|body| http_body_util::Limited::new(body, max_body))
             },
         ))
         .build();
-    Ok((Kube { client, limits }, info))
+    Ok((
+        Kube {
+            client,
+            limits,
+            calls,
+        },
+        info,
+    ))
+}
+
+/// In a pod with no kubeconfig (the agent): the ServiceAccount's token and the API server the
+/// pod is given. A kubeconfig, when there is one, still wins.
+fn in_cluster(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Option<Result<kube::Config, String>> {
+    let home_config = std::env::var_os("HOME")
+        .map(|home| Path::new(&home).join(".kube/config"))
+        .is_some_and(|p| p.exists());
+    let kubeconfig_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    if kubeconfig.is_some() || context.is_some() || kubeconfig_set || home_config {
+        return None;
+    }
+    std::env::var_os("KUBERNETES_SERVICE_HOST")?;
+    Some(
+        kube::Config::incluster()
+            .map_err(|e| format!("cannot use the pod's in-cluster configuration: {e}")),
+    )
+}
+
+async fn from_kubeconfig(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(kube::Config, ContextInfo), String> {
+    let config_file = read_kubeconfig(kubeconfig)?;
+    let chosen = context
+        .map(str::to_string)
+        .or_else(|| config_file.current_context.clone());
+    let info = context_info(&config_file, chosen.as_deref());
+    if let Some(name) = &chosen
+        && !config_file.contexts.iter().any(|c| &c.name == name)
+    {
+        return Err(format!("context \"{name}\" is not in the kubeconfig"));
+    }
+    let options = KubeConfigOptions {
+        context: chosen,
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(config_file, &options)
+        .await
+        .map_err(|e| format!("cannot use the kubeconfig: {e}"))?;
+    Ok((config, info))
 }
 
 fn read_kubeconfig(kubeconfig: Option<&Path>) -> Result<Kubeconfig, String> {

@@ -13,6 +13,8 @@ pub mod kube;
 mod memo;
 mod read;
 pub mod session;
+pub mod tally;
+pub use memo::lock;
 pub mod setup;
 
 use crate::ecr::reference::EcrImage;

@@ -1,0 +1,61 @@
+//! The agent's HTTP endpoints: `/metrics` for Prometheus, `/report` (the JSON report of current
+//! findings, as `diagnose -o json` prints it), `/healthz` and `/readyz`. Read-only: nothing sent
+//! to them changes what the agent does.
+
+use super::Shared;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> Result<(), String> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/report", get(report))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(shared);
+    axum::serve(listener, app)
+        .await
+        .map_err(|e| format!("the agent's HTTP server stopped: {e}"))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.text(),
+    )
+        .into_response()
+}
+
+/// The last diagnosis; 503 until the first read has ended.
+async fn report(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.report() {
+        Some(report) => match serde_json::to_string_pretty(&*report) {
+            Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        None => not_ready(&shared),
+    }
+}
+
+/// Ready once a read has ended well: before, the findings would pass for an all-clear.
+async fn ready(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.report() {
+        Some(_) => "ok\n".into_response(),
+        None => not_ready(&shared),
+    }
+}
+
+fn not_ready(shared: &Shared) -> Response {
+    let why = shared.last_error().map_or(
+        "the first read of the cluster is under way".to_string(),
+        |e| format!("no read has succeeded yet: {e}"),
+    );
+    (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response()
+}

@@ -1,0 +1,98 @@
+//! `pulldoctor agent`: the command line of [`crate::agent`].
+
+use super::{Failure, Global};
+use clap::Args;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Where /metrics, /report, /healthz and /readyz are served.
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Write a Warning Event on each pod that cannot pull, and a Normal one when it pulls (the
+    /// agent's only write; needs create and patch on events.k8s.io events).
+    #[arg(long)]
+    pub events: bool,
+    /// How long a pod fails before its first Event (a pod that pulls meanwhile gets none).
+    #[arg(long, default_value = "2m", value_parser = duration, value_name = "DURATION")]
+    pub event_delay: Duration,
+    /// How often an unchanged diagnosis is said again while it lasts (Events expire after an
+    /// hour).
+    #[arg(long, default_value = "30m", value_parser = duration, value_name = "DURATION")]
+    pub event_refresh: Duration,
+    /// How often the cluster and AWS are read again when no pod changes (IAM and ECR are not
+    /// watched).
+    #[arg(long, default_value = "5m", value_parser = duration, value_name = "DURATION")]
+    pub resync: Duration,
+}
+
+/// `90s`, `2m`, `1h`, or a number of seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: use 30s, 2m or 1h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{text:?} is not a duration: use 30s, 2m or 1h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+pub fn run(global: &Global, args: &AgentArgs) -> Result<ExitCode, Failure> {
+    if global.from.is_some() {
+        return Err(Failure(
+            "the agent follows a live cluster: --from is for diagnose and the TUI".into(),
+        ));
+    }
+    if global.allow_writes {
+        return Err(Failure(
+            "the agent writes nothing but Events (--events): drop --allow-writes".into(),
+        ));
+    }
+    let options = super::load::live_options(global, false);
+    let settings = crate::agent::Settings {
+        events: args.events,
+        timing: crate::agent::track::Timing {
+            delay: args.event_delay,
+            refresh: args.event_refresh,
+        },
+        resync: args.resync,
+    };
+    let listen = args.listen;
+    super::block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        eprintln!(
+            "pulldoctor agent: serving /metrics, /report, /healthz, /readyz on {}; Events {}",
+            listener.local_addr().map_or(listen, |a| a),
+            if args.events { "on" } else { "off" }
+        );
+        crate::agent::run(options, settings, listener).await
+    })?
+    .map_err(Failure)
+    .map(|()| ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_kubectl_writes_them() {
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        assert!(duration("2d").is_err() && duration("m").is_err() && duration("").is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! `pulldoctor agent` against the stand-ins, as a process: the Event it writes on a failing pod
+//! and when, a changed cause, a recovery, its metrics read back with a Prometheus parser, its
+//! report, and that it writes nothing else — nothing at all without `--events`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::Harness;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SCENARIO: &str = "assets/scenarios/causes/pull-permissions.yaml";
+
+/// The agent as a child process, killed when dropped.
+struct Agent {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(h: &Harness, extra: &[&str]) -> Agent {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args = vec!["agent", "--listen", &addr, "--resync", "1s"];
+    args.extend_from_slice(extra);
+    let child = h
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent starts");
+    Agent { child, addr }
+}
+
+/// One HTTP GET: the status and the body.
+async fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// Polls `check` until it gives a value, for at most a minute.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `events.k8s.io` Events the stand-in holds about `pod`.
+fn events_about(h: &Harness, pod: &str) -> Vec<Value> {
+    h.kube
+        .state
+        .objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|o| o["apiVersion"] == "events.k8s.io/v1" && o["regarding"]["name"] == pod)
+        .cloned()
+        .collect()
+}
+
+fn findings_gauges(metrics: &str) -> Vec<(String, f64, std::collections::HashMap<String, String>)> {
+    let lines = metrics.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("the metrics parse");
+    scrape
+        .samples
+        .into_iter()
+        .filter(|s| s.metric == "pulldoctor_findings")
+        .map(|s| {
+            let value = match s.value {
+                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                other => panic!("a gauge, not {other:?}"),
+            };
+            let labels = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (s.metric, value, labels)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
+    let h = Harness::new(Path::new(SCENARIO)).await;
+    let agent = start(&h, &["--events", "--event-delay", "0s"]);
+    eventually("ready", async || {
+        get(&agent.addr, "/readyz").await.filter(|(s, _)| *s == 200)
+    })
+    .await;
+
+    // One Warning on the pod, naming its cause in `action` and its broken link in the note.
+    let first = eventually("an Event on pp-missing", async || {
+        events_about(&h, "pp-missing").into_iter().next()
+    })
+    .await;
+    assert_eq!(first["type"], "Warning");
+    assert_eq!(first["reason"], "PullDiagnosed");
+    assert_eq!(first["action"], "pull-permission-missing");
+    assert_eq!(first["reportingController"], "pulldoctor");
+    let note = first["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("pulldoctor: pull-permissions broken"),
+        "{note}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        events_about(&h, "pp-missing").len(),
+        1,
+        "said once while unchanged"
+    );
+
+    // The metrics, as Prometheus parses them: one series per workload and cause, no pod names.
+    let (status, metrics) = get(&agent.addr, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let gauges = findings_gauges(&metrics);
+    let missing = gauges
+        .iter()
+        .find(|(_, _, l)| l["cause"] == "pull-permission-missing")
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert_eq!(missing.1, 1.0);
+    assert_eq!(missing.2["link"], "pull-permissions");
+    assert_eq!(missing.2["lane"], "pull");
+    assert_eq!(missing.2["verdict"], "broken");
+    assert!(gauges.iter().all(|(_, _, l)| !l.contains_key("pod")));
+    for series in [
+        "pulldoctor_build_info",
+        "pulldoctor_diagnosis_duration_seconds",
+        "pulldoctor_aws_requests_total{",
+        "pulldoctor_kube_requests_total{",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
+    assert!(
+        metrics.contains(r#"verb="watch",resource="pods""#),
+        "{metrics}"
+    );
+
+    // The report: the schema `diagnose -o json` prints.
+    let (_, report) = get(&agent.addr, "/report").await.unwrap();
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let causes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["cause"].as_str())
+        .collect();
+    assert!(causes.contains(&"pull-permission-missing"), "{causes:?}");
+
+    // The cause changes (the pod moved to a node whose role is denied): a new Event says so.
+    let mut pod = h.kube.object("Pod", "app", "pp-missing").unwrap();
+    pod["spec"]["nodeName"] = "pp-deny-1".into();
+    h.kube.replace(pod.clone());
+    let changed = eventually("a second Event on pp-missing", async || {
+        let events = events_about(&h, "pp-missing");
+        events
+            .into_iter()
+            .find(|e| e["action"] == "pull-explicit-deny")
+    })
+    .await;
+    assert_eq!(changed["reason"], "PullDiagnosed");
+
+    // The pod pulls (fixed elsewhere): PullRecovered, and its series is gone.
+    pod["status"]["phase"] = "Running".into();
+    pod["status"]["containerStatuses"][0]["state"] =
+        serde_json::json!({"running": {"startedAt": "2026-12-05T12:00:00Z"}});
+    pod["status"]["containerStatuses"][0]["ready"] = true.into();
+    h.kube.replace(pod);
+    let recovered = eventually("PullRecovered on pp-missing", async || {
+        events_about(&h, "pp-missing")
+            .into_iter()
+            .find(|e| e["reason"] == "PullRecovered")
+    })
+    .await;
+    assert_eq!(recovered["type"], "Normal");
+    let metrics = eventually("the series of pp-missing gone", async || {
+        let (_, metrics) = get(&agent.addr, "/metrics").await?;
+        let gauges = findings_gauges(&metrics);
+        let deny = gauges
+            .iter()
+            .find(|(_, _, l)| l["cause"] == "pull-explicit-deny")?;
+        (deny.1 == 1.0).then_some(metrics)
+    })
+    .await;
+    assert!(!metrics.contains("pull-permission-missing"), "{metrics}");
+
+    // Events are the only write, to the Kubernetes API; none to AWS.
+    let writes: Vec<String> = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET "))
+        .collect();
+    assert!(!writes.is_empty());
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.contains("/apis/events.k8s.io/v1/namespaces/app/events")),
+        "{writes:#?}"
+    );
+    assert_eq!(h.front.writes(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_events_the_agent_writes_nothing() {
+    let h = Harness::new(Path::new(SCENARIO)).await;
+    let agent = start(&h, &["--event-delay", "0s"]);
+    eventually("a finding in the metrics", async || {
+        let (_, metrics) = get(&agent.addr, "/metrics").await?;
+        metrics.contains("pull-permission-missing").then_some(())
+    })
+    .await;
+    // Several ticks past the delay: an Event would have been sent by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let writes: Vec<String> = h
+        .kube
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET "))
+        .collect();
+    assert_eq!(writes, Vec::<String>::new());
+    assert_eq!(h.front.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn the_agent_refuses_what_it_cannot_do() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let from = run(&["agent", "--from", SCENARIO]);
+    assert_eq!(from.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&from.stderr).contains("follows a live cluster"));
+    let writes = run(&["agent", "--allow-writes"]);
+    assert_eq!(writes.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&writes.stderr).contains("nothing but Events"));
+    let delay = run(&["agent", "--event-delay", "2d"]);
+    assert_eq!(delay.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&delay.stderr).contains("not a duration"));
+}
