@@ -226,6 +226,72 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
         "{writes:#?}"
     );
     assert_eq!(h.front.writes(), Vec::<String>::new());
+
+    // What it asked is what deploy/ grants it: the RBAC (with the chart's Event rule) and the
+    // IAM policy.
+    let (_, metrics) = get(&agent.addr, "/metrics").await.unwrap();
+    let (kube, aws) = requests(&metrics);
+    let granted = granted_by_manifests();
+    for (verb, resource) in kube {
+        let events = resource == "events" && ["create", "patch"].contains(&verb.as_str());
+        assert!(
+            events || granted.contains(&(resource.clone(), verb.clone())),
+            "{verb} {resource} is not granted by the manifests"
+        );
+    }
+    let policy = std::fs::read_to_string("deploy/iam-policy.json").unwrap();
+    assert!(!aws.is_empty());
+    for action in aws {
+        assert!(
+            policy.contains(&format!("\"{action}\"")),
+            "{action} not in the IAM policy"
+        );
+    }
+}
+
+/// The requests the agent counted: `(verb, resource)` of the Kubernetes API, `service:operation`
+/// of AWS.
+fn requests(metrics: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let lines = metrics.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+    let mut kube = Vec::new();
+    let mut aws = Vec::new();
+    for sample in scrape.samples {
+        match sample.metric.as_str() {
+            "pulldoctor_kube_requests_total" => kube.push((
+                sample.labels["verb"].to_string(),
+                sample.labels["resource"].to_string(),
+            )),
+            "pulldoctor_aws_requests_total" => aws.push(format!(
+                "{}:{}",
+                &sample.labels["service"], &sample.labels["operation"]
+            )),
+            _ => {}
+        }
+    }
+    (kube, aws)
+}
+
+/// `(resource, verb)` the plain manifests' ClusterRole grants.
+fn granted_by_manifests() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string("deploy/pulldoctor-agent.yaml").unwrap();
+    let documents = serde_saphyr::from_multiple::<Value>(&text).unwrap();
+    let role = documents
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .unwrap();
+    let mut out = Vec::new();
+    for rule in role["rules"].as_array().unwrap() {
+        for resource in rule["resources"].as_array().unwrap() {
+            for verb in rule["verbs"].as_array().unwrap() {
+                out.push((
+                    resource.as_str().unwrap().to_string(),
+                    verb.as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]

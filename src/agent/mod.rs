@@ -30,6 +30,10 @@ pub struct Settings {
 /// How often the agent looks at what is due (an Event whose delay ended) between reads.
 const TICK: Duration = Duration::from_secs(1);
 
+/// The least time between two reads (or `resync`, if shorter): pods churning in a large cluster
+/// change the failing set often, and each change must not cost a read of its own.
+const MIN_GAP: Duration = Duration::from_secs(10);
+
 /// What the HTTP endpoints read.
 #[derive(Default)]
 pub struct Shared {
@@ -64,9 +68,11 @@ pub async fn run(
         let (session, options) = (session.clone(), options.clone());
         let (followed, changed) = (followed.clone(), changed.clone());
         tokio::spawn(async move {
-            follow_pods(&session, &options, |pods| {
+            follow_pods(&session, &options, |pods, new| {
                 *lock(&followed) = Some(pods.clone());
-                changed.notify_one();
+                if new {
+                    changed.notify_one();
+                }
                 true
             })
             .await
@@ -115,8 +121,10 @@ impl Agent {
     async fn follow(&mut self, changed: &tokio::sync::Notify, followed: &Mutex<Option<Followed>>) {
         let mut read_at: Option<Instant> = None;
         let mut stale = true;
+        let gap = MIN_GAP.min(self.settings.resync);
         loop {
-            if stale || read_at.is_none_or(|t| t.elapsed() >= self.settings.resync) {
+            let due = |after: Duration| read_at.is_none_or(|t| t.elapsed() >= after);
+            if (stale && due(gap)) || due(self.settings.resync) {
                 stale = false;
                 self.read().await;
                 read_at = Some(Instant::now());

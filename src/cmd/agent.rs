@@ -22,6 +22,10 @@ pub struct AgentArgs {
     /// hour).
     #[arg(long, default_value = "30m", value_parser = duration, value_name = "DURATION")]
     pub event_refresh: Duration,
+    /// At most this many API calls a second (Kubernetes and AWS together), on average: the
+    /// agent reads all day, and stays far below the APIs' throttling.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub api_rate: u32,
     /// How often the cluster and AWS are read again when no pod changes (IAM and ECR are not
     /// watched).
     #[arg(long, default_value = "5m", value_parser = duration, value_name = "DURATION")]
@@ -57,7 +61,10 @@ pub fn run(global: &Global, args: &AgentArgs) -> Result<ExitCode, Failure> {
             "the agent writes nothing but Events (--events): drop --allow-writes".into(),
         ));
     }
-    let options = super::load::live_options(global, false);
+    let options = crate::source::live::Options {
+        rate: Some(args.api_rate),
+        ..super::load::live_options(global, false)
+    };
     let settings = crate::agent::Settings {
         events: args.events,
         timing: crate::agent::track::Timing {

@@ -165,6 +165,7 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
         region: global.region.clone(),
         cluster: global.cluster.clone(),
         concurrency: global.concurrency,
+        rate: None,
         timeout: std::time::Duration::from_secs(global.timeout),
         max_body: usize::try_from(global.max_input_mb.saturating_mul(1024 * 1024))
             .unwrap_or(usize::MAX),

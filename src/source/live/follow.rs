@@ -31,18 +31,19 @@ pub async fn follow(
     options: &Options,
     mut changed: impl FnMut() -> bool,
 ) -> Result<(), String> {
-    follow_pods(session, options, |_| changed()).await
+    follow_pods(session, options, |_, new| !new || changed()).await
 }
 
 /// Every pod followed (`namespace/name`), with its containers that cannot pull.
 pub type Followed = BTreeMap<String, Vec<String>>;
 
-/// [`follow`], telling `changed` every pod as the watch knows it then (the agent says a pod
-/// recovered only if it still exists).
+/// [`follow`], telling `tell` every pod as the watch knows it (the agent says a pod recovered
+/// only if it still exists): after the first complete list (`false`), and whenever the failing
+/// set changes (`true`). Stops when `tell` returns false.
 pub async fn follow_pods(
     session: &Session,
     options: &Options,
-    mut changed: impl FnMut(&Followed) -> bool,
+    mut tell: impl FnMut(&Followed, bool) -> bool,
 ) -> Result<(), String> {
     let kube = &session.kube;
     let api: Api<Pod> = match &options.namespace {
@@ -88,12 +89,17 @@ pub async fn follow_pods(
         match &known {
             Some(before) if *before != now => {
                 known = Some(now);
-                if !changed(&pods) {
+                if !tell(&pods, true) {
                     return Ok(());
                 }
             }
             Some(_) => {}
-            None if listed => known = Some(now),
+            None if listed => {
+                known = Some(now);
+                if !tell(&pods, false) {
+                    return Ok(());
+                }
+            }
             None => {}
         }
     }

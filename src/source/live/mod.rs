@@ -35,10 +35,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The bound on concurrent requests and the timeout of each.
+/// The bound on concurrent requests, their rate (the agent's), and the timeout of each.
 #[derive(Clone)]
 pub struct Limits {
     semaphore: Arc<Semaphore>,
+    pacer: Option<Arc<Pacer>>,
     pub timeout: Duration,
     /// The largest response body read (`--max-input-mb`): an answer that never ends stops here.
     pub max_body: usize,
@@ -48,6 +49,7 @@ impl Limits {
     pub fn new(concurrency: usize, timeout: Duration) -> Limits {
         Limits {
             semaphore: Arc::new(Semaphore::new(concurrency.max(1))),
+            pacer: None,
             timeout,
             max_body: crate::source::bundle::DEFAULT_MAX_INPUT_MB as usize * 1024 * 1024,
         }
@@ -58,13 +60,46 @@ impl Limits {
         self
     }
 
+    /// At most `per_second` calls a second, on average, beside the concurrency bound: a process
+    /// that reads all day (the agent) stays far below the APIs' throttling.
+    pub fn with_rate(mut self, per_second: Option<u32>) -> Limits {
+        self.pacer = per_second.filter(|n| *n > 0).map(|n| {
+            Arc::new(Pacer {
+                interval: Duration::from_secs(1) / n,
+                next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            })
+        });
+        self
+    }
+
     #[expect(clippy::expect_used, reason = "the semaphore is never closed")]
     pub async fn permit(&self) -> OwnedSemaphorePermit {
+        if let Some(pacer) = &self.pacer {
+            pacer.wait().await;
+        }
         self.semaphore
             .clone()
             .acquire_owned()
             .await
             .expect("the semaphore is never closed")
+    }
+}
+
+/// Spaces calls `interval` apart: each takes the next free slot and sleeps until it.
+struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
     }
 }
 
@@ -159,6 +194,8 @@ pub struct Options {
     pub region: Option<String>,
     pub cluster: Option<String>,
     pub concurrency: usize,
+    /// At most this many calls a second (the agent's `--api-rate`); `None`: no rate bound.
+    pub rate: Option<u32>,
     pub timeout: Duration,
     /// The largest API response body read, in bytes.
     pub max_body: usize,
@@ -522,5 +559,28 @@ impl Collected {
             documents,
             problems,
         }
+    }
+}
+
+#[cfg(test)]
+mod pacing {
+    use super::Limits;
+    use std::time::Duration;
+
+    /// In virtual time: 11 calls at 10 a second take a second, whatever the concurrency.
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_spaces_the_calls() {
+        let limits = Limits::new(16, Duration::from_secs(20)).with_rate(Some(10));
+        let start = tokio::time::Instant::now();
+        for _ in 0..11 {
+            drop(limits.permit().await);
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        let unbounded = Limits::new(16, Duration::from_secs(20)).with_rate(None);
+        let start = tokio::time::Instant::now();
+        for _ in 0..11 {
+            drop(unbounded.permit().await);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

@@ -22,8 +22,9 @@ impl Session {
     /// Reads the kubeconfig and the AWS configuration for these options' context and profile.
     /// Nothing is sent yet: the first call authenticates.
     pub async fn connect(options: &Options) -> Result<Session, String> {
-        let limits =
-            Limits::new(options.concurrency, options.timeout).with_max_body(options.max_body);
+        let limits = Limits::new(options.concurrency, options.timeout)
+            .with_max_body(options.max_body)
+            .with_rate(options.rate);
         let (kube, context) = kube::connect(
             options.kubeconfig.as_deref(),
             options.context.as_deref(),
