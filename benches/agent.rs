@@ -1,0 +1,136 @@
+//! Benchmark (not a test): `pulldoctor agent --events` on the synthetic cluster — 10,000 pods, 500
+//! failing — served by the Kubernetes API stand-in and moto (AWS answered from the front's memory
+//! after the first read). Reports the time to the first read, the time from a new pod's failure
+//! (its watch event) to its Event, the requests of one read, what an hour costs at the defaults
+//! (a read per `--resync`, 5 minutes, plus at most one per 10 s under churn: both from the counts
+//! of one read, not an hour's run), and the agent's resident memory after each of several reads
+//! under churn (pods replaced), to show it flat.
+//! Run: `scripts/test --no-run && PULLDOCTOR_MOTO_SERVER=target/moto-venv/bin/moto_server cargo bench --bench agent`
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn events_about(h: &support::Harness, pod: &str) -> usize {
+    h.kube
+        .state
+        .objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|o| o["apiVersion"] == "events.k8s.io/v1" && o["regarding"]["name"] == pod)
+        .count()
+}
+
+async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// A failing pod of the synthetic cluster, renamed: a new replica that cannot pull either.
+fn failing_copy(h: &support::Harness, name: &str) -> Value {
+    let objects = h.kube.state.objects.lock().unwrap();
+    let failing = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "Pod"
+                && o["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                    == "ImagePullBackOff"
+        })
+        .expect("a failing pod");
+    let mut pod = failing.clone();
+    pod["metadata"]["name"] = name.into();
+    pod["metadata"]["uid"] = format!("uid-{name}").into();
+    pod
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = support::TempDir::new("bench-agent");
+    let path = common::synthetic_snapshot(&dir.0, 10_000, 500, false);
+    let h = support::Harness::new(&path).await;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = h
+        .command(&["agent", "--listen", &addr, "--events", "--event-delay", "0s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let posts = || h.kube.requests().iter().filter(|r| r.starts_with("POST ")).count();
+    let ready = wait_for("the first Events", Duration::from_secs(600), || posts() > 0).await;
+    // The first read's Events, all of them: the count stops growing.
+    let mut told = posts();
+    loop {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if posts() == told {
+            break;
+        }
+        told = posts();
+    }
+    println!(
+        "first read (through moto): its first Event after {ready:.2?}, {told} Events in all; RSS {} KiB",
+        rss_kib(pid).unwrap_or_default()
+    );
+    h.front
+        .state
+        .replay
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut rss = Vec::new();
+    for round in 0..6 {
+        // Past the least gap between reads, so the time measured is the read's own.
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        h.kube.clear();
+        h.front.clear();
+        let name = format!("churn-{round}");
+        h.kube.add(failing_copy(&h, &name));
+        let took = wait_for("the new pod's Event", Duration::from_secs(300), || {
+            events_about(&h, &name) > 0
+        })
+        .await;
+        let kube = h.kube.requests();
+        let reads = kube.iter().filter(|r| r.starts_with("GET ")).count();
+        let aws = h.front.requests().len();
+        rss.push(rss_kib(pid).unwrap_or_default());
+        if round == 0 {
+            let per_hour_quiet = 12 * (reads + aws);
+            let per_hour_churn = 360 * (reads + aws);
+            println!(
+                "a new failing pod's Event {took:.2?} after its watch event (AWS from memory); one read: {reads} Kubernetes GETs + {aws} AWS calls; an hour at the defaults: {per_hour_quiet} requests with no churn (12 resyncs), at most {per_hour_churn} under constant churn (a read per 10 s)"
+            );
+        } else {
+            println!("churn round {round}: Event {took:.2?} after the watch event");
+        }
+    }
+    println!(
+        "RSS after each churn read: {:?} KiB ({:.0?} since start)",
+        rss,
+        started.elapsed()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
