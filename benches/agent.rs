@@ -16,29 +16,10 @@ use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn events_about(h: &support::Harness, pod: &str) -> usize {
-    h.kube
-        .state
-        .objects
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|o| o["apiVersion"] == "events.k8s.io/v1" && o["regarding"]["name"] == pod)
-        .count()
 }
 
 async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
@@ -72,16 +53,29 @@ async fn main() {
     let dir = support::TempDir::new("bench-agent");
     let path = common::synthetic_snapshot(&dir.0, 10_000, 500, false);
     let h = support::Harness::new(&path).await;
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", support::free_port());
     let mut child = h
-        .command(&["agent", "--listen", &addr, "--events", "--event-delay", "0s"])
+        .command(&[
+            "agent",
+            "--listen",
+            &addr,
+            "--events",
+            "--event-delay",
+            "0s",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id();
     let started = Instant::now();
-    let posts = || h.kube.requests().iter().filter(|r| r.starts_with("POST ")).count();
+    let posts = || {
+        h.kube
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("POST "))
+            .count()
+    };
     let ready = wait_for("the first Events", Duration::from_secs(600), || posts() > 0).await;
     // The first read's Events, all of them: the count stops growing.
     let mut told = posts();
@@ -109,7 +103,7 @@ async fn main() {
         let name = format!("churn-{round}");
         h.kube.add(failing_copy(&h, &name));
         let took = wait_for("the new pod's Event", Duration::from_secs(300), || {
-            events_about(&h, &name) > 0
+            !h.kube.events_about(&name).is_empty()
         })
         .await;
         let kube = h.kube.requests();

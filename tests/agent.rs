@@ -27,16 +27,8 @@ impl Drop for Agent {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(h: &Harness, extra: &[&str]) -> Agent {
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", support::free_port());
     let mut args = vec!["agent", "--listen", &addr, "--resync", "1s"];
     args.extend_from_slice(extra);
     let child = h
@@ -72,19 +64,6 @@ async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) ->
     }
 }
 
-/// The `events.k8s.io` Events the stand-in holds about `pod`.
-fn events_about(h: &Harness, pod: &str) -> Vec<Value> {
-    h.kube
-        .state
-        .objects
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|o| o["apiVersion"] == "events.k8s.io/v1" && o["regarding"]["name"] == pod)
-        .cloned()
-        .collect()
-}
-
 fn findings_gauges(metrics: &str) -> Vec<(String, f64, std::collections::HashMap<String, String>)> {
     let lines = metrics.lines().map(|l| Ok(l.to_string()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("the metrics parse");
@@ -118,7 +97,7 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
 
     // One Warning on the pod, naming its cause in `action` and its broken link in the note.
     let first = eventually("an Event on pp-missing", async || {
-        events_about(&h, "pp-missing").into_iter().next()
+        h.kube.events_about("pp-missing").into_iter().next()
     })
     .await;
     assert_eq!(first["type"], "Warning");
@@ -132,7 +111,7 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        events_about(&h, "pp-missing").len(),
+        h.kube.events_about("pp-missing").len(),
         1,
         "said once while unchanged"
     );
@@ -179,7 +158,7 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
     pod["spec"]["nodeName"] = "pp-deny-1".into();
     h.kube.replace(pod.clone());
     let changed = eventually("a second Event on pp-missing", async || {
-        let events = events_about(&h, "pp-missing");
+        let events = h.kube.events_about("pp-missing");
         events
             .into_iter()
             .find(|e| e["action"] == "pull-explicit-deny")
@@ -194,7 +173,8 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
     pod["status"]["containerStatuses"][0]["ready"] = true.into();
     h.kube.replace(pod);
     let recovered = eventually("PullRecovered on pp-missing", async || {
-        events_about(&h, "pp-missing")
+        h.kube
+            .events_about("pp-missing")
             .into_iter()
             .find(|e| e["reason"] == "PullRecovered")
     })
@@ -212,12 +192,7 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
     assert!(!metrics.contains("pull-permission-missing"), "{metrics}");
 
     // Events are the only write, to the Kubernetes API; none to AWS.
-    let writes: Vec<String> = h
-        .kube
-        .requests()
-        .into_iter()
-        .filter(|r| !r.starts_with("GET "))
-        .collect();
+    let writes = h.kube.writes();
     assert!(!writes.is_empty());
     assert!(
         writes
@@ -305,12 +280,7 @@ async fn without_events_the_agent_writes_nothing() {
     .await;
     // Several ticks past the delay: an Event would have been sent by now.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let writes: Vec<String> = h
-        .kube
-        .requests()
-        .into_iter()
-        .filter(|r| !r.starts_with("GET "))
-        .collect();
+    let writes = h.kube.writes();
     assert_eq!(writes, Vec::<String>::new());
     assert_eq!(h.front.writes(), Vec::<String>::new());
 }

@@ -96,6 +96,23 @@ impl KubeApi {
         let _ = self.state.events.send(line);
     }
 
+    /// The requests that were not reads: what a test of a read-only path expects none of.
+    pub fn writes(&self) -> Vec<String> {
+        let mut requests = self.requests();
+        requests.retain(|r| !r.starts_with("GET "));
+        requests
+    }
+
+    /// The `events.k8s.io` Events held about `pod`.
+    pub fn events_about(&self, pod: &str) -> Vec<Value> {
+        let objects = self.state.objects.lock().unwrap();
+        objects
+            .iter()
+            .filter(|o| o["apiVersion"] == "events.k8s.io/v1" && o["regarding"]["name"] == pod)
+            .cloned()
+            .collect()
+    }
+
     pub fn clear(&self) {
         self.state.requests.lock().unwrap().clear();
         self.state.arrivals.lock().unwrap().clear();
