@@ -12,7 +12,6 @@ use crate::report::Report;
 use crate::source::live::follow::{Followed, follow_pods};
 use crate::source::live::{self, Session, lock};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use track::{Notice, PodRef, Timing, Tracker};
@@ -111,8 +110,9 @@ struct Agent {
     recorder: Option<Recorder>,
     tracker: Tracker,
     started: Instant,
-    /// The last read that ended well, and its diagnosis.
-    current: Option<(Arc<Facts>, Arc<Report>)>,
+    /// The pods that cannot pull, as the last read that ended well diagnosed them: derived once
+    /// per read, looked at every tick.
+    current: Option<Vec<track::Failure>>,
 }
 
 impl Agent {
@@ -130,6 +130,8 @@ impl Agent {
                 read_at = Some(Instant::now());
             }
             self.tell(followed).await;
+            let (aws, kube) = (&self.session.aws.calls, &self.session.kube.calls);
+            self.shared.metrics.requests(aws.counts(), kube.counts());
             tokio::select! {
                 () = changed.notified() => stale = true,
                 () = tokio::time::sleep(TICK) => {}
@@ -146,18 +148,22 @@ impl Agent {
             Ok(collected) => tokio::task::spawn_blocking(move || {
                 let facts = crate::source::facts_from_collected(&collected);
                 let report = crate::diagnose::diagnose(&facts, &Selection::default());
-                (Arc::new(facts), Arc::new(report))
+                let uids = uids(&facts);
+                let failures = track::failures(&report, |ns, name| {
+                    uids.get(&(ns, name)).map(|uid| uid.to_string())
+                });
+                (failures, Arc::new(report))
             })
             .await
             .map_err(|e| format!("the diagnosis stopped: {e}")),
             Err(why) => Err(why),
         };
         match diagnosed {
-            Ok((facts, report)) => {
+            Ok((failures, report)) => {
                 self.shared.metrics.diagnosed(&report, began.elapsed());
-                *lock(&self.shared.report) = Some(report.clone());
+                *lock(&self.shared.report) = Some(report);
                 *lock(&self.shared.last_error) = None;
-                self.current = Some((facts, report));
+                self.current = Some(failures);
             }
             Err(why) => {
                 eprintln!(
@@ -167,39 +173,24 @@ impl Agent {
                 *lock(&self.shared.last_error) = Some(why);
             }
         }
-        let (aws, kube) = (&self.session.aws.calls, &self.session.kube.calls);
-        self.shared.metrics.requests(aws.counts(), kube.counts());
     }
 
     /// The Events due now, published when `--events` is on.
     async fn tell(&mut self, followed: &Mutex<Option<Followed>>) {
-        let Some((facts, report)) = &self.current else {
+        let Some(failures) = &self.current else {
             return;
         };
-        let uids: HashMap<(&str, &str), &str> = facts
-            .pods
-            .iter()
-            .filter_map(|p| {
-                let key = (
-                    crate::facts::kube::namespace_of(p),
-                    crate::facts::kube::name_of(p),
-                );
-                Some((key, p.metadata.uid.as_deref()?))
-            })
-            .collect();
-        let failures = track::failures(report, |ns, name| {
-            uids.get(&(ns, name)).map(|uid| uid.to_string())
-        });
-        let followed = lock(followed).clone();
-        // Before the watch has listed, a pod is taken to exist.
-        let exists = |pod: &PodRef| {
-            followed
-                .as_ref()
-                .is_none_or(|pods| pods.contains_key(&format!("{}/{}", pod.namespace, pod.name)))
+        let notices = {
+            let followed = lock(followed);
+            // Before the watch has listed, a pod is taken to exist.
+            let exists = |pod: &PodRef| {
+                followed.as_ref().is_none_or(|pods| {
+                    pods.contains_key(&format!("{}/{}", pod.namespace, pod.name))
+                })
+            };
+            self.tracker
+                .observe(failures.clone(), exists, self.started.elapsed())
         };
-        let notices = self
-            .tracker
-            .observe(failures, exists, self.started.elapsed());
         let Some(recorder) = &self.recorder else {
             return;
         };
@@ -217,6 +208,21 @@ impl Agent {
         let (aws, kube) = (&self.session.aws.calls, &self.session.kube.calls);
         self.shared.metrics.requests(aws.counts(), kube.counts());
     }
+}
+
+/// Each pod's uid by namespace and name, for the Events' references.
+fn uids(facts: &Facts) -> std::collections::HashMap<(&str, &str), &str> {
+    facts
+        .pods
+        .iter()
+        .filter_map(|p| {
+            let key = (
+                crate::facts::kube::namespace_of(p),
+                crate::facts::kube::name_of(p),
+            );
+            Some((key, p.metadata.uid.as_deref()?))
+        })
+        .collect()
 }
 
 fn event_of(notice: Notice) -> (Event, PodRef) {
