@@ -30,6 +30,9 @@ pub struct KubeState {
     pub arrivals: Mutex<Vec<(std::time::Instant, String)>>,
     pub faults: Mutex<Vec<Fault>>,
     pub latency: Mutex<Duration>,
+    /// Whether list pages after the first are answered; a test closes it to look at what a
+    /// read shows between pages without racing a clock.
+    pub later_pages: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct KubeApi {
@@ -46,6 +49,7 @@ impl KubeApi {
             arrivals: Mutex::default(),
             faults: Mutex::default(),
             latency: Mutex::default(),
+            later_pages: tokio::sync::watch::Sender::new(true),
         });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -118,6 +122,16 @@ impl KubeApi {
         self.state.arrivals.lock().unwrap().clear();
         self.state.faults.lock().unwrap().clear();
         *self.state.latency.lock().unwrap() = Duration::ZERO;
+        self.state.later_pages.send_replace(true);
+    }
+
+    /// Holds every list page after the first until `release_later_pages`.
+    pub fn hold_later_pages(&self) {
+        self.state.later_pages.send_replace(false);
+    }
+
+    pub fn release_later_pages(&self) {
+        self.state.later_pages.send_replace(true);
     }
 
     pub fn fault(&self, path_contains: &str, status: u16, remaining: usize) {
@@ -305,6 +319,10 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
     let latency = *state.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    if query.contains_key("continue") {
+        let mut open = state.later_pages.subscribe();
+        let _ = open.wait_for(|open| *open).await;
     }
     {
         let mut faults = state.faults.lock().unwrap();
