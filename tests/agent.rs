@@ -29,7 +29,10 @@ impl Drop for Agent {
 
 fn start(h: &Harness, extra: &[&str]) -> Agent {
     let addr = format!("127.0.0.1:{}", support::free_port());
-    let mut args = vec!["agent", "--listen", &addr, "--resync", "1s"];
+    let mut args = vec!["agent", "--listen", &addr];
+    if !extra.contains(&"--resync") {
+        args.extend(["--resync", "1s"]);
+    }
     args.extend_from_slice(extra);
     let child = h
         .command(&args)
@@ -267,6 +270,81 @@ fn granted_by_manifests() -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// One sample's value in the metrics text.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    let lines = metrics.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("the metrics parse");
+    scrape
+        .samples
+        .into_iter()
+        .find(|s| s.metric == name)
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            other => panic!("one number, not {other:?}"),
+        })
+}
+
+/// A read started by pods changing reuses the AWS lookups the first read made (a replica added
+/// costs Kubernetes reads, not IAM's) and diagnoses the new pod as its twin; with
+/// `--aws-cache 0s` it asks IAM again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_for_changed_pods_reuses_aws_lookups_within_the_aws_cache() {
+    for (cache, reused) in [("1h", true), ("0s", false)] {
+        let h = Harness::new(Path::new(SCENARIO)).await;
+        let agent = start(&h, &["--resync", "1h", "--aws-cache", cache]);
+        eventually("the first read", async || {
+            get(&agent.addr, "/readyz").await.filter(|(s, _)| *s == 200)
+        })
+        .await;
+        let roles_read = || {
+            let requests = h.front.requests();
+            requests
+                .iter()
+                .filter(|r| r.starts_with("iam:GetRole|"))
+                .count()
+        };
+        let before = roles_read();
+        assert!(before > 0);
+
+        let mut twin = h.kube.object("Pod", "app", "pp-missing").unwrap();
+        twin["metadata"]["name"] = "pp-missing-twin".into();
+        twin["metadata"]["uid"] = "twin-uid".into();
+        h.kube.add(twin);
+        let report = eventually("the twin diagnosed", async || {
+            let (_, report) = get(&agent.addr, "/report").await?;
+            let report: Value = serde_json::from_str(&report).ok()?;
+            let findings = report["findings"].as_array()?;
+            let twin = findings.iter().find(|f| f["pod"] == "pp-missing-twin")?;
+            Some((twin.clone(), report))
+        })
+        .await;
+        let original = report.1["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["pod"] == "pp-missing")
+            .unwrap()
+            .clone();
+        for field in ["verdict", "brokenLink", "cause"] {
+            assert_eq!(report.0[field], original[field], "{cache}: {field}");
+        }
+        let (_, metrics) = get(&agent.addr, "/metrics").await.unwrap();
+        let kept = sample(&metrics, "pulldoctor_aws_lookups_kept").unwrap();
+        if reused {
+            assert_eq!(roles_read(), before, "--aws-cache {cache}: IAM asked again");
+            assert!(kept > 0.0, "{metrics}");
+        } else {
+            assert!(roles_read() > before, "--aws-cache {cache}: IAM not asked");
+            assert!(
+                kept > 0.0,
+                "a read keeps its lookups for the next: {metrics}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -46,6 +46,7 @@ struct Families {
     diagnosis_seconds: Histogram,
     aws: Family<AwsLabels, Counter>,
     kube: Family<KubeLabels, Counter>,
+    kept: Gauge,
     /// What each counter was last set from: the session's tallies only grow.
     aws_seen: BTreeMap<AwsCall, u64>,
     kube_seen: BTreeMap<KubeCall, u64>,
@@ -101,6 +102,12 @@ impl Metrics {
             "Kubernetes API requests made, by verb and resource",
             kube.clone(),
         );
+        let kept = Gauge::default();
+        registry.register(
+            "pulldoctor_aws_lookups_kept",
+            "AWS lookups kept from earlier reads for reads within --aws-cache",
+            kept.clone(),
+        );
         Metrics {
             registry,
             families: Mutex::new(Families {
@@ -108,6 +115,7 @@ impl Metrics {
                 diagnosis_seconds,
                 aws,
                 kube,
+                kept,
                 aws_seen: BTreeMap::new(),
                 kube_seen: BTreeMap::new(),
             }),
@@ -135,6 +143,14 @@ impl Metrics {
             families.findings.get_or_create(&labels).set(count);
         }
         families.diagnosis_seconds.observe(took.as_secs_f64());
+    }
+
+    /// How many AWS lookups the session keeps between reads.
+    pub fn kept(&self, lookups: usize) {
+        let families = crate::source::live::lock(&self.families);
+        families
+            .kept
+            .set(i64::try_from(lookups).unwrap_or(i64::MAX));
     }
 
     /// Brings the request counters up to the session's tallies.

@@ -24,6 +24,8 @@ pub struct Settings {
     pub timing: Timing,
     /// How often the facts are read again when no pod changes: IAM and ECR are not watched.
     pub resync: Duration,
+    /// How old a kept AWS lookup a read started by pods changing may use (`--aws-cache`).
+    pub aws_cache: Duration,
 }
 
 /// How often the agent looks at what is due (an Event whose delay ended) between reads.
@@ -124,9 +126,18 @@ impl Agent {
         let gap = MIN_GAP.min(self.settings.resync);
         loop {
             let due = |after: Duration| read_at.is_none_or(|t| t.elapsed() >= after);
-            if (stale && due(gap)) || due(self.settings.resync) {
+            // A resync asks AWS everything anew; a read for pods that changed reuses what is
+            // younger than --aws-cache: 300 replicas replaced cost the Kubernetes reads only.
+            let reuse = if due(self.settings.resync) {
+                Some(Duration::ZERO)
+            } else if stale && due(gap) {
+                Some(self.settings.aws_cache)
+            } else {
+                None
+            };
+            if let Some(reuse) = reuse {
                 stale = false;
-                self.read().await;
+                self.read(reuse).await;
                 read_at = Some(Instant::now());
             }
             self.tell(followed).await;
@@ -141,9 +152,14 @@ impl Agent {
 
     /// One read of the cluster and AWS, diagnosed off the async threads; a failed read keeps
     /// the last diagnosis and says why on stderr and `/readyz`.
-    async fn read(&mut self) {
+    async fn read(&mut self, reuse: Duration) {
         let began = Instant::now();
-        let collected = live::collect(&self.session, &self.options).await;
+        let options = live::Options {
+            reuse: Some(reuse),
+            ..self.options.clone()
+        };
+        let collected = live::collect(&self.session, &options).await;
+        self.shared.metrics.kept(self.session.kept_lookups());
         let diagnosed = match collected {
             Ok(collected) => tokio::task::spawn_blocking(move || {
                 let facts = crate::source::facts_from_collected(&collected);

@@ -30,6 +30,11 @@ pub struct AgentArgs {
     /// watched).
     #[arg(long, default_value = "5m", value_parser = duration, value_name = "DURATION")]
     pub resync: Duration,
+    /// How old an AWS lookup (a role, a policy, a manifest) may be for a read that pods changing
+    /// started to use it again; a resync asks everything anew. Absences and refusals are never
+    /// kept. 0s: every read asks everything.
+    #[arg(long, default_value = "5m", value_parser = duration, value_name = "DURATION")]
+    pub aws_cache: Duration,
 }
 
 /// `90s`, `2m`, `1h`, or a number of seconds.
@@ -72,6 +77,7 @@ pub fn run(global: &Global, args: &AgentArgs) -> Result<ExitCode, Failure> {
             refresh: args.event_refresh,
         },
         resync: args.resync,
+        aws_cache: args.aws_cache,
     };
     let listen = args.listen;
     super::block_on(async move {

@@ -172,6 +172,7 @@ pub(crate) fn live_options(global: &Global, all: bool) -> source::live::Options 
         progress: source::live::Progress::default(),
         partial: source::live::Partial::default(),
         slow: source::live::Progress::default(),
+        reuse: None,
     }
 }
 

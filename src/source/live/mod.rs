@@ -203,6 +203,9 @@ pub struct Options {
     pub partial: Partial,
     /// Told when an AWS service keeps a call waiting `--timeout` (see [`aws::Aws::call`]).
     pub slow: Progress,
+    /// Use the session's AWS lookups kept from earlier reads when younger than this, and keep
+    /// this read's (the agent's); `None`: every lookup asked anew and nothing kept.
+    pub reuse: Option<Duration>,
 }
 
 pub struct Collected {
@@ -268,7 +271,13 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let reading = Reading {
         session,
         options,
-        shared: read::Shared::default(),
+        shared: match options.reuse {
+            Some(age) => {
+                session.kept.forget_older_than(age);
+                read::Shared::reusing(&session.kept, age)
+            }
+            None => read::Shared::default(),
+        },
         listed: AtomicUsize::new(0),
         done: Mutex::default(),
         events: OnceLock::new(),

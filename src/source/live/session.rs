@@ -16,6 +16,8 @@ pub struct Session {
     region: Option<String>,
     /// The cluster found by the context's API endpoint, when nothing names it: once found, kept.
     found_cluster: OnceCell<String>,
+    /// AWS lookups kept across reads that ask for it ([`Options::reuse`]).
+    pub(super) kept: super::read::KeptLookups,
 }
 
 impl Session {
@@ -40,7 +42,13 @@ impl Session {
             named_cluster,
             region,
             found_cluster: OnceCell::new(),
+            kept: super::read::KeptLookups::default(),
         })
+    }
+
+    /// How many AWS lookups are kept for later reads.
+    pub fn kept_lookups(&self) -> usize {
+        self.kept.len()
     }
 
     /// The EKS cluster of this context: named, else found by its API endpoint.

@@ -7,12 +7,13 @@
 //! other run together.
 
 use super::kube;
-use super::memo::{Batches, Memo, lock};
+use super::memo::{Batches, Kept, Memo, lock};
 use crate::facts::RepoKey;
 use crate::facts::aws::*;
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub(super) use super::found::{Found, sort_values};
 
@@ -68,6 +69,69 @@ pub(super) struct Shared {
     instances: Batches<String, Vpcs>,
     interfaces: Batches<String, Vpcs>,
     vpcs: Memo<String, ()>,
+}
+
+/// A lookup that recorded a document found something.
+fn recorded<V>(_: &V, found: &Found) -> bool {
+    !found.documents.is_empty()
+}
+
+/// Declares [`KeptLookups`]: each kept lookup's name (as in [`Shared`]), key, value, and which
+/// values are worth keeping.
+macro_rules! kept_lookups {
+    ($($name:ident: $key:ty => $value:ty, $worth:expr;)*) => {
+        /// The AWS lookups a session keeps across its reads (see [`Kept`]): those the pods of
+        /// a busy cluster ask for again and again. An image listing, a repository listing and
+        /// a cache rule's validation are always asked anew: a pushed tag, a created repository
+        /// or a mended upstream must be seen at once.
+        pub(in crate::source::live) struct KeptLookups {
+            $($name: Arc<Kept<$key, $value>>,)*
+        }
+
+        impl Default for KeptLookups {
+            fn default() -> Self {
+                KeptLookups { $($name: Arc::new(Kept::new($worth)),)* }
+            }
+        }
+
+        impl KeptLookups {
+            /// Forgets what is `age` old or older.
+            pub fn forget_older_than(&self, age: Duration) {
+                $(self.$name.forget_older_than(age);)*
+            }
+
+            /// How many lookups are kept.
+            pub fn len(&self) -> usize {
+                0 $(+ self.$name.len())*
+            }
+        }
+
+        impl Shared {
+            /// One read's state that uses the lookups `kept` holds when younger than `reuse`,
+            /// and keeps its own there.
+            pub fn reusing(kept: &KeptLookups, reuse: Duration) -> Shared {
+                Shared {
+                    $($name: Memo::kept(&kept.$name, reuse),)*
+                    ..Shared::default()
+                }
+            }
+        }
+    };
+}
+
+kept_lookups! {
+    cluster: () => ClusterRead, recorded;
+    nodegroups: String => Option<String>, |role, _| role.is_some();
+    fargate_profiles: String => Option<String>, |role, _| role.is_some();
+    association_roles: String => String, |role: &String, _| !role.is_empty();
+    repository_policies: RepoKey => (), recorded;
+    manifests: (RepoKey, String) => (), recorded;
+    roles: String => Option<Arc<RoleDetail>>, |role, _| role.is_some();
+    providers: String => (), recorded;
+    policies: String => Option<Arc<ManagedPolicyDetail>>, |policy, _| policy.is_some();
+    cache_rules: Registry => Arc<Vec<CacheRule>>, |rules: &Arc<Vec<_>>, _| !rules.is_empty();
+    registry_policies: Registry => (), recorded;
+    vpcs: String => (), recorded;
 }
 
 impl Shared {
