@@ -48,6 +48,28 @@ fn failing_copy(h: &support::Harness, name: &str) -> Value {
     pod
 }
 
+/// A failing pod of the synthetic cluster starts running, as after a fix.
+fn recover_one(h: &support::Harness) {
+    let mut pod = {
+        let objects = h.kube.state.objects.lock().unwrap();
+        objects
+            .iter()
+            .find(|o| {
+                o["kind"] == "Pod"
+                    && o["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                        == "ImagePullBackOff"
+                    && !o["metadata"]["name"].as_str().unwrap().starts_with("churn-")
+            })
+            .expect("a failing pod")
+            .clone()
+    };
+    pod["status"]["phase"] = "Running".into();
+    pod["status"]["containerStatuses"][0]["state"] =
+        serde_json::json!({"running": {"startedAt": "2026-12-05T12:00:00Z"}});
+    pod["status"]["containerStatuses"][0]["ready"] = true.into();
+    h.kube.replace(pod);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = support::TempDir::new("bench-agent");
@@ -86,40 +108,70 @@ async fn main() {
         }
         told = posts();
     }
+    let first_requests = h.kube.requests().len() + h.front.requests().len();
     println!(
-        "first read (through moto): its first Event after {ready:.2?}, {told} Events in all; RSS {} KiB",
+        "first read (through moto): its first Event after {ready:.2?}, {told} Events in all, {first_requests} requests; RSS {} KiB",
         rss_kib(pid).unwrap_or_default()
     );
     h.front
         .state
         .replay
         .store(true, std::sync::atomic::Ordering::Relaxed);
+    // Quick: six churn reads 11 s apart. PULLDOCTOR_BENCH_MINUTES=60: an hour of churn at one
+    // round a minute — a replica replaced by a new one that cannot pull either, and every fifth
+    // round a failing pod pulls (a fix applied) — counting every request made in it.
+    let minutes: Option<u64> = std::env::var("PULLDOCTOR_BENCH_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok());
+    let (rounds, pause) = match minutes {
+        Some(m) => (m, Duration::from_secs(60)),
+        None => (6, Duration::from_secs(11)),
+    };
+    let (kube_before, aws_before) = (h.kube.requests().len(), h.front.requests().len());
+    let churn_started = Instant::now();
     let mut rss = Vec::new();
-    for round in 0..6 {
+    let mut replaced: Option<(String, String)> = None;
+    for round in 0..rounds {
         // Past the least gap between reads, so the time measured is the read's own.
-        tokio::time::sleep(Duration::from_secs(11)).await;
-        h.kube.clear();
-        h.front.clear();
+        let next = churn_started + pause * u32::try_from(round + 1).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(next.into()).await;
+        let (kube_then, aws_then) = (h.kube.requests().len(), h.front.requests().len());
+        if let Some((namespace, name)) = replaced.take() {
+            h.kube.remove("Pod", &namespace, &name);
+        }
+        if round % 5 == 4 {
+            recover_one(&h);
+        }
         let name = format!("churn-{round}");
-        h.kube.add(failing_copy(&h, &name));
+        let pod = failing_copy(&h, &name);
+        let namespace = pod["metadata"]["namespace"].as_str().unwrap().to_string();
+        h.kube.add(pod);
+        replaced = Some((namespace, name.clone()));
         let took = wait_for("the new pod's Event", Duration::from_secs(300), || {
             !h.kube.events_about(&name).is_empty()
         })
         .await;
-        let kube = h.kube.requests();
-        let reads = kube.iter().filter(|r| r.starts_with("GET ")).count();
-        let aws = h.front.requests().len();
         rss.push(rss_kib(pid).unwrap_or_default());
         if round == 0 {
-            let per_hour_quiet = 12 * (reads + aws);
-            let per_hour_churn = 360 * (reads + aws);
+            let kube = h.kube.requests();
+            let reads = kube[kube_then..]
+                .iter()
+                .filter(|r| r.starts_with("GET "))
+                .count();
+            let aws = h.front.requests().len() - aws_then;
             println!(
-                "a new failing pod's Event {took:.2?} after its watch event (AWS from memory); one read: {reads} Kubernetes GETs + {aws} AWS calls; an hour at the defaults: {per_hour_quiet} requests with no churn (12 resyncs), at most {per_hour_churn} under constant churn (a read per 10 s)"
+                "a new failing pod's Event {took:.2?} after its watch event; that read (reusing AWS lookups): {reads} Kubernetes GETs + {aws} AWS calls"
             );
         } else {
             println!("churn round {round}: Event {took:.2?} after the watch event");
         }
     }
+    let kube = h.kube.requests().len() - kube_before;
+    let aws = h.front.requests().len() - aws_before;
+    println!(
+        "{rounds} churn rounds over {:.0?}: {kube} Kubernetes requests + {aws} AWS calls (Events and watches included)",
+        churn_started.elapsed()
+    );
     println!(
         "RSS after each churn read: {:?} KiB ({:.0?} since start)",
         rss,

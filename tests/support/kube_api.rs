@@ -100,6 +100,20 @@ impl KubeApi {
         let _ = self.state.events.send(line);
     }
 
+    /// Deletes the object of this kind and name, and tells every open watch.
+    pub fn remove(&self, kind: &str, namespace: &str, name: &str) {
+        let Some(object) = self.object(kind, namespace, name) else {
+            return;
+        };
+        self.state.objects.lock().unwrap().retain(|o| {
+            !(o["kind"] == kind
+                && o["metadata"]["namespace"] == namespace
+                && o["metadata"]["name"] == name)
+        });
+        let line = json!({"type": "DELETED", "object": object}).to_string() + "\n";
+        let _ = self.state.events.send(line);
+    }
+
     /// The requests that were not reads: what a test of a read-only path expects none of.
     pub fn writes(&self) -> Vec<String> {
         let mut requests = self.requests();
