@@ -58,7 +58,10 @@ fn recover_one(h: &support::Harness) {
                 o["kind"] == "Pod"
                     && o["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
                         == "ImagePullBackOff"
-                    && !o["metadata"]["name"].as_str().unwrap().starts_with("churn-")
+                    && !o["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("churn-")
             })
             .expect("a failing pod")
             .clone()

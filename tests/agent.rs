@@ -347,6 +347,94 @@ async fn a_read_for_changed_pods_reuses_aws_lookups_within_the_aws_cache() {
     }
 }
 
+/// `--from-agent URL` opens what the agent last read, with nothing else to reach: `diagnose`
+/// says what `/report` says, the TUI shows the agent's pods; an agent not there, or a URL that is
+/// not one, is one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn from_agent_opens_what_the_agent_read() {
+    let h = Harness::new(Path::new(SCENARIO)).await;
+    let agent = start(&h, &["--resync", "1h"]);
+    let report = eventually("a report", async || {
+        let (status, body) = get(&agent.addr, "/report").await?;
+        (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap())
+    })
+    .await;
+    let url = format!("http://{}", agent.addr);
+    // No kubeconfig and no AWS: any live call would fail.
+    let offline = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"));
+        command
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_ENDPOINT_URL");
+        command
+    };
+    let out = tokio::task::block_in_place(|| {
+        offline(&["diagnose", "--from-agent", &url, "-o", "json"])
+            .output()
+            .unwrap()
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let opened: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    let verdicts = |r: &Value| -> Vec<(Value, Value, Value, Value)> {
+        let mut all: Vec<_> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["pod"].clone(),
+                    f["verdict"].clone(),
+                    f["brokenLink"].clone(),
+                    f["cause"].clone(),
+                )
+            })
+            .collect();
+        all.sort_by_key(|v| v.0.to_string());
+        all
+    };
+    assert_eq!(verdicts(&opened), verdicts(&report));
+    assert!(
+        verdicts(&opened)
+            .iter()
+            .any(|v| v.3 == "pull-permission-missing")
+    );
+    assert_eq!(opened["source"]["kind"], "agent");
+
+    let line = format!("{} --from-agent {url}", env!("CARGO_BIN_EXE_pulldoctor"));
+    let terminal = support::terminal::Terminal::start("from-agent", 120, 30, &line);
+    let screen = tokio::task::block_in_place(|| terminal.wait_for("pp-missing"));
+    assert!(screen.contains("(agent)"), "{screen}");
+    assert!(screen.contains("pull-permission-missing"), "{screen}");
+    terminal.keys(&["q"]);
+
+    let port = support::free_port();
+    let nobody = format!("http://127.0.0.1:{port}");
+    for (args, said) in [
+        (
+            vec!["diagnose", "--from-agent", nobody.as_str()],
+            "cannot reach the agent",
+        ),
+        (
+            vec!["diagnose", "--from-agent", "https://agent:8080"],
+            "port-forward",
+        ),
+        (
+            vec!["diagnose", "--from-agent", &url, "--from", SCENARIO],
+            "cannot be used with",
+        ),
+    ] {
+        let out = tokio::task::block_in_place(|| offline(&args).output().unwrap());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_events_the_agent_writes_nothing() {
     let h = Harness::new(Path::new(SCENARIO)).await;

@@ -40,12 +40,18 @@ const MIN_GAP: Duration = Duration::from_secs(10);
 pub struct Shared {
     metrics: metrics::Metrics,
     report: Mutex<Option<Arc<Report>>>,
+    /// What the last read found, as the snapshot `--from` replays: what `--from-agent` opens.
+    snapshot: Mutex<Option<axum::body::Bytes>>,
     last_error: Mutex<Option<String>>,
 }
 
 impl Shared {
     fn report(&self) -> Option<Arc<Report>> {
         lock(&self.report).clone()
+    }
+
+    fn snapshot(&self) -> Option<axum::body::Bytes> {
+        lock(&self.snapshot).clone()
     }
 
     fn last_error(&self) -> Option<String> {
@@ -163,21 +169,24 @@ impl Agent {
         let diagnosed = match collected {
             Ok(collected) => tokio::task::spawn_blocking(move || {
                 let facts = crate::source::facts_from_collected(&collected);
+                let snapshot = axum::body::Bytes::from(collected.snapshot_text());
+                drop(collected);
                 let report = crate::diagnose::diagnose(&facts, &Selection::default());
                 let uids = uids(&facts);
                 let failures = track::failures(&report, |ns, name| {
                     uids.get(&(ns, name)).map(|uid| uid.to_string())
                 });
-                (failures, Arc::new(report))
+                (failures, Arc::new(report), snapshot)
             })
             .await
             .map_err(|e| format!("the diagnosis stopped: {e}")),
             Err(why) => Err(why),
         };
         match diagnosed {
-            Ok((failures, report)) => {
+            Ok((failures, report, snapshot)) => {
                 self.shared.metrics.diagnosed(&report, began.elapsed());
                 *lock(&self.shared.report) = Some(report);
+                *lock(&self.shared.snapshot) = Some(snapshot);
                 *lock(&self.shared.last_error) = None;
                 self.current = Some(failures);
             }

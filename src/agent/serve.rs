@@ -1,5 +1,6 @@
 //! The agent's HTTP endpoints: `/metrics` for Prometheus, `/report` (the JSON report of current
-//! findings, as `diagnose -o json` prints it), `/healthz` and `/readyz`. Read-only: nothing sent
+//! findings, as `diagnose -o json` prints it), `/snapshot` (what the last read found, which
+//! `--from-agent` opens), `/healthz` and `/readyz`. Read-only: nothing sent
 //! to them changes what the agent does.
 
 use super::Shared;
@@ -14,6 +15,7 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> Re
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/report", get(report))
+        .route("/snapshot", get(snapshot))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .with_state(shared);
@@ -40,6 +42,15 @@ async fn report(State(shared): State<Arc<Shared>>) -> Response {
             Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
+        None => not_ready(&shared),
+    }
+}
+
+/// What the last read found, as a snapshot (`pulldoctor --from-agent URL` opens it); 503 until
+/// the first read has ended.
+async fn snapshot(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.snapshot() {
+        Some(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         None => not_ready(&shared),
     }
 }

@@ -56,9 +56,9 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(global: &Global, args: &AgentArgs) -> Result<ExitCode, Failure> {
-    if global.from.is_some() {
+    if global.offline() {
         return Err(Failure(
-            "the agent follows a live cluster: --from is for diagnose and the TUI".into(),
+            "the agent follows a live cluster: --from and --from-agent are for diagnose and the TUI".into(),
         ));
     }
     if global.allow_writes {

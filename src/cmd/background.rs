@@ -27,7 +27,7 @@ pub(super) fn open_tui(
 ) -> Result<(), Failure> {
     let runtime = super::runtime()?.handle().clone();
     let opening = crate::tui::Opening { wizard, focus };
-    if demo || global.from.is_some() {
+    if demo || global.offline() {
         let start = Diagnosed::of(load(global, demo, true)?);
         let backend = Arc::new(Offline {
             global: (!demo).then(|| global.clone()),

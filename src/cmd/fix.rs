@@ -39,9 +39,9 @@ pub fn run(global: &Global, args: &FixArgs) -> Result<ExitCode, Failure> {
     if plan.writes.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    if global.from.is_some() {
+    if global.offline() {
         if global.allow_writes {
-            return Err(Failure("--from is offline input: to apply, run against the live cluster (or --plan-out here, then --plan there)".into()));
+            return Err(Failure("--from and --from-agent are offline input: to apply, run against the live cluster (or --plan-out here, then --plan there)".into()));
         }
         eprintln!("pulldoctor: offline input: nothing applied");
         return Ok(ExitCode::SUCCESS);

@@ -26,6 +26,19 @@ pub(super) fn load_named(
             "demo",
         ));
     }
+    if let Some(url) = &global.from_agent {
+        let limit = global.max_input_mb.saturating_mul(1024 * 1024);
+        let timeout = std::time::Duration::from_secs(global.timeout);
+        let facts = super::block_on(source::remote::facts_from_agent(url, limit, timeout))?
+            .map_err(Failure)?;
+        if !facts.pods_listed {
+            return Err(Failure(format!(
+                "the agent at {} has no pod list in its snapshot",
+                crate::text::escape_line(url)
+            )));
+        }
+        return Ok(facts);
+    }
     match &global.from {
         Some(path) => {
             let kind = if path.is_dir() { "bundle" } else { "snapshot" };

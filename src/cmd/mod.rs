@@ -89,6 +89,10 @@ pub struct Global {
     /// A bundle directory or snapshot file; no live call is made.
     #[arg(long, global = true, value_name = "PATH")]
     pub from: Option<PathBuf>,
+    /// What a running `pulldoctor agent` last read (its /snapshot; e.g. http://localhost:8080
+    /// through kubectl port-forward); no call to the cluster or AWS.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "from")]
+    pub from_agent: Option<String>,
     /// Enable applying fixes; without it nothing is ever written.
     #[arg(long, global = true)]
     pub allow_writes: bool,
@@ -107,6 +111,13 @@ pub struct Global {
     /// The largest input file --from reads, and the largest Kubernetes API answer, in MiB.
     #[arg(long, global = true, value_name = "MIB", default_value_t = bundle::DEFAULT_MAX_INPUT_MB)]
     pub max_input_mb: u64,
+}
+
+impl Global {
+    /// Whether the input is read elsewhere (`--from`, `--from-agent`): no live call is made.
+    pub fn offline(&self) -> bool {
+        self.from.is_some() || self.from_agent.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -315,7 +326,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Command::Demo) | None => {
             // `demo` is `--from` on the embedded demo; given a `--from` of its own, it opens that.
-            let demo = matches!(cli.command, Some(Command::Demo)) && global.from.is_none();
+            let demo = matches!(cli.command, Some(Command::Demo)) && !global.offline();
             // The TUI needs a terminal; piped, the same diagnosis prints as a report.
             let named: Vec<String> = cli.pod.into_iter().collect();
             let selection = selection(&global, &named, true)?;
@@ -333,7 +344,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             } else {
                 let facts = load_named(&global, demo, true, &selection.pods)?;
                 check_named_pods(&facts, &selection)?;
-                if demo || global.from.is_some() {
+                if demo || global.offline() {
                     check_namespaces(&facts, &selection)?;
                 }
                 let report = diagnose::diagnose(&facts, &selection);
@@ -346,7 +357,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let selection = selection(&global, &pods, all)?;
             let facts = load_named(&global, false, all, &selection.pods)?;
             check_named_pods(&facts, &selection)?;
-            if global.from.is_some() {
+            if global.offline() {
                 check_namespaces(&facts, &selection)?;
             }
             // Said on stderr as well as in the links, so a refused permission is not missed.
@@ -364,9 +375,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::from(report.exit_status()))
         }
         Some(Command::Snapshot { out, all, redact }) => {
-            if global.from.is_some() {
+            if global.offline() {
                 return Err(Failure(
-                    "snapshot reads a live cluster; it does not take --from".to_string(),
+                    "snapshot reads a live cluster; it does not take --from or --from-agent"
+                        .to_string(),
                 ));
             }
             let collected = collect_live(&global, all)?;

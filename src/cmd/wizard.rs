@@ -144,11 +144,12 @@ pub fn run(global: &Global, args: &WizardArgs) -> Result<ExitCode, Failure> {
         return Err(Failure(errors.join("; ")));
     }
     // Live, one session for the reads, the writes and the verification.
-    let session = match global.from {
-        Some(_) => None,
-        None => Some(Arc::new(
+    let session = if global.offline() {
+        None
+    } else {
+        Some(Arc::new(
             cli::block_on(Session::connect(&cli::live_options(global, true)))?.map_err(Failure)?,
-        )),
+        ))
     };
     let facts = facts(global, session.as_deref(), &answers)?;
     let setup = crate::wizard::plan(&facts, &answers).map_err(|e| Failure(e.join("; ")))?;

@@ -4,6 +4,7 @@ pub mod bundle;
 pub mod demo;
 pub mod live;
 pub mod redact;
+pub mod remote;
 pub mod stream;
 
 use crate::facts::{Facts, SourceInfo, ingest};

@@ -219,18 +219,44 @@ impl Collected {
     /// The snapshot file `--from` replays.
     pub fn snapshot(&self) -> Value {
         json!({
-            "schema": "pulldoctor.snapshot/v1",
-            "source": {
-                "kind": "snapshot",
-                "context": self.source.context,
-                "cluster": self.source.cluster,
-                "region": self.source.region,
-                "account": self.source.account,
-            },
+            "schema": SNAPSHOT_SCHEMA,
+            "source": self.snapshot_source(),
             "documents": self.documents.iter().map(|d| d.value.clone()).collect::<Vec<_>>(),
         })
     }
+
+    /// [`Collected::snapshot`] as JSON text, written from the documents without copying them,
+    /// and when.
+    pub fn snapshot_text(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Snapshot<'a> {
+            schema: &'static str,
+            source: Value,
+            documents: Vec<&'a Value>,
+        }
+        let mut source = self.snapshot_source();
+        // Ages in a TUI that opens it later are told from the read, not from the opening.
+        source["capturedAt"] = Value::String(k8s_openapi::jiff::Timestamp::now().to_string());
+        let snapshot = Snapshot {
+            schema: SNAPSHOT_SCHEMA,
+            source,
+            documents: self.documents.iter().map(|d| &d.value).collect(),
+        };
+        serde_json::to_vec(&snapshot).unwrap_or_default()
+    }
+
+    fn snapshot_source(&self) -> Value {
+        json!({
+            "kind": "snapshot",
+            "context": self.source.context,
+            "cluster": self.source.cluster,
+            "region": self.source.region,
+            "account": self.source.account,
+        })
+    }
 }
+
+const SNAPSHOT_SCHEMA: &str = "pulldoctor.snapshot/v1";
 
 /// The deepest cause's own words, on one short line: never a `Debug` dump, an error chain or a
 /// response body.
