@@ -435,6 +435,55 @@ async fn from_agent_opens_what_the_agent_read() {
     }
 }
 
+/// A pod whose sandbox cannot be created stays `ContainerCreating`; the kubelet's
+/// `FailedCreatePodSandBox` event is what says so, and what starts a read of it (no resync here).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_failure_starts_a_read() {
+    let h = Harness::new(Path::new("assets/scenarios/causes/sandbox.yaml")).await;
+    let agent = start(&h, &["--resync", "1h"]);
+    let finding = async |pod: &str| {
+        let (_, report) = get(&agent.addr, "/report").await?;
+        let report: Value = serde_json::from_str(&report).ok()?;
+        let findings = report["findings"].as_array()?;
+        findings.iter().find(|f| f["pod"] == pod).cloned()
+    };
+    let original = eventually("gc diagnosed", async || finding("gc").await).await;
+    assert_eq!(original["cause"], "sandbox-image-not-cached", "{original}");
+
+    let mut pod = h.kube.object("Pod", "sb", "gc").unwrap();
+    pod["metadata"]["name"] = "gc-2".into();
+    h.kube.add(pod);
+    let mut event = h.kube.object("Event", "sb", "gc.e").unwrap();
+    event["metadata"]["name"] = "gc-2.e".into();
+    event["involvedObject"]["name"] = "gc-2".into();
+    h.kube.add(event);
+    let twin = eventually("gc-2 diagnosed", async || finding("gc-2").await).await;
+    for field in ["verdict", "brokenLink", "cause"] {
+        assert_eq!(twin[field], original[field], "{field}");
+    }
+}
+
+/// Where events may not be watched (RBAC without `watch` on events), pods are still followed: a
+/// new failing pod is read at once, not at the next resync.
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_are_followed_where_events_cannot_be_watched() {
+    let h = Harness::new(Path::new(SCENARIO)).await;
+    h.kube.fault("/api/v1/events", 403, usize::MAX);
+    let agent = start(&h, &["--resync", "1h"]);
+    eventually("ready", async || {
+        get(&agent.addr, "/readyz").await.filter(|(s, _)| *s == 200)
+    })
+    .await;
+    let mut twin = h.kube.object("Pod", "app", "pp-missing").unwrap();
+    twin["metadata"]["name"] = "pp-missing-twin".into();
+    h.kube.add(twin);
+    eventually("the twin read", async || {
+        let (_, report) = get(&agent.addr, "/report").await?;
+        report.contains("pp-missing-twin").then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn without_events_the_agent_writes_nothing() {
     let h = Harness::new(Path::new(SCENARIO)).await;

@@ -442,7 +442,18 @@ async fn handle(State(state): State<Arc<KubeState>>, request: Request) -> Respon
         return json_response(StatusCode::OK, object.clone());
     }
     if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        return watch(&state);
+        let namespace = namespace.map(str::to_string);
+        let wanted = move |o: &Value| {
+            o["kind"] == kind
+                && same_group(o, resource)
+                && namespace
+                    .as_deref()
+                    .is_none_or(|ns| o["metadata"]["namespace"] == ns)
+                && selectors
+                    .iter()
+                    .all(|(k, v)| field(o, k).as_deref() == Some(v.as_str()))
+        };
+        return watch(&state, wanted);
     }
     // Only the page is cloned: a list of 10,000 pods must not copy every object per request.
     let stored = state.objects.lock().unwrap();
@@ -543,13 +554,21 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// A watch: a chunked stream of newline-delimited events, as the API server sends them.
-fn watch(state: &KubeState) -> Response {
+/// A watch: a chunked stream of newline-delimited events, as the API server sends them — of the
+/// objects `wanted` (the watch's kind, namespace and field selectors) only.
+fn watch(state: &KubeState, wanted: impl Fn(&Value) -> bool + Send + Sync + 'static) -> Response {
     let receiver = state.events.subscribe();
-    let stream = futures::stream::unfold(receiver, |mut rx| async move {
-        match rx.recv().await {
-            Ok(line) => Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(line)), rx)),
-            Err(_) => None,
+    let wanted = Arc::new(wanted);
+    let stream = futures::stream::unfold(receiver, move |mut rx| {
+        let wanted = wanted.clone();
+        async move {
+            loop {
+                let line = rx.recv().await.ok()?;
+                let event: Value = serde_json::from_str(&line).unwrap_or_default();
+                if wanted(&event["object"]) {
+                    return Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(line)), rx));
+                }
+            }
         }
     });
     Response::builder()
