@@ -47,6 +47,20 @@ fn each_answer_is_validated() {
         Vec::<String>::new(),
         "the token's * is allowed"
     );
+    // pulldoctor's own agent: its read calls on every resource, so the wizard sets up its role;
+    // one more action beside them, and the * is refused again.
+    let agent =
+        PolicyDocument::from_text(&std::fs::read_to_string("deploy/iam-policy.json").unwrap())
+            .unwrap();
+    assert_eq!(
+        bad(&|a| a.app_policy = Some(agent.clone())),
+        Vec::<String>::new()
+    );
+    let widened = PolicyDocument::from_text(
+        r#"{"Statement":[{"Effect":"Allow","Action":["iam:GetRole","iam:PassRole"],"Resource":"*"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(bad(&|a| a.app_policy = Some(widened.clone())).len(), 1);
 }
 
 #[test]

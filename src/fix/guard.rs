@@ -205,9 +205,30 @@ fn setup_trust(scope: &SetupScope, write: &Write) -> Result<(), String> {
     Ok(())
 }
 
+/// The read calls pulldoctor's own agent makes, as `deploy/iam-policy.json` grants them: a
+/// statement of these alone may name every resource, so the wizard can set up pulldoctor's role.
+fn agent_reads() -> &'static std::collections::BTreeSet<String> {
+    static READS: std::sync::LazyLock<std::collections::BTreeSet<String>> =
+        std::sync::LazyLock::new(|| {
+            let text = include_str!("../../deploy/iam-policy.json");
+            // Unreadable, it would allow nothing more: the rails fail closed.
+            PolicyDocument::from_text(text)
+                .map(|policy| {
+                    policy
+                        .statements
+                        .iter()
+                        .flat_map(|s| s.action.iter().flat_map(|a| a.iter()))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    &READS
+}
+
 /// The app's own policy: no `*` in actions or resources (but the resource of
-/// `ecr:GetAuthorizationToken`), no `NotAction` or `NotResource`. One line per statement that
-/// breaks them.
+/// `ecr:GetAuthorizationToken`, and of the read calls pulldoctor's agent makes), no `NotAction`
+/// or `NotResource`. One line per statement that breaks them.
 pub fn app_policy_rails(policy: &PolicyDocument) -> Vec<String> {
     let mut errors = Vec::new();
     for (i, s) in policy.statements.iter().enumerate() {
@@ -222,14 +243,16 @@ pub fn app_policy_rails(policy: &PolicyDocument) -> Vec<String> {
             ));
         }
         let only_token = !actions.is_empty() && actions.iter().all(|a| *a == TOKEN_ACTION);
+        let only_agent_reads =
+            !actions.is_empty() && actions.iter().all(|a| agent_reads().contains(*a));
         let wild = s.not_resource.is_some()
             || s.resource
                 .iter()
                 .flat_map(|r| r.iter())
                 .any(|r| r == "*" || r.ends_with(":*"));
-        if wild && !only_token {
+        if wild && !only_token && !only_agent_reads {
             errors.push(format!(
-                "statement {}: name the resources; * is only for ecr:GetAuthorizationToken",
+                "statement {}: name the resources; * is only for ecr:GetAuthorizationToken and pulldoctor's own reads (deploy/iam-policy.json)",
                 i + 1
             ));
         }
