@@ -1259,7 +1259,8 @@ async fn pages_are_looked_into_as_they_arrive_and_share_each_lookup() {
     h.kube.hold_later_pages();
     let terminal = support::terminal::Terminal::start("pages", 160, 40, &h.shell_line(&[], &[]));
     let partial = tokio::task::block_in_place(|| {
-        terminal.wait_until("a failing pod while the read goes on", |screen| {
+        let limit = std::time::Duration::from_secs(90);
+        terminal.wait_within(limit, "a failing pod while the read goes on", |screen| {
             screen.contains("read so far") && screen.contains("ImagePullBackOff")
         })
     });

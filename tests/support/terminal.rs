@@ -59,7 +59,18 @@ impl Terminal {
     /// Waits (bounded) until the screen is as `wanted` says (described by `what`) and has
     /// stopped changing.
     pub fn wait_until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_within(Duration::from_secs(20), what, wanted)
+    }
+
+    /// [`Terminal::wait_until`], for at most `limit`: a read of thousands of pods on a loaded
+    /// machine.
+    pub fn wait_within(
+        &self,
+        limit: Duration,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + limit;
         let mut previous = String::new();
         loop {
             let screen = self.screen();
