@@ -120,6 +120,34 @@ async fn real_kubectl_lists_from_the_stand_in_as_from_an_api_server() {
         text(&out)
     );
 
+    // The agent's plain manifests as `kubectl apply --dry-run=client` reads them: each object of
+    // a kind the API serves, looked up, none sent.
+    let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/pulldoctor-agent.yaml");
+    let out = run(&[
+        "apply",
+        "--dry-run=client",
+        "--validate=false",
+        "-f",
+        manifests.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    for object in [
+        "namespace/pulldoctor",
+        "serviceaccount/pulldoctor-agent",
+        "clusterrole.rbac.authorization.k8s.io/pulldoctor-agent",
+        "clusterrolebinding.rbac.authorization.k8s.io/pulldoctor-agent",
+        "service/pulldoctor-agent",
+        "deployment.apps/pulldoctor-agent",
+    ] {
+        assert!(
+            said.contains(&format!("{object} created (dry run)")),
+            "{object}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(h.kube.writes(), Vec::<String>::new());
+
     // A kind RBAC refuses: kubectl says Forbidden and exits 1, as against a real API server.
     h.kube.fault("/api/v1/nodes", 403, usize::MAX);
     let out = run(&["get", "nodes", "-o", "json"]);
