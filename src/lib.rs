@@ -12,6 +12,7 @@ pub mod ecr;
 pub mod facts;
 pub mod fix;
 pub mod iam;
+pub mod mcp;
 pub mod report;
 pub mod scenario;
 pub mod source;

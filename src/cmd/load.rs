@@ -80,35 +80,10 @@ pub(super) fn no_pod_list(path: &std::path::Path, facts: &Facts) -> String {
 /// Every pod named on the command line must be in the facts: a typo is an error, not "nothing
 /// is failing".
 pub(super) fn check_named_pods(facts: &Facts, selection: &Selection) -> Result<(), Failure> {
-    use crate::facts::kube::{name_of, namespace_of};
-    // Pods as NAMESPACE/NAME and workloads as NAMESPACE/KIND/NAME, as the list shows them.
-    let read: std::collections::HashSet<String> = facts
-        .pods
-        .iter()
-        .map(|p| format!("{}/{}", namespace_of(p), name_of(p)))
-        .chain(
-            facts
-                .unreadable_pods
-                .iter()
-                .map(|p| format!("{}/{}", p.namespace, p.name)),
-        )
-        .chain(
-            facts
-                .workloads
-                .iter()
-                .map(|w| format!("{}/{}/{}", w.namespace, w.kind, w.name)),
-        )
-        .collect();
-    if let Some(missing) = selection.pods.iter().find(|p| !read.contains(p.as_str())) {
-        return Err(Failure(format!(
-            "pod {} is not in the input (check the name and namespace: kubectl get pods -n {})",
-            crate::text::escape_line(missing),
-            crate::text::shell_quote(&crate::text::escape_line(
-                missing.split('/').next().unwrap_or_default()
-            ))
-        )));
+    match crate::diagnose::missing_pod(facts, selection) {
+        Some(why) => Err(Failure(why)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A namespace asked for with `-n` that nothing of an offline input belongs to is a typo, not an

@@ -6,6 +6,7 @@ pub mod agent;
 mod background;
 pub mod fix;
 mod load;
+mod mcp;
 mod setup;
 pub mod wizard;
 
@@ -174,6 +175,9 @@ pub enum Command {
     /// Run in the cluster: diagnose pods as they start failing to pull; Prometheus metrics by
     /// link and cause, the JSON report, and (with --events) an Event on each pod.
     Agent(agent::AgentArgs),
+    /// Serve the diagnosis to AI assistants: a read-only Model Context Protocol server on
+    /// stdio (tools: list_failing_pods, diagnose_pod, explain_link, plan_fix).
+    Mcp,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +309,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Some(Command::Fix(args)) => fix::run(&global, &args),
         Some(Command::Agent(args)) => agent::run(&global, &args),
+        Some(Command::Mcp) => mcp::run(&global),
         Some(Command::Wizard(args)) => wizard::run(&global, &args),
         Some(Command::CrashTest) => crate::tui::crash_test()
             .map_err(Failure)

@@ -30,6 +30,37 @@ impl Selection {
     }
 }
 
+/// Why a pod (`namespace/name`) or workload (`namespace/kind/name`) of the selection is not in
+/// the facts, if one is not: a typo is an error, never "nothing is failing".
+pub fn missing_pod(facts: &Facts, selection: &Selection) -> Option<String> {
+    use crate::facts::kube::{name_of, namespace_of};
+    let read: std::collections::HashSet<String> = facts
+        .pods
+        .iter()
+        .map(|p| format!("{}/{}", namespace_of(p), name_of(p)))
+        .chain(
+            facts
+                .unreadable_pods
+                .iter()
+                .map(|p| format!("{}/{}", p.namespace, p.name)),
+        )
+        .chain(
+            facts
+                .workloads
+                .iter()
+                .map(|w| format!("{}/{}/{}", w.namespace, w.kind, w.name)),
+        )
+        .collect();
+    let missing = selection.pods.iter().find(|p| !read.contains(p.as_str()))?;
+    Some(format!(
+        "pod {} is not in the input (check the name and namespace: kubectl get pods -n {})",
+        crate::text::escape_line(missing),
+        crate::text::shell_quote(&crate::text::escape_line(
+            missing.split('/').next().unwrap_or_default()
+        ))
+    ))
+}
+
 pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
     let events = events::EventIndex::new(facts);
     let mut findings = Vec::new();

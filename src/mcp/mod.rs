@@ -1,0 +1,306 @@
+//! `pulldoctor mcp`: the diagnosis as Model Context Protocol tools, over stdio, for assistants.
+//! Read-only by construction: no tool writes, and nothing here can make the `WritePermission` a
+//! write needs. JSON answers are the report's exact text (as `diagnose -o json` prints it); the
+//! Markdown beside them is escaped as every human output is.
+
+use crate::diagnose::{self, Selection};
+use crate::facts::Facts;
+use crate::report::{Finding, Report};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{Json, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Reads the facts: the input the server was started on (a bundle, an agent, the live cluster).
+pub type Load = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
+
+/// The most findings one answer lists; `offset` pages through the rest.
+const PAGE: usize = 50;
+
+/// The facts last read, and when.
+type LastRead = (Instant, Arc<Facts>);
+
+#[derive(Clone)]
+pub struct Server {
+    load: Load,
+    /// How long a read answers before the next call reads again (live: the cluster moves).
+    fresh_for: Duration,
+    read: Arc<Mutex<Option<LastRead>>>,
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListRequest {
+    /// Only this namespace (all when absent).
+    pub namespace: Option<String>,
+    /// Skip this many findings (the answer says how many there are).
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct PodRequest {
+    pub namespace: String,
+    /// The pod's name, or KIND/NAME of a workload that cannot create pods.
+    pub pod: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct LinkRequest {
+    pub namespace: String,
+    pub pod: String,
+    /// A link id of the chain: image-reference, repository, image, platform, node-role,
+    /// pull-permissions, repository-policy, network, service-account, role-annotation, …
+    pub link: String,
+}
+
+/// One failing container, as the list shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Headline {
+    pub namespace: String,
+    pub pod: Option<String>,
+    pub workload: Option<String>,
+    pub container: String,
+    pub state: String,
+    pub verdict: String,
+    pub broken_link: Option<String>,
+    pub cause: Option<String>,
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FailingPods {
+    /// How many findings there are in all.
+    pub total: usize,
+    pub offset: usize,
+    /// At most 50 findings from `offset`.
+    pub findings: Vec<Headline>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PodDiagnosis {
+    /// The pod's findings, one per container, exactly as `diagnose -o json` has them.
+    pub findings: Vec<Value>,
+    /// The same, as Markdown for a person (tenant text escaped).
+    pub markdown: String,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LinkExplanation {
+    pub container: String,
+    /// The link as the report has it: status, cause, summary, evidence, basis (an `unknown`
+    /// link's summary says what would settle it).
+    pub link: Value,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FixPlan {
+    /// Never applied: this server has no tool that writes.
+    pub applied: bool,
+    /// Per container: the broken link, its cause, and the fixes as the report has them
+    /// (commands, documents, diffs).
+    pub containers: Vec<Value>,
+}
+
+impl Server {
+    pub fn new(load: Load, fresh_for: Duration) -> Server {
+        Server {
+            load,
+            fresh_for,
+            read: Arc::default(),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The facts, read again when the last read is older than `fresh_for`; off the async
+    /// threads, as a read may block.
+    async fn facts(&self) -> Result<Arc<Facts>, String> {
+        if let Some((at, facts)) = crate::source::live::lock(&self.read).as_ref()
+            && at.elapsed() < self.fresh_for
+        {
+            return Ok(facts.clone());
+        }
+        let load = self.load.clone();
+        let facts = tokio::task::spawn_blocking(move || load())
+            .await
+            .map_err(|e| format!("the read stopped: {e}"))??;
+        let facts = Arc::new(facts);
+        *crate::source::live::lock(&self.read) = Some((Instant::now(), facts.clone()));
+        Ok(facts)
+    }
+
+    /// The report of one pod (or workload), or why there is none.
+    async fn pod_report(&self, namespace: &str, pod: &str) -> Result<Report, String> {
+        let facts = self.facts().await?;
+        let selection = Selection {
+            all: true,
+            namespaces: Vec::new(),
+            pods: vec![format!("{namespace}/{pod}")],
+        };
+        if let Some(why) = diagnose::missing_pod(&facts, &selection) {
+            return Err(why);
+        }
+        let report = diagnose::diagnose(&facts, &selection);
+        if report.findings.is_empty() {
+            return Err(format!(
+                "pod {}/{} has no container to diagnose",
+                crate::text::escape_line(namespace),
+                crate::text::escape_line(pod)
+            ));
+        }
+        Ok(report)
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn headline(f: &Finding) -> Headline {
+    Headline {
+        namespace: f.namespace.clone(),
+        pod: f.pod.clone(),
+        workload: f.workload.clone(),
+        container: f.container.clone(),
+        state: f.state.clone(),
+        verdict: f.verdict.as_str().to_string(),
+        broken_link: f.broken_link.map(|l| l.as_str().to_string()),
+        cause: f.cause.map(|c| c.as_str().to_string()),
+        summary: f.summary.clone(),
+    }
+}
+
+#[tool_router]
+impl Server {
+    #[tool(
+        description = "List the pods on EKS that cannot pull their image (or start their sandbox), each with the broken link of its chain and the cause; 50 at a time from `offset`."
+    )]
+    async fn list_failing_pods(
+        &self,
+        Parameters(request): Parameters<ListRequest>,
+    ) -> Result<Json<FailingPods>, String> {
+        let facts = self.facts().await?;
+        let selection = Selection {
+            all: false,
+            namespaces: request.namespace.into_iter().collect(),
+            pods: Vec::new(),
+        };
+        let report = diagnose::diagnose(&facts, &selection);
+        let failing: Vec<&Finding> = report.findings.iter().filter(|f| f.failing).collect();
+        let offset = request.offset.unwrap_or(0);
+        Ok(Json(FailingPods {
+            total: failing.len(),
+            offset,
+            findings: failing
+                .into_iter()
+                .skip(offset)
+                .take(PAGE)
+                .map(headline)
+                .collect(),
+        }))
+    }
+
+    #[tool(
+        description = "Diagnose one pod: why it cannot pull, link by link of the pull lane (node role, repository, image, permissions, network) and the app-identity lane (IRSA, Pod Identity), with evidence."
+    )]
+    async fn diagnose_pod(
+        &self,
+        Parameters(request): Parameters<PodRequest>,
+    ) -> Result<Json<PodDiagnosis>, String> {
+        let report = self.pod_report(&request.namespace, &request.pod).await?;
+        let escaped = report.escaped();
+        Ok(Json(PodDiagnosis {
+            findings: report.findings.iter().map(json).collect(),
+            markdown: escaped
+                .findings
+                .iter()
+                .map(crate::report::markdown::finding_markdown)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }))
+    }
+
+    #[tool(
+        description = "Explain one link of a pod's chain: its status, cause and evidence, and for an unknown link what would settle it."
+    )]
+    async fn explain_link(
+        &self,
+        Parameters(request): Parameters<LinkRequest>,
+    ) -> Result<Json<LinkExplanation>, String> {
+        let report = self.pod_report(&request.namespace, &request.pod).await?;
+        for finding in &report.findings {
+            if let Some(link) = finding.links.iter().find(|l| l.id.as_str() == request.link) {
+                return Ok(Json(LinkExplanation {
+                    container: finding.container.clone(),
+                    link: json(link),
+                }));
+            }
+        }
+        let ids: Vec<&str> = report
+            .findings
+            .iter()
+            .flat_map(|f| f.links.iter().map(|l| l.id.as_str()))
+            .collect();
+        Err(format!(
+            "no link {} in the chain of {}/{}: its links are {}",
+            crate::text::escape_line(&request.link),
+            crate::text::escape_line(&request.namespace),
+            crate::text::escape_line(&request.pod),
+            ids.join(", ")
+        ))
+    }
+
+    #[tool(
+        description = "The least-privilege fix of a pod's broken link: the commands, documents and diffs that would repair it. Shown only, never applied: this server writes nothing."
+    )]
+    async fn plan_fix(
+        &self,
+        Parameters(request): Parameters<PodRequest>,
+    ) -> Result<Json<FixPlan>, String> {
+        let report = self.pod_report(&request.namespace, &request.pod).await?;
+        Ok(Json(FixPlan {
+            applied: false,
+            containers: report
+                .findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "container": f.container,
+                        "brokenLink": f.broken_link.map(|l| l.as_str()),
+                        "cause": f.cause.map(|c| c.as_str()),
+                        "fixes": json(&f.fixes),
+                    })
+                })
+                .collect(),
+        }))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerConfig {
+        let info = Implementation::new("pulldoctor", env!("CARGO_PKG_VERSION"));
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(info)
+            .with_instructions(
+            "pulldoctor: why pods on Amazon EKS cannot pull their images from Amazon ECR. The kubelet pulls with the node's IAM role (on Fargate the pod execution role), not the pod's IRSA or Pod Identity role; the chain shows both lanes. Read-only.",
+        )
+    }
+}
+
+/// Serves on stdin/stdout until the client closes them.
+pub async fn serve(load: Load, fresh_for: Duration) -> Result<(), String> {
+    let running = Server::new(load, fresh_for)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("the MCP session did not start: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| format!("the MCP session ended: {e}"))?;
+    Ok(())
+}
