@@ -438,6 +438,18 @@ async fn each_entity_is_fetched_once_and_only_for_failing_pods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_replays_to_the_same_report() {
     let h = Harness::new(&demo()).await;
+    // A tenant's secrets in its pod: an environment value, an argument, the copy `kubectl
+    // apply` keeps. None of them is read by the diagnosis; none may leave in a snapshot.
+    let mut pod = h
+        .kube
+        .object("Pod", "billing", "invoicer-7d6f5c-z9x")
+        .unwrap();
+    pod["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        "{\"password\":\"pw-in-annotation\"}".into();
+    let app = &mut pod["spec"]["containers"][0];
+    app["args"] = serde_json::json!(["--token=pw-in-args"]);
+    app["env"] = serde_json::json!([{"name": "DB_PASSWORD", "value": "pw-in-env"}]);
+    h.kube.replace(pod);
     let dir = support::TempDir::new("snapshot");
     let file = dir.0.join("snap.json");
     let out = tokio::task::block_in_place(|| {
@@ -467,6 +479,11 @@ async fn snapshot_replays_to_the_same_report() {
         live["findings"], replayed["findings"],
         "the snapshot replays to the same findings"
     );
+    let plain = std::fs::read_to_string(&file).unwrap();
+    for secret in ["pw-in-annotation", "pw-in-args", "pw-in-env"] {
+        assert!(!plain.contains(secret), "{secret} was kept in the snapshot");
+    }
+    assert!(plain.contains("DB_PASSWORD"), "a variable keeps its name");
     // Redacted: no account id or role name left, and the same verdicts.
     let redacted = dir.0.join("redacted.json");
     let out = tokio::task::block_in_place(|| {

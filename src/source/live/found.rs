@@ -21,8 +21,8 @@ impl Found {
     }
 
     pub fn item(&mut self, object: &impl Serialize) {
-        self.items
-            .push(serde_json::to_value(object).unwrap_or_default());
+        let value = serde_json::to_value(object).unwrap_or_default();
+        self.items.push(super::kept::for_diagnosis(value));
     }
 
     /// The documents of a read: the AWS documents, then one `List` of the Kubernetes objects,

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod children;
 pub mod follow;
 mod found;
+mod kept;
 pub mod kube;
 mod memo;
 mod read;
