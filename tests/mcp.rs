@@ -245,3 +245,66 @@ async fn the_tools_answer_as_diagnose_does_live_and_write_nothing() {
     assert_eq!(h.kube.writes(), Vec::<String>::new());
     assert_eq!(h.front.writes(), Vec::<String>::new());
 }
+
+/// The report's JSON Schema: served as a resource, published as `docs/report.schema.json`, and
+/// met — by the SDK's own validator — by the report of every scenario, while a report with a
+/// verdict the contract does not have, or a finding without links, is not.
+#[test]
+fn the_report_schema_is_served_and_every_scenario_report_meets_it() {
+    let dir = support::TempDir::new("mcp-schema");
+    let mut scenarios: Vec<PathBuf> = std::fs::read_dir("assets/scenarios/causes")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    scenarios.push(PathBuf::from(DEMO));
+    let mut reports = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        let out = pulldoctor(&["diagnose", "--all", "-o", "json", "--from"])
+            .arg(scenario)
+            .output()
+            .unwrap();
+        let file = dir.0.join(format!("{i}.json"));
+        std::fs::write(&file, &out.stdout).unwrap();
+        reports.push(file);
+    }
+    let mut report: Value = serde_json::from_slice(&std::fs::read(&reports[0]).unwrap()).unwrap();
+    report["findings"][0]["verdict"] = json!("fine");
+    report["findings"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("links");
+    let tampered = dir.0.join("tampered.json");
+    std::fs::write(&tampered, report.to_string()).unwrap();
+    reports.push(tampered.clone());
+
+    let mut server = pulldoctor(&["mcp", "--from", DEMO]);
+    server.env("MCP_REPORTS", std::env::join_paths(&reports).unwrap());
+    let answer = drive(&server, &json!([]));
+
+    assert_eq!(
+        answer["resources"],
+        json!([{"uri": "pulldoctor://schema/report/v1", "name": "report-schema", "mimeType": "application/schema+json"}])
+    );
+    let published: Value =
+        serde_json::from_str(&std::fs::read_to_string("docs/report.schema.json").unwrap()).unwrap();
+    assert_eq!(
+        answer["schema"], published,
+        "docs/report.schema.json is not what the server serves: write it with `PULLDOCTOR_WRITE_SCHEMA=1 cargo test --lib report_schema`"
+    );
+    assert!(
+        answer["unknownResource"]
+            .as_str()
+            .unwrap()
+            .contains("no resource")
+    );
+    let errors = answer["reportErrors"].as_object().unwrap();
+    for file in &reports[..reports.len() - 1] {
+        let found = &errors[file.to_str().unwrap()];
+        assert_eq!(found, &json!([]), "{}", file.display());
+    }
+    let found = errors[tampered.to_str().unwrap()].to_string();
+    assert!(
+        found.contains("'fine'") && found.contains("'links'"),
+        "{found}"
+    );
+}

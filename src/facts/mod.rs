@@ -29,7 +29,7 @@ pub enum Fact<T> {
 }
 
 /// Where the facts came from, for the report's `source`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct SourceInfo {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]

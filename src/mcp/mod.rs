@@ -5,10 +5,16 @@
 
 use crate::diagnose::{self, Selection};
 use crate::facts::Facts;
-use crate::report::{Finding, Report};
+use crate::report::{self, Finding, Report};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer};
 use rmcp::{Json, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,6 +26,8 @@ pub type Load = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
 
 /// The most findings one answer lists; `offset` pages through the rest.
 const PAGE: usize = 50;
+
+const SCHEMA_MIME: &str = "application/schema+json";
 
 /// The facts last read, and when.
 type LastRead = (Instant, Arc<Facts>);
@@ -284,11 +292,49 @@ impl Server {
 impl ServerHandler for Server {
     fn get_info(&self) -> ServerConfig {
         let info = Implementation::new("pulldoctor", env!("CARGO_PKG_VERSION"));
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(info)
             .with_instructions(
             "pulldoctor: why pods on Amazon EKS cannot pull their images from Amazon ECR. The kubelet pulls with the node's IAM role (on Fargate the pod execution role), not the pod's IRSA or Pod Identity role; the chain shows both lanes. Read-only.",
         )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let schema = Resource::new(report::SCHEMA_URI, "report-schema")
+            .with_title("The JSON Schema of pulldoctor's report")
+            .with_description(
+                "The JSON Schema (2020-12) of `diagnose -o json`: the findings that diagnose_pod returns and their links, causes and fixes.",
+            )
+            .with_mime_type(SCHEMA_MIME);
+        Ok(ListResourcesResult::with_all_items(vec![schema]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri != report::SCHEMA_URI {
+            return Err(ErrorData::resource_not_found(
+                format!(
+                    "no resource {}: the one resource is {}",
+                    crate::text::escape_line(&request.uri),
+                    report::SCHEMA_URI
+                ),
+                None,
+            ));
+        }
+        let text = serde_json::to_string_pretty(&report::json_schema()).unwrap_or_default();
+        let contents = ResourceContents::text(text, report::SCHEMA_URI).with_mime_type(SCHEMA_MIME);
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 }
 

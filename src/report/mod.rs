@@ -10,9 +10,10 @@ use serde::Serialize;
 
 pub const SCHEMA: &str = "pulldoctor.report/v1";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    #[schemars(extend("const" = SCHEMA))]
     pub schema: &'static str,
     pub source: SourceInfo,
     pub findings: Vec<Finding>,
@@ -21,7 +22,7 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub namespace: String,
@@ -44,6 +45,22 @@ pub struct Finding {
     /// The pod cannot pull (or the workload cannot create pods, or the pod could not be read
     /// and may be failing): its `unknown` is an open failure, which counts for the exit status.
     pub failing: bool,
+}
+
+/// Where the report's JSON Schema is published (the MCP server serves it at this URI).
+pub const SCHEMA_URI: &str = "pulldoctor://schema/report/v1";
+
+/// The JSON Schema (2020-12) of the report `diagnose -o json` prints, derived from the types
+/// that print it.
+pub fn json_schema() -> serde_json::Value {
+    // As the report is written (a field skipped when empty is not required), not as it is read.
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Report>();
+    schema.insert("$id".into(), SCHEMA_URI.into());
+    schema.insert("title".into(), SCHEMA.into());
+    schema.to_value()
 }
 
 impl Report {
@@ -72,7 +89,7 @@ impl Finding {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PullIdentity {
     pub kind: PullIdentityKind,
@@ -86,14 +103,14 @@ pub struct PullIdentity {
     pub resolved_from: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppIdentity {
     pub kind: AppIdentityKind,
     pub role_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppIdentityKind {
     Irsa,
@@ -103,7 +120,7 @@ pub enum AppIdentityKind {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PullIdentityKind {
     NodeRole,
@@ -112,7 +129,7 @@ pub enum PullIdentityKind {
     Unknown,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Link {
     pub id: LinkId,
@@ -133,7 +150,7 @@ pub struct Link {
 }
 
 /// One hop of the way a pull takes from the node to the registry.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hop {
     pub kind: HopKind,
@@ -163,7 +180,7 @@ pub fn path_line(hops: &[Hop]) -> String {
         .join(" → ")
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HopKind {
     Node,
@@ -195,7 +212,9 @@ impl HopKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -217,7 +236,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Basis {
     Observed,
@@ -236,7 +255,7 @@ impl Basis {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Lane {
     Pull,
@@ -258,7 +277,7 @@ impl Lane {
 macro_rules! kebab_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -462,7 +481,7 @@ impl Cause {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Fix {
     pub cause: Cause,
@@ -475,7 +494,7 @@ pub struct Fix {
     pub target_chosen_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     pub explain: String,
@@ -523,7 +542,7 @@ impl Step {
 }
 
 /// An API call a fix step makes; the document it writes is the step's `document`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(tag = "call", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum Apply {
     #[serde(rename = "iam:PutRolePolicy")]
@@ -883,6 +902,22 @@ impl Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docs/report.schema.json` is the schema the types derive (written anew with
+    /// `PULLDOCTOR_WRITE_SCHEMA=1`).
+    #[test]
+    fn report_schema_published_is_the_derived_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.schema.json");
+        let derived = serde_json::to_string_pretty(&json_schema()).unwrap() + "\n";
+        if std::env::var_os("PULLDOCTOR_WRITE_SCHEMA").is_some() {
+            std::fs::write(path, &derived).unwrap();
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            published == derived,
+            "{path} is not the derived schema: run `PULLDOCTOR_WRITE_SCHEMA=1 cargo test --lib report_schema`"
+        );
+    }
 
     /// The names people read are the names the JSON contract uses.
     #[test]
