@@ -242,6 +242,23 @@ async fn the_tools_answer_as_diagnose_does_live_and_write_nothing() {
     h.front.clear();
     tokio::task::block_in_place(|| answers_match(&h.command(&["mcp"]), &report));
     assert!(!h.kube.requests().is_empty(), "the server read the cluster");
+    // A pod that pulls: the shared read looked into failing pods' AWS side only, so the server
+    // reads it by name, as `diagnose NAMESPACE/POD` does.
+    let healthy = "platform/metrics-6d9c8b-r5t";
+    let named = tokio::task::block_in_place(|| h.run(&["diagnose", healthy, "-o", "json"]));
+    let named: Value = serde_json::from_slice(&named.stdout).unwrap();
+    let answer = tokio::task::block_in_place(|| {
+        drive(
+            &h.command(&["mcp"]),
+            &json!([call(
+                "diagnose_pod",
+                json!({"namespace": "platform", "pod": "metrics-6d9c8b-r5t"})
+            )]),
+        )
+    });
+    let findings = &answer["results"][0]["structured"]["findings"];
+    assert_eq!(findings, &named["findings"]);
+    assert_eq!(findings[0]["verdict"], "ok", "{findings:#}");
     assert_eq!(h.kube.writes(), Vec::<String>::new());
     assert_eq!(h.front.writes(), Vec::<String>::new());
 }

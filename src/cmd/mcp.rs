@@ -1,7 +1,8 @@
 //! `pulldoctor mcp`: the command line of [`crate::mcp`].
 
-use super::load::load;
+use super::load::load_named;
 use super::{Failure, Global};
+use crate::mcp::Input;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,12 +21,15 @@ pub fn run(global: &Global) -> Result<ExitCode, Failure> {
         quiet: true,
         ..global.clone()
     };
-    let fresh_for = if global.offline() {
-        Duration::MAX
+    let input = if global.offline() {
+        Input::Offline
     } else {
-        LIVE_FRESH_FOR
+        Input::Live {
+            fresh_for: LIVE_FRESH_FOR,
+        }
     };
-    let load: crate::mcp::Load = Arc::new(move || load(&global, false, false).map_err(|f| f.0));
-    super::block_on(crate::mcp::serve(load, fresh_for))?.map_err(Failure)?;
+    let load: crate::mcp::Load =
+        Arc::new(move |named| load_named(&global, false, false, named).map_err(|f| f.0));
+    super::block_on(crate::mcp::serve(load, input))?.map_err(Failure)?;
     Ok(ExitCode::SUCCESS)
 }

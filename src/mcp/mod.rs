@@ -18,11 +18,12 @@ use rmcp::{ErrorData, RoleServer};
 use rmcp::{Json, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Reads the facts: the input the server was started on (a bundle, an agent, the live cluster).
-pub type Load = Arc<dyn Fn() -> Result<Facts, String> + Send + Sync>;
+/// Reads the facts: the input the server was started on (a bundle, an agent, the live cluster),
+/// live also the pods named (`namespace/name`) whether they fail or not.
+pub type Load = Arc<dyn Fn(&[String]) -> Result<Facts, String> + Send + Sync>;
 
 /// The most findings one answer lists; `offset` pages through the rest.
 const PAGE: usize = 50;
@@ -32,12 +33,22 @@ const SCHEMA_MIME: &str = "application/schema+json";
 /// The facts last read, and when.
 type LastRead = (Instant, Arc<Facts>);
 
+/// Where the facts come from, and so how long a read answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A bundle, snapshot or agent: read once, and it holds every pod it has.
+    Offline,
+    /// The cluster: read again once `fresh_for` old; a pod that is not failing is read by name,
+    /// as a live read looks into the AWS side of failing pods only.
+    Live { fresh_for: Duration },
+}
+
 #[derive(Clone)]
 pub struct Server {
     load: Load,
-    /// How long a read answers before the next call reads again (live: the cluster moves).
-    fresh_for: Duration,
-    read: Arc<Mutex<Option<LastRead>>>,
+    input: Input,
+    /// One read at a time: calls that arrive during a read wait for it rather than start theirs.
+    read: Arc<tokio::sync::Mutex<Option<LastRead>>>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -115,53 +126,73 @@ pub struct FixPlan {
 }
 
 impl Server {
-    pub fn new(load: Load, fresh_for: Duration) -> Server {
+    pub fn new(load: Load, input: Input) -> Server {
         Server {
             load,
-            fresh_for,
+            input,
             read: Arc::default(),
             tool_router: Self::tool_router(),
         }
     }
 
-    /// The facts, read again when the last read is older than `fresh_for`; off the async
-    /// threads, as a read may block.
+    /// The facts, read again when the last read is too old; off the async threads, as a read
+    /// may block.
     async fn facts(&self) -> Result<Arc<Facts>, String> {
-        if let Some((at, facts)) = crate::source::live::lock(&self.read).as_ref()
-            && at.elapsed() < self.fresh_for
+        let mut read = self.read.lock().await;
+        let fresh_for = match self.input {
+            Input::Offline => Duration::MAX,
+            Input::Live { fresh_for } => fresh_for,
+        };
+        if let Some((at, facts)) = read.as_ref()
+            && at.elapsed() < fresh_for
         {
             return Ok(facts.clone());
         }
-        let load = self.load.clone();
-        let facts = tokio::task::spawn_blocking(move || load())
-            .await
-            .map_err(|e| format!("the read stopped: {e}"))??;
-        let facts = Arc::new(facts);
-        *crate::source::live::lock(&self.read) = Some((Instant::now(), facts.clone()));
+        let facts = Arc::new(self.read_named(Vec::new()).await?);
+        *read = Some((Instant::now(), facts.clone()));
         Ok(facts)
     }
 
-    /// The report of one pod (or workload), or why there is none.
+    async fn read_named(&self, named: Vec<String>) -> Result<Facts, String> {
+        let load = self.load.clone();
+        tokio::task::spawn_blocking(move || load(&named))
+            .await
+            .map_err(|e| format!("the read stopped: {e}"))?
+    }
+
+    /// The report of one pod (or workload), or why there is none. Live, a pod the shared read
+    /// does not hold as failing is read by name: that read keeps failing pods only, and did not
+    /// look into the AWS side of the others.
     async fn pod_report(&self, namespace: &str, pod: &str) -> Result<Report, String> {
-        let facts = self.facts().await?;
         let selection = Selection {
             all: true,
             namespaces: Vec::new(),
             pods: vec![format!("{namespace}/{pod}")],
         };
-        if let Some(why) = diagnose::missing_pod(&facts, &selection) {
-            return Err(why);
+        let facts = self.facts().await?;
+        let shared = report_of(&facts, &selection);
+        let failing = shared
+            .as_ref()
+            .is_ok_and(|r| r.findings.iter().any(|f| f.failing));
+        if failing || self.input == Input::Offline {
+            return shared;
         }
-        let report = diagnose::diagnose(&facts, &selection);
-        if report.findings.is_empty() {
-            return Err(format!(
-                "pod {}/{} has no container to diagnose",
-                crate::text::escape_line(namespace),
-                crate::text::escape_line(pod)
-            ));
-        }
-        Ok(report)
+        report_of(&self.read_named(selection.pods.clone()).await?, &selection)
     }
+}
+
+fn report_of(facts: &Facts, selection: &Selection) -> Result<Report, String> {
+    if let Some(why) = diagnose::missing_pod(facts, selection) {
+        return Err(why);
+    }
+    let report = diagnose::diagnose(facts, selection);
+    if report.findings.is_empty() {
+        return Err(format!(
+            "pod {} has no container to diagnose",
+            crate::text::escape_line(&selection.pods.join(", "))
+        ));
+    }
+    Ok(report)
 }
 
 fn json<T: Serialize>(value: &T) -> Value {
@@ -339,8 +370,8 @@ impl ServerHandler for Server {
 }
 
 /// Serves on stdin/stdout until the client closes them.
-pub async fn serve(load: Load, fresh_for: Duration) -> Result<(), String> {
-    let running = Server::new(load, fresh_for)
+pub async fn serve(load: Load, input: Input) -> Result<(), String> {
+    let running = Server::new(load, input)
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| format!("the MCP session did not start: {e}"))?;
@@ -349,4 +380,45 @@ pub async fn serve(load: Load, fresh_for: Duration) -> Result<(), String> {
         .await
         .map_err(|e| format!("the MCP session ended: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A server whose reads are counted and take a while.
+    fn counted(input: Input) -> (Server, Arc<AtomicUsize>) {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counter = reads.clone();
+        let load: Load = Arc::new(move |_named| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(Facts::default())
+        });
+        (Server::new(load, input), reads)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_during_a_read_wait_for_it_and_a_live_read_is_made_again_when_old() {
+        let (server, reads) = counted(Input::Live {
+            fresh_for: Duration::from_millis(300),
+        });
+        let (a, b, c) = tokio::join!(server.facts(), server.facts(), server.facts());
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "one read for three calls");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        server.facts().await.unwrap();
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "an old live read is made again"
+        );
+
+        let (offline, reads) = counted(Input::Offline);
+        offline.facts().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        offline.facts().await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "a bundle is read once");
+    }
 }
