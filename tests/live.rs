@@ -1274,7 +1274,9 @@ async fn pages_are_looked_into_as_they_arrive_and_share_each_lookup() {
     // The pages after the first wait until the screen has been looked at: what the first page
     // shows is seen whatever the machine's load.
     h.kube.hold_later_pages();
-    let terminal = support::terminal::Terminal::start("pages", 160, 40, &h.shell_line(&[], &[]));
+    // A held page must not run into the request timeout while the first is diagnosed.
+    let line = h.shell_line(&["--timeout", "120"], &[]);
+    let terminal = support::terminal::Terminal::start("pages", 160, 40, &line);
     let partial = tokio::task::block_in_place(|| {
         let limit = std::time::Duration::from_secs(90);
         terminal.wait_within(limit, "a failing pod while the read goes on", |screen| {

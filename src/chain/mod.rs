@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod pull_identity;
 pub mod pull_lane;
 pub mod registry;
+pub mod trail;
 pub mod trust;
 
 use crate::ecr::reference::{self, ImageRef};

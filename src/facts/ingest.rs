@@ -158,6 +158,9 @@ fn ingest_one(
     if let Some(lookup) = object.get("pulldoctorLookup") {
         return ingest_lookup(facts, lookup);
     }
+    if object.contains_key("Events") {
+        return ingest_trail(facts, value);
+    }
     let known = ingest_account(facts, value, object)?
         || ingest_eks(facts, object)?
         || ingest_iam(facts, pending, value, object)?
@@ -189,6 +192,15 @@ fn ingest_lookup(facts: &mut Facts, lookup: &Value) -> Result<(), String> {
         }
         (Some(true), None) => {
             facts.covered.insert(scope.to_string());
+            if let Some(session) = scope.strip_prefix(super::scope::TRAIL_PREFIX) {
+                let reach = match lookup["reachedBack"].as_str() {
+                    Some(time) => Some(time.parse().map_err(|e| {
+                        format!("pulldoctorLookup {scope}: reachedBack does not parse: {e}")
+                    })?),
+                    None => None,
+                };
+                facts.trail.reach.insert(session.to_string(), reach);
+            }
         }
         _ => {
             return Err(format!(
@@ -196,6 +208,21 @@ fn ingest_lookup(facts: &mut Facts, lookup: &Value) -> Result<(), String> {
             ));
         }
     }
+    Ok(())
+}
+
+/// CloudTrail events (`lookup-events`): each record that reads is kept, one that does not is
+/// said in `problems`.
+fn ingest_trail(facts: &mut Facts, value: &Value) -> Result<(), String> {
+    let lookup: super::trail::LookupEvents = parse(value, "CloudTrail events")?;
+    let mut events = Vec::new();
+    for event in lookup.events {
+        match event.parse() {
+            Ok(event) => events.push(event),
+            Err(why) => facts.problems.push(format!("{why}; skipped")),
+        }
+    }
+    facts.trail.add(events);
     Ok(())
 }
 

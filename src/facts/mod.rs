@@ -9,6 +9,7 @@ pub mod network;
 pub mod pod;
 mod refresh;
 mod settle;
+pub mod trail;
 
 use crate::iam::arn::{self, Arn};
 use crate::iam::policy::PolicyDocument;
@@ -169,10 +170,27 @@ pub struct Facts {
     /// grant what a pull-through cache does for a principal (create, import) and replication.
     pub registry_policies: BTreeMap<(String, String), Option<Result<PolicyDocument, String>>>,
 
+    /// CloudTrail's record of the pull identities' calls, where it was looked up.
+    pub trail: trail::Trail,
+
     /// Scopes (see [`scope`]) that a live lookup answered completely: what is not there is absent.
     pub covered: BTreeSet<String>,
     /// Scopes whose lookup failed, with the call and permission that would settle them.
     pub errors: BTreeMap<String, String>,
+}
+
+/// Whether CloudTrail was asked for a session's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrailLookup<'a> {
+    /// Not asked (not a session pulldoctor looks up, or an input without it): no evidence
+    /// either way.
+    NotLooked,
+    /// Asked and refused or failed: why.
+    Failed(&'a str),
+    /// Answered, back to `reach` (`None`: all 90 days CloudTrail keeps).
+    Read {
+        reach: Option<k8s_openapi::jiff::Timestamp>,
+    },
 }
 
 /// The key of a node class in [`Facts::node_classes`]: its kind (`EC2NodeClass` for Karpenter,
@@ -240,6 +258,11 @@ pub mod scope {
     pub fn node(name: &str) -> String {
         format!("node/{name}")
     }
+    /// CloudTrail's events of one session (a node's instance id).
+    pub fn trail(session: &str) -> String {
+        format!("{TRAIL_PREFIX}{session}")
+    }
+    pub const TRAIL_PREFIX: &str = "cloudtrail/";
     pub fn nodegroup(name: &str) -> String {
         format!("nodegroup/{name}")
     }
@@ -456,6 +479,18 @@ impl Facts {
                 &scope::secrets(namespace),
                 format!("the Secrets of namespace {namespace} were not listed (pulldoctor reads their metadata only)"),
             ),
+        }
+    }
+
+    /// Whether CloudTrail was asked for the calls of `session`, and how far back it answered.
+    pub fn trail_lookup(&self, session: &str) -> TrailLookup<'_> {
+        let scope = scope::trail(session);
+        if let Some(why) = self.errors.get(&scope) {
+            return TrailLookup::Failed(why);
+        }
+        match self.trail.reach.get(session) {
+            Some(reach) if self.covered.contains(&scope) => TrailLookup::Read { reach: *reach },
+            _ => TrailLookup::NotLooked,
         }
     }
 

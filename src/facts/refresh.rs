@@ -81,6 +81,7 @@ impl Facts {
             secrets,
             secret_namespaces,
             ec2,
+            trail,
             covered,
             errors,
         } = fresh;
@@ -138,6 +139,14 @@ impl Facts {
         self.cache_rule_validations.extend(cache_rule_validations);
         self.secrets.extend(secrets);
         self.ec2.merge(ec2);
+        // A session looked up again is what CloudTrail holds now.
+        for session in trail.reach.keys() {
+            self.trail
+                .events
+                .retain(|e| e.username.as_deref() != Some(session.as_str()));
+        }
+        self.trail.reach.extend(trail.reach);
+        self.trail.add(trail.events);
         self.secret_namespaces.extend(secret_namespaces);
         self.covered.extend(covered);
         self.errors.extend(errors);

@@ -39,6 +39,19 @@ pub(super) fn access_fixes(
             )],
         )],
         PullBoundaryDenies => boundary_fix(subject, pull),
+        OrganizationPolicyDenies => organization_fix(cause, link, subject),
+        SessionPolicyDenies => vec![fix(
+            cause,
+            "Find who issues the pull identity's credentials with a session policy",
+            false,
+            vec![step(
+                format!("{} A session policy is passed when the credentials are issued (AssumeRole with a policy, a credential helper or broker): it is on no role, so no IAM change fixes it. Look up the AssumeRole calls of the role in CloudTrail to see who passes it.", crate::text::sentence(&link.summary)),
+                Some(format!(
+                    "aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventName,AttributeValue=AssumeRole --max-results 20 --region {}",
+                    crate::text::shell_arg(&pull.ecr.as_ref().map_or_else(|| "REGION".to_string(), |e| e.region.clone()))
+                )),
+            )],
+        )],
         NodeRoleUnresolved => vec![fix(
             cause,
             "Find the node's IAM role",
@@ -227,5 +240,45 @@ fn cross_account_fix(subject: &Subject<'_>, pull: &PullLane) -> Vec<Fix> {
                 repository: ecr.repository.clone(),
             },
         )],
+    )]
+}
+
+/// An organization's policy is changed in its management account, never here: who to ask, and
+/// the commands that show them which policy it is.
+fn organization_fix(cause: Cause, link: &Link, subject: &Subject<'_>) -> Vec<Fix> {
+    let role = subject
+        .pull_identity
+        .roles()
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let account = arn::account_of(&role).unwrap_or_else(|| "ACCOUNT".to_string());
+    let list = |filter: &str| {
+        format!(
+            "aws organizations list-policies-for-target --target-id {} --filter {filter}",
+            crate::text::shell_arg(&account)
+        )
+    };
+    vec![fix(
+        cause,
+        "Ask the organization's administrators about the policy that denies the pull",
+        false,
+        vec![
+            step(
+                format!(
+                    "{} Service and resource control policies live in the organization's management account: no change in account {account} lifts them. Ask the management account (or a delegated administrator) to exempt this role or repository; these list the policies on the account (and on each parent OU, from list-parents).",
+                    crate::text::sentence(&link.summary)
+                ),
+                Some(format!(
+                    "{}; {}",
+                    list("SERVICE_CONTROL_POLICY"),
+                    list("RESOURCE_CONTROL_POLICY")
+                )),
+            ),
+            step(
+                "Then read each policy for a Deny on ecr:* (run in the management account).",
+                Some("aws organizations describe-policy --policy-id POLICY_ID".to_string()),
+            ),
+        ],
     )]
 }

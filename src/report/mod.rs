@@ -369,6 +369,8 @@ kebab_enum!(
         AuthTokenNotWildcard = "auth-token-not-wildcard",
         PullExplicitDeny = "pull-explicit-deny",
         PullBoundaryDenies = "pull-boundary-denies",
+        OrganizationPolicyDenies = "organization-policy-denies",
+        SessionPolicyDenies = "session-policy-denies",
         PullThroughCacheImportMissing = "pull-through-cache-import-missing",
         RepositoryMissing = "repository-missing",
         RepositoryPolicyDenies = "repository-policy-denies",
@@ -460,6 +462,8 @@ impl Cause {
             PullExplicitDeny
             | RepositoryPolicyDenies
             | PullBoundaryDenies
+            | OrganizationPolicyDenies
+            | SessionPolicyDenies
             | NodeRoleUnresolved
             | NodeRoleMissing
             | CrossAccountNotAllowed => F::PullAccess,

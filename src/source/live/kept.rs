@@ -1,9 +1,9 @@
 //! What of a Kubernetes object a read keeps: what the diagnosis reads, not what a tenant put
 //! there for its application. A read's documents leave the process — `pulldoctor snapshot`, the
 //! agent's `/snapshot` — so a container's environment values, command and arguments (where
-//! passwords and tokens are passed) and the copies of the whole object that `kubectl apply` and
-//! the API server keep (`last-applied-configuration`, `managedFields`) are dropped as the object
-//! is read.
+//! passwords and tokens are passed) and the copy of the whole object that `kubectl apply` keeps
+//! (`last-applied-configuration`) are dropped as the object is read. `managedFields` stay: they
+//! name fields, never values, and date a ServiceAccount's role annotation.
 
 use serde_json::Value;
 
@@ -15,11 +15,11 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// `object` without what the diagnosis never reads.
 pub(super) fn for_diagnosis(mut object: Value) -> Value {
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            annotations.remove(LAST_APPLIED);
-        }
+    if let Some(annotations) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.remove(LAST_APPLIED);
     }
     if let Some(spec) = pod_spec(&mut object) {
         for list in ["containers", "initContainers", "ephemeralContainers"] {
@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(app["env"][1]["value"], "arn:aws:iam::111122223333:role/web");
         assert_eq!(app["env"][2]["valueFrom"]["secretKeyRef"]["name"], "db");
         assert_eq!(kept["metadata"]["annotations"], json!({"team": "shop"}));
-        assert!(kept["metadata"].get("managedFields").is_none());
+        assert_eq!(kept["metadata"]["managedFields"][0]["manager"], "kubectl");
     }
 
     #[test]
