@@ -171,6 +171,18 @@ for vpc in $(printf '%s\n' $vpcs | sort -u); do
   fi
 done
 
+# CloudTrail: the newest calls of each node's role session (named after its instance), one page
+# each, at LookupEvents' two requests a second; a full page says how far back it reached.
+for id in $ids; do
+  ask "cloudtrail/$id" cloudtrail:LookupEvents "$id" "cloudtrail-$id.json" aws cloudtrail lookup-events --lookup-attributes "AttributeKey=Username,AttributeValue=$id" --max-results 50 --no-paginate
+  if [ -f "$OUT/cloudtrail-$id.json" ]; then
+    reached=""
+    grep -q '"NextToken"' "$OUT/cloudtrail-$id.json" && reached="$(values "cloudtrail-$id.json" EventTime | head -n 1)"
+    printf '{"pulldoctorLookup": {"scope": "cloudtrail/%s", "covered": true%s}}\n' "$id" "${reached:+, \"reachedBack\": \"$reached\"}" > "$OUT/cloudtrail-$id-read.json"
+  fi
+  sleep 0.5
+done
+
 # The organization settles aws:PrincipalOrgID conditions; an account in none is recorded as such.
 if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT/organization.err"; then
   if grep -q AWSOrganizationsNotInUseException "$OUT/organization.err"; then

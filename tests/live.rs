@@ -405,6 +405,31 @@ async fn each_entity_is_fetched_once_and_only_for_failing_pods() {
     );
     assert_eq!(count("sts:GetCallerIdentity"), 1);
     assert_eq!(count("eks:DescribeCluster"), 1);
+    // CloudTrail: one page per EC2 instance a pod that cannot pull waits on, no more.
+    let offline = h.offline_report();
+    let failing_instances: std::collections::BTreeSet<String> = offline
+        .findings
+        .iter()
+        .filter(|f| f.failing && f.state != "ContainerCreating")
+        .filter_map(|f| {
+            let pod = h.facts.pods.iter().find(|p| {
+                p.metadata.name == f.pod && p.metadata.namespace.as_deref() == Some(&f.namespace)
+            })?;
+            let node = h
+                .facts
+                .nodes
+                .get(pod.spec.as_ref()?.node_name.as_deref()?)?;
+            let provider = node.spec.as_ref()?.provider_id.as_deref()?;
+            Some(provider.rsplit('/').next()?.to_string())
+        })
+        .filter(|id| id.starts_with("i-"))
+        .collect();
+    assert!(!failing_instances.is_empty());
+    assert_eq!(
+        count("cloudtrail:LookupEvents"),
+        failing_instances.len(),
+        "{failing_instances:?}: {aws:#?}"
+    );
     println!(
         "all pods: {} AWS requests, {} Kubernetes requests",
         aws.len(),
@@ -1423,5 +1448,94 @@ async fn addon_registries_are_read_by_their_manifests_alone() {
             .unwrap()
             .contains("ecr:BatchGetImage"),
         "{platform}"
+    );
+}
+
+/// CloudTrail live: one LookupEvents page per instance a failing pod waits on, through
+/// throttling; a page that does not reach the pod's time says so instead of "none recorded"; a
+/// refused lookup leaves the links as the policies say, naming the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudtrail_is_read_a_page_per_instance_and_a_refusal_changes_nothing_else() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/cloudtrail.yaml");
+    let h = Harness::new(&path).await;
+    h.front
+        .fault("cloudtrail:LookupEvents", "ThrottlingException", 2);
+    let (report, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+    let lookups: Vec<String> = h
+        .front
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("cloudtrail:LookupEvents|"))
+        .collect();
+    let sessions: std::collections::BTreeSet<&String> = lookups.iter().collect();
+    assert_eq!(
+        sessions.len(),
+        7,
+        "one lookup per failing instance: {lookups:#?}"
+    );
+    assert_eq!(lookups.len(), 9, "two throttled, retried: {lookups:#?}");
+    let scp = finding(&report, "scp");
+    assert_eq!(scp["cause"], "organization-policy-denies", "{scp:#}");
+    assert_eq!(finding(&report, "ignored")["verdict"], "unknown");
+
+    // Sixty newer calls of the first node: the refusal is on a page not read.
+    {
+        let mut world = h.front.state.world.lock().unwrap();
+        let newest = world
+            .trail
+            .iter()
+            .find(|e| e["EventId"] == "e-scp")
+            .unwrap()
+            .clone();
+        for i in 0..60 {
+            let mut call = newest.clone();
+            call["EventId"] = serde_json::json!(format!("busy-{i}"));
+            call["EventTime"] = serde_json::json!(newest["EventTime"].as_i64().unwrap() + 60 + i);
+            let record = call["CloudTrailEvent"]
+                .as_str()
+                .unwrap()
+                .replace("AccessDenied", "");
+            call["CloudTrailEvent"] = serde_json::json!(record);
+            world.trail.insert(0, call);
+        }
+    }
+    h.front.clear();
+    let (report, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+    let scp = finding(&report, "scp");
+    assert_eq!(scp["verdict"], "unknown", "{scp:#}");
+    let evidence = link(&report, "scp", "pull-permissions")["evidence"].to_string();
+    assert!(evidence.contains("reached back to"), "{evidence}");
+    let asked = h.front.requests();
+    let first_node: Vec<&String> = asked
+        .iter()
+        .filter(|r| r.starts_with("cloudtrail:") && r.contains("i-0000000000000a01"))
+        .collect();
+    assert_eq!(
+        first_node.len(),
+        1,
+        "one page, never the next: {first_node:#?}"
+    );
+
+    // Refused: the links are what the policies say, and the refusal is named.
+    let sessions: Vec<String> = (1..=7).map(|i| format!("i-0000000000000a0{i}")).collect();
+    h.front
+        .state
+        .world
+        .lock()
+        .unwrap()
+        .trail_refused
+        .extend(sessions);
+    let (report, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+    assert_eq!(finding(&report, "scp")["verdict"], "unknown");
+    assert_eq!(
+        finding(&report, "agree")["cause"],
+        "pull-permission-missing"
+    );
+    let evidence = link(&report, "scp", "pull-permissions")["evidence"].to_string();
+    assert!(
+        evidence.contains("CloudTrail was not read")
+            && evidence.contains("cloudtrail:LookupEvents"),
+        "{evidence}"
     );
 }

@@ -2,7 +2,7 @@
 //! pull identity, for the evidence that settles what the policies pulldoctor reads cannot.
 
 use k8s_openapi::jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -37,16 +37,23 @@ pub struct Trail {
 }
 
 /// A lookup's answer as the AWS CLI prints it: `{"Events": [...], "NextToken": …}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LookupEvents {
     pub events: Vec<LookupEvent>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LookupEvent {
     pub event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    /// RFC 3339, as the CLI prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_source: Option<String>,
     pub username: Option<String>,
     /// The whole record, as JSON text.
     pub cloud_trail_event: String,

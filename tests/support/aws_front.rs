@@ -60,6 +60,10 @@ pub struct World {
     /// Images of AWS's EKS add-on registries (moto holds one account): by (registry,
     /// repository, tag or digest), the manifest, or the failure code BatchGetImage answers.
     pub addon_images: BTreeMap<(String, String, String), Result<String, String>>,
+    /// CloudTrail's events (moto has no LookupEvents), as its wire has them, newest first.
+    pub trail: Vec<Value>,
+    /// Sessions whose lookup the scenario records as refused: their LookupEvents is refused.
+    pub trail_refused: BTreeSet<String>,
 }
 
 pub struct FrontState {
@@ -200,7 +204,13 @@ fn operation(
 fn target(path: &str, body: &[u8]) -> String {
     if let Ok(json) = serde_json::from_slice::<Value>(body) {
         let mut parts = vec![];
-        for key in ["registryId", "repositoryName", "imageIds"] {
+        for key in [
+            "registryId",
+            "repositoryName",
+            "imageIds",
+            "LookupAttributes",
+            "NextToken",
+        ] {
             if let Some(v) = json.get(key) {
                 parts.push(v.to_string());
             }
@@ -288,6 +298,43 @@ fn error(service: &str, code: &str, message: &str) -> Response {
             .body(Body::from(json!({"__type": code, "message": message}).to_string()))
             .unwrap(),
     }
+}
+
+/// LookupEvents by user name, newest first, a page of `MaxResults` (50 at most) at a time, the
+/// next page's start as `NextToken`; an attribute other than a user name is refused.
+fn lookup_events(world: &World, body: &Value) -> Response {
+    let attribute = &body["LookupAttributes"][0];
+    if attribute["AttributeKey"] != "Username" {
+        return error(
+            "cloudtrail",
+            "InvalidLookupAttributesException",
+            "the front looks up user names only",
+        );
+    }
+    let session = attribute["AttributeValue"].as_str().unwrap_or_default();
+    if world.trail_refused.contains(session) {
+        return error(
+            "cloudtrail",
+            "AccessDeniedException",
+            "not authorized to perform: cloudtrail:LookupEvents",
+        );
+    }
+    let events: Vec<&Value> = world
+        .trail
+        .iter()
+        .filter(|e| e["Username"] == session)
+        .collect();
+    let size = body["MaxResults"].as_u64().unwrap_or(50).clamp(1, 50) as usize;
+    let start: usize = body["NextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<&Value> = events.iter().skip(start).take(size).copied().collect();
+    let mut answer = json!({"Events": page});
+    if start + size < events.len() {
+        answer["NextToken"] = json!((start + size).to_string());
+    }
+    ok(answer)
 }
 
 fn ok(value: Value) -> Response {
@@ -407,6 +454,7 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
             {
                 return refuse(&format!("the policy of {repository}"));
             }
+            "cloudtrail:LookupEvents" => return lookup_events(world, &json_body),
             op if op.starts_with("ec2:") => {
                 let action = op.trim_start_matches("ec2:");
                 // A scenario that says nothing of EC2 has an empty one: nothing to find.

@@ -418,7 +418,35 @@ fn world(facts: &Facts, cluster: &str) -> World {
             })
             .collect(),
         status_digests: Default::default(),
+        trail: trail_wire(facts),
+        trail_refused: facts
+            .errors
+            .keys()
+            .filter_map(|scope| scope.strip_prefix(pulldoctor::facts::scope::TRAIL_PREFIX))
+            .map(str::to_string)
+            .collect(),
     }
+}
+
+/// The scenario's CloudTrail events as LookupEvents answers them: newest first, timestamps in
+/// epoch seconds, the record as JSON text.
+fn trail_wire(facts: &Facts) -> Vec<Value> {
+    let mut events: Vec<_> = facts.trail.events.iter().collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e.time));
+    events
+        .into_iter()
+        .map(|e| {
+            let record = json!({
+                "eventTime": e.time.to_string(), "eventName": e.name, "eventSource": e.source,
+                "errorCode": e.error_code, "errorMessage": e.error_message,
+                "userIdentity": {"type": "AssumedRole", "arn": e.principal,
+                    "sessionContext": {"sessionIssuer": {"type": "Role", "arn": e.role}}},
+                "requestParameters": {"repositoryName": e.repository, "registryId": e.registry},
+            });
+            json!({"EventId": e.id, "EventName": e.name, "EventTime": e.time.as_second(),
+                "EventSource": e.source, "Username": e.username, "CloudTrailEvent": record.to_string()})
+        })
+        .collect()
 }
 
 /// Puts the scenario's IAM, ECR and EKS facts into moto (the caller's account only: one set of

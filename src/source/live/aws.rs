@@ -13,6 +13,9 @@ use aws_types::region::Region;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// LookupEvents' limit: two requests a second per account and Region.
+pub const TRAIL_PER_SECOND: u32 = 2;
+
 pub struct Aws {
     pub config: aws_config::SdkConfig,
     pub sts: aws_sdk_sts::Client,
@@ -22,7 +25,11 @@ pub struct Aws {
     /// In the cluster's Region: the nodes' network path.
     pub ec2: aws_sdk_ec2::Client,
     ecr: Mutex<HashMap<String, aws_sdk_ecr::Client>>,
+    cloudtrail: Mutex<HashMap<String, aws_sdk_cloudtrail::Client>>,
     limits: Limits,
+    /// CloudTrail answers LookupEvents twice a second per account and Region: its calls wait
+    /// their turn here, beside the session's bound.
+    trail_pace: Limits,
     /// Services that let a call time out: later calls to them fail at once, so an endpoint that
     /// never answers costs one `--timeout`, not one per wave of lookups.
     silent: Mutex<std::collections::HashSet<String>>,
@@ -125,7 +132,9 @@ pub async fn connect(
         organizations: aws_sdk_organizations::Client::new(&config),
         ec2: aws_sdk_ec2::Client::new(&config),
         ecr: Mutex::new(HashMap::new()),
+        cloudtrail: Mutex::new(HashMap::new()),
         config,
+        trail_pace: Limits::new(2, limits.timeout).with_rate(Some(TRAIL_PER_SECOND)),
         limits,
         silent: Mutex::new(std::collections::HashSet::new()),
         slow: Mutex::default(),
@@ -184,6 +193,25 @@ impl Aws {
                 aws_sdk_ecr::Client::from_conf(config)
             })
             .clone()
+    }
+
+    /// The CloudTrail client of a region: a call is recorded where it was made.
+    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        let mut clients = self.cloudtrail.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_cloudtrail::config::Builder::from(&self.config)
+                    .region(Region::new(region.to_string()))
+                    .build();
+                aws_sdk_cloudtrail::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// Waits for a turn of CloudTrail's LookupEvents (see [`TRAIL_PER_SECOND`]).
+    pub async fn trail_turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.trail_pace.permit().await
     }
 
     /// One call: bounded, timed out, errors as [`AwsError`] naming the action.

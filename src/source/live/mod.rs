@@ -117,6 +117,15 @@ impl Gaps {
             .push(json!({"pulldoctorLookup": {"scope": scope, "covered": true}}));
     }
 
+    /// Covered back to `reached` (RFC 3339; `None`: as far as the service keeps).
+    pub fn covered_back_to(&mut self, scope: &str, reached: Option<String>) {
+        let mut lookup = json!({"scope": scope, "covered": true});
+        if let Some(reached) = reached {
+            lookup["reachedBack"] = Value::String(reached);
+        }
+        self.documents.push(json!({ "pulldoctorLookup": lookup }));
+    }
+
     pub fn merge(&mut self, other: Gaps) {
         self.documents.extend(other.documents);
         self.problems.extend(other.problems);
@@ -400,8 +409,9 @@ impl Reading<'_> {
         let objects = read::objects(session, shared, &pods).await;
         let cluster = read::cluster_name(session, shared).await?;
         let account = read::account(session, shared).await?;
-        let (_, page) = tokio::join!(
+        let (_, _, page) = tokio::join!(
             read::network(&session.aws, shared, &objects, &pods.pods),
+            read::trail(&session.aws, shared, &pods, &objects),
             iam_and_ecr(
                 session, options, shared, &cluster, &pods, &objects, &account
             ),

@@ -24,9 +24,12 @@ mod identity;
 mod network;
 mod objects;
 mod pods;
+mod trail;
 
 pub(crate) use self::iam::fetch_policy;
-pub(super) use self::{compute::*, ecr::*, iam::*, identity::*, network::*, objects::*, pods::*};
+pub(super) use self::{
+    compute::*, ecr::*, iam::*, identity::*, network::*, objects::*, pods::*, trail::*,
+};
 
 /// A registry in a Region.
 pub(super) type Registry = (String, String);
@@ -69,6 +72,8 @@ pub(super) struct Shared {
     instances: Batches<String, Vpcs>,
     interfaces: Batches<String, Vpcs>,
     vpcs: Memo<String, ()>,
+    /// CloudTrail lookups, by session (a node's instance id).
+    trail: Memo<String, ()>,
 }
 
 /// A lookup that recorded a document found something.

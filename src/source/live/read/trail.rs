@@ -1,0 +1,126 @@
+//! Stage 3d: CloudTrail's record of the pull identity — for each EC2 node a failing pod waits
+//! on, the calls of its role's session (named after the instance): one page of LookupEvents,
+//! the newest first, in the Region of the pod's registry.
+
+use super::*;
+use crate::facts::kube::{PULL_FAILURE_REASONS, containers};
+use crate::facts::pod::Pod;
+use crate::facts::scope;
+use crate::facts::trail::{LookupEvent, LookupEvents};
+use crate::source::live::aws;
+use futures::future::join_all;
+use std::collections::BTreeMap;
+
+/// The most events one lookup returns (LookupEvents' own maximum).
+const PAGE: i32 = 50;
+
+/// A pod whose container cannot pull with the node's credentials (not a sandbox still being
+/// created: containerd pulls sandbox images without them).
+fn cannot_pull(pod: &Pod) -> bool {
+    containers(pod).iter().any(|c| {
+        c.waiting_reason()
+            .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r))
+    })
+}
+
+/// The instance a node runs on, from its provider id (`aws:///us-east-1a/i-0abc…`).
+fn instance_of(node: &Node) -> Option<String> {
+    let provider = node.spec.as_ref()?.provider_id.as_deref()?;
+    let last = provider.rsplit('/').next()?;
+    last.starts_with("i-").then(|| last.to_string())
+}
+
+/// Stage 3d: each instance once per read, in the Region of the first failing pod's registry
+/// on it.
+pub(in crate::source::live) async fn trail(
+    aws: &aws::Aws,
+    shared: &Shared,
+    pods: &Pods,
+    objects: &Objects,
+) {
+    let instances: BTreeMap<&str, String> = objects
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.metadata.name.as_deref()?, instance_of(n)?)))
+        .collect();
+    let mut sessions: BTreeMap<String, String> = BTreeMap::new();
+    for pod in pods.pods.iter().filter(|p| cannot_pull(p)) {
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        let region =
+            containers(pod)
+                .iter()
+                .find_map(|c| match crate::ecr::reference::parse(c.image) {
+                    Ok(crate::ecr::reference::ImageRef::Ecr(e)) => Some(e.region),
+                    _ => None,
+                });
+        if let (Some(instance), Some(region)) = (node.and_then(|n| instances.get(n)), region) {
+            sessions.entry(instance.clone()).or_insert(region);
+        }
+    }
+    join_all(sessions.into_iter().map(|(session, region)| {
+        shared
+            .trail
+            .once(&shared.found, session.clone(), async move {
+                let mut found = Found::default();
+                lookup(aws, &session, &region, &mut found).await;
+                ((), found)
+            })
+    }))
+    .await;
+}
+
+async fn lookup(aws: &aws::Aws, session: &str, region: &str, found: &mut Found) {
+    use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+    let scope = scope::trail(session);
+    let attribute = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::Username)
+        .attribute_value(session)
+        .build();
+    let attribute = match attribute {
+        Ok(a) => a,
+        Err(e) => return found.gaps.error(&scope, &e.to_string()),
+    };
+    let request = aws
+        .cloudtrail(region)
+        .lookup_events()
+        .lookup_attributes(attribute)
+        .max_results(PAGE);
+    let _turn = aws.trail_turn().await;
+    let answer = aws
+        .call("cloudtrail:LookupEvents", session, request.send())
+        .await;
+    let out = match answer {
+        Ok(out) => out,
+        Err(e) => return found.gaps.error(&scope, &e.message),
+    };
+    let time =
+        |t: &aws_smithy_types::DateTime| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok();
+    let events: Vec<LookupEvent> = out
+        .events()
+        .iter()
+        .filter_map(|e| {
+            Some(LookupEvent {
+                event_id: e.event_id()?.to_string(),
+                event_name: e.event_name().map(str::to_string),
+                event_time: e.event_time().and_then(time),
+                event_source: e.event_source().map(str::to_string),
+                username: e.username().map(str::to_string),
+                cloud_trail_event: e.cloud_trail_event()?.to_string(),
+            })
+        })
+        .collect();
+    // A full page leaves older events unread: what it covers starts at its oldest.
+    let reached = match out.next_token() {
+        Some(_) => out
+            .events()
+            .iter()
+            .filter_map(|e| e.event_time())
+            .min()
+            .and_then(time),
+        None => None,
+    };
+    if !events.is_empty() {
+        found.push_document(&LookupEvents { events });
+    }
+    found.gaps.covered_back_to(&scope, reached);
+}
