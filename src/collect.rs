@@ -177,7 +177,7 @@ for id in $ids; do
   ask "cloudtrail/$id" cloudtrail:LookupEvents "$id" "cloudtrail-$id.json" aws cloudtrail lookup-events --lookup-attributes "AttributeKey=Username,AttributeValue=$id" --max-results 50 --no-paginate
   if [ -f "$OUT/cloudtrail-$id.json" ]; then
     reached=""
-    grep -q '"NextToken"' "$OUT/cloudtrail-$id.json" && reached="$(values "cloudtrail-$id.json" EventTime | head -n 1)"
+    grep -q '"NextToken"' "$OUT/cloudtrail-$id.json" && reached="$(grep -o '"EventTime": [^,}]*' "$OUT/cloudtrail-$id.json" | sed 's/.*: //; s/"//g' | sort | head -n 1)"
     printf '{"pulldoctorLookup": {"scope": "cloudtrail/%s", "covered": true%s}}\n' "$id" "${reached:+, \"reachedBack\": \"$reached\"}" > "$OUT/cloudtrail-$id-read.json"
   fi
   sleep 0.5

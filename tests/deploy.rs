@@ -210,7 +210,8 @@ fn the_charts_values_match_its_schema_and_templates() {
 /// The AWS actions the live read can call (the wizard's own reads are not the agent's).
 fn actions_in_source() -> BTreeSet<String> {
     let pattern =
-        regex::Regex::new(r#""((?:sts|eks|iam|ecr|ec2|organizations|cloudtrail):[A-Za-z]+)""#).unwrap();
+        regex::Regex::new(r#""((?:sts|eks|iam|ecr|ec2|organizations|cloudtrail):[A-Za-z]+)""#)
+            .unwrap();
     let mut out = BTreeSet::new();
     let mut folders = vec![std::path::PathBuf::from("src/source/live")];
     while let Some(folder) = folders.pop() {

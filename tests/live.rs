@@ -1509,7 +1509,7 @@ async fn cloudtrail_is_read_a_page_per_instance_and_a_refusal_changes_nothing_el
     let asked = h.front.requests();
     let first_node: Vec<&String> = asked
         .iter()
-        .filter(|r| r.starts_with("cloudtrail:") && r.contains("i-0000000000000a01"))
+        .filter(|r| r.starts_with("cloudtrail:") && r.contains("i-00000000000000a01"))
         .collect();
     assert_eq!(
         first_node.len(),
@@ -1518,7 +1518,7 @@ async fn cloudtrail_is_read_a_page_per_instance_and_a_refusal_changes_nothing_el
     );
 
     // Refused: the links are what the policies say, and the refusal is named.
-    let sessions: Vec<String> = (1..=7).map(|i| format!("i-0000000000000a0{i}")).collect();
+    let sessions: Vec<String> = (1..=7).map(|i| format!("i-00000000000000a0{i}")).collect();
     h.front
         .state
         .world

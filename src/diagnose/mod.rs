@@ -2,6 +2,8 @@
 //! container image of one pod (or one workload whose pods cannot be created) through both
 //! lanes of the chain ([`crate::chain`]) and attaches the fixes of its broken link ([`crate::fix`]).
 
+mod blast;
+
 use crate::chain::events::PullError;
 use crate::chain::outcome::Outcome;
 use crate::chain::{Subject, events, identity_lane, pull_identity, pull_lane};
@@ -101,6 +103,15 @@ pub fn diagnose(facts: &Facts, selection: &Selection) -> Report {
             &b.container,
         ))
     });
+    if findings.iter().any(|f| f.verdict == Status::Broken) {
+        // The radius counts every failing pod of the input, whatever this selection shows.
+        let whole = selection.namespaces.is_empty() && selection.pods.is_empty();
+        let pool = match whole {
+            true => findings.clone(),
+            false => diagnose(facts, &Selection::default()).findings,
+        };
+        blast::attach(&mut findings, &pool, facts);
+    }
     Report {
         schema: SCHEMA,
         source: source_info(facts),
@@ -151,6 +162,7 @@ fn unreadable_pod(pod: &crate::facts::UnreadablePod) -> Finding {
         }],
         fixes: Vec::new(),
         failing: true,
+        blast_radius: None,
     }
 }
 
@@ -422,6 +434,7 @@ fn build_finding(subject: &Subject<'_>) -> Finding {
         links,
         fixes,
         failing: subject.failing || subject.create_failure.is_some(),
+        blast_radius: None,
     }
 }
 

@@ -194,8 +194,8 @@ fn ingest_lookup(facts: &mut Facts, lookup: &Value) -> Result<(), String> {
             facts.covered.insert(scope.to_string());
             if let Some(session) = scope.strip_prefix(super::scope::TRAIL_PREFIX) {
                 let reach = match lookup["reachedBack"].as_str() {
-                    Some(time) => Some(time.parse().map_err(|e| {
-                        format!("pulldoctorLookup {scope}: reachedBack does not parse: {e}")
+                    Some(time) => Some(super::trail::parse_time(time).ok_or_else(|| {
+                        format!("pulldoctorLookup {scope}: reachedBack {time} does not parse")
                     })?),
                     None => None,
                 };

@@ -49,9 +49,9 @@ pub struct LookupEvent {
     pub event_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_name: Option<String>,
-    /// RFC 3339, as the CLI prints it.
+    /// RFC 3339, or epoch seconds (as AWS CLI v1 prints it): kept as it came, not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_time: Option<String>,
+    pub event_time: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_source: Option<String>,
     pub username: Option<String>,
@@ -102,6 +102,15 @@ impl LookupEvent {
             registry: text(&parameters["registryId"]),
         })
     }
+}
+
+/// A time as CloudTrail's answers and the collect script write it: RFC 3339, or epoch seconds.
+pub fn parse_time(text: &str) -> Option<Timestamp> {
+    text.parse().ok().or_else(|| {
+        let seconds: f64 = text.parse().ok()?;
+        #[expect(clippy::cast_possible_truncation, reason = "whole seconds suffice")]
+        Timestamp::from_second(seconds as i64).ok()
+    })
 }
 
 impl Trail {

@@ -50,6 +50,9 @@ pub fn finding_markdown(f: &Finding) -> String {
     if let Some(arn) = &f.pull_identity.arn {
         let _ = writeln!(out, "- pulls as: {}", code(arn));
     }
+    if let Some(line) = f.blast_radius.as_ref().and_then(super::BlastRadius::line) {
+        let _ = writeln!(out, "- blast radius: {}", prose(&line));
+    }
     // Each lane on one line, the broken link in bold; then its evidence.
     let _ = writeln!(out, "\nchain:");
     for (title, identity) in [("pull", false), ("app identity", true)] {

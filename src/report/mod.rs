@@ -45,6 +45,43 @@ pub struct Finding {
     /// The pod cannot pull (or the workload cannot create pods, or the pod could not be read
     /// and may be failing): its `unknown` is an open failure, which counts for the exit status.
     pub failing: bool,
+    /// For a broken finding: who else its broken entity stops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastRadius>,
+}
+
+/// Who else the broken entity of a finding stops.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlastRadius {
+    /// The broken entity: a role's ARN, a repository, an image, the OIDC provider.
+    pub entity: String,
+    /// Other workloads (`NAMESPACE/KIND/NAME`, or `NAMESPACE/POD`) that fail for the same cause
+    /// through the same entity.
+    pub workloads: Vec<String>,
+    /// Node groups whose role lacks the same permission: the next pod scheduled there fails too.
+    pub node_groups: Vec<String>,
+}
+
+impl BlastRadius {
+    /// One line for a person, or `None` when nobody else is stopped.
+    pub fn line(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.workloads.is_empty() {
+            parts.push(format!(
+                "{} other workload(s): {}",
+                self.workloads.len(),
+                self.workloads.join(", ")
+            ));
+        }
+        if !self.node_groups.is_empty() {
+            parts.push(format!(
+                "the next pod on node group(s) {}",
+                self.node_groups.join(", ")
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("{} also stops {}", self.entity, parts.join("; ")))
+    }
 }
 
 /// Where the report's JSON Schema is published (the MCP server serves it at this URI).
@@ -861,6 +898,11 @@ impl Finding {
         }
         finding.pod.iter_mut().for_each(escape_line_in);
         finding.workload.iter_mut().for_each(escape_line_in);
+        if let Some(radius) = &mut finding.blast_radius {
+            escape_line_in(&mut radius.entity);
+            radius.workloads.iter_mut().for_each(escape_line_in);
+            radius.node_groups.iter_mut().for_each(escape_line_in);
+        }
         finding
             .pull_identity
             .arn

@@ -94,6 +94,9 @@ pub fn render_finding(out: &mut String, f: &Finding) {
         super::PullIdentityKind::Unknown => "",
     };
     let _ = writeln!(out, "  pulls as {kind}{pulls}");
+    if let Some(line) = f.blast_radius.as_ref().and_then(super::BlastRadius::line) {
+        let _ = writeln!(out, "  radius   {line}");
+    }
     let mut lane = Lane::Both;
     for link in &f.links {
         if link.lane != lane {

@@ -178,6 +178,21 @@ const STRUCTURAL: &[&str] = &[
     "internal",
     "compute",
     "default",
+    // The words CloudTrail names the refusing policy with ("…in a permissions boundary"): a
+    // redacted refusal must still say which kind of policy refused.
+    "permissions",
+    "boundary",
+    "identity",
+    "based",
+    "session",
+    "service",
+    "control",
+    "resource",
+    "vpc",
+    "endpoint",
+    "explicit",
+    "deny",
+    "policies",
 ];
 
 /// EC2 resource ids as AWS writes them: a kind, a dash, 8 or 17 hex digits.

@@ -102,7 +102,7 @@ async fn lookup(aws: &aws::Aws, session: &str, region: &str, found: &mut Found) 
             Some(LookupEvent {
                 event_id: e.event_id()?.to_string(),
                 event_name: e.event_name().map(str::to_string),
-                event_time: e.event_time().and_then(time),
+                event_time: e.event_time().and_then(time).map(serde_json::Value::String),
                 event_source: e.event_source().map(str::to_string),
                 username: e.username().map(str::to_string),
                 cloud_trail_event: e.cloud_trail_event()?.to_string(),

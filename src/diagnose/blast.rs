@@ -1,0 +1,94 @@
+//! Blast radius: who else the broken entity of a finding stops — the other workloads that fail
+//! for the same cause through the same role or repository, and the node groups whose role lacks
+//! the same permission (the next pod scheduled there fails too).
+
+use crate::chain::access::{self, CachePull};
+use crate::ecr::reference::{self, ImageRef};
+use crate::facts::{Fact, Facts};
+use crate::report::{BlastRadius, CauseFamily, Finding, LinkId, Status};
+use std::collections::BTreeSet;
+
+/// The entity a broken link is about, as a person names it; `None` where the radius is not
+/// told (the pod itself, the network path).
+fn entity(f: &Finding) -> Option<String> {
+    let repository = || match reference::parse(&f.image) {
+        Ok(ImageRef::Ecr(e)) => Some(format!(
+            "repository {} of {} in {}",
+            e.repository, e.account, e.region
+        )),
+        _ => None,
+    };
+    match f.broken_link? {
+        LinkId::NodeRole | LinkId::PullPermissions => f.pull_identity.arn.clone(),
+        LinkId::Repository | LinkId::RepositoryPolicy => repository(),
+        LinkId::Image | LinkId::Platform => Some(format!("image {}", f.image)),
+        LinkId::Role
+        | LinkId::TrustPolicy
+        | LinkId::RolePermissions
+        | LinkId::CredentialInjection => f.app_identity.role_arn.clone(),
+        LinkId::OidcProvider => Some("the cluster's IAM OIDC provider".to_string()),
+        _ => None,
+    }
+}
+
+/// How a workload is named in a radius: its controller, else its pod.
+fn workload_of(f: &Finding) -> String {
+    match &f.workload {
+        Some(w) => format!("{}/{w}", f.namespace),
+        None => f.subject(),
+    }
+}
+
+/// Sets the radius of each broken finding, from `pool`: the failing findings of the whole input.
+pub fn attach(findings: &mut [Finding], pool: &[Finding], facts: &Facts) {
+    for f in findings.iter_mut().filter(|f| f.verdict == Status::Broken) {
+        let Some(entity) = entity(f) else {
+            continue;
+        };
+        let own = workload_of(f);
+        let workloads: BTreeSet<String> = pool
+            .iter()
+            .filter(|g| g.failing && g.cause == f.cause && entity_matches(g, &entity))
+            .map(workload_of)
+            .filter(|w| *w != own)
+            .collect();
+        f.blast_radius = Some(BlastRadius {
+            entity,
+            workloads: workloads.into_iter().collect(),
+            node_groups: node_groups_lacking(f, facts),
+        });
+    }
+}
+
+fn entity_matches(g: &Finding, wanted: &str) -> bool {
+    entity(g).as_deref() == Some(wanted)
+}
+
+/// The node groups whose role may not pull this image either, when the finding's pull identity
+/// lacks a permission: the next pod scheduled there fails too.
+fn node_groups_lacking(f: &Finding, facts: &Facts) -> Vec<String> {
+    let grant = f
+        .cause
+        .is_some_and(|c| c.family() == CauseFamily::PullGrant);
+    let Ok(ImageRef::Ecr(image)) = reference::parse(&f.image) else {
+        return Vec::new();
+    };
+    if !grant || f.broken_link != Some(LinkId::PullPermissions) {
+        return Vec::new();
+    }
+    facts
+        .nodegroups
+        .values()
+        .filter(|ng| f.pull_identity.arn.as_deref() != Some(ng.node_role.as_str()))
+        .filter(|ng| match facts.role(&ng.node_role) {
+            Fact::Known(role) => {
+                access::pull_access(facts, role, &image, CachePull::Cached)
+                    .identity
+                    .status
+                    == Status::Broken
+            }
+            _ => false,
+        })
+        .map(|ng| ng.nodegroup_name.clone())
+        .collect()
+}
