@@ -416,3 +416,66 @@ fn the_compact_pod_reads_what_the_api_type_reads() {
     }
     assert!(pods > 50, "{pods} pods checked");
 }
+
+/// Blast radius: a node role without ECR pulls stops the next pod on every node group whose role
+/// lacks them too; a role a cache cannot import through stops the other workload pulling through
+/// it — and a pod named alone still counts the whole input.
+#[test]
+fn a_broken_finding_names_who_else_its_entity_stops() {
+    let facts = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/scenarios/causes")
+            .join(name);
+        source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot")
+    };
+    let radius = |facts: &pulldoctor::facts::Facts, pod: &str| {
+        let selection = Selection {
+            pods: vec![pod.to_string()],
+            ..Default::default()
+        };
+        let report = diagnose(facts, &selection);
+        serde_json::to_value(&report.findings[0]).unwrap()["blastRadius"].clone()
+    };
+    let permissions = facts("pull-permissions.yaml");
+    let missing = radius(&permissions, "app/pp-missing");
+    assert_eq!(
+        missing["entity"],
+        "arn:aws:iam::111122223333:role/pp-missing"
+    );
+    assert_eq!(
+        missing["nodeGroups"],
+        serde_json::json!(["pp-boundary", "pp-deny", "pp-token"])
+    );
+    let cache = facts("pull-through-cache.yaml");
+    let readonly = radius(&cache, "ptc/new-tag-readonly");
+    assert_eq!(
+        readonly["workloads"],
+        serde_json::json!(["ptc/first-readonly"]),
+        "{readonly:#}"
+    );
+    // Nothing else stopped: the radius is there, empty; a healthy finding has none.
+    let demo = source::facts_from_bundle(
+        &bundle::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/scenarios/demo.yaml")
+                .as_path(),
+        )
+        .unwrap(),
+        "demo",
+    );
+    let report = diagnose(
+        &demo,
+        &Selection {
+            all: true,
+            ..Default::default()
+        },
+    );
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.verdict != Status::Broken)
+    {
+        assert!(f.blast_radius.is_none(), "{}", f.subject());
+    }
+    assert!(report.findings.iter().any(|f| f.blast_radius.is_some()));
+}
