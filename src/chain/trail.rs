@@ -115,17 +115,14 @@ pub fn sessions(subject: &Subject<'_>) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let provider = subject
+    subject
         .facts
         .nodes
         .get(node)
-        .and_then(|n| n.spec.as_ref()?.provider_id.as_deref())
-        .unwrap_or_default();
-    let instance = provider.rsplit('/').next().unwrap_or_default();
-    match instance.starts_with("i-") {
-        true => vec![instance.to_string()],
-        false => Vec::new(),
-    }
+        .and_then(crate::facts::kube::instance_id)
+        .map(str::to_string)
+        .into_iter()
+        .collect()
 }
 
 /// One line for the evidence: when, what, on what, by whom, and AWS's words.

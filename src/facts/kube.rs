@@ -169,6 +169,16 @@ impl ContainerView<'_> {
     }
 }
 
+/// The EC2 instance a node runs on, from its provider id (`aws:///us-east-1a/i-0abc…`); `None`
+/// for a Fargate node or one outside EC2.
+pub fn instance_id(node: &k8s_openapi::api::core::v1::Node) -> Option<&str> {
+    let provider = node.spec.as_ref()?.provider_id.as_deref()?;
+    provider
+        .rsplit('/')
+        .next()
+        .filter(|id| id.starts_with("i-"))
+}
+
 /// Waiting reasons that mean the image cannot be pulled (or will not be).
 pub const PULL_FAILURE_REASONS: [&str; 6] = [
     "ErrImagePull",

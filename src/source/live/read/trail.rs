@@ -3,7 +3,7 @@
 //! the newest first, in the Region of the pod's registry.
 
 use super::*;
-use crate::facts::kube::{PULL_FAILURE_REASONS, containers};
+use crate::facts::kube::{PULL_FAILURE_REASONS, containers, instance_id};
 use crate::facts::pod::Pod;
 use crate::facts::scope;
 use crate::facts::trail::{LookupEvent, LookupEvents};
@@ -23,13 +23,6 @@ fn cannot_pull(pod: &Pod) -> bool {
     })
 }
 
-/// The instance a node runs on, from its provider id (`aws:///us-east-1a/i-0abc…`).
-fn instance_of(node: &Node) -> Option<String> {
-    let provider = node.spec.as_ref()?.provider_id.as_deref()?;
-    let last = provider.rsplit('/').next()?;
-    last.starts_with("i-").then(|| last.to_string())
-}
-
 /// Stage 3d: each instance once per read, in the Region of the first failing pod's registry
 /// on it.
 pub(in crate::source::live) async fn trail(
@@ -41,7 +34,7 @@ pub(in crate::source::live) async fn trail(
     let instances: BTreeMap<&str, String> = objects
         .nodes
         .iter()
-        .filter_map(|n| Some((n.metadata.name.as_deref()?, instance_of(n)?)))
+        .filter_map(|n| Some((n.metadata.name.as_deref()?, instance_id(n)?.to_string())))
         .collect();
     let mut sessions: BTreeMap<String, String> = BTreeMap::new();
     for pod in pods.pods.iter().filter(|p| cannot_pull(p)) {
