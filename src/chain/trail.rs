@@ -258,7 +258,10 @@ fn decide(links: &mut BTreeMap<LinkId, Outcome>, event: &TrailEvent) {
         link.evidence
             .push(format!("AWS refused it so: {}", line(event)));
     } else if decides {
-        let read = format!("the policies read said: {}", link.summary);
+        // What the read policies allowed is worth showing beside the refusal; why a link was
+        // unknown (what could not be read, in the words of the call that failed) is not.
+        let read = (link.status == Status::Ok)
+            .then(|| format!("the policies read said: {}", link.summary));
         let mut decided = Outcome::broken(
             causes[0],
             format!(
@@ -269,7 +272,7 @@ fn decide(links: &mut BTreeMap<LinkId, Outcome>, event: &TrailEvent) {
                 refuser.words()
             ),
         )
-        .with_evidence(vec![line(event), read]);
+        .with_evidence(std::iter::once(line(event)).chain(read).collect());
         decided.evidence.extend(std::mem::take(&mut link.evidence));
         *link = decided;
     } else {
