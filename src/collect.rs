@@ -171,16 +171,20 @@ for vpc in $(printf '%s\n' $vpcs | sort -u); do
   fi
 done
 
-# CloudTrail: the newest calls of each node's role session (named after its instance), one page
-# each, at LookupEvents' two requests a second; a full page says how far back it reached.
-for id in $ids; do
-  ask "cloudtrail/$id" cloudtrail:LookupEvents "$id" "cloudtrail-$id.json" aws cloudtrail lookup-events --lookup-attributes "AttributeKey=Username,AttributeValue=$id" --max-results 50 --no-paginate
-  if [ -f "$OUT/cloudtrail-$id.json" ]; then
-    reached=""
-    grep -q '"NextToken"' "$OUT/cloudtrail-$id.json" && reached="$(grep -o '"EventTime": [^,}]*' "$OUT/cloudtrail-$id.json" | sed 's/.*: //; s/"//g' | sort | head -n 1)"
-    printf '{"pulldoctorLookup": {"scope": "cloudtrail/%s", "covered": true%s}}\n' "$id" "${reached:+, \"reachedBack\": \"$reached\"}" > "$OUT/cloudtrail-$id-read.json"
+# CloudTrail, one page of a lookup at LookupEvents' two requests a second: KEY ATTRIBUTE FILE
+# [--region R]. A full page says how far back it reached.
+trail() {
+  local key="$1" attribute="$2" file="$3" reached=""; shift 3
+  ask "cloudtrail/$key" cloudtrail:LookupEvents "${attribute##*=}" "$file" aws cloudtrail lookup-events --lookup-attributes "$attribute" --max-results 50 --no-paginate "$@"
+  if [ -f "$OUT/$file" ]; then
+    grep -q '"NextToken"' "$OUT/$file" && reached="$(grep -o '"EventTime": [^,}]*' "$OUT/$file" | sed 's/.*: //; s/"//g' | sort | head -n 1)"
+    printf '{"pulldoctorLookup": {"scope": "cloudtrail/%s", "covered": true%s}}\n' "$key" "${reached:+, \"reachedBack\": \"$reached\"}" > "$OUT/${file%.json}-read.json"
   fi
   sleep 0.5
+}
+# The newest calls of each node's role session (named after its instance).
+for id in $ids; do
+  trail "$id" "AttributeKey=Username,AttributeValue=$id" "cloudtrail-$id.json"
 done
 
 # The organization settles aws:PrincipalOrgID conditions; an account in none is recorded as such.
@@ -251,6 +255,13 @@ while read -r image; do
       fi
     fi
     rm -f "$OUT/registry-policy-$region.err"
+  fi
+  # Why an image of one's own registry may be gone: the Region's lifecycle expiries, deletions
+  # and pushes.
+  if [ "$account" = "$me" ] && once "trail-$region"; then
+    for name in PolicyExecutionEvent BatchDeleteImage PutImage; do
+      trail "event/$region/$name" "AttributeKey=EventName,AttributeValue=$name" "cloudtrail-$region-$name.json" --region "$region"
+    done
   fi
   if once "images-$tag"; then
     ask "images/$account/$region/$repo" ecr:DescribeImages "$repo" "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"

@@ -425,10 +425,44 @@ async fn each_entity_is_fetched_once_and_only_for_failing_pods() {
         .filter(|id| id.starts_with("i-"))
         .collect();
     assert!(!failing_instances.is_empty());
+    let lookups = |attribute: &str| {
+        aws.iter()
+            .filter(|r| r.starts_with("cloudtrail:LookupEvents|") && r.contains(attribute))
+            .count()
+    };
     assert_eq!(
-        count("cloudtrail:LookupEvents"),
+        lookups("\"Username\""),
         failing_instances.len(),
         "{failing_instances:?}: {aws:#?}"
+    );
+    // And why an image of one's own registry is gone: one page of each call that removes an
+    // image or moves a tag, per Region such an image is missing in.
+    let account = h.facts.source.account.clone().unwrap_or_default();
+    let missing_regions: std::collections::BTreeSet<String> = offline
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.cause.map(|c| c.as_str()),
+                Some("image-tag-missing" | "image-digest-missing")
+            )
+        })
+        .filter_map(|f| match pulldoctor::ecr::reference::parse(&f.image) {
+            Ok(pulldoctor::ecr::reference::ImageRef::Ecr(e)) if e.account == account => {
+                Some(e.region)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!missing_regions.is_empty());
+    assert_eq!(
+        lookups("\"EventName\""),
+        3 * missing_regions.len(),
+        "{missing_regions:?}: {aws:#?}"
+    );
+    assert_eq!(
+        count("cloudtrail:LookupEvents"),
+        failing_instances.len() + 3 * missing_regions.len()
     );
     println!(
         "all pods: {} AWS requests, {} Kubernetes requests",

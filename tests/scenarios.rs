@@ -479,3 +479,70 @@ fn a_broken_finding_names_who_else_its_entity_stops() {
     }
     assert!(report.findings.iter().any(|f| f.blast_radius.is_some()));
 }
+
+/// Why a tag is gone, from CloudTrail's record of the repository: the lifecycle rule, the
+/// deletion, the push that moved a pinned digest's tag; and the fix that follows from each.
+#[test]
+fn a_missing_image_says_what_cloudtrail_recorded_of_it() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/tag-history.yaml");
+    let facts = source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot");
+    let finding = |pod: &str| {
+        let selection = Selection {
+            pods: vec![pod.to_string()],
+            ..Default::default()
+        };
+        serde_json::to_value(&diagnose(&facts, &selection).findings[0]).unwrap()
+    };
+    let image = |finding: &serde_json::Value| {
+        let links = finding["links"].as_array().unwrap();
+        links.iter().find(|l| l["id"] == "image").unwrap().clone()
+    };
+    let steps = |finding: &serde_json::Value| finding["fixes"].to_string();
+
+    let expired = finding("history/expired");
+    let link = image(&expired);
+    assert!(
+        link["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("; lifecycle rule 3 expired it at 2026-11-27T09:00:00Z"),
+        "{link:#}"
+    );
+    assert!(link["evidence"].to_string().contains(
+        "lifecycle rule 3 (\\\"keep 30 releases\\\": Tagged [1.] Image count more than 30) expired tag 1.4.2 (tags 1.4.2, 1.4.2-rc)"
+    ), "{link:#}");
+    assert!(steps(&expired).contains("exclude their tags from it"));
+
+    let deleted = image(&finding("history/deleted"));
+    assert!(
+        deleted["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("arn:aws:iam::111122223333:user/ci deleted it at 2026-11-26T12:00:00Z")
+    );
+
+    let moved = finding("history/moved");
+    let evidence = image(&moved)["evidence"].to_string();
+    assert!(
+        evidence.contains(
+            "a push by arn:aws:iam::111122223333:user/ci moved tag 2.0 onto sha256:dddddddddddd"
+        ),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("expired sha256:cccccccccccc (untagged by then)"),
+        "{evidence}"
+    );
+    assert!(steps(&moved).contains("--image-tag-mutability IMMUTABLE"));
+
+    // A deletion in another repository is not this tag's history.
+    let unrecorded = image(&finding("history/unrecorded"));
+    assert!(
+        unrecorded["evidence"]
+            .to_string()
+            .contains("CloudTrail records no lifecycle expiry, deletion or push of shop/web:0.9"),
+        "{unrecorded:#}"
+    );
+    assert!(!unrecorded["summary"].as_str().unwrap().contains("deleted"));
+}

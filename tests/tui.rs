@@ -226,8 +226,15 @@ fn help_lists_every_binding() {
     let mut app = demo_app();
     press(&mut app, KeyCode::Char('?'));
     let screen = render(&mut app, 80, 24);
+    // Each key has a line of its own inside the frame, the last one too.
     for b in BINDINGS {
-        assert!(screen.contains(b.label), "help lacks {}", b.label);
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.contains(&format!("│ {:<8}", b.label))),
+            "help lacks {}:\n{screen}",
+            b.label
+        );
     }
     insta::assert_snapshot!("help", screen);
     // Any key closes it.
@@ -1075,4 +1082,72 @@ fn the_evidence_pane_scrolls_at_80x24() {
     assert_eq!(app.scroll(), 0);
     // Wide, the chain shows each status in words.
     assert!(render(&mut app, 140, 40).contains("✗ BROKEN   network"));
+}
+
+/// The chain says under its headline who else the broken entity stops, and `b` lists them.
+#[test]
+fn the_blast_radius_is_a_line_under_the_headline_and_a_list() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/scenarios/causes/pull-permissions.yaml");
+    let facts = source::facts_from_bundle(&source::bundle::read(&path).unwrap(), "snapshot");
+    let now = reference_time(&facts);
+    let mut app = App::new(Diagnosed::of(facts), now);
+    open_pod(&mut app, "pp-missing");
+    let screen = render(&mut app, 80, 24);
+    let radius = screen
+        .lines()
+        .position(|l| l.contains("radius arn:aws:iam::111122223333:role/pp-missing also stops"))
+        .unwrap_or_else(|| panic!("no radius line:\n{screen}"));
+    let headline = screen
+        .lines()
+        .position(|l| l.contains("pull-permissions: pull-permission-missing"))
+        .unwrap();
+    assert!(radius > headline, "{screen}");
+    assert!(
+        screen.contains("b blast"),
+        "the footer names the key:\n{screen}"
+    );
+
+    press(&mut app, KeyCode::Char('b'));
+    match app.screen() {
+        Screen::Related {
+            title,
+            lines,
+            findings,
+        } => {
+            assert_eq!(
+                title,
+                "blast radius of arn:aws:iam::111122223333:role/pp-missing"
+            );
+            assert!(
+                lines[1].contains("pp-boundary, pp-deny, pp-token"),
+                "{lines:?}"
+            );
+            let pods: Vec<_> = findings
+                .iter()
+                .filter_map(|&i| app.report().findings[i].pod.clone())
+                .collect();
+            assert!(pods.contains(&"pp-missing".to_string()), "{pods:?}");
+        }
+        other => panic!("not the radius: {other:?}"),
+    }
+    insta::assert_snapshot!("blast_radius_80x24", render(&mut app, 80, 24));
+    // Enter opens a chain of the list; back returns to it.
+    press(&mut app, KeyCode::Enter);
+    assert!(matches!(app.screen(), Screen::Chain { .. }));
+
+    // A chain with nothing broken has no radius: `b` says so and stays.
+    let mut demo = demo_app();
+    let healthy = demo
+        .visible_findings()
+        .iter()
+        .find_map(|&i| {
+            let f = &demo.report().findings[i];
+            f.blast_radius.is_none().then(|| f.pod.clone()).flatten()
+        })
+        .expect("a finding without a radius");
+    open_pod(&mut demo, &healthy);
+    press(&mut demo, KeyCode::Char('b'));
+    assert!(matches!(demo.screen(), Screen::Chain { .. }));
+    assert!(render(&mut demo, 100, 30).contains("no blast radius"));
 }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod events;
 mod firewall;
+pub mod history;
 pub mod identity_lane;
 pub mod network;
 pub mod outcome;

@@ -191,6 +191,7 @@ pub fn walk(subject: &Subject<'_>) -> PullLane {
     lane.links.insert(LinkId::RepositoryPolicy, repo_policy);
     lane.access = access;
     super::trail::weigh(&mut lane.links, subject, &ecr);
+    super::history::explain(&mut lane.links, subject.facts, &ecr);
     aws_owned_registry(&mut lane, subject, &ecr);
     pull_secrets(&mut lane, subject);
     lane.ecr = Some(ecr);

@@ -25,6 +25,37 @@ pub struct TrailEvent {
     pub role: Option<String>,
     pub repository: Option<String>,
     pub registry: Option<String>,
+    /// The Region the call was made in (`awsRegion`).
+    pub region: Option<String>,
+    /// What the call did to the repository's images (a lifecycle expiry, a deletion, a push).
+    pub changes: Vec<ImageChange>,
+}
+
+/// What a call did to a repository's images, as far as a missing tag or digest asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageChange {
+    /// A lifecycle rule expired the image, with every tag it had.
+    Expired {
+        digest: String,
+        tags: Vec<String>,
+        rule: Option<LifecycleRule>,
+    },
+    /// `BatchDeleteImage` deleted it (the answer names both; a request may name one).
+    Deleted {
+        tag: Option<String>,
+        digest: Option<String>,
+    },
+    /// `PutImage` set the tag on this image, moving it off any other.
+    Pushed { tag: String, digest: Option<String> },
+}
+
+/// A lifecycle rule as its `PolicyExecutionEvent` records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleRule {
+    pub priority: i64,
+    pub description: Option<String>,
+    /// What it selects, in the event's words: `Tagged [release-] Image count more than 30`.
+    pub selection: String,
 }
 
 /// What was looked up in CloudTrail.
@@ -72,6 +103,12 @@ struct Record {
     user_identity: Value,
     #[serde(default)]
     request_parameters: Value,
+    #[serde(default)]
+    response_elements: Value,
+    #[serde(default)]
+    service_event_details: Value,
+    aws_region: Option<String>,
+    recipient_account_id: Option<String>,
 }
 
 impl LookupEvent {
@@ -85,23 +122,141 @@ impl LookupEvent {
                 self.event_id
             )
         })?;
-        let text = |v: &Value| v.as_str().map(str::to_string);
         let identity = &record.user_identity;
         let parameters = &record.request_parameters;
+        let details = &record.service_event_details;
+        let changes = match record.error_code {
+            Some(_) => Vec::new(),
+            None => record.changes(),
+        };
         Ok(TrailEvent {
             id: self.event_id,
             time,
-            name: record.event_name,
             source: record.event_source,
             username: self.username,
-            error_code: record.error_code,
-            error_message: record.error_message,
             principal: text(&identity["arn"]),
             role: text(&identity["sessionContext"]["sessionIssuer"]["arn"]),
-            repository: text(&parameters["repositoryName"]),
-            registry: text(&parameters["registryId"]),
+            repository: text(&parameters["repositoryName"])
+                .or_else(|| text(&details["repositoryName"])),
+            registry: text(&parameters["registryId"]).or(record.recipient_account_id),
+            region: record.aws_region,
+            changes,
+            name: record.event_name,
+            error_code: record.error_code,
+            error_message: record.error_message,
         })
     }
+}
+
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_string)
+}
+
+fn texts(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|list| list.iter().filter_map(text).collect())
+        .unwrap_or_default()
+}
+
+impl Record {
+    /// What the call did to images: ECR's lifecycle expiries, deletions and pushes.
+    fn changes(&self) -> Vec<ImageChange> {
+        if self.event_source != "ecr.amazonaws.com" {
+            return Vec::new();
+        }
+        match self.event_name.as_str() {
+            "PolicyExecutionEvent" => self.expiries(),
+            "BatchDeleteImage" => {
+                // The answer names what was deleted with both tag and digest; the request, what
+                // was asked.
+                let answered = &self.response_elements["imageIds"];
+                let ids = if answered.is_array() {
+                    answered
+                } else {
+                    &self.request_parameters["imageIds"]
+                };
+                ids.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|id| ImageChange::Deleted {
+                        tag: text(&id["imageTag"]),
+                        digest: text(&id["imageDigest"]),
+                    })
+                    .collect()
+            }
+            "PutImage" => text(&self.request_parameters["imageTag"])
+                .map(|tag| ImageChange::Pushed {
+                    tag,
+                    digest: text(&self.response_elements["image"]["imageId"]["imageDigest"])
+                        .or_else(|| text(&self.request_parameters["imageDigest"])),
+                })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn expiries(&self) -> Vec<ImageChange> {
+        let details = &self.service_event_details;
+        let rules: Vec<LifecycleRule> = details["lifecycleEventPolicy"]["lifecycleEventRules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|rule| {
+                let selection = &rule["lifecycleEventSelection"];
+                let words = [
+                    text(&selection["tagStatus"]),
+                    Some(texts(&selection["tagPrefixList"]).join(" "))
+                        .filter(|p| !p.is_empty())
+                        .map(|p| format!("[{p}]")),
+                    Some(texts(&selection["tagPatternList"]).join(" "))
+                        .filter(|p| !p.is_empty())
+                        .map(|p| format!("[{p}]")),
+                    text(&selection["countType"]),
+                    selection["countNumber"].as_i64().map(|n| n.to_string()),
+                    text(&selection["countUnit"]),
+                ];
+                Some(LifecycleRule {
+                    priority: rule["rulePriority"].as_i64()?,
+                    description: text(&rule["description"]).filter(|d| !d.is_empty()),
+                    selection: words.into_iter().flatten().collect::<Vec<_>>().join(" "),
+                })
+            })
+            .collect();
+        details["lifecycleEventImageActions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|action| {
+                let image = &action["lifecycleEventImage"];
+                let priority = action["rulePriority"].as_i64();
+                // A rule that moves images to the archive keeps them (listed, not pullable).
+                let archives = details["lifecycleEventPolicy"]["lifecycleEventRules"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r["rulePriority"].as_i64() == priority && r["action"] == "transition");
+                if archives {
+                    return None;
+                }
+                Some(ImageChange::Expired {
+                    digest: text(&image["digest"])?,
+                    tags: texts(&image["tagList"]),
+                    rule: rules.iter().find(|r| Some(r.priority) == priority).cloned(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The calls that remove an image or move a tag, each looked up by name per Region.
+pub const CHANGES: [&str; 3] = ["PolicyExecutionEvent", "BatchDeleteImage", "PutImage"];
+
+/// The key of a lookup of the calls named `name` in `region` (a session's key is its name, an
+/// instance id, which holds no `/`).
+pub fn event_key(region: &str, name: &str) -> String {
+    format!("event/{region}/{name}")
 }
 
 /// A time as CloudTrail's answers and the collect script write it: RFC 3339, or epoch seconds.

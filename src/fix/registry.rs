@@ -219,16 +219,10 @@ pub(super) fn registry_fixes(cause: Cause, subject: &Subject<'_>, pull: &PullLan
                             )),
                         ),
                     },
-                    step(
-                        "If a lifecycle policy removed it, check its rules.",
-                        Some(format!(
-                            "aws ecr get-lifecycle-policy --registry-id {} --region {} --repository-name {}",
-                            crate::text::shell_arg(&e.account),
-                            crate::text::shell_arg(&e.region),
-                            crate::text::shell_arg(&e.repository)
-                        )),
-                    ),
-                ],
+                ]
+                .into_iter()
+                .chain(history_steps(subject, e))
+                .collect(),
             )]
         }
         _ => Vec::new(),
@@ -413,6 +407,70 @@ fn addon_version_fixes(cause: Cause, subject: &Subject<'_>, e: &EcrImage) -> Vec
         false,
         steps,
     )]
+}
+
+/// What follows from how the image went, as CloudTrail recorded it; without a record, where to
+/// look.
+fn history_steps(subject: &Subject<'_>, e: &EcrImage) -> Vec<Step> {
+    use crate::chain::history::{Fate, fates, rule_words};
+    let repository = format!(
+        "--registry-id {} --region {} --repository-name {}",
+        crate::text::shell_arg(&e.account),
+        crate::text::shell_arg(&e.region),
+        crate::text::shell_arg(&e.repository)
+    );
+    let fates = fates(subject.facts, e);
+    if fates.is_empty() {
+        return vec![step(
+            "If a lifecycle policy removed it, check its rules.",
+            Some(format!("aws ecr get-lifecycle-policy {repository}")),
+        )];
+    }
+    fates
+        .iter()
+        .map(|fate| match fate {
+            Fate::Expired { rule, event, .. } => step(
+                format!(
+                    "{} expired it at {}. Push it again, and keep the rule from expiring what workloads still run: exclude their tags from it (tagPatternList) or count more.",
+                    rule.map_or_else(|| "A lifecycle rule".to_string(), rule_words),
+                    event.time
+                ),
+                Some(format!("aws ecr get-lifecycle-policy {repository}")),
+            ),
+            Fate::Deleted { event } => step(
+                format!(
+                    "{} deleted it at {}. Push it again, or point the workload at an image that exists.",
+                    event.principal.as_deref().unwrap_or("Someone"),
+                    event.time
+                ),
+                None,
+            ),
+            Fate::Moved { event, digest } => step(
+                format!(
+                    "A push at {} moved tag {} onto another image, leaving the pinned one untagged. Pin the workload to the image the tag names now, by digest.",
+                    event.time,
+                    e.tag.as_deref().unwrap_or("latest")
+                ),
+                Some(set_image(
+                    subject,
+                    &format!(
+                        "{}/{}@{}",
+                        e.host,
+                        e.repository,
+                        digest.unwrap_or("DIGEST_THE_TAG_NAMES_NOW")
+                    ),
+                )),
+            ),
+        })
+        .chain(fates.iter().any(|f| matches!(f, Fate::Moved { .. })).then(|| {
+            step(
+                "Make the repository's tags immutable, so a push cannot move one under a running workload again.",
+                Some(format!(
+                    "aws ecr put-image-tag-mutability {repository} --image-tag-mutability IMMUTABLE"
+                )),
+            )
+        }))
+        .collect()
 }
 
 /// A tag of the repository a typo away from the one the image names.

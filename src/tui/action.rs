@@ -43,6 +43,8 @@ pub enum Action {
     Slow(String),
     /// Choose the next of the finding's fixes.
     NextFix,
+    /// The findings the chain's broken entity stops, and the node groups it would.
+    Radius,
     /// Scroll the chain's evidence pane.
     EvidenceDown,
     EvidenceUp,

@@ -460,6 +460,7 @@ impl App {
                     view.choice = (view.choice + 1) % count;
                 }
             }
+            Action::Radius => self.open_radius(),
             Action::Apply => return self.start_apply(),
             Action::Export => self.start_export(),
             Action::Copy => match self.screen() {
@@ -746,6 +747,16 @@ impl App {
                 }
             }
             Screen::Chain { .. } | Screen::Fix { .. } | Screen::Wizard | Screen::ReadFailed => {}
+        }
+    }
+
+    /// The blast radius of the open chain's broken entity, or why there is none.
+    fn open_radius(&mut self) {
+        if let Screen::Chain { finding } = *self.screen() {
+            match super::radius::screen(&self.data.report().findings, finding) {
+                Ok(screen) => self.push(screen),
+                Err(why) => self.tell(why),
+            }
         }
     }
 

@@ -154,6 +154,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: None,
     },
     Binding {
+        keys: &[KeyCode::Char('b')],
+        label: "b",
+        scope: Scope::Chain,
+        action: Action::Radius,
+        help: "blast radius: who else the broken entity stops",
+        footer: Some("blast radius"),
+    },
+    Binding {
         keys: &[KeyCode::Char('y')],
         label: "y",
         scope: Scope::Chain,

@@ -8,6 +8,7 @@ pub mod browse;
 pub mod columns;
 pub mod keymap;
 mod loaded;
+mod radius;
 pub mod theme;
 pub mod view;
 pub mod views;

@@ -388,21 +388,37 @@ fn pull_lane_title(f: &Finding) -> String {
     format!("PULL LANE — the kubelet pulls as {who}")
 }
 
-fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
+/// The chain's top: whose it is, the verdict with its summary, and who else it stops.
+fn chain_top(f: &Finding, theme: Theme) -> Text<'static> {
     let headline = match (f.broken_link, f.cause) {
         (Some(l), Some(c)) => format!("{} {l}: {c}", marker(f.verdict)),
         _ => marker(f.verdict).to_string(),
     };
-    let top_text = Text::from(vec![
+    let radius = f.blast_radius.as_ref().and_then(|r| r.line()).map(|line| {
         Line::from(vec![
-            Span::styled(format!("{} ", f.subject()), theme.title()),
-            Span::raw(format!("· {} · {}", f.container, f.state)),
-        ]),
-        Line::from(vec![
-            Span::styled(headline, theme.status(f.verdict)),
-            Span::raw(format!("  {}", f.summary)),
-        ]),
-    ]);
+            Span::styled("radius ", theme.title()),
+            Span::raw(line),
+        ])
+    });
+    Text::from(
+        [
+            Line::from(vec![
+                Span::styled(format!("{} ", f.subject()), theme.title()),
+                Span::raw(format!("· {} · {}", f.container, f.state)),
+            ]),
+            Line::from(vec![
+                Span::styled(headline, theme.status(f.verdict)),
+                Span::raw(format!("  {}", f.summary)),
+            ]),
+        ]
+        .into_iter()
+        .chain(radius)
+        .collect::<Vec<_>>(),
+    )
+}
+
+fn draw_chain(frame: &mut Frame, area: Rect, app: &App, f: &Finding, theme: Theme) {
+    let top_text = chain_top(f, theme);
     let top_paragraph = Paragraph::new(top_text)
         .wrap(Wrap { trim: false })
         .block(Block::new().padding(Padding::left(1)));
@@ -811,18 +827,14 @@ fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
             None => keys.push((b.label, vec![b])),
         }
     }
-    let height = (keys.len() as u16 + 6).min(area.height);
+    let height = (keys.len() as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let mut lines = vec![
-        Line::from(" The kubelet pulls with the node's role (Fargate: the pod execution"),
-        Line::from(" role), not with the pod's IRSA / Pod Identity role."),
-        Line::default(),
-    ];
+    let mut lines = Vec::new();
     for (label, bindings) in keys {
         let mut spans = vec![Span::styled(format!(" {label:<8}"), theme.key())];
         for (i, b) in bindings.iter().enumerate() {
@@ -835,13 +847,14 @@ fn draw_help(frame: &mut Frame, app: &App, theme: Theme) {
         }
         lines.push(Line::from(spans));
     }
-    lines.push(Line::from(Span::styled(
-        " any key closes this help",
-        theme.dim(),
-    )));
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(" help ", theme.title()))),
-        popup,
-    );
+    // The frame says what closes it and the one fact to keep in mind: every line inside is a
+    // key's, so that all fit at 80×24.
+    let block = Block::bordered()
+        .title(Span::styled(" help · any key closes it ", theme.title()))
+        .title_bottom(Span::styled(
+            " kubelet pulls use the node's role, not the pod's IRSA/Pod Identity role ",
+            theme.dim(),
+        ));
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

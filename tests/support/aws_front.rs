@@ -300,36 +300,53 @@ fn error(service: &str, code: &str, message: &str) -> Response {
     }
 }
 
-/// LookupEvents by user name, newest first, a page of `MaxResults` (50 at most) at a time, the
-/// next page's start as `NextToken`; an attribute other than a user name is refused.
-fn lookup_events(world: &World, body: &Value) -> Response {
+/// LookupEvents by user name, or by event name in the request's Region, newest first, a page of
+/// `MaxResults` (50 at most) at a time, the next page's start as `NextToken`; another attribute
+/// is refused.
+fn lookup_events(world: &World, body: &Value, region: &str) -> Response {
     let attribute = &body["LookupAttributes"][0];
-    if attribute["AttributeKey"] != "Username" {
-        return error(
-            "cloudtrail",
-            "InvalidLookupAttributesException",
-            "the front looks up user names only",
-        );
-    }
-    let session = attribute["AttributeValue"].as_str().unwrap_or_default();
-    if world.trail_refused.contains(session) {
+    let value = attribute["AttributeValue"].as_str().unwrap_or_default();
+    let (key, event_name) = match attribute["AttributeKey"].as_str() {
+        Some("Username") => (value.to_string(), None),
+        Some("EventName") => (
+            pulldoctor::facts::trail::event_key(region, value),
+            Some(value),
+        ),
+        _ => {
+            return error(
+                "cloudtrail",
+                "InvalidLookupAttributesException",
+                "the front looks up user and event names only",
+            );
+        }
+    };
+    let matches = |e: &Value| match event_name {
+        None => e["Username"] == value,
+        Some(name) => e["EventName"] == name && e["AwsRegion"] == region,
+    };
+    if world.trail_refused.contains(&key) {
         return error(
             "cloudtrail",
             "AccessDeniedException",
             "not authorized to perform: cloudtrail:LookupEvents",
         );
     }
-    let events: Vec<&Value> = world
-        .trail
-        .iter()
-        .filter(|e| e["Username"] == session)
-        .collect();
+    let events: Vec<&Value> = world.trail.iter().filter(|e| matches(e)).collect();
     let size = body["MaxResults"].as_u64().unwrap_or(50).clamp(1, 50) as usize;
     let start: usize = body["NextToken"]
         .as_str()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let page: Vec<&Value> = events.iter().skip(start).take(size).copied().collect();
+    let page: Vec<Value> = events
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|e| {
+            let mut e = (*e).clone();
+            e.as_object_mut().map(|o| o.remove("AwsRegion"));
+            e
+        })
+        .collect();
     let mut answer = json!({"Events": page});
     if start + size < events.len() {
         answer["NextToken"] = json!((start + size).to_string());
@@ -454,7 +471,7 @@ async fn handle(State(state): State<Arc<FrontState>>, request: Request) -> Respo
             {
                 return refuse(&format!("the policy of {repository}"));
             }
-            "cloudtrail:LookupEvents" => return lookup_events(world, &json_body),
+            "cloudtrail:LookupEvents" => return lookup_events(world, &json_body, &region),
             op if op.starts_with("ec2:") => {
                 let action = op.trim_start_matches("ec2:");
                 // A scenario that says nothing of EC2 has an empty one: nothing to find.

@@ -14,6 +14,7 @@ use kube_api::KubeApi;
 use pulldoctor::diagnose::{Selection, diagnose};
 use pulldoctor::ecr::reference::AWS_EKS_REGISTRIES;
 use pulldoctor::facts::Facts;
+use pulldoctor::facts::trail::ImageChange;
 use pulldoctor::report::Report;
 use pulldoctor::source::{self, bundle};
 use serde_json::{Value, json};
@@ -429,26 +430,73 @@ fn world(facts: &Facts, cluster: &str) -> World {
 }
 
 /// The scenario's CloudTrail events as LookupEvents answers them: newest first, timestamps in
-/// epoch seconds, the record as JSON text.
+/// epoch seconds, the record as JSON text (with `AwsRegion` beside, for the front to filter on).
 fn trail_wire(facts: &Facts) -> Vec<Value> {
     let mut events: Vec<_> = facts.trail.events.iter().collect();
     events.sort_by_key(|e| std::cmp::Reverse(e.time));
     events
         .into_iter()
         .map(|e| {
-            let record = json!({
+            let mut record = json!({
                 "eventTime": e.time.to_string(), "eventName": e.name, "eventSource": e.source,
                 "errorCode": e.error_code, "errorMessage": e.error_message,
+                "awsRegion": e.region, "recipientAccountId": e.registry,
                 "userIdentity": {"type": "AssumedRole", "arn": e.principal,
                     "sessionContext": {"sessionIssuer": {"type": "Role", "arn": e.role}}},
                 "requestParameters": {"repositoryName": e.repository, "registryId": e.registry},
             });
+            record_changes(&mut record, &e.changes);
             json!({"EventId": e.id, "EventName": e.name, "EventTime": e.time.as_second(),
-                "EventSource": e.source, "Username": e.username, "CloudTrailEvent": record.to_string()})
+                "EventSource": e.source, "Username": e.username, "AwsRegion": e.region,
+                "CloudTrailEvent": record.to_string()})
         })
         .collect()
 }
 
+/// A record's image changes in the shapes ECR records them.
+fn record_changes(record: &mut Value, changes: &[ImageChange]) {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut expired = Vec::new();
+    for change in changes {
+        match change {
+            ImageChange::Expired { digest, tags, rule } => {
+                let priority = rule.as_ref().map(|r| r.priority);
+                if let Some(rule) = rule.as_ref().filter(|r| {
+                    !rules
+                        .iter()
+                        .any(|known| known["rulePriority"] == r.priority)
+                }) {
+                    // The selection is kept as one phrase: the diagnosis shows it as it came.
+                    rules.push(json!({"rulePriority": rule.priority, "description": rule.description,
+                        "lifecycleEventSelection": {"countType": rule.selection}, "action": "expire"}));
+                }
+                expired.push(
+                    json!({"lifecycleEventImage": {"digest": digest, "tagStatus":
+                    if tags.is_empty() { "Untagged" } else { "Tagged" }, "tagList": tags},
+                    "rulePriority": priority}),
+                );
+            }
+            ImageChange::Deleted { tag, digest } => {
+                let ids = record["responseElements"]["imageIds"].as_array().cloned();
+                let mut ids = ids.unwrap_or_default();
+                ids.push(json!({"imageTag": tag, "imageDigest": digest}));
+                record["responseElements"] = json!({"imageIds": ids, "failures": []});
+            }
+            ImageChange::Pushed { tag, digest } => {
+                record["requestParameters"]["imageTag"] = json!(tag);
+                record["responseElements"] =
+                    json!({"image": {"imageId": {"imageTag": tag, "imageDigest": digest}}});
+            }
+        }
+    }
+    if !expired.is_empty() {
+        let repository = record["requestParameters"]["repositoryName"].take();
+        record["requestParameters"] = Value::Null;
+        record["serviceEventDetails"] = json!({"repositoryName": repository,
+            "lifecycleEventPolicy": {"lifecycleEventRules": rules},
+            "lifecycleEventImageActions": expired});
+    }
+}
 /// Puts the scenario's IAM, ECR and EKS facts into moto (the caller's account only: one set of
 /// credentials reads one account, as on a real laptop).
 #[expect(

@@ -536,12 +536,21 @@ async fn iam_and_ecr(
             read::addon_manifests(aws, shared, &addons),
         );
         // Cache rules only when a repository or image is missing: they could explain it.
-        let missing = missing_images
+        let missing = !missing_images.is_empty()
             || images
                 .iter()
                 .any(|e| !listings.known.contains(&RepoKey::of(e)));
+        // CloudTrail shows an account its own calls: why an image of one's own registry is gone.
+        let history_regions: BTreeSet<String> = missing_images
+            .into_iter()
+            .filter(|k| k.registry == caller_account)
+            .map(|k| k.region)
+            .collect();
         let page = PageLookups { images, missing };
-        cache_rules(aws, shared, std::slice::from_ref(&page), account).await;
+        tokio::join!(
+            cache_rules(aws, shared, std::slice::from_ref(&page), account),
+            read::history(aws, shared, &history_regions),
+        );
         page
     };
     tokio::join!(nodes, identities, registries).2

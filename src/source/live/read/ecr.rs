@@ -116,14 +116,14 @@ pub(in crate::source::live) async fn repositories(
 }
 
 /// Stage 4c: of each repository that exists (or may: its listing failed), the images, the
-/// repository policy and the manifests of the images asked for. Returns whether an image
-/// asked for is not among the repository's images.
+/// repository policy and the manifests of the images asked for. Returns the repositories an
+/// image asked for is not among the images of.
 pub(in crate::source::live) async fn repository_contents(
     aws: &aws::Aws,
     shared: &Shared,
     images: &[EcrImage],
     listings: &Listings,
-) -> bool {
+) -> BTreeSet<RepoKey> {
     let into = &shared.found;
     let repos: BTreeSet<RepoKey> = images
         .iter()
@@ -177,14 +177,19 @@ pub(in crate::source::live) async fn repository_contents(
         })),
         read_manifests(aws, shared, &manifests),
     );
-    repos.iter().zip(image_lists).any(|(key, details)| {
-        details.is_some_and(|details| {
-            images
-                .iter()
-                .filter(|e| RepoKey::of(e) == *key)
-                .any(|e| !details.iter().any(|d| listed(e, d)))
+    repos
+        .into_iter()
+        .zip(image_lists)
+        .filter(|(key, details)| {
+            details.as_ref().is_some_and(|details| {
+                images
+                    .iter()
+                    .filter(|e| RepoKey::of(e) == *key)
+                    .any(|e| !details.iter().any(|d| listed(e, d)))
+            })
         })
-    })
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// The manifest of each image, once: by digest or tag. An image the registry says it does not

@@ -6,10 +6,11 @@ use super::*;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, instance_id};
 use crate::facts::pod::Pod;
 use crate::facts::scope;
-use crate::facts::trail::{LookupEvent, LookupEvents};
+use crate::facts::trail::{CHANGES, LookupEvent, LookupEvents, event_key};
 use crate::source::live::aws;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use futures::future::join_all;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The most events one lookup returns (LookupEvents' own maximum).
 const PAGE: i32 = 50;
@@ -51,23 +52,63 @@ pub(in crate::source::live) async fn trail(
         }
     }
     join_all(sessions.into_iter().map(|(session, region)| {
-        shared
-            .trail
-            .once(&shared.found, session.clone(), async move {
-                let mut found = Found::default();
-                lookup(aws, &session, &region, &mut found).await;
-                ((), found)
-            })
+        let attribute = (LookupAttributeKey::Username, session.clone());
+        once(aws, shared, session, attribute, region)
     }))
     .await;
 }
 
-async fn lookup(aws: &aws::Aws, session: &str, region: &str, found: &mut Found) {
-    use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-    let scope = scope::trail(session);
+/// Why an image of one's own registry is gone: in each Region, one page of each call that
+/// removes an image or moves a tag (`CHANGES`), once per read.
+pub(in crate::source::live) async fn history(
+    aws: &aws::Aws,
+    shared: &Shared,
+    regions: &BTreeSet<String>,
+) {
+    join_all(regions.iter().flat_map(|region| {
+        CHANGES.iter().map(move |name| {
+            let attribute = (LookupAttributeKey::EventName, (*name).to_string());
+            once(
+                aws,
+                shared,
+                event_key(region, name),
+                attribute,
+                region.clone(),
+            )
+        })
+    }))
+    .await;
+}
+
+/// One lookup per read, under `key`.
+async fn once(
+    aws: &aws::Aws,
+    shared: &Shared,
+    key: String,
+    attribute: (LookupAttributeKey, String),
+    region: String,
+) {
+    shared
+        .trail
+        .once(&shared.found, key.clone(), async move {
+            let mut found = Found::default();
+            lookup(aws, &key, attribute, &region, &mut found).await;
+            ((), found)
+        })
+        .await;
+}
+
+async fn lookup(
+    aws: &aws::Aws,
+    key: &str,
+    (attribute_key, value): (LookupAttributeKey, String),
+    region: &str,
+    found: &mut Found,
+) {
+    let scope = scope::trail(key);
     let attribute = LookupAttribute::builder()
-        .attribute_key(LookupAttributeKey::Username)
-        .attribute_value(session)
+        .attribute_key(attribute_key)
+        .attribute_value(&value)
         .build();
     let attribute = match attribute {
         Ok(a) => a,
@@ -80,7 +121,7 @@ async fn lookup(aws: &aws::Aws, session: &str, region: &str, found: &mut Found) 
         .max_results(PAGE);
     let _turn = aws.trail_turn().await;
     let answer = aws
-        .call("cloudtrail:LookupEvents", session, request.send())
+        .call("cloudtrail:LookupEvents", &value, request.send())
         .await;
     let out = match answer {
         Ok(out) => out,
