@@ -22,20 +22,18 @@ pub fn screen(findings: &[Finding], finding: usize) -> Result<Screen, String> {
         })
         .map(|(i, _)| i)
         .collect();
-    let lines = vec![
-        format!(
-            "{} finding(s) fail for {} through it",
-            same.len(),
-            f.cause.map_or("the same cause", |c| c.as_str())
-        ),
-        match radius.node_groups.as_slice() {
-            [] => "no other node group's role lacks the same permission".to_string(),
-            groups => format!(
-                "the next pod on node group(s) {} fails too: their role lacks the same permission",
-                groups.join(", ")
-            ),
-        },
-    ];
+    let cause = f.cause.map_or("the same cause", |c| c.as_str());
+    let mut lines = vec![match same.len() {
+        1 => format!("only this finding fails for {cause} through it"),
+        n => format!("{n} findings fail for {cause} through it"),
+    }];
+    // Node groups are weighed for a missing permission only: say nothing of them otherwise.
+    if !radius.node_groups.is_empty() {
+        lines.push(format!(
+            "the next pod on node group(s) {} fails too: their role lacks the same permission",
+            radius.node_groups.join(", ")
+        ));
+    }
     Ok(Screen::Related {
         title: format!("blast radius of {}", radius.entity),
         lines,
