@@ -258,9 +258,10 @@ pub mod scope {
     pub fn node(name: &str) -> String {
         format!("node/{name}")
     }
-    /// CloudTrail's events of one session (a node's instance id).
-    pub fn trail(session: &str) -> String {
-        format!("{TRAIL_PREFIX}{session}")
+    /// CloudTrail's events of one lookup: a session (a node's instance id), or a Region's calls
+    /// of one name (`trail::event_key`).
+    pub fn trail(key: &str) -> String {
+        format!("{TRAIL_PREFIX}{key}")
     }
     pub const TRAIL_PREFIX: &str = "cloudtrail/";
     pub fn nodegroup(name: &str) -> String {
@@ -482,13 +483,14 @@ impl Facts {
         }
     }
 
-    /// Whether CloudTrail was asked for the calls of `session`, and how far back it answered.
-    pub fn trail_lookup(&self, session: &str) -> TrailLookup<'_> {
-        let scope = scope::trail(session);
+    /// Whether CloudTrail was asked for the calls of `key` (a session, or `trail::event_key`),
+    /// and how far back it answered.
+    pub fn trail_lookup(&self, key: &str) -> TrailLookup<'_> {
+        let scope = scope::trail(key);
         if let Some(why) = self.errors.get(&scope) {
             return TrailLookup::Failed(why);
         }
-        match self.trail.reach.get(session) {
+        match self.trail.reach.get(key) {
             Some(reach) if self.covered.contains(&scope) => TrailLookup::Read { reach: *reach },
             _ => TrailLookup::NotLooked,
         }

@@ -62,7 +62,7 @@ pub struct LifecycleRule {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trail {
     pub events: Vec<TrailEvent>,
-    /// Per session looked up completely: how far back the lookup reached (`None`: the whole 90
+    /// Per lookup (a session, or `event_key`) read completely: how far back it reached (`None`: the whole 90
     /// days CloudTrail keeps). Before that, "no refusal recorded" is not known.
     pub reach: BTreeMap<String, Option<Timestamp>>,
 }

@@ -72,7 +72,8 @@ pub(super) struct Shared {
     instances: Batches<String, Vpcs>,
     interfaces: Batches<String, Vpcs>,
     vpcs: Memo<String, ()>,
-    /// CloudTrail lookups, by session (a node's instance id).
+    /// CloudTrail lookups, by key: a session (a node's instance id) or a Region's calls of one
+    /// name.
     trail: Memo<String, ()>,
 }
 

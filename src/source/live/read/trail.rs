@@ -1,6 +1,7 @@
 //! Stage 3d: CloudTrail's record of the pull identity — for each EC2 node a failing pod waits
 //! on, the calls of its role's session (named after the instance): one page of LookupEvents,
-//! the newest first, in the Region of the pod's registry.
+//! the newest first, in the Region of the pod's registry. And, once images are known missing,
+//! each Region's calls that remove an image or move a tag.
 
 use super::*;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, instance_id};
