@@ -29,7 +29,7 @@ use read::Found;
 pub(crate) use read::fetch_policy;
 use serde_json::{Value, json};
 pub use session::Session;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -360,7 +360,16 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let looked_up = looked_up?;
     let listed = reading.listed.load(Ordering::Relaxed);
     progress.tell(|| format!("{listed} pod(s): the last lookups…"));
-    cache_rules(&session.aws, shared, &looked_up, &account).await;
+    let sessions: BTreeMap<String, String> =
+        looked_up.iter().flat_map(|p| p.sessions.clone()).collect();
+    let history_regions: BTreeSet<String> = looked_up
+        .iter()
+        .flat_map(|p| p.history_regions.iter().cloned())
+        .collect();
+    tokio::join!(
+        cache_rules(&session.aws, shared, &looked_up, &account),
+        read::trail(&session.aws, shared, &sessions, &history_regions),
+    );
     let source = reading.source(cluster, &account);
     let Reading {
         shared,
@@ -409,13 +418,13 @@ impl Reading<'_> {
         let objects = read::objects(session, shared, &pods).await;
         let cluster = read::cluster_name(session, shared).await?;
         let account = read::account(session, shared).await?;
-        let (_, _, page) = tokio::join!(
+        let (_, mut page) = tokio::join!(
             read::network(&session.aws, shared, &objects, &pods.pods),
-            read::trail(&session.aws, shared, &pods, &objects),
             iam_and_ecr(
                 session, options, shared, &cluster, &pods, &objects, &account
             ),
         );
+        page.sessions = read::sessions(&pods, &objects);
         shared.record(|found| pods.pods.iter().for_each(|p| found.item(p)));
         memo::lock(&self.done).extend(pods.pods.iter().map(read::pod_key));
         self.tell_partial(cluster, &account);
@@ -464,6 +473,10 @@ impl Reading<'_> {
 struct PageLookups {
     images: Vec<EcrImage>,
     missing: bool,
+    /// The pull identity's sessions to look up in CloudTrail (instance id → Region).
+    sessions: BTreeMap<String, String>,
+    /// The Regions where an image of one's own registry is missing: CloudTrail says why.
+    history_regions: BTreeSet<String>,
 }
 
 /// Stages 3 to 6 for one page, in three branches that wait for nothing of each other: how the
@@ -546,11 +559,13 @@ async fn iam_and_ecr(
             .filter(|k| k.registry == caller_account)
             .map(|k| k.region)
             .collect();
-        let page = PageLookups { images, missing };
-        tokio::join!(
-            cache_rules(aws, shared, std::slice::from_ref(&page), account),
-            read::history(aws, shared, &history_regions),
-        );
+        let page = PageLookups {
+            images,
+            missing,
+            sessions: BTreeMap::new(),
+            history_regions,
+        };
+        cache_rules(aws, shared, std::slice::from_ref(&page), account).await;
         page
     };
     tokio::join!(nodes, identities, registries).2

@@ -1,7 +1,8 @@
-//! Stage 3d: CloudTrail's record of the pull identity — for each EC2 node a failing pod waits
+//! Stage 7: CloudTrail's record of the pull identity — for each EC2 node a failing pod waits
 //! on, the calls of its role's session (named after the instance): one page of LookupEvents,
-//! the newest first, in the Region of the pod's registry. And, once images are known missing,
-//! each Region's calls that remove an image or move a tag.
+//! the newest first, in the Region of the pod's registry; and each Region's calls that remove
+//! an image or move a tag, where an image of one's own registry is missing. Read at the end of a
+//! read, after every page: at two a second, no page (and no partial diagnosis) waits for them.
 
 use super::*;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, instance_id};
@@ -25,14 +26,12 @@ fn cannot_pull(pod: &Pod) -> bool {
     })
 }
 
-/// Stage 3d: each instance once per read, in the Region of the first failing pod's registry
-/// on it.
-pub(in crate::source::live) async fn trail(
-    aws: &aws::Aws,
-    shared: &Shared,
+/// The sessions of the pull identity to look up: each EC2 instance a pod that cannot pull waits
+/// on, with the Region of the first such pod's registry.
+pub(in crate::source::live) fn sessions(
     pods: &Pods,
     objects: &Objects,
-) {
+) -> BTreeMap<String, String> {
     let instances: BTreeMap<&str, String> = objects
         .nodes
         .iter()
@@ -52,21 +51,23 @@ pub(in crate::source::live) async fn trail(
             sessions.entry(instance.clone()).or_insert(region);
         }
     }
-    join_all(sessions.into_iter().map(|(session, region)| {
-        let attribute = (LookupAttributeKey::Username, session.clone());
-        once(aws, shared, session, attribute, region)
-    }))
-    .await;
+    sessions
 }
 
-/// Why an image of one's own registry is gone: in each Region, one page of each call that
-/// removes an image or moves a tag (`CHANGES`), once per read.
-pub(in crate::source::live) async fn history(
+/// Stage 7, at the end of a read (LookupEvents answers two a second: no page waits for it):
+/// each session once, and why an image of one's own registry is gone — in each Region where
+/// one is missing, one page of each call that removes an image or moves a tag (`CHANGES`).
+pub(in crate::source::live) async fn trail(
     aws: &aws::Aws,
     shared: &Shared,
-    regions: &BTreeSet<String>,
+    sessions: &BTreeMap<String, String>,
+    history_regions: &BTreeSet<String>,
 ) {
-    join_all(regions.iter().flat_map(|region| {
+    let by_session = sessions.iter().map(|(session, region)| {
+        let attribute = (LookupAttributeKey::Username, session.clone());
+        once(aws, shared, session.clone(), attribute, region.clone())
+    });
+    let by_name = history_regions.iter().flat_map(|region| {
         CHANGES.iter().map(move |name| {
             let attribute = (LookupAttributeKey::EventName, (*name).to_string());
             once(
@@ -77,7 +78,12 @@ pub(in crate::source::live) async fn history(
                 region.clone(),
             )
         })
-    }))
+    });
+    join_all(
+        by_session
+            .map(futures::future::Either::Left)
+            .chain(by_name.map(futures::future::Either::Right)),
+    )
     .await;
 }
 
