@@ -427,7 +427,10 @@ impl Reading<'_> {
         page.sessions = read::sessions(&pods, &objects);
         shared.record(|found| pods.pods.iter().for_each(|p| found.item(p)));
         memo::lock(&self.done).extend(pods.pods.iter().map(read::pod_key));
-        self.tell_partial(cluster, &account);
+        // A page of failing pods is always told: dropped by the pace, it would wait for the
+        // next page (or the read's end) to show what the user is here for.
+        let urgent = pods.pods.iter().any(read::failing);
+        self.tell_partial(cluster, &account, urgent);
         Ok(page)
     }
 
@@ -444,7 +447,7 @@ impl Reading<'_> {
 
     /// Tells a listener what can be diagnosed now: the pods whose lookups have ended, once the
     /// events about them are in.
-    fn tell_partial(&self, cluster: String, account: &read::Account) {
+    fn tell_partial(&self, cluster: String, account: &read::Account, urgent: bool) {
         let Some(events) = self.events.get() else {
             return;
         };
@@ -453,7 +456,7 @@ impl Reading<'_> {
         }
         {
             let mut last = memo::lock(&self.last_partial);
-            if last.is_some_and(|at| at.elapsed() < PARTIAL_EVERY) {
+            if !urgent && last.is_some_and(|at| at.elapsed() < PARTIAL_EVERY) {
                 return;
             }
             *last = Some(Instant::now());

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Event;
 use std::collections::BTreeSet;
 
 /// A pod that cannot pull, or that is still being created (its sandbox image may be what fails).
-fn failing(pod: &Pod) -> bool {
+pub(in crate::source::live) fn failing(pod: &Pod) -> bool {
     containers(pod).iter().any(|c| {
         c.waiting_reason()
             .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r) || r == "ContainerCreating")
