@@ -92,11 +92,21 @@ touch "$SEEN/pod-lines"
 [ -f "$OUT/kube-pods.json" ] && awk '
   function value(v) { v = $0; sub(/^[^:]*: "/, "", v); sub(/",?$/, "", v); return v }
   /^        [{]/ { node = ""; ip = ""; section = "" }
-  /^            "/ { section = /^            "spec": [{]/ ? "spec" : /^            "status": [{]/ ? "status" : "" }
-  section == "spec" && /^                        "image": "/ { print "image " value() }
+  /^        [{]/ { namespace = ""; account = "default"; restarts = 0; pulls = 0; ecr = "" }
+  /^            "/ { section = /^            "metadata": [{]/ ? "metadata" : /^            "spec": [{]/ ? "spec" : /^            "status": [{]/ ? "status" : "" }
+  section == "metadata" && /^                "namespace": "/ { namespace = value() }
+  section == "spec" && /^                        "image": "/ { print "image " value(); if (ecr == "" && value() ~ /\.dkr[.-]ecr/) ecr = value() }
   section == "spec" && /^                "nodeName": "/ { node = value() }
+  section == "spec" && /^                "serviceAccountName": "/ { account = value() }
   section == "status" && /^                "podIP": "/ { ip = value() }
-  /^        [}]/ { print "pod " node " " ip }
+  section == "status" && /^                        "restartCount": [1-9]/ { restarts = 1 }
+  section == "status" && /^                                "reason": "CrashLoopBackOff"/ { restarts = 1 }
+  section == "status" && /^                                "reason": "(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|ImageInspectError|RegistryUnavailable)"/ { pulls = 1 }
+  /^        [}]/ {
+    print "pod " node " " ip
+    if (restarts) print "restarting " namespace " " account
+    if (pulls && ecr != "") print "cannot-pull " namespace " " account " " ecr
+  }
 ' "$OUT/kube-pods.json" > "$SEEN/pod-lines"
 for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
   case "$kind" in
@@ -205,6 +215,39 @@ ask "oidc-providers/$me" iam:ListOpenIDConnectProviders "the account" oidc-provi
 for arn in $(values oidc-providers.json Arn); do
   save "oidc-provider-$(safe "$arn").json" aws iam get-open-id-connect-provider --open-id-connect-provider-arn "$arn"
 done
+
+# The token exchanges of each restarting pod's ServiceAccount whose IRSA role is this account's
+# (CloudTrail records them under the token's subject, in the account of the role).
+[ -f "$OUT/kube-serviceaccounts.json" ] && awk '
+  function value(v) { v = $0; sub(/^[^:]*: "/, "", v); sub(/",?$/, "", v); return v }
+  /^        [{]/ { namespace = ""; name = ""; role = "-"; pull = "-" }
+  /^            "/ { section = /^            "metadata": [{]/ ? "metadata" : "" }
+  section == "metadata" && /^                "namespace": "/ { namespace = value() }
+  section == "metadata" && /^                "name": "/ { name = value() }
+  section == "metadata" && /^                    "eks\.amazonaws\.com\/role-arn": "/ { role = value() }
+  section == "metadata" && /^                    "eks\.amazonaws\.com\/ecr-role-arn": "/ { pull = value() }
+  /^        [}]/ { print namespace " " name " " role " " pull }
+' "$OUT/kube-serviceaccounts.json" > "$SEEN/irsa-lines"
+exchanges() { # KIND [REGION]: look up each ServiceAccount the pod lines name, if its role is ours
+  local field=3; [ "$1" = cannot-pull ] && field=4
+  sed -n "s/^$1 //p" "$SEEN/pod-lines" | sort -u |
+  while read -r namespace account image; do
+    role="$(awk -v ns="$namespace" -v sa="$account" -v f="$field" '$1 == ns && $2 == sa {print $f}' "$SEEN/irsa-lines" 2> /dev/null)"
+    case "$role" in "arn:aws"*":iam::$me:role/"*) ;; *) continue ;; esac
+    who="system:serviceaccount:$namespace:$account"
+    once "trail-$who" || continue
+    if [ -n "$image" ]; then # the node's credential provider asks STS in the registry's Region
+      host="${image%%/*}"
+      case "$host" in *.dkr-ecr.*|*.dkr-ecr-fips.*) region="$(echo "$host" | cut -d. -f3)" ;; *) region="$(echo "$host" | cut -d. -f4)" ;; esac
+      trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json" --region "$region"
+    else
+      trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json"
+    fi
+  done
+}
+# Pods that cannot pull with an ecr-role-arn role (the kubelet's exchange), then restarting pods
+# with an IRSA role (the app's).
+[ -f "$SEEN/irsa-lines" ] && exchanges cannot-pull && exchanges restarting
 
 # ECR: every private registry, repository and image the pods point at
 manifest() { # the image's manifest (index or single), with what was asked beside it

@@ -288,8 +288,10 @@ fn secrets(documents: &[serde_json::Value]) -> BTreeSet<String> {
         for caps in regex::Regex::new(p).unwrap().captures_iter(&text) {
             for m in caps.iter().skip(1).flatten() {
                 let rest = &text[m.end()..];
-                // AWS's own registries are not the user's: they stay, by design.
-                let aws_owned = AWS_EKS_REGISTRIES.contains(&m.as_str());
+                // AWS's own registries and the session name of the node's credential provider
+                // are not the user's: they stay, by design.
+                let aws_owned = AWS_EKS_REGISTRIES.contains(&m.as_str())
+                    || m.as_str() == pulldoctor::facts::trail::CREDENTIAL_PROVIDER_SESSION;
                 if m.as_str().len() >= 3 && !rest.starts_with(['*', '?']) && !aws_owned {
                     out.insert(m.as_str().to_string());
                 }
@@ -545,4 +547,100 @@ fn a_missing_image_says_what_cloudtrail_recorded_of_it() {
         "{unrecorded:#}"
     );
     assert!(!unrecorded["summary"].as_str().unwrap().contains("deleted"));
+}
+
+/// The app lane's token exchange as CloudTrail recorded it: agreement is evidence, a refusal the
+/// reads cannot explain (or an accepted token they refuse) is `unknown`, a refusal of another
+/// role or from before the pod is nothing; and a refusal that names the missing provider decides
+/// the OIDC link the reads left unknown.
+#[test]
+fn the_app_lane_shows_what_sts_answered_its_token() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/web-identity.yaml");
+    let link = |facts: &pulldoctor::facts::Facts, pod: &str, id: &str| {
+        let selection = Selection {
+            pods: vec![pod.to_string()],
+            all: true,
+            ..Default::default()
+        };
+        let finding = serde_json::to_value(&diagnose(facts, &selection).findings[0]).unwrap();
+        let links = finding["links"].as_array().unwrap();
+        links.iter().find(|l| l["id"] == id).unwrap().clone()
+    };
+    let facts = source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot");
+
+    let agree = link(&facts, "wi/agree", "trust-policy");
+    assert_eq!(agree["cause"], "trust-wrong-subject");
+    assert!(agree["evidence"].to_string().contains(
+        "STS refused it so: CloudTrail 2026-11-28T09:05:00Z: sts:AssumeRoleWithWebIdentity of arn:aws:iam::111122223333:role/wi-agree for system:serviceaccount:wi:agree refused — AccessDenied"
+    ), "{agree:#}");
+
+    let disagree = link(&facts, "wi/disagree", "trust-policy");
+    assert_eq!(disagree["status"], "unknown");
+    let shown = disagree["evidence"].to_string();
+    assert!(shown.contains("refused — AccessDenied"), "{disagree:#}");
+    assert!(shown.contains("the policies read say ok"), "{disagree:#}");
+
+    let accepted = link(&facts, "wi/accepted", "trust-policy");
+    assert_eq!(accepted["status"], "unknown");
+    assert!(
+        accepted["evidence"]
+            .to_string()
+            .contains("the policies read say broken")
+    );
+
+    let provider = link(&facts, "wi/provider", "oidc-provider");
+    assert_eq!(provider["status"], "unknown", "{provider:#}");
+    assert_eq!(link(&facts, "wi/provider", "trust-policy")["status"], "ok");
+
+    // Another role's refusal, and one from before the pod, say nothing of this pod.
+    let old = link(&facts, "wi/old-role", "trust-policy");
+    assert_eq!(old["status"], "ok");
+    assert!(old["evidence"].to_string().contains(
+        "CloudTrail recorded no refused sts:AssumeRoleWithWebIdentity of arn:aws:iam::111122223333:role/wi-old-role for system:serviceaccount:wi:old-role"
+    ), "{old:#}");
+    // A pod that does not restart was not looked up: nothing is said either way.
+    let healthy = link(&facts, "wi/healthy", "trust-policy");
+    assert!(!healthy["evidence"].to_string().contains("CloudTrail"));
+
+    // The kubelet's exchange (session ecr-credential-provider) shows the node pulls with the
+    // ecr-role-arn role, which nothing else readable said; and it is not the app's exchange.
+    let pulls_as = link(&facts, "wi/token", "node-role");
+    assert_eq!(
+        pulls_as["summary"],
+        "the kubelet pulls as arn:aws:iam::111122223333:role/wi-token"
+    );
+    assert!(pulls_as["evidence"].to_string().contains(
+        "CloudTrail records the node's credential provider exchanging the ServiceAccount token for arn:aws:iam::111122223333:role/wi-token at 2026-11-28T09:05:00Z (session ecr-credential-provider): accepted"
+    ), "{pulls_as:#}");
+
+    // The account's OIDC providers could not be listed: the link is unknown by itself, and STS's
+    // "No OpenIDConnect provider found" decides it.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .lines()
+        .filter(|l| !l.contains("OpenIDConnectProviderList") && !l.contains("\"ClientIDList\""))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(
+            "documents:\n",
+            "documents:\n- {\"pulldoctorLookup\": {\"scope\": \"oidc-providers/111122223333\", \"error\": \"AccessDenied: not authorized to perform iam:ListOpenIDConnectProviders\"}}\n",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let unread = dir.path().join("unread.yaml");
+    std::fs::write(&unread, text).unwrap();
+    let facts = source::facts_from_bundle(&bundle::read(&unread).unwrap(), "snapshot");
+    let decided = link(&facts, "wi/provider", "oidc-provider");
+    assert_eq!(decided["status"], "broken", "{decided:#}");
+    assert_eq!(decided["cause"], "oidc-provider-missing");
+    assert!(
+        decided["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("STS refused the token of system:serviceaccount:wi:provider"),
+        "{decided:#}"
+    );
+    // Without the provider read, a bare AccessDenied says no more than that: still unknown.
+    let bare = link(&facts, "wi/disagree", "oidc-provider");
+    assert_eq!(bare["status"], "unknown");
 }

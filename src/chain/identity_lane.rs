@@ -204,6 +204,9 @@ pub fn walk(subject: &Subject<'_>, pull: &PullLane) -> IdentityLane {
         LinkId::RolePermissions,
         role_permissions(subject, &role, pull),
     );
+    if let AppIdentity::Irsa { role_arn, .. } = &identity {
+        super::web_identity::weigh(&mut links, subject, role_arn);
+    }
     IdentityLane {
         links,
         identity,

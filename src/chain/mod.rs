@@ -15,6 +15,7 @@ pub mod pull_lane;
 pub mod registry;
 pub mod trail;
 pub mod trust;
+pub mod web_identity;
 
 use crate::ecr::reference::{self, ImageRef};
 use crate::facts::pod::Pod;

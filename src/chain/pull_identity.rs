@@ -2,6 +2,7 @@
 //! service-account-token pull mode — the role in `eks.amazonaws.com/ecr-role-arn`.
 
 use crate::facts::pod::Pod;
+use crate::facts::trail::CREDENTIAL_PROVIDER_SESSION;
 use crate::facts::{Facts, scope};
 use crate::iam::arn;
 use crate::report::PullIdentityKind;
@@ -115,12 +116,12 @@ pub fn annotated_pull_role(
         Some(pod) if is_fargate(facts, pod) => TokenPull::NotInUse(
             "on Fargate the pod execution role pulls; the annotation is not read".to_string(),
         ),
-        Some(pod) => token_pull_on_node(facts, pod, event),
+        Some(pod) => token_pull_on_node(facts, pod, &arn, event),
     };
     Some(AnnotatedPullRole { arn, mode })
 }
 
-fn token_pull_on_node(facts: &Facts, pod: &Pod, event: Option<&str>) -> TokenPull {
+fn token_pull_on_node(facts: &Facts, pod: &Pod, arn: &str, event: Option<&str>) -> TokenPull {
     if let Some(message) = event.filter(|m| {
         let m = m.to_ascii_lowercase();
         TOKEN_PULL_WORDS.iter().any(|w| m.contains(w))
@@ -128,6 +129,9 @@ fn token_pull_on_node(facts: &Facts, pod: &Pod, event: Option<&str>) -> TokenPul
         return TokenPull::InUse(format!(
             "the pull-failure event shows the node's credential provider exchanging the ServiceAccount token: {message}"
         ));
+    }
+    if let Some(recorded) = recorded_exchange(facts, pod, arn) {
+        return TokenPull::InUse(recorded);
     }
     let group = pod
         .spec
@@ -154,6 +158,34 @@ fn token_pull_on_node(facts: &Facts, pod: &Pod, event: Option<&str>) -> TokenPul
             "whether the node's credential provider reads {ECR_ROLE_ANNOTATION} (tokenAttributes in /etc/eks/image-credential-provider/config.json) is not readable through an API, and the stock EKS config has none: the node role pulls unless that file says otherwise"
         )),
     }
+}
+
+/// CloudTrail's record of the node's credential provider exchanging this pod's ServiceAccount
+/// token for `arn` (its session is named `ecr-credential-provider`) since the pod was created.
+fn recorded_exchange(facts: &Facts, pod: &Pod, arn: &str) -> Option<String> {
+    let namespace = pod.metadata.namespace.as_deref()?;
+    let service_account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.as_deref())
+        .unwrap_or("default");
+    let since = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let exchange = facts
+        .trail
+        .exchanges((namespace, service_account), arn, since)
+        .filter(|e| e.session_name.as_deref() == Some(CREDENTIAL_PROVIDER_SESSION))
+        .max_by_key(|e| e.time)?;
+    let answer = match (&exchange.error_code, &exchange.error_message) {
+        (None, _) => "accepted".to_string(),
+        (Some(code), message) => format!(
+            "refused — {code}: {}",
+            message.as_deref().unwrap_or_default()
+        ),
+    };
+    Some(format!(
+        "CloudTrail records the node's credential provider exchanging the ServiceAccount token for {arn} at {} (session {CREDENTIAL_PROVIDER_SESSION}): {answer}",
+        exchange.time
+    ))
 }
 
 fn is_fargate(facts: &Facts, pod: &Pod) -> bool {

@@ -204,7 +204,15 @@ pub fn weigh(links: &mut BTreeMap<LinkId, Outcome>, subject: &Subject<'_>, ecr: 
             .max_by_key(|e| e.time);
         match latest {
             Some(event) => decide(links, event),
-            None => note(links, nothing_recorded(subject, &session, since, reach)),
+            None => note(
+                links,
+                nothing_recorded(
+                    subject,
+                    ("refusal of this pull", &format!("session {session}")),
+                    since,
+                    reach,
+                ),
+            ),
         }
     }
 }
@@ -217,22 +225,23 @@ fn note(links: &mut BTreeMap<LinkId, Outcome>, line: String) {
 }
 
 /// Why no refusal is on record: none was made, or it may not be delivered (or reached) yet.
-fn nothing_recorded(
+/// `what` is the refusal looked for, `whose` the lookup's user name in words.
+pub(super) fn nothing_recorded(
     subject: &Subject<'_>,
-    session: &str,
+    (what, whose): (&str, &str),
     since: Option<Timestamp>,
     reach: Option<Timestamp>,
 ) -> String {
     let now = subject.facts.observed_at().unwrap_or_else(Timestamp::now);
     match (since, reach) {
         (Some(since), _) if now.duration_since(since) < DELIVERY => format!(
-            "CloudTrail holds no refusal of this pull for session {session} yet: the pod is {} s old, and CloudTrail delivers events about 5 minutes after the call",
+            "CloudTrail holds no {what} for {whose} yet: the pod is {} s old, and CloudTrail delivers events about 5 minutes after the call",
             now.duration_since(since).as_secs()
         ),
         (Some(since), Some(reach)) if reach > since => format!(
-            "CloudTrail's answer for session {session} reached back to {reach} only (the pod was created at {since}): no refusal in that window"
+            "CloudTrail's answer for {whose} reached back to {reach} only (the pod was created at {since}): no refusal in that window"
         ),
-        _ => format!("CloudTrail recorded no refusal of this pull for session {session}"),
+        _ => format!("CloudTrail recorded no {what} for {whose}"),
     }
 }
 

@@ -29,6 +29,10 @@ pub struct TrailEvent {
     pub region: Option<String>,
     /// What the call did to the repository's images (a lifecycle expiry, a deletion, a push).
     pub changes: Vec<ImageChange>,
+    /// The role a token was exchanged for (`AssumeRoleWithWebIdentity`'s `roleArn`).
+    pub requested_role: Option<String>,
+    /// The session name asked for with it (`ecr-credential-provider` for the kubelet's).
+    pub session_name: Option<String>,
 }
 
 /// What a call did to a repository's images, as far as a missing tag or digest asks.
@@ -140,6 +144,8 @@ impl LookupEvent {
                 .or_else(|| text(&details["repositoryName"])),
             registry: text(&parameters["registryId"]).or(record.recipient_account_id),
             region: record.aws_region,
+            requested_role: text(&parameters["roleArn"]),
+            session_name: text(&parameters["roleSessionName"]),
             changes,
             name: record.event_name,
             error_code: record.error_code,
@@ -257,6 +263,37 @@ pub const CHANGES: [&str; 3] = ["PolicyExecutionEvent", "BatchDeleteImage", "Put
 /// instance id, which holds no `/`).
 pub fn event_key(region: &str, name: &str) -> String {
     format!("event/{region}/{name}")
+}
+
+/// The key of a lookup of a ServiceAccount's token exchanges: CloudTrail records
+/// `AssumeRoleWithWebIdentity` under the token's subject as user name.
+pub fn web_identity_key(namespace: &str, service_account: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{service_account}")
+}
+
+/// The token exchange STS records for a ServiceAccount's token.
+pub const TOKEN_EXCHANGE: &str = "AssumeRoleWithWebIdentity";
+
+/// The session name the node's `ecr-credential-provider` assumes an `ecr-role-arn` role with.
+pub const CREDENTIAL_PROVIDER_SESSION: &str = "ecr-credential-provider";
+
+impl Trail {
+    /// The token exchanges of `namespace/service_account` for `role` recorded since `since`.
+    pub fn exchanges<'a>(
+        &'a self,
+        (namespace, service_account): (&str, &str),
+        role: &'a str,
+        since: Option<Timestamp>,
+    ) -> impl Iterator<Item = &'a TrailEvent> + 'a {
+        let who = web_identity_key(namespace, service_account);
+        self.events.iter().filter(move |e| {
+            e.username.as_deref() == Some(who.as_str())
+                && e.name == TOKEN_EXCHANGE
+                && e.source == "sts.amazonaws.com"
+                && e.requested_role.as_deref() == Some(role)
+                && since.is_none_or(|since| e.time >= since)
+        })
+    }
 }
 
 /// A time as CloudTrail's answers and the collect script write it: RFC 3339, or epoch seconds.

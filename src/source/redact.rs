@@ -193,7 +193,18 @@ const STRUCTURAL: &[&str] = &[
     "explicit",
     "deny",
     "policies",
+    // And the words STS refuses a token with ("No OpenIDConnect provider found", "Incorrect
+    // token audience"): a redacted refusal must still say which link it speaks of.
+    "no",
+    "openidconnect",
+    "found",
+    "incorrect",
+    "token",
+    "audience",
 ];
+
+/// Session names AWS's own components choose, which the diagnosis reads: kept whole.
+const AWS_SESSIONS: &[&str] = &[crate::facts::trail::CREDENTIAL_PROVIDER_SESSION];
 
 /// EC2 resource ids as AWS writes them: a kind, a dash, 8 or 17 hex digits.
 #[expect(
@@ -242,7 +253,11 @@ impl Redactor {
         let mut accounts = BTreeMap::new();
         let mut names: Vec<String> = Vec::new();
         let mut learn = |name: &str| {
-            if name.len() >= 2 && !name.contains(['*', '?']) && !names.iter().any(|n| n == name) {
+            if name.len() >= 2
+                && !name.contains(['*', '?'])
+                && !AWS_SESSIONS.contains(&name)
+                && !names.iter().any(|n| n == name)
+            {
                 names.push(name.to_string());
             }
         };

@@ -437,13 +437,23 @@ fn trail_wire(facts: &Facts) -> Vec<Value> {
     events
         .into_iter()
         .map(|e| {
+            // A token exchange is made by the token's subject, for the role it names.
+            let (identity, parameters) = match &e.requested_role {
+                Some(role) => (
+                    json!({"type": "WebIdentityUser", "userName": e.username}),
+                    json!({"roleArn": role, "roleSessionName": e.session_name}),
+                ),
+                None => (
+                    json!({"type": "AssumedRole", "arn": e.principal,
+                        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": e.role}}}),
+                    json!({"repositoryName": e.repository, "registryId": e.registry}),
+                ),
+            };
             let mut record = json!({
                 "eventTime": e.time.to_string(), "eventName": e.name, "eventSource": e.source,
                 "errorCode": e.error_code, "errorMessage": e.error_message,
                 "awsRegion": e.region, "recipientAccountId": e.registry,
-                "userIdentity": {"type": "AssumedRole", "arn": e.principal,
-                    "sessionContext": {"sessionIssuer": {"type": "Role", "arn": e.role}}},
-                "requestParameters": {"repositoryName": e.repository, "registryId": e.registry},
+                "userIdentity": identity, "requestParameters": parameters,
             });
             record_changes(&mut record, &e.changes);
             json!({"EventId": e.id, "EventName": e.name, "EventTime": e.time.as_second(),

@@ -424,7 +424,12 @@ impl Reading<'_> {
                 session, options, shared, &cluster, &pods, &objects, &account
             ),
         );
-        page.sessions = read::sessions(&pods, &objects);
+        page.sessions = read::sessions(
+            &pods,
+            &objects,
+            account.account.as_deref(),
+            session.aws.region().as_deref(),
+        );
         shared.record(|found| pods.pods.iter().for_each(|p| found.item(p)));
         memo::lock(&self.done).extend(pods.pods.iter().map(read::pod_key));
         // A page of failing pods is always told: dropped by the pace, it would wait for the

@@ -1,14 +1,16 @@
 //! Stage 7: CloudTrail's record of the pull identity — for each EC2 node a failing pod waits
 //! on, the calls of its role's session (named after the instance): one page of LookupEvents,
-//! the newest first, in the Region of the pod's registry; and each Region's calls that remove
-//! an image or move a tag, where an image of one's own registry is missing. Read at the end of a
-//! read, after every page: at two a second, no page (and no partial diagnosis) waits for them.
+//! the newest first, in the Region of the pod's registry; the token exchanges (recorded under
+//! the token's subject) of the ServiceAccounts of pods whose app restarts or whose
+//! `ecr-role-arn` pull fails, for a role of the caller's account; and each Region's calls that
+//! remove an image or move a tag, where an image of one's own registry is missing. Read at the end of a read, after
+//! every page: at two a second, no page (and no partial diagnosis) waits for them.
 
 use super::*;
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, instance_id};
 use crate::facts::pod::Pod;
 use crate::facts::scope;
-use crate::facts::trail::{CHANGES, LookupEvent, LookupEvents, event_key};
+use crate::facts::trail::{CHANGES, LookupEvent, LookupEvents, event_key, web_identity_key};
 use crate::source::live::aws;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use futures::future::join_all;
@@ -26,11 +28,32 @@ fn cannot_pull(pod: &Pod) -> bool {
     })
 }
 
-/// The sessions of the pull identity to look up: each EC2 instance a pod that cannot pull waits
-/// on, with the Region of the first such pod's registry.
+/// A pod whose app may be without its credentials: a container restarted, or waits to.
+fn restarting(pod: &Pod) -> bool {
+    containers(pod).iter().any(|c| {
+        c.status.is_some_and(|s| s.restart_count > 0)
+            || c.waiting_reason() == Some("CrashLoopBackOff")
+    })
+}
+
+/// The Region of the first private ECR image of a pod.
+fn registry_region(pod: &Pod) -> Option<String> {
+    containers(pod)
+        .iter()
+        .find_map(|c| match crate::ecr::reference::parse(c.image) {
+            Ok(crate::ecr::reference::ImageRef::Ecr(e)) => Some(e.region),
+            _ => None,
+        })
+}
+
+/// The user names to look up, each with the Region to look in: each EC2 instance a pod that
+/// cannot pull waits on (its role's session), with the Region of the first such pod's registry;
+/// and the token subjects of ServiceAccounts whose exchanges may say why (see `web_identities`).
 pub(in crate::source::live) fn sessions(
     pods: &Pods,
     objects: &Objects,
+    account: Option<&str>,
+    cluster_region: Option<&str>,
 ) -> BTreeMap<String, String> {
     let instances: BTreeMap<&str, String> = objects
         .nodes
@@ -40,18 +63,78 @@ pub(in crate::source::live) fn sessions(
     let mut sessions: BTreeMap<String, String> = BTreeMap::new();
     for pod in pods.pods.iter().filter(|p| cannot_pull(p)) {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
-        let region =
-            containers(pod)
-                .iter()
-                .find_map(|c| match crate::ecr::reference::parse(c.image) {
-                    Ok(crate::ecr::reference::ImageRef::Ecr(e)) => Some(e.region),
-                    _ => None,
-                });
-        if let (Some(instance), Some(region)) = (node.and_then(|n| instances.get(n)), region) {
+        if let (Some(instance), Some(region)) =
+            (node.and_then(|n| instances.get(n)), registry_region(pod))
+        {
             sessions.entry(instance.clone()).or_insert(region);
         }
     }
+    if let (Some(account), Some(region)) = (account, cluster_region) {
+        for (who, region) in web_identities(pods, objects, account, region) {
+            sessions.entry(who).or_insert(region);
+        }
+    }
     sessions
+}
+
+/// Token subjects to look up, where the role is the caller's account's (its exchanges are
+/// recorded there): of each restarting pod whose ServiceAccount has an IRSA role, in the
+/// cluster's Region (the app's); of each pod that cannot pull whose ServiceAccount has an
+/// `ecr-role-arn` role, in its registry's Region (the node's credential provider asks STS there).
+fn web_identities(
+    pods: &Pods,
+    objects: &Objects,
+    account: &str,
+    cluster_region: &str,
+) -> Vec<(String, String)> {
+    let own = |sa: &ServiceAccount, annotation: &str| {
+        sa.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(annotation))
+            .is_some_and(|role| {
+                crate::iam::arn::is_well_formed_role_arn(role)
+                    && crate::iam::arn::account_of(role).as_deref() == Some(account)
+            })
+    };
+    let roles: BTreeMap<(&str, &str), (bool, bool)> = objects
+        .service_accounts
+        .iter()
+        .filter_map(|sa| {
+            let key = (
+                sa.metadata.namespace.as_deref()?,
+                sa.metadata.name.as_deref()?,
+            );
+            Some((
+                key,
+                (
+                    own(sa, "eks.amazonaws.com/role-arn"),
+                    own(sa, "eks.amazonaws.com/ecr-role-arn"),
+                ),
+            ))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for pod in &pods.pods {
+        let Some(namespace) = pod.metadata.namespace.as_deref() else {
+            continue;
+        };
+        let name = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.service_account_name.as_deref())
+            .unwrap_or("default");
+        let (app, pull) = roles.get(&(namespace, name)).copied().unwrap_or_default();
+        let region = if pull && cannot_pull(pod) {
+            registry_region(pod)
+        } else {
+            (app && restarting(pod)).then(|| cluster_region.to_string())
+        };
+        if let Some(region) = region {
+            out.push((web_identity_key(namespace, name), region));
+        }
+    }
+    out
 }
 
 /// Stage 7, at the end of a read (LookupEvents answers two a second: no page waits for it):
