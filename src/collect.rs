@@ -92,20 +92,25 @@ touch "$SEEN/pod-lines"
 [ -f "$OUT/kube-pods.json" ] && awk '
   function value(v) { v = $0; sub(/^[^:]*: "/, "", v); sub(/",?$/, "", v); return v }
   /^        [{]/ { node = ""; ip = ""; section = "" }
-  /^        [{]/ { namespace = ""; account = "default"; restarts = 0; pulls = 0; ecr = "" }
+  /^        [{]/ { namespace = ""; account = "default"; restarts = 0; fargate = 0; failing = "" }
   /^            "/ { section = /^            "metadata": [{]/ ? "metadata" : /^            "spec": [{]/ ? "spec" : /^            "status": [{]/ ? "status" : "" }
   section == "metadata" && /^                "namespace": "/ { namespace = value() }
-  section == "spec" && /^                        "image": "/ { print "image " value(); if (ecr == "" && value() ~ /\.dkr[.-]ecr/) ecr = value() }
-  section == "spec" && /^                "nodeName": "/ { node = value() }
+  section == "metadata" && /^                    "eks\.amazonaws\.com\/fargate-profile": "/ { fargate = 1 }
+  section == "spec" && /^                        "image": "/ { print "image " value() }
+  section == "spec" && /^                "nodeName": "/ { node = value(); if (node ~ /^fargate-/) fargate = 1 }
   section == "spec" && /^                "serviceAccountName": "/ { account = value() }
   section == "status" && /^                "podIP": "/ { ip = value() }
   section == "status" && /^                        "restartCount": [1-9]/ { restarts = 1 }
   section == "status" && /^                                "reason": "CrashLoopBackOff"/ { restarts = 1 }
-  section == "status" && /^                                "reason": "(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|ImageInspectError|RegistryUnavailable)"/ { pulls = 1 }
+  section == "status" && /^                        "image": "/ { status_image = value() }
+  section == "status" && /^                                "reason": "(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|ImageInspectError|RegistryUnavailable)"/ {
+    if (status_image ~ /\.dkr[.-]ecr/) failing = failing " " status_image
+  }
   /^        [}]/ {
     print "pod " node " " ip
     if (restarts) print "restarting " namespace " " account
-    if (pulls && ecr != "") print "cannot-pull " namespace " " account " " ecr
+    n = split(failing, images, " ")
+    for (i = 1; i <= n; i++) print "failing " namespace " " account " " fargate " " images[i]
   }
 ' "$OUT/kube-pods.json" > "$SEEN/pod-lines"
 for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
@@ -228,26 +233,38 @@ done
   section == "metadata" && /^                    "eks\.amazonaws\.com\/ecr-role-arn": "/ { pull = value() }
   /^        [}]/ { print namespace " " name " " role " " pull }
 ' "$OUT/kube-serviceaccounts.json" > "$SEEN/irsa-lines"
-exchanges() { # KIND [REGION]: look up each ServiceAccount the pod lines name, if its role is ours
-  local field=3; [ "$1" = cannot-pull ] && field=4
-  sed -n "s/^$1 //p" "$SEEN/pod-lines" | sort -u |
-  while read -r namespace account image; do
-    role="$(awk -v ns="$namespace" -v sa="$account" -v f="$field" '$1 == ns && $2 == sa {print $f}' "$SEEN/irsa-lines" 2> /dev/null)"
-    case "$role" in "arn:aws"*":iam::$me:role/"*) ;; *) continue ;; esac
-    who="system:serviceaccount:$namespace:$account"
-    once "trail-$who" || continue
-    if [ -n "$image" ]; then # the node's credential provider asks STS in the registry's Region
-      host="${image%%/*}"
-      case "$host" in *.dkr-ecr.*|*.dkr-ecr-fips.*) region="$(echo "$host" | cut -d. -f3)" ;; *) region="$(echo "$host" | cut -d. -f4)" ;; esac
-      trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json" --region "$region"
-    else
-      trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json"
-    fi
-  done
+annotated() { # NAMESPACE NAME FIELD: the ServiceAccount's role (3) or ecr-role-arn role (4), if ours
+  awk -v ns="$1" -v sa="$2" -v f="$3" '$1 == ns && $2 == sa {print $f}' "$SEEN/irsa-lines" 2> /dev/null |
+    grep "^arn:aws[a-z-]*:iam::$me:role/"
 }
-# Pods that cannot pull with an ecr-role-arn role (the kubelet's exchange), then restarting pods
-# with an IRSA role (the app's).
-[ -f "$SEEN/irsa-lines" ] && exchanges cannot-pull && exchanges restarting
+region_of() { # an ECR image's Region: ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com or ACCOUNT.dkr-ecr[-fips].REGION.on.aws
+  local host="${1%%/*}"
+  case "$host" in *.dkr-ecr.*|*.dkr-ecr-fips.*) echo "$host" | cut -d. -f3 ;; *) echo "$host" | cut -d. -f4 ;; esac
+}
+exchange() { # NAMESPACE NAME [--region R]: the ServiceAccount token's exchanges, once
+  local who="system:serviceaccount:$1:$2"; shift 2
+  once "trail-$who" && trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json" "$@"
+}
+# A pod that cannot pull: with an ecr-role-arn role of ours, its token's exchanges (in the
+# registry's Region, where the node's credential provider asks STS); on Fargate or with such a
+# role, its repository's own events (the pull identity's session names are not known ahead).
+sed -n 's/^failing //p' "$SEEN/pod-lines" | sort -u |
+while read -r namespace account fargate image; do
+  region="$(region_of "$image")"
+  token="$([ -f "$SEEN/irsa-lines" ] && annotated "$namespace" "$account" 4)"
+  [ -n "$token" ] && exchange "$namespace" "$account" --region "$region"
+  if [ "$fargate" = 1 ] || [ -n "$token" ]; then
+    rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
+    case "$region" in cn-*) partition=aws-cn ;; us-gov-*) partition=aws-us-gov ;; *) partition=aws ;; esac
+    arn="arn:$partition:ecr:$region:${image%%.*}:repository/$repo"
+    once "trail-$arn" && trail "resource/$arn" "AttributeKey=ResourceName,AttributeValue=$arn" "cloudtrail-$(safe "$arn").json" --region "$region"
+  fi
+done
+# A restarting pod with an IRSA role of ours: the app's exchanges, in the cluster's Region.
+sed -n 's/^restarting //p' "$SEEN/pod-lines" | sort -u |
+while read -r namespace account; do
+  [ -f "$SEEN/irsa-lines" ] && [ -n "$(annotated "$namespace" "$account" 3)" ] && exchange "$namespace" "$account"
+done
 
 # ECR: every private registry, repository and image the pods point at
 manifest() { # the image's manifest (index or single), with what was asked beside it

@@ -431,10 +431,41 @@ async fn each_entity_is_fetched_once_and_only_for_failing_pods() {
             .count()
     };
     assert_eq!(
-        lookups("\"Username\""),
+        lookups("\"Username\",\"AttributeValue\":\"i-"),
         failing_instances.len(),
         "{failing_instances:?}: {aws:#?}"
     );
+    // The token exchanges of the one restarting pod whose ServiceAccount has an IRSA role of the
+    // account (the demo's billing/api, refused by its trust policy), and nobody else's.
+    let subjects: Vec<&String> = aws
+        .iter()
+        .filter(|r| r.contains("\"AttributeValue\":\"system:serviceaccount:"))
+        .collect();
+    assert_eq!(
+        subjects,
+        [&"cloudtrail:LookupEvents|[{\"AttributeKey\":\"Username\",\"AttributeValue\":\"system:serviceaccount:billing:api\"}]".to_string()]
+    );
+    // For Fargate's pod execution role, whose session names are not known ahead: each failing
+    // Fargate pod's repository, by resource name.
+    let fargate_repositories: std::collections::BTreeSet<String> = offline
+        .findings
+        .iter()
+        .filter(|f| {
+            f.failing && f.pull_identity.kind == pulldoctor::report::PullIdentityKind::FargateRole
+        })
+        .filter_map(|f| match pulldoctor::ecr::reference::parse(&f.image) {
+            Ok(pulldoctor::ecr::reference::ImageRef::Ecr(e)) => Some(e.repository_arn()),
+            _ => None,
+        })
+        .collect();
+    assert!(!fargate_repositories.is_empty());
+    for arn in &fargate_repositories {
+        assert_eq!(
+            lookups(&format!("\"ResourceName\",\"AttributeValue\":\"{arn}\"")),
+            1,
+            "{arn}: {aws:#?}"
+        );
+    }
     // And why an image of one's own registry is gone: one page of each call that removes an
     // image or moves a tag, per Region such an image is missing in.
     let account = h.facts.source.account.clone().unwrap_or_default();
@@ -462,7 +493,10 @@ async fn each_entity_is_fetched_once_and_only_for_failing_pods() {
     );
     assert_eq!(
         count("cloudtrail:LookupEvents"),
-        failing_instances.len() + 3 * missing_regions.len()
+        failing_instances.len()
+            + subjects.len()
+            + fargate_repositories.len()
+            + 3 * missing_regions.len()
     );
     println!(
         "all pods: {} AWS requests, {} Kubernetes requests",

@@ -8,8 +8,8 @@ use super::Subject;
 use super::outcome::Outcome;
 use crate::ecr::reference::EcrImage;
 use crate::facts::TrailLookup;
-use crate::facts::trail::TrailEvent;
-use crate::report::{Cause, LinkId, Status};
+use crate::facts::trail::{TrailEvent, resource_key};
+use crate::report::{Cause, LinkId, PullIdentityKind, Status};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
@@ -108,7 +108,7 @@ impl Refuser {
 
 /// The sessions of the pull identity CloudTrail is read for: the node's instance (its role's
 /// session is named after it).
-pub fn sessions(subject: &Subject<'_>) -> Vec<String> {
+fn sessions(subject: &Subject<'_>) -> Vec<String> {
     let Some(node) = subject
         .pod
         .and_then(|p| p.spec.as_ref()?.node_name.as_deref())
@@ -123,6 +123,38 @@ pub fn sessions(subject: &Subject<'_>) -> Vec<String> {
         .map(str::to_string)
         .into_iter()
         .collect()
+}
+
+/// A lookup of the pull identity's calls: its key, and the user name its events carry (`None`:
+/// any — the events are told by role and repository alone).
+struct Lookup {
+    key: String,
+    user: Option<String>,
+    words: String,
+}
+
+/// What CloudTrail is read for: the node role's session (the instance id); for the Fargate pod
+/// execution role or an `ecr-role-arn` role, whose session names are not known ahead, the
+/// repository's own events (by resource name).
+fn lookups(subject: &Subject<'_>, ecr: &EcrImage) -> Vec<Lookup> {
+    match subject.pull_identity.kind() {
+        PullIdentityKind::FargateRole | PullIdentityKind::ServiceAccountRole => {
+            let arn = ecr.repository_arn();
+            vec![Lookup {
+                key: resource_key(&arn),
+                user: None,
+                words: format!("repository {arn}"),
+            }]
+        }
+        PullIdentityKind::NodeRole | PullIdentityKind::Unknown => sessions(subject)
+            .into_iter()
+            .map(|session| Lookup {
+                key: session.clone(),
+                words: format!("session {session}"),
+                user: Some(session),
+            })
+            .collect(),
+    }
 }
 
 /// One line for the evidence: when, what, on what, by whom, and AWS's words.
@@ -182,13 +214,13 @@ pub fn weigh(links: &mut BTreeMap<LinkId, Outcome>, subject: &Subject<'_>, ecr: 
         .pod
         .and_then(|p| p.metadata.creation_timestamp.as_ref())
         .map(|t| t.0);
-    for session in sessions(subject) {
-        let reach = match subject.facts.trail_lookup(&session) {
+    for lookup in lookups(subject, ecr) {
+        let reach = match subject.facts.trail_lookup(&lookup.key) {
             TrailLookup::NotLooked => continue,
             TrailLookup::Failed(why) => {
                 note(
                     links,
-                    format!("CloudTrail was not read for session {session}: {why}"),
+                    format!("CloudTrail was not read for {}: {why}", lookup.words),
                 );
                 continue;
             }
@@ -199,7 +231,7 @@ pub fn weigh(links: &mut BTreeMap<LinkId, Outcome>, subject: &Subject<'_>, ecr: 
             .trail
             .events
             .iter()
-            .filter(|e| e.username.as_deref() == Some(session.as_str()))
+            .filter(|e| lookup.user.is_none() || e.username == lookup.user)
             .filter(|e| is_refusal_of(e, roles, ecr, since))
             .max_by_key(|e| e.time);
         match latest {
@@ -208,7 +240,7 @@ pub fn weigh(links: &mut BTreeMap<LinkId, Outcome>, subject: &Subject<'_>, ecr: 
                 links,
                 nothing_recorded(
                     subject,
-                    ("refusal of this pull", &format!("session {session}")),
+                    ("refusal of this pull", &lookup.words),
                     since,
                     reach,
                 ),

@@ -265,6 +265,18 @@ pub fn event_key(region: &str, name: &str) -> String {
     format!("event/{region}/{name}")
 }
 
+/// The key of a lookup of the calls on a resource (a repository's ARN): the pull identity's
+/// where its session names are not known ahead (Fargate's pod execution role, an `ecr-role-arn`
+/// role).
+pub fn resource_key(arn: &str) -> String {
+    format!("resource/{arn}")
+}
+
+/// The resource a `resource_key` looks up.
+pub fn resource_of(key: &str) -> Option<&str> {
+    key.strip_prefix("resource/")
+}
+
 /// The key of a lookup of a ServiceAccount's token exchanges: CloudTrail records
 /// `AssumeRoleWithWebIdentity` under the token's subject as user name.
 pub fn web_identity_key(namespace: &str, service_account: &str) -> String {

@@ -300,29 +300,32 @@ fn error(service: &str, code: &str, message: &str) -> Response {
     }
 }
 
-/// LookupEvents by user name, or by event name in the request's Region, newest first, a page of
+/// LookupEvents by user name, by resource name, or by event name in the request's Region, newest
+/// first, a page of
 /// `MaxResults` (50 at most) at a time, the next page's start as `NextToken`; another attribute
 /// is refused.
 fn lookup_events(world: &World, body: &Value, region: &str) -> Response {
     let attribute = &body["LookupAttributes"][0];
     let value = attribute["AttributeValue"].as_str().unwrap_or_default();
-    let (key, event_name) = match attribute["AttributeKey"].as_str() {
-        Some("Username") => (value.to_string(), None),
-        Some("EventName") => (
-            pulldoctor::facts::trail::event_key(region, value),
-            Some(value),
-        ),
+    let by = attribute["AttributeKey"].as_str().unwrap_or_default();
+    let key = match by {
+        "Username" => value.to_string(),
+        "EventName" => pulldoctor::facts::trail::event_key(region, value),
+        "ResourceName" => pulldoctor::facts::trail::resource_key(value),
         _ => {
             return error(
                 "cloudtrail",
                 "InvalidLookupAttributesException",
-                "the front looks up user and event names only",
+                "the front looks up user, event and resource names only",
             );
         }
     };
-    let matches = |e: &Value| match event_name {
-        None => e["Username"] == value,
-        Some(name) => e["EventName"] == name && e["AwsRegion"] == region,
+    let matches = |e: &Value| match by {
+        "Username" => e["Username"] == value,
+        "EventName" => e["EventName"] == value && e["AwsRegion"] == region,
+        _ => e["Resources"]
+            .as_array()
+            .is_some_and(|list| list.iter().any(|r| r["ResourceName"] == value)),
     };
     if world.trail_refused.contains(&key) {
         return error(

@@ -456,9 +456,18 @@ fn trail_wire(facts: &Facts) -> Vec<Value> {
                 "userIdentity": identity, "requestParameters": parameters,
             });
             record_changes(&mut record, &e.changes);
+            // The repository a call names is its resource, as CloudTrail lists it.
+            let resources: Vec<Value> = match (&e.repository, &e.registry, &e.region) {
+                (Some(repository), Some(registry), Some(region)) => {
+                    let partition = pulldoctor::iam::arn::partition_for_region(region);
+                    vec![json!({"ResourceType": "AWS::ECR::Repository",
+                        "ResourceName": format!("arn:{partition}:ecr:{region}:{registry}:repository/{repository}")})]
+                }
+                _ => Vec::new(),
+            };
             json!({"EventId": e.id, "EventName": e.name, "EventTime": e.time.as_second(),
                 "EventSource": e.source, "Username": e.username, "AwsRegion": e.region,
-                "CloudTrailEvent": record.to_string()})
+                "Resources": resources, "CloudTrailEvent": record.to_string()})
         })
         .collect()
 }

@@ -7,14 +7,20 @@
 //! every page: at two a second, no page (and no partial diagnosis) waits for them.
 
 use super::*;
+use crate::ecr::reference::{EcrImage, ImageRef};
 use crate::facts::kube::{PULL_FAILURE_REASONS, containers, instance_id};
 use crate::facts::pod::Pod;
 use crate::facts::scope;
-use crate::facts::trail::{CHANGES, LookupEvent, LookupEvents, event_key, web_identity_key};
+use crate::facts::trail::{
+    CHANGES, LookupEvent, LookupEvents, event_key, resource_key, resource_of, web_identity_key,
+};
 use crate::source::live::aws;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The annotation naming the role the node's credential provider pulls with, in token pull mode.
+const ECR_ROLE: &str = "eks.amazonaws.com/ecr-role-arn";
 
 /// The most events one lookup returns (LookupEvents' own maximum).
 const PAGE: i32 = 50;
@@ -26,6 +32,32 @@ fn cannot_pull(pod: &Pod) -> bool {
         c.waiting_reason()
             .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r))
     })
+}
+
+/// The private ECR images of a pod's containers that cannot pull.
+fn failing_images(pod: &Pod) -> Vec<EcrImage> {
+    containers(pod)
+        .iter()
+        .filter(|c| {
+            c.waiting_reason()
+                .is_some_and(|r| PULL_FAILURE_REASONS.contains(&r))
+        })
+        .filter_map(|c| match crate::ecr::reference::parse(c.image) {
+            Ok(ImageRef::Ecr(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A pod on Fargate: its node is Fargate's, or its profile labelled it.
+fn on_fargate(pod: &Pod) -> bool {
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    node.is_some_and(|n| n.starts_with("fargate-"))
+        || pod
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key("eks.amazonaws.com/fargate-profile"))
 }
 
 /// A pod whose app may be without its credentials: a container restarted, or waits to.
@@ -74,7 +106,58 @@ pub(in crate::source::live) fn sessions(
             sessions.entry(who).or_insert(region);
         }
     }
+    for image in repositories(pods, objects, account) {
+        let key = resource_key(&image.repository_arn());
+        sessions.entry(key).or_insert(image.region);
+    }
     sessions
+}
+
+/// The repositories whose own events to look up: where a pod cannot pull with an identity whose
+/// session names are not known ahead — Fargate's pod execution role, or an `ecr-role-arn` role of
+/// the caller's account.
+fn repositories(pods: &Pods, objects: &Objects, account: Option<&str>) -> Vec<EcrImage> {
+    let token_pulls: BTreeSet<(&str, &str)> = objects
+        .service_accounts
+        .iter()
+        .filter(|sa| {
+            let role = sa
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ECR_ROLE));
+            role.is_some_and(|role| {
+                account.is_some()
+                    && crate::iam::arn::is_well_formed_role_arn(role)
+                    && crate::iam::arn::account_of(role).as_deref() == account
+            })
+        })
+        .filter_map(|sa| {
+            Some((
+                sa.metadata.namespace.as_deref()?,
+                sa.metadata.name.as_deref()?,
+            ))
+        })
+        .collect();
+    pods.pods
+        .iter()
+        .filter(|pod| {
+            on_fargate(pod)
+                || pod
+                    .metadata
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|ns| token_pulls.contains(&(ns, service_account_of(pod))))
+        })
+        .flat_map(failing_images)
+        .collect()
+}
+
+fn service_account_of(pod: &Pod) -> &str {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.as_deref())
+        .unwrap_or("default")
 }
 
 /// Token subjects to look up, where the role is the caller's account's (its exchanges are
@@ -107,10 +190,7 @@ fn web_identities(
             );
             Some((
                 key,
-                (
-                    own(sa, "eks.amazonaws.com/role-arn"),
-                    own(sa, "eks.amazonaws.com/ecr-role-arn"),
-                ),
+                (own(sa, "eks.amazonaws.com/role-arn"), own(sa, ECR_ROLE)),
             ))
         })
         .collect();
@@ -119,11 +199,7 @@ fn web_identities(
         let Some(namespace) = pod.metadata.namespace.as_deref() else {
             continue;
         };
-        let name = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.service_account_name.as_deref())
-            .unwrap_or("default");
+        let name = service_account_of(pod);
         let (app, pull) = roles.get(&(namespace, name)).copied().unwrap_or_default();
         let region = if pull && cannot_pull(pod) {
             registry_region(pod)
@@ -147,7 +223,10 @@ pub(in crate::source::live) async fn trail(
     history_regions: &BTreeSet<String>,
 ) {
     let by_session = sessions.iter().map(|(session, region)| {
-        let attribute = (LookupAttributeKey::Username, session.clone());
+        let attribute = match resource_of(session) {
+            Some(arn) => (LookupAttributeKey::ResourceName, arn.to_string()),
+            None => (LookupAttributeKey::Username, session.clone()),
+        };
         once(aws, shared, session.clone(), attribute, region.clone())
     });
     let by_name = history_regions.iter().flat_map(|region| {
