@@ -1540,10 +1540,22 @@ async fn cloudtrail_is_read_a_page_per_instance_and_a_refusal_changes_nothing_el
     let sessions: std::collections::BTreeSet<&String> = lookups.iter().collect();
     assert_eq!(
         sessions.len(),
-        7,
-        "one lookup per failing instance: {lookups:#?}"
+        8,
+        "one lookup per failing instance, and the Fargate pod's repository's: {lookups:#?}"
     );
-    assert_eq!(lookups.len(), 9, "two throttled, retried: {lookups:#?}");
+    assert_eq!(
+        lookups
+            .iter()
+            .filter(|r| r.contains("\"ResourceName\""))
+            .count(),
+        1,
+        "{lookups:#?}"
+    );
+    assert_eq!(lookups.len(), 10, "two throttled, retried: {lookups:#?}");
+    assert_eq!(
+        finding(&report, "fargate")["cause"],
+        "organization-policy-denies"
+    );
     let scp = finding(&report, "scp");
     assert_eq!(scp["cause"], "organization-policy-denies", "{scp:#}");
     assert_eq!(finding(&report, "ignored")["verdict"], "unknown");

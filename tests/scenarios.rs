@@ -480,6 +480,34 @@ fn a_broken_finding_names_who_else_its_entity_stops() {
         assert!(f.blast_radius.is_none(), "{}", f.subject());
     }
     assert!(report.findings.iter().any(|f| f.blast_radius.is_some()));
+
+    // The network path's radius: the hop that stops the pull, and who else it stops.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/causes/network-path.yaml");
+    let facts = source::facts_from_bundle(&bundle::read(&path).unwrap(), "snapshot");
+    let report = diagnose(&facts, &Selection::default());
+    let radius = |pod: &str| {
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.pod.as_deref() == Some(pod))
+            .unwrap();
+        f.blast_radius.clone().unwrap()
+    };
+    let zone = radius("wrong-zone");
+    assert_eq!(zone.entity, "endpoint vpce-api");
+    assert_eq!(zone.workloads, ["net/wrong-zone-peer"]);
+    assert_eq!(
+        zone.line().unwrap(),
+        "endpoint vpce-api also stops 1 other workload(s): net/wrong-zone-peer"
+    );
+    // A missing endpoint is named by the route table that lacks it.
+    assert_eq!(
+        radius("no-endpoints").entity,
+        "route table rtb-bare (no endpoint)"
+    );
+    // The same route table, for another cause, is not the same radius.
+    assert!(radius("public-no-route").workloads.is_empty());
 }
 
 /// Why a tag is gone, from CloudTrail's record of the repository: the lifecycle rule, the
@@ -537,6 +565,9 @@ fn a_missing_image_says_what_cloudtrail_recorded_of_it() {
         "{evidence}"
     );
     assert!(steps(&moved).contains("--image-tag-mutability IMMUTABLE"));
+    // Its pinned image was expired by a rule for untagged images: the tags are not that rule's.
+    assert!(steps(&moved).contains("The rule expires images no tag names"));
+    assert!(!steps(&moved).contains("exclude their tags"));
 
     // A deletion in another repository is not this tag's history.
     let unrecorded = image(&finding("history/unrecorded"));

@@ -1,15 +1,16 @@
 //! Blast radius: who else the broken entity of a finding stops — the other workloads that fail
-//! for the same cause through the same role or repository, and the node groups whose role lacks
-//! the same permission (the next pod scheduled there fails too).
+//! for the same cause through the same role, repository or network hop (a VPC endpoint, a route
+//! table, a security group), and the node groups whose role lacks the same permission (the next
+//! pod scheduled there fails too).
 
 use crate::chain::access::{self, CachePull};
 use crate::ecr::reference::{self, ImageRef};
 use crate::facts::{Fact, Facts};
-use crate::report::{BlastRadius, CauseFamily, Finding, LinkId, Status};
+use crate::report::{BlastRadius, CauseFamily, Finding, Hop, LinkId, Status};
 use std::collections::BTreeSet;
 
 /// The entity a broken link is about, as a person names it; `None` where the radius is not
-/// told (the pod itself, the network path).
+/// told (the pod itself, a network link without an observed path).
 fn entity(f: &Finding) -> Option<String> {
     let repository = || match reference::parse(&f.image) {
         Ok(ImageRef::Ecr(e)) => Some(format!(
@@ -27,8 +28,30 @@ fn entity(f: &Finding) -> Option<String> {
         | LinkId::RolePermissions
         | LinkId::CredentialInjection => f.app_identity.role_arn.clone(),
         LinkId::OidcProvider => Some("the cluster's IAM OIDC provider".to_string()),
+        LinkId::Network => f
+            .links
+            .iter()
+            .find(|l| l.id == LinkId::Network)
+            .and_then(|l| stopping_hop(&l.path)),
         _ => None,
     }
+}
+
+/// The hop of an observed path that stops the pull, by its id; a missing hop (no endpoint, no
+/// route) by the hop before it, which lacks it.
+fn stopping_hop(path: &[Hop]) -> Option<String> {
+    let at = path.iter().position(|h| h.status == Status::Broken)?;
+    let hop = &path[at];
+    if !hop.id.is_empty() {
+        return Some(format!("{} {}", hop.kind.as_str(), hop.id));
+    }
+    let before = path[..at].iter().rev().find(|h| !h.id.is_empty())?;
+    Some(format!(
+        "{} {} (no {})",
+        before.kind.as_str(),
+        before.id,
+        hop.kind.as_str()
+    ))
 }
 
 /// How a workload is named in a radius: its controller, else its pod.

@@ -431,9 +431,16 @@ fn history_steps(subject: &Subject<'_>, e: &EcrImage) -> Vec<Step> {
         .map(|fate| match fate {
             Fate::Expired { rule, event, .. } => step(
                 format!(
-                    "{} expired it at {}. Push it again, and keep the rule from expiring what workloads still run: exclude their tags from it (tagPatternList) or count more.",
+                    "{} expired it at {}. {}",
                     rule.map_or_else(|| "A lifecycle rule".to_string(), rule_words),
-                    event.time
+                    event.time,
+                    // A rule for untagged images expires what no tag names any more: the tags
+                    // are not the rule's to keep.
+                    if rule.is_some_and(|r| r.selection.to_ascii_lowercase().starts_with("untagged")) {
+                        "The rule expires images no tag names: push it again with a tag, and pin workloads by digest only to images a tag keeps."
+                    } else {
+                        "Push it again, and keep the rule from expiring what workloads still run: exclude their tags from it (tagPatternList) or count more."
+                    }
                 ),
                 Some(format!("aws ecr get-lifecycle-policy {repository}")),
             ),

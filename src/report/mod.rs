@@ -54,7 +54,7 @@ pub struct Finding {
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlastRadius {
-    /// The broken entity: a role's ARN, a repository, an image, the OIDC provider.
+    /// The broken entity: a role's ARN, a repository, an image, the OIDC provider, a network hop.
     pub entity: String,
     /// Other workloads (`NAMESPACE/KIND/NAME`, or `NAMESPACE/POD`) that fail for the same cause
     /// through the same entity.
