@@ -243,7 +243,7 @@ region_of() { # an ECR image's Region: ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.c
 }
 exchange() { # NAMESPACE NAME [--region R]: the ServiceAccount token's exchanges, once
   local who="system:serviceaccount:$1:$2"; shift 2
-  once "trail-$who" && trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json" "$@"
+  once "trail-$(safe "$who")" && trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json" "$@"
 }
 # A pod that cannot pull: with an ecr-role-arn role of ours, its token's exchanges (in the
 # registry's Region, where the node's credential provider asks STS); on Fargate or with such a
@@ -257,7 +257,7 @@ while read -r namespace account fargate image; do
     rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
     case "$region" in cn-*) partition=aws-cn ;; us-gov-*) partition=aws-us-gov ;; *) partition=aws ;; esac
     arn="arn:$partition:ecr:$region:${image%%.*}:repository/$repo"
-    once "trail-$arn" && trail "resource/$arn" "AttributeKey=ResourceName,AttributeValue=$arn" "cloudtrail-$(safe "$arn").json" --region "$region"
+    once "trail-$(safe "$arn")" && trail "resource/$arn" "AttributeKey=ResourceName,AttributeValue=$arn" "cloudtrail-$(safe "$arn").json" --region "$region"
   fi
 done
 # A restarting pod with an IRSA role of ours: the app's exchanges, in the cluster's Region.

@@ -39,6 +39,20 @@ pub struct Aws {
     pub calls: super::tally::Tally<super::tally::AwsCall>,
 }
 
+/// The client of `region` in `clients`, made by `make` the first time it is asked for.
+fn regional<C: Clone>(
+    clients: &Mutex<HashMap<String, C>>,
+    region: &str,
+    make: impl FnOnce(Region) -> C,
+) -> C {
+    // A poisoned map still holds good clients: a panic elsewhere cannot break them.
+    let mut clients = clients.lock().unwrap_or_else(|e| e.into_inner());
+    clients
+        .entry(region.to_string())
+        .or_insert_with(|| make(Region::new(region.to_string())))
+        .clone()
+}
+
 /// A failed AWS call, as the user needs to read it.
 #[derive(Debug, Clone)]
 pub struct AwsError {
@@ -182,31 +196,22 @@ impl Aws {
 
     /// The ECR client of a region: images name their registry's region.
     pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {
-        // A poisoned map still holds good clients: a panic elsewhere cannot break them.
-        let mut clients = self.ecr.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let config = aws_sdk_ecr::config::Builder::from(&self.config)
-                    .region(Region::new(region.to_string()))
-                    .build();
-                aws_sdk_ecr::Client::from_conf(config)
-            })
-            .clone()
+        regional(&self.ecr, region, |r| {
+            let config = aws_sdk_ecr::config::Builder::from(&self.config)
+                .region(r)
+                .build();
+            aws_sdk_ecr::Client::from_conf(config)
+        })
     }
 
     /// The CloudTrail client of a region: a call is recorded where it was made.
     pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
-        let mut clients = self.cloudtrail.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let config = aws_sdk_cloudtrail::config::Builder::from(&self.config)
-                    .region(Region::new(region.to_string()))
-                    .build();
-                aws_sdk_cloudtrail::Client::from_conf(config)
-            })
-            .clone()
+        regional(&self.cloudtrail, region, |r| {
+            let config = aws_sdk_cloudtrail::config::Builder::from(&self.config)
+                .region(r)
+                .build();
+            aws_sdk_cloudtrail::Client::from_conf(config)
+        })
     }
 
     /// Waits for a turn of CloudTrail's LookupEvents (see [`TRAIL_PER_SECOND`]).
