@@ -360,8 +360,10 @@ pub async fn collect(session: &Session, options: &Options) -> Result<Collected, 
     let looked_up = looked_up?;
     let listed = reading.listed.load(Ordering::Relaxed);
     progress.tell(|| format!("{listed} pod(s): the last lookups…"));
-    let sessions: BTreeMap<String, String> =
-        looked_up.iter().flat_map(|p| p.sessions.clone()).collect();
+    let mut sessions = BTreeMap::new();
+    for page in &looked_up {
+        read::Wanted::merge(&mut sessions, &page.sessions);
+    }
     let history_regions: BTreeSet<String> = looked_up
         .iter()
         .flat_map(|p| p.history_regions.iter().cloned())
@@ -481,8 +483,9 @@ impl Reading<'_> {
 struct PageLookups {
     images: Vec<EcrImage>,
     missing: bool,
-    /// The pull identity's sessions to look up in CloudTrail (instance id → Region).
-    sessions: BTreeMap<String, String>,
+    /// What to look up in CloudTrail by user or resource name (an instance's session, a
+    /// ServiceAccount's token, a repository), with the Region and the failing pods it is for.
+    sessions: BTreeMap<String, read::Wanted>,
     /// The Regions where an image of one's own registry is missing: CloudTrail says why.
     history_regions: BTreeSet<String>,
 }

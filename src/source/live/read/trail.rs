@@ -86,31 +86,104 @@ pub(in crate::source::live) fn sessions(
     objects: &Objects,
     account: Option<&str>,
     cluster_region: Option<&str>,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, Wanted> {
     let instances: BTreeMap<&str, String> = objects
         .nodes
         .iter()
         .filter_map(|n| Some((n.metadata.name.as_deref()?, instance_id(n)?.to_string())))
         .collect();
-    let mut sessions: BTreeMap<String, String> = BTreeMap::new();
+    let mut sessions: BTreeMap<String, Wanted> = BTreeMap::new();
+    let mut want = |key: String, region: String| {
+        sessions
+            .entry(key)
+            .or_insert(Wanted { region, pods: 0 })
+            .pods += 1;
+    };
     for pod in pods.pods.iter().filter(|p| cannot_pull(p)) {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
         if let (Some(instance), Some(region)) =
             (node.and_then(|n| instances.get(n)), registry_region(pod))
         {
-            sessions.entry(instance.clone()).or_insert(region);
+            want(instance.clone(), region);
         }
     }
     if let (Some(account), Some(region)) = (account, cluster_region) {
         for (who, region) in web_identities(pods, objects, account, region) {
-            sessions.entry(who).or_insert(region);
+            want(who, region);
         }
     }
     for image in repositories(pods, objects, account) {
-        let key = resource_key(&image.repository_arn());
-        sessions.entry(key).or_insert(image.region);
+        want(resource_key(&image.repository_arn()), image.region);
     }
     sessions
+}
+
+/// A lookup wanted: the Region to look in, and how many failing pods it may speak for.
+#[derive(Debug, Clone, PartialEq)]
+pub(in crate::source::live) struct Wanted {
+    pub region: String,
+    pub pods: usize,
+}
+
+impl Wanted {
+    /// Wanted by more pods: wanted by the pods of both.
+    pub(in crate::source::live) fn merge(
+        into: &mut BTreeMap<String, Wanted>,
+        more: &BTreeMap<String, Wanted>,
+    ) {
+        for (key, wanted) in more {
+            into.entry(key.clone())
+                .or_insert(Wanted {
+                    region: wanted.region.clone(),
+                    pods: 0,
+                })
+                .pods += wanted.pods;
+        }
+    }
+}
+
+/// The most pages of LookupEvents one read asks for: CloudTrail answers two a second, and the
+/// read's end waits for them.
+pub(in crate::source::live) const TRAIL_PAGES: usize = 10;
+
+/// The lookups a read makes, in order, and those it leaves: why a missing image is gone first
+/// (the commonest failure), then the lookups that speak for the most failing pods.
+fn chosen(
+    sessions: &BTreeMap<String, Wanted>,
+    history_regions: &BTreeSet<String>,
+) -> (Vec<(String, Lookup)>, Vec<String>) {
+    let by_name = history_regions.iter().flat_map(|region| {
+        CHANGES.iter().map(move |name| {
+            let lookup = Lookup {
+                attribute: (LookupAttributeKey::EventName, (*name).to_string()),
+                region: region.clone(),
+            };
+            (event_key(region, name), lookup)
+        })
+    });
+    let mut busiest: Vec<(&String, &Wanted)> = sessions.iter().collect();
+    busiest.sort_by(|a, b| b.1.pods.cmp(&a.1.pods).then(a.0.cmp(b.0)));
+    let by_session = busiest.into_iter().map(|(key, wanted)| {
+        let attribute = match resource_of(key) {
+            Some(arn) => (LookupAttributeKey::ResourceName, arn.to_string()),
+            None => (LookupAttributeKey::Username, key.clone()),
+        };
+        let lookup = Lookup {
+            attribute,
+            region: wanted.region.clone(),
+        };
+        (key.clone(), lookup)
+    });
+    let mut all: Vec<(String, Lookup)> = by_name.chain(by_session).collect();
+    let left = all.split_off(all.len().min(TRAIL_PAGES));
+    (all, left.into_iter().map(|(key, _)| key).collect())
+}
+
+/// How one lookup asks: by which attribute, in which Region.
+#[derive(Debug, Clone, PartialEq)]
+struct Lookup {
+    attribute: (LookupAttributeKey, String),
+    region: String,
 }
 
 /// The repositories whose own events to look up: where a pod cannot pull with an identity whose
@@ -219,32 +292,22 @@ fn web_identities(
 pub(in crate::source::live) async fn trail(
     aws: &aws::Aws,
     shared: &Shared,
-    sessions: &BTreeMap<String, String>,
+    sessions: &BTreeMap<String, Wanted>,
     history_regions: &BTreeSet<String>,
 ) {
-    let by_session = sessions.iter().map(|(session, region)| {
-        let attribute = match resource_of(session) {
-            Some(arn) => (LookupAttributeKey::ResourceName, arn.to_string()),
-            None => (LookupAttributeKey::Username, session.clone()),
-        };
-        once(aws, shared, session.clone(), attribute, region.clone())
-    });
-    let by_name = history_regions.iter().flat_map(|region| {
-        CHANGES.iter().map(move |name| {
-            let attribute = (LookupAttributeKey::EventName, (*name).to_string());
-            once(
-                aws,
-                shared,
-                event_key(region, name),
-                attribute,
-                region.clone(),
-            )
-        })
+    let (asked, left) = chosen(sessions, history_regions);
+    shared.record(|found| {
+        for key in left {
+            found.gaps.error(
+                &scope::trail(&key),
+                &format!("not read: a read asks CloudTrail at most {TRAIL_PAGES} times (it answers two a second), for the lookups that speak for the most failing pods"),
+            );
+        }
     });
     join_all(
-        by_session
-            .map(futures::future::Either::Left)
-            .chain(by_name.map(futures::future::Either::Right)),
+        asked
+            .into_iter()
+            .map(|(key, lookup)| once(aws, shared, key, lookup.attribute, lookup.region)),
     )
     .await;
 }
@@ -326,4 +389,42 @@ async fn lookup(
         found.push_document(&LookupEvents { events });
     }
     found.gaps.covered_back_to(&scope, reached);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At most `TRAIL_PAGES` lookups: why an image is gone first, then the sessions that speak
+    /// for the most failing pods; the rest are left, each named.
+    #[test]
+    fn a_read_asks_cloudtrail_a_bounded_number_of_times_busiest_first() {
+        let sessions: BTreeMap<String, Wanted> = (0..20)
+            .map(|i| {
+                let wanted = Wanted {
+                    region: "us-east-1".to_string(),
+                    pods: i % 5,
+                };
+                (format!("i-{i:017x}"), wanted)
+            })
+            .collect();
+        let regions: BTreeSet<String> = ["eu-west-1".to_string()].into();
+        let (asked, left) = chosen(&sessions, &regions);
+        assert_eq!(asked.len(), TRAIL_PAGES);
+        assert_eq!(left.len(), 20 + 3 - TRAIL_PAGES);
+        let keys: Vec<&str> = asked.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(
+            &keys[..3],
+            [
+                "event/eu-west-1/PolicyExecutionEvent",
+                "event/eu-west-1/BatchDeleteImage",
+                "event/eu-west-1/PutImage"
+            ]
+        );
+        // Then the sessions of four failing pods each (i % 5 == 4), lowest id first.
+        assert_eq!(keys[3], "i-00000000000000004");
+        assert!(asked[3..].iter().all(|(key, _)| sessions[key].pods >= 3));
+        assert!(left.iter().all(|key| sessions[key].pods <= 3));
+        assert_eq!(asked[3].1.attribute.0, LookupAttributeKey::Username);
+    }
 }
