@@ -300,7 +300,7 @@ pub(in crate::source::live) async fn trail(
         for key in left {
             found.gaps.error(
                 &scope::trail(&key),
-                &format!("not read: a read asks CloudTrail at most {TRAIL_PAGES} times (it answers two a second), for the lookups that speak for the most failing pods"),
+                &format!("a read asks CloudTrail at most {TRAIL_PAGES} times (it answers two a second), for the lookups that speak for the most failing pods, and this one was not among them"),
             );
         }
     });
