@@ -1,10 +1,13 @@
-//! Stage 7: CloudTrail's record of the pull identity — for each EC2 node a failing pod waits
-//! on, the calls of its role's session (named after the instance): one page of LookupEvents,
-//! the newest first, in the Region of the pod's registry; the token exchanges (recorded under
-//! the token's subject) of the ServiceAccounts of pods whose app restarts or whose
-//! `ecr-role-arn` pull fails, for a role of the caller's account; and each Region's calls that
-//! remove an image or move a tag, where an image of one's own registry is missing. Read at the end of a read, after
-//! every page: at two a second, no page (and no partial diagnosis) waits for them.
+//! Stage 7: CloudTrail's record of the pull identity and of the tokens exchanged, one page of
+//! LookupEvents (the newest first) per lookup: the session of each EC2 node a failing pod waits
+//! on (named after the instance), in the Region of the pod's registry; the repository of a pod
+//! that cannot pull on Fargate or with an `ecr-role-arn` role (those sessions' names are not
+//! known ahead), by resource name; the token exchanges, recorded under the token's subject, of
+//! the ServiceAccounts of pods whose app restarts or whose `ecr-role-arn` pull fails, for a role
+//! of the caller's account; and each Region's calls that remove an image or move a tag, where
+//! an image of one's own registry is missing. Read at the end of a read, after every page (at
+//! two a second, no page and no partial diagnosis waits for them), at most `TRAIL_PAGES` of
+//! them.
 
 use super::*;
 use crate::ecr::reference::{EcrImage, ImageRef};
@@ -73,7 +76,7 @@ fn registry_region(pod: &Pod) -> Option<String> {
     containers(pod)
         .iter()
         .find_map(|c| match crate::ecr::reference::parse(c.image) {
-            Ok(crate::ecr::reference::ImageRef::Ecr(e)) => Some(e.region),
+            Ok(ImageRef::Ecr(e)) => Some(e.region),
             _ => None,
         })
 }
