@@ -647,7 +647,13 @@ async fn snapshot_replays_to_the_same_report() {
 async fn the_tui_reads_a_live_cluster_in_the_background() {
     let h = Harness::new(&demo()).await;
     let screen = h.terminal("live", &[], &[]);
-    let text = tokio::task::block_in_place(|| screen.wait_for("pods (16)"));
+    // The whole read: its end waits for CloudTrail's pages, and while it is under way each row
+    // carries a ⟳ that narrows the pod column.
+    let text = tokio::task::block_in_place(|| {
+        screen.wait_within(std::time::Duration::from_secs(90), "the whole read", |s| {
+            s.contains("pods (16)") && !s.contains("read so far")
+        })
+    });
     assert!(
         text.contains("prod-east") && text.contains("(live)"),
         "{text}"
