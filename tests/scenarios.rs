@@ -634,15 +634,15 @@ fn the_app_lane_shows_what_sts_answered_its_token() {
     let healthy = link(&facts, "wi/healthy", "trust-policy");
     assert!(!healthy["evidence"].to_string().contains("CloudTrail"));
 
-    // The kubelet's exchange (session ecr-credential-provider) shows the node pulls with the
-    // ecr-role-arn role, which nothing else readable said; and it is not the app's exchange.
+    // An exchange in a session named ecr-credential-provider is shown, not taken as the node's:
+    // the app holds the same token and names its sessions, so it cannot choose who pulls.
     let pulls_as = link(&facts, "wi/token", "node-role");
     assert_eq!(
         pulls_as["summary"],
-        "the kubelet pulls as arn:aws:iam::111122223333:role/wi-token"
+        "the kubelet pulls as arn:aws:iam::111122223333:role/node"
     );
     assert!(pulls_as["evidence"].to_string().contains(
-        "CloudTrail records the node's credential provider exchanging the ServiceAccount token for arn:aws:iam::111122223333:role/wi-token at 2026-11-28T09:05:00Z (session ecr-credential-provider): accepted"
+        "CloudTrail records the ServiceAccount's token exchanged for arn:aws:iam::111122223333:role/wi-token at 2026-11-28T09:05:00Z in session ecr-credential-provider (accepted), as the node's credential provider would; any holder of the token chooses its session's name, so this does not show the node pulls with it"
     ), "{pulls_as:#}");
 
     // The account's OIDC providers could not be listed: the link is unknown by itself, and STS's

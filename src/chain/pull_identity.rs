@@ -69,6 +69,15 @@ pub enum TokenPull {
 }
 
 impl TokenPull {
+    /// The same answer, with what else was seen beside it.
+    fn noting(self, seen: &str) -> TokenPull {
+        match self {
+            TokenPull::InUse(why) => TokenPull::InUse(format!("{why}; {seen}")),
+            TokenPull::NotInUse(why) => TokenPull::NotInUse(format!("{why}; {seen}")),
+            TokenPull::Unknown(why) => TokenPull::Unknown(format!("{why}; {seen}")),
+        }
+    }
+
     /// What the input showed, or what it did not say.
     pub fn reason(&self) -> &str {
         match self {
@@ -122,16 +131,20 @@ pub fn annotated_pull_role(
 }
 
 fn token_pull_on_node(facts: &Facts, pod: &Pod, arn: &str, event: Option<&str>) -> TokenPull {
-    if let Some(message) = event.filter(|m| {
-        let m = m.to_ascii_lowercase();
-        TOKEN_PULL_WORDS.iter().any(|w| m.contains(w))
-    }) {
+    let mode = token_pull_shown(facts, pod, event);
+    // The exchange CloudTrail recorded is shown, never taken as proof: the session name is the
+    // caller's choice, and the app the role trusts holds the same token.
+    match recorded_exchange(facts, pod, arn) {
+        Some(recorded) => mode.noting(&recorded),
+        None => mode,
+    }
+}
+
+fn token_pull_shown(facts: &Facts, pod: &Pod, event: Option<&str>) -> TokenPull {
+    if let Some(message) = event.filter(|m| names_token_exchange(pod, m)) {
         return TokenPull::InUse(format!(
             "the pull-failure event shows the node's credential provider exchanging the ServiceAccount token: {message}"
         ));
-    }
-    if let Some(recorded) = recorded_exchange(facts, pod, arn) {
-        return TokenPull::InUse(recorded);
     }
     let group = pod
         .spec
@@ -160,8 +173,44 @@ fn token_pull_on_node(facts: &Facts, pod: &Pod, arn: &str, event: Option<&str>) 
     }
 }
 
-/// CloudTrail's record of the node's credential provider exchanging this pod's ServiceAccount
-/// token for `arn` (its session is named `ecr-credential-provider`) since the pod was created.
+/// Whether the kubelet's message speaks of the token exchange outside the image references it
+/// quotes: those are the tenant's text (a repository or tag may be named `serviceaccounttoken`),
+/// and appear whole, as a repository path in a URL, and as a tag.
+fn names_token_exchange(pod: &Pod, message: &str) -> bool {
+    let mut message = message.to_ascii_lowercase();
+    for text in images_of(pod).flat_map(tenant_text) {
+        // A space, not nothing: what is left on either side must not join into a word.
+        message = message.replace(&text.to_ascii_lowercase(), " ");
+    }
+    TOKEN_PULL_WORDS.iter().any(|w| message.contains(w))
+}
+
+/// An image reference as a message may quote it: whole, its repository, its tag and digest.
+fn tenant_text(image: &str) -> Vec<String> {
+    let mut text = vec![image.to_string()];
+    if let Ok(reference) = oci_spec::distribution::Reference::try_from(image) {
+        text.push(reference.repository().to_string());
+        text.extend(reference.tag().map(str::to_string));
+        text.extend(reference.digest().map(str::to_string));
+    }
+    text
+}
+
+fn images_of(pod: &Pod) -> impl Iterator<Item = &str> {
+    let spec = pod.spec.as_ref();
+    let containers = spec.map(|s| s.containers.iter()).into_iter().flatten();
+    let init = spec
+        .and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten();
+    containers
+        .chain(init)
+        .filter_map(|c| c.image.as_deref())
+        .filter(|i| !i.is_empty())
+}
+
+/// CloudTrail's record of this pod's ServiceAccount token exchanged for `arn` in a session named
+/// `ecr-credential-provider` (as the kubelet's provider names it) since the pod was created.
 fn recorded_exchange(facts: &Facts, pod: &Pod, arn: &str) -> Option<String> {
     let namespace = pod.metadata.namespace.as_deref()?;
     let service_account = pod
@@ -183,7 +232,7 @@ fn recorded_exchange(facts: &Facts, pod: &Pod, arn: &str) -> Option<String> {
         ),
     };
     Some(format!(
-        "CloudTrail records the node's credential provider exchanging the ServiceAccount token for {arn} at {} (session {CREDENTIAL_PROVIDER_SESSION}): {answer}",
+        "CloudTrail records the ServiceAccount's token exchanged for {arn} at {} in session {CREDENTIAL_PROVIDER_SESSION} ({answer}), as the node's credential provider would; any holder of the token chooses its session's name, so this does not show the node pulls with it",
         exchange.time
     ))
 }
@@ -411,5 +460,48 @@ fn candidates(facts: &Facts, node_name: &str) -> Resolution {
             roles,
             how,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(image: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "app"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "main", "image": image}]}
+        }))
+        .unwrap()
+    }
+
+    /// The image reference in a kubelet message is the tenant's text: a repository named after
+    /// the exchange's words does not make the annotated role the pull identity; the provider's
+    /// own words do.
+    #[test]
+    fn only_the_providers_words_show_the_token_pull() {
+        let facts = Facts::default();
+        let arn = "arn:aws:iam::111122223333:role/admin";
+        for (repository, tag) in [
+            ("team/assumerolewithwebidentity/serviceaccounttoken", "1"),
+            (
+                "team/web",
+                "ecr-credential-provider-assumerolewithwebidentity",
+            ),
+        ] {
+            let image = format!("111122223333.dkr.ecr.us-east-1.amazonaws.com/{repository}:{tag}");
+            let steered = format!(
+                "Failed to pull image \"{image}\": failed to resolve reference \"{image}\": unexpected status from HEAD request to https://111122223333.dkr.ecr.us-east-1.amazonaws.com/v2/{repository}/manifests/{tag}: 403 Forbidden"
+            );
+            let mode = token_pull_on_node(&facts, &pod(&image), arn, Some(&steered));
+            assert!(matches!(mode, TokenPull::Unknown(_)), "{mode:?}");
+        }
+        let image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/team/web:1";
+
+        let provider = format!(
+            "Failed to pull image \"{image}\": error execing credential provider plugin ecr-credential-provider for image {image}: operation error STS: AssumeRoleWithWebIdentity, https response error StatusCode: 403, api error AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"
+        );
+        let mode = token_pull_on_node(&facts, &pod(image), arn, Some(&provider));
+        assert!(matches!(mode, TokenPull::InUse(_)), "{mode:?}");
     }
 }

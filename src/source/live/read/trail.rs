@@ -196,24 +196,8 @@ fn repositories(pods: &Pods, objects: &Objects, account: Option<&str>) -> Vec<Ec
     let token_pulls: BTreeSet<(&str, &str)> = objects
         .service_accounts
         .iter()
-        .filter(|sa| {
-            let role = sa
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(ECR_ROLE));
-            role.is_some_and(|role| {
-                account.is_some()
-                    && crate::iam::arn::is_well_formed_role_arn(role)
-                    && crate::iam::arn::account_of(role).as_deref() == account
-            })
-        })
-        .filter_map(|sa| {
-            Some((
-                sa.metadata.namespace.as_deref()?,
-                sa.metadata.name.as_deref()?,
-            ))
-        })
+        .filter(|sa| account.is_some_and(|account| names_own_role(sa, ECR_ROLE, account)))
+        .filter_map(key_of)
         .collect();
     pods.pods
         .iter()
@@ -227,6 +211,26 @@ fn repositories(pods: &Pods, objects: &Objects, account: Option<&str>) -> Vec<Ec
         })
         .flat_map(failing_images)
         .collect()
+}
+
+/// Whether the ServiceAccount's `annotation` names a role of `account` (where its calls are
+/// recorded).
+fn names_own_role(sa: &ServiceAccount, annotation: &str, account: &str) -> bool {
+    sa.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(annotation))
+        .is_some_and(|role| {
+            crate::iam::arn::is_well_formed_role_arn(role)
+                && crate::iam::arn::account_of(role).as_deref() == Some(account)
+        })
+}
+
+fn key_of(sa: &ServiceAccount) -> Option<(&str, &str)> {
+    Some((
+        sa.metadata.namespace.as_deref()?,
+        sa.metadata.name.as_deref()?,
+    ))
 }
 
 fn service_account_of(pod: &Pod) -> &str {
@@ -246,27 +250,14 @@ fn web_identities(
     account: &str,
     cluster_region: &str,
 ) -> Vec<(String, String)> {
-    let own = |sa: &ServiceAccount, annotation: &str| {
-        sa.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(annotation))
-            .is_some_and(|role| {
-                crate::iam::arn::is_well_formed_role_arn(role)
-                    && crate::iam::arn::account_of(role).as_deref() == Some(account)
-            })
-    };
     let roles: BTreeMap<(&str, &str), (bool, bool)> = objects
         .service_accounts
         .iter()
         .filter_map(|sa| {
-            let key = (
-                sa.metadata.namespace.as_deref()?,
-                sa.metadata.name.as_deref()?,
-            );
+            let own = |annotation| names_own_role(sa, annotation, account);
             Some((
-                key,
-                (own(sa, "eks.amazonaws.com/role-arn"), own(sa, ECR_ROLE)),
+                key_of(sa)?,
+                (own("eks.amazonaws.com/role-arn"), own(ECR_ROLE)),
             ))
         })
         .collect();
