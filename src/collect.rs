@@ -110,7 +110,7 @@ touch "$SEEN/pod-lines"
     print "pod " node " " ip
     if (restarts) print "restarting " namespace " " account
     n = split(failing, images, " ")
-    for (i = 1; i <= n; i++) print "failing " namespace " " account " " fargate " " images[i]
+    for (i = 1; i <= n; i++) print "failing " namespace " " account " " fargate " " images[i] " " node
   }
 ' "$OUT/kube-pods.json" > "$SEEN/pod-lines"
 for kind in serviceaccounts nodes events replicasets daemonsets statefulsets jobs; do
@@ -197,10 +197,6 @@ trail() {
   fi
   sleep 0.5
 }
-# The newest calls of each node's role session (named after its instance).
-for id in $ids; do
-  trail "$id" "AttributeKey=Username,AttributeValue=$id" "cloudtrail-$id.json"
-done
 
 # The organization settles aws:PrincipalOrgID conditions; an account in none is recorded as such.
 if ! aws organizations describe-organization > "$OUT/organization.json" 2> "$OUT/organization.err"; then
@@ -245,12 +241,25 @@ exchange() { # NAMESPACE NAME [--region R]: the ServiceAccount token's exchanges
   local who="system:serviceaccount:$1:$2"; shift 2
   once "trail-$(safe "$who")" && trail "$who" "AttributeKey=Username,AttributeValue=$who" "cloudtrail-$(safe "$who").json" "$@"
 }
+# Each node's instance, by name (metadata first, then spec: kubectl sorts keys).
+touch "$SEEN/node-ids"
+[ -f "$OUT/kube-nodes.json" ] && awk '
+  function value(v) { v = $0; sub(/^[^:]*: "/, "", v); sub(/",?$/, "", v); return v }
+  /^        [{]/ { name = ""; section = "" }
+  /^            "/ { section = /^            "metadata": [{]/ ? "metadata" : /^            "spec": [{]/ ? "spec" : "" }
+  section == "metadata" && /^                "name": "/ { name = value() }
+  section == "spec" && /^                "providerID": "aws:\/\/.*\/i-[^"\/]*",?$/ { id = value(); sub(/.*\//, "", id); print name " " id }
+' "$OUT/kube-nodes.json" > "$SEEN/node-ids"
 # A pod that cannot pull: with an ecr-role-arn role of ours, its token's exchanges (in the
 # registry's Region, where the node's credential provider asks STS); on Fargate or with such a
 # role, its repository's own events (the pull identity's session names are not known ahead).
 sed -n 's/^failing //p' "$SEEN/pod-lines" | sort -u |
-while read -r namespace account fargate image; do
+while read -r namespace account fargate image node; do
   region="$(region_of "$image")"
+  # The node role's session (named after its instance), in the registry's Region where ECR
+  # records the refusal; once per node.
+  id="$(awk -v n="$node" '$1 == n {print $2}' "$SEEN/node-ids")"
+  [ "$fargate" = 0 ] && [ -n "$id" ] && once "trail-$id" && trail "$id" "AttributeKey=Username,AttributeValue=$id" "cloudtrail-$id.json" --region "$region"
   token="$([ -f "$SEEN/irsa-lines" ] && annotated "$namespace" "$account" 4)"
   [ -n "$token" ] && exchange "$namespace" "$account" --region "$region"
   if [ "$fargate" = 1 ] || [ -n "$token" ]; then
@@ -271,6 +280,12 @@ manifest() { # the image's manifest (index or single), with what was asked besid
   ask "manifest/$account/$region/$repo/${id#*=}" ecr:BatchGetImage "$repo" "manifest-$tag-$(safe "$id").json" aws ecr batch-get-image --registry-id "$account" --region "$region" --repository-name "$repo" --image-ids "$id" \
     --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
   asked "manifest-$tag-$(safe "$id").json" registryId "$account" repositoryName "$repo" region "$region"
+}
+listed() { # whether the image ($rest) is among the repository's: by digest, or by a tag line
+  local file="$OUT/images-$tag.json" ref="${rest%%@*}" t=""
+  case "$rest" in *@*) grep -qF "\"imageDigest\": \"${rest#*@}\"" "$file" && return 0 ;; esac
+  case "${ref##*/}" in *:*) t="${ref##*:}" ;; *) [ "$rest" = "$ref" ] && t=latest ;; esac
+  [ -n "$t" ] && sed 's/^ *//; s/,$//' "$file" | grep -qxF "\"$t\""
 }
 sed -n 's/^image //p' "$SEEN/pod-lines" | sort -u |
 while read -r image; do
@@ -316,16 +331,16 @@ while read -r image; do
     fi
     rm -f "$OUT/registry-policy-$region.err"
   fi
-  # Why an image of one's own registry may be gone: the Region's lifecycle expiries, deletions
-  # and pushes.
-  if [ "$account" = "$me" ] && once "trail-$region"; then
-    for name in PolicyExecutionEvent BatchDeleteImage PutImage; do
-      trail "event/$region/$name" "AttributeKey=EventName,AttributeValue=$name" "cloudtrail-$region-$name.json" --region "$region"
-    done
-  fi
   if once "images-$tag"; then
     ask "images/$account/$region/$repo" ecr:DescribeImages "$repo" "images-$tag.json" aws ecr describe-images --registry-id "$account" --region "$region" --repository-name "$repo"
     asked "images-$tag.json" registryId "$account" repositoryName "$repo" region "$region"
+  fi
+  # Why an image of one's own registry is gone: where the repository's images were read and it
+  # is not among them, the Region's lifecycle expiries, deletions and pushes.
+  if [ "$account" = "$me" ] && [ -f "$OUT/images-$tag.json" ] && ! listed && once "trail-$region"; then
+    for name in PolicyExecutionEvent BatchDeleteImage PutImage; do
+      trail "event/$region/$name" "AttributeKey=EventName,AttributeValue=$name" "cloudtrail-$region-$name.json" --region "$region"
+    done
   fi
   manifest
   if once "policy-$tag"; then

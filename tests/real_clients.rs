@@ -258,6 +258,15 @@ fn differences(live: &Value, collected: &Value) -> Vec<String> {
     out
 }
 
+/// The CloudTrail lookups among a run's requests: what each asked for, once.
+fn trail_lookups(requests: &[String]) -> std::collections::BTreeSet<String> {
+    requests
+        .iter()
+        .filter_map(|r| r.strip_prefix("cloudtrail:LookupEvents|"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_collect_script_run_for_real_diagnoses_every_scenario_as_live() {
     let Some(_) = real_clients::available() else {
@@ -269,12 +278,23 @@ async fn the_collect_script_run_for_real_diagnoses_every_scenario_as_live() {
             let h = Harness::new(&path).await;
             let dir = TempDir::new(&format!("collect-{}", h.name));
             let (live, _) = tokio::task::block_in_place(|| h.live_report(&[]));
+            let live_lookups = trail_lookups(&h.front.requests());
             h.front.clear();
             let (collected, printed) = tokio::task::block_in_place(|| collect(&h, &dir.0));
             let mut problems: Vec<String> = differences(&live, &collected)
                 .into_iter()
                 .map(|d| format!("{}: {d}", h.name))
                 .collect();
+            // The script asks CloudTrail what the live read asks, and no more.
+            let script_lookups = trail_lookups(&h.front.requests());
+            if script_lookups != live_lookups {
+                problems.push(format!(
+                    "{}: CloudTrail lookups only live {:?}, only the script's {:?}",
+                    h.name,
+                    live_lookups.difference(&script_lookups).collect::<Vec<_>>(),
+                    script_lookups.difference(&live_lookups).collect::<Vec<_>>(),
+                ));
+            }
             if let Some(p) = collected.get("problems") {
                 problems.push(format!("{}: bundle problems {p}", h.name));
             }

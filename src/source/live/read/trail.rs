@@ -71,14 +71,10 @@ fn restarting(pod: &Pod) -> bool {
     })
 }
 
-/// The Region of the first private ECR image of a pod.
+/// The Region of the first private ECR image of a pod that cannot pull: where ECR records the
+/// refusal, and where the node's credential provider asks STS.
 fn registry_region(pod: &Pod) -> Option<String> {
-    containers(pod)
-        .iter()
-        .find_map(|c| match crate::ecr::reference::parse(c.image) {
-            Ok(ImageRef::Ecr(e)) => Some(e.region),
-            _ => None,
-        })
+    failing_images(pod).into_iter().next().map(|e| e.region)
 }
 
 /// The user names to look up, each with the Region to look in: each EC2 instance a pod that
