@@ -281,6 +281,10 @@ manifest() { # the image's manifest (index or single), with what was asked besid
     --accepted-media-types application/vnd.oci.image.index.v1+json application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.manifest.v1+json application/vnd.docker.distribution.manifest.v2+json
   asked "manifest-$tag-$(safe "$id").json" registryId "$account" repositoryName "$repo" region "$region"
 }
+well_formed() { # whether the runtime would take the image ($repo, $rest): lowercase, a whole digest
+  case "$repo" in *[A-Z]*) return 1 ;; esac
+  case "$rest" in *@*) printf '%s' "${rest#*@}" | grep -qxE 'sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}' ;; esac
+}
 listed() { # whether the image ($rest) is among the repository's: by digest, or by a tag line
   local file="$OUT/images-$tag.json" ref="${rest%%@*}" t=""
   case "$rest" in *@*) grep -qF "\"imageDigest\": \"${rest#*@}\"" "$file" && return 0 ;; esac
@@ -337,7 +341,7 @@ while read -r image; do
   fi
   # Why an image of one's own registry is gone: where the repository's images were read and it
   # is not among them, the Region's lifecycle expiries, deletions and pushes.
-  if [ "$account" = "$me" ] && [ -f "$OUT/images-$tag.json" ] && ! listed && once "trail-$region"; then
+  if [ "$account" = "$me" ] && [ -f "$OUT/images-$tag.json" ] && well_formed && ! listed && once "trail-$region"; then
     for name in PolicyExecutionEvent BatchDeleteImage PutImage; do
       trail "event/$region/$name" "AttributeKey=EventName,AttributeValue=$name" "cloudtrail-$region-$name.json" --region "$region"
     done
