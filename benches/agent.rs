@@ -79,11 +79,14 @@ async fn main() {
     let path = common::synthetic_snapshot(&dir.0, 10_000, 500, false);
     let h = support::Harness::new(&path).await;
     let addr = format!("127.0.0.1:{}", support::free_port());
+    let data = format!("127.0.0.1:{}", support::free_port());
     let mut child = h
         .command(&[
             "agent",
             "--listen",
             &addr,
+            "--data-listen",
+            &data,
             "--events",
             "--event-delay",
             "0s",

@@ -17,7 +17,10 @@ const SCENARIO: &str = "assets/scenarios/causes/pull-permissions.yaml";
 /// The agent as a child process, killed when dropped.
 struct Agent {
     child: Child,
+    /// `/metrics`, `/healthz`, `/readyz`.
     addr: String,
+    /// `/report`, `/snapshot`.
+    data: String,
 }
 
 impl Drop for Agent {
@@ -29,7 +32,8 @@ impl Drop for Agent {
 
 fn start(h: &Harness, extra: &[&str]) -> Agent {
     let addr = format!("127.0.0.1:{}", support::free_port());
-    let mut args = vec!["agent", "--listen", &addr];
+    let data = format!("127.0.0.1:{}", support::free_port());
+    let mut args = vec!["agent", "--listen", &addr, "--data-listen", &data];
     if !extra.contains(&"--resync") {
         args.extend(["--resync", "1s"]);
     }
@@ -40,7 +44,7 @@ fn start(h: &Harness, extra: &[&str]) -> Agent {
         .stderr(Stdio::null())
         .spawn()
         .expect("the agent starts");
-    Agent { child, addr }
+    Agent { child, addr, data }
 }
 
 /// One HTTP GET: the status and the body.
@@ -146,7 +150,7 @@ async fn the_agent_says_why_on_the_pod_and_in_its_metrics() {
     );
 
     // The report: the schema `diagnose -o json` prints.
-    let (_, report) = get(&agent.addr, "/report").await.unwrap();
+    let (_, report) = get(&agent.data, "/report").await.unwrap();
     let report: Value = serde_json::from_str(&report).unwrap();
     let causes: Vec<&str> = report["findings"]
         .as_array()
@@ -315,7 +319,7 @@ async fn a_read_for_changed_pods_reuses_aws_lookups_within_the_aws_cache() {
         twin["metadata"]["uid"] = "twin-uid".into();
         h.kube.add(twin);
         let report = eventually("the twin diagnosed", async || {
-            let (_, report) = get(&agent.addr, "/report").await?;
+            let (_, report) = get(&agent.data, "/report").await?;
             let report: Value = serde_json::from_str(&report).ok()?;
             let findings = report["findings"].as_array()?;
             let twin = findings.iter().find(|f| f["pod"] == "pp-missing-twin")?;
@@ -355,11 +359,16 @@ async fn from_agent_opens_what_the_agent_read() {
     let h = Harness::new(Path::new(SCENARIO)).await;
     let agent = start(&h, &["--resync", "1h"]);
     let report = eventually("a report", async || {
-        let (status, body) = get(&agent.addr, "/report").await?;
+        let (status, body) = get(&agent.data, "/report").await?;
         (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap())
     })
     .await;
-    let url = format!("http://{}", agent.addr);
+    let url = format!("http://{}", agent.data);
+    // What the agent read is not served where the cluster scrapes its metrics.
+    for path in ["/report", "/snapshot"] {
+        let (status, _) = get(&agent.addr, path).await.unwrap();
+        assert_eq!(status, 404, "{path} on the metrics listener");
+    }
     // No kubeconfig and no AWS: any live call would fail.
     let offline = |args: &[&str]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pulldoctor"));
@@ -442,7 +451,7 @@ async fn a_sandbox_failure_starts_a_read() {
     let h = Harness::new(Path::new("assets/scenarios/causes/sandbox.yaml")).await;
     let agent = start(&h, &["--resync", "1h"]);
     let finding = async |pod: &str| {
-        let (_, report) = get(&agent.addr, "/report").await?;
+        let (_, report) = get(&agent.data, "/report").await?;
         let report: Value = serde_json::from_str(&report).ok()?;
         let findings = report["findings"].as_array()?;
         findings.iter().find(|f| f["pod"] == pod).cloned()
@@ -478,7 +487,7 @@ async fn pods_are_followed_where_events_cannot_be_watched() {
     twin["metadata"]["name"] = "pp-missing-twin".into();
     h.kube.add(twin);
     eventually("the twin read", async || {
-        let (_, report) = get(&agent.addr, "/report").await?;
+        let (_, report) = get(&agent.data, "/report").await?;
         report.contains("pp-missing-twin").then_some(())
     })
     .await;

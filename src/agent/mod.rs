@@ -59,15 +59,24 @@ impl Shared {
     }
 }
 
-/// Serves on `listener` and diagnoses until the process ends; returns only on an error that
-/// stops it (the HTTP server failing).
+/// Where the agent serves: its health and metrics for the cluster, and what it read for those who
+/// may reach the pod itself.
+pub struct Listeners {
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub public: tokio::net::TcpListener,
+    /// `/report`, `/snapshot`.
+    pub data: tokio::net::TcpListener,
+}
+
+/// Serves on `listeners` and diagnoses until the process ends; returns only on an error that
+/// stops it (an HTTP server failing).
 pub async fn run(
     options: live::Options,
     settings: Settings,
-    listener: tokio::net::TcpListener,
+    listeners: Listeners,
 ) -> Result<(), String> {
     let shared = Arc::new(Shared::default());
-    let server = tokio::spawn(serve::serve(listener, shared.clone()));
+    let server = tokio::spawn(serve::serve(listeners, shared.clone()));
     let session = Arc::new(Session::connect(&options).await?);
     let followed: Arc<Mutex<Option<Followed>>> = Arc::default();
     let changed = Arc::new(tokio::sync::Notify::new());

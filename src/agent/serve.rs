@@ -1,9 +1,10 @@
-//! The agent's HTTP endpoints: `/metrics` for Prometheus, `/report` (the JSON report of current
-//! findings, as `diagnose -o json` prints it), `/snapshot` (what the last read found, which
-//! `--from-agent` opens), `/healthz` and `/readyz`. Read-only: nothing sent
-//! to them changes what the agent does.
+//! The agent's HTTP endpoints: `/metrics` for Prometheus, `/healthz` and `/readyz` on one
+//! listener; `/report` (the JSON report of current findings, as `diagnose -o json` prints it) and
+//! `/snapshot` (what the last read found, which `--from-agent` opens) on another — they hold the
+//! account's policies and the cluster's identity wiring, not for every pod that can reach the
+//! Service. Read-only: nothing sent to them changes what the agent does.
 
-use super::Shared;
+use super::{Listeners, Shared};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -11,17 +12,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) -> Result<(), String> {
-    let app = Router::new()
+pub async fn serve(listeners: Listeners, shared: Arc<Shared>) -> Result<(), String> {
+    let public = Router::new()
         .route("/metrics", get(metrics))
-        .route("/report", get(report))
-        .route("/snapshot", get(snapshot))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .with_state(shared.clone());
+    let data = Router::new()
+        .route("/report", get(report))
+        .route("/snapshot", get(snapshot))
         .with_state(shared);
-    axum::serve(listener, app)
-        .await
-        .map_err(|e| format!("the agent's HTTP server stopped: {e}"))
+    let stopped = |e: std::io::Error| format!("the agent's HTTP server stopped: {e}");
+    tokio::try_join!(
+        async { axum::serve(listeners.public, public).await.map_err(stopped) },
+        async { axum::serve(listeners.data, data).await.map_err(stopped) },
+    )
+    .map(|_| ())
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

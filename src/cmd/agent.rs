@@ -8,9 +8,14 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// Where /metrics, /report, /healthz and /readyz are served.
+    /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// Where /report and /snapshot are served: what the agent read of the cluster's IAM, ECR
+    /// and network. On loopback, only who may port-forward to the pod reads them (kubectl
+    /// port-forward -n pulldoctor deploy/pulldoctor-agent 8081).
+    #[arg(long, default_value = "127.0.0.1:8081", value_name = "ADDR")]
+    pub data_listen: SocketAddr,
     /// Write a Warning Event on each pod that cannot pull, and a Normal one when it pulls (the
     /// agent's only write; needs create and patch on events.k8s.io events).
     #[arg(long)]
@@ -79,26 +84,44 @@ pub fn run(global: &Global, args: &AgentArgs) -> Result<ExitCode, Failure> {
         resync: args.resync,
         aws_cache: args.aws_cache,
     };
-    let listen = args.listen;
+    let (listen, data_listen) = (args.listen, args.data_listen);
     super::block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let public = bind(listen).await?;
+        let data = bind(data_listen).await?;
         eprintln!(
-            "pulldoctor agent: serving /metrics, /report, /healthz, /readyz on {}; Events {}",
-            listener.local_addr().map_or(listen, |a| a),
+            "pulldoctor agent: serving /metrics, /healthz, /readyz on {}; /report, /snapshot on {}; Events {}",
+            public.local_addr().map_or(listen, |a| a),
+            data.local_addr().map_or(data_listen, |a| a),
             if args.events { "on" } else { "off" }
         );
-        crate::agent::run(options, settings, listener).await
+        crate::agent::run(options, settings, crate::agent::Listeners { public, data }).await
     })?
     .map_err(Failure)
     .map(|()| ExitCode::SUCCESS)
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::duration;
     use std::time::Duration;
+
+    /// What the agent read of IAM and ECR is, by default, for those who may port-forward to it.
+    #[test]
+    fn the_read_is_served_on_loopback_by_default() {
+        use clap::Parser;
+        let cli = crate::cmd::Cli::try_parse_from(["pulldoctor", "agent"]).unwrap();
+        let Some(crate::cmd::Command::Agent(args)) = cli.command else {
+            panic!("the agent's arguments");
+        };
+        assert!(args.data_listen.ip().is_loopback());
+        assert!(!args.listen.ip().is_loopback());
+    }
 
     #[test]
     fn durations_read_as_kubectl_writes_them() {

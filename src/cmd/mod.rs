@@ -90,7 +90,7 @@ pub struct Global {
     /// A bundle directory or snapshot file; no live call is made.
     #[arg(long, global = true, value_name = "PATH")]
     pub from: Option<PathBuf>,
-    /// What a running `pulldoctor agent` last read (its /snapshot; e.g. http://localhost:8080
+    /// What a running `pulldoctor agent` last read (its /snapshot; e.g. http://localhost:8081
     /// through kubectl port-forward); no call to the cluster or AWS.
     #[arg(long, global = true, value_name = "URL", conflicts_with = "from")]
     pub from_agent: Option<String>,

@@ -40,7 +40,7 @@ fn snapshot_uri(url: &str) -> Result<http::Uri, String> {
         Some("http") => {}
         Some("https") => {
             return Err(
-                "--from-agent speaks plain HTTP, as the agent serves: reach it with kubectl port-forward (http://localhost:8080)"
+                "--from-agent speaks plain HTTP, as the agent serves: reach it with kubectl port-forward (http://localhost:8081)"
                     .to_string(),
             );
         }
