@@ -178,7 +178,12 @@ fn token_pull_shown(facts: &Facts, pod: &Pod, event: Option<&str>) -> TokenPull 
 /// and appear whole, as a repository path in a URL, and as a tag.
 fn names_token_exchange(pod: &Pod, message: &str) -> bool {
     let mut message = message.to_ascii_lowercase();
-    for text in images_of(pod).flat_map(tenant_text) {
+    let images = crate::facts::kube::containers(pod);
+    for text in images
+        .iter()
+        .filter(|c| !c.image.is_empty())
+        .flat_map(|c| tenant_text(c.image))
+    {
         // A space, not nothing: what is left on either side must not join into a word.
         message = message.replace(&text.to_ascii_lowercase(), " ");
     }
@@ -194,19 +199,6 @@ fn tenant_text(image: &str) -> Vec<String> {
         text.extend(reference.digest().map(str::to_string));
     }
     text
-}
-
-fn images_of(pod: &Pod) -> impl Iterator<Item = &str> {
-    let spec = pod.spec.as_ref();
-    let containers = spec.map(|s| s.containers.iter()).into_iter().flatten();
-    let init = spec
-        .and_then(|s| s.init_containers.as_ref())
-        .into_iter()
-        .flatten();
-    containers
-        .chain(init)
-        .filter_map(|c| c.image.as_deref())
-        .filter(|i| !i.is_empty())
 }
 
 /// CloudTrail's record of this pod's ServiceAccount token exchanged for `arn` in a session named
@@ -496,6 +488,16 @@ mod tests {
             let mode = token_pull_on_node(&facts, &pod(&image), arn, Some(&steered));
             assert!(matches!(mode, TokenPull::Unknown(_)), "{mode:?}");
         }
+        // A debug container's image is the tenant's text too.
+        let steered = "111122223333.dkr.ecr.us-east-1.amazonaws.com/serviceaccounttoken:1";
+        let mut debugged = pod("111122223333.dkr.ecr.us-east-1.amazonaws.com/team/web:1");
+        debugged.spec.as_mut().unwrap().ephemeral_containers = Some(vec![
+            serde_json::from_value(serde_json::json!({"name": "debug", "image": steered})).unwrap(),
+        ]);
+        let message = format!("Failed to pull image \"{steered}\": 403 Forbidden");
+        let mode = token_pull_on_node(&facts, &debugged, arn, Some(&message));
+        assert!(matches!(mode, TokenPull::Unknown(_)), "{mode:?}");
+
         let image = "111122223333.dkr.ecr.us-east-1.amazonaws.com/team/web:1";
 
         let provider = format!(
