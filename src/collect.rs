@@ -297,7 +297,7 @@ while read -r image; do
   case "$host" in *.dkr.ecr.*|*.dkr-ecr.*|*.dkr.ecr-fips.*|*.dkr-ecr-fips.*) ;; *) continue ;; esac
   # ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com, or dual-stack ACCOUNT.dkr-ecr[-fips].REGION.on.aws
   account="${host%%.*}"
-  case "$host" in *.dkr-ecr.*|*.dkr-ecr-fips.*) region="$(echo "$host" | cut -d. -f3)" ;; *) region="$(echo "$host" | cut -d. -f4)" ;; esac
+  region="$(region_of "$image")"
   rest="${image#*/}"; repo="${rest%%@*}"; repo="${repo%%:*}"
   case "$rest" in *@*) id="imageDigest=${rest#*@}" ;; *:*) id="imageTag=${rest##*:}" ;; *) id="imageTag=latest" ;; esac
   tag="$(safe "$account-$region-$repo")"
